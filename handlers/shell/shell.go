@@ -1,0 +1,280 @@
+// Package shell provides the built-in "shell" handler, which runs a command
+// on the host: the escape hatch for jobs that are a script.
+//
+// Its public_cfg is
+//
+//	{"command": "sh", "args": ["-c", "backup.sh"], "dir": "/srv/backup", "env": {"MODE": "full"}}
+//
+// Because it runs arbitrary commands with the server's privileges, the
+// handler is registered only when CONNECTHUB_ENABLE_SHELL=true (see
+// handlers/builtin).
+//
+// # Environment
+//
+// The command does not inherit the server's environment, which holds
+// CONNECTHUB_ADMIN_TOKEN, the database URL and other credentials that a job
+// author must not be able to print. It gets only the server's PATH, HOME and
+// LANG (when set), then the "env" of public_cfg, then every secret of the
+// job as a variable named by its key; a later source overrides an earlier
+// one.
+//
+// # Output
+//
+// Standard output and standard error are streamed to the run log line by
+// line while the command runs. Error lines that start with "WARNING" are
+// logged at WARN level, so they are summarised in the run's message. Lines
+// longer than 64 KiB are split. The command's standard input is empty.
+//
+// # Termination
+//
+// The command runs in its own process group, which the run owns: when the
+// run's context is cancelled (timeout, cancel request, shutdown deadline) the
+// whole group is killed with SIGKILL, and when the command exits, whatever it
+// left running in the group (a forgotten "&") is killed too. A process that
+// left the group (setsid, a double fork into a daemon) and keeps the output
+// open is not waited for longer than a few seconds.
+//
+// A non-zero exit fails the run with "exit status N"; a command that cannot
+// be started (not found, not executable, no such dir) fails it permanently.
+package shell
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/handlers/internal/task"
+)
+
+// Name is the handler name jobs put in their "handler" field.
+const Name = "shell"
+
+// InheritedEnv are the only variables of the server's environment that a
+// command sees.
+var InheritedEnv = []string{"PATH", "HOME", "LANG"}
+
+// MaxLineBytes is the longest line logged as one record; a longer line is
+// logged in pieces of this size, so a command printing megabytes without a
+// newline cannot exhaust memory.
+const MaxLineBytes = 64 << 10
+
+// defaultOutputGrace is how long the handler waits, once the command has
+// exited and its process group is killed, for the last output to be read.
+// Only a process that escaped the group can hold the pipes that long.
+const defaultOutputGrace = 3 * time.Second
+
+//go:embed schema.json
+var schema []byte
+
+// Spec returns the shell handler's spec.
+func Spec() handler.Spec {
+	r := &runner{outputGrace: defaultOutputGrace}
+	return handler.Spec{
+		Name:         Name,
+		Description:  "Runs a command on the host; secrets are exported as environment variables and the output goes to the run log.",
+		ConfigSchema: schema,
+		Func:         r.run,
+	}
+}
+
+// config is public_cfg as written.
+type config struct {
+	Command string            `json:"command"`
+	Args    []string          `json:"args"`
+	Dir     string            `json:"dir"`
+	Env     map[string]string `json:"env"`
+}
+
+// runner runs commands; its field lets tests shorten the output grace.
+type runner struct {
+	outputGrace time.Duration
+}
+
+func (r *runner) run(ctx context.Context, t *handler.Task) (*handler.Result, error) {
+	var cfg config
+	if err := task.Decode(t, &cfg); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(cfg.Command) == "" {
+		return nil, handler.Permanent(errors.New("command is required"))
+	}
+	for i, a := range cfg.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, handler.Permanent(fmt.Errorf("args[%d] contains a NUL byte", i))
+		}
+	}
+	env, err := environ(cfg.Env, t.Secrets)
+	if err != nil {
+		return nil, handler.Permanent(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	log := task.Logger(t)
+
+	cmd := exec.Command(cfg.Command, cfg.Args...)
+	cmd.Dir = cfg.Dir
+	cmd.Env = env
+	// The read ends are ours; the write ends go to the command as its
+	// stdout and stderr, so exec starts no copying goroutines and Wait does
+	// not wait for the output: the handler decides how long to wait for it.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("creating the stdout pipe: %w", err)
+	}
+	defer outR.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outW.Close()
+		return nil, fmt.Errorf("creating the stderr pipe: %w", err)
+	}
+	defer errR.Close()
+	cmd.Stdout, cmd.Stderr = outW, errW
+
+	err = startInGroup(cmd)
+	// The command holds its own copies of the write ends now; closing ours
+	// lets the readers see end of file once the command's are gone.
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		return nil, startError(err)
+	}
+
+	var pumps sync.WaitGroup
+	pumps.Go(func() { pump(outR, func(line string) { log.Info(line) }) })
+	pumps.Go(func() { pump(errR, func(line string) { logStderr(log, line) }) })
+	pumpsDone := make(chan struct{})
+	go func() { pumps.Wait(); close(pumpsDone) }()
+
+	cancelled, exitErr := superviseGroup(ctx, cmd)
+
+	grace := time.NewTimer(r.outputGrace)
+	select {
+	case <-pumpsDone:
+		grace.Stop()
+	case <-grace.C:
+		outR.Close()
+		errR.Close()
+		<-pumpsDone
+		log.Warn(fmt.Sprintf("stopped reading the output %s after the command exited: a process that left its process group still holds it open", r.outputGrace))
+	}
+
+	if cancelled {
+		return nil, ctx.Err()
+	}
+	if exitErr != nil {
+		return nil, exitErr
+	}
+	return &handler.Result{Message: "exit 0"}, nil
+}
+
+// startError classifies a failure to start: a missing or non-executable
+// command or a missing directory is a configuration error no retry fixes;
+// anything else (out of processes, out of memory) may pass.
+func startError(err error) error {
+	err = fmt.Errorf("starting the command: %w", err)
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, exec.ErrDot) ||
+		errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) ||
+		errors.Is(err, errors.ErrUnsupported) {
+		return handler.Permanent(err)
+	}
+	return err
+}
+
+// environ builds the command's environment: the inherited variables, then
+// public_cfg's env, then the secrets.
+func environ(public, secrets map[string]string) ([]string, error) {
+	vars := make(map[string]string, len(InheritedEnv)+len(public)+len(secrets))
+	for _, k := range InheritedEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			vars[k] = v
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(public)) {
+		if err := checkEnvName(k); err != nil {
+			return nil, fmt.Errorf("env: %q %w", k, err)
+		}
+		if strings.IndexByte(public[k], 0) >= 0 {
+			return nil, fmt.Errorf("env.%s: the value contains a NUL byte", k)
+		}
+		vars[k] = public[k]
+	}
+	for _, k := range slices.Sorted(maps.Keys(secrets)) {
+		if err := checkEnvName(k); err != nil {
+			return nil, fmt.Errorf("secret %q cannot be exported: the name %w", k, err)
+		}
+		// Name the key, never the value.
+		if strings.IndexByte(secrets[k], 0) >= 0 {
+			return nil, fmt.Errorf("secret %q cannot be exported: its value contains a NUL byte", k)
+		}
+		vars[k] = secrets[k]
+	}
+	env := make([]string, 0, len(vars))
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		env = append(env, k+"="+vars[k])
+	}
+	return env, nil
+}
+
+// checkEnvName rejects what cannot be an environment variable's name.
+func checkEnvName(k string) error {
+	switch {
+	case k == "":
+		return errors.New("is empty")
+	case strings.ContainsAny(k, "=\x00"):
+		return errors.New(`contains "=" or a NUL byte`)
+	}
+	return nil
+}
+
+// logStderr logs one line of standard error, at WARN level when it starts
+// with "WARNING" (Python's logging, many CLIs), so that it is summarised in
+// the run's message.
+func logStderr(log *slog.Logger, line string) {
+	level := slog.LevelInfo
+	if strings.HasPrefix(line, "WARNING") {
+		level = slog.LevelWarn
+	}
+	log.LogAttrs(context.Background(), level, line, slog.String("stream", "stderr"))
+}
+
+// pump reads r until end of file or error and calls emit with each line as
+// soon as it is complete, without its line ending. A line longer than
+// MaxLineBytes is emitted in pieces, and a final line without a newline is
+// emitted too.
+func pump(r io.Reader, emit func(string)) {
+	br := bufio.NewReaderSize(r, MaxLineBytes)
+	split := false // the previous piece was a cut, not a whole line
+	for {
+		line, err := br.ReadSlice('\n')
+		switch {
+		case len(line) == 0:
+		case split && len(line) == 1 && line[0] == '\n':
+			// The newline that ends a line already emitted in pieces.
+		default:
+			emit(trimEOL(line))
+		}
+		split = errors.Is(err, bufio.ErrBufferFull)
+		if err != nil && !split {
+			return
+		}
+	}
+}
+
+func trimEOL(b []byte) string {
+	s := strings.TrimSuffix(string(b), "\n")
+	return strings.TrimSuffix(s, "\r")
+}

@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/cron"
+	"github.com/connecthub/connecthub/internal/secret"
+	"github.com/connecthub/connecthub/internal/store/sqlitestore"
+)
+
+func newMigrateCmd(env *Env) *cobra.Command {
+	var flags serverFlags
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations (serve also does this on start)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := flags.load(env)
+			if err != nil {
+				return err
+			}
+			if cfg.DBDriver() != "sqlite" {
+				return fmt.Errorf("CONNECTHUB_DB_URL: the %s driver is not available in this build yet", cfg.DBDriver())
+			}
+			path := cfg.SQLitePath()
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return err
+			}
+			applied, err := sqlitestore.Migrate(cmd.Context(), path)
+			if err != nil {
+				return err
+			}
+			if len(applied) == 0 {
+				fmt.Fprintln(env.Stdout, "database is up to date")
+				return nil
+			}
+			for _, v := range applied {
+				fmt.Fprintf(env.Stdout, "applied migration %d\n", v)
+			}
+			return nil
+		},
+	}
+	flags.register(cmd, false)
+	return cmd
+}
+
+func newHealthcheckCmd(env *Env) *cobra.Command {
+	var url string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Exit 0 if the server's /health/ready answers 200, else 1 (for Docker HEALTHCHECK)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if url == "" {
+				listen := env.Getenv("CONNECTHUB_LISTEN")
+				if listen == "" {
+					listen = ":8000"
+				}
+				url = "http://" + displayAddr(listen) + "/health/ready"
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return usageError("--url %q: %v", url, err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("unhealthy: %v", err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("unhealthy: %s answered %s", url, resp.Status)
+			}
+			fmt.Fprintln(env.Stdout, "ok")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&url, "url", "", "URL to probe (default http://127.0.0.1:<port of CONNECTHUB_LISTEN>/health/ready)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
+	return cmd
+}
+
+func newConfigCmd(env *Env) *cobra.Command {
+	var flags serverFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Print the effective configuration (secrets redacted)",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			cfg, err := flags.load(env)
+			if err != nil {
+				return err
+			}
+			settings := cfg.Redacted()
+			if asJSON {
+				return writeJSONOut(env, settings)
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VARIABLE\tVALUE\tSOURCE")
+			for _, s := range settings {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.Value, s.Source)
+			}
+			return tw.Flush()
+		},
+	}
+	flags.register(cmd, true)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newVersionCmd(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(_ *cobra.Command, _ []string) {
+			fmt.Fprintf(env.Stdout, "connecthub %s\n", connecthub.Version)
+		},
+	}
+}
+
+func newCronCmd(env *Env) *cobra.Command {
+	cmd := &cobra.Command{Use: "cron", Short: "Cron expression tools"}
+	var tz, after string
+	var n int
+	next := &cobra.Command{
+		Use:   "next EXPR",
+		Short: "Print the next fire times of a cron expression, one RFC 3339 time per line",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			sched, err := cron.Parse(args[0])
+			if err != nil {
+				return err
+			}
+			if tz == "" {
+				tz = env.Getenv("CONNECTHUB_TIMEZONE")
+			}
+			if tz == "" {
+				tz = "Asia/Shanghai"
+			}
+			loc, err := time.LoadLocation(tz)
+			if err != nil || strings.EqualFold(tz, "local") {
+				return usageError("--tz %q: unknown timezone (use an IANA name like Asia/Shanghai)", tz)
+			}
+			if n < 1 || n > 1000 {
+				return usageError("-n must be between 1 and 1000")
+			}
+			from := time.Now()
+			if after != "" {
+				if from, err = time.Parse(time.RFC3339Nano, after); err != nil {
+					return usageError("--after %q: must be an RFC 3339 time like 2026-01-02T15:04:05+08:00", after)
+				}
+			}
+			times := sched.NextN(from, loc, n)
+			if len(times) == 0 {
+				return fmt.Errorf("%q never fires", args[0])
+			}
+			for _, t := range times {
+				fmt.Fprintln(env.Stdout, t.In(loc).Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+	next.Flags().StringVar(&tz, "tz", "", "IANA timezone (default CONNECTHUB_TIMEZONE or Asia/Shanghai)")
+	next.Flags().IntVarP(&n, "n", "n", 5, "how many times")
+	next.Flags().StringVar(&after, "after", "", "start after this RFC 3339 time (default now)")
+	cmd.AddCommand(next)
+	return cmd
+}
+
+func newKeygenCmd(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "keygen",
+		Short: "Print a new Fernet key (for CONNECTHUB_FERNET_KEY_PATH files and key rotation)",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			k, err := secret.GenerateKey()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(env.Stdout, k)
+			return nil
+		},
+	}
+}
+
+func writeJSONOut(env *Env, v any) error {
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

@@ -1,0 +1,509 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/client"
+)
+
+// clientFlags locate the server for client commands.
+type clientFlags struct {
+	server, token string
+	asJSON        bool
+}
+
+func (f *clientFlags) register(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVar(&f.server, "server", "", "server URL (CONNECTHUB_SERVER_URL, default http://127.0.0.1:8000)")
+	cmd.PersistentFlags().StringVar(&f.token, "token", "", "API token (CONNECTHUB_ADMIN_TOKEN, else ./data/admin.token)")
+	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print JSON for scripts")
+}
+
+// client builds an API client. Without --token or CONNECTHUB_ADMIN_TOKEN it
+// reads the token a local server generated, so `connecthub job list` just
+// works next to `connecthub serve`.
+func (f *clientFlags) client(env *Env) (*client.Client, error) {
+	server := firstNonEmpty(f.server, env.Getenv("CONNECTHUB_SERVER_URL"), "http://127.0.0.1:8000")
+	token := firstNonEmpty(f.token, env.Getenv("CONNECTHUB_ADMIN_TOKEN"))
+	if token == "" {
+		dir := firstNonEmpty(env.Getenv("CONNECTHUB_DATA_DIR"), "./data")
+		b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+		if err != nil {
+			return nil, usageError("no API token: pass --token, set CONNECTHUB_ADMIN_TOKEN, or run next to the server's %s", filepath.Join(dir, "admin.token"))
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	return client.New(server, token, nil)
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func newJobCmd(env *Env) *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{Use: "job", Short: "Manage jobs through the API"}
+	cf.register(cmd)
+
+	var q, handlerName, enabled string
+	var limit int
+	list := &cobra.Command{
+		Use: "list", Short: "List jobs", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			query := url.Values{"limit": {strconv.Itoa(limit)}}
+			setIf(query, "q", q)
+			setIf(query, "handler", handlerName)
+			setIf(query, "enabled", enabled)
+			page, err := c.ListJobs(cmd.Context(), query)
+			if err != nil {
+				return err
+			}
+			if cf.asJSON {
+				return writeJSONOut(env, page)
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tENABLED\tHANDLER\tCRON\tTIMEZONE\tNEXT RUN")
+			for _, j := range page.Jobs {
+				fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%s\n", j.ID, j.Enabled, j.Handler, dash(j.CronExpr), j.Timezone, fmtTime(j.NextRunAt, j.Timezone))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&q, "q", "", "search id and description")
+	list.Flags().StringVar(&handlerName, "handler", "", "only this handler")
+	list.Flags().StringVar(&enabled, "enabled", "", "true or false")
+	list.Flags().IntVar(&limit, "limit", 50, "page size (max 500)")
+
+	get := &cobra.Command{
+		Use: "get ID", Short: "Show a job", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			j, err := c.GetJob(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printJob(env, j, cf.asJSON)
+		},
+	}
+
+	var jf jobFlags
+	create := &cobra.Command{
+		Use:   "create [--file job.json | --id ID --handler NAME ...]",
+		Short: "Create a job from a JSON file (- for stdin) or from flags",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body, err := jf.body(cmd, env, true)
+			if err != nil {
+				return err
+			}
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			j, err := c.CreateJob(cmd.Context(), body)
+			if err != nil {
+				return err
+			}
+			return printJob(env, j, cf.asJSON)
+		},
+	}
+	jf.register(create, true)
+
+	var uf jobFlags
+	update := &cobra.Command{
+		Use:   "update ID [--file patch.json | flags]",
+		Short: "Change some fields of a job",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body, err := uf.body(cmd, env, false)
+			if err != nil {
+				return err
+			}
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			j, err := c.UpdateJob(cmd.Context(), args[0], body)
+			if err != nil {
+				return err
+			}
+			return printJob(env, j, cf.asJSON)
+		},
+	}
+	uf.register(update, false)
+
+	var follow bool
+	run := &cobra.Command{
+		Use: "run ID", Short: "Run a job now", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			r, err := c.RunJob(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if !follow {
+				return printRun(env, r, cf.asJSON)
+			}
+			return followRun(cmd, env, c, r.ID)
+		},
+	}
+	run.Flags().BoolVarP(&follow, "follow", "f", false, "follow the run's log until it ends (exit 1 unless SUCCESS)")
+
+	toggle := func(use string, on bool) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " ID", Short: strings.ToUpper(use[:1]) + use[1:] + " a job", Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := cf.client(env)
+				if err != nil {
+					return err
+				}
+				j, err := c.SetJobEnabled(cmd.Context(), args[0], on)
+				if err != nil {
+					return err
+				}
+				return printJob(env, j, cf.asJSON)
+			},
+		}
+	}
+	var yes bool
+	del := &cobra.Command{
+		Use: "delete ID", Short: "Delete a job and all its runs", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !yes {
+				return usageError("deleting job %s also deletes all its runs: add --yes to confirm", args[0])
+			}
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteJob(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			if cf.asJSON {
+				return writeJSONOut(env, map[string]any{"deleted": args[0]})
+			}
+			fmt.Fprintf(env.Stdout, "deleted job %s\n", args[0])
+			return nil
+		},
+	}
+	del.Flags().BoolVarP(&yes, "yes", "y", false, "confirm")
+	cmd.AddCommand(list, get, create, update, run, toggle("enable", true), toggle("disable", false), del)
+	return cmd
+}
+
+// jobFlags build a job body from flags or a file.
+type jobFlags struct {
+	file, id, description, cronExpr, tz, handler, config, secret, timeout, concurrency, misfire, queue string
+	maxAttempts, priority                                                                              int
+	disabled                                                                                           bool
+}
+
+func (f *jobFlags) register(cmd *cobra.Command, create bool) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.file, "file", "f", "", "JSON body from a file, - for stdin")
+	if create {
+		fl.StringVar(&f.id, "id", "", "job id")
+		fl.BoolVar(&f.disabled, "disabled", false, "create the job disabled")
+	}
+	fl.StringVar(&f.description, "description", "", "description")
+	fl.StringVar(&f.cronExpr, "cron", "", `cron expression, e.g. "0 2 * * *"`)
+	fl.StringVar(&f.tz, "tz", "", "IANA timezone")
+	fl.StringVar(&f.handler, "handler", "", "handler name")
+	fl.StringVar(&f.config, "config", "", "public_cfg as a JSON object")
+	fl.StringVar(&f.secret, "secret", "", "secret_cfg as a JSON object (write-only)")
+	fl.StringVar(&f.timeout, "timeout", "", `timeout, e.g. "5m"`)
+	fl.IntVar(&f.maxAttempts, "max-attempts", 0, "attempts before the run fails")
+	fl.StringVar(&f.concurrency, "concurrency", "", "forbid, allow or replace")
+	fl.StringVar(&f.misfire, "misfire", "", "skip, once or all")
+	fl.StringVar(&f.queue, "queue", "", "queue")
+	fl.IntVar(&f.priority, "priority", 0, "priority (higher first)")
+}
+
+func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMessage, error) {
+	if f.file != "" {
+		var data []byte
+		var err error
+		if f.file == "-" {
+			data, err = io.ReadAll(env.Stdin)
+		} else {
+			data, err = os.ReadFile(f.file)
+		}
+		if err != nil {
+			return nil, usageError("--file: %v", err)
+		}
+		if !json.Valid(data) {
+			return nil, usageError("--file %s: not valid JSON", f.file)
+		}
+		return data, nil
+	}
+	m := map[string]any{}
+	changed := cmd.Flags().Changed
+	set := func(flag, key string, v any) {
+		if changed(flag) {
+			m[key] = v
+		}
+	}
+	set("id", "id", f.id)
+	set("description", "description", f.description)
+	set("cron", "cron_expr", f.cronExpr)
+	set("tz", "timezone", f.tz)
+	set("handler", "handler", f.handler)
+	set("timeout", "timeout", f.timeout)
+	set("max-attempts", "max_attempts", f.maxAttempts)
+	set("concurrency", "concurrency", f.concurrency)
+	set("misfire", "misfire", f.misfire)
+	set("queue", "queue", f.queue)
+	set("priority", "priority", f.priority)
+	if f.disabled {
+		m["enabled"] = false
+	}
+	for flag, key := range map[string]string{"config": "public_cfg", "secret": "secret_cfg"} {
+		if !changed(flag) {
+			continue
+		}
+		v := f.config
+		if flag == "secret" {
+			v = f.secret
+		}
+		if !json.Valid([]byte(v)) {
+			return nil, usageError("--%s: not valid JSON", flag)
+		}
+		m[key] = json.RawMessage(v)
+	}
+	if create && (m["id"] == nil || m["handler"] == nil) {
+		return nil, usageError("give --file, or at least --id and --handler")
+	}
+	if len(m) == 0 {
+		return nil, usageError("nothing to change: give --file or some field flags")
+	}
+	return json.Marshal(m)
+}
+
+func newRunCmd(env *Env) *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{Use: "run", Short: "Inspect, retry and cancel runs through the API"}
+	cf.register(cmd)
+
+	var jobID, status, trigger string
+	var limit int
+	list := &cobra.Command{
+		Use: "list", Short: "List runs, newest first", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			query := url.Values{"limit": {strconv.Itoa(limit)}}
+			setIf(query, "job_id", jobID)
+			setIf(query, "status", status)
+			setIf(query, "trigger", trigger)
+			page, err := c.ListRuns(cmd.Context(), query)
+			if err != nil {
+				return err
+			}
+			if cf.asJSON {
+				return writeJSONOut(env, page)
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tJOB\tSTATUS\tTRIGGER\tATTEMPT\tSCHEDULED FOR\tDURATION\tERROR")
+			for i := range page.Runs {
+				r := &page.Runs[i]
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.ID, r.JobID, r.Status, r.Trigger, r.Attempt, r.MaxAttempts,
+					r.ScheduledFor.Local().Format(time.RFC3339), fmtDuration(r.Duration), truncate(oneLine(r.Error), 60))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&jobID, "job", "", "only runs of this job")
+	list.Flags().StringVar(&status, "status", "", "statuses, comma-separated")
+	list.Flags().StringVar(&trigger, "trigger", "", "cron, manual, retry or api")
+	list.Flags().IntVar(&limit, "limit", 50, "page size (max 500)")
+
+	get := &cobra.Command{
+		Use: "get ID", Short: "Show a run", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			r, err := c.GetRun(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printRun(env, r, cf.asJSON)
+		},
+	}
+	action := func(use, short string, do func(*client.Client, *cobra.Command, string) (*connecthub.Run, error)) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " ID", Short: short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := cf.client(env)
+				if err != nil {
+					return err
+				}
+				r, err := do(c, cmd, args[0])
+				if err != nil {
+					return err
+				}
+				return printRun(env, r, cf.asJSON)
+			},
+		}
+	}
+	retry := action("retry", "Retry a finished run from its snapshot", func(c *client.Client, cmd *cobra.Command, id string) (*connecthub.Run, error) {
+		return c.RetryRun(cmd.Context(), id)
+	})
+	cancel := action("cancel", "Cancel a queued or running run", func(c *client.Client, cmd *cobra.Command, id string) (*connecthub.Run, error) {
+		return c.CancelRun(cmd.Context(), id)
+	})
+	var follow bool
+	logs := &cobra.Command{
+		Use: "logs ID", Short: "Print a run's log; -f follows it until the run ends", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			if follow {
+				return followRun(cmd, env, c, args[0])
+			}
+			text, _, err := c.RunLog(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(env.Stdout, text)
+			return err
+		},
+	}
+	logs.Flags().BoolVarP(&follow, "follow", "f", false, "follow the log until the run ends (exit 1 unless SUCCESS)")
+	cmd.AddCommand(list, get, retry, cancel, logs)
+	return cmd
+}
+
+// followRun streams a run's log and exits non-zero unless it succeeded, so
+// scripts can `connecthub job run X -f && next-step`.
+func followRun(cmd *cobra.Command, env *Env, c *client.Client, id string) error {
+	status, err := c.FollowRunLog(cmd.Context(), id, env.Stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "run %s ended %s\n", id, status)
+	if status != connecthub.StatusSuccess {
+		return &exitError{code: 1, err: fmt.Errorf("run %s ended %s", id, status)}
+	}
+	return nil
+}
+
+func printJob(env *Env, j *connecthub.Job, asJSON bool) error {
+	if asJSON {
+		return writeJSONOut(env, j)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("id", j.ID)
+	row("description", dash(j.Description))
+	row("enabled", strconv.FormatBool(j.Enabled))
+	row("handler", j.Handler)
+	row("cron", dash(j.CronExpr))
+	row("timezone", j.Timezone)
+	row("next run", fmtTime(j.NextRunAt, j.Timezone))
+	row("last run", fmtTime(j.LastRunAt, j.Timezone))
+	row("public_cfg", string(j.PublicCfg))
+	row("secret keys", dash(strings.Join(j.SecretKeys, ", ")))
+	row("timeout", j.Timeout.String())
+	row("max attempts", strconv.Itoa(j.MaxAttempts))
+	row("concurrency", j.Concurrency)
+	row("misfire", j.Misfire)
+	row("queue", fmt.Sprintf("%s (priority %d)", j.Queue, j.Priority))
+	return tw.Flush()
+}
+
+func printRun(env *Env, r *connecthub.Run, asJSON bool) error {
+	if asJSON {
+		return writeJSONOut(env, r)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("id", r.ID)
+	row("job", r.JobID)
+	row("status", string(r.Status))
+	row("trigger", string(r.Trigger))
+	row("scheduled for", r.ScheduledFor.Local().Format(time.RFC3339))
+	row("attempt", fmt.Sprintf("%d/%d", r.Attempt, r.MaxAttempts))
+	row("node", dash(r.Node))
+	row("started", fmtTime(r.StartedAt, ""))
+	row("finished", fmtTime(r.FinishedAt, ""))
+	row("duration", fmtDuration(r.Duration))
+	row("message", dash(r.Message))
+	row("error", dash(r.Error))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Traceback != "" {
+		fmt.Fprintf(env.Stdout, "traceback:\n%s\n", r.Traceback)
+	}
+	return nil
+}
+
+func setIf(q url.Values, k, v string) {
+	if v != "" {
+		q.Set(k, v)
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func fmtTime(t *time.Time, tz string) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	if loc, err := time.LoadLocation(tz); err == nil && tz != "" {
+		return t.In(loc).Format(time.RFC3339)
+	}
+	return t.Local().Format(time.RFC3339)
+}
+
+func fmtDuration(d *connecthub.Duration) string {
+	if d == nil {
+		return "-"
+	}
+	return d.D().Round(time.Millisecond).String()
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

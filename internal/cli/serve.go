@@ -1,0 +1,338 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/handlers/builtin"
+	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/config"
+	"github.com/connecthub/connecthub/internal/httpapi"
+	"github.com/connecthub/connecthub/internal/logging"
+	"github.com/connecthub/connecthub/internal/metrics"
+	"github.com/connecthub/connecthub/internal/scheduler"
+	"github.com/connecthub/connecthub/internal/secret"
+	"github.com/connecthub/connecthub/internal/service"
+	"github.com/connecthub/connecthub/internal/store"
+	"github.com/connecthub/connecthub/internal/store/sqlitestore"
+	"github.com/connecthub/connecthub/internal/worker"
+)
+
+// serverFlags are the flags that override configuration variables.
+type serverFlags struct {
+	listen, dataDir, dbURL, workers string
+}
+
+func (f *serverFlags) register(cmd *cobra.Command, withServe bool) {
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "data directory (CONNECTHUB_DATA_DIR)")
+	cmd.Flags().StringVar(&f.dbURL, "db-url", "", "database URL (CONNECTHUB_DB_URL)")
+	if withServe {
+		cmd.Flags().StringVar(&f.listen, "listen", "", "listen address (CONNECTHUB_LISTEN)")
+		cmd.Flags().StringVar(&f.workers, "workers", "", "concurrent runs of this node, 0 = none (CONNECTHUB_WORKERS)")
+	}
+}
+
+func (f *serverFlags) load(env *Env) (*config.Config, error) {
+	return config.Load(env.Getenv, env.DotEnv,
+		config.Override{Variable: "CONNECTHUB_LISTEN", Value: f.listen, Flag: "--listen"},
+		config.Override{Variable: "CONNECTHUB_DATA_DIR", Value: f.dataDir, Flag: "--data-dir"},
+		config.Override{Variable: "CONNECTHUB_DB_URL", Value: f.dbURL, Flag: "--db-url"},
+		config.Override{Variable: "CONNECTHUB_WORKERS", Value: f.workers, Flag: "--workers"},
+	)
+}
+
+func newServeCmd(env *Env) *cobra.Command {
+	var flags serverFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API, the scheduler and a worker pool",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := flags.load(env)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), env, cfg)
+		},
+	}
+	flags.register(cmd, true)
+	return cmd
+}
+
+// openStore opens the configured database driver.
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.DBDriver() {
+	case "sqlite":
+		path := cfg.SQLitePath()
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+		return sqlitestore.Open(ctx, path, sqlitestore.Options{})
+	default:
+		return nil, fmt.Errorf("CONNECTHUB_DB_URL: the %s driver is not available in this build yet; use sqlite://", cfg.DBDriver())
+	}
+}
+
+// adminToken returns the configured admin token, or the one in
+// <data>/admin.token, generating that file (mode 0600) on first start.
+func adminToken(cfg *config.Config) (token string, path string, err error) {
+	if v := cfg.AdminToken.Value(); v != "" {
+		return v, "", nil
+	}
+	path = cfg.AdminTokenPath()
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, path, nil
+		}
+		return "", path, fmt.Errorf("admin token file %s is empty: delete it to generate a new one", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", path, fmt.Errorf("read admin token: %w", err)
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", path, err
+	}
+	token = base64.RawURLEncoding.EncodeToString(buf)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		// Another process created it meanwhile: use theirs.
+		return adminToken(cfg)
+	}
+	if err != nil {
+		return "", path, fmt.Errorf("create admin token file: %w", err)
+	}
+	if _, err := f.WriteString(token + "\n"); err != nil {
+		f.Close()
+		return "", path, err
+	}
+	return token, path, f.Close()
+}
+
+// nodeName is hostname-pid, unique per process on a machine.
+func nodeName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "connecthub"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// buildRegistry returns the built-in handlers plus the custom ones of this
+// build, in a registry of its own so that several servers in one process
+// (tests) do not share state.
+func buildRegistry(extra *handler.Registry, cfg *config.Config) (*handler.Registry, error) {
+	reg := handler.NewRegistry()
+	if err := builtin.Register(reg, builtin.Options{EnableShell: cfg.EnableShell}); err != nil {
+		return nil, err
+	}
+	for _, spec := range extra.List() {
+		if err := reg.Add(spec); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
+
+// serve runs the server until ctx is cancelled, then shuts down in the
+// SPEC's order: not ready at once; stop firing and claiming; in-flight runs
+// finish within the shutdown timeout, the rest are handed back; the HTTP
+// server drains; return nil (exit 0).
+func serve(ctx context.Context, env *Env, cfg *config.Config) error {
+	log, closeLog, err := logging.New(logging.Options{Format: cfg.LogFormat, Level: cfg.LogLevel, Dir: cfg.LogDir, Stdout: env.Stderr})
+	if err != nil {
+		return err
+	}
+	defer closeLog.Close()
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	keys, created, err := secret.LoadOrCreate(cfg.FernetKeyPath)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Warn("generated a new Fernet key: back it up with the database, secrets are unreadable without it", "path", cfg.FernetKeyPath)
+	}
+	for _, w := range keys.Warnings() {
+		log.Warn(w)
+	}
+	token, tokenPath, err := adminToken(cfg)
+	if err != nil {
+		return err
+	}
+	if tokenPath != "" {
+		log.Info("admin token file (use it as Authorization: Bearer <token>)", "path", tokenPath)
+	}
+	reg, err := buildRegistry(env.Registry, cfg)
+	if err != nil {
+		return err
+	}
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	node := nodeName()
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	promReg.MustRegister(metrics.NewStatsCollector(st, cfg.Queues))
+
+	svc, err := service.New(service.Config{
+		Store: st, Keys: keys, Registry: reg, Logger: log,
+		Defaults: connecthub.JobDefaults{Timezone: cfg.Timezone, RetryBackoff: connecthub.Duration(cfg.RetryBackoff)},
+	})
+	if err != nil {
+		return err
+	}
+
+	var draining atomic.Bool
+	ready := func(ctx context.Context) (bool, string) {
+		if draining.Load() {
+			return false, "draining"
+		}
+		if err := st.Ping(ctx); err != nil {
+			return false, "db_unavailable"
+		}
+		return true, ""
+	}
+	api, err := httpapi.New(httpapi.Config{
+		Service: svc, AdminToken: token, MaxBodyBytes: cfg.MaxBodyBytes, Ready: ready, Node: node, Logger: log,
+		Metrics: promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}),
+	})
+	if err != nil {
+		return err
+	}
+
+	sched, err := scheduler.New(scheduler.Config{Store: st, Clock: clock.Real(), Logger: log.With("component", "scheduler"), Metrics: promReg})
+	if err != nil {
+		return err
+	}
+	rescuer := worker.NewRescuer(worker.RescuerConfig{Store: st, Logger: log.With("component", "rescuer"), Interval: rescueInterval(cfg.LeaseTTL)})
+	var pool *worker.Worker
+	if cfg.Workers > 0 {
+		src := worker.NewLocalSource(st, keys, node, cfg.Queues, cfg.LeaseTTL, time.Now)
+		pool, err = worker.New(worker.Config{
+			Source: src, Registry: reg, Node: node, Concurrency: cfg.Workers, Heartbeat: cfg.Heartbeat,
+			ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes,
+			Logger: log.With("component", "worker"), Metrics: promReg,
+		})
+		if err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+
+	// Services run on a context of their own: the signal context ends the
+	// serve, not the services, which stop in order below.
+	svcCtx := context.WithoutCancel(ctx)
+	if err := sched.Start(svcCtx); err != nil {
+		return err
+	}
+	if err := rescuer.Start(svcCtx); err != nil {
+		return err
+	}
+	if pool != nil {
+		if err := pool.Start(svcCtx); err != nil {
+			return err
+		}
+	}
+	addr := ln.Addr().String()
+	log.Info("connecthub serving", "version", connecthub.Version, "listen", addr, "url", "http://"+displayAddr(addr),
+		"db", cfg.DBDriver(), "node", node, "workers", cfg.Workers)
+	if env.Ready != nil {
+		env.Ready(addr)
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: not ready, stopping scheduler and claims", "timeout", cfg.ShutdownTimeout)
+	case err := <-srvErr:
+		log.Error("http server failed", "err", err)
+		draining.Store(true)
+		stopAll(log, cfg, sched, rescuer, pool)
+		return err
+	}
+	draining.Store(true)
+	stopAll(log, cfg, sched, rescuer, pool)
+
+	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shCtx); err != nil {
+		// Long-lived streams (log follows) do not end by themselves.
+		_ = srv.Close()
+	}
+	log.Info("connecthub stopped")
+	return nil
+}
+
+func stopAll(log *slog.Logger, cfg *config.Config, sched *scheduler.Scheduler, rescuer *worker.Rescuer, pool *worker.Worker) {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout+10*time.Second)
+	defer cancel()
+	if err := sched.Stop(ctx); err != nil {
+		log.Warn("scheduler stop", "err", err)
+	}
+	if pool != nil {
+		if err := pool.Stop(ctx); err != nil {
+			log.Warn("worker stop", "err", err)
+		}
+	}
+	if err := rescuer.Stop(ctx); err != nil {
+		log.Warn("rescuer stop", "err", err)
+	}
+}
+
+// rescueInterval checks for expired leases often enough that a dead
+// worker's runs are rescued within seconds of the lease expiring.
+func rescueInterval(lease time.Duration) time.Duration {
+	d := lease / 3
+	if d > 5*time.Second {
+		d = 5 * time.Second
+	}
+	if d < 100*time.Millisecond {
+		d = 100 * time.Millisecond
+	}
+	return d
+}
+
+// displayAddr makes ":8000" and "[::]:8000" clickable as 127.0.0.1:8000.
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

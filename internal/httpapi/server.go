@@ -1,0 +1,175 @@
+// Package httpapi serves ConnectHub's REST API (/api/v1), the health
+// endpoints and the metrics endpoint. Handlers decode and validate input,
+// call the service layer, and write JSON; errors go through writeError, the
+// one place where error kinds become HTTP statuses.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/service"
+)
+
+// Readiness reports whether the server should receive traffic; the reason
+// is "draining" or "db_unavailable" when it should not.
+type Readiness func(ctx context.Context) (ready bool, reason string)
+
+// Config wires the API.
+type Config struct {
+	Service *service.Service
+	// AdminToken authorises every /api/v1 request (Authorization: Bearer).
+	AdminToken string
+	// MaxBodyBytes limits request bodies (413 beyond); 0 = 1 MiB.
+	MaxBodyBytes int64
+	// Ready answers /health/ready.
+	Ready Readiness
+	// Metrics serves /metrics; nil = 404.
+	Metrics http.Handler
+	// Node is this server's node name, shown with handlers.
+	Node string
+	// FollowPoll is how often a followed log is polled; 0 = 200ms.
+	FollowPoll time.Duration
+	Logger     *slog.Logger
+}
+
+// API is the http.Handler of the REST API.
+type API struct {
+	cfg       Config
+	svc       *service.Service
+	log       *slog.Logger
+	tokenHash [32]byte
+	mux       *http.ServeMux
+}
+
+// New builds the API handler.
+func New(cfg Config) (*API, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("httpapi: Service is required")
+	}
+	if cfg.AdminToken == "" {
+		return nil, errors.New("httpapi: AdminToken is required")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.FollowPoll <= 0 {
+		cfg.FollowPoll = 200 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func(context.Context) (bool, string) { return true, "" }
+	}
+	a := &API{cfg: cfg, svc: cfg.Service, log: cfg.Logger, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), mux: http.NewServeMux()}
+	a.routes()
+	return a, nil
+}
+
+func (a *API) routes() {
+	m := a.mux
+	m.HandleFunc("GET /health", a.health)
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok"))
+	})
+	m.HandleFunc("GET /health/live", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.HandleFunc("GET /health/ready", a.ready)
+	if a.cfg.Metrics != nil {
+		m.Handle("GET /metrics", a.cfg.Metrics)
+	}
+
+	api := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		m.Handle(pattern, a.authed(h))
+	}
+	api("GET /api/v1/jobs", a.jobList)
+	api("POST /api/v1/jobs", a.jobCreate)
+	api("GET /api/v1/jobs/{id}", a.jobGet)
+	api("PATCH /api/v1/jobs/{id}", a.jobUpdate)
+	api("DELETE /api/v1/jobs/{id}", a.jobDelete)
+	api("POST /api/v1/jobs/{id}/run", a.jobRun)
+	api("POST /api/v1/jobs/{id}/enable", a.jobEnable(true))
+	api("POST /api/v1/jobs/{id}/disable", a.jobEnable(false))
+	api("DELETE /api/v1/jobs/{id}/runs", a.jobPurgeRuns)
+	api("GET /api/v1/runs", a.runList)
+	api("GET /api/v1/runs/{id}", a.runGet)
+	api("GET /api/v1/runs/{id}/log", a.runLog)
+	api("POST /api/v1/runs/{id}/retry", a.runRetry)
+	api("POST /api/v1/runs/{id}/cancel", a.runCancel)
+	api("GET /api/v1/handlers", a.handlers)
+	api("GET /api/v1/cron/next", a.cronNext)
+	api("GET /api/v1/stats", a.stats)
+	api("/api/v1/", func(w http.ResponseWriter, r *http.Request) error {
+		return connecthub.Errorf(connecthub.KindNotFound, "no route %s %s", r.Method, r.URL.Path)
+	})
+}
+
+// ServeHTTP implements http.Handler with panic recovery: a bug in one
+// request becomes a 500 for that request, never a dead process.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			writeError(w, r, a.log, errors.New("panic"))
+		}
+	}()
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// authed checks the Bearer token in constant time (comparing SHA-256
+// digests, so the token's length does not leak either) and turns a
+// handler's error into a JSON error response.
+func (a *API) authed(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="connecthub"`)
+			writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindUnauthorized, Code: "unauthorized", Message: "missing or invalid token (send Authorization: Bearer <token>)"})
+			return
+		}
+		if err := h(w, r); err != nil {
+			writeError(w, r, a.log, err)
+		}
+	})
+}
+
+func (a *API) authorized(r *http.Request) bool {
+	auth := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return subtle.ConstantTimeCompare(sum[:], a.tokenHash[:]) == 1
+}
+
+func (a *API) health(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "name": "connecthub", "version": connecthub.Version})
+}
+
+func (a *API) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	ok, reason := a.cfg.Ready(ctx)
+	if !ok {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": reason})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

@@ -1,0 +1,567 @@
+package runlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults and limits of a [Config].
+const (
+	// DefaultMaxBytes is the default cap of a run log
+	// (CONNECTHUB_RUN_LOG_MAX_BYTES).
+	DefaultMaxBytes = 204800
+	// MinMaxBytes is the smallest accepted cap: room for the truncation
+	// marker and a few lines.
+	MinMaxBytes = 64
+	// DefaultFlushInterval is how long a logged line may wait in memory
+	// before it is flushed to the Sink.
+	DefaultFlushInterval = 200 * time.Millisecond
+	// DefaultFlushBytes is the buffered size that triggers an early flush.
+	DefaultFlushBytes = 16 << 10
+)
+
+// TruncatedMarker ends a run log or a run message that was cut.
+const TruncatedMarker = "[TRUNCATED]"
+
+// truncSuffix is what is appended to a cut log. Its length is reserved at the
+// end of the log so that the marker always fits within MaxBytes.
+const truncSuffix = "\n" + TruncatedMarker + "\n"
+
+const (
+	// sinkTimeout bounds one background append, so that a hung database
+	// cannot keep a flusher (and therefore Close) waiting forever.
+	sinkTimeout = 10 * time.Second
+	// maxRetryDelay caps the back-off between retries of a failing Sink.
+	maxRetryDelay = 5 * time.Second
+	// finalFlushTimeout bounds the final flush in Close, which must happen
+	// even when the caller's context is already cancelled.
+	finalFlushTimeout = 5 * time.Second
+	// finalFlushAttempts is how often Close tries to store the rest.
+	finalFlushAttempts = 3
+)
+
+// Sink receives flushed chunks of a run's log. The worker runtime implements
+// it (a DB append in-process, an HTTP call in a remote worker). Calls are
+// sequential for one Capture. A chunk is a piece of the log, not necessarily
+// a whole number of lines; the stored log is the concatenation of the chunks
+// in call order. A chunk whose append returned an error is sent again, so an
+// implementation whose failed call may nevertheless have stored the chunk
+// (a timeout after commit) can see it twice.
+type Sink interface {
+	AppendLog(ctx context.Context, runID string, chunk string) error
+}
+
+// SinkFunc adapts a function to the Sink interface.
+type SinkFunc func(ctx context.Context, runID string, chunk string) error
+
+// AppendLog calls f.
+func (f SinkFunc) AppendLog(ctx context.Context, runID string, chunk string) error {
+	return f(ctx, runID, chunk)
+}
+
+// Config configures a [Capture]. The zero value of every field but RunID and
+// Sink selects its default.
+type Config struct {
+	// RunID is passed to the Sink with every chunk.
+	RunID string
+	// Sink stores the log. Nil discards the log (warnings are still
+	// collected), which suits dry runs and tests.
+	Sink Sink
+	// MaxBytes caps the stored log, including the truncation marker.
+	// 0 means DefaultMaxBytes (204800); New raises smaller values to
+	// MinMaxBytes.
+	MaxBytes int
+	// FlushInterval is how often buffered lines are flushed while the run
+	// goes on. 0 means DefaultFlushInterval (200ms).
+	FlushInterval time.Duration
+	// FlushBytes triggers an early flush when the buffer grows past it.
+	// 0 means DefaultFlushBytes (16 KiB).
+	FlushBytes int
+	// Secrets are the values to mask, typically the run's decrypted
+	// secret_cfg values.
+	Secrets []string
+	// Level is the minimum level of the lines that are kept, whether they
+	// come from Logger, Logf or a Writer. Nil means slog.LevelInfo.
+	Level slog.Leveler
+	// Now returns the time stamped on each line. Nil means the record's
+	// time (time.Now for Writer lines); tests set it for stable output.
+	Now func() time.Time
+}
+
+// Validate reports configuration values that New would have to replace,
+// so that a configuration loader can reject them with a clear message
+// instead of silently running with another value.
+func (cfg Config) Validate() error {
+	var errs []error
+	if cfg.MaxBytes < 0 || (cfg.MaxBytes > 0 && cfg.MaxBytes < MinMaxBytes) {
+		errs = append(errs, fmt.Errorf("runlog: MaxBytes %d must be 0 (default %d) or at least %d", cfg.MaxBytes, DefaultMaxBytes, MinMaxBytes))
+	}
+	if cfg.FlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("runlog: FlushInterval %s must not be negative", cfg.FlushInterval))
+	}
+	if cfg.FlushBytes < 0 {
+		errs = append(errs, fmt.Errorf("runlog: FlushBytes %d must not be negative", cfg.FlushBytes))
+	}
+	if cfg.Sink != nil && cfg.RunID == "" {
+		errs = append(errs, errors.New("runlog: RunID is required when a Sink is set"))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults fills zero fields and replaces invalid ones, because New has
+// no error to return: a run must be able to log whatever its configuration.
+func (cfg Config) withDefaults() Config {
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	cfg.MaxBytes = max(cfg.MaxBytes, MinMaxBytes)
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = DefaultFlushInterval
+	}
+	if cfg.FlushBytes <= 0 {
+		cfg.FlushBytes = DefaultFlushBytes
+	}
+	if cfg.Level == nil {
+		cfg.Level = slog.LevelInfo
+	}
+	return cfg
+}
+
+// Capture collects one run's log. Create it with [New], give the handler
+// [Capture.Logger] (and [Capture.Writer]s for subprocesses), and call
+// [Capture.Close] when the handler has returned. All methods are safe for
+// concurrent use.
+type Capture struct {
+	cfg    Config
+	masker *Masker
+
+	// closed and truncated are read without the mutex on the hot path so
+	// that dropped records are rejected before they are formatted; they
+	// are written with mu held so that appends see a consistent state.
+	closed    atomic.Bool
+	truncated atomic.Bool
+
+	mu        sync.Mutex
+	buf       []byte // accepted but not yet stored; always valid UTF-8
+	flushed   int    // bytes stored by the Sink
+	endsInNL  bool   // whether the stored part ends with '\n' (true when empty)
+	started   bool   // whether the flusher goroutine runs
+	scheduled bool   // whether the flusher has been told there is work
+	writers   []*lineWriter
+
+	// Flusher plumbing, created by startLocked for the first line.
+	wake     chan struct{}
+	urgent   chan struct{}
+	stop     chan struct{}
+	exited   chan struct{}
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+
+	wmu       sync.Mutex
+	warnings  []string
+	warnRunes int
+	warnTotal int
+
+	closeOnce    sync.Once
+	closeErr     error
+	finalTimeout time.Duration // finalFlushTimeout; shortened by tests
+}
+
+// New returns a Capture for one run. It costs a few allocations and starts
+// nothing: the background flusher is started by the first line logged, so a
+// run that logs nothing costs almost nothing.
+func New(cfg Config) *Capture {
+	cfg = cfg.withDefaults()
+	return &Capture{cfg: cfg, masker: NewMasker(cfg.Secrets), endsInNL: true, finalTimeout: finalFlushTimeout}
+}
+
+// Logf records a printf-style message at the given level, masked like every
+// other line.
+func (c *Capture) Logf(level slog.Level, format string, args ...any) {
+	if level < c.cfg.Level.Level() || !c.accepting(level) {
+		return
+	}
+	msg := trimEOL(fmt.Sprintf(format, args...))
+	c.record(c.now(time.Time{}), level, []byte(msg))
+}
+
+// Bytes returns the size of the run log so far: the bytes accepted for
+// storage, whether already flushed to the Sink or still buffered. It never
+// exceeds MaxBytes.
+func (c *Capture) Bytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushed + len(c.buf)
+}
+
+// Truncated reports whether the log reached MaxBytes and was cut.
+func (c *Capture) Truncated() bool { return c.truncated.Load() }
+
+// Close stores what is left and stops the flusher. The final flush happens
+// even when ctx is already cancelled (it keeps ctx's values under a short
+// timeout of its own), because a run's last lines usually explain how it
+// ended; ctx only limits how long Close waits for a background append that
+// is in progress. Close is safe to call more than once and returns the same
+// result each time. Lines logged after Close are dropped.
+func (c *Capture) Close(ctx context.Context) error {
+	c.closeOnce.Do(func() { c.closeErr = c.close(ctx) })
+	return c.closeErr
+}
+
+func (c *Capture) close(ctx context.Context) error {
+	// A subprocess's output may end without a newline: keep that line.
+	c.mu.Lock()
+	writers := slices.Clone(c.writers)
+	c.mu.Unlock()
+	for _, w := range writers {
+		w.flushPartial()
+	}
+
+	c.mu.Lock()
+	c.closed.Store(true)
+	started := c.started
+	c.mu.Unlock()
+	if !started {
+		return nil
+	}
+
+	close(c.stop)
+	select {
+	case <-c.exited:
+	case <-ctx.Done():
+		c.bgCancel() // give up on the slow append; the final flush resends it
+		<-c.exited
+	}
+	c.bgCancel()
+
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.finalTimeout)
+	defer cancel()
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = c.flush(fctx, true); err == nil {
+			break
+		}
+		if attempt == finalFlushAttempts {
+			break
+		}
+		t := time.NewTimer(time.Duration(attempt) * 100 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-fctx.Done():
+			t.Stop()
+		}
+		if fctx.Err() != nil {
+			break
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("runlog: run %s: storing the last %d bytes of the log: %w", c.cfg.RunID, len(c.buf), err)
+	}
+	c.buf = nil
+	return nil
+}
+
+// Warnings returns the WARN-level lines seen so far (masked, without time
+// stamp and level), in order. They are kept even after the log was cut, up to
+// about as much text as a run message can show; [Capture.Message] reports how
+// many there were in total.
+func (c *Capture) Warnings() []string {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return slices.Clone(c.warnings)
+}
+
+// Message builds the run's message from the handler's result message and
+// the warnings of this run, like [Message], but masks the result message too
+// and counts the warnings that were not kept.
+func (c *Capture) Message(result string) string {
+	c.wmu.Lock()
+	warnings, total := slices.Clone(c.warnings), c.warnTotal
+	c.wmu.Unlock()
+	return buildMessage(c.masker.Mask(result), warnings, total)
+}
+
+// now returns the time stamp of a line whose record carries t (zero when
+// it has none).
+func (c *Capture) now(t time.Time) time.Time {
+	switch {
+	case c.cfg.Now != nil:
+		return c.cfg.Now()
+	case t.IsZero():
+		return time.Now()
+	default:
+		return t
+	}
+}
+
+// isWarning reports whether level counts as a warning for the run message:
+// WARN and custom levels up to, but excluding, ERROR.
+func isWarning(level slog.Level) bool {
+	return level >= slog.LevelWarn && level < slog.LevelError
+}
+
+// accepting reports, without locking, whether a record at level would be
+// kept. After the log was cut only warnings are still of use.
+func (c *Capture) accepting(level slog.Level) bool {
+	if c.closed.Load() {
+		return false
+	}
+	return !c.truncated.Load() || isWarning(level)
+}
+
+// record masks body, stamps it and appends it to the log as one line.
+func (c *Capture) record(t time.Time, level slog.Level, body []byte) {
+	if !c.accepting(level) {
+		return
+	}
+	bp := getBuf()
+	defer putBuf(bp)
+	line := t.UTC().AppendFormat(*bp, "2006-01-02T15:04:05.000Z")
+	line = append(line, ' ')
+	line = append(line, level.String()...)
+	line = append(line, ' ')
+	start := len(line)
+	line = c.masker.appendMasked(line, body)
+	line = sanitize(line, start)
+	if len(line) == start {
+		line = line[:start-1] // no trailing blank after the level
+		start--
+	}
+	if isWarning(level) {
+		c.addWarning(line[start:])
+	}
+	line = append(line, '\n')
+	*bp = line
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return
+	}
+	c.appendLocked(line)
+}
+
+// appendLocked adds a complete line to the buffer, or cuts the log when the
+// line does not fit. The buffer can never outgrow MaxBytes, which is what
+// keeps memory bounded while the Sink is slow or failing.
+func (c *Capture) appendLocked(line []byte) {
+	if c.truncated.Load() {
+		return
+	}
+	if c.flushed+len(c.buf)+len(line) <= c.cfg.MaxBytes {
+		c.buf = append(c.buf, line...)
+	} else {
+		c.truncateLocked(line)
+	}
+	c.scheduleLocked()
+}
+
+// truncateLocked cuts the log so that it ends with the marker within
+// MaxBytes. Lines that were accepted but not yet flushed into the reserved
+// room for the marker are taken back; flushLimitLocked guarantees that none
+// of them has been (or is being) sent to the Sink.
+func (c *Capture) truncateLocked(line []byte) {
+	keep := c.cfg.MaxBytes - len(truncSuffix) - c.flushed
+	if keep <= len(c.buf) {
+		c.buf = c.buf[:runeStartBefore(c.buf, keep)]
+	} else {
+		c.buf = append(c.buf, line[:runeStartBefore(line, keep-len(c.buf))]...)
+	}
+	endsInNL := c.endsInNL
+	if len(c.buf) > 0 {
+		endsInNL = c.buf[len(c.buf)-1] == '\n'
+	}
+	if endsInNL {
+		c.buf = append(c.buf, truncSuffix[1:]...)
+	} else {
+		c.buf = append(c.buf, truncSuffix...)
+	}
+	c.truncated.Store(true)
+}
+
+// flushLimitLocked returns how many buffered bytes may be sent now. Until
+// the log is cut or closed, the last len(truncSuffix) bytes below MaxBytes
+// are held back, because truncateLocked may still need them for the marker.
+// The limit always falls on a UTF-8 boundary, so no chunk ends inside a
+// rune.
+func (c *Capture) flushLimitLocked(final bool) int {
+	if final || c.truncated.Load() {
+		return len(c.buf)
+	}
+	room := c.cfg.MaxBytes - len(truncSuffix) - c.flushed
+	if room >= len(c.buf) {
+		return len(c.buf)
+	}
+	if room <= 0 {
+		return 0
+	}
+	return runeStartBefore(c.buf, room)
+}
+
+// scheduleLocked tells the flusher that there is something to flush,
+// starting it on first use. It never blocks.
+func (c *Capture) scheduleLocked() {
+	if !c.scheduled {
+		if c.flushLimitLocked(false) == 0 {
+			return
+		}
+		if !c.started {
+			c.startLocked()
+		}
+		c.scheduled = true
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	if len(c.buf) >= c.cfg.FlushBytes {
+		select {
+		case c.urgent <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *Capture) startLocked() {
+	c.started = true
+	c.wake = make(chan struct{}, 1)
+	c.urgent = make(chan struct{}, 1)
+	c.stop = make(chan struct{})
+	c.exited = make(chan struct{})
+	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
+	go c.run()
+}
+
+// run is the flusher. It sleeps on a channel while there is nothing to
+// flush, so an idle run causes no wake-ups; with lines pending it flushes
+// every FlushInterval (sooner when FlushBytes is exceeded) and backs off
+// while the Sink fails.
+func (c *Capture) run() {
+	defer close(c.exited)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	delay := c.cfg.FlushInterval
+	for {
+		select {
+		case <-c.wake:
+		case <-c.stop:
+			return
+		}
+		for {
+			timer.Reset(delay)
+			urgent := c.urgent
+			if delay > c.cfg.FlushInterval {
+				urgent = nil // backing off: size must not hurry a failing Sink
+			}
+			select {
+			case <-timer.C:
+			case <-urgent:
+				timer.Stop()
+			case <-c.stop:
+				return
+			}
+			ctx, cancel := context.WithTimeout(c.bgCtx, sinkTimeout)
+			err := c.flush(ctx, false)
+			cancel()
+			if err != nil {
+				delay = min(delay*2, max(maxRetryDelay, c.cfg.FlushInterval))
+				continue
+			}
+			delay = c.cfg.FlushInterval
+			if !c.morePending() {
+				break
+			}
+		}
+	}
+}
+
+// morePending reports whether another flush is due, and otherwise marks the
+// flusher idle so that the next line wakes it.
+func (c *Capture) morePending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.flushLimitLocked(false) > 0 {
+		return true
+	}
+	c.scheduled = false
+	return false
+}
+
+// flush sends what may be sent to the Sink. The mutex is not held during the
+// call, so logging goes on while the Sink is slow; the bytes are removed from
+// the buffer only once the Sink has accepted them, so a failed append is
+// retried with the next flush.
+func (c *Capture) flush(ctx context.Context, final bool) error {
+	c.mu.Lock()
+	n := c.flushLimitLocked(final)
+	if n == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	chunk := string(c.buf[:n])
+	c.mu.Unlock()
+
+	if c.cfg.Sink != nil {
+		if err := c.cfg.Sink.AppendLog(ctx, c.cfg.RunID, chunk); err != nil {
+			return err
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf = c.buf[:copy(c.buf, c.buf[n:])]
+	c.flushed += n
+	c.endsInNL = chunk[n-1] == '\n'
+	return nil
+}
+
+// addWarning keeps a copy of a warning line for the run message.
+func (c *Capture) addWarning(body []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.warnTotal++
+	if c.warnRunes >= MaxMessageRunes {
+		return // the message could not show it anyway
+	}
+	w := cutRunes(string(body), maxWarningRunes)
+	c.warnings = append(c.warnings, w)
+	c.warnRunes += utf8.RuneCountInString(w) + 1
+}
+
+// runeStartBefore returns the largest position p <= n at which b may be cut
+// without splitting a UTF-8 sequence. It looks back at most three bytes, so
+// invalid input still makes progress.
+func runeStartBefore(b []byte, n int) int {
+	if n >= len(b) {
+		return len(b)
+	}
+	for i := n; i >= 0 && i > n-utf8.UTFMax; i-- {
+		if i == 0 || utf8.RuneStart(b[i]) {
+			return i
+		}
+	}
+	return n
+}
+
+// bufPool recycles line buffers, so that logging a line does not allocate.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) > 64<<10 {
+		return // let a rare huge line be collected instead of pinning it
+	}
+	*bp = (*bp)[:0]
+	bufPool.Put(bp)
+}

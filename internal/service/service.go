@@ -1,0 +1,320 @@
+// Package service holds ConnectHub's use cases — create a job, run it now,
+// retry a run — between the transports (REST API, admin UI, CLI through the
+// API) and the store. Everything a transport needs to validate, encrypt or
+// compute lives here once, so the API and the admin UI cannot disagree.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/cron"
+	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// Keyring encrypts and decrypts secret_cfg objects.
+type Keyring interface {
+	EncryptJSON(v map[string]any) (string, error)
+	DecryptJSON(token string) (map[string]any, error)
+}
+
+// Config wires a Service.
+type Config struct {
+	Store    store.Store
+	Keys     Keyring
+	Registry *handler.Registry
+	// Defaults are applied to new jobs (timezone, retry back-off).
+	Defaults connecthub.JobDefaults
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service implements the use cases.
+type Service struct {
+	st       store.Store
+	keys     Keyring
+	registry *handler.Registry
+	defaults connecthub.JobDefaults
+	now      func() time.Time
+	log      *slog.Logger
+	schemas  *schemaCache
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Registry == nil {
+		return nil, errors.New("service: Store, Keys and Registry are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		st: cfg.Store, keys: cfg.Keys, registry: cfg.Registry, defaults: cfg.Defaults,
+		now: func() time.Time { return cfg.Now().UTC() }, log: cfg.Logger, schemas: newSchemaCache(),
+	}, nil
+}
+
+// Store returns the underlying store, for transports that only read.
+func (s *Service) Store() store.Store { return s.st }
+
+// Registry returns the handler registry.
+func (s *Service) Registry() *handler.Registry { return s.registry }
+
+// JobCreate validates and stores a new job. Secrets are encrypted before
+// they reach the store; next_run_at is computed from now.
+func (s *Service) JobCreate(ctx context.Context, in *connecthub.JobInput) (*connecthub.Job, error) {
+	now := s.now()
+	j, sc, err := connecthub.NewJob(in, s.defaults, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.prepare(j, sc, nil, now, true); err != nil {
+		return nil, err
+	}
+	if err := s.st.JobCreate(ctx, j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// JobUpdate applies a partial update. The read-modify-write happens in one
+// store transaction, so concurrent updates do not lose each other's fields.
+func (s *Service) JobUpdate(ctx context.Context, id string, in *connecthub.JobInput) (*connecthub.Job, error) {
+	now := s.now()
+	return s.st.JobUpdate(ctx, id, func(j *connecthub.Job) error {
+		before := *j
+		sc, err := in.ApplyTo(j, now)
+		if err != nil {
+			return err
+		}
+		return s.prepare(j, sc, &before, now, false)
+	})
+}
+
+// JobSetEnabled enables or disables a job. Enabling re-plans from now, so a
+// job that was off for a week does not catch up on the week; disabling
+// clears next_run_at (it will not run) but keeps its runs.
+func (s *Service) JobSetEnabled(ctx context.Context, id string, enabled bool) (*connecthub.Job, error) {
+	now := s.now()
+	return s.st.JobUpdate(ctx, id, func(j *connecthub.Job) error {
+		if j.Enabled == enabled {
+			return nil
+		}
+		j.Enabled = enabled
+		j.UpdatedAt = now
+		return s.plan(j, now)
+	})
+}
+
+// prepare validates j after an input was applied, checks its handler and
+// config against the handler's declared schema and secret keys, encrypts
+// changed secrets, and re-plans next_run_at when the schedule changed.
+func (s *Service) prepare(j *connecthub.Job, sc connecthub.SecretChange, before *connecthub.Job, now time.Time, create bool) error {
+	if err := j.Validate(); err != nil {
+		return err
+	}
+	spec, ok := s.registry.Lookup(j.Handler)
+	if !ok {
+		return connecthub.FieldError("handler", "unknown_handler", "unknown handler %q (see GET /api/v1/handlers)", j.Handler)
+	}
+	if err := s.schemas.validate(spec, j.PublicCfg); err != nil {
+		return err
+	}
+	if sc.Set {
+		if len(sc.Value) == 0 {
+			j.SecretCfg, j.SecretKeys, j.HasSecret = "", nil, false
+		} else {
+			token, err := s.keys.EncryptJSON(sc.Value)
+			if err != nil {
+				return fmt.Errorf("encrypt secret_cfg: %w", err)
+			}
+			j.SecretCfg = token
+		}
+	}
+	if missing := missingKeys(spec.SecretKeys, j.SecretKeys); len(missing) > 0 {
+		return connecthub.FieldError("secret_cfg", "missing_secret", "secret_cfg is missing key(s) %s required by handler %q", strings.Join(missing, ", "), j.Handler)
+	}
+	if create || before.CronExpr != j.CronExpr || before.Timezone != j.Timezone || before.Enabled != j.Enabled {
+		return s.plan(j, now)
+	}
+	return nil
+}
+
+// plan sets next_run_at to the first slot after now for an enabled job with
+// a cron expression, and clears it otherwise.
+func (s *Service) plan(j *connecthub.Job, now time.Time) error {
+	if !j.Enabled || j.CronExpr == "" {
+		j.NextRunAt = nil
+		return nil
+	}
+	next, err := j.NextFire(now)
+	if err != nil {
+		return connecthub.FieldError("cron_expr", "invalid_cron", "%s", err.Error())
+	}
+	j.NextRunAt = next
+	return nil
+}
+
+func missingKeys(required, have []string) []string {
+	set := make(map[string]bool, len(have))
+	for _, k := range have {
+		set[k] = true
+	}
+	var missing []string
+	for _, k := range required {
+		if !set[k] {
+			missing = append(missing, k)
+		}
+	}
+	return missing
+}
+
+// JobGet returns one job.
+func (s *Service) JobGet(ctx context.Context, id string) (*connecthub.Job, error) {
+	return s.st.JobGet(ctx, id)
+}
+
+// JobList lists jobs.
+func (s *Service) JobList(ctx context.Context, p store.JobListParams) ([]*connecthub.Job, string, error) {
+	return s.st.JobList(ctx, p)
+}
+
+// JobDelete deletes a job and its runs.
+func (s *Service) JobDelete(ctx context.Context, id string) error {
+	return s.st.JobDelete(ctx, id)
+}
+
+// RunNow enqueues a run from the job's current definition; it works on
+// disabled jobs too.
+func (s *Service) RunNow(ctx context.Context, jobID, requestedBy string) (*connecthub.Run, error) {
+	j, err := s.st.JobGet(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	r := connecthub.NewRun(j, connecthub.TriggerManual, now, now, requestedBy)
+	if err := s.st.RunInsert(ctx, []*connecthub.Run{r}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// RunRetry enqueues a new run from a terminal run's snapshot.
+func (s *Service) RunRetry(ctx context.Context, runID, requestedBy string) (*connecthub.Run, error) {
+	old, err := s.st.RunGet(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if !old.Status.Terminal() {
+		return nil, &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_not_terminal", Message: "run is still running; retry it after it ends"}
+	}
+	token, err := s.st.RunSecret(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	old.Snapshot.SecretCfg = token
+	r := connecthub.RetryRun(old, s.now(), requestedBy)
+	if err := s.st.RunInsert(ctx, []*connecthub.Run{r}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// RunCancel cancels a queued or running run.
+func (s *Service) RunCancel(ctx context.Context, runID string) (*connecthub.Run, error) {
+	return s.st.RunCancel(ctx, runID, s.now())
+}
+
+// RunGet returns a run.
+func (s *Service) RunGet(ctx context.Context, runID string) (*connecthub.Run, error) {
+	return s.st.RunGet(ctx, runID)
+}
+
+// RunList lists runs, newest first.
+func (s *Service) RunList(ctx context.Context, p store.RunListParams) ([]*connecthub.Run, string, error) {
+	return s.st.RunList(ctx, p)
+}
+
+// RunLogRead reads a run's log from offset.
+func (s *Service) RunLogRead(ctx context.Context, runID string, offset int64) (store.RunLogChunk, error) {
+	return s.st.RunLogRead(ctx, runID, offset)
+}
+
+// RunPurge deletes a job's finished runs.
+func (s *Service) RunPurge(ctx context.Context, jobID string) (int64, error) {
+	return s.st.RunDeleteFinished(ctx, jobID)
+}
+
+// Stats summarises runs and jobs.
+func (s *Service) Stats(ctx context.Context) (*connecthub.Stats, error) {
+	return s.st.Stats(ctx, s.now())
+}
+
+// HandlerInfo describes a handler for the API and the admin UI.
+type HandlerInfo struct {
+	Name         string   `json:"name"`
+	Description  string   `json:"description"`
+	ConfigSchema any      `json:"config_schema"`
+	SecretKeys   []string `json:"secret_keys"`
+	Nodes        []string `json:"nodes"`
+}
+
+// Handlers lists the known handlers. Nodes is filled by the node registry
+// of a later release; today every handler is served by this server.
+func (s *Service) Handlers(node string) []HandlerInfo {
+	specs := s.registry.List()
+	out := make([]HandlerInfo, 0, len(specs))
+	for _, sp := range specs {
+		info := HandlerInfo{Name: sp.Name, Description: sp.Description, SecretKeys: sp.SecretKeys, Nodes: []string{node}}
+		if info.SecretKeys == nil {
+			info.SecretKeys = []string{}
+		}
+		if len(sp.ConfigSchema) > 0 {
+			info.ConfigSchema = sp.ConfigSchema
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// MaxCronPreview bounds CronNext's n.
+const MaxCronPreview = 100
+
+// CronNext previews the next n fire times of an expression in a timezone.
+func (s *Service) CronNext(expr, tz string, n int, after time.Time) ([]time.Time, error) {
+	if strings.TrimSpace(expr) == "" {
+		return nil, connecthub.FieldError("expr", "invalid_cron", "expr is required")
+	}
+	sched, err := cron.Parse(expr)
+	if err != nil {
+		return nil, connecthub.FieldError("expr", "invalid_cron", "%s", err.Error())
+	}
+	if tz == "" {
+		tz = s.defaults.Timezone
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil || strings.EqualFold(tz, "local") {
+		return nil, connecthub.FieldError("tz", "invalid_timezone", "unknown timezone %q (use an IANA name like Asia/Shanghai)", tz)
+	}
+	if n <= 0 || n > MaxCronPreview {
+		return nil, connecthub.FieldError("n", "", "n must be between 1 and %d", MaxCronPreview)
+	}
+	if after.IsZero() {
+		after = s.now()
+	}
+	times := sched.NextN(after, loc, n)
+	for i := range times {
+		times[i] = times[i].In(loc)
+	}
+	return times, nil
+}

@@ -1,0 +1,183 @@
+package sqlitestore
+
+import (
+	"context"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// Statements of JobsFire, prepared once and reused for every job of every
+// call: a scheduler catching up fires thousands of jobs in one transaction.
+const (
+	fireCASSQL = `UPDATE jobs SET next_run_at = ?1, last_run_at = COALESCE(?2, last_run_at)
+		WHERE id = ?3 AND enabled = 1 AND next_run_at = ?4`
+	fireSlotTakenSQL = `SELECT EXISTS (SELECT 1 FROM runs
+		WHERE job_id = ? AND scheduled_for = ? AND "trigger" = 'cron')`
+	fireActiveSQL = `SELECT EXISTS (SELECT 1 FROM runs
+		WHERE job_id = ? AND status IN ('QUEUED', 'RUNNING'))`
+	fireCancelQueuedSQL = `UPDATE runs SET status = 'CANCELED', finished_at = ?1, error = ?2,
+		message = 'replaced by a newer run (concurrency replace)', updated_at = ?1
+		WHERE job_id = ?3 AND status = 'QUEUED'`
+	fireCancelRunningSQL = `UPDATE runs SET cancel_requested = 1, updated_at = ?1
+		WHERE job_id = ?2 AND status = 'RUNNING' AND cancel_requested = 0`
+	skippedMessage = "skipped: the job still has a queued or running run (concurrency forbid)"
+)
+
+var fireQueries = []string{fireCASSQL, fireSlotTakenSQL, fireActiveSQL, fireCancelQueuedSQL, fireCancelRunningSQL, insertRunsSQL(1)}
+
+// JobsFire implements store.JobStore. It is one write transaction; as the
+// store has a single writer, the slot check and the insert cannot interleave
+// with another JobsFire, and the unique index runs_cron_slot backs that up
+// against any other writer of the file.
+//
+// The driver sets the Status (QUEUED, or SKIPPED under forbid) and the
+// Trigger (cron) of the inserted runs, and their JobID if it is empty. An
+// empty Concurrency means the default, forbid.
+func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]store.JobFireResult, error) {
+	results := make([]store.JobFireResult, len(fires))
+	if len(fires) == 0 {
+		return results, nil
+	}
+	// Check everything before the transaction: a bad element fails the call
+	// without writing anything.
+	rows := make([][]*connecthub.Run, len(fires))
+	for i, f := range fires {
+		switch {
+		case f.JobID == "":
+			return nil, connecthub.FieldError("job_id", "", "fire %d: job_id is required", i)
+		case f.Now.IsZero():
+			return nil, connecthub.FieldError("now", "", "fire %d: now is required", i)
+		}
+		switch f.Concurrency {
+		case "", connecthub.ConcurrencyForbid, connecthub.ConcurrencyAllow, connecthub.ConcurrencyReplace:
+		default:
+			return nil, connecthub.FieldError("concurrency", "", "fire %d: concurrency must be one of forbid, allow, replace", i)
+		}
+		rows[i] = make([]*connecthub.Run, len(f.Runs))
+		for j, r := range f.Runs {
+			if r == nil {
+				return nil, connecthub.FieldError("runs", "", "fire %d: run %d is nil", i, j)
+			}
+			c := *r
+			if c.JobID == "" {
+				c.JobID = f.JobID
+			} else if c.JobID != f.JobID {
+				return nil, connecthub.FieldError("runs", "", "fire %d: run %d belongs to job %q, not %q", i, j, c.JobID, f.JobID)
+			}
+			c.Status = connecthub.StatusQueued
+			c.Trigger = connecthub.TriggerCron
+			row, err := newRun(&c)
+			if err != nil {
+				return nil, err
+			}
+			rows[i][j] = row
+		}
+	}
+	stmts := make([]*sqlx.Stmt, len(fireQueries))
+	for i, q := range fireQueries {
+		st, release, err := s.stmts.prepare(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		stmts[i] = st
+	}
+
+	var inserted, cancelRequested bool
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		var (
+			cas           = tx.StmtxContext(ctx, stmts[0])
+			slotTaken     = tx.StmtxContext(ctx, stmts[1])
+			active        = tx.StmtxContext(ctx, stmts[2])
+			cancelQueued  = tx.StmtxContext(ctx, stmts[3])
+			cancelRunning = tx.StmtxContext(ctx, stmts[4])
+			insert        = tx.StmtxContext(ctx, stmts[5])
+		)
+		for i, f := range fires {
+			ok, err := execOne(ctx, cas, nullMicros(f.NextRunAt), nullMicros(f.LastRunAt), f.JobID, micros(f.PrevNextRunAt))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // another scheduler got there first, or the job changed
+			}
+			res := &results[i]
+			res.Applied = true
+			now := micros(f.Now)
+			for _, row := range rows[i] {
+				var taken bool
+				if err := slotTaken.GetContext(ctx, &taken, row.JobID, micros(row.ScheduledFor)); err != nil {
+					return dbErr(err)
+				}
+				if taken {
+					res.Duplicates++
+					continue
+				}
+				if f.Concurrency != connecthub.ConcurrencyAllow {
+					var busy bool
+					if err := active.GetContext(ctx, &busy, row.JobID); err != nil {
+						return dbErr(err)
+					}
+					if busy && f.Concurrency == connecthub.ConcurrencyReplace {
+						if _, err := cancelQueued.ExecContext(ctx, now, connecthub.ReasonCanceled, row.JobID); err != nil {
+							return dbErr(err)
+						}
+						requested, err := cancelRunning.ExecContext(ctx, now, row.JobID)
+						if err != nil {
+							return dbErr(err)
+						}
+						if n, _ := requested.RowsAffected(); n > 0 {
+							cancelRequested = true
+						}
+					}
+					if busy && f.Concurrency != connecthub.ConcurrencyReplace {
+						row.Status = connecthub.StatusSkipped
+						row.FinishedAt = &f.Now
+						row.Message = skippedMessage
+					}
+				}
+				if row.ID == "" {
+					if row.ID, err = s.ids.next(row.CreatedAt); err != nil {
+						return err
+					}
+				}
+				args, err := runInsertArgs(nil, row)
+				if err != nil {
+					return err
+				}
+				if _, err := insert.ExecContext(ctx, args...); err != nil {
+					return dbErr(err)
+				}
+				if row.Status == connecthub.StatusSkipped {
+					res.Skipped++
+				} else {
+					res.Inserted++
+					inserted = true
+				}
+				res.RunIDs = append(res.RunIDs, row.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Hand the ids back on the caller's runs, as RunInsert does.
+	for i, f := range fires {
+		for j, r := range f.Runs {
+			if results[i].Applied {
+				r.ID = rows[i][j].ID
+			}
+		}
+	}
+	if inserted {
+		s.Publish(store.TopicRuns)
+	}
+	if cancelRequested {
+		s.Publish(store.TopicCancel)
+	}
+	return results, nil
+}

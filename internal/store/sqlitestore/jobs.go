@@ -1,0 +1,241 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// JobCreate implements store.JobStore.
+func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
+	if job == nil {
+		return connecthub.Errorf(connecthub.KindInvalid, "job is required")
+	}
+	if err := connecthub.ValidateID(job.ID); err != nil {
+		return err
+	}
+	args, err := jobArgs(job)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(len(args))+`)`, args...)
+		return err
+	})
+	if isUniqueViolation(err) {
+		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_exists",
+			Message: fmt.Sprintf("job %q already exists", job.ID), Err: err}
+	}
+	if err != nil {
+		return dbErr(err)
+	}
+	s.Publish(store.TopicJobs)
+	return nil
+}
+
+// JobGet implements store.JobStore.
+func (s *Store) JobGet(ctx context.Context, id string) (*connecthub.Job, error) {
+	j, err := scanJob(s.r.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, connecthub.NotFound("job", id)
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return j, nil
+}
+
+// JobList implements store.JobStore.
+func (s *Store) JobList(ctx context.Context, p store.JobListParams) ([]*connecthub.Job, string, error) {
+	limit, err := pageLimit(p.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if p.Cursor != "" {
+		where = append(where, "id > ?")
+		args = append(args, p.Cursor)
+	}
+	if q := strings.TrimSpace(p.Query); q != "" {
+		// instr rather than LIKE: the user's % and _ are plain characters.
+		// lower() folds ASCII only, which is what ids and most
+		// descriptions need; PostgreSQL's lower() folds more.
+		where = append(where, "(instr(lower(id), lower(?)) > 0 OR instr(lower(description), lower(?)) > 0)")
+		args = append(args, q, q)
+	}
+	if p.Enabled != nil {
+		where = append(where, "enabled = ?")
+		args = append(args, boolInt(*p.Enabled))
+	}
+	if p.Handler != "" {
+		where = append(where, "handler = ?")
+		args = append(args, p.Handler)
+	}
+	query := `SELECT ` + jobColumns + ` FROM jobs`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY id LIMIT ?`
+	args = append(args, limit+1) // one more tells whether there is a next page
+
+	rows, err := s.r.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", dbErr(err)
+	}
+	defer rows.Close()
+	jobs := make([]*connecthub.Job, 0, min(limit, 64))
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, "", dbErr(err)
+		}
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", dbErr(err)
+	}
+	next := ""
+	if len(jobs) > limit {
+		jobs = jobs[:limit]
+		next = jobs[limit-1].ID
+	}
+	return jobs, next, nil
+}
+
+// JobUpdate implements store.JobStore. The update function runs inside the
+// write transaction, which holds the store's only writer connection: it
+// must be quick and must not call the store.
+func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
+	if update == nil {
+		return nil, connecthub.Errorf(connecthub.KindInvalid, "update function is required")
+	}
+	var (
+		job       *connecthub.Job
+		updateErr error
+	)
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return connecthub.NotFound("job", id)
+		}
+		if err != nil {
+			return dbErr(err)
+		}
+		if err := update(j); err != nil {
+			updateErr = err
+			return err
+		}
+		if j.ID != id {
+			return connecthub.FieldError("id", "", "id cannot be changed")
+		}
+		args, err := jobArgs(j)
+		if err != nil {
+			return err
+		}
+		// args[0] is the id; the SET list is every other column.
+		cols := strings.Split(jobColumns, ",")[1:]
+		set := make([]string, len(cols))
+		for i, c := range cols {
+			set[i] = strings.TrimSpace(c) + " = ?"
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET `+strings.Join(set, ", ")+` WHERE id = ?`,
+			append(args[1:], id)...); err != nil {
+			return dbErr(err)
+		}
+		job, err = scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+		return dbErr(err)
+	})
+	if updateErr != nil {
+		return nil, updateErr // the caller's own error, as it was
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	s.Publish(store.TopicJobs)
+	return job, nil
+}
+
+// JobDelete implements store.JobStore. The runs (and their logs) go with
+// the job through ON DELETE CASCADE.
+func (s *Store) JobDelete(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id)
+		if err != nil {
+			return dbErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return dbErr(err)
+		} else if n == 0 {
+			return connecthub.NotFound("job", id)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.Publish(store.TopicJobs)
+	return nil
+}
+
+// JobListDue implements store.JobStore.
+func (s *Store) JobListDue(ctx context.Context, before time.Time, limit int) ([]*connecthub.Job, error) {
+	if limit < 1 {
+		return nil, connecthub.FieldError("limit", "", "limit must be at least 1")
+	}
+	rows, err := s.r.QueryxContext(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE enabled = 1 AND next_run_at IS NOT NULL AND next_run_at <= ?
+		ORDER BY next_run_at, id LIMIT ?`, micros(before), limit)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var jobs []*connecthub.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err)
+	}
+	return jobs, nil
+}
+
+// JobNextDue implements store.JobStore.
+func (s *Store) JobNextDue(ctx context.Context) (*time.Time, error) {
+	var next sql.NullInt64
+	err := s.r.GetContext(ctx, &next, `SELECT next_run_at FROM jobs
+		WHERE enabled = 1 AND next_run_at IS NOT NULL ORDER BY next_run_at LIMIT 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return timePtr(next), nil
+}
+
+// pageLimit applies the list limits of the contract: 0 means 50, and
+// anything outside 1..500 is an error rather than a silent clamp.
+func pageLimit(limit int) (int, error) {
+	switch {
+	case limit == 0:
+		return 50, nil
+	case limit < 0 || limit > 500:
+		return 0, connecthub.FieldError("limit", "", "limit must be between 1 and 500")
+	}
+	return limit, nil
+}

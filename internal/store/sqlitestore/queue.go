@@ -1,0 +1,479 @@
+package sqlitestore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// RunClaim implements store.RunStore with one UPDATE ... RETURNING in one
+// write transaction. With a single queue the inner SELECT walks the
+// runs_claim index in claim order and stops after Max rows; with several
+// queues each queue's walk is bounded the same way and the union of at most
+// Max*len(Queues) ids is sorted, never the whole backlog.
+//
+// The claimed runs carry their secret token (Snapshot.SecretCfg): the
+// worker needs it to run them, and a second query per run would cost the
+// queue's throughput.
+func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connecthub.Run, error) {
+	switch {
+	case p.Node == "":
+		return nil, connecthub.FieldError("node", "", "node is required")
+	case p.Max < 1:
+		return nil, connecthub.FieldError("max", "", "max must be at least 1")
+	case p.LeaseTTL <= 0:
+		return nil, connecthub.FieldError("lease_ttl", "", "lease TTL must be positive")
+	case p.Now.IsZero():
+		return nil, connecthub.FieldError("now", "", "now is required")
+	}
+	queues, err := distinctNonEmpty("queues", p.Queues)
+	if err != nil {
+		return nil, err
+	}
+	if len(queues) == 0 {
+		return nil, connecthub.FieldError("queues", "", "at least one queue is required")
+	}
+	handlers, err := distinctNonEmpty("handlers", p.Handlers)
+	if err != nil {
+		return nil, err
+	}
+	st, release, err := s.stmts.prepare(ctx, claimSQL(len(queues), len(handlers)))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
+	now := micros(p.Now)
+	args := make([]any, 0, 4+len(queues)+len(handlers))
+	args = append(args, p.Node, micros(p.Now.Add(p.LeaseTTL)), now, p.Max)
+	for _, q := range queues {
+		args = append(args, q)
+	}
+	for _, h := range handlers {
+		args = append(args, h)
+	}
+	var runs []*connecthub.Run
+	err = s.write(ctx, func(tx *sqlx.Tx) error {
+		rows, err := tx.StmtxContext(ctx, st).QueryxContext(ctx, args...)
+		if err != nil {
+			return dbErr(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRun(rows)
+			if err != nil {
+				return dbErr(err)
+			}
+			runs = append(runs, r)
+		}
+		return dbErr(rows.Err())
+	})
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING has no order; hand the runs out in claim order.
+	slices.SortFunc(runs, func(a, b *connecthub.Run) int {
+		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return runs, nil
+}
+
+// claimSQL builds the claim statement. Parameters: ?1 node, ?2 lease
+// expiry, ?3 now, ?4 max, then the queues, then the handlers.
+func claimSQL(nQueues, nHandlers int) string {
+	handlerFilter := ""
+	if nHandlers > 0 {
+		ps := make([]string, nHandlers)
+		for i := range ps {
+			ps[i] = "?" + strconv.Itoa(5+nQueues+i)
+		}
+		handlerFilter = " AND handler IN (" + strings.Join(ps, ", ") + ")"
+	}
+	pick := func(q int, cols string) string {
+		return `SELECT ` + cols + ` FROM runs
+			WHERE status = 'QUEUED' AND queue = ?` + strconv.Itoa(5+q) + ` AND available_at <= ?3` + handlerFilter + `
+			ORDER BY priority DESC, id LIMIT ?4`
+	}
+	ids := pick(0, "id")
+	if nQueues > 1 {
+		parts := make([]string, nQueues)
+		for q := range parts {
+			parts[q] = "SELECT * FROM (" + pick(q, "id, priority") + ")"
+		}
+		ids = "SELECT id FROM (" + strings.Join(parts, " UNION ALL ") + ") ORDER BY priority DESC, id LIMIT ?4"
+	}
+	return `UPDATE runs SET status = 'RUNNING', node = ?1, lease_expires_at = ?2, heartbeat_at = ?3,
+		started_at = ?3, updated_at = ?3
+		WHERE id IN (` + ids + `)
+		RETURNING ` + runColumns(true)
+}
+
+// distinctNonEmpty returns the values without duplicates, in order; an
+// empty value is an error.
+func distinctNonEmpty(field string, values []string) ([]string, error) {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if v == "" {
+			return nil, connecthub.FieldError(field, "", "%s must not contain an empty name", field)
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// maxIDList bounds the ids of one IN list.
+const maxIDList = 512
+
+// RunHeartbeat implements store.RunStore with one UPDATE ... RETURNING per
+// 512 ids. The IN list is padded to a power of two (repeating an id) so
+// that a few statement texts serve every batch size.
+func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (store.RunHeartbeatResult, error) {
+	var res store.RunHeartbeatResult
+	switch {
+	case p.Node == "":
+		return res, connecthub.FieldError("node", "", "node is required")
+	case p.LeaseTTL <= 0:
+		return res, connecthub.FieldError("lease_ttl", "", "lease TTL must be positive")
+	case p.Now.IsZero():
+		return res, connecthub.FieldError("now", "", "now is required")
+	}
+	ids := slices.Compact(slices.Sorted(slices.Values(p.IDs)))
+	if len(ids) > 0 && ids[0] == "" {
+		ids = ids[1:]
+	}
+	if len(ids) == 0 {
+		return res, nil
+	}
+	type batch struct {
+		st      *sqlx.Stmt
+		ids     []string
+		release func()
+	}
+	var batches []batch
+	defer func() {
+		for _, b := range batches {
+			b.release()
+		}
+	}()
+	for rest := ids; len(rest) > 0; {
+		n := min(len(rest), maxIDList)
+		size := 1 << bits.Len(uint(n-1)) // next power of two >= n
+		st, release, err := s.stmts.prepare(ctx, `UPDATE runs SET lease_expires_at = ?, heartbeat_at = ?
+			WHERE node = ? AND status = 'RUNNING' AND id IN (`+placeholders(size)+`)
+			RETURNING id, cancel_requested`)
+		if err != nil {
+			return res, err
+		}
+		batches = append(batches, batch{st: st, ids: rest[:n], release: release})
+		rest = rest[n:]
+	}
+	held := make(map[string]bool, len(ids))
+	cancel := make(map[string]bool)
+	lease, now := micros(p.Now.Add(p.LeaseTTL)), micros(p.Now)
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		for _, b := range batches {
+			size := 1 << bits.Len(uint(len(b.ids)-1))
+			args := make([]any, 0, 3+size)
+			args = append(args, lease, now, p.Node)
+			for i := range size {
+				args = append(args, b.ids[min(i, len(b.ids)-1)])
+			}
+			rows, err := tx.StmtxContext(ctx, b.st).QueryContext(ctx, args...)
+			if err != nil {
+				return dbErr(err)
+			}
+			for rows.Next() {
+				var (
+					id string
+					cr bool
+				)
+				if err := rows.Scan(&id, &cr); err != nil {
+					rows.Close()
+					return dbErr(err)
+				}
+				held[id] = true
+				cancel[id] = cr
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return dbErr(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	// Answer in the caller's order.
+	seen := make(map[string]bool, len(p.IDs))
+	for _, id := range p.IDs {
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		switch {
+		case !held[id]:
+			res.Lost = append(res.Lost, id)
+		case cancel[id]:
+			res.CancelRequested = append(res.CancelRequested, id)
+		}
+	}
+	return res, nil
+}
+
+// Statements of RunComplete and RunRescue.
+const (
+	completeTerminalSQL = `UPDATE runs SET status = ?1, finished_at = ?2, message = ?3, error = ?4,
+		traceback = ?5, result = ?6, lease_expires_at = NULL, updated_at = ?2
+		WHERE id = ?7 AND status = 'RUNNING' AND node = ?8`
+	completeLookupSQL = `SELECT attempt, max_attempts, attempts, started_at, cancel_requested
+		FROM runs WHERE id = ? AND status = 'RUNNING' AND node = ?`
+	completeRetrySQL = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = ?1,
+		available_at = ?2, node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
+		message = ?3, error = ?4, traceback = ?5, result = NULL, updated_at = ?6
+		WHERE id = ?7`
+	completeHandBackSQL = `UPDATE runs SET status = 'QUEUED', available_at = ?1, node = '',
+		lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL, updated_at = ?1
+		WHERE id = ?2`
+)
+
+// RunComplete implements store.RunStore: the whole batch in one write
+// transaction with prepared statements; a terminal outcome (the hot path)
+// is one UPDATE guarded by status and node.
+//
+// Two rules fill gaps in the contract. A re-queue (retry or hand-back) of a
+// run whose cancel was requested ends it CANCELED instead, so a cancel is
+// never lost by a retry or a shutdown. A retry of a run on its last attempt
+// ends it FAILURE, so attempt never exceeds max_attempts.
+func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([]bool, error) {
+	applied := make([]bool, len(outcomes))
+	if len(outcomes) == 0 {
+		return applied, nil
+	}
+	requeues := false
+	for i, o := range outcomes {
+		switch {
+		case o.ID == "":
+			return nil, connecthub.FieldError("id", "", "outcome %d: run id is required", i)
+		case o.Node == "":
+			return nil, connecthub.FieldError("node", "", "outcome %d: node is required", i)
+		case o.Now.IsZero():
+			return nil, connecthub.FieldError("now", "", "outcome %d: now is required", i)
+		case len(o.Result) > 0 && !json.Valid(o.Result):
+			return nil, connecthub.FieldError("result", "", "outcome %d: result must be valid JSON", i)
+		}
+		switch o.Status {
+		case connecthub.StatusSuccess, connecthub.StatusFailure, connecthub.StatusCanceled:
+		case connecthub.StatusQueued:
+			requeues = true
+		default:
+			return nil, connecthub.FieldError("status", "", "outcome %d: status must be SUCCESS, FAILURE, CANCELED or QUEUED, not %q", i, o.Status)
+		}
+	}
+	queries := []string{completeTerminalSQL}
+	if requeues {
+		queries = append(queries, completeLookupSQL, completeRetrySQL, completeHandBackSQL)
+	}
+	stmts := make([]*sqlx.Stmt, len(queries))
+	for i, q := range queries {
+		st, release, err := s.stmts.prepare(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		stmts[i] = st
+	}
+	requeued := false
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		terminal := tx.StmtxContext(ctx, stmts[0])
+		var lookup, retry, handBack *sqlx.Stmt
+		if requeues {
+			lookup = tx.StmtxContext(ctx, stmts[1])
+			retry = tx.StmtxContext(ctx, stmts[2])
+			handBack = tx.StmtxContext(ctx, stmts[3])
+		}
+		for i, o := range outcomes {
+			now := micros(o.Now)
+			if o.Status != connecthub.StatusQueued {
+				ok, err := execOne(ctx, terminal, string(o.Status), now, o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.ID, o.Node)
+				if err != nil {
+					return err
+				}
+				applied[i] = ok
+				continue
+			}
+			var cur struct {
+				Attempt     int           `db:"attempt"`
+				MaxAttempts int           `db:"max_attempts"`
+				Attempts    string        `db:"attempts"`
+				StartedAt   sql.NullInt64 `db:"started_at"`
+				Cancel      bool          `db:"cancel_requested"`
+			}
+			if err := lookup.GetContext(ctx, &cur, o.ID, o.Node); err == sql.ErrNoRows {
+				continue // not held by that node: not applied
+			} else if err != nil {
+				return dbErr(err)
+			}
+			var err error
+			switch {
+			case cur.Cancel:
+				errText := o.Error
+				if errText == "" {
+					errText = connecthub.ReasonCanceled
+				}
+				_, err = execOne(ctx, terminal, string(connecthub.StatusCanceled), now, o.Message, errText, o.Traceback, nullJSON(o.Result), o.ID, o.Node)
+			case o.ConsumeAttempt && cur.Attempt >= cur.MaxAttempts:
+				_, err = execOne(ctx, terminal, string(connecthub.StatusFailure), now, o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.ID, o.Node)
+			case o.ConsumeAttempt:
+				var history string
+				history, err = appendAttempt(cur.Attempts, connecthub.Attempt{
+					Attempt: cur.Attempt, Node: o.Node, StartedAt: timePtr(cur.StartedAt),
+					FinishedAt: o.Now, Status: connecthub.StatusFailure, Error: o.Error,
+				})
+				if err != nil {
+					return err
+				}
+				availableAt := o.RetryAt
+				if availableAt.IsZero() {
+					availableAt = o.Now
+				}
+				_, err = execOne(ctx, retry, history, micros(availableAt), o.Message, o.Error, o.Traceback, now, o.ID)
+				requeued = true
+			default:
+				_, err = execOne(ctx, handBack, now, o.ID)
+				requeued = true
+			}
+			if err != nil {
+				return err
+			}
+			applied[i] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if requeued {
+		s.Publish(store.TopicRuns)
+	}
+	return applied, nil
+}
+
+// execOne runs a statement that changes at most one row and reports
+// whether it did.
+func execOne(ctx context.Context, st *sqlx.Stmt, args ...any) (bool, error) {
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return false, dbErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, dbErr(err)
+	}
+	return n == 1, nil
+}
+
+// appendAttempt adds one attempt to a run's JSON attempts history.
+func appendAttempt(history string, a connecthub.Attempt) (string, error) {
+	var list []connecthub.Attempt
+	if history != "" {
+		if err := json.Unmarshal([]byte(history), &list); err != nil {
+			return "", dbErr(fmt.Errorf("decode attempts: %w", err))
+		}
+	}
+	return encodeAttempts(append(list, a))
+}
+
+// RunRescue implements store.RunStore. A rescued run whose cancel was
+// requested ends CANCELED rather than being re-queued: its worker is gone,
+// and running it again is the opposite of what was asked.
+func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*connecthub.Run, error) {
+	if now.IsZero() {
+		return nil, connecthub.FieldError("now", "", "now is required")
+	}
+	if limit < 1 {
+		return nil, connecthub.FieldError("limit", "", "limit must be at least 1")
+	}
+	type expired struct {
+		ID          string        `db:"id"`
+		Attempt     int           `db:"attempt"`
+		MaxAttempts int           `db:"max_attempts"`
+		Attempts    string        `db:"attempts"`
+		Node        string        `db:"node"`
+		StartedAt   sql.NullInt64 `db:"started_at"`
+		Cancel      bool          `db:"cancel_requested"`
+	}
+	var (
+		rescued  []*connecthub.Run
+		requeued bool
+	)
+	nowUS := micros(now)
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		var found []expired
+		if err := tx.SelectContext(ctx, &found, `SELECT id, attempt, max_attempts, attempts, node, started_at, cancel_requested
+			FROM runs WHERE status = 'RUNNING' AND lease_expires_at < ?
+			ORDER BY lease_expires_at, id LIMIT ?`, nowUS, limit); err != nil {
+			return dbErr(err)
+		}
+		for _, e := range found {
+			var (
+				q    string
+				args []any
+			)
+			switch {
+			case e.Cancel || e.Attempt >= e.MaxAttempts:
+				status := connecthub.StatusFailure
+				if e.Cancel {
+					status = connecthub.StatusCanceled
+				}
+				q = `UPDATE runs SET status = ?1, finished_at = ?2, error = ?3, lease_expires_at = NULL,
+					updated_at = ?2 WHERE id = ?4 RETURNING ` + runColumns(false)
+				args = []any{string(status), nowUS, connecthub.ReasonWorkerLost, e.ID}
+			default:
+				history, err := appendAttempt(e.Attempts, connecthub.Attempt{
+					Attempt: e.Attempt, Node: e.Node, StartedAt: timePtr(e.StartedAt),
+					FinishedAt: now, Status: connecthub.StatusFailure, Error: connecthub.ReasonWorkerLost,
+				})
+				if err != nil {
+					return err
+				}
+				q = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = ?1, available_at = ?2,
+					node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
+					error = ?3, traceback = '', result = NULL, updated_at = ?2
+					WHERE id = ?4 RETURNING ` + runColumns(false)
+				args = []any{history, nowUS, connecthub.ReasonWorkerLost, e.ID}
+				requeued = true
+			}
+			r, err := scanRun(tx.QueryRowxContext(ctx, q, args...))
+			if err != nil {
+				return dbErr(err)
+			}
+			rescued = append(rescued, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if requeued {
+		s.Publish(store.TopicRuns)
+	}
+	return rescued, nil
+}

@@ -1,0 +1,455 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/bits"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// newRun checks a run about to be inserted and returns the row to insert: a
+// copy of r with the defaults filled in (r itself is not changed; the caller
+// copies the id back once the row is committed).
+func newRun(r *connecthub.Run) (*connecthub.Run, error) {
+	if r == nil {
+		return nil, connecthub.Errorf(connecthub.KindInvalid, "run is required")
+	}
+	c := *r
+	switch {
+	case c.JobID == "":
+		return nil, connecthub.FieldError("job_id", "", "job_id is required")
+	case !c.Status.Valid():
+		return nil, connecthub.FieldError("status", "", "unknown run status %q", c.Status)
+	case !c.Trigger.Valid():
+		return nil, connecthub.FieldError("trigger", "", "unknown trigger %q", c.Trigger)
+	case c.Queue == "":
+		return nil, connecthub.FieldError("queue", "", "queue is required")
+	case c.CreatedAt.IsZero():
+		// Ids are made from the creation time; a zero one is a caller bug.
+		return nil, connecthub.FieldError("created_at", "", "created_at is required")
+	case c.Attempt < 1:
+		return nil, connecthub.FieldError("attempt", "", "attempt must be at least 1")
+	case c.MaxAttempts < c.Attempt:
+		return nil, connecthub.FieldError("max_attempts", "", "max_attempts must be at least attempt (%d)", c.Attempt)
+	case len(c.Result) > 0 && !json.Valid(c.Result):
+		return nil, connecthub.FieldError("result", "", "result must be valid JSON")
+	}
+	// The SPEC's defaults: scheduled_for is the enqueue time unless it is a
+	// cron slot; a run is available as soon as it exists.
+	if c.ScheduledFor.IsZero() {
+		c.ScheduledFor = c.CreatedAt
+	}
+	if c.AvailableAt.IsZero() {
+		c.AvailableAt = c.CreatedAt
+	}
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = c.CreatedAt
+	}
+	return &c, nil
+}
+
+// insertChunks splits n rows into chunks whose sizes are powers of two up
+// to maxInsertChunk, so that a handful of statement texts (1, 2, 4, ...
+// rows) serve every batch size from the statement cache.
+func insertChunks(n int) []int {
+	var sizes []int
+	for n > 0 {
+		size := min(maxInsertChunk, 1<<(bits.Len(uint(n))-1))
+		sizes = append(sizes, size)
+		n -= size
+	}
+	return sizes
+}
+
+// maxInsertChunk keeps a statement under SQLite's 32766 bound parameters
+// with room to spare (26 columns a row).
+const maxInsertChunk = 256
+
+func insertRunsSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO runs (` + runInsertColumns + `) VALUES `)
+	row := "(" + placeholders(runInsertColumnCount) + ")"
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// insertRuns inserts rows (already checked by newRun, with ids) in
+// multi-row statements. Statements must have been prepared by the caller,
+// one per chunk size, in stmts.
+func insertRuns(ctx context.Context, tx *sqlx.Tx, stmts map[int]*sqlx.Stmt, rows []*connecthub.Run) error {
+	args := make([]any, 0, runInsertColumnCount*min(len(rows), maxInsertChunk))
+	for _, size := range insertChunks(len(rows)) {
+		args = args[:0]
+		for _, r := range rows[:size] {
+			var err error
+			if args, err = runInsertArgs(args, r); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.StmtxContext(ctx, stmts[size]).ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		rows = rows[size:]
+	}
+	return nil
+}
+
+// prepareInserts prepares the insert statements a batch of n rows needs.
+func (s *Store) prepareInserts(ctx context.Context, n int) (map[int]*sqlx.Stmt, func(), error) {
+	stmts := make(map[int]*sqlx.Stmt)
+	var releases []func()
+	release := func() {
+		for _, r := range releases {
+			r()
+		}
+	}
+	for _, size := range insertChunks(n) {
+		if _, ok := stmts[size]; ok {
+			continue
+		}
+		st, rel, err := s.stmts.prepare(ctx, insertRunsSQL(size))
+		if err != nil {
+			release()
+			return nil, nil, err
+		}
+		stmts[size] = st
+		releases = append(releases, rel)
+	}
+	return stmts, release, nil
+}
+
+// RunInsert implements store.RunStore. Runs are inserted in multi-row
+// statements in one transaction: all or none.
+func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	rows := make([]*connecthub.Run, len(runs))
+	queued := false
+	for i, r := range runs {
+		c, err := newRun(r)
+		if err != nil {
+			return err
+		}
+		if c.ID == "" {
+			if c.ID, err = s.ids.next(c.CreatedAt); err != nil {
+				return err
+			}
+		}
+		queued = queued || c.Status == connecthub.StatusQueued
+		rows[i] = c
+	}
+	stmts, release, err := s.prepareInserts(ctx, len(rows))
+	if err != nil {
+		return err
+	}
+	defer release()
+	err = s.write(ctx, func(tx *sqlx.Tx) error {
+		return insertRuns(ctx, tx, stmts, rows)
+	})
+	switch {
+	case isForeignKeyViolation(err):
+		return &connecthub.Error{Kind: connecthub.KindNotFound, Code: "not_found",
+			Message: fmt.Sprintf("job %s not found", jobsOf(rows)), Err: err}
+	case isUniqueViolation(err):
+		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_exists",
+			Message: "a run with this id, or a cron run for this slot, already exists", Err: err}
+	case err != nil:
+		return dbErr(err)
+	}
+	for i, r := range runs {
+		r.ID = rows[i].ID
+	}
+	if queued {
+		s.Publish(store.TopicRuns)
+	}
+	return nil
+}
+
+// jobsOf names the job(s) of a batch for an error message.
+func jobsOf(rows []*connecthub.Run) string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, r := range rows {
+		if !seen[r.JobID] {
+			seen[r.JobID] = true
+			ids = append(ids, fmt.Sprintf("%q", r.JobID))
+		}
+	}
+	if len(ids) > 3 {
+		ids = append(ids[:3], "...")
+	}
+	return strings.Join(ids, ", ")
+}
+
+// RunGet implements store.RunStore.
+func (s *Store) RunGet(ctx context.Context, id string) (*connecthub.Run, error) {
+	r, err := scanRun(s.r.QueryRowxContext(ctx, `SELECT `+runColumns(false)+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, connecthub.NotFound("run", id)
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return r, nil
+}
+
+// RunSecret implements store.RunStore.
+func (s *Store) RunSecret(ctx context.Context, id string) (string, error) {
+	var secret string
+	err := s.r.GetContext(ctx, &secret, `SELECT snapshot_secret FROM runs WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", connecthub.NotFound("run", id)
+	}
+	if err != nil {
+		return "", dbErr(err)
+	}
+	return secret, nil
+}
+
+// RunList implements store.RunStore. Newest first is id order: ids are
+// ULIDs made from the creation time.
+func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecthub.Run, string, error) {
+	limit, err := pageLimit(p.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if p.JobID != "" {
+		where = append(where, "job_id = ?")
+		args = append(args, p.JobID)
+	}
+	if len(p.Status) > 0 {
+		for _, st := range p.Status {
+			if !st.Valid() {
+				return nil, "", connecthub.FieldError("status", "", "unknown run status %q", st)
+			}
+			args = append(args, string(st))
+		}
+		where = append(where, "status IN ("+placeholders(len(p.Status))+")")
+	}
+	if p.Trigger != "" {
+		if !p.Trigger.Valid() {
+			return nil, "", connecthub.FieldError("trigger", "", "unknown trigger %q", p.Trigger)
+		}
+		where = append(where, `"trigger" = ?`)
+		args = append(args, string(p.Trigger))
+	}
+	if p.Since != nil {
+		where = append(where, "created_at >= ?")
+		args = append(args, micros(*p.Since))
+	}
+	if p.Until != nil {
+		where = append(where, "created_at < ?")
+		args = append(args, micros(*p.Until))
+	}
+	if p.Cursor != "" {
+		where = append(where, "id < ?")
+		args = append(args, p.Cursor)
+	}
+	query := `SELECT ` + runColumns(false) + ` FROM runs`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit+1)
+
+	rows, err := s.r.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", dbErr(err)
+	}
+	defer rows.Close()
+	runs := make([]*connecthub.Run, 0, min(limit, 64))
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, "", dbErr(err)
+		}
+		runs = append(runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", dbErr(err)
+	}
+	next := ""
+	if len(runs) > limit {
+		runs = runs[:limit]
+		next = runs[limit-1].ID
+	}
+	return runs, next, nil
+}
+
+// RunLogAppend implements store.RunStore. The chunk is stored as a new row
+// at the log's current end; nothing already written is rewritten.
+func (s *Store) RunLogAppend(ctx context.Context, id string, chunk string) error {
+	if chunk == "" {
+		return nil
+	}
+	return s.write(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO run_logs (run_id, off, data)
+			SELECT id, log_size, ? FROM runs WHERE id = ? AND status = 'RUNNING'`, chunk, id)
+		if err != nil {
+			return dbErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return dbErr(err)
+		} else if n == 0 {
+			return nil // not RUNNING (or gone): ignored, as the contract says
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE runs SET log_size = log_size + ? WHERE id = ?`, len(chunk), id)
+		return dbErr(err)
+	})
+}
+
+// RunLogRead implements store.RunStore. The status and the data come from
+// one read transaction, so a follower that sees a final status has seen
+// the whole log.
+func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.RunLogChunk, error) {
+	if offset < 0 {
+		return store.RunLogChunk{}, connecthub.FieldError("offset", "", "offset must not be negative")
+	}
+	var chunk store.RunLogChunk
+	err := s.read(ctx, func(tx *sqlx.Tx) error {
+		var st struct {
+			Status  string `db:"status"`
+			LogSize int64  `db:"log_size"`
+		}
+		err := tx.GetContext(ctx, &st, `SELECT status, log_size FROM runs WHERE id = ?`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return connecthub.NotFound("run", id)
+		}
+		if err != nil {
+			return dbErr(err)
+		}
+		chunk.Status = connecthub.RunStatus(st.Status)
+		chunk.Next = offset
+		if offset >= st.LogSize {
+			return nil
+		}
+		// From the chunk that contains offset to the end.
+		rows, err := tx.QueryContext(ctx, `SELECT off, data FROM run_logs
+			WHERE run_id = ?1 AND off >= COALESCE((SELECT MAX(off) FROM run_logs WHERE run_id = ?1 AND off <= ?2), 0)
+			ORDER BY off`, id, offset)
+		if err != nil {
+			return dbErr(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		b.Grow(int(st.LogSize - offset))
+		for rows.Next() {
+			var (
+				off  int64
+				data string
+			)
+			if err := rows.Scan(&off, &data); err != nil {
+				return dbErr(err)
+			}
+			if off < offset {
+				data = data[offset-off:]
+			}
+			b.WriteString(data)
+		}
+		if err := rows.Err(); err != nil {
+			return dbErr(err)
+		}
+		chunk.Data = b.String()
+		chunk.Next = offset + int64(len(chunk.Data))
+		return nil
+	})
+	return chunk, err
+}
+
+// RunCancel implements store.RunStore.
+func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*connecthub.Run, error) {
+	if now.IsZero() {
+		return nil, connecthub.FieldError("now", "", "now is required")
+	}
+	var (
+		run       *connecthub.Run
+		requested bool
+	)
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		var status string
+		err := tx.GetContext(ctx, &status, `SELECT status FROM runs WHERE id = ?`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return connecthub.NotFound("run", id)
+		}
+		if err != nil {
+			return dbErr(err)
+		}
+		var (
+			q    string
+			args []any
+		)
+		switch connecthub.RunStatus(status) {
+		case connecthub.StatusQueued:
+			q = `UPDATE runs SET status = 'CANCELED', finished_at = ?1, error = ?2, updated_at = ?1
+				WHERE id = ?3 RETURNING ` + runColumns(false)
+			args = []any{micros(now), connecthub.ReasonCanceled, id}
+		case connecthub.StatusRunning:
+			requested = true
+			q = `UPDATE runs SET cancel_requested = 1, updated_at = ?1
+				WHERE id = ?2 RETURNING ` + runColumns(false)
+			args = []any{micros(now), id}
+		default:
+			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_finished",
+				Message: fmt.Sprintf("run %s already ended %s; it cannot be canceled", id, status)}
+		}
+		run, err = scanRun(tx.QueryRowxContext(ctx, q, args...))
+		return dbErr(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if requested {
+		s.Publish(store.TopicCancel)
+	}
+	return run, nil
+}
+
+// RunDeleteFinished implements store.RunStore.
+func (s *Store) RunDeleteFinished(ctx context.Context, jobID string) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		var exists bool
+		if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM jobs WHERE id = ?)`, jobID); err != nil {
+			return dbErr(err)
+		}
+		if !exists {
+			return connecthub.NotFound("job", jobID)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM runs
+			WHERE job_id = ? AND status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED')`, jobID)
+		if err != nil {
+			return dbErr(err)
+		}
+		n, err = res.RowsAffected()
+		return dbErr(err)
+	})
+	return n, err
+}
+
+// RunActiveCount implements store.RunStore. A job that does not exist has
+// no active runs.
+func (s *Store) RunActiveCount(ctx context.Context, jobID string) (int, error) {
+	var n int
+	err := s.r.GetContext(ctx, &n, `SELECT COUNT(*) FROM runs
+		WHERE job_id = ? AND status IN ('QUEUED', 'RUNNING')`, jobID)
+	return n, dbErr(err)
+}

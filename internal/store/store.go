@@ -1,0 +1,238 @@
+// Package store declares the storage contract every driver implements
+// (SQLite, PostgreSQL) and that the services, the scheduler and the worker
+// runtime use. The runs table is the queue: a run's row is at once its queue
+// entry, its lease and its record.
+//
+// Errors are *connecthub.Error values (KindNotFound, KindConflict, ...), so
+// the HTTP layer can map them without knowing the driver. Times are stored
+// and returned in UTC. Methods that depend on "now" take it in their
+// parameters, so callers (and tests with a fake clock) own the clock.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/connecthub/connecthub"
+)
+
+// Store is the full storage contract. Consumers should declare the smaller
+// interface they need rather than take a Store.
+type Store interface {
+	JobStore
+	RunStore
+	Notifier
+
+	// Stats counts runs by status, queue depth and the age of the oldest
+	// QUEUED run per queue, and jobs.
+	Stats(ctx context.Context, now time.Time) (*connecthub.Stats, error)
+	// Ping checks that the database answers (for readiness).
+	Ping(ctx context.Context) error
+	// Close releases the database. It is safe to call twice.
+	Close() error
+}
+
+// JobStore keeps job definitions.
+type JobStore interface {
+	// JobCreate inserts a job; KindConflict if the id exists.
+	JobCreate(ctx context.Context, job *connecthub.Job) error
+	// JobGet returns a job; KindNotFound if there is none.
+	JobGet(ctx context.Context, id string) (*connecthub.Job, error)
+	// JobList lists jobs ordered by id, after Cursor (the last id of the
+	// previous page). It returns the next cursor, "" on the last page.
+	JobList(ctx context.Context, p JobListParams) ([]*connecthub.Job, string, error)
+	// JobUpdate reads the job, calls update on it and writes the result, all
+	// in one write transaction, so concurrent updates never lose each other's
+	// changes. An error from update aborts without writing.
+	JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error)
+	// JobDelete deletes the job and all its runs; KindNotFound if there is none.
+	JobDelete(ctx context.Context, id string) error
+	// JobListDue returns enabled jobs with a next_run_at at or before `before`,
+	// oldest slot first, at most limit.
+	JobListDue(ctx context.Context, before time.Time, limit int) ([]*connecthub.Job, error)
+	// JobNextDue returns the earliest next_run_at of the enabled jobs, or nil.
+	JobNextDue(ctx context.Context) (*time.Time, error)
+	// JobsFire records the firing of due cron slots, each element in one
+	// atomic step, all in one transaction: see JobFireParams.
+	JobsFire(ctx context.Context, fires []JobFireParams) ([]JobFireResult, error)
+}
+
+// JobListParams filters and pages JobList.
+type JobListParams struct {
+	// Query matches a substring of the id or description, case-insensitively.
+	Query   string
+	Enabled *bool
+	Handler string
+	Limit   int // 1..500, 0 = 50
+	Cursor  string
+}
+
+// JobFireParams records the firing of one job's due slots.
+//
+// The driver applies it only if the job is still enabled and its next_run_at
+// still equals PrevNextRunAt (compare-and-set): a scheduler that lost the race
+// to another replica, or raced an edit of the job, changes nothing. When it
+// applies, the driver:
+//   - inserts Runs (status QUEUED, trigger cron, one per slot); a slot that
+//     already has a run (unique key job_id, scheduled_for) is left alone;
+//   - applies Concurrency to each new run: forbid inserts it SKIPPED when the
+//     job has a QUEUED or RUNNING run; replace requests cancel of those runs
+//     (QUEUED ones become CANCELED at once) and inserts the new run; allow
+//     just inserts;
+//   - sets the job's last_run_at to LastRunAt (if not nil) and next_run_at to
+//     NextRunAt (nil = no further slot).
+type JobFireParams struct {
+	JobID         string
+	PrevNextRunAt time.Time
+	NextRunAt     *time.Time
+	LastRunAt     *time.Time
+	Concurrency   string
+	Runs          []*connecthub.Run
+	Now           time.Time
+}
+
+// JobFireResult says what JobsFire did for one job.
+type JobFireResult struct {
+	// Applied is false when the compare-and-set failed (another scheduler did
+	// it, or the job changed): nothing was written for this job.
+	Applied bool
+	// Inserted and Skipped count the runs inserted QUEUED and SKIPPED;
+	// Duplicates counts slots that already had a run.
+	Inserted, Skipped, Duplicates int
+	// RunIDs are the ids of the inserted runs (QUEUED and SKIPPED).
+	RunIDs []string
+}
+
+// RunStore is the queue and the record of runs.
+type RunStore interface {
+	// RunInsert inserts new runs (manual, api, retry), assigning ids to runs
+	// whose ID is empty. Ids are ULIDs: unique and sortable by creation.
+	RunInsert(ctx context.Context, runs []*connecthub.Run) error
+	// RunGet returns a run without its log; KindNotFound if none.
+	RunGet(ctx context.Context, id string) (*connecthub.Run, error)
+	// RunList lists runs newest first, after Cursor (the last id of the
+	// previous page), and returns the next cursor.
+	RunList(ctx context.Context, p RunListParams) ([]*connecthub.Run, string, error)
+	// RunSecret returns the encrypted secret_cfg of the run's snapshot ("" if none).
+	RunSecret(ctx context.Context, id string) (string, error)
+	// RunLogRead returns the run's log from byte offset on, and the status of
+	// the run, so a follower knows when to stop.
+	RunLogRead(ctx context.Context, id string, offset int64) (RunLogChunk, error)
+	// RunLogAppend appends to the log of a RUNNING run. Appends to a run that
+	// is not RUNNING are ignored (a late flush after a rescue must not grow a
+	// finished record), without error.
+	RunLogAppend(ctx context.Context, id string, chunk string) error
+	// RunClaim takes up to Max QUEUED runs whose available_at has come, from
+	// Queues, highest priority first then oldest, and marks them RUNNING on
+	// Node with a lease until Now+LeaseTTL. One statement or one write
+	// transaction: two claimers never get the same run.
+	RunClaim(ctx context.Context, p RunClaimParams) ([]*connecthub.Run, error)
+	// RunHeartbeat extends the leases of runs RUNNING on Node. It returns the
+	// ids among them that have a cancel request, and the ids that Node no
+	// longer holds (rescued, finished, or deleted), which the worker must stop.
+	RunHeartbeat(ctx context.Context, p RunHeartbeatParams) (RunHeartbeatResult, error)
+	// RunComplete records outcomes in one transaction. An outcome applies only
+	// if the run is still RUNNING on that node; the result says which applied.
+	RunComplete(ctx context.Context, outcomes []RunOutcome) ([]bool, error)
+	// RunCancel cancels a run: a QUEUED run becomes CANCELED at once; a RUNNING
+	// run gets cancel_requested (its worker ends it CANCELED). KindConflict
+	// for a terminal run. It returns the run after the change.
+	RunCancel(ctx context.Context, id string, now time.Time) (*connecthub.Run, error)
+	// RunRescue finds RUNNING runs whose lease expired before Now: a run with
+	// attempts left is re-queued with attempt+1 (available at once), else it
+	// ends FAILURE with error "worker lost". It returns the rescued runs
+	// (after the change).
+	RunRescue(ctx context.Context, now time.Time, limit int) ([]*connecthub.Run, error)
+	// RunDeleteFinished deletes the terminal runs of a job and returns how
+	// many; KindNotFound if the job does not exist.
+	RunDeleteFinished(ctx context.Context, jobID string) (int64, error)
+	// RunActiveCount counts QUEUED and RUNNING runs of a job.
+	RunActiveCount(ctx context.Context, jobID string) (int, error)
+}
+
+// RunListParams filters and pages RunList.
+type RunListParams struct {
+	JobID   string
+	Status  []connecthub.RunStatus
+	Trigger connecthub.Trigger
+	Since   *time.Time // created at or after
+	Until   *time.Time // created before
+	Limit   int        // 1..500, 0 = 50
+	Cursor  string
+}
+
+// RunLogChunk is a piece of a run log.
+type RunLogChunk struct {
+	Data   string
+	Next   int64 // offset to read from next time
+	Status connecthub.RunStatus
+}
+
+// RunClaimParams asks for runs.
+type RunClaimParams struct {
+	Node     string
+	Queues   []string
+	Max      int
+	LeaseTTL time.Duration
+	Now      time.Time
+	// Handlers, when not empty, restricts the claim to runs whose snapshot
+	// handler is in the list (a remote worker serves only what it knows).
+	Handlers []string
+}
+
+// RunHeartbeatParams extends leases.
+type RunHeartbeatParams struct {
+	Node     string
+	IDs      []string
+	LeaseTTL time.Duration
+	Now      time.Time
+}
+
+// RunHeartbeatResult answers a heartbeat.
+type RunHeartbeatResult struct {
+	CancelRequested []string
+	Lost            []string
+}
+
+// RunOutcome is how one attempt of a run ended.
+//
+// Status is terminal (SUCCESS, FAILURE, CANCELED), or QUEUED to put the run
+// back: with ConsumeAttempt (an automatic retry: attempt+1, available at
+// RetryAt, the attempt's error kept in the attempts history) or without (a
+// hand-back on shutdown: same attempt, available at once).
+type RunOutcome struct {
+	ID             string
+	Node           string
+	Status         connecthub.RunStatus
+	Message        string
+	Error          string
+	Traceback      string
+	Result         json.RawMessage
+	Now            time.Time
+	RetryAt        time.Time
+	ConsumeAttempt bool
+}
+
+// Topic names a kind of change that subscribers want to hear about.
+type Topic string
+
+// Topics published by drivers.
+const (
+	// TopicRuns: runs may have become claimable (inserted, re-queued).
+	TopicRuns Topic = "runs"
+	// TopicJobs: jobs were created, changed or deleted (the scheduler re-plans).
+	TopicJobs Topic = "jobs"
+	// TopicCancel: a cancel was requested for a RUNNING run.
+	TopicCancel Topic = "cancel"
+)
+
+// Notifier wakes waiters when something changed, in-process for SQLite and
+// across replicas with LISTEN/NOTIFY for PostgreSQL. Notifications are hints
+// and may be coalesced or lost; waiters also poll at a slow fallback rate.
+type Notifier interface {
+	// Subscribe returns a channel that receives a value (coalesced: buffer
+	// of one) after a change on topic is committed, and a function that
+	// unsubscribes.
+	Subscribe(topic Topic) (<-chan struct{}, func())
+}

@@ -1,0 +1,397 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/internal/runlog"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// The causes a run's context is cancelled with. A handler can read them with
+// context.Cause; the worker uses them to decide the outcome.
+var (
+	errCanceled  = errors.New("run canceled on request")
+	errLeaseLost = errors.New("run lease lost: this node no longer holds the run")
+	errShutdown  = errors.New("worker shutting down: the run is handed back")
+	errFinished  = errors.New("run finished")
+)
+
+// timeoutError is the cause of a run context whose Snapshot.Timeout passed.
+// Its text is what the run records in `error`.
+type timeoutError struct{ d time.Duration }
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("%s: run exceeded %s", connecthub.ReasonTimeout, e.d)
+}
+
+// logFlushTimeout bounds the final flush of a run's log, so that a sink
+// that hangs cannot keep a run from being recorded.
+const logFlushTimeout = 10 * time.Second
+
+// task is one claimed run inside the worker.
+type task struct {
+	w        *Worker
+	run      *connecthub.Run
+	claimed  *Claimed
+	handBack bool // return the run without executing (claimed during Stop)
+
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	stopTimer context.CancelFunc // releases the timeout context, if any
+
+	capture *runlog.Capture // set before the handler starts, nil if it never does
+
+	// decided is set by whoever records the outcome first: the goroutine
+	// when its handler returns, or the force timer when it does not.
+	decided         atomic.Bool
+	lost            atomic.Bool
+	cancelRequested atomic.Bool
+
+	// refs counts what keeps the slot taken: the handler's goroutine and
+	// the outcome until it is committed. The slot is freed at zero.
+	refs atomic.Int32
+
+	forceMu    sync.Mutex
+	returned   bool
+	forceTimer *time.Timer
+}
+
+func (w *Worker) newTask(c *Claimed, handBack bool) *task {
+	t := &task{w: w, run: c.Run, claimed: c, handBack: handBack}
+	t.refs.Store(2)
+	t.ctx, t.cancel = context.WithCancelCause(w.runs)
+	if d := c.Run.Snapshot.Timeout.D(); d > 0 && !handBack {
+		t.ctx, t.stopTimer = context.WithTimeoutCause(t.ctx, d, &timeoutError{d})
+	}
+	return t
+}
+
+// unref drops one reference; the last one frees the slot.
+func (t *task) unref() {
+	if t.refs.Add(-1) == 0 {
+		t.w.releaseSlot()
+	}
+}
+
+// markLost records that another owner may have the run now: the handler is
+// cancelled and nothing about this attempt is recorded any more.
+func (t *task) markLost() {
+	t.lost.Store(true)
+	t.cancel(errLeaseLost)
+}
+
+// requestCancel cancels the handler because someone asked to cancel the run.
+func (t *task) requestCancel() {
+	t.cancelRequested.Store(true)
+	t.cancel(errCanceled)
+}
+
+// AppendLog is the runlog.Sink of the task's capture: it forwards to the
+// Source, except once the lease is lost, so that a late flush never writes
+// into the log of an attempt that another worker runs now.
+func (t *task) AppendLog(ctx context.Context, runID, chunk string) error {
+	if t.lost.Load() {
+		return nil
+	}
+	return t.w.src.AppendLog(ctx, runID, chunk)
+}
+
+// callResult is what a handler call produced.
+type callResult struct {
+	res       *handler.Result
+	err       error
+	panicked  bool
+	traceback string
+}
+
+// execute runs the task's handler and records its outcome. It runs in the
+// task's own goroutine.
+func (w *Worker) execute(t *task) {
+	defer t.unref()
+	defer func() {
+		t.cancel(errFinished)
+		if t.stopTimer != nil {
+			t.stopTimer()
+		}
+	}()
+
+	if t.handBack {
+		w.decideNow(t, w.handBackOutcome(t))
+		return
+	}
+	if t.claimed.Err != nil {
+		w.decideNow(t, w.endOutcome(t, connecthub.StatusFailure, t.claimed.Err.Error(), ""))
+		return
+	}
+	name := t.run.Snapshot.Handler
+	spec, ok := w.cfg.Registry.Lookup(name)
+	if !ok {
+		w.decideNow(t, w.endOutcome(t, connecthub.StatusFailure, fmt.Sprintf("unknown handler %q", name), ""))
+		return
+	}
+
+	secrets := make([]string, 0, len(t.claimed.Secrets))
+	for _, v := range t.claimed.Secrets {
+		if v != "" {
+			secrets = append(secrets, v)
+		}
+	}
+	t.capture = runlog.New(runlog.Config{
+		RunID:    t.run.ID,
+		Sink:     t,
+		MaxBytes: w.cfg.RunLogMaxBytes,
+		Secrets:  secrets,
+	})
+	cfg := t.run.Snapshot.PublicCfg
+	if len(cfg) == 0 {
+		cfg = json.RawMessage(`{}`)
+	}
+	ht := &handler.Task{
+		RunID:        t.run.ID,
+		JobID:        t.run.JobID,
+		Attempt:      t.run.Attempt,
+		MaxAttempts:  t.run.MaxAttempts,
+		Trigger:      string(t.run.Trigger),
+		ScheduledFor: t.run.ScheduledFor,
+		Config:       cfg,
+		Secrets:      t.claimed.Secrets,
+		Log:          t.capture.Logger(),
+	}
+
+	stopAfter := context.AfterFunc(t.ctx, t.armForce)
+	started := time.Now()
+	r := call(t.ctx, spec.Func, ht)
+	elapsed := time.Since(started)
+	stopAfter()
+	t.disarmForce()
+	w.metrics.observeDuration(t.run.JobID, elapsed)
+
+	if !t.decided.CompareAndSwap(false, true) {
+		w.log.Warn("abandoned handler returned at last; its result is ignored",
+			"run_id", t.run.ID, "job_id", t.run.JobID, "handler", name, "ran_for", elapsed.Round(time.Millisecond))
+		return
+	}
+	w.report(t, w.outcomeOf(t, r, context.Cause(t.ctx)))
+}
+
+// call runs f, turning a panic into a result with the goroutine's stack.
+func call(ctx context.Context, f handler.Func, ht *handler.Task) (r callResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			r = callResult{
+				err:       fmt.Errorf("panic: %v", v),
+				panicked:  true,
+				traceback: string(debug.Stack()),
+			}
+		}
+	}()
+	res, err := f(ctx, ht)
+	return callResult{res: res, err: err}
+}
+
+// armForce runs when the task's context is done while the handler runs: it
+// gives the handler HandlerGrace to return before the run is ended without
+// it.
+func (t *task) armForce() {
+	t.forceMu.Lock()
+	defer t.forceMu.Unlock()
+	if !t.returned {
+		t.forceTimer = time.AfterFunc(t.w.cfg.HandlerGrace, t.force)
+	}
+}
+
+// disarmForce records that the handler returned, so no force is needed.
+func (t *task) disarmForce() {
+	t.forceMu.Lock()
+	defer t.forceMu.Unlock()
+	t.returned = true
+	if t.forceTimer != nil {
+		t.forceTimer.Stop()
+	}
+}
+
+// force ends a run whose handler ignored its cancelled context, as if the
+// handler had returned the cancellation cause, and abandons the goroutine.
+func (t *task) force() {
+	if !t.decided.CompareAndSwap(false, true) {
+		return
+	}
+	w := t.w
+	cause := context.Cause(t.ctx)
+	w.log.Warn("handler did not return after its context was cancelled; abandoning its goroutine, which keeps its slot until it returns",
+		"run_id", t.run.ID, "job_id", t.run.JobID, "handler", t.run.Snapshot.Handler,
+		"cause", cause, "grace", w.cfg.HandlerGrace)
+	w.report(t, w.outcomeOf(t, callResult{err: cause}, cause))
+}
+
+// decideNow records an outcome decided without calling the handler.
+func (w *Worker) decideNow(t *task, o outcome) {
+	t.decided.Store(true)
+	w.report(t, o)
+}
+
+// outcome is how an attempt ended, before its message is filled in.
+type outcome struct {
+	drop   bool // record nothing: this node no longer holds the run
+	rec    store.RunOutcome
+	label  string // status label of connecthub_runs_total; "" = not counted
+	resMsg string // the handler's own message
+}
+
+// Metric labels for outcomes that are not a terminal status.
+const labelRetry = "RETRY"
+
+// outcomeOf decides how an attempt ended from what the handler returned and
+// why its context was cancelled (nil if it was not).
+func (w *Worker) outcomeOf(t *task, r callResult, cause error) outcome {
+	if t.lost.Load() || errors.Is(cause, errLeaseLost) {
+		return outcome{drop: true}
+	}
+	if r.panicked {
+		// A panic is a bug in the handler: retrying it would repeat it.
+		return w.endOutcome(t, connecthub.StatusFailure, r.err.Error(), r.traceback)
+	}
+	if r.err == nil {
+		o := w.endOutcome(t, connecthub.StatusSuccess, "", "")
+		if r.res != nil {
+			o.resMsg = r.res.Message
+			if r.res.Data != nil {
+				b, err := json.Marshal(r.res.Data)
+				if err != nil {
+					return w.endOutcome(t, connecthub.StatusFailure,
+						fmt.Sprintf("handler result: Data cannot be encoded as JSON: %v", err), "")
+				}
+				o.rec.Result = b
+			}
+		}
+		return o
+	}
+	// The handler failed. A cancel request wins over everything else, so a
+	// canceled run is never retried or handed back; a shutdown hands the run
+	// back whatever the handler said, since it was interrupted.
+	if t.cancelRequested.Load() || errors.Is(cause, errCanceled) {
+		return w.endOutcome(t, connecthub.StatusCanceled, connecthub.ReasonCanceled, "")
+	}
+	if errors.Is(cause, errShutdown) {
+		return w.handBackOutcome(t)
+	}
+	text, retryable := errorText(r.err), !handler.IsPermanent(r.err)
+	var te *timeoutError
+	if errors.As(cause, &te) {
+		text, retryable = te.Error(), true
+	}
+	if retryable && t.run.Attempt < t.run.MaxAttempts {
+		now := w.cfg.Now()
+		backoff := Backoff(t.run.Snapshot.RetryBackoff.D(), t.run.Attempt, w.cfg.Rand())
+		return outcome{
+			rec: store.RunOutcome{
+				ID:             t.run.ID,
+				Node:           w.cfg.Node,
+				Status:         connecthub.StatusQueued,
+				Error:          text,
+				Now:            now,
+				RetryAt:        now.Add(backoff),
+				ConsumeAttempt: true,
+			},
+			label: labelRetry,
+		}
+	}
+	return w.endOutcome(t, connecthub.StatusFailure, text, "")
+}
+
+// errorText is the error chain as the run records it.
+func errorText(err error) string {
+	if s := err.Error(); s != "" {
+		return s
+	}
+	return fmt.Sprintf("handler returned an error with an empty message (%T)", err)
+}
+
+// endOutcome is a terminal outcome.
+func (w *Worker) endOutcome(t *task, status connecthub.RunStatus, errText, traceback string) outcome {
+	return outcome{
+		rec: store.RunOutcome{
+			ID:        t.run.ID,
+			Node:      w.cfg.Node,
+			Status:    status,
+			Error:     errText,
+			Traceback: traceback,
+			Now:       w.cfg.Now(),
+		},
+		label: string(status),
+	}
+}
+
+// handBackOutcome puts the run back in the queue with the same attempt.
+func (w *Worker) handBackOutcome(t *task) outcome {
+	now := w.cfg.Now()
+	return outcome{rec: store.RunOutcome{
+		ID:      t.run.ID,
+		Node:    w.cfg.Node,
+		Status:  connecthub.StatusQueued,
+		Now:     now,
+		RetryAt: now,
+	}}
+}
+
+// report completes the run's log, then hands the outcome to the completer
+// (or drops it). It is called exactly once per task.
+func (w *Worker) report(t *task, o outcome) {
+	if t.capture != nil {
+		ctx, cancel := context.WithTimeout(w.bg, logFlushTimeout)
+		if err := t.capture.Close(ctx); err != nil && !t.lost.Load() {
+			w.log.Warn("flushing the run log failed; the log may be incomplete", "run_id", t.run.ID, "err", err)
+		}
+		cancel()
+	}
+	if o.drop || t.lost.Load() {
+		w.log.Info("run lease lost; its outcome is not recorded (another worker may own the run now)",
+			"run_id", t.run.ID, "job_id", t.run.JobID, "attempt", t.run.Attempt)
+		w.untrack(t)
+		t.unref()
+		w.undecided.Done()
+		return
+	}
+	// The message is the handler's message plus a summary of the WARN
+	// lines of the log, with secrets masked in both.
+	if t.capture != nil {
+		o.rec.Message = t.capture.Message(o.resMsg)
+	} else {
+		o.rec.Message = runlog.Message(o.resMsg, nil)
+	}
+	if o.label != "" {
+		w.metrics.countRun(t.run.JobID, o.label, string(t.run.Trigger))
+	}
+	w.comp.add(t, o.rec)
+	w.undecided.Done()
+}
+
+// Backoff is the wait before retry number attempt (1 after the first
+// failed attempt): base × 2^(attempt-1), capped at connecthub.MaxRetryBackoff,
+// with "equal jitter": half of it is kept and the other half is scaled by r
+// in [0, 1). Equal jitter (rather than full jitter) keeps every wait at least
+// half the nominal back-off, so a job with retry_backoff 10s is never
+// retried after a few milliseconds, while retries of many runs that failed
+// together still spread out. A base of 0 means the default, 10s.
+func Backoff(base time.Duration, attempt int, r float64) time.Duration {
+	if base <= 0 {
+		base = connecthub.DefaultRetryBackoff.D()
+	}
+	d := min(base, connecthub.MaxRetryBackoff)
+	for i := 1; i < attempt && d < connecthub.MaxRetryBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, connecthub.MaxRetryBackoff)
+	r = min(max(r, 0), 1)
+	half := d / 2
+	return d - half + time.Duration(r*float64(half))
+}

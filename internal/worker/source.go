@@ -1,0 +1,228 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/secret"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// Source is where runs come from and where their outcome goes. The worker
+// pool inside `serve` uses LocalSource (the store); `connecthub worker` uses
+// an implementation over the HTTP worker protocol. Every method must be safe
+// for concurrent use.
+type Source interface {
+	// Claim takes up to max runs for this node; it returns at once
+	// (possibly none). The runs are RUNNING and leased to this node.
+	Claim(ctx context.Context, max int) ([]*Claimed, error)
+	// Heartbeat extends the leases of the given runs and says which of them
+	// have a cancel request and which this node no longer holds.
+	Heartbeat(ctx context.Context, runIDs []string) (store.RunHeartbeatResult, error)
+	// AppendLog appends a chunk to the log of a RUNNING run.
+	AppendLog(ctx context.Context, runID, chunk string) error
+	// Complete records outcomes, all or none. Outcomes of runs this node no
+	// longer holds are ignored without error.
+	Complete(ctx context.Context, outcomes []store.RunOutcome) error
+	// Wake returns a channel that signals when runs may be claimable, and
+	// one that signals when a cancel may have been requested. Nil channels
+	// mean the source cannot tell, and the worker polls.
+	Wake() (runs <-chan struct{}, cancels <-chan struct{})
+}
+
+// Claimed is a run taken by Claim, with what it needs to execute.
+type Claimed struct {
+	Run *connecthub.Run
+	// Secrets are the decrypted secret_cfg values; non-string JSON values
+	// are given as their JSON text. They live in memory only.
+	Secrets map[string]string
+	// Err, when not nil, says why the run cannot be executed (typically its
+	// secrets cannot be decrypted). The worker ends the run FAILURE with this
+	// error, without retry, instead of calling the handler. A Source uses it
+	// rather than failing the whole Claim, because the run is already
+	// claimed and must be ended through the usual path.
+	Err error
+}
+
+// LocalStore is the part of store.Store that LocalSource needs.
+type LocalStore interface {
+	RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connecthub.Run, error)
+	RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (store.RunHeartbeatResult, error)
+	RunLogAppend(ctx context.Context, id string, chunk string) error
+	RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([]bool, error)
+	RunSecret(ctx context.Context, id string) (string, error)
+	Subscribe(topic store.Topic) (<-chan struct{}, func())
+}
+
+// LocalSource implements Source over the store and the keyring, for the
+// worker pool inside `serve`.
+type LocalSource struct {
+	st       LocalStore
+	keys     *secret.Keyring
+	node     string
+	queues   []string
+	leaseTTL time.Duration
+	now      func() time.Time
+
+	subOnce     sync.Once
+	runsCh      <-chan struct{}
+	cancelsCh   <-chan struct{}
+	unsubscribe []func()
+	closeOnce   sync.Once
+}
+
+// NewLocalSource returns a Source that claims runs from queues as node, with
+// leases of leaseTTL, and decrypts secrets with keys (nil keys: runs with
+// secrets fail with a clear error). now is the clock (nil = time.Now).
+// Call Close when done, to release the store subscriptions that Wake makes.
+func NewLocalSource(st LocalStore, keys *secret.Keyring, node string, queues []string, leaseTTL time.Duration, now func() time.Time) *LocalSource {
+	if now == nil {
+		now = time.Now
+	}
+	return &LocalSource{
+		st:       st,
+		keys:     keys,
+		node:     node,
+		queues:   append([]string(nil), queues...),
+		leaseTTL: leaseTTL,
+		now:      now,
+	}
+}
+
+// Claim implements Source. It decrypts the secrets of each claimed run; a
+// run whose secrets cannot be read is returned with Claimed.Err set.
+func (s *LocalSource) Claim(ctx context.Context, max int) ([]*Claimed, error) {
+	if s.st == nil {
+		return nil, errors.New("worker: local source has no store")
+	}
+	if s.node == "" {
+		return nil, errors.New("worker: local source has no node name")
+	}
+	if s.leaseTTL <= 0 {
+		return nil, fmt.Errorf("worker: local source lease TTL must be positive, got %s", s.leaseTTL)
+	}
+	runs, err := s.st.RunClaim(ctx, store.RunClaimParams{
+		Node:     s.node,
+		Queues:   s.queues,
+		Max:      max,
+		LeaseTTL: s.leaseTTL,
+		Now:      s.now(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Claimed, len(runs))
+	for i, r := range runs {
+		c := &Claimed{Run: r}
+		c.Secrets, c.Err = s.secrets(ctx, r)
+		out[i] = c
+	}
+	return out, nil
+}
+
+// secrets decrypts the run's secret_cfg. The token is taken from the
+// snapshot when the driver filled it, else read with RunSecret, so runs
+// without secrets (the common, hot case) cost no extra query.
+func (s *LocalSource) secrets(ctx context.Context, r *connecthub.Run) (map[string]string, error) {
+	token := r.Snapshot.SecretCfg
+	if token == "" && r.Snapshot.HasSecret {
+		var err error
+		if token, err = s.st.RunSecret(ctx, r.ID); err != nil {
+			return nil, fmt.Errorf("read secret_cfg: %w", err)
+		}
+	}
+	if token == "" {
+		return nil, nil
+	}
+	if s.keys == nil {
+		return nil, errors.New("secret_cfg cannot be decrypted: this node has no key file")
+	}
+	values, err := s.keys.DecryptJSON(token)
+	if err != nil {
+		return nil, err
+	}
+	return SecretStrings(values)
+}
+
+// SecretStrings turns decrypted secret_cfg values into the strings a
+// handler gets: strings as they are, anything else as its JSON text.
+func SecretStrings(values map[string]any) (map[string]string, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(values))
+	for k, v := range values {
+		if s, ok := v.(string); ok {
+			out[k] = s
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("secret_cfg key %q: %w", k, err)
+		}
+		out[k] = string(b)
+	}
+	return out, nil
+}
+
+// Heartbeat implements Source.
+func (s *LocalSource) Heartbeat(ctx context.Context, runIDs []string) (store.RunHeartbeatResult, error) {
+	return s.st.RunHeartbeat(ctx, store.RunHeartbeatParams{
+		Node:     s.node,
+		IDs:      runIDs,
+		LeaseTTL: s.leaseTTL,
+		Now:      s.now(),
+	})
+}
+
+// AppendLog implements Source.
+func (s *LocalSource) AppendLog(ctx context.Context, runID, chunk string) error {
+	return s.st.RunLogAppend(ctx, runID, chunk)
+}
+
+// Complete implements Source. Every outcome is recorded as this source's
+// node, whatever its Node field says, because the store only applies an
+// outcome from the node that holds the run. Outcomes that did not apply
+// (the run was rescued or deleted meanwhile) are dropped silently, as the
+// Source contract says.
+func (s *LocalSource) Complete(ctx context.Context, outcomes []store.RunOutcome) error {
+	for i := range outcomes {
+		outcomes[i].Node = s.node
+	}
+	_, err := s.st.RunComplete(ctx, outcomes)
+	return err
+}
+
+// Wake implements Source with the store's notifications. It subscribes on
+// its first call and returns the same channels afterwards.
+func (s *LocalSource) Wake() (runs <-chan struct{}, cancels <-chan struct{}) {
+	s.subOnce.Do(func() {
+		if s.st == nil {
+			return
+		}
+		var unsubRuns, unsubCancels func()
+		s.runsCh, unsubRuns = s.st.Subscribe(store.TopicRuns)
+		s.cancelsCh, unsubCancels = s.st.Subscribe(store.TopicCancel)
+		s.unsubscribe = []func(){unsubRuns, unsubCancels}
+	})
+	return s.runsCh, s.cancelsCh
+}
+
+// Close releases the subscriptions made by Wake. It is safe to call twice
+// and does not close the store.
+func (s *LocalSource) Close() error {
+	s.closeOnce.Do(func() {
+		s.subOnce.Do(func() {}) // a later Wake must not subscribe again
+		for _, f := range s.unsubscribe {
+			if f != nil {
+				f()
+			}
+		}
+	})
+	return nil
+}

@@ -1,0 +1,362 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Worker states. A Worker runs once: Start after Stop is an error.
+const (
+	stateNew = iota
+	stateRunning
+	stateStopping
+	stateStopped
+)
+
+// finalFlushTimeout bounds how long Stop keeps trying to record the last
+// outcomes (including hand-backs) once the runs are over. It is separate
+// from the caller's deadline on purpose: handing runs back is what keeps
+// their attempts from being consumed by a rescue, so it gets a moment even
+// when the shutdown budget was spent waiting for the runs.
+const finalFlushTimeout = 5 * time.Second
+
+// Worker executes runs from a Source with at most Concurrency at once. Use
+// New, then Start, then Stop.
+type Worker struct {
+	cfg     Config
+	src     Source
+	log     *slog.Logger
+	metrics *metrics
+
+	mu       sync.Mutex
+	state    int
+	stopDone chan struct{} // closed when Stop has finished
+	stopErr  error
+
+	// bg lives from Start to the end of Stop; it carries the claims,
+	// heartbeats, log flushes and completions. runs is the parent of every
+	// run's context; Stop cancels it with errShutdown at the deadline.
+	bg         context.Context
+	bgCancel   context.CancelFunc
+	runs       context.Context
+	runsCancel context.CancelCauseFunc
+
+	used      atomic.Int64  // slots taken: claimed runs not yet released
+	slotFreed chan struct{} // buffer 1: wakes the claim loop when full
+
+	leaseMu sync.Mutex
+	leased  map[string]*task // runs this node holds, by id, for heartbeats
+
+	undecided sync.WaitGroup // runs whose outcome is not decided yet
+
+	stopClaim chan struct{}
+	claimDone chan struct{}
+	hbStop    chan struct{}
+	hbDone    chan struct{}
+
+	comp *completer
+}
+
+// New checks cfg (after WithDefaults) and returns a Worker ready to Start.
+func New(cfg Config) (*Worker, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		cfg:       cfg,
+		src:       cfg.Source,
+		log:       cfg.Logger.With("component", "worker", "node", cfg.Node),
+		metrics:   m,
+		stopDone:  make(chan struct{}),
+		slotFreed: make(chan struct{}, 1),
+		leased:    make(map[string]*task),
+		stopClaim: make(chan struct{}),
+		claimDone: make(chan struct{}),
+		hbStop:    make(chan struct{}),
+		hbDone:    make(chan struct{}),
+	}
+	w.comp = newCompleter(cfg.Source, w.log, w.committed)
+	return w, nil
+}
+
+// Start begins claiming and executing runs. ctx provides values (such as
+// tracing) to everything the worker does, but its cancellation does not stop
+// the worker: call Stop, which drains. Start fails when called twice or
+// after Stop.
+func (w *Worker) Start(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch w.state {
+	case stateRunning:
+		return errors.New("worker: already started")
+	case stateStopping, stateStopped:
+		return errors.New("worker: stopped; a stopped worker cannot be restarted")
+	}
+	base := context.WithoutCancel(ctx)
+	w.bg, w.bgCancel = context.WithCancel(base)
+	w.runs, w.runsCancel = context.WithCancelCause(base)
+	runsWake, cancelsWake := w.src.Wake()
+	w.comp.start(w.bg)
+	go w.heartbeatLoop(cancelsWake)
+	go w.claimLoop(runsWake)
+	w.state = stateRunning
+	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "claim_batch", w.cfg.ClaimBatch)
+	return nil
+}
+
+// Stop drains the worker. It stops claiming at once; the runs in flight get
+// until ShutdownTimeout (or ctx's deadline, whichever comes first) to
+// finish; then their contexts are cancelled and the unfinished runs are
+// handed back (QUEUED, same attempt). A handler that ignores its context is
+// abandoned HandlerGrace later and its run handed back all the same. The
+// outcomes still pending are then flushed, for at most a few seconds more.
+//
+// Stop is safe to call twice (the second call waits for the first) and
+// before Start. It returns an error only when outcomes could not be
+// recorded; those runs are rescued when their leases expire.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.mu.Lock()
+	switch w.state {
+	case stateNew:
+		w.state = stateStopped
+		close(w.stopDone)
+		w.mu.Unlock()
+		return nil
+	case stateStopping, stateStopped:
+		w.mu.Unlock()
+		select {
+		case <-w.stopDone:
+			return w.stopErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	w.state = stateStopping
+	w.mu.Unlock()
+
+	err := w.drain(ctx)
+
+	w.mu.Lock()
+	w.state = stateStopped
+	w.stopErr = err
+	w.mu.Unlock()
+	close(w.stopDone)
+	return err
+}
+
+// drain is the body of Stop; see there.
+func (w *Worker) drain(ctx context.Context) error {
+	start := time.Now()
+	close(w.stopClaim)
+	<-w.claimDone // no new run can start from here on
+
+	decided := make(chan struct{})
+	go func() {
+		w.undecided.Wait()
+		close(decided)
+	}()
+	limit := w.cfg.ShutdownTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(dl))
+	}
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	inFlight := w.used.Load()
+	if inFlight > 0 {
+		w.log.Info("worker draining", "in_flight", inFlight, "timeout", limit.Round(time.Millisecond))
+	}
+	select {
+	case <-decided:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	select {
+	case <-decided:
+	default:
+		// The deadline passed: cancel what is left. Handlers that honour
+		// their context return at once and their runs are handed back;
+		// the others are handed back by force HandlerGrace later, so this
+		// wait is bounded.
+		w.log.Warn("shutdown deadline reached; cancelling the runs in flight and handing them back",
+			"in_flight", w.used.Load())
+		w.runsCancel(errShutdown)
+		<-decided
+	}
+	w.runsCancel(errShutdown) // release the runs' parent context
+
+	flushCtx, cancelFlush := context.WithTimeout(w.bg, finalFlushTimeout)
+	defer cancelFlush()
+	lost, flushErr := w.comp.stop(flushCtx)
+
+	close(w.hbStop)
+	<-w.hbDone
+	w.bgCancel()
+
+	w.log.Info("worker stopped", "took", time.Since(start).Round(time.Millisecond), "abandoned", w.used.Load())
+	if lost > 0 {
+		return fmt.Errorf("worker: %d run outcomes could not be recorded (their leases will expire and the rescuer will take them over): %w", lost, flushErr)
+	}
+	return nil
+}
+
+// Running returns how many runs the worker holds: executing, or finished
+// and waiting for their outcome to be recorded, or abandoned and not yet
+// returned.
+func (w *Worker) Running() int { return int(w.used.Load()) }
+
+// claimLoop claims runs for the free slots, as long as the worker runs.
+func (w *Worker) claimLoop(wake <-chan struct{}) {
+	defer close(w.claimDone)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	failures := 0
+	for {
+		select {
+		case <-w.stopClaim:
+			return
+		default:
+		}
+		free := w.cfg.Concurrency - int(w.used.Load())
+		if free <= 0 {
+			select {
+			case <-w.slotFreed:
+				continue
+			case <-w.stopClaim:
+				return
+			}
+		}
+		n := min(free, w.cfg.ClaimBatch)
+		claimed, err := w.src.Claim(w.bg, n)
+		if err != nil {
+			failures++
+			delay := w.claimBackoff(failures)
+			w.log.Error("claiming runs failed; retrying", "err", err, "failures", failures, "retry_in", delay.Round(time.Millisecond))
+			// A wake-up does not cut an error back-off short: a flood of
+			// notifications must not turn into a flood of failing claims.
+			if !w.sleep(timer, nil, delay) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		select {
+		case <-w.stopClaim:
+			// Stop came while the claim was in flight: these runs are
+			// ours now, but must not start. Give them back at once.
+			for _, c := range claimed {
+				w.launch(c, true)
+			}
+			return
+		default:
+		}
+		for _, c := range claimed {
+			w.launch(c, false)
+		}
+		if len(claimed) >= n {
+			continue // a full batch: more may be waiting
+		}
+		if !w.sleep(timer, wake, w.pollDelay()) {
+			return
+		}
+	}
+}
+
+// sleep waits for a wake-up, the delay, or Stop; it reports false on Stop.
+func (w *Worker) sleep(timer *time.Timer, wake <-chan struct{}, d time.Duration) bool {
+	timer.Reset(d)
+	defer timer.Stop()
+	select {
+	case <-wake:
+		return true
+	case <-timer.C:
+		return true
+	case <-w.stopClaim:
+		return false
+	}
+}
+
+// pollDelay is PollInterval with ±10% jitter, so that idle workers started
+// together do not poll the database in lockstep.
+func (w *Worker) pollDelay() time.Duration {
+	d := w.cfg.PollInterval
+	return d - d/10 + time.Duration(w.cfg.Rand()*float64(d/5))
+}
+
+// claimBackoff is the wait after the n-th claim failure in a row: it
+// doubles from PollInterval up to 30s.
+func (w *Worker) claimBackoff(n int) time.Duration {
+	const maxWait = 30 * time.Second
+	d := w.cfg.PollInterval
+	for i := 1; i < n && d < maxWait; i++ {
+		d *= 2
+	}
+	return min(d, maxWait)
+}
+
+// launch takes a slot for a claimed run and starts its goroutine; with
+// handBack the run is returned to the queue without executing.
+func (w *Worker) launch(c *Claimed, handBack bool) {
+	if c == nil || c.Run == nil {
+		w.log.Error("source returned an empty claim; ignoring it")
+		return
+	}
+	t := w.newTask(c, handBack)
+	w.used.Add(1)
+	w.undecided.Add(1)
+	w.track(t)
+	go w.execute(t)
+}
+
+// track registers t for heartbeats. A run id that is already tracked means
+// this node lost the run (its lease expired and it was re-queued) and has
+// now claimed it again: the old task is stale and must not record anything.
+func (w *Worker) track(t *task) {
+	id := t.run.ID
+	w.leaseMu.Lock()
+	old := w.leased[id]
+	w.leased[id] = t
+	w.leaseMu.Unlock()
+	if old != nil {
+		w.log.Warn("claimed a run this node was still holding: the old attempt lost its lease", "run_id", id)
+		old.markLost()
+		if w.comp.remove(old) {
+			old.unref()
+		}
+	}
+}
+
+// untrack stops heartbeats for t (not for a newer task of the same run).
+func (w *Worker) untrack(t *task) {
+	w.leaseMu.Lock()
+	if w.leased[t.run.ID] == t {
+		delete(w.leased, t.run.ID)
+	}
+	w.leaseMu.Unlock()
+}
+
+// committed is called by the completer once t's outcome is recorded (or
+// given up on).
+func (w *Worker) committed(t *task) {
+	w.untrack(t)
+	t.unref()
+}
+
+// releaseSlot frees a slot and wakes the claim loop if it waits for one.
+func (w *Worker) releaseSlot() {
+	w.used.Add(-1)
+	select {
+	case w.slotFreed <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,88 @@
+package connecthub
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"time"
+)
+
+// Concurrency policies decide what a cron slot does when the job still has a
+// QUEUED or RUNNING run.
+const (
+	ConcurrencyForbid  = "forbid"  // record a SKIPPED run instead of a second one
+	ConcurrencyAllow   = "allow"   // start another run alongside
+	ConcurrencyReplace = "replace" // cancel the active runs, then start the new one
+)
+
+// Misfire policies decide what a scheduler that was down does with the slots
+// it missed.
+const (
+	MisfireSkip = "skip" // fire nothing for missed slots; wait for the next one
+	MisfireOnce = "once" // fire the latest missed slot once
+	MisfireAll  = "all"  // fire every missed slot (within the misfire window)
+)
+
+// Defaults of a job's fields, from the SPEC.
+const (
+	DefaultQueue         = "default"
+	DefaultMisfireWindow = Duration(time.Hour)
+	DefaultRetryBackoff  = Duration(10 * time.Second)
+	// MaxRetryBackoff caps the exponential back-off between attempts.
+	MaxRetryBackoff = time.Hour
+)
+
+// Job is the definition of an integration job: what to run (handler and its
+// configuration), when (cron in a timezone), and how (timeout, retries,
+// concurrency, queue). Its encrypted secrets never leave the server: JSON
+// shows only SecretKeys and HasSecret.
+type Job struct {
+	ID            string          `json:"id"`
+	Description   string          `json:"description"`
+	Enabled       bool            `json:"enabled"`
+	CronExpr      string          `json:"cron_expr"`
+	Timezone      string          `json:"timezone"`
+	Handler       string          `json:"handler"`
+	PublicCfg     json.RawMessage `json:"public_cfg"`
+	SecretKeys    []string        `json:"secret_keys"`
+	HasSecret     bool            `json:"has_secret"`
+	Timeout       Duration        `json:"timeout"`
+	MaxAttempts   int             `json:"max_attempts"`
+	RetryBackoff  Duration        `json:"retry_backoff"`
+	Concurrency   string          `json:"concurrency"`
+	Misfire       string          `json:"misfire"`
+	MisfireWindow Duration        `json:"misfire_window"`
+	Queue         string          `json:"queue"`
+	Priority      int             `json:"priority"`
+	LastRunAt     *time.Time      `json:"last_run_at"`
+	NextRunAt     *time.Time      `json:"next_run_at"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+
+	// SecretCfg is the Fernet token of the secret_cfg object, or "". It is
+	// stored as is and never marshalled.
+	SecretCfg string `json:"-"`
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// ValidateID checks a job id: 1–128 characters of [A-Za-z0-9._:-].
+func ValidateID(id string) error {
+	if id == "" {
+		return FieldError("id", "", "id is required")
+	}
+	if !idPattern.MatchString(id) {
+		return FieldError("id", "", "id must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+	}
+	return nil
+}
+
+// IsJSONObject reports whether raw is a JSON object ("{...}").
+func IsJSONObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return false
+	}
+	var m map[string]json.RawMessage
+	return json.Unmarshal(raw, &m) == nil
+}
