@@ -280,8 +280,14 @@ func (j *Job) Validate() error {
 		return FieldError("timezone", "invalid_timezone", "unknown timezone %q (use an IANA name like Asia/Shanghai)", j.Timezone)
 	}
 	if j.CronExpr != "" {
-		if _, err := cron.Parse(j.CronExpr); err != nil {
+		sched, err := cron.Parse(j.CronExpr)
+		if err != nil {
 			return FieldError("cron_expr", "invalid_cron", "%s", err.Error())
+		}
+		// A well-formed expression such as "0 0 30 2 *" may never fire; a
+		// user who saves one has made a mistake, so say so now.
+		if sched.Next(time.Now(), j.Location()).IsZero() {
+			return FieldError("cron_expr", "invalid_cron", "cron expression %q never fires", j.CronExpr)
 		}
 	}
 	if !IsJSONObject(j.PublicCfg) {

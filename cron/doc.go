@@ -62,6 +62,11 @@
 //
 // # Guarantees
 //
+// Parse accepts expressions that can never fire, such as "0 0 30 2 *"
+// (February 30th), because they are well-formed; it detects them once (the
+// calendar repeats every 400 years) so that Next returns the zero time for
+// them at once.
+//
 // [Schedule.Next] always returns an instant strictly after its argument, or
 // the zero time when there is none within a bounded horizon (100 years, and
 // never beyond the year 9999). Repeatedly calling Next from its own result

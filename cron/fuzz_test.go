@@ -65,7 +65,18 @@ func FuzzNext(f *testing.F) {
 		}
 		loc := locs[int(sel)%len(locs)]
 		after := time.Unix(afterSec, 0)
-		if sel&0x80 == 0 {
+		nearTransition := false
+		if sel&0x40 != 0 && s.every == 0 {
+			// Put after within two hours of a transition of a year in
+			// 1970-2069, and compare with the brute-force reference below.
+			trs := transitions(loc, 1970+int(floorMod(afterSec, 100)))
+			if len(trs) > 0 {
+				tr := trs[floorMod(afterSec>>7, int64(len(trs)))]
+				after = tr.Add(time.Duration(floorMod(afterSec>>9, 4*3600)-2*3600)*time.Second +
+					time.Duration(sel)*3_900_000)
+				nearTransition = true
+			}
+		} else if sel&0x80 == 0 {
 			// Map most inputs into the supported years (with a margin
 			// either side), where the search does real work; the rest
 			// exercise arbitrary instants.
@@ -78,6 +89,9 @@ func FuzzNext(f *testing.F) {
 		next := s.Next(after, loc)
 		if el := time.Since(start); el > 2*time.Second {
 			t.Fatalf("%q: Next(%v) took %v", expr, after, el)
+		}
+		if nearTransition {
+			checkNearTransition(t, s, loc, after, next)
 		}
 		if next.IsZero() {
 			return
@@ -122,4 +136,29 @@ func FuzzNext(f *testing.F) {
 			t.Fatalf("%q in %v: %v does not match and follows no gap", expr, loc, l)
 		}
 	})
+}
+
+// checkNearTransition compares Next(after) = next with the first fire time
+// after after that the brute-force reference finds in a window around it.
+// The window starts far enough back (26 hours, or 2 hours at second
+// resolution) that its first wall-clock time has not been seen before.
+func checkNearTransition(t *testing.T, s *Schedule, loc *time.Location, after, next time.Time) {
+	t.Helper()
+	step, back, ahead := time.Minute, 26*time.Hour, 6*time.Hour
+	if s.hasSeconds {
+		step, back, ahead = time.Second, 2*time.Hour, 30*time.Minute
+	}
+	from := after.Truncate(step).Add(-back)
+	to := after.Add(ahead)
+	for _, f := range refFires(s, loc, from, to, step) {
+		if f.After(after) {
+			if !next.Equal(f) {
+				t.Fatalf("%q in %v: Next(%v) = %v, reference says %v", s, loc, after.In(loc), next, f)
+			}
+			return
+		}
+	}
+	if !next.IsZero() && next.Before(to) {
+		t.Fatalf("%q in %v: Next(%v) = %v, reference has nothing before %v", s, loc, after.In(loc), next, to.In(loc))
+	}
 }

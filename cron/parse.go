@@ -155,7 +155,8 @@ func parseDescriptor(expr, trimmed string) (*Schedule, error) {
 	}
 	s := &Schedule{expr: expr}
 	if err := s.parseFields(append([]string{"0"}, strings.Fields(std)...)); err != nil {
-		panic("cron: bad built-in descriptor " + name + ": " + err.Msg) // unreachable: the table is fixed
+		err.Expr = expr // unreachable: the descriptor table is fixed and valid
+		return nil, err
 	}
 	s.finish()
 	return s, nil

@@ -208,7 +208,7 @@ func TestNextMatchesReference(t *testing.T) {
 	}
 	for _, g := range []group{
 		{minuteExprs, time.Minute, 26 * time.Hour},
-		{secondExprs, time.Second, 90 * time.Minute},
+		{secondExprs, time.Second, 70 * time.Minute},
 	} {
 		windows := refWindows(t, g.span)
 		for _, expr := range g.exprs {

@@ -31,8 +31,8 @@ const (
 )
 
 var (
-	// Fire times are limited to years 1 through 9999, the range RFC 3339
-	// (and therefore the API and the database) can represent.
+	// Fire times are limited to years 1 through 9999, the range that
+	// RFC 3339 and time.Time's JSON encoding can represent.
 	minUnix = daysFromCivil(1, 1, 1) * secondsPerDay
 	maxUnix = daysFromCivil(10000, 1, 1) * secondsPerDay // exclusive
 )
@@ -129,9 +129,10 @@ func (s *Schedule) NextN(after time.Time, loc *time.Location, n int) []time.Time
 
 // Next returns the first fire time strictly after after, as a time in loc
 // (nil means UTC), following the daylight-saving rules described in the
-// package documentation. Fire times are whole seconds. It returns the zero
-// time when the schedule has no fire time within 100 years of after or
-// before the year 10000.
+// package documentation. Fire times are whole seconds in the years 1 to
+// 9999. It returns the zero time when no fire time lies within 100 years
+// after after (and before the year 10000), and at once for an expression
+// that can never fire, such as "0 0 30 2 *".
 func (s *Schedule) Next(after time.Time, loc *time.Location) time.Time {
 	if s == nil || !s.valid || s.never {
 		return time.Time{}
@@ -179,7 +180,9 @@ func (s *Schedule) Next(after time.Time, loc *time.Location) time.Time {
 			case prev > off:
 				// Fall back: the wall-clock times before zs+prev already
 				// happened in the previous period; a fixed-time expression
-				// fires only at their first occurrence.
+				// fires only at their first occurrence. (This assumes the
+				// previous period outlasts the repeated stretch, as it does
+				// in every real zone: periods last months, repeats hours.)
 				lo = max(lo, zs+prev-off)
 			}
 		}

@@ -230,10 +230,13 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	rescuer := worker.NewRescuer(worker.RescuerConfig{Store: st, Logger: log.With("component", "rescuer"), Interval: rescueInterval(cfg.LeaseTTL)})
+	rescuer := worker.NewRescuer(worker.RescuerConfig{Store: st, LeaseTTL: cfg.LeaseTTL, Logger: log.With("component", "rescuer")})
 	var pool *worker.Worker
 	if cfg.Workers > 0 {
 		src := worker.NewLocalSource(st, keys, node, cfg.Queues, cfg.LeaseTTL, time.Now)
+		// Deferred calls run in reverse: the source closes after the
+		// worker stopped (stopAll) and before the store closes.
+		defer src.Close()
 		pool, err = worker.New(worker.Config{
 			Source: src, Registry: reg, Node: node, Concurrency: cfg.Workers, Heartbeat: cfg.Heartbeat,
 			ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes,
@@ -310,19 +313,6 @@ func stopAll(log *slog.Logger, cfg *config.Config, sched *scheduler.Scheduler, r
 	if err := rescuer.Stop(ctx); err != nil {
 		log.Warn("rescuer stop", "err", err)
 	}
-}
-
-// rescueInterval checks for expired leases often enough that a dead
-// worker's runs are rescued within seconds of the lease expiring.
-func rescueInterval(lease time.Duration) time.Duration {
-	d := lease / 3
-	if d > 5*time.Second {
-		d = 5 * time.Second
-	}
-	if d < 100*time.Millisecond {
-		d = 100 * time.Millisecond
-	}
-	return d
 }
 
 // displayAddr makes ":8000" and "[::]:8000" clickable as 127.0.0.1:8000.

@@ -103,10 +103,10 @@ func (f *Fake) BlockUntilTimersContext(ctx context.Context, n int) error {
 func (f *Fake) WaitFor(ctx context.Context, cond func(deadlines []time.Time) bool) error {
 	for {
 		f.mu.Lock()
-		ok := cond(f.deadlinesLocked())
-		changed := f.changed
+		deadlines, changed := f.deadlinesLocked(), f.changed
 		f.mu.Unlock()
-		if ok {
+		// cond runs unlocked, so it may use the clock.
+		if cond(deadlines) {
 			return nil
 		}
 		select {

@@ -291,7 +291,7 @@ func (s *Scheduler) cycle(ctx context.Context, wake <-chan struct{}) (time.Durat
 func (s *Scheduler) backoff(failures int) time.Duration {
 	d := min(minBackoff<<min(failures-1, 16), maxBackoff, s.cfg.MaxIdle)
 	if half := int64(d / 2); half > 0 {
-		d = time.Duration(half + rand.Int64N(half+1)) // full jitter over [d/2, d]
+		d = time.Duration(half + rand.Int64N(half+1)) // uniform over [d/2, d]
 	}
 	return d
 }
@@ -312,13 +312,15 @@ type passStats struct {
 	lost     int // jobs another replica (or an edit) changed first
 	inserted int // runs inserted, QUEUED or SKIPPED
 	skipped  int // of which SKIPPED (concurrency forbid)
+	missed   int // jobs that were due longer ago than the grace
 }
 
 // pass fires due jobs in rounds of BatchSize until a round comes back short.
 // A job is handled at most once per pass, even if it is still due after its
 // round (a misfire=all catch-up continuing): that bounds its runs per pass
 // by MaxSlotsPerPass and ends the pass when only such jobs remain, and the
-// loop starts the next pass at once.
+// loop starts the next pass at once. The store lists the oldest slots first,
+// so while more than BatchSize jobs catch up, jobs due later wait for them.
 func (s *Scheduler) pass(ctx context.Context) (passStats, error) {
 	var st passStats
 	seen := make(map[string]struct{})
@@ -336,8 +338,13 @@ func (s *Scheduler) pass(ctx context.Context) (passStats, error) {
 			}
 			seen[j.ID] = struct{}{}
 			fresh++
-			if f, ok := s.plan(j, now); ok {
-				fires = append(fires, f)
+			f, missed, ok := s.plan(j, now)
+			if !ok {
+				continue
+			}
+			fires = append(fires, f)
+			if missed {
+				st.missed++
 			}
 		}
 		st.jobs += fresh
@@ -345,6 +352,13 @@ func (s *Scheduler) pass(ctx context.Context) (passStats, error) {
 			return st, err
 		}
 		if len(jobs) < s.cfg.BatchSize || fresh == 0 {
+			if st.missed > 0 {
+				// Worth an operator's attention: these jobs were due long
+				// ago, so no scheduler ran (or kept up) for a while. One
+				// line per pass, not per job: after an outage that can be
+				// every job. The jobs are logged at debug level.
+				s.log.Info("jobs missed slots; applied their misfire policies", "jobs", st.missed, "runs", st.inserted)
+			}
 			if st.jobs > 0 {
 				s.log.Debug("scheduler pass", "jobs", st.jobs, "applied", st.applied, "lost", st.lost,
 					"runs", st.inserted, "skipped", st.skipped)
@@ -354,14 +368,15 @@ func (s *Scheduler) pass(ctx context.Context) (passStats, error) {
 	}
 }
 
-// plan decides what firing job j at now means. It returns false for a job
+// plan decides what firing job j at now means, and whether the job missed
+// slots (was due longer ago than the grace). It returns ok false for a job
 // that is not actually due (a store that disagrees with the contract).
-func (s *Scheduler) plan(j *connecthub.Job, now time.Time) (store.JobFireParams, bool) {
+func (s *Scheduler) plan(j *connecthub.Job, now time.Time) (f store.JobFireParams, missed, ok bool) {
 	if j.NextRunAt == nil || j.NextRunAt.After(now) {
-		return store.JobFireParams{}, false
+		return store.JobFireParams{}, false, false
 	}
 	prev := *j.NextRunAt
-	f := store.JobFireParams{
+	f = store.JobFireParams{
 		JobID:         j.ID,
 		PrevNextRunAt: prev,
 		Concurrency:   j.Concurrency,
@@ -380,7 +395,7 @@ func (s *Scheduler) plan(j *connecthub.Job, now time.Time) (store.JobFireParams,
 		// due, and retried, on every pass; saving the job again fixes it.
 		s.log.Error("job has a next_run_at but no valid cron expression; clearing next_run_at",
 			"job", j.ID, "cron_expr", j.CronExpr, "err", err)
-		return f, true
+		return f, false, true
 	}
 	loc, err := s.cache.location(j.Timezone)
 	if err != nil {
@@ -412,12 +427,11 @@ func (s *Scheduler) plan(j *connecthub.Job, now time.Time) (store.JobFireParams,
 		}
 	}
 	if late := now.Sub(prev); late > s.cfg.MisfireGrace {
-		// Worth an operator's attention: the job was due long ago, so no
-		// scheduler ran (or kept up) for a while.
-		s.log.Info("job missed slots; applying its misfire policy", "job", j.ID, "misfire", misfire,
+		missed = true
+		s.log.Debug("job missed slots; applying its misfire policy", "job", j.ID, "misfire", misfire,
 			"misfire_window", j.MisfireWindow, "missed_since", prev, "late", late.Round(time.Second), "firing", len(fire))
 	}
-	return f, true
+	return f, missed, true
 }
 
 // fire hands the planned firings to the store, a bounded number of runs per

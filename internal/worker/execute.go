@@ -68,7 +68,7 @@ type task struct {
 func (w *Worker) newTask(c *Claimed, handBack bool) *task {
 	t := &task{w: w, run: c.Run, claimed: c, handBack: handBack}
 	t.refs.Store(2)
-	t.ctx, t.cancel = context.WithCancelCause(w.runs)
+	t.ctx, t.cancel = context.WithCancelCause(w.runBase)
 	if d := c.Run.Snapshot.Timeout.D(); d > 0 && !handBack {
 		t.ctx, t.stopTimer = context.WithTimeoutCause(t.ctx, d, &timeoutError{d})
 	}

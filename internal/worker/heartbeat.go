@@ -44,6 +44,9 @@ func (w *Worker) heartbeat() {
 		chunk := ids[start:min(start+MaxBatch, len(ids))]
 		res, err := w.src.Heartbeat(w.bg, chunk)
 		if err != nil {
+			if w.bg.Err() != nil {
+				return // Stop interrupted it: no lease is needed any more
+			}
 			w.log.Warn("heartbeat failed; leases not extended", "runs", len(chunk), "err", err)
 			continue
 		}

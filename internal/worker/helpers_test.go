@@ -35,7 +35,7 @@ type harness struct {
 	log  *slog.Logger
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "connecthub.db"), sqlitestore.Options{})
 	if err != nil {
@@ -60,7 +60,7 @@ func newHarness(t *testing.T) *harness {
 // testLogger collects log lines in memory and prints them only when the
 // test failed. Abandoned handler goroutines may log after the test ended,
 // which a logger writing to t would turn into a panic.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	var (
 		mu  sync.Mutex
 		buf bytes.Buffer
@@ -84,7 +84,7 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // handle registers a handler under name.
-func (h *harness) handle(t *testing.T, name string, f handler.Func) {
+func (h *harness) handle(t testing.TB, name string, f handler.Func) {
 	t.Helper()
 	if err := h.reg.Add(handler.Spec{Name: name, Func: f}); err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func (h *harness) handle(t *testing.T, name string, f handler.Func) {
 }
 
 // job creates a job running handlerName; mod may change it before insert.
-func (h *harness) job(t *testing.T, id, handlerName string, mod func(*connecthub.Job)) *connecthub.Job {
+func (h *harness) job(t testing.TB, id, handlerName string, mod func(*connecthub.Job)) *connecthub.Job {
 	t.Helper()
 	now := time.Now().UTC()
 	j := &connecthub.Job{
@@ -121,7 +121,7 @@ func (h *harness) job(t *testing.T, id, handlerName string, mod func(*connecthub
 }
 
 // enqueue inserts n manual runs of j and returns their ids.
-func (h *harness) enqueue(t *testing.T, j *connecthub.Job, n int) []string {
+func (h *harness) enqueue(t testing.TB, j *connecthub.Job, n int) []string {
 	t.Helper()
 	now := time.Now().UTC()
 	runs := make([]*connecthub.Run, n)
@@ -140,12 +140,12 @@ func (h *harness) enqueue(t *testing.T, j *connecthub.Job, n int) []string {
 
 // source returns a LocalSource for node with 30s leases, closed when the
 // test ends.
-func (h *harness) source(t *testing.T, node string) *LocalSource {
+func (h *harness) source(t testing.TB, node string) *LocalSource {
 	return h.sourceTTL(t, node, 30*time.Second)
 }
 
 // sourceTTL is source with another lease TTL.
-func (h *harness) sourceTTL(t *testing.T, node string, ttl time.Duration) *LocalSource {
+func (h *harness) sourceTTL(t testing.TB, node string, ttl time.Duration) *LocalSource {
 	src := NewLocalSource(h.st, h.keys, node, []string{connecthub.DefaultQueue}, ttl, nil)
 	t.Cleanup(func() { _ = src.Close() })
 	return src
@@ -155,7 +155,7 @@ func (h *harness) sourceTTL(t *testing.T, node string, ttl time.Duration) *Local
 // nil). The test defaults leave heartbeats to the cancel wake-up (the
 // periodic one is an hour away), so tests that rely on it prove the wake-up
 // works. The worker is stopped when the test ends.
-func (h *harness) start(t *testing.T, node string, src Source, mod func(*Config)) *Worker {
+func (h *harness) start(t testing.TB, node string, src Source, mod func(*Config)) *Worker {
 	t.Helper()
 	if src == nil {
 		src = h.source(t, node)
@@ -193,7 +193,7 @@ func (h *harness) start(t *testing.T, node string, src Source, mod func(*Config)
 // The interval starts at a millisecond and grows to 20ms, so that quick
 // conditions are seen at once and slow ones do not steal the CPU (SQLite
 // under the race detector is slow) from the worker being tested.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	interval := time.Millisecond
@@ -210,7 +210,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // waitRun waits until run id satisfies cond and returns it.
-func (h *harness) waitRun(t *testing.T, id string, what string, cond func(*connecthub.Run) bool) *connecthub.Run {
+func (h *harness) waitRun(t testing.TB, id string, what string, cond func(*connecthub.Run) bool) *connecthub.Run {
 	t.Helper()
 	var last *connecthub.Run
 	waitFor(t, "run "+id+" "+what, func() bool {
@@ -225,13 +225,13 @@ func (h *harness) waitRun(t *testing.T, id string, what string, cond func(*conne
 }
 
 // waitStatus waits until run id has the given status.
-func (h *harness) waitStatus(t *testing.T, id string, status connecthub.RunStatus) *connecthub.Run {
+func (h *harness) waitStatus(t testing.TB, id string, status connecthub.RunStatus) *connecthub.Run {
 	t.Helper()
 	return h.waitRun(t, id, "to be "+string(status), func(r *connecthub.Run) bool { return r.Status == status })
 }
 
 // runLog reads the whole log of a run.
-func (h *harness) runLog(t *testing.T, id string) string {
+func (h *harness) runLog(t testing.TB, id string) string {
 	t.Helper()
 	c, err := h.st.RunLogRead(context.Background(), id, 0)
 	if err != nil {
@@ -241,7 +241,7 @@ func (h *harness) runLog(t *testing.T, id string) string {
 }
 
 // recv waits for a value on ch.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:

@@ -39,12 +39,16 @@ type Worker struct {
 	stopErr  error
 
 	// bg lives from Start to the end of Stop; it carries the claims,
-	// heartbeats, log flushes and completions. runs is the parent of every
-	// run's context; Stop cancels it with errShutdown at the deadline.
-	bg         context.Context
-	bgCancel   context.CancelFunc
-	runs       context.Context
-	runsCancel context.CancelCauseFunc
+	// heartbeats, log flushes and completions. runBase is the parent of
+	// every run's context: it carries Start's values but is never
+	// cancelled, so that tens of thousands of run contexts a second do not
+	// all register with (and contend on) one parent; Stop cancels the runs
+	// one by one instead.
+	bg          context.Context
+	bgCancel    context.CancelFunc
+	runBase     context.Context
+	claimCtx    context.Context // carries Claim calls; cancelled if one hangs past the shutdown deadline
+	claimCancel context.CancelFunc
 
 	used      atomic.Int64  // slots taken: claimed runs not yet released
 	slotFreed chan struct{} // buffer 1: wakes the claim loop when full
@@ -104,7 +108,8 @@ func (w *Worker) Start(ctx context.Context) error {
 	}
 	base := context.WithoutCancel(ctx)
 	w.bg, w.bgCancel = context.WithCancel(base)
-	w.runs, w.runsCancel = context.WithCancelCause(base)
+	w.runBase = base
+	w.claimCtx, w.claimCancel = context.WithCancel(w.bg)
 	runsWake, cancelsWake := w.src.Wake()
 	w.comp.start(w.bg)
 	go w.heartbeatLoop(cancelsWake)
@@ -157,50 +162,53 @@ func (w *Worker) Stop(ctx context.Context) error {
 // drain is the body of Stop; see there.
 func (w *Worker) drain(ctx context.Context) error {
 	start := time.Now()
+	// deadline ends the grace period of the runs in flight: ShutdownTimeout
+	// or ctx's end, whichever comes first.
+	deadline, cancelDeadline := context.WithTimeout(ctx, w.cfg.ShutdownTimeout)
+	defer cancelDeadline()
+
 	close(w.stopClaim)
-	<-w.claimDone // no new run can start from here on
+	select {
+	case <-w.claimDone:
+	case <-deadline.Done():
+		// A claim hung past the deadline (the database does not answer):
+		// give up on it. Runs it may have claimed are rescued later.
+		w.claimCancel()
+		<-w.claimDone
+	}
+	// No new run can start from here on.
 
 	decided := make(chan struct{})
 	go func() {
 		w.undecided.Wait()
 		close(decided)
 	}()
-	limit := w.cfg.ShutdownTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		limit = min(limit, time.Until(dl))
-	}
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	inFlight := w.used.Load()
-	if inFlight > 0 {
-		w.log.Info("worker draining", "in_flight", inFlight, "timeout", limit.Round(time.Millisecond))
-	}
-	select {
-	case <-decided:
-	case <-timer.C:
-	case <-ctx.Done():
-	}
 	select {
 	case <-decided:
 	default:
-		// The deadline passed: cancel what is left. Handlers that honour
-		// their context return at once and their runs are handed back;
-		// the others are handed back by force HandlerGrace later, so this
-		// wait is bounded.
-		w.log.Warn("shutdown deadline reached; cancelling the runs in flight and handing them back",
-			"in_flight", w.used.Load())
-		w.runsCancel(errShutdown)
-		<-decided
+		w.log.Info("worker draining", "in_flight", w.used.Load(), "shutdown_timeout", w.cfg.ShutdownTimeout)
+		select {
+		case <-decided:
+		case <-deadline.Done():
+			// Cancel what is left. Handlers that honour their context
+			// return at once and their runs are handed back; the others
+			// are handed back by force HandlerGrace later, so this wait
+			// is bounded.
+			w.log.Warn("shutdown deadline reached; cancelling the runs in flight and handing them back",
+				"in_flight", w.used.Load())
+			w.cancelRuns(errShutdown)
+			<-decided
+		}
 	}
-	w.runsCancel(errShutdown) // release the runs' parent context
 
 	flushCtx, cancelFlush := context.WithTimeout(w.bg, finalFlushTimeout)
 	defer cancelFlush()
 	lost, flushErr := w.comp.stop(flushCtx)
 
 	close(w.hbStop)
+	w.bgCancel() // interrupts a heartbeat in progress: nothing needs a lease now
 	<-w.hbDone
-	w.bgCancel()
+	w.claimCancel()
 
 	w.log.Info("worker stopped", "took", time.Since(start).Round(time.Millisecond), "abandoned", w.used.Load())
 	if lost > 0 {
@@ -237,8 +245,13 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 			}
 		}
 		n := min(free, w.cfg.ClaimBatch)
-		claimed, err := w.src.Claim(w.bg, n)
+		claimed, err := w.src.Claim(w.claimCtx, n)
 		if err != nil {
+			select {
+			case <-w.stopClaim:
+				return // the claim was interrupted by Stop
+			default:
+			}
 			failures++
 			delay := w.claimBackoff(failures)
 			w.log.Error("claiming runs failed; retrying", "err", err, "failures", failures, "retry_in", delay.Round(time.Millisecond))
@@ -333,6 +346,19 @@ func (w *Worker) track(t *task) {
 		if w.comp.remove(old) {
 			old.unref()
 		}
+	}
+}
+
+// cancelRuns cancels the context of every run the worker holds.
+func (w *Worker) cancelRuns(cause error) {
+	w.leaseMu.Lock()
+	tasks := make([]*task, 0, len(w.leased))
+	for _, t := range w.leased {
+		tasks = append(tasks, t)
+	}
+	w.leaseMu.Unlock()
+	for _, t := range tasks {
+		t.cancel(cause)
 	}
 }
 

@@ -792,3 +792,73 @@ func histogramCount(t *testing.T, reg *prometheus.Registry, name string, labels 
 	}
 	return m.GetHistogram().GetSampleCount()
 }
+
+// gatedSource holds Claim calls at a gate once armed.
+type gatedSource struct {
+	Source
+	armed    atomic.Bool
+	claiming chan struct{} // receives when a held Claim starts waiting
+	gate     chan struct{} // closed to let held Claims go on
+}
+
+func (s *gatedSource) Claim(ctx context.Context, max int) ([]*Claimed, error) {
+	if s.armed.Load() {
+		s.claiming <- struct{}{}
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.Source.Claim(ctx, max)
+}
+
+// TestStopDuringClaim: runs claimed while Stop begins are handed back at
+// once, not executed; a claim that hangs does not keep Stop from returning.
+func TestStopDuringClaim(t *testing.T) {
+	t.Parallel()
+	for _, hang := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hang=%v", hang), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			var calls atomic.Int32
+			h.handle(t, "h", func(ctx context.Context, task *handler.Task) (*handler.Result, error) {
+				calls.Add(1)
+				return nil, nil
+			})
+			j := h.job(t, "job", "h", nil)
+			src := &gatedSource{Source: h.source(t, "node-a"), claiming: make(chan struct{}, 1), gate: make(chan struct{})}
+			w := h.start(t, "node-a", src, func(c *Config) { c.ShutdownTimeout = 50 * time.Millisecond })
+			src.armed.Store(true)
+			id := h.enqueue(t, j, 1)[0]
+			recv(t, src.claiming, "a claim to be held")
+
+			stopped := make(chan error, 1)
+			go func() { stopped <- w.Stop(context.Background()) }()
+			waitFor(t, "Stop to stop claiming", func() bool {
+				select {
+				case <-w.stopClaim:
+					return true
+				default:
+					return false
+				}
+			})
+			if !hang {
+				close(src.gate)
+			}
+			if err := recv(t, stopped, "Stop"); err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+			run, err := h.st.RunGet(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Status != connecthub.StatusQueued || run.Attempt != 1 || run.Node != "" {
+				t.Errorf("run = %s attempt %d node %q, want QUEUED attempt 1 on no node", run.Status, run.Attempt, run.Node)
+			}
+			if n := calls.Load(); n != 0 {
+				t.Errorf("handler called %d times during Stop", n)
+			}
+		})
+	}
+}

@@ -16,7 +16,9 @@ const (
 		WHERE id = ?3 AND enabled = 1 AND next_run_at = ?4`
 	fireSlotTakenSQL = `SELECT EXISTS (SELECT 1 FROM runs
 		WHERE job_id = ? AND scheduled_for = ? AND "trigger" = 'cron')`
-	fireActiveSQL = `SELECT EXISTS (SELECT 1 FROM runs
+	// INDEXED BY: without statistics SQLite prefers runs_job, which walks
+	// all of a job's history instead of its few active runs.
+	fireActiveSQL = `SELECT EXISTS (SELECT 1 FROM runs INDEXED BY runs_active
 		WHERE job_id = ? AND status IN ('QUEUED', 'RUNNING'))`
 	fireCancelQueuedSQL = `UPDATE runs SET status = 'CANCELED', finished_at = ?1, error = ?2,
 		message = 'replaced by a newer run (concurrency replace)', updated_at = ?1

@@ -113,6 +113,16 @@ func (s *Store) JobList(ctx context.Context, p store.JobListParams) ([]*connecth
 	return jobs, next, nil
 }
 
+// jobUpdateSQL writes every column of a job but its id, in jobColumns order.
+var jobUpdateSQL = func() string {
+	cols := strings.Split(jobColumns, ",")[1:]
+	set := make([]string, len(cols))
+	for i, c := range cols {
+		set[i] = strings.TrimSpace(c) + " = ?"
+	}
+	return `UPDATE jobs SET ` + strings.Join(set, ", ") + ` WHERE id = ?`
+}()
+
 // JobUpdate implements store.JobStore. The update function runs inside the
 // write transaction, which holds the store's only writer connection: it
 // must be quick and must not call the store.
@@ -143,14 +153,8 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 		if err != nil {
 			return err
 		}
-		// args[0] is the id; the SET list is every other column.
-		cols := strings.Split(jobColumns, ",")[1:]
-		set := make([]string, len(cols))
-		for i, c := range cols {
-			set[i] = strings.TrimSpace(c) + " = ?"
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET `+strings.Join(set, ", ")+` WHERE id = ?`,
-			append(args[1:], id)...); err != nil {
+		// args[0] is the id; jobUpdateSQL sets every other column.
+		if _, err := tx.ExecContext(ctx, jobUpdateSQL, append(args[1:], id)...); err != nil {
 			return dbErr(err)
 		}
 		job, err = scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"fmt"
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
@@ -32,6 +33,17 @@ func migrate(ctx context.Context, db *sql.DB) ([]int64, error) {
 	)
 	if err != nil {
 		return nil, migrateErr(err)
+	}
+	// An older binary must not run against a schema a newer one migrated:
+	// it would not know the columns it is missing or the rules they carry.
+	current, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return nil, migrateErr(err)
+	}
+	sources := p.ListSources()
+	if latest := sources[len(sources)-1].Version; current > latest {
+		return nil, &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "schema_too_new",
+			Message: fmt.Sprintf("the database schema is at version %d, newer than this connecthub supports (%d); run a newer connecthub", current, latest)}
 	}
 	results, err := p.Up(ctx)
 	if err != nil {

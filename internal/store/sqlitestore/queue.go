@@ -5,11 +5,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -45,9 +47,15 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connec
 	if len(queues) == 0 {
 		return nil, connecthub.FieldError("queues", "", "at least one queue is required")
 	}
+	if len(queues) > maxClaimQueues {
+		return nil, connecthub.FieldError("queues", "", "a claim may name at most %d queues", maxClaimQueues)
+	}
 	handlers, err := distinctNonEmpty("handlers", p.Handlers)
 	if err != nil {
 		return nil, err
+	}
+	if len(handlers) > maxClaimHandlers {
+		return nil, connecthub.FieldError("handlers", "", "a claim may name at most %d handlers", maxClaimHandlers)
 	}
 	st, release, err := s.stmts.prepare(ctx, claimSQL(len(queues), len(handlers)))
 	if err != nil {
@@ -93,9 +101,30 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connec
 	return runs, nil
 }
 
-// claimSQL builds the claim statement. Parameters: ?1 node, ?2 lease
+// Bounds of a claim's lists: far above any real worker, and well inside
+// SQLite's limits on compound SELECTs (500) and bound parameters.
+const (
+	maxClaimQueues   = 64
+	maxClaimHandlers = 1000
+)
+
+// claimTexts memoises claimSQL: claimers call it with the same shape every
+// time, and building the text is measurable at thousands of claims a second.
+var claimTexts sync.Map // [2]int{queues, handlers} -> string
+
+// claimSQL returns the claim statement. Parameters: ?1 node, ?2 lease
 // expiry, ?3 now, ?4 max, then the queues, then the handlers.
 func claimSQL(nQueues, nHandlers int) string {
+	key := [2]int{nQueues, nHandlers}
+	if sql, ok := claimTexts.Load(key); ok {
+		return sql.(string)
+	}
+	sql := buildClaimSQL(nQueues, nHandlers)
+	claimTexts.Store(key, sql)
+	return sql
+}
+
+func buildClaimSQL(nQueues, nHandlers int) string {
 	handlerFilter := ""
 	if nHandlers > 0 {
 		ps := make([]string, nHandlers)
@@ -254,9 +283,52 @@ const (
 		WHERE id = ?2`
 )
 
+// completeBatchSQL finishes up to n runs in one statement: the outcomes are
+// a VALUES table joined to runs by id. The unary + keeps SQLite from
+// walking every RUNNING run through the status index instead of looking
+// each id up. Columns: id, status, now, message, error, traceback, result,
+// node.
+func completeBatchSQL(n int) string {
+	if sql, ok := completeBatchTexts[n]; ok {
+		return sql
+	}
+	return buildCompleteBatchSQL(n)
+}
+
+var completeBatchTexts = func() map[int]string {
+	m := make(map[int]string)
+	for n := 1; n <= maxCompleteChunk; n *= 2 {
+		m[n] = buildCompleteBatchSQL(n)
+	}
+	return m
+}()
+
+func buildCompleteBatchSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`UPDATE runs SET status = v.column2, finished_at = v.column3, message = v.column4,
+		error = v.column5, traceback = v.column6, result = v.column7, lease_expires_at = NULL,
+		updated_at = v.column3
+		FROM (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + placeholders(8) + ")")
+	}
+	b.WriteString(`) AS v
+		WHERE runs.id = v.column1 AND +runs.status = 'RUNNING' AND runs.node = v.column8
+		RETURNING runs.id`)
+	return b.String()
+}
+
+// maxCompleteChunk bounds the outcomes of one completeBatchSQL statement.
+const maxCompleteChunk = 128
+
 // RunComplete implements store.RunStore: the whole batch in one write
-// transaction with prepared statements; a terminal outcome (the hot path)
-// is one UPDATE guarded by status and node.
+// transaction. Terminal outcomes (the hot path) are applied by a few
+// multi-row UPDATE ... FROM (VALUES ...) statements, each guarded by
+// status and node; re-queues, which need the run's attempt history, go one
+// by one.
 //
 // Two rules fill gaps in the contract. A re-queue (retry or hand-back) of a
 // run whose cancel was requested ends it CANCELED instead, so a cancel is
@@ -267,7 +339,12 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 	if len(outcomes) == 0 {
 		return applied, nil
 	}
-	requeues := false
+	var (
+		terminal []int // indexes of terminal outcomes
+		requeue  []int // indexes of QUEUED outcomes
+		seen     = make(map[string]bool, len(outcomes))
+		repeated bool
+	)
 	for i, o := range outcomes {
 		switch {
 		case o.ID == "":
@@ -281,89 +358,69 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 		}
 		switch o.Status {
 		case connecthub.StatusSuccess, connecthub.StatusFailure, connecthub.StatusCanceled:
+			terminal = append(terminal, i)
 		case connecthub.StatusQueued:
-			requeues = true
+			requeue = append(requeue, i)
 		default:
 			return nil, connecthub.FieldError("status", "", "outcome %d: status must be SUCCESS, FAILURE, CANCELED or QUEUED, not %q", i, o.Status)
 		}
+		repeated = repeated || seen[o.ID]
+		seen[o.ID] = true
 	}
-	queries := []string{completeTerminalSQL}
-	if requeues {
-		queries = append(queries, completeLookupSQL, completeRetrySQL, completeHandBackSQL)
+	// A batch that names a run twice is applied one outcome at a time, in
+	// order, so that the first outcome that applies wins, exactly as if the
+	// outcomes had come in separate calls.
+	batched := !repeated && len(terminal) > 1
+	var queries []string
+	if batched {
+		for _, size := range chunkSizes(len(terminal), maxCompleteChunk) {
+			queries = append(queries, completeBatchSQL(size))
+		}
+	} else {
+		queries = append(queries, completeTerminalSQL)
 	}
-	stmts := make([]*sqlx.Stmt, len(queries))
-	for i, q := range queries {
+	if len(requeue) > 0 {
+		queries = append(queries, completeTerminalSQL, completeLookupSQL, completeRetrySQL, completeHandBackSQL)
+	}
+	stmts := make(map[string]*sqlx.Stmt, len(queries))
+	for _, q := range queries {
+		if _, ok := stmts[q]; ok {
+			continue
+		}
 		st, release, err := s.stmts.prepare(ctx, q)
 		if err != nil {
 			return nil, err
 		}
 		defer release()
-		stmts[i] = st
+		stmts[q] = st
 	}
+
 	requeued := false
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		terminal := tx.StmtxContext(ctx, stmts[0])
-		var lookup, retry, handBack *sqlx.Stmt
-		if requeues {
-			lookup = tx.StmtxContext(ctx, stmts[1])
-			retry = tx.StmtxContext(ctx, stmts[2])
-			handBack = tx.StmtxContext(ctx, stmts[3])
+		stmt := func(q string) *sqlx.Stmt { return tx.StmtxContext(ctx, stmts[q]) }
+		if batched {
+			if err := completeBatch(ctx, tx, stmt, outcomes, terminal, applied); err != nil {
+				return err
+			}
 		}
 		for i, o := range outcomes {
-			now := micros(o.Now)
-			if o.Status != connecthub.StatusQueued {
-				ok, err := execOne(ctx, terminal, string(o.Status), now, o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.ID, o.Node)
-				if err != nil {
-					return err
-				}
-				applied[i] = ok
+			if batched && o.Status != connecthub.StatusQueued {
 				continue
 			}
-			var cur struct {
-				Attempt     int           `db:"attempt"`
-				MaxAttempts int           `db:"max_attempts"`
-				Attempts    string        `db:"attempts"`
-				StartedAt   sql.NullInt64 `db:"started_at"`
-				Cancel      bool          `db:"cancel_requested"`
-			}
-			if err := lookup.GetContext(ctx, &cur, o.ID, o.Node); err == sql.ErrNoRows {
-				continue // not held by that node: not applied
-			} else if err != nil {
-				return dbErr(err)
-			}
-			var err error
-			switch {
-			case cur.Cancel:
-				errText := o.Error
-				if errText == "" {
-					errText = connecthub.ReasonCanceled
-				}
-				_, err = execOne(ctx, terminal, string(connecthub.StatusCanceled), now, o.Message, errText, o.Traceback, nullJSON(o.Result), o.ID, o.Node)
-			case o.ConsumeAttempt && cur.Attempt >= cur.MaxAttempts:
-				_, err = execOne(ctx, terminal, string(connecthub.StatusFailure), now, o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.ID, o.Node)
-			case o.ConsumeAttempt:
-				var history string
-				history, err = appendAttempt(cur.Attempts, connecthub.Attempt{
-					Attempt: cur.Attempt, Node: o.Node, StartedAt: timePtr(cur.StartedAt),
-					FinishedAt: o.Now, Status: connecthub.StatusFailure, Error: o.Error,
-				})
-				if err != nil {
-					return err
-				}
-				availableAt := o.RetryAt
-				if availableAt.IsZero() {
-					availableAt = o.Now
-				}
-				_, err = execOne(ctx, retry, history, micros(availableAt), o.Message, o.Error, o.Traceback, now, o.ID)
-				requeued = true
-			default:
-				_, err = execOne(ctx, handBack, now, o.ID)
-				requeued = true
+			var (
+				ok  bool
+				err error
+			)
+			if o.Status == connecthub.StatusQueued {
+				ok, err = s.requeue(ctx, stmt, o)
+				requeued = requeued || ok
+			} else {
+				ok, err = execOne(ctx, stmt(completeTerminalSQL), string(o.Status), micros(o.Now), o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.ID, o.Node)
 			}
 			if err != nil {
 				return err
 			}
-			applied[i] = true
+			applied[i] = ok
 		}
 		return nil
 	})
@@ -374,6 +431,85 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 		s.Publish(store.TopicRuns)
 	}
 	return applied, nil
+}
+
+// completeBatch applies the terminal outcomes (whose ids are distinct) in
+// multi-row statements and marks which applied.
+func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stmt, outcomes []store.RunOutcome, terminal []int, applied []bool) error {
+	index := make(map[string]int, len(terminal))
+	args := make([]any, 0, 8*min(len(terminal), maxCompleteChunk))
+	for _, size := range chunkSizes(len(terminal), maxCompleteChunk) {
+		args = args[:0]
+		for _, i := range terminal[:size] {
+			o := outcomes[i]
+			index[o.ID] = i
+			args = append(args, o.ID, string(o.Status), micros(o.Now), o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.Node)
+		}
+		terminal = terminal[size:]
+		rows, err := stmt(completeBatchSQL(size)).QueryContext(ctx, args...)
+		if err != nil {
+			return dbErr(err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return dbErr(err)
+			}
+			applied[index[id]] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return dbErr(err)
+		}
+	}
+	return nil
+}
+
+// requeue applies one QUEUED outcome: a retry (ConsumeAttempt) or a
+// hand-back. It reports whether the run was still held by the node.
+func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o store.RunOutcome) (bool, error) {
+	var cur struct {
+		Attempt     int           `db:"attempt"`
+		MaxAttempts int           `db:"max_attempts"`
+		Attempts    string        `db:"attempts"`
+		StartedAt   sql.NullInt64 `db:"started_at"`
+		Cancel      bool          `db:"cancel_requested"`
+	}
+	if err := stmt(completeLookupSQL).GetContext(ctx, &cur, o.ID, o.Node); errors.Is(err, sql.ErrNoRows) {
+		return false, nil // not held by that node
+	} else if err != nil {
+		return false, dbErr(err)
+	}
+	now := micros(o.Now)
+	terminal := func(status connecthub.RunStatus, errText string) (bool, error) {
+		return execOne(ctx, stmt(completeTerminalSQL), string(status), now, o.Message, errText, o.Traceback, nullJSON(o.Result), o.ID, o.Node)
+	}
+	switch {
+	case cur.Cancel:
+		errText := o.Error
+		if errText == "" {
+			errText = connecthub.ReasonCanceled
+		}
+		return terminal(connecthub.StatusCanceled, errText)
+	case o.ConsumeAttempt && cur.Attempt >= cur.MaxAttempts:
+		return terminal(connecthub.StatusFailure, o.Error)
+	case o.ConsumeAttempt:
+		history, err := appendAttempt(cur.Attempts, connecthub.Attempt{
+			Attempt: cur.Attempt, Node: o.Node, StartedAt: timePtr(cur.StartedAt),
+			FinishedAt: o.Now, Status: connecthub.StatusFailure, Error: o.Error,
+		})
+		if err != nil {
+			return false, err
+		}
+		availableAt := o.RetryAt
+		if availableAt.IsZero() {
+			availableAt = o.Now
+		}
+		return execOne(ctx, stmt(completeRetrySQL), history, micros(availableAt), o.Message, o.Error, o.Traceback, now, o.ID)
+	default:
+		return execOne(ctx, stmt(completeHandBackSQL), now, o.ID)
+	}
 }
 
 // execOne runs a statement that changes at most one row and reports

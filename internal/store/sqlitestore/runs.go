@@ -57,13 +57,13 @@ func newRun(r *connecthub.Run) (*connecthub.Run, error) {
 	return &c, nil
 }
 
-// insertChunks splits n rows into chunks whose sizes are powers of two up
-// to maxInsertChunk, so that a handful of statement texts (1, 2, 4, ...
-// rows) serve every batch size from the statement cache.
-func insertChunks(n int) []int {
+// chunkSizes splits n rows into chunks whose sizes are powers of two up to
+// maxChunk (itself a power of two), so that a handful of statement texts
+// (1, 2, 4, ... rows) serve every batch size from the statement cache.
+func chunkSizes(n, maxChunk int) []int {
 	var sizes []int
 	for n > 0 {
-		size := min(maxInsertChunk, 1<<(bits.Len(uint(n))-1))
+		size := min(maxChunk, 1<<(bits.Len(uint(n))-1))
 		sizes = append(sizes, size)
 		n -= size
 	}
@@ -74,7 +74,24 @@ func insertChunks(n int) []int {
 // with room to spare (26 columns a row).
 const maxInsertChunk = 256
 
+// insertRunsSQL returns the multi-row INSERT of n rows; the texts of the
+// chunk sizes are built once.
 func insertRunsSQL(n int) string {
+	if sql, ok := insertRunsTexts[n]; ok {
+		return sql
+	}
+	return buildInsertRunsSQL(n)
+}
+
+var insertRunsTexts = func() map[int]string {
+	m := make(map[int]string)
+	for n := 1; n <= maxInsertChunk; n *= 2 {
+		m[n] = buildInsertRunsSQL(n)
+	}
+	return m
+}()
+
+func buildInsertRunsSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO runs (` + runInsertColumns + `) VALUES `)
 	row := "(" + placeholders(runInsertColumnCount) + ")"
@@ -92,7 +109,7 @@ func insertRunsSQL(n int) string {
 // one per chunk size, in stmts.
 func insertRuns(ctx context.Context, tx *sqlx.Tx, stmts map[int]*sqlx.Stmt, rows []*connecthub.Run) error {
 	args := make([]any, 0, runInsertColumnCount*min(len(rows), maxInsertChunk))
-	for _, size := range insertChunks(len(rows)) {
+	for _, size := range chunkSizes(len(rows), maxInsertChunk) {
 		args = args[:0]
 		for _, r := range rows[:size] {
 			var err error
@@ -117,7 +134,7 @@ func (s *Store) prepareInserts(ctx context.Context, n int) (map[int]*sqlx.Stmt, 
 			r()
 		}
 	}
-	for _, size := range insertChunks(n) {
+	for _, size := range chunkSizes(n, maxInsertChunk) {
 		if _, ok := stmts[size]; ok {
 			continue
 		}
@@ -244,6 +261,12 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecth
 			args = append(args, string(st))
 		}
 		where = append(where, "status IN ("+placeholders(len(p.Status))+")")
+		if len(p.Status) == 1 && p.Status[0].Terminal() && p.JobID == "" {
+			// Repeating the partial index's condition lets SQLite see that
+			// runs_finished applies: it walks that status newest first
+			// instead of scanning every run.
+			where = append(where, finishedCondition)
+		}
 	}
 	if p.Trigger != "" {
 		if !p.Trigger.Valid() {
@@ -423,6 +446,9 @@ func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*conne
 	return run, nil
 }
 
+// finishedCondition is the WHERE of the partial index runs_finished.
+const finishedCondition = `status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED')`
+
 // RunDeleteFinished implements store.RunStore.
 func (s *Store) RunDeleteFinished(ctx context.Context, jobID string) (int64, error) {
 	var n int64
@@ -434,8 +460,7 @@ func (s *Store) RunDeleteFinished(ctx context.Context, jobID string) (int64, err
 		if !exists {
 			return connecthub.NotFound("job", jobID)
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM runs
-			WHERE job_id = ? AND status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED')`, jobID)
+		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE job_id = ? AND `+finishedCondition, jobID)
 		if err != nil {
 			return dbErr(err)
 		}
@@ -445,11 +470,15 @@ func (s *Store) RunDeleteFinished(ctx context.Context, jobID string) (int64, err
 	return n, err
 }
 
+// activeCountSQL counts a job's active runs through their partial index
+// (see fireActiveSQL for why it is named).
+const activeCountSQL = `SELECT COUNT(*) FROM runs INDEXED BY runs_active
+	WHERE job_id = ? AND status IN ('QUEUED', 'RUNNING')`
+
 // RunActiveCount implements store.RunStore. A job that does not exist has
 // no active runs.
 func (s *Store) RunActiveCount(ctx context.Context, jobID string) (int, error) {
 	var n int
-	err := s.r.GetContext(ctx, &n, `SELECT COUNT(*) FROM runs
-		WHERE job_id = ? AND status IN ('QUEUED', 'RUNNING')`, jobID)
+	err := s.r.GetContext(ctx, &n, activeCountSQL, jobID)
 	return n, dbErr(err)
 }

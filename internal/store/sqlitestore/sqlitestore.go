@@ -71,6 +71,9 @@ type Store struct {
 	w *sqlx.DB // exactly one connection: all writes
 	r *sqlx.DB // query_only connections: all reads outside a write
 
+	path string
+	opts Options
+
 	ids   idGen
 	stmts stmtCache
 
@@ -98,7 +101,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sqlx.Open(driverName, dsn(path, opts, false))
+	r, err := sqlx.Open(driverName, dsn(path, opts, roleReader))
 	if err != nil {
 		w.Close()
 		return nil, openErr(path, err)
@@ -112,7 +115,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		r.Close()
 		return nil, openErr(path, err)
 	}
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, path: path, opts: opts}
 	s.stmts.init(w)
 	return s, nil
 }
@@ -148,7 +151,7 @@ func checkPath(path string) error {
 // really is in WAL mode (a read-only directory, say, fails here with a clear
 // message rather than on the first write).
 func openWriter(path string, opts Options) (*sqlx.DB, error) {
-	w, err := sqlx.Open(driverName, dsn(path, opts, true))
+	w, err := sqlx.Open(driverName, dsn(path, opts, roleWriter))
 	if err != nil {
 		return nil, openErr(path, err)
 	}
@@ -169,9 +172,18 @@ func openWriter(path string, opts Options) (*sqlx.DB, error) {
 	return w, nil
 }
 
+// role says what a connection is for; it decides the DSN's extras.
+type role int
+
+const (
+	roleWriter role = iota // the single writer: IMMEDIATE transactions, sets WAL
+	roleReader             // the read pool: query_only
+	roleBackup             // a one-off connection for VACUUM INTO
+)
+
 // dsn builds the modernc DSN. Pragmas go in _pragma parameters so that every
 // connection the pool opens (including after a reconnect) gets them.
-func dsn(path string, opts Options, writer bool) string {
+func dsn(path string, opts Options, r role) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
@@ -180,13 +192,17 @@ func dsn(path string, opts Options, writer bool) string {
 	// (the claim index and recent rows) stays in memory.
 	q.Add("_pragma", "cache_size(-16384)")
 	q.Add("_pragma", "temp_store(MEMORY)")
-	if writer {
+	switch r {
+	case roleWriter:
 		// journal_mode is persistent in the file; the writer sets it so the
 		// readers, which may not write, never have to.
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
-	} else {
+	case roleReader:
 		q.Add("_pragma", "query_only(1)")
+	case roleBackup:
+		// VACUUM INTO writes the destination file, which query_only
+		// forbids; it only reads this database.
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -218,8 +234,9 @@ func (s *Store) Close() error {
 }
 
 // Backup writes a consistent snapshot of the database to dest with VACUUM
-// INTO. It reads through the reader pool, so writers are not blocked while it
-// runs. dest must not exist yet: a backup never overwrites anything.
+// INTO. It runs on a connection of its own, inside one read transaction, so
+// the snapshot is consistent and writers are not held up while it is
+// written. dest must not exist yet: a backup never overwrites anything.
 func (s *Store) Backup(ctx context.Context, dest string) error {
 	if strings.TrimSpace(dest) == "" {
 		return connecthub.FieldError("dest", "", "the backup destination is empty")
@@ -231,12 +248,18 @@ func (s *Store) Backup(ctx context.Context, dest string) error {
 		return &connecthub.Error{Kind: connecthub.KindInvalid, Code: "backup_dest",
 			Message: fmt.Sprintf("cannot use backup destination %s", dest), Err: err}
 	}
-	// VACUUM INTO writes a database file that is not ours, which query_only
-	// forbids, so it runs on the writer connection. SQLite reads the source
-	// in one read transaction, so the snapshot is consistent either way.
-	if _, err := s.w.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
-		return &connecthub.Error{Kind: connecthub.KindInternal, Code: "backup_failed",
-			Message: fmt.Sprintf("backup to %s failed", dest), Err: err}
+	db, err := sql.Open(driverName, dsn(s.path, s.opts, roleBackup))
+	if err != nil {
+		return openErr(s.path, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
+		if ctx.Err() != nil {
+			return dbErr(ctx.Err())
+		}
+		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "backup_failed",
+			Message: fmt.Sprintf("backup to %s failed (check that its directory exists and has space)", dest), Err: err}
 	}
 	return nil
 }

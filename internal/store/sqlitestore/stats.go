@@ -10,6 +10,15 @@ import (
 	"github.com/connecthub/connecthub"
 )
 
+// The queries of Stats, each served by a partial index.
+const (
+	statsQueuedSQL   = `SELECT 'QUEUED', COUNT(*) FROM runs WHERE status = 'QUEUED'`
+	statsRunningSQL  = `SELECT 'RUNNING', COUNT(*) FROM runs WHERE status = 'RUNNING'`
+	statsFinishedSQL = `SELECT status, COUNT(*) FROM runs WHERE ` + finishedCondition + ` GROUP BY status`
+	statsQueuesSQL   = `SELECT queue, COUNT(*), MIN(CASE WHEN available_at <= ?1 THEN available_at END)
+		FROM runs WHERE status = 'QUEUED' GROUP BY queue ORDER BY queue`
+)
+
 // Stats implements store.Store from one read snapshot.
 //
 // A queue's depth counts all its QUEUED runs; its oldest age is measured
@@ -22,27 +31,31 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*connecthub.Stats, er
 		st.Runs[status] = 0
 	}
 	err := s.read(ctx, func(tx *sqlx.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT status, COUNT(*) FROM runs GROUP BY status`)
-		if err != nil {
-			return dbErr(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				status string
-				n      int64
-			)
-			if err := rows.Scan(&status, &n); err != nil {
+		// Three index-only counts (one per partial index) rather than one
+		// GROUP BY, which would scan the whole table.
+		for _, q := range []string{statsQueuedSQL, statsRunningSQL, statsFinishedSQL} {
+			rows, err := tx.QueryContext(ctx, q)
+			if err != nil {
 				return dbErr(err)
 			}
-			st.Runs[connecthub.RunStatus(status)] = n
-		}
-		if err := rows.Err(); err != nil {
-			return dbErr(err)
+			for rows.Next() {
+				var (
+					status string
+					n      int64
+				)
+				if err := rows.Scan(&status, &n); err != nil {
+					rows.Close()
+					return dbErr(err)
+				}
+				st.Runs[connecthub.RunStatus(status)] = n
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return dbErr(err)
+			}
 		}
 
-		qrows, err := tx.QueryContext(ctx, `SELECT queue, COUNT(*), MIN(CASE WHEN available_at <= ?1 THEN available_at END)
-			FROM runs WHERE status = 'QUEUED' GROUP BY queue ORDER BY queue`, micros(now))
+		qrows, err := tx.QueryContext(ctx, statsQueuesSQL, micros(now))
 		if err != nil {
 			return dbErr(err)
 		}

@@ -82,8 +82,12 @@ CREATE INDEX runs_active ON runs (job_id) WHERE status IN ('QUEUED', 'RUNNING');
 -- Listing a job's runs newest first; also serves the ON DELETE CASCADE.
 CREATE INDEX runs_job ON runs (job_id, id);
 
--- Listing by status newest first, and counting by status for Stats.
-CREATE INDEX runs_status ON runs (status, id);
+-- Listing finished runs by status newest first (the admin's "failures"
+-- view), and counting them for Stats. Partial, so the claim (QUEUED to
+-- RUNNING) never touches it and a completion only adds an entry: a full
+-- (status, id) index cost the queue about 12% of its throughput. QUEUED and
+-- RUNNING runs are counted and listed through runs_claim and runs_lease.
+CREATE INDEX runs_finished ON runs (status, id) WHERE status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED');
 
 -- Run logs are kept apart from the runs row in append-only chunks: appending
 -- is an insert of the new bytes rather than a rewrite of the whole log (and

@@ -1,0 +1,102 @@
+package builtin_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/handlers/builtin"
+	"github.com/connecthub/connecthub/handlers/internal/handlertest"
+)
+
+func names(r *handler.Registry) []string {
+	var out []string
+	for _, s := range r.List() {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func TestRegister(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts builtin.Options
+		want []string
+	}{
+		{"shell off by default", builtin.Options{}, []string{"httpcall", "noop", "sleep"}},
+		{"shell enabled", builtin.Options{EnableShell: true}, []string{"httpcall", "noop", "shell", "sleep"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := handler.NewRegistry()
+			if err := builtin.Register(r, tt.opts); err != nil {
+				t.Fatal(err)
+			}
+			if got := names(r); !slices.Equal(got, tt.want) {
+				t.Fatalf("registered %q, want %q", got, tt.want)
+			}
+			for _, spec := range r.List() {
+				if spec.Description == "" || spec.Func == nil {
+					t.Errorf("%s: incomplete spec", spec.Name)
+				}
+				handlertest.CheckSchema(t, spec, []string{}, []string{`"not an object"`})
+			}
+		})
+	}
+}
+
+func TestRegisterErrors(t *testing.T) {
+	t.Parallel()
+	if err := builtin.Register(nil, builtin.Options{}); err == nil {
+		t.Error("Register(nil) succeeded")
+	}
+	r := handler.NewRegistry()
+	if err := builtin.Register(r, builtin.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	err := builtin.Register(r, builtin.Options{})
+	if err == nil || !strings.Contains(err.Error(), "registered twice") {
+		t.Errorf("a second Register: err = %v, want a duplicate error", err)
+	}
+}
+
+// roundTripper answers every request itself and records its URL.
+type roundTripper struct{ urls []string }
+
+func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt.urls = append(rt.urls, req.URL.String())
+	return &http.Response{
+		StatusCode: http.StatusOK,
+		Status:     "200 OK",
+		Proto:      "HTTP/1.1",
+		Header:     http.Header{"Content-Type": {"text/plain"}},
+		Body:       io.NopCloser(strings.NewReader("stubbed")),
+		Request:    req,
+	}, nil
+}
+
+func TestRegisterUsesTheHTTPClient(t *testing.T) {
+	t.Parallel()
+	rt := &roundTripper{}
+	r := handler.NewRegistry()
+	if err := builtin.Register(r, builtin.Options{HTTPClient: &http.Client{Transport: rt}}); err != nil {
+		t.Fatal(err)
+	}
+	spec, ok := r.Lookup("httpcall")
+	if !ok {
+		t.Fatal("httpcall is not registered")
+	}
+	res, err := spec.Func(context.Background(), &handler.Task{Config: []byte(`{"url": "https://api.invalid/x"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rt.urls, []string{"https://api.invalid/x"}) || res.Message != "GET https://api.invalid/x → 200" {
+		t.Errorf("the client saw %q; message %q", rt.urls, res.Message)
+	}
+}

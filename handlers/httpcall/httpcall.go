@@ -1,0 +1,493 @@
+// Package httpcall provides the built-in "httpcall" handler, which makes one
+// HTTP request: the everyday integration job of calling a webhook or an API
+// on a schedule.
+//
+// Its public_cfg is
+//
+//	{
+//	  "method": "POST",                       // default GET
+//	  "url": "https://api.example.com/hook?key={{secret.API_KEY}}",
+//	  "headers": {"Authorization": "Bearer {{secret.TOKEN}}"},
+//	  "body": {"event": "nightly"},           // or a string, sent as is
+//	  "expect_status": [200, 201],            // default: any 2xx
+//	  "timeout": "30s"                        // default 30s; "0s" = only the run's timeout
+//	}
+//
+// {{secret.KEY}} in the url, in header names and values, and in the body (a
+// string body, and every string, key or value, inside an object or array
+// body) is replaced by the job's secret KEY, so credentials live in the
+// encrypted secret_cfg and never in public_cfg. The value is inserted as is
+// (in a JSON body it is JSON-escaped): store it URL-encoded if it goes into a
+// query string and may contain reserved characters.
+//
+// Secrets never leave the handler in clear: the run log gets the URL as
+// written in public_cfg (placeholders and all), never the request headers,
+// and the response's status line and first 4 KiB of body; error messages
+// name the URL template too; and secret values echoed by the server are
+// masked in the result.
+package httpcall
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/handlers/internal/task"
+)
+
+// Name is the handler name jobs put in their "handler" field.
+const Name = "httpcall"
+
+// DefaultTimeout bounds a request whose public_cfg sets no "timeout": long
+// enough for a slow API, short enough that a hung server does not hold a
+// worker slot until the run's own timeout (which is unlimited by default).
+const DefaultTimeout = 30 * time.Second
+
+// MaxBodyBytes is how much of the response body is logged and returned.
+// The rest is not read: the run log and the run's result are for a human
+// checking what happened, not for transferring data.
+const MaxBodyBytes = 4 << 10
+
+// Redacted replaces secret values that the server echoed back.
+const Redacted = "******"
+
+// methods are the request methods public_cfg may name.
+var methods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+//go:embed schema.json
+var schema []byte
+
+// defaultClient is used when no client is given. It carries no Timeout of
+// its own: every request is bounded by its context instead, so the run's
+// timeout, a cancel request and "timeout" all apply the same way.
+var defaultClient = &http.Client{}
+
+// Spec returns the httpcall handler's spec with a default HTTP client (the
+// default transport: proxies from the environment, connection reuse).
+func Spec() handler.Spec { return SpecWithClient(nil) }
+
+// SpecWithClient returns the httpcall handler's spec making its requests
+// with client, for a custom transport (proxy, TLS roots, test servers). A nil
+// client means the default one. The client's own Timeout, if any, applies
+// on top of the configured "timeout".
+func SpecWithClient(client *http.Client) handler.Spec {
+	if client == nil {
+		client = defaultClient
+	}
+	c := &caller{client: client}
+	return handler.Spec{
+		Name:         Name,
+		Description:  "Makes an HTTP request, with {{secret.KEY}} placeholders in url, headers and body; fails on an unexpected status.",
+		ConfigSchema: schema,
+		Func:         c.run,
+	}
+}
+
+// Response is the result of a successful call, stored as the run's result.
+type Response struct {
+	// Status is the response status code (after redirects).
+	Status int `json:"status"`
+	// Headers are the response headers, names in lower case, repeated
+	// values joined with ", ".
+	Headers map[string]string `json:"headers"`
+	// Body is the first MaxBodyBytes of the response body.
+	Body string `json:"body"`
+	// Truncated reports that the body was longer than MaxBodyBytes.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// config is public_cfg as written.
+type config struct {
+	Method       string            `json:"method"`
+	URL          string            `json:"url"`
+	Headers      map[string]string `json:"headers"`
+	Body         json.RawMessage   `json:"body"`
+	ExpectStatus []int             `json:"expect_status"`
+	Timeout      string            `json:"timeout"`
+}
+
+// request is a validated config with its secrets substituted.
+type request struct {
+	method  string
+	display string // the url as written, placeholders included: safe to log
+	url     *url.URL
+	header  http.Header
+	host    string // a "Host" header, which net/http takes from Request.Host
+	body    []byte
+	hasBody bool
+	expect  []int // nil means any 2xx
+	timeout time.Duration
+}
+
+type caller struct {
+	client *http.Client
+}
+
+func (c *caller) run(ctx context.Context, t *handler.Task) (*handler.Result, error) {
+	req, redact, err := parse(t)
+	if err != nil {
+		return nil, err
+	}
+	log := task.Logger(t)
+
+	reqCtx := ctx
+	if req.timeout > 0 {
+		var cancel context.CancelFunc
+		reqCtx, cancel = context.WithTimeout(ctx, req.timeout)
+		defer cancel()
+	}
+	var body io.Reader
+	if req.hasBody {
+		body = bytes.NewReader(req.body)
+	}
+	httpReq, err := http.NewRequestWithContext(reqCtx, req.method, req.url.String(), body)
+	if err != nil {
+		return nil, handler.Permanent(fmt.Errorf("%s %s: %s", req.method, req.display, redact(err.Error())))
+	}
+	httpReq.Header = req.header
+	if req.host != "" {
+		httpReq.Host = req.host
+	}
+
+	log.Info(req.method + " " + req.display)
+	resp, err := c.client.Do(httpReq)
+	if err != nil {
+		return nil, req.failure(ctx, reqCtx, err, redact)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, req.failure(ctx, reqCtx, fmt.Errorf("reading the response body: %w", err), redact)
+	}
+	truncated := len(raw) > MaxBodyBytes
+	if truncated {
+		raw = cutIncompleteRune(raw[:MaxBodyBytes])
+	}
+	out := Response{
+		Status:    resp.StatusCode,
+		Headers:   make(map[string]string, len(resp.Header)),
+		Body:      redact(string(raw)),
+		Truncated: truncated,
+	}
+	for name, values := range resp.Header {
+		out.Headers[strings.ToLower(name)] = redact(strings.Join(values, ", "))
+	}
+
+	log.Info(resp.Proto + " " + resp.Status)
+	if len(raw) > 0 {
+		log.Info("response body", "body", out.Body, "truncated", truncated)
+	}
+	if !req.expected(resp.StatusCode) {
+		return nil, fmt.Errorf("unexpected status %d (expected %s)", resp.StatusCode, req.expectation())
+	}
+	return &handler.Result{
+		Message: fmt.Sprintf("%s %s → %d", req.method, req.display, resp.StatusCode),
+		Data:    out,
+	}, nil
+}
+
+// failure describes a request that got no (complete) response. It names the
+// URL template, never the substituted URL that net/http errors carry, and
+// masks any secret value left in the cause (a host name from a secret in a
+// DNS error). Cancellation of the run keeps its context error in the chain so
+// the caller can tell it apart from a failure.
+func (r *request) failure(runCtx, reqCtx context.Context, err error, redact func(string) string) error {
+	prefix := r.method + " " + r.display
+	if runErr := runCtx.Err(); runErr != nil {
+		return fmt.Errorf("%s: %w", prefix, runErr)
+	}
+	if reqCtx.Err() != nil {
+		return fmt.Errorf("%s: no response within the timeout of %s", prefix, r.timeout)
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		err = urlErr.Err
+	}
+	return fmt.Errorf("%s: %s", prefix, redact(err.Error()))
+}
+
+func (r *request) expected(status int) bool {
+	if r.expect == nil {
+		return status >= 200 && status <= 299
+	}
+	return slices.Contains(r.expect, status)
+}
+
+func (r *request) expectation() string {
+	if r.expect == nil {
+		return "2xx"
+	}
+	parts := make([]string, len(r.expect))
+	for i, s := range r.expect {
+		parts[i] = strconv.Itoa(s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// parse decodes and validates the task's public_cfg and substitutes its
+// secrets. It also returns the function that masks the task's secret values.
+func parse(t *handler.Task) (*request, func(string) string, error) {
+	var cfg config
+	if err := task.Decode(t, &cfg); err != nil {
+		return nil, nil, err
+	}
+	redact := newRedactor(t.Secrets)
+	req, err := build(cfg, t.Secrets, redact)
+	if err != nil {
+		return nil, nil, handler.Permanent(err)
+	}
+	return req, redact, nil
+}
+
+// build validates cfg and substitutes the secrets. Its errors are
+// configuration errors; they name the field and quote what the user wrote,
+// never a substituted value.
+func build(cfg config, secrets map[string]string, redact func(string) string) (*request, error) {
+	req := &request{method: cfg.Method, display: strings.TrimSpace(cfg.URL), header: make(http.Header)}
+
+	if req.method == "" {
+		req.method = http.MethodGet
+	}
+	if !slices.Contains(methods, req.method) {
+		return nil, fmt.Errorf("method %q is not supported (use one of %s)", cfg.Method, strings.Join(methods, ", "))
+	}
+
+	if req.display == "" {
+		return nil, errors.New("url is required")
+	}
+	rawURL, err := expand(req.display, "url", secrets, nil)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
+		return nil, fmt.Errorf("url %q is not a valid URL: %s", req.display, redact(err.Error()))
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("url %q: the scheme must be http or https", req.display)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("url %q has no host", req.display)
+	}
+	req.url = u
+
+	// Sorted, so that the first bad header reported is the same every time.
+	for _, name := range slices.Sorted(maps.Keys(cfg.Headers)) {
+		n, err := expand(name, "headers", secrets, nil)
+		if err != nil {
+			return nil, err
+		}
+		v, err := expand(cfg.Headers[name], "headers."+name, secrets, nil)
+		if err != nil {
+			return nil, err
+		}
+		if !validHeaderName(n) {
+			return nil, fmt.Errorf("headers: %q is not a valid header name", name)
+		}
+		if !validHeaderValue(v) {
+			return nil, fmt.Errorf("headers.%s: the value contains a line break or another control character", name)
+		}
+		if http.CanonicalHeaderKey(n) == "Host" {
+			req.host = v
+			continue
+		}
+		req.header.Add(n, v)
+	}
+
+	if err := req.setBody(cfg.Body, secrets); err != nil {
+		return nil, err
+	}
+
+	for _, s := range cfg.ExpectStatus {
+		if s < 100 || s > 599 {
+			return nil, fmt.Errorf("expect_status: %d is not an HTTP status code (100-599)", s)
+		}
+	}
+	if len(cfg.ExpectStatus) > 0 {
+		req.expect = cfg.ExpectStatus
+	}
+
+	req.timeout = DefaultTimeout
+	if cfg.Timeout != "" {
+		d, err := time.ParseDuration(cfg.Timeout)
+		if err != nil {
+			return nil, fmt.Errorf("timeout %q is not a duration such as \"30s\" or \"1m30s\"", cfg.Timeout)
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("timeout %q must not be negative", cfg.Timeout)
+		}
+		req.timeout = d
+	}
+	return req, nil
+}
+
+// setBody prepares the request body: a JSON string is sent as its text, an
+// object or array as JSON (Content-Type application/json unless a header
+// sets one), null as no body.
+func (r *request) setBody(raw json.RawMessage, secrets map[string]string) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return fmt.Errorf("body: %w", err)
+		}
+		s, err := expand(s, "body", secrets, nil)
+		if err != nil {
+			return err
+		}
+		r.body, r.hasBody = []byte(s), true
+	case '{', '[':
+		// In valid JSON, "{{" can only occur inside a string literal, so
+		// substituting in the JSON text with JSON-escaped values replaces
+		// the placeholders in every string while keeping the document's key
+		// order and number formatting exactly as written.
+		s, err := expand(string(raw), "body", secrets, jsonEscape)
+		if err != nil {
+			return err
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, []byte(s)); err != nil {
+			return fmt.Errorf("body: %w", err)
+		}
+		r.body, r.hasBody = compact.Bytes(), true
+		if r.header.Get("Content-Type") == "" {
+			r.header.Set("Content-Type", "application/json")
+		}
+	default:
+		return errors.New("body must be a string, an object or an array")
+	}
+	return nil
+}
+
+// secretRef matches a {{secret.KEY}} placeholder; spaces inside the braces
+// are allowed, as template users tend to write them.
+var secretRef = regexp.MustCompile(`\{\{ *secret\.([A-Za-z0-9_.\-]+) *\}\}`)
+
+// expand replaces the placeholders in s with the secrets' values, passed
+// through escape when it is not nil. An unknown key is an error that names
+// the key and the field, not any value.
+func expand(s, field string, secrets map[string]string, escape func(string) string) (string, error) {
+	if !strings.Contains(s, "{{") {
+		return s, nil
+	}
+	matches := secretRef.FindAllStringSubmatchIndex(s, -1)
+	if matches == nil {
+		return s, nil
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range matches {
+		key := s[m[2]:m[3]]
+		value, ok := secrets[key]
+		if !ok {
+			return "", fmt.Errorf("%s: unknown secret %q: secret_cfg has no such key", field, key)
+		}
+		if escape != nil {
+			value = escape(value)
+		}
+		b.WriteString(s[last:m[0]])
+		b.WriteString(value)
+		last = m[1]
+	}
+	b.WriteString(s[last:])
+	return b.String(), nil
+}
+
+// jsonEscape returns s as the inside of a JSON string literal, without the
+// HTML escaping of encoding/json that would change "<" or "&" in a body the
+// user wrote.
+func jsonEscape(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	return string(out[1 : len(out)-1])
+}
+
+// newRedactor returns a function that masks every non-empty secret value,
+// longest first so that a secret containing another is masked whole.
+func newRedactor(secrets map[string]string) func(string) string {
+	values := make([]string, 0, len(secrets))
+	for _, v := range secrets {
+		if v != "" {
+			values = append(values, v)
+		}
+	}
+	if len(values) == 0 {
+		return func(s string) string { return s }
+	}
+	slices.SortFunc(values, func(a, b string) int { return len(b) - len(a) })
+	pairs := make([]string, 0, 2*len(values))
+	for _, v := range values {
+		pairs = append(pairs, v, Redacted)
+	}
+	return strings.NewReplacer(pairs...).Replace
+}
+
+// cutIncompleteRune drops a UTF-8 sequence that the MaxBodyBytes cut split,
+// so that the returned body does not end in a garbled character.
+func cutIncompleteRune(b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return b[:i]
+			}
+			return b
+		}
+	}
+	return b
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether s has no control characters other than
+// horizontal tab, which would let a value split the request.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
