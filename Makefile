@@ -36,8 +36,12 @@ vet:
 
 test: lint test-go
 
+# The PostgreSQL tests need a server: CONNECTHUB_TEST_POSTGRES_URL if you
+# set it, else a private throwaway cluster this target starts and removes.
+# CONNECTHUB_TEST_STRICT=1 turns a missing PostgreSQL into a failure rather
+# than a skip.
 test-go:
-	CONNECTHUB_TEST_STRICT=1 $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
+	CONNECTHUB_TEST_STRICT=1 scripts/with-test-postgres.sh $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -22,12 +22,20 @@
 #
 # Both commands are safe to repeat: start on a running cluster prints its
 # URL again, start after a crash or reboot replaces the stale state, and stop
-# on a missing or stopped cluster just cleans up.
+# on a missing or stopped cluster just cleans up. stop removes only the files
+# this script made: a DIR that holds anything else is left in place.
+#
+# Environment:
+#   PG_TEST_BINDIR         directory of initdb and pg_ctl (default: PATH, then
+#                          /usr/lib/postgresql/<newest>/bin)
+#   PG_TEST_START_TIMEOUT  seconds to wait for the server to start (default 60)
 set -euo pipefail
 
 readonly PROG=${0##*/}
 # How long to wait for the server to accept connections, in seconds.
 readonly START_TIMEOUT=${PG_TEST_START_TIMEOUT:-60}
+# The files this script keeps in DIR: all that stop removes.
+readonly STATE_FILES=(url port pgdata postgres.log)
 
 die() {
 	echo "$PROG: $*" >&2
@@ -48,6 +56,11 @@ EOF
 # first, else from the Debian/Ubuntu versioned directories (newest first).
 find_bin() {
 	local name=$1 p
+	if [[ -n ${PG_TEST_BINDIR:-} ]]; then
+		[[ -x $PG_TEST_BINDIR/$name ]] || return 1
+		echo "$PG_TEST_BINDIR/$name"
+		return 0
+	fi
 	if p=$(command -v "$name" 2>/dev/null); then
 		echo "$p"
 		return 0
@@ -69,9 +82,11 @@ locate_binaries() {
 		fi
 	done
 	if ((${#missing[@]} > 0)); then
-		die "PostgreSQL server programs not found: ${missing[*]}.
-Install the server (Debian/Ubuntu: apt-get install postgresql-15) or put its bin directory
-(for example /usr/lib/postgresql/15/bin) on PATH."
+		local where="on PATH or in /usr/lib/postgresql/*/bin"
+		[[ -n ${PG_TEST_BINDIR:-} ]] && where="in PG_TEST_BINDIR=$PG_TEST_BINDIR"
+		die "PostgreSQL server programs not found $where: ${missing[*]}.
+Install the server (Debian/Ubuntu: apt-get install postgresql-15), put its bin directory
+(for example /usr/lib/postgresql/15/bin) on PATH, or set PG_TEST_BINDIR to it."
 	fi
 	INITDB=$(find_bin initdb)
 	PG_CTL=$(find_bin pg_ctl)
@@ -131,30 +146,56 @@ url_for() {
 	echo "postgres://postgres@127.0.0.1:$1/postgres?sslmode=disable"
 }
 
-# running DIR reports whether the cluster recorded in DIR is up.
-running() {
-	local dir=$1 data
-	[[ -f $dir/pgdata ]] || return 1
-	data=$(<"$dir/pgdata")
-	[[ -d $data/data ]] || return 1
-	as_owner "$PG_CTL" status -D "$data/data" >/dev/null 2>&1
+# postmaster_pid DATA prints the pid of the cluster's postmaster, if its pid
+# file is there.
+postmaster_pid() {
+	local pidfile=$1/data/postmaster.pid pid
+	[[ -r $pidfile ]] || return 1
+	read -r pid <"$pidfile" || return 1
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	echo "$pid"
 }
 
-# stop_cluster DIR stops the recorded cluster (if any) and removes its files.
+# alive PID reports whether the process exists and is not a zombie.
+alive() {
+	local state
+	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[[ -n $state && $state != Z* ]]
+}
+
+# running DIR reports whether the cluster recorded in DIR is up and
+# accepts connections on its port.
+running() {
+	local dir=$1 data pid port
+	[[ -f $dir/pgdata && -f $dir/port ]] || return 1
+	data=$(<"$dir/pgdata")
+	port=$(<"$dir/port")
+	pid=$(postmaster_pid "$data") || return 1
+	alive "$pid" || return 1
+	if command -v pg_isready >/dev/null 2>&1; then
+		pg_isready -q -h 127.0.0.1 -p "$port" -U postgres -d postgres
+	fi
+}
+
+# stop_cluster DIR stops the recorded cluster (if any) and removes its
+# files. It does not give up on a server that will not stop: the data is
+# throwaway, so the postmaster is killed.
 stop_cluster() {
-	local dir=$1 data
-	if [[ -f $dir/pgdata ]]; then
-		data=$(<"$dir/pgdata")
-		if [[ -d $data/data ]] && as_owner "$PG_CTL" status -D "$data/data" >/dev/null 2>&1; then
-			# immediate: nothing here is worth a checkpoint.
-			as_owner "$PG_CTL" stop -D "$data/data" -m immediate -w -t 30 >/dev/null ||
-				die "pg_ctl could not stop the cluster in $data/data"
-		fi
-		# Only ever remove a directory this script made.
-		if [[ $data == */connecthub-pg.* && -d $data ]]; then
-			rm -rf -- "$data"
+	local dir=$1 data pid
+	[[ -f $dir/pgdata ]] || return 0
+	data=$(<"$dir/pgdata")
+	if pid=$(postmaster_pid "$data") && alive "$pid"; then
+		# immediate: nothing here is worth a checkpoint.
+		if ! as_owner "$PG_CTL" stop -D "$data/data" -m immediate -w -t 30 >/dev/null 2>&1; then
+			echo "$PROG: pg_ctl could not stop the server (pid $pid); killing it" >&2
+			kill -KILL "$pid" 2>/dev/null || true
 		fi
 	fi
+	# Only ever remove a directory this script made.
+	if [[ $data == */connecthub-pg.* && -d $data ]]; then
+		rm -rf -- "$data"
+	fi
+	rm -f -- "$dir/pgdata"
 }
 
 cmd_start() {
@@ -166,7 +207,7 @@ cmd_start() {
 	# Stale state (a crash, a reboot that emptied /tmp): start over.
 	stop_cluster "$dir"
 	mkdir -p -- "$dir"
-	rm -f -- "$dir/url" "$dir/port" "$dir/pgdata" "$dir/postgres.log"
+	rm -f -- "${STATE_FILES[@]/#/$dir/}"
 
 	local base=${TMPDIR:-/tmp}
 	[[ -d $base ]] || base=/tmp
@@ -250,7 +291,10 @@ cmd_stop() {
 		return 0
 	fi
 	stop_cluster "$dir"
-	rm -rf -- "$dir"
+	rm -f -- "${STATE_FILES[@]/#/$dir/}"
+	if ! rmdir -- "$dir" 2>/dev/null; then
+		echo "$PROG: stopped; left $dir in place because it holds files this script did not make" >&2
+	fi
 }
 
 cmd_status() {
@@ -270,6 +314,7 @@ main() {
 	case $dir in
 	/ | /tmp | /root | /home | /usr | /var | /etc) die "refusing to use $dir as the cluster's state directory" ;;
 	esac
+	[[ $START_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "PG_TEST_START_TIMEOUT must be a whole number of seconds, not \"$START_TIMEOUT\""
 	PG_USER=postgres
 	if ((EUID == 0)) && ! id -u "$PG_USER" >/dev/null 2>&1; then
 		die "running as root, and there is no \"$PG_USER\" system user to run PostgreSQL as (initdb refuses root)"

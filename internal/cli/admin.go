@@ -15,7 +15,9 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/cron"
+	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/secret"
+	"github.com/connecthub/connecthub/internal/store/pgstore"
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
 )
 
@@ -30,14 +32,17 @@ func newMigrateCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cfg.DBDriver() != "sqlite" {
-				return fmt.Errorf("CONNECTHUB_DB_URL: the %s driver is not available in this build yet", cfg.DBDriver())
+			var applied []int64
+			switch cfg.DBDriver() {
+			case config.DriverPostgres:
+				applied, err = pgstore.Migrate(cmd.Context(), cfg.DBURL)
+			default:
+				path := cfg.SQLitePath()
+				if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+					return err
+				}
+				applied, err = sqlitestore.Migrate(cmd.Context(), path)
 			}
-			path := cfg.SQLitePath()
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-				return err
-			}
-			applied, err := sqlitestore.Migrate(cmd.Context(), path)
 			if err != nil {
 				return err
 			}

@@ -32,6 +32,7 @@ import (
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/store"
+	"github.com/connecthub/connecthub/internal/store/pgstore"
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
 	"github.com/connecthub/connecthub/internal/worker"
 )
@@ -78,16 +79,18 @@ func newServeCmd(env *Env) *cobra.Command {
 }
 
 // openStore opens the configured database driver.
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
 	switch cfg.DBDriver() {
-	case "sqlite":
+	case config.DriverSQLite:
 		path := cfg.SQLitePath()
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 		return sqlitestore.Open(ctx, path, sqlitestore.Options{})
+	case config.DriverPostgres:
+		return pgstore.Open(ctx, cfg.DBURL, pgstore.Options{Logger: log})
 	default:
-		return nil, fmt.Errorf("CONNECTHUB_DB_URL: the %s driver is not available in this build yet; use sqlite://", cfg.DBDriver())
+		return nil, fmt.Errorf("CONNECTHUB_DB_URL: unsupported database %q", cfg.DBDriver())
 	}
 }
 
@@ -126,13 +129,23 @@ func adminToken(cfg *config.Config) (token string, path string, err error) {
 	return token, path, f.Close()
 }
 
-// nodeName is hostname-pid, unique per process on a machine.
+// nodesInProcess counts the nodes this process started, so that several
+// servers run as functions in one process (tests, embedding) still get
+// unique node names.
+var nodesInProcess atomic.Int64
+
+// nodeName is hostname-pid (the SPEC's default), unique per process on a
+// machine; a second node in the same process gets a "-2" suffix, and so on.
 func nodeName() string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "connecthub"
 	}
-	return fmt.Sprintf("%s-%d", host, os.Getpid())
+	name := fmt.Sprintf("%s-%d", host, os.Getpid())
+	if n := nodesInProcess.Add(1); n > 1 {
+		name += fmt.Sprintf("-%d", n)
+	}
+	return name
 }
 
 // buildRegistry returns the built-in handlers plus the custom ones of this
@@ -189,7 +202,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 		return err
 	}
 
-	st, err := openStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

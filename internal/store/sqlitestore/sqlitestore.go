@@ -93,7 +93,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
-	w, err := openWriter(path, opts)
+	w, err := openWriter(ctx, path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func Migrate(ctx context.Context, path string) ([]int64, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
-	w, err := openWriter(path, Options{}.withDefaults())
+	w, err := openWriter(ctx, path, Options{}.withDefaults())
 	if err != nil {
 		return nil, err
 	}
@@ -140,9 +140,12 @@ func checkPath(path string) error {
 	if strings.TrimSpace(path) == "" {
 		return connecthub.FieldError("path", "", "the SQLite database path is empty")
 	}
-	if strings.ContainsAny(path, "?#") {
+	if strings.Contains(path, "?") {
 		// A '?' would start the DSN's parameters and silently drop ours.
-		return connecthub.FieldError("path", "", "the SQLite database path %q must not contain '?' or '#'", path)
+		return connecthub.FieldError("path", "", "the SQLite database path %q must not contain '?'", path)
+	}
+	if strings.HasPrefix(path, "file:") {
+		return connecthub.FieldError("path", "", "give the SQLite database as a file path, not a file: URI")
 	}
 	return nil
 }
@@ -150,7 +153,7 @@ func checkPath(path string) error {
 // openWriter opens the single writer connection and checks that the file
 // really is in WAL mode (a read-only directory, say, fails here with a clear
 // message rather than on the first write).
-func openWriter(path string, opts Options) (*sqlx.DB, error) {
+func openWriter(ctx context.Context, path string, opts Options) (*sqlx.DB, error) {
 	w, err := sqlx.Open(driverName, dsn(path, opts, roleWriter))
 	if err != nil {
 		return nil, openErr(path, err)
@@ -160,7 +163,7 @@ func openWriter(path string, opts Options) (*sqlx.DB, error) {
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
 	var mode string
-	if err := w.Get(&mode, "PRAGMA journal_mode"); err != nil {
+	if err := w.GetContext(ctx, &mode, "PRAGMA journal_mode"); err != nil {
 		w.Close()
 		return nil, openErr(path, err)
 	}
@@ -204,7 +207,9 @@ func dsn(path string, opts Options, r role) string {
 		// VACUUM INTO writes the destination file, which query_only
 		// forbids; it only reads this database.
 	}
-	return "file:" + path + "?" + q.Encode()
+	// A plain path, not a file: URI, so SQLite takes it verbatim ('%' and
+	// '#' are ordinary characters); modernc cuts the parameters at the '?'.
+	return path + "?" + q.Encode()
 }
 
 func openErr(path string, err error) error {

@@ -104,6 +104,26 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 	}
 }
 
+func TestOddPath(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "a dir#with %20 odd chars")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "db 100%.sqlite")
+	s, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	defer s.Close()
+	if err := s.JobCreate(t.Context(), testJob("j")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the database is not at the path given: %v", err)
+	}
+}
+
 func TestPragmas(t *testing.T) {
 	t.Parallel()
 	s, _ := openTest(t)
@@ -165,6 +185,7 @@ func TestOpenBadInput(t *testing.T) {
 	}{
 		"empty path":       {"", Options{}, connecthub.KindInvalid},
 		"query in path":    {filepath.Join(dir, "x.db?mode=ro"), Options{}, connecthub.KindInvalid},
+		"uri":              {"file:" + filepath.Join(dir, "u.db"), Options{}, connecthub.KindInvalid},
 		"negative timeout": {filepath.Join(dir, "y.db"), Options{BusyTimeout: -time.Second}, connecthub.KindInvalid},
 		"negative readers": {filepath.Join(dir, "z.db"), Options{ReadConns: -1}, connecthub.KindInvalid},
 		"missing dir":      {filepath.Join(dir, "no", "such", "dir", "x.db"), Options{}, connecthub.KindUnavailable},

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -378,5 +377,3 @@ func checkSnapshot(t *testing.T, want, got connecthub.Snapshot) {
 	}
 	checkTime(t, "snapshot.meta.scheduled_for", wm.ScheduledFor, gm.ScheduledFor)
 }
-
-var _ = fmt.Sprint

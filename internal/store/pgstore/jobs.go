@@ -1,0 +1,251 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// JobCreate implements store.JobStore.
+func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
+	if job == nil {
+		return connecthub.Errorf(connecthub.KindInvalid, "job is required")
+	}
+	if err := connecthub.ValidateID(job.ID); err != nil {
+		return err
+	}
+	if err := checkJobText(job); err != nil {
+		return err
+	}
+	args, err := jobArgs(job)
+	if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(1, len(args))+`)`, args...)
+	s.queueNotify(b, store.TopicJobs)
+	err = s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		_, err := br.Exec()
+		return err
+	})
+	if isCode(err, codeUniqueViolation) {
+		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_exists",
+			Message: fmt.Sprintf("job %q already exists", job.ID), Err: err}
+	}
+	if err != nil {
+		return dbErr(err)
+	}
+	s.Publish(store.TopicJobs)
+	return nil
+}
+
+// JobGet implements store.JobStore.
+func (s *Store) JobGet(ctx context.Context, id string) (*connecthub.Job, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	j, err := scanJob(db.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound(err, "job", id)
+	}
+	return j, nil
+}
+
+// JobList implements store.JobStore.
+func (s *Store) JobList(ctx context.Context, p store.JobListParams) ([]*connecthub.Job, string, error) {
+	limit, err := pageLimit(p.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if p.Cursor != "" {
+		where = append(where, "id > "+arg(p.Cursor))
+	}
+	if q := strings.TrimSpace(p.Query); q != "" {
+		// strpos rather than LIKE: the user's % and _ are plain characters.
+		// lower() folds case by the column's collation: ASCII for the id
+		// (collation "C", like SQLite), the database's rules for the
+		// description.
+		ph := arg(cleanText(q))
+		where = append(where, "(strpos(lower(id), lower("+ph+")) > 0 OR strpos(lower(description), lower("+ph+")) > 0)")
+	}
+	if p.Enabled != nil {
+		where = append(where, "enabled = "+arg(*p.Enabled))
+	}
+	if p.Handler != "" {
+		where = append(where, "handler = "+arg(cleanText(p.Handler)))
+	}
+	query := `SELECT ` + jobColumns + ` FROM jobs`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY id LIMIT ` + arg(limit+1) // one more tells whether there is a next page
+
+	jobs, err := s.queryJobs(ctx, query, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(jobs) > limit {
+		jobs = jobs[:limit]
+		next = jobs[limit-1].ID
+	}
+	return jobs, next, nil
+}
+
+func (s *Store) queryJobs(ctx context.Context, query string, args ...any) ([]*connecthub.Job, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var jobs []*connecthub.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err)
+	}
+	return jobs, nil
+}
+
+// JobUpdate implements store.JobStore. The job's row is locked (SELECT ...
+// FOR NO KEY UPDATE) from the read to the write, so concurrent updates of
+// one job take turns and none is lost; runs can still be inserted for the
+// job meanwhile, as the id, which their foreign key locks, cannot change. The update function runs while the lock and
+// a pool connection are held: it must be quick and must not call the store.
+func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
+	if update == nil {
+		return nil, connecthub.Errorf(connecthub.KindInvalid, "update function is required")
+	}
+	var (
+		job       *connecthub.Job
+		updateErr error
+	)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, id))
+		if err != nil {
+			return notFound(err, "job", id)
+		}
+		if err := update(j); err != nil {
+			updateErr = err
+			return err
+		}
+		if j.ID != id {
+			return connecthub.FieldError("id", "", "id cannot be changed")
+		}
+		if err := checkJobText(j); err != nil {
+			return err
+		}
+		args, err := jobArgs(j)
+		if err != nil {
+			return err
+		}
+		job, err = scanJob(tx.QueryRow(ctx, `UPDATE jobs SET `+jobUpdateSet+` WHERE id = $1 RETURNING `+jobColumns, args...))
+		if err != nil {
+			return dbErr(err)
+		}
+		return s.notify(ctx, tx, store.TopicJobs)
+	})
+	if updateErr != nil {
+		return nil, updateErr // the caller's own error, as it was
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	s.Publish(store.TopicJobs)
+	return job, nil
+}
+
+// JobDelete implements store.JobStore. The runs (and their logs) go with
+// the job through ON DELETE CASCADE.
+func (s *Store) JobDelete(ctx context.Context, id string) error {
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM jobs WHERE id = $1`, id)
+	s.queueNotify(b, store.TopicJobs)
+	err := s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			// Nothing changed, so nobody needs waking; the notification
+			// that is still queued in the batch is harmless.
+			return connecthub.NotFound("job", id)
+		}
+		_, err = br.Exec()
+		return err
+	})
+	if err != nil {
+		return dbErr(err)
+	}
+	s.Publish(store.TopicJobs)
+	return nil
+}
+
+// JobListDue implements store.JobStore.
+func (s *Store) JobListDue(ctx context.Context, before time.Time, limit int) ([]*connecthub.Job, error) {
+	if limit < 1 {
+		return nil, connecthub.FieldError("limit", "", "limit must be at least 1")
+	}
+	return s.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE enabled AND next_run_at IS NOT NULL AND next_run_at <= $1
+		ORDER BY next_run_at, id LIMIT $2`, utc(before), limit)
+}
+
+// JobNextDue implements store.JobStore.
+func (s *Store) JobNextDue(ctx context.Context) (*time.Time, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	var next *time.Time
+	err = db.QueryRow(ctx, `SELECT next_run_at FROM jobs
+		WHERE enabled AND next_run_at IS NOT NULL ORDER BY next_run_at LIMIT 1`).Scan(&next)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return utcPtr(next), nil
+}
+
+// placeholders returns "$from, $from+1, ..." with n parameters.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return b.String()
+}

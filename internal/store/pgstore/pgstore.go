@@ -1,0 +1,302 @@
+// Package pgstore is the PostgreSQL driver of the storage contract
+// (internal/store), for deployments with several `connecthub serve`
+// replicas sharing one database.
+//
+// The runs table is the queue. Claims take rows with FOR UPDATE SKIP LOCKED,
+// so replicas never wait on each other's claims and never get the same run;
+// batches (run inserts, completions, heartbeats, cron firings) are a
+// constant number of statements whatever their size. Commits that make runs
+// claimable, change jobs or request cancels also NOTIFY, in the same
+// transaction, so other replicas' workers and schedulers wake at once; a
+// dedicated connection LISTENs and re-publishes into the in-process Hub.
+//
+// All of a store's objects live in one schema (Options.Schema, or the
+// search_path of the URL), so several installations, or many tests, can
+// share a database: the migration lock and the notifications are scoped to
+// the schema too.
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// Options tunes the driver. The zero value is the production default.
+type Options struct {
+	// MaxConns is the size of the connection pool (the LISTEN connection is
+	// extra). 0 means 20: the default worker pool of a node needs a few
+	// connections at a time, as claims, heartbeats and completions are
+	// batched, and the API and scheduler need a few more. It overrides the
+	// URL's pool_max_conns.
+	MaxConns int32
+	// Schema is the schema that holds ConnectHub's tables. It is created if
+	// it does not exist, and every connection's search_path is set to it.
+	// Empty means the URL's own search_path (by default "public").
+	Schema string
+	// Logger receives the LISTEN connection's losses and reconnects (WARN
+	// and INFO). nil means they are not logged.
+	Logger *slog.Logger
+
+	// idleCheck replaces listenIdleCheck in tests.
+	idleCheck time.Duration
+}
+
+const defaultMaxConns = 20
+
+// schemaPattern accepts the names that need no thought: letters, digits and
+// underscores, up to PostgreSQL's 63-byte identifier limit.
+var schemaPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+func (o Options) withDefaults() Options {
+	if o.MaxConns == 0 {
+		o.MaxConns = defaultMaxConns
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.idleCheck == 0 {
+		o.idleCheck = listenIdleCheck
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	if o.MaxConns < 0 {
+		return connecthub.FieldError("max_conns", "", "max connections must not be negative")
+	}
+	if o.Schema != "" && !schemaPattern.MatchString(o.Schema) {
+		return connecthub.FieldError("schema", "", "schema %q must be 1-63 letters, digits or underscores, not starting with a digit", o.Schema)
+	}
+	return nil
+}
+
+// Store is the PostgreSQL implementation of store.Store. It is safe for
+// concurrent use.
+type Store struct {
+	store.Hub
+
+	pool     *pgxpool.Pool
+	schema   string // the schema the store's tables are in
+	instance string // tells this store's notifications from other replicas'
+	log      *slog.Logger
+	ids      idGen
+
+	listenCfg    *pgx.ConnConfig
+	idleCheck    time.Duration
+	listenState  listenState
+	stopListener context.CancelFunc
+	listenerDone chan struct{}
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (postgres://user:pass@host:port/db?
+// sslmode=...), applies the pending migrations under an advisory lock (so
+// replicas starting together apply each migration once), starts the
+// listener of notifications from other replicas, and returns the store.
+// Close it when done.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	poolCfg, err := parseURL(url, opts.Schema)
+	if err != nil {
+		return nil, err
+	}
+	cfg := poolCfg.ConnConfig
+	schema, err := migrate(ctx, cfg, opts.Schema, nil)
+	if err != nil {
+		return nil, err
+	}
+
+	poolCfg.MaxConns = opts.MaxConns
+	poolCfg.MinConns = 0
+	// Recycle connections now and then, so a pool behind a load balancer
+	// or failover proxy spreads out again; idle ones go sooner.
+	poolCfg.MaxConnLifetime = time.Hour
+	poolCfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, openErr(err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, openErr(err)
+	}
+
+	var instance [8]byte
+	_, _ = rand.Read(instance[:]) // never fails: it crashes the program instead
+	s := &Store{
+		pool:         pool,
+		schema:       schema,
+		instance:     hex.EncodeToString(instance[:]),
+		log:          opts.Logger,
+		listenCfg:    cfg.Copy(),
+		idleCheck:    opts.idleCheck,
+		listenerDone: make(chan struct{}),
+	}
+	s.listenCfg.RuntimeParams["application_name"] = cfg.RuntimeParams["application_name"] + "-listener"
+	// The first LISTEN happens before Open returns: a notification
+	// committed by another replica right after Open must not be missed.
+	conn, err := s.connectListener(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, openErr(err)
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	s.stopListener = stop
+	go s.listen(lctx, conn)
+	return s, nil
+}
+
+// Migrate applies the pending migrations to the database at url (in the
+// schema its search_path names) and returns the versions it applied, none
+// when the schema is already current. Open does the same; this is for
+// `connecthub migrate`, which wants to report what it did.
+func Migrate(ctx context.Context, url string) ([]int64, error) {
+	cfg, err := parseURL(url, "")
+	if err != nil {
+		return nil, err
+	}
+	var versions []int64
+	_, err = migrate(ctx, cfg.ConnConfig, "", &versions)
+	return versions, err
+}
+
+// parseURL parses and checks the connection URL and applies the settings
+// every connection of the store shares.
+func parseURL(url, schema string) (*pgxpool.Config, error) {
+	if url == "" {
+		return nil, connecthub.FieldError("db_url", "", "the PostgreSQL URL is empty")
+	}
+	poolCfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message names the problem and masks the password.
+		return nil, &connecthub.Error{Kind: connecthub.KindInvalid, Code: "invalid_db_url", Field: "db_url",
+			Message: "invalid PostgreSQL URL: " + err.Error(), Err: err}
+	}
+	cfg := poolCfg.ConnConfig
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "connecthub"
+	}
+	if schema != "" {
+		cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	}
+	return poolCfg, nil
+}
+
+func openErr(err error) error {
+	var ce *connecthub.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return dbErr(err)
+	}
+	msg := "cannot connect to PostgreSQL"
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000") {
+		msg = "cannot connect to PostgreSQL: authentication failed"
+	}
+	return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_unavailable", Message: msg, Err: err}
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return dbErr(errStoreClosed)
+	}
+	return dbErr(s.pool.Ping(ctx))
+}
+
+// Close implements store.Store: it stops the listener and closes the pool,
+// waiting for statements in flight. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.stopListener()
+		<-s.listenerDone
+		s.pool.Close()
+	})
+	return nil
+}
+
+// Schema returns the schema that holds the store's tables.
+func (s *Store) Schema() string { return s.schema }
+
+// tx runs fn in one transaction and commits it, or rolls it back when fn
+// fails. fn's error is returned unchanged (callers map database errors with
+// dbErr), so that an error from a caller's callback reaches the caller as it
+// was.
+func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	if s.closed.Load() {
+		return dbErr(errStoreClosed)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return dbErr(err)
+	}
+	// Rollback after Commit is a no-op; on every other path (an error or a
+	// panic in fn) it ends the transaction and frees the connection.
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return dbErr(tx.Commit(ctx))
+}
+
+// sendBatch sends b in one round trip and runs fn on its results. Without
+// explicit transaction statements, PostgreSQL runs a batch as one implicit
+// transaction: all its statements commit together or not at all.
+func (s *Store) sendBatch(ctx context.Context, b *pgx.Batch, fn func(br pgx.BatchResults) error) error {
+	if s.closed.Load() {
+		return dbErr(errStoreClosed)
+	}
+	br := s.pool.SendBatch(ctx, b)
+	err := fn(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// db returns the pool, or an error once the store is closed.
+func (s *Store) db() (*pgxpool.Pool, error) {
+	if s.closed.Load() {
+		return nil, dbErr(errStoreClosed)
+	}
+	return s.pool, nil
+}
+
+// pageLimit applies the list limits of the contract: 0 means 50, and
+// anything outside 1..500 is an error rather than a silent clamp.
+func pageLimit(limit int) (int, error) {
+	switch {
+	case limit == 0:
+		return 50, nil
+	case limit < 0 || limit > 500:
+		return 0, connecthub.FieldError("limit", "", "limit must be between 1 and 500")
+	}
+	return limit, nil
+}

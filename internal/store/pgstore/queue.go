@@ -1,0 +1,475 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// Lock order. Statements that lock several runs and may wait for a lock
+// (heartbeats, completions, the cancels of JobsFire) take the rows in id
+// order, so two of them can never wait for each other in a cycle. Claims and
+// rescues never wait: they skip locked rows.
+
+// claimSQL claims runs in one statement. For each queue, the inner SELECT
+// walks the runs_claim index in claim order and locks at most $5 rows,
+// skipping rows another claimer holds (FOR UPDATE SKIP LOCKED); the union,
+// at most $5 per queue, is ordered again and cut to $5. So a backlog of any
+// size costs a bounded walk, and the claim order holds across queues.
+//
+// Parameters: $1 node, $2 lease expiry, $3 now, $4 queues, $5 max, $6
+// handlers (empty: any handler).
+var claimSQL = `UPDATE runs AS r
+	SET status = 'RUNNING', node = $1, lease_expires_at = $2, heartbeat_at = $3, started_at = $3, updated_at = $3
+	FROM (
+		SELECT c.id FROM unnest($4::text[]) AS q(name)
+		CROSS JOIN LATERAL (
+			SELECT id, priority FROM runs
+			WHERE status = 'QUEUED' AND queue = q.name AND available_at <= $3
+				AND (cardinality($6::text[]) = 0 OR handler = ANY($6::text[]))
+			ORDER BY priority DESC, id
+			LIMIT $5
+			FOR UPDATE SKIP LOCKED
+		) AS c
+		ORDER BY c.priority DESC, c.id
+		LIMIT $5
+	) AS picked
+	WHERE r.id = picked.id AND r.status = 'QUEUED'
+	RETURNING ` + runColumnsOf("r", true)
+
+// RunClaim implements store.RunStore in one statement (see claimSQL).
+//
+// The claimed runs carry their secret token (Snapshot.SecretCfg): the
+// worker needs it to run them, and a second query per run would cost the
+// queue's throughput.
+func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connecthub.Run, error) {
+	switch {
+	case p.Node == "":
+		return nil, connecthub.FieldError("node", "", "node is required")
+	case p.Max < 1:
+		return nil, connecthub.FieldError("max", "", "max must be at least 1")
+	case p.LeaseTTL <= 0:
+		return nil, connecthub.FieldError("lease_ttl", "", "lease TTL must be positive")
+	case p.Now.IsZero():
+		return nil, connecthub.FieldError("now", "", "now is required")
+	}
+	queues, err := distinctNonEmpty("queues", p.Queues)
+	if err != nil {
+		return nil, err
+	}
+	if len(queues) == 0 {
+		return nil, connecthub.FieldError("queues", "", "at least one queue is required")
+	}
+	handlers, err := distinctNonEmpty("handlers", p.Handlers)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := s.queryRuns(ctx, claimSQL,
+		p.Node, utc(p.Now.Add(p.LeaseTTL)), utc(p.Now), queues, p.Max, handlers)
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING has no order; hand the runs out in claim order.
+	slices.SortFunc(runs, func(a, b *connecthub.Run) int {
+		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return runs, nil
+}
+
+// distinctNonEmpty returns the values without duplicates, in order, never
+// nil (an empty array, not NULL, for the statements); an empty value is an
+// error.
+func distinctNonEmpty(field string, values []string) ([]string, error) {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if v == "" {
+			return nil, connecthub.FieldError(field, "", "%s must not contain an empty name", field)
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// RunHeartbeat implements store.RunStore with one statement for all ids.
+func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (store.RunHeartbeatResult, error) {
+	var res store.RunHeartbeatResult
+	switch {
+	case p.Node == "":
+		return res, connecthub.FieldError("node", "", "node is required")
+	case p.LeaseTTL <= 0:
+		return res, connecthub.FieldError("lease_ttl", "", "lease TTL must be positive")
+	case p.Now.IsZero():
+		return res, connecthub.FieldError("now", "", "now is required")
+	}
+	ids := slices.Compact(slices.Sorted(slices.Values(p.IDs)))
+	if len(ids) > 0 && ids[0] == "" {
+		ids = ids[1:]
+	}
+	if len(ids) == 0 {
+		return res, nil
+	}
+	db, err := s.db()
+	if err != nil {
+		return res, err
+	}
+	rows, err := db.Query(ctx, `UPDATE runs SET lease_expires_at = $1, heartbeat_at = $2
+		WHERE id IN (
+			SELECT id FROM runs WHERE id = ANY($4) AND node = $3 AND status = 'RUNNING'
+			ORDER BY id FOR NO KEY UPDATE)
+		AND node = $3 AND status = 'RUNNING'
+		RETURNING id, cancel_requested`,
+		utc(p.Now.Add(p.LeaseTTL)), utc(p.Now), p.Node, ids)
+	if err != nil {
+		return res, dbErr(err)
+	}
+	defer rows.Close()
+	held := make(map[string]bool, len(ids))
+	cancel := make(map[string]bool)
+	for rows.Next() {
+		var (
+			id string
+			cr bool
+		)
+		if err := rows.Scan(&id, &cr); err != nil {
+			return res, dbErr(err)
+		}
+		held[id] = true
+		cancel[id] = cr
+	}
+	if err := rows.Err(); err != nil {
+		return res, dbErr(err)
+	}
+	// Answer in the caller's order.
+	seen := make(map[string]bool, len(p.IDs))
+	for _, id := range p.IDs {
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		switch {
+		case !held[id]:
+			res.Lost = append(res.Lost, id)
+		case cancel[id]:
+			res.CancelRequested = append(res.CancelRequested, id)
+		}
+	}
+	return res, nil
+}
+
+// Statements of RunComplete and RunRescue.
+const (
+	completeTerminalSQL = `UPDATE runs SET status = $1, finished_at = $2, message = $3, error = $4,
+		traceback = $5, result = $6, lease_expires_at = NULL, updated_at = $2
+		WHERE id = $7 AND status = 'RUNNING' AND node = $8`
+	completeRetrySQL = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = $1,
+		available_at = $2, node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
+		message = $3, error = $4, traceback = $5, result = NULL, updated_at = $6
+		WHERE id = $7`
+	completeHandBackSQL = `UPDATE runs SET status = 'QUEUED', available_at = $1, node = '',
+		lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL, updated_at = $1
+		WHERE id = $2`
+)
+
+// RunComplete implements store.RunStore: the whole batch in one
+// transaction.
+//
+// A batch of terminal outcomes (the hot path) is one round trip: a pipeline
+// of single-row UPDATEs guarded by status and node, which PostgreSQL runs
+// as one implicit transaction, in id order (see Lock order). A batch with
+// re-queues locks the runs it names first (SELECT ... FOR UPDATE), decides
+// each outcome from their state, and writes all changes in a second round
+// trip.
+//
+// Two rules fill gaps in the contract (as in the SQLite driver): a re-queue
+// (retry or hand-back) of a run whose cancel was requested ends it CANCELED
+// instead, so a cancel is never lost by a retry or a shutdown; and a retry
+// of a run on its last attempt ends it FAILURE, so attempt never exceeds
+// max_attempts.
+func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([]bool, error) {
+	applied := make([]bool, len(outcomes))
+	if len(outcomes) == 0 {
+		return applied, nil
+	}
+	requeues := false
+	for i, o := range outcomes {
+		switch {
+		case o.ID == "":
+			return nil, connecthub.FieldError("id", "", "outcome %d: run id is required", i)
+		case o.Node == "":
+			return nil, connecthub.FieldError("node", "", "outcome %d: node is required", i)
+		case o.Now.IsZero():
+			return nil, connecthub.FieldError("now", "", "outcome %d: now is required", i)
+		case len(o.Result) > 0 && !json.Valid(o.Result):
+			return nil, connecthub.FieldError("result", "", "outcome %d: result must be valid JSON", i)
+		}
+		switch o.Status {
+		case connecthub.StatusSuccess, connecthub.StatusFailure, connecthub.StatusCanceled:
+		case connecthub.StatusQueued:
+			requeues = true
+		default:
+			return nil, connecthub.FieldError("status", "", "outcome %d: status must be SUCCESS, FAILURE, CANCELED or QUEUED, not %q", i, o.Status)
+		}
+	}
+	// Apply in id order; a stable sort keeps the outcomes of one run in the
+	// caller's order, so the first that applies wins, as if one by one.
+	order := make([]int, len(outcomes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(outcomes[a].ID, outcomes[b].ID) })
+
+	if !requeues {
+		b := &pgx.Batch{}
+		for _, i := range order {
+			queueTerminal(b, outcomes[i], outcomes[i].Status, outcomes[i].Error)
+		}
+		err := s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
+			for _, i := range order {
+				tag, err := br.Exec()
+				if err != nil {
+					return err
+				}
+				applied[i] = tag.RowsAffected() == 1
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		return applied, nil
+	}
+
+	requeued := false
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		held, err := lockRunning(ctx, tx, outcomes)
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		for _, i := range order {
+			o := outcomes[i]
+			cur, ok := held[o.ID]
+			if !ok || cur.node != o.Node {
+				continue // not held by that node: not applied
+			}
+			// Whatever applies, the run is no longer RUNNING on this node:
+			// a later outcome for it in this batch must not apply.
+			delete(held, o.ID)
+			applied[i] = true
+			now := utc(o.Now)
+			switch {
+			case o.Status != connecthub.StatusQueued:
+				queueTerminal(b, o, o.Status, o.Error)
+			case cur.cancel:
+				errText := o.Error
+				if errText == "" {
+					errText = connecthub.ReasonCanceled
+				}
+				queueTerminal(b, o, connecthub.StatusCanceled, errText)
+			case o.ConsumeAttempt && cur.attempt >= cur.maxAttempts:
+				queueTerminal(b, o, connecthub.StatusFailure, o.Error)
+			case o.ConsumeAttempt:
+				history, err := appendAttempt(cur.attempts, connecthub.Attempt{
+					Attempt: cur.attempt, Node: o.Node, StartedAt: cur.startedAt,
+					FinishedAt: o.Now, Status: connecthub.StatusFailure, Error: cleanText(o.Error),
+				})
+				if err != nil {
+					return dbErr(err)
+				}
+				availableAt := o.RetryAt
+				if availableAt.IsZero() {
+					availableAt = o.Now
+				}
+				b.Queue(completeRetrySQL, history, utc(availableAt), cleanText(o.Message), cleanText(o.Error),
+					cleanText(o.Traceback), now, o.ID)
+				requeued = true
+			default:
+				b.Queue(completeHandBackSQL, now, o.ID)
+				requeued = true
+			}
+		}
+		if requeued {
+			s.queueNotify(b, store.TopicRuns)
+		}
+		br := tx.SendBatch(ctx, b)
+		for range b.Len() {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return dbErr(err)
+			}
+		}
+		return dbErr(br.Close())
+	})
+	if err != nil {
+		return nil, err
+	}
+	if requeued {
+		s.Publish(store.TopicRuns)
+	}
+	return applied, nil
+}
+
+// queueTerminal queues the UPDATE that ends a run with status.
+func queueTerminal(b *pgx.Batch, o store.RunOutcome, status connecthub.RunStatus, errText string) {
+	b.Queue(completeTerminalSQL, string(status), utc(o.Now), cleanText(o.Message), cleanText(errText),
+		cleanText(o.Traceback), nullJSON(o.Result), o.ID, o.Node)
+}
+
+// runningRun is the state of a RUNNING run that RunComplete needs.
+type runningRun struct {
+	node                 string
+	attempt, maxAttempts int
+	attempts             []byte
+	startedAt            *time.Time
+	cancel               bool
+}
+
+// lockRunning locks the RUNNING runs that outcomes name, in id order, and
+// returns their state by id.
+func lockRunning(ctx context.Context, tx pgx.Tx, outcomes []store.RunOutcome) (map[string]*runningRun, error) {
+	ids := make([]string, len(outcomes))
+	for i, o := range outcomes {
+		ids[i] = o.ID
+	}
+	rows, err := tx.Query(ctx, `SELECT id, node, attempt, max_attempts, attempts, started_at, cancel_requested
+		FROM runs WHERE id = ANY($1) AND status = 'RUNNING'
+		ORDER BY id FOR NO KEY UPDATE`, ids)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	held := make(map[string]*runningRun)
+	for rows.Next() {
+		var (
+			id                   string
+			r                    runningRun
+			attempt, maxAttempts int32
+		)
+		if err := rows.Scan(&id, &r.node, &attempt, &maxAttempts, &r.attempts, &r.startedAt, &r.cancel); err != nil {
+			return nil, dbErr(err)
+		}
+		r.attempt, r.maxAttempts = int(attempt), int(maxAttempts)
+		r.startedAt = utcPtr(r.startedAt)
+		held[id] = &r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err)
+	}
+	return held, nil
+}
+
+// RunRescue implements store.RunStore. The expired runs are locked with
+// SKIP LOCKED, so rescuers on several replicas split the work instead of
+// waiting for each other, and a run whose heartbeat is being written right
+// now is left for the next round. A rescued run whose cancel was requested
+// ends CANCELED rather than being re-queued: its worker is gone, and running
+// it again is the opposite of what was asked.
+func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*connecthub.Run, error) {
+	if now.IsZero() {
+		return nil, connecthub.FieldError("now", "", "now is required")
+	}
+	if limit < 1 {
+		return nil, connecthub.FieldError("limit", "", "limit must be at least 1")
+	}
+	var (
+		rescued  []*connecthub.Run
+		requeued bool
+	)
+	nowUTC := utc(now)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, node, attempt, max_attempts, attempts, started_at, cancel_requested
+			FROM runs WHERE status = 'RUNNING' AND lease_expires_at < $1
+			ORDER BY lease_expires_at, id LIMIT $2
+			FOR NO KEY UPDATE SKIP LOCKED`, nowUTC, limit)
+		if err != nil {
+			return dbErr(err)
+		}
+		type expired struct {
+			id string
+			runningRun
+		}
+		var found []expired
+		for rows.Next() {
+			var (
+				e                    expired
+				attempt, maxAttempts int32
+			)
+			if err := rows.Scan(&e.id, &e.node, &attempt, &maxAttempts, &e.attempts, &e.startedAt, &e.cancel); err != nil {
+				rows.Close()
+				return dbErr(err)
+			}
+			e.attempt, e.maxAttempts = int(attempt), int(maxAttempts)
+			found = append(found, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return dbErr(err)
+		}
+		if len(found) == 0 {
+			return nil
+		}
+
+		b := &pgx.Batch{}
+		for _, e := range found {
+			if e.cancel || e.attempt >= e.maxAttempts {
+				status := connecthub.StatusFailure
+				if e.cancel {
+					status = connecthub.StatusCanceled
+				}
+				b.Queue(`UPDATE runs SET status = $1, finished_at = $2, error = $3, lease_expires_at = NULL,
+					updated_at = $2 WHERE id = $4 RETURNING `+runColumns(false),
+					string(status), nowUTC, connecthub.ReasonWorkerLost, e.id)
+				continue
+			}
+			history, err := appendAttempt(e.attempts, connecthub.Attempt{
+				Attempt: e.attempt, Node: e.node, StartedAt: utcPtr(e.startedAt),
+				FinishedAt: now, Status: connecthub.StatusFailure, Error: connecthub.ReasonWorkerLost,
+			})
+			if err != nil {
+				return dbErr(err)
+			}
+			b.Queue(`UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = $1, available_at = $2,
+				node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
+				error = $3, traceback = '', result = NULL, updated_at = $2
+				WHERE id = $4 RETURNING `+runColumns(false),
+				history, nowUTC, connecthub.ReasonWorkerLost, e.id)
+			requeued = true
+		}
+		br := tx.SendBatch(ctx, b)
+		for range found {
+			r, err := scanRun(br.QueryRow())
+			if err != nil {
+				br.Close()
+				return dbErr(err)
+			}
+			rescued = append(rescued, r)
+		}
+		if err := br.Close(); err != nil {
+			return dbErr(err)
+		}
+		if requeued {
+			return s.notify(ctx, tx, store.TopicRuns)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if requeued {
+		s.Publish(store.TopicRuns)
+	}
+	return rescued, nil
+}

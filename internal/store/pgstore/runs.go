@@ -1,0 +1,482 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// newRun checks a run about to be inserted and returns the row to insert: a
+// copy of r with the defaults filled in (r itself is not changed; the caller
+// copies the id back once the row is committed).
+func newRun(r *connecthub.Run) (*connecthub.Run, error) {
+	if r == nil {
+		return nil, connecthub.Errorf(connecthub.KindInvalid, "run is required")
+	}
+	c := *r
+	switch {
+	case c.JobID == "":
+		return nil, connecthub.FieldError("job_id", "", "job_id is required")
+	case !c.Status.Valid():
+		return nil, connecthub.FieldError("status", "", "unknown run status %q", c.Status)
+	case !c.Trigger.Valid():
+		return nil, connecthub.FieldError("trigger", "", "unknown trigger %q", c.Trigger)
+	case c.Queue == "":
+		return nil, connecthub.FieldError("queue", "", "queue is required")
+	case c.CreatedAt.IsZero():
+		// Ids are made from the creation time; a zero one is a caller bug.
+		return nil, connecthub.FieldError("created_at", "", "created_at is required")
+	case c.Attempt < 1:
+		return nil, connecthub.FieldError("attempt", "", "attempt must be at least 1")
+	case c.MaxAttempts < c.Attempt:
+		return nil, connecthub.FieldError("max_attempts", "", "max_attempts must be at least attempt (%d)", c.Attempt)
+	case len(c.Result) > 0 && !json.Valid(c.Result):
+		return nil, connecthub.FieldError("result", "", "result must be valid JSON")
+	}
+	// The SPEC's defaults: scheduled_for is the enqueue time unless it is a
+	// cron slot; a run is available as soon as it exists.
+	if c.ScheduledFor.IsZero() {
+		c.ScheduledFor = c.CreatedAt
+	}
+	if c.AvailableAt.IsZero() {
+		c.AvailableAt = c.CreatedAt
+	}
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = c.CreatedAt
+	}
+	c.Message = cleanText(c.Message)
+	c.Error = cleanText(c.Error)
+	c.Traceback = cleanText(c.Traceback)
+	return &c, nil
+}
+
+// runRows holds a batch of runs column by column: the arguments of
+// insertRunsSQL, which unnests them into rows. One statement text serves
+// every batch size, and a batch of thousands is one round trip.
+type runRows struct {
+	id, jobID, status, trigger, queue, handler, snapshot, secret, attempts []string
+	node, message, errText, traceback                                      []string
+	scheduledFor, availableAt, createdAt, updatedAt                        []time.Time
+	leaseExpiresAt, heartbeatAt, startedAt, finishedAt                     []*time.Time
+	priority, attempt, maxAttempts                                         []int32
+	cancelRequested                                                        []bool
+	result                                                                 []*string
+}
+
+func (rr *runRows) add(r *connecthub.Run) error {
+	snap, err := encodeSnapshot(r.Snapshot)
+	if err != nil {
+		return err
+	}
+	attempts, err := encodeAttempts(r.Attempts)
+	if err != nil {
+		return err
+	}
+	rr.id = append(rr.id, r.ID)
+	rr.jobID = append(rr.jobID, r.JobID)
+	rr.status = append(rr.status, string(r.Status))
+	rr.trigger = append(rr.trigger, string(r.Trigger))
+	rr.scheduledFor = append(rr.scheduledFor, utc(r.ScheduledFor))
+	rr.queue = append(rr.queue, r.Queue)
+	rr.priority = append(rr.priority, int32(r.Priority))
+	rr.handler = append(rr.handler, r.Snapshot.Handler)
+	rr.snapshot = append(rr.snapshot, snap)
+	rr.secret = append(rr.secret, r.Snapshot.SecretCfg)
+	rr.attempt = append(rr.attempt, int32(r.Attempt))
+	rr.maxAttempts = append(rr.maxAttempts, int32(r.MaxAttempts))
+	rr.attempts = append(rr.attempts, attempts)
+	rr.availableAt = append(rr.availableAt, utc(r.AvailableAt))
+	rr.node = append(rr.node, r.Node)
+	rr.leaseExpiresAt = append(rr.leaseExpiresAt, utcPtr(r.LeaseExpiresAt))
+	rr.heartbeatAt = append(rr.heartbeatAt, utcPtr(r.HeartbeatAt))
+	rr.cancelRequested = append(rr.cancelRequested, r.CancelRequested)
+	rr.startedAt = append(rr.startedAt, utcPtr(r.StartedAt))
+	rr.finishedAt = append(rr.finishedAt, utcPtr(r.FinishedAt))
+	rr.message = append(rr.message, r.Message)
+	rr.errText = append(rr.errText, r.Error)
+	rr.traceback = append(rr.traceback, r.Traceback)
+	rr.result = append(rr.result, nullJSON(r.Result))
+	rr.createdAt = append(rr.createdAt, utc(r.CreatedAt))
+	rr.updatedAt = append(rr.updatedAt, utc(r.UpdatedAt))
+	return nil
+}
+
+func (rr *runRows) len() int { return len(rr.id) }
+
+// args returns the arguments of insertRunsSQL, in its order.
+func (rr *runRows) args() []any {
+	return []any{
+		rr.id, rr.jobID, rr.status, rr.trigger, rr.scheduledFor, rr.queue, rr.priority, rr.handler,
+		rr.snapshot, rr.secret, rr.attempt, rr.maxAttempts, rr.attempts, rr.availableAt, rr.node,
+		rr.leaseExpiresAt, rr.heartbeatAt, rr.cancelRequested, rr.startedAt, rr.finishedAt, rr.message,
+		rr.errText, rr.traceback, rr.result, rr.createdAt, rr.updatedAt,
+	}
+}
+
+// insertRunsSQL inserts the rows of a runRows.
+const insertRunsSQL = `INSERT INTO runs (id, job_id, status, "trigger", scheduled_for, queue, priority, handler,
+	snapshot, snapshot_secret, attempt, max_attempts, attempts, available_at, node,
+	lease_expires_at, heartbeat_at, cancel_requested, started_at, finished_at, message,
+	error, traceback, result, created_at, updated_at)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::int[], $8::text[],
+		$9::json[], $10::text[], $11::int[], $12::int[], $13::json[], $14::timestamptz[], $15::text[],
+		$16::timestamptz[], $17::timestamptz[], $18::boolean[], $19::timestamptz[], $20::timestamptz[], $21::text[],
+		$22::text[], $23::text[], $24::json[], $25::timestamptz[], $26::timestamptz[])`
+
+// RunInsert implements store.RunStore. The batch is one statement, whatever
+// its size: all or nothing.
+func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	rows := make([]*connecthub.Run, len(runs))
+	var cols runRows
+	queued := false
+	for i, r := range runs {
+		c, err := newRun(r)
+		if err != nil {
+			return err
+		}
+		if c.ID == "" {
+			if c.ID, err = s.ids.next(c.CreatedAt); err != nil {
+				return err
+			}
+		}
+		if err := cols.add(c); err != nil {
+			return err
+		}
+		queued = queued || c.Status == connecthub.StatusQueued
+		rows[i] = c
+	}
+	b := &pgx.Batch{}
+	b.Queue(insertRunsSQL, cols.args()...)
+	if queued {
+		s.queueNotify(b, store.TopicRuns)
+	}
+	err := s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
+		for range b.Len() {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case isCode(err, codeForeignKeyViolation):
+		return &connecthub.Error{Kind: connecthub.KindNotFound, Code: "not_found",
+			Message: fmt.Sprintf("job %s not found", jobsOf(rows)), Err: err}
+	case isCode(err, codeUniqueViolation):
+		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_exists",
+			Message: "a run with this id, or a cron run for this slot, already exists", Err: err}
+	case err != nil:
+		return dbErr(err)
+	}
+	for i, r := range runs {
+		r.ID = rows[i].ID
+	}
+	if queued {
+		s.Publish(store.TopicRuns)
+	}
+	return nil
+}
+
+// jobsOf names the job(s) of a batch for an error message.
+func jobsOf(rows []*connecthub.Run) string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, r := range rows {
+		if !seen[r.JobID] {
+			seen[r.JobID] = true
+			ids = append(ids, strconv.Quote(r.JobID))
+		}
+	}
+	if len(ids) > 3 {
+		ids = append(ids[:3], "...")
+	}
+	return strings.Join(ids, ", ")
+}
+
+// RunGet implements store.RunStore.
+func (s *Store) RunGet(ctx context.Context, id string) (*connecthub.Run, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	r, err := scanRun(db.QueryRow(ctx, `SELECT `+runColumns(false)+` FROM runs WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound(err, "run", id)
+	}
+	return r, nil
+}
+
+// RunSecret implements store.RunStore.
+func (s *Store) RunSecret(ctx context.Context, id string) (string, error) {
+	db, err := s.db()
+	if err != nil {
+		return "", err
+	}
+	var secret string
+	if err := db.QueryRow(ctx, `SELECT snapshot_secret FROM runs WHERE id = $1`, id).Scan(&secret); err != nil {
+		return "", notFound(err, "run", id)
+	}
+	return secret, nil
+}
+
+// RunList implements store.RunStore. Newest first is id order: ids are
+// ULIDs made from the creation time.
+func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecthub.Run, string, error) {
+	limit, err := pageLimit(p.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if p.JobID != "" {
+		where = append(where, "job_id = "+arg(p.JobID))
+	}
+	if len(p.Status) > 0 {
+		statuses := make([]string, len(p.Status))
+		for i, st := range p.Status {
+			if !st.Valid() {
+				return nil, "", connecthub.FieldError("status", "", "unknown run status %q", st)
+			}
+			statuses[i] = string(st)
+		}
+		where = append(where, "status = ANY("+arg(statuses)+")")
+	}
+	if p.Trigger != "" {
+		if !p.Trigger.Valid() {
+			return nil, "", connecthub.FieldError("trigger", "", "unknown trigger %q", p.Trigger)
+		}
+		where = append(where, `"trigger" = `+arg(string(p.Trigger)))
+	}
+	if p.Since != nil {
+		where = append(where, "created_at >= "+arg(utc(*p.Since)))
+	}
+	if p.Until != nil {
+		where = append(where, "created_at < "+arg(utc(*p.Until)))
+	}
+	if p.Cursor != "" {
+		where = append(where, "id < "+arg(p.Cursor))
+	}
+	query := `SELECT ` + runColumns(false) + ` FROM runs`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY id DESC LIMIT ` + arg(limit+1)
+
+	runs, err := s.queryRuns(ctx, query, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(runs) > limit {
+		runs = runs[:limit]
+		next = runs[limit-1].ID
+	}
+	return runs, next, nil
+}
+
+// queryRuns runs a query that returns runColumns.
+func (s *Store) queryRuns(ctx context.Context, query string, args ...any) ([]*connecthub.Run, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var runs []*connecthub.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		runs = append(runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err)
+	}
+	return runs, nil
+}
+
+// RunLogAppend implements store.RunStore. The chunk is stored as a new row
+// at the log's current end; nothing already written is rewritten. One
+// statement: the UPDATE locks the run's row, so concurrent appends to one
+// run take turns and each gets its own offset.
+func (s *Store) RunLogAppend(ctx context.Context, id string, chunk string) error {
+	if chunk == "" {
+		return nil
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, `WITH grown AS (
+			UPDATE runs SET log_size = log_size + $3
+			WHERE id = $1 AND status = 'RUNNING'
+			RETURNING id, log_size - $3 AS off)
+		INSERT INTO run_logs (run_id, off, data) SELECT id, off, $2 FROM grown`,
+		id, []byte(chunk), int64(len(chunk)))
+	// A run that is not RUNNING (or does not exist) inserts nothing: the
+	// append is ignored, as the contract says.
+	return dbErr(err)
+}
+
+// RunLogRead implements store.RunStore. The status and the log come from
+// one statement, hence one snapshot: a follower that sees a final status
+// has seen the whole log.
+func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.RunLogChunk, error) {
+	if offset < 0 {
+		return store.RunLogChunk{}, connecthub.FieldError("offset", "", "offset must not be negative")
+	}
+	db, err := s.db()
+	if err != nil {
+		return store.RunLogChunk{}, err
+	}
+	// The chunks that hold bytes at or after offset, in order.
+	rows, err := db.Query(ctx, `SELECT r.status, r.log_size, l.off, l.data
+		FROM runs r LEFT JOIN LATERAL (
+			SELECT off, data FROM run_logs
+			WHERE run_id = r.id AND off + length(data) > $2
+			ORDER BY off) l ON true
+		WHERE r.id = $1`, id, offset)
+	if err != nil {
+		return store.RunLogChunk{}, dbErr(err)
+	}
+	defer rows.Close()
+	chunk := store.RunLogChunk{Next: offset}
+	var (
+		b     strings.Builder
+		found bool
+	)
+	for rows.Next() {
+		var (
+			status  string
+			logSize int64
+			off     *int64
+			data    []byte
+		)
+		if err := rows.Scan(&status, &logSize, &off, &data); err != nil {
+			return store.RunLogChunk{}, dbErr(err)
+		}
+		if !found {
+			found = true
+			chunk.Status = connecthub.RunStatus(status)
+			if logSize > offset {
+				b.Grow(int(logSize - offset))
+			}
+		}
+		if off == nil {
+			continue // no log at or after offset
+		}
+		if *off < offset {
+			data = data[offset-*off:]
+		}
+		b.Write(data)
+	}
+	if err := rows.Err(); err != nil {
+		return store.RunLogChunk{}, dbErr(err)
+	}
+	if !found {
+		return store.RunLogChunk{}, connecthub.NotFound("run", id)
+	}
+	chunk.Data = b.String()
+	chunk.Next = offset + int64(len(chunk.Data))
+	return chunk, nil
+}
+
+// RunCancel implements store.RunStore.
+func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*connecthub.Run, error) {
+	if now.IsZero() {
+		return nil, connecthub.FieldError("now", "", "now is required")
+	}
+	var (
+		run       *connecthub.Run
+		requested bool
+	)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var status string
+		if err := tx.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&status); err != nil {
+			return notFound(err, "run", id)
+		}
+		var err error
+		switch connecthub.RunStatus(status) {
+		case connecthub.StatusQueued:
+			run, err = scanRun(tx.QueryRow(ctx, `UPDATE runs SET status = 'CANCELED', finished_at = $1, error = $2, updated_at = $1
+				WHERE id = $3 RETURNING `+runColumns(false), utc(now), connecthub.ReasonCanceled, id))
+		case connecthub.StatusRunning:
+			requested = true
+			run, err = scanRun(tx.QueryRow(ctx, `UPDATE runs SET cancel_requested = true, updated_at = $1
+				WHERE id = $2 RETURNING `+runColumns(false), utc(now), id))
+			if err == nil {
+				err = s.notify(ctx, tx, store.TopicCancel)
+			}
+		default:
+			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_finished",
+				Message: fmt.Sprintf("run %s already ended %s; it cannot be canceled", id, status)}
+		}
+		return dbErr(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if requested {
+		s.Publish(store.TopicCancel)
+	}
+	return run, nil
+}
+
+// RunDeleteFinished implements store.RunStore, in one statement.
+func (s *Store) RunDeleteFinished(ctx context.Context, jobID string) (int64, error) {
+	db, err := s.db()
+	if err != nil {
+		return 0, err
+	}
+	var (
+		jobs int
+		n    int64
+	)
+	err = db.QueryRow(ctx, `WITH job AS (SELECT id FROM jobs WHERE id = $1),
+		deleted AS (
+			DELETE FROM runs WHERE job_id IN (SELECT id FROM job)
+				AND status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED')
+			RETURNING 1)
+		SELECT (SELECT count(*) FROM job), (SELECT count(*) FROM deleted)`, jobID).Scan(&jobs, &n)
+	if err != nil {
+		return 0, dbErr(err)
+	}
+	if jobs == 0 {
+		return 0, connecthub.NotFound("job", jobID)
+	}
+	return n, nil
+}
+
+// RunActiveCount implements store.RunStore. A job that does not exist has
+// no active runs.
+func (s *Store) RunActiveCount(ctx context.Context, jobID string) (int, error) {
+	db, err := s.db()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = db.QueryRow(ctx, `SELECT count(*) FROM runs
+		WHERE job_id = $1 AND status IN ('QUEUED', 'RUNNING')`, jobID).Scan(&n)
+	return n, dbErr(err)
+}
