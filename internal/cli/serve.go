@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/extensions/syncoatodidi"
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/handlers/builtin"
 	"github.com/connecthub/connecthub/internal/clock"
@@ -154,6 +155,11 @@ func nodeName() string {
 func buildRegistry(extra *handler.Registry, cfg *config.Config) (*handler.Registry, error) {
 	reg := handler.NewRegistry()
 	if err := builtin.Register(reg, builtin.Options{EnableShell: cfg.EnableShell}); err != nil {
+		return nil, err
+	}
+	// The seed's integration examples (Seeyon OA → Didi) ship in the stock
+	// binary; they do nothing until a job uses them.
+	if err := syncoatodidi.Register(reg); err != nil {
 		return nil, err
 	}
 	for _, spec := range extra.List() {
