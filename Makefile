@@ -9,14 +9,14 @@ LDFLAGS   := -s -w -X github.com/connecthub/connecthub.Version=$(VERSION)
 TEST_TIMEOUT ?= 12m
 PKGS      ?= ./...
 
-.PHONY: help run build test lint fmt-check vet test-go bench clean
+.PHONY: help run build test lint fmt-check vet test-go bench bench-micro clean
 
 help:
 	@echo "make run    - start connecthub serve on :8000 with ./data (SQLite)"
 	@echo "make build  - build $(BIN)"
 	@echo "make test   - gofmt and go vet checks, then go test -race ./..."
 	@echo "make lint   - gofmt and go vet checks only"
-	@echo "make bench  - benchmarks (not part of make test)"
+	@echo "make bench  - the benchmark harness on SQLite and PostgreSQL (not part of make test)"
 
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/connecthub serve
@@ -43,7 +43,13 @@ test: lint test-go
 test-go:
 	CONNECTHUB_TEST_STRICT=1 scripts/with-test-postgres.sh $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 
+# The benchmark harness (docs/benchmarks.md): both drivers, the PostgreSQL
+# one on a throwaway cluster unless CONNECTHUB_TEST_POSTGRES_URL is set.
 bench:
+	scripts/with-test-postgres.sh $(GO) run ./bench -driver all
+
+# Go micro-benchmarks of single packages.
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 clean:

@@ -140,15 +140,30 @@ func (c *Client) GetJob(ctx context.Context, id string) (*connecthub.Job, error)
 	return &out, c.do(ctx, http.MethodGet, "/api/v1/jobs/"+url.PathEscape(id), nil, nil, &out)
 }
 
+// Warning is a non-fatal remark on a job save, such as a handler that only
+// inactive nodes serve.
+type Warning struct {
+	Code    string `json:"code"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// SavedJob is the answer to a job create or update: the job and the
+// warnings of the save.
+type SavedJob struct {
+	connecthub.Job
+	Warnings []Warning `json:"warnings"`
+}
+
 // CreateJob creates a job from a JSON body (the fields of SPEC §1).
-func (c *Client) CreateJob(ctx context.Context, body json.RawMessage) (*connecthub.Job, error) {
-	var out connecthub.Job
+func (c *Client) CreateJob(ctx context.Context, body json.RawMessage) (*SavedJob, error) {
+	var out SavedJob
 	return &out, c.do(ctx, http.MethodPost, "/api/v1/jobs", nil, body, &out)
 }
 
 // UpdateJob applies a partial update.
-func (c *Client) UpdateJob(ctx context.Context, id string, body json.RawMessage) (*connecthub.Job, error) {
-	var out connecthub.Job
+func (c *Client) UpdateJob(ctx context.Context, id string, body json.RawMessage) (*SavedJob, error) {
+	var out SavedJob
 	return &out, c.do(ctx, http.MethodPatch, "/api/v1/jobs/"+url.PathEscape(id), nil, body, &out)
 }
 

@@ -124,6 +124,9 @@ func newRoot(env *Env) *cobra.Command {
 		newKeygenCmd(env),
 		newJobCmd(env),
 		newRunCmd(env),
+		newWorkerCmd(env),
+		newTokenCmd(env),
+		newNodesCmd(env),
 	)
 	return root
 }

@@ -127,7 +127,7 @@ func newJobCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJob(env, j, cf.asJSON)
+			return printSavedJob(env, j, cf.asJSON)
 		},
 	}
 	jf.register(create, true)
@@ -150,7 +150,7 @@ func newJobCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJob(env, j, cf.asJSON)
+			return printSavedJob(env, j, cf.asJSON)
 		},
 	}
 	uf.register(update, false)
@@ -417,6 +417,18 @@ func followRun(cmd *cobra.Command, env *Env, c *client.Client, id string) error 
 		return &exitError{code: 1, err: fmt.Errorf("run %s ended %s", id, status)}
 	}
 	return nil
+}
+
+// printSavedJob prints a saved job and, for people, its warnings on stderr
+// (scripts find them in the JSON).
+func printSavedJob(env *Env, j *client.SavedJob, asJSON bool) error {
+	if asJSON {
+		return writeJSONOut(env, j)
+	}
+	for _, w := range j.Warnings {
+		fmt.Fprintf(env.Stderr, "warning: %s\n", w.Message)
+	}
+	return printJob(env, &j.Job, false)
 }
 
 func printJob(env *Env, j *connecthub.Job, asJSON bool) error {

@@ -148,7 +148,7 @@ func (s *server) createJob(body string) *connecthub.Job {
 	if err != nil {
 		s.t.Fatalf("create job: %v", err)
 	}
-	return j
+	return &j.Job
 }
 
 func (s *server) runNow(jobID string) *connecthub.Run {

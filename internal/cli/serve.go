@@ -24,17 +24,20 @@ import (
 	"github.com/connecthub/connecthub/extensions/syncoatodidi"
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/handlers/builtin"
+	"github.com/connecthub/connecthub/internal/adminui"
 	"github.com/connecthub/connecthub/internal/clock"
 	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/httpapi"
 	"github.com/connecthub/connecthub/internal/logging"
 	"github.com/connecthub/connecthub/internal/metrics"
+	"github.com/connecthub/connecthub/internal/node"
 	"github.com/connecthub/connecthub/internal/scheduler"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/store/pgstore"
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
+	apitoken "github.com/connecthub/connecthub/internal/token"
 	"github.com/connecthub/connecthub/internal/worker"
 )
 
@@ -219,8 +222,13 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	promReg.MustRegister(metrics.NewStatsCollector(st, cfg.Queues))
 
+	nodes, err := newNodeRuntime(st, cfg, log, promReg) // the node registry: see the end of this file
+	if err != nil {
+		return err
+	}
+
 	svc, err := service.New(service.Config{
-		Store: st, Keys: keys, Registry: reg, Logger: log,
+		Store: st, Keys: keys, Registry: reg, Logger: log, Nodes: nodes.reg,
 		Defaults: connecthub.JobDefaults{Timezone: cfg.Timezone, RetryBackoff: connecthub.Duration(cfg.RetryBackoff)},
 	})
 	if err != nil {
@@ -237,9 +245,24 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 		}
 		return true, ""
 	}
+	// The admin web UI (/admin); its session cookie also authorises the API.
+	ui, err := adminui.New(adminui.Config{Service: svc, AdminToken: token, Username: cfg.AdminUsername,
+		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: node, Nodes: svc,
+		Logger: log.With("component", "adminui")})
+	if err != nil {
+		return err
+	}
+	apiTokens, err := apitoken.New(st, nil) // API tokens with scopes (connecthub token ...)
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Service: svc, AdminToken: token, MaxBodyBytes: cfg.MaxBodyBytes, Ready: ready, Node: node, Logger: log,
-		Metrics: promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}),
+		Metrics:  promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}),
+		Sessions: ui.Sessions(), // admin UI session cookie + CSRF token
+		Tokens:   apiTokens,
+		Worker: httpapi.WorkerProtocol{Nodes: nodes.reg, Keys: keys, LeaseTTL: cfg.LeaseTTL, Heartbeat: cfg.Heartbeat,
+			RunLogMaxBytes: cfg.RunLogMaxBytes}, // the worker protocol (/api/v1/worker)
 	})
 	if err != nil {
 		return err
@@ -270,7 +293,8 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: ui.Wrap(api), // /admin → UI, everything else → API
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
@@ -290,6 +314,10 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 		}
 	}
 	addr := ln.Addr().String()
+	// Registered before Ready: from then on GET /nodes lists this server.
+	if err := nodes.start(svcCtx, node, advertisedURL(cfg.Listen, addr), cfg, reg, pool); err != nil {
+		return err
+	}
 	log.Info("connecthub serving", "version", connecthub.Version, "listen", addr, "url", "http://"+displayAddr(addr),
 		"db", cfg.DBDriver(), "node", node, "workers", cfg.Workers)
 	if env.Ready != nil {
@@ -302,11 +330,11 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 	case err := <-srvErr:
 		log.Error("http server failed", "err", err)
 		draining.Store(true)
-		stopAll(log, cfg, sched, rescuer, pool)
+		stopAll(log, cfg, sched, rescuer, pool, nodes)
 		return err
 	}
 	draining.Store(true)
-	stopAll(log, cfg, sched, rescuer, pool)
+	stopAll(log, cfg, sched, rescuer, pool, nodes)
 
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -318,9 +346,10 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 	return nil
 }
 
-func stopAll(log *slog.Logger, cfg *config.Config, sched *scheduler.Scheduler, rescuer *worker.Rescuer, pool *worker.Worker) {
+func stopAll(log *slog.Logger, cfg *config.Config, sched *scheduler.Scheduler, rescuer *worker.Rescuer, pool *worker.Worker, nodes *nodeRuntime) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout+10*time.Second)
 	defer cancel()
+	nodes.deactivate(ctx)
 	if err := sched.Stop(ctx); err != nil {
 		log.Warn("scheduler stop", "err", err)
 	}
@@ -329,6 +358,7 @@ func stopAll(log *slog.Logger, cfg *config.Config, sched *scheduler.Scheduler, r
 			log.Warn("worker stop", "err", err)
 		}
 	}
+	nodes.stop(ctx)
 	if err := rescuer.Stop(ctx); err != nil {
 		log.Warn("rescuer stop", "err", err)
 	}
@@ -344,4 +374,97 @@ func displayAddr(addr string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// ---------------------------------------------------------------------------
+// The node registry (SPEC §1 Node, issue 4): this server's part of it.
+
+// nodeRuntime is what serve runs of the node registry: the reaper, which
+// declares silent nodes dead and rescues their runs (every replica runs
+// one; a pass is one idempotent transaction), and, when this server has a
+// worker pool, the pool's own registration as a node of kind "server",
+// kept alive by keepalives and paused or resumed by operators' stop and
+// start.
+type nodeRuntime struct {
+	reg  *node.Registry
+	self *node.Self // nil without a worker pool
+	log  *slog.Logger
+}
+
+func newNodeRuntime(st store.Store, cfg *config.Config, log *slog.Logger, promReg prometheus.Registerer) (*nodeRuntime, error) {
+	log = log.With("component", "nodes")
+	reg, err := node.New(node.Config{Store: st, DeadAfter: cfg.NodeDeadAfter, Logger: log, Metrics: promReg})
+	if err != nil {
+		return nil, err
+	}
+	return &nodeRuntime{reg: reg, log: log}, nil
+}
+
+// start starts the reaper and registers the pool, if any, as the node
+// name, reachable (API, /metrics) at endpoint. The pool must be started:
+// the node reports itself active at once.
+func (nr *nodeRuntime) start(ctx context.Context, name, endpoint string, cfg *config.Config, handlers *handler.Registry, pool *worker.Worker) error {
+	if err := nr.reg.Start(ctx); err != nil {
+		return err
+	}
+	if pool == nil {
+		return nil
+	}
+	self, err := node.NewSelf(node.SelfConfig{
+		Registry: nr.reg,
+		Node: &connecthub.Node{
+			Name: name, Kind: connecthub.NodeKindServer, Version: connecthub.Version, Endpoint: endpoint,
+			Queues: cfg.Queues, Handlers: nodeHandlers(handlers), MaxConcurrency: cfg.Workers, // nodeHandlers: worker.go
+		},
+		Heartbeat: cfg.Heartbeat,
+		Running:   pool.Running,
+		Pool:      pool,
+		Logger:    nr.log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := self.Start(ctx); err != nil {
+		return err
+	}
+	nr.self = self
+	return nil
+}
+
+// deactivate reports the node "deactivating" as shutdown begins, so the
+// registry shows it draining rather than serving.
+func (nr *nodeRuntime) deactivate(ctx context.Context) {
+	if nr.self != nil {
+		nr.self.Deactivate(ctx)
+	}
+}
+
+// stop deregisters the node (after the pool handed its runs back) and
+// stops the reaper.
+func (nr *nodeRuntime) stop(ctx context.Context) {
+	if nr.self != nil {
+		if err := nr.self.Stop(ctx); err != nil {
+			nr.log.Warn("node deregistration", "err", err)
+		}
+	}
+	if err := nr.reg.Stop(ctx); err != nil {
+		nr.log.Warn("node reaper stop", "err", err)
+	}
+}
+
+// advertisedURL is the URL other machines (Prometheus through service
+// discovery, operators) reach this server at: the listen host when it
+// names one, else this machine's hostname, with the port actually bound.
+func advertisedURL(listen, bound string) string {
+	_, port, err := net.SplitHostPort(bound)
+	if err != nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
+		if host, err = os.Hostname(); err != nil || host == "" {
+			host = "localhost"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

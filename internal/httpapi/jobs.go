@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/store"
 )
 
@@ -51,43 +52,8 @@ func (a *API) jobList(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) jobCreate(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	in, err := connecthub.DecodeJobInput(body)
-	if err != nil {
-		return err
-	}
-	j, err := a.svc.JobCreate(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", "/api/v1/jobs/"+j.ID)
-	writeJSON(w, http.StatusCreated, j)
-	return nil
-}
-
 func (a *API) jobGet(w http.ResponseWriter, r *http.Request) error {
 	j, err := a.svc.JobGet(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, j)
-	return nil
-}
-
-func (a *API) jobUpdate(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	in, err := connecthub.DecodeJobInput(body)
-	if err != nil {
-		return err
-	}
-	j, err := a.svc.JobUpdate(r.Context(), r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
@@ -139,4 +105,54 @@ func requester(r *http.Request) string {
 		return ua
 	}
 	return "api"
+}
+
+// savedJob is the answer to a job save: the job's fields, plus the
+// warnings of the save (always present, [] when there are none, so
+// scripts can rely on the field).
+type savedJob struct {
+	*connecthub.Job
+	Warnings []service.Warning `json:"warnings"`
+}
+
+func newSavedJob(j *connecthub.Job, warnings []service.Warning) savedJob {
+	if warnings == nil {
+		warnings = []service.Warning{}
+	}
+	return savedJob{Job: j, Warnings: warnings}
+}
+
+func (a *API) jobCreate(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	in, err := connecthub.DecodeJobInput(body)
+	if err != nil {
+		return err
+	}
+	j, warnings, err := a.svc.JobCreateWithWarnings(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/jobs/"+j.ID)
+	writeJSON(w, http.StatusCreated, newSavedJob(j, warnings))
+	return nil
+}
+
+func (a *API) jobUpdate(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	in, err := connecthub.DecodeJobInput(body)
+	if err != nil {
+		return err
+	}
+	j, warnings, err := a.svc.JobUpdateWithWarnings(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newSavedJob(j, warnings))
+	return nil
 }

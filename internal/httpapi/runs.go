@@ -178,11 +178,6 @@ func (a *API) followLog(w http.ResponseWriter, r *http.Request, id string, chunk
 	}
 }
 
-func (a *API) handlers(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]any{"handlers": a.svc.Handlers(a.cfg.Node)})
-	return nil
-}
-
 func (a *API) cronNext(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	n := 5

@@ -39,6 +39,21 @@ type Config struct {
 	// FollowPoll is how often a followed log is polled; 0 = 200ms.
 	FollowPoll time.Duration
 	Logger     *slog.Logger
+	// Sessions, when set, also authorises /api/v1 requests that carry the
+	// admin UI's session cookie (SPEC §3); nil means Bearer tokens only.
+	Sessions SessionChecker
+	// Tokens, when set, also authorises API tokens (admin or worker scope)
+	// and serves /api/v1/tokens; nil means the admin token only.
+	Tokens Tokens
+	// Worker wires the worker protocol (/api/v1/worker, worker.go).
+	Worker WorkerProtocol
+}
+
+// SessionChecker verifies the admin UI's session cookie; auth.Manager
+// implements it. ok reports a valid session, csrfOK that the request also
+// carries that session's CSRF token (header X-CSRF-Token).
+type SessionChecker interface {
+	Check(r *http.Request) (ok, csrfOK bool)
 }
 
 // API is the http.Handler of the REST API.
@@ -107,9 +122,12 @@ func (a *API) routes() {
 	api("GET /api/v1/runs/{id}/log", a.runLog)
 	api("POST /api/v1/runs/{id}/retry", a.runRetry)
 	api("POST /api/v1/runs/{id}/cancel", a.runCancel)
-	api("GET /api/v1/handlers", a.handlers)
+	api("GET /api/v1/handlers", a.handlerList)
 	api("GET /api/v1/cron/next", a.cronNext)
 	api("GET /api/v1/stats", a.stats)
+	a.tokenRoutes(api)
+	a.workerRoutes(api)
+	a.nodeRoutes(api)
 	api("/api/v1/", func(w http.ResponseWriter, r *http.Request) error {
 		return connecthub.Errorf(connecthub.KindNotFound, "no route %s %s", r.Method, r.URL.Path)
 	})
@@ -138,10 +156,25 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // handler's error into a JSON error response.
 func (a *API) authed(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="connecthub"`)
-			writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindUnauthorized, Code: "unauthorized", Message: "missing or invalid token (send Authorization: Bearer <token>)"})
+		ok, err := a.bearerAuthorized(r)
+		if err != nil {
+			writeError(w, r, a.log, err)
 			return
+		}
+		if !ok {
+			// The admin UI's session cookie also authorises; with it, unsafe
+			// methods need the session's CSRF token, or a page on another
+			// site could make the browser call the API (SPEC §3).
+			switch ok, csrfOK := a.sessionCheck(r); {
+			case ok && (csrfOK || safeMethod(r.Method)):
+			case ok:
+				writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindForbidden, Code: "csrf_failed", Message: "missing or invalid CSRF token (send X-CSRF-Token with the admin session cookie)"})
+				return
+			default:
+				w.Header().Set("WWW-Authenticate", `Bearer realm="connecthub"`)
+				writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindUnauthorized, Code: "unauthorized", Message: "missing or invalid token (send Authorization: Bearer <token>)"})
+				return
+			}
 		}
 		if err := h(w, r); err != nil {
 			writeError(w, r, a.log, err)
@@ -157,6 +190,19 @@ func (a *API) authorized(r *http.Request) bool {
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
 	return subtle.ConstantTimeCompare(sum[:], a.tokenHash[:]) == 1
+}
+
+// sessionCheck asks the configured SessionChecker, if any.
+func (a *API) sessionCheck(r *http.Request) (ok, csrfOK bool) {
+	if a.cfg.Sessions == nil {
+		return false, false
+	}
+	return a.cfg.Sessions.Check(r)
+}
+
+// safeMethod reports methods that must not change state (RFC 9110 §9.2.1).
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
 func (a *API) health(w http.ResponseWriter, _ *http.Request) {

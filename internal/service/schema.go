@@ -2,6 +2,8 @@ package service
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -13,7 +15,10 @@ import (
 	"github.com/connecthub/connecthub/handler"
 )
 
-// schemaCache compiles each handler's config schema once.
+// schemaCache compiles each handler's config schema once. It is keyed by
+// the schema's text as well as the handler's name, because a handler that
+// only remote nodes serve may declare a new schema when a new version of
+// its worker registers.
 type schemaCache struct {
 	mu      sync.Mutex
 	schemas map[string]*compiled
@@ -26,11 +31,20 @@ type compiled struct {
 
 func newSchemaCache() *schemaCache { return &schemaCache{schemas: make(map[string]*compiled)} }
 
+// maxCachedSchemas bounds the cache; workers re-registering with ever new
+// schemas must not grow it forever. Past it, the cache starts over.
+const maxCachedSchemas = 1024
+
 func (c *schemaCache) get(spec handler.Spec) *compiled {
+	sum := sha256.Sum256(spec.ConfigSchema)
+	key := spec.Name + "\x00" + hex.EncodeToString(sum[:])
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if got, ok := c.schemas[spec.Name]; ok {
+	if got, ok := c.schemas[key]; ok {
 		return got
+	}
+	if len(c.schemas) >= maxCachedSchemas {
+		clear(c.schemas)
 	}
 	got := &compiled{}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(spec.ConfigSchema))
@@ -42,7 +56,7 @@ func (c *schemaCache) get(spec handler.Spec) *compiled {
 		}
 	}
 	got.err = err
-	c.schemas[spec.Name] = got
+	c.schemas[key] = got
 	return got
 }
 

@@ -31,6 +31,10 @@ type Config struct {
 	Registry *handler.Registry
 	// Defaults are applied to new jobs (timezone, retry back-off).
 	Defaults connecthub.JobDefaults
+	// Nodes is the node registry: job saves accept handlers that only
+	// registered nodes serve, and warn when no active node serves theirs.
+	// nil means local handlers only, without warnings.
+	Nodes NodeRegistry
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -41,6 +45,7 @@ type Service struct {
 	st       store.Store
 	keys     Keyring
 	registry *handler.Registry
+	nodes    NodeRegistry
 	defaults connecthub.JobDefaults
 	now      func() time.Time
 	log      *slog.Logger
@@ -59,7 +64,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		st: cfg.Store, keys: cfg.Keys, registry: cfg.Registry, defaults: cfg.Defaults,
+		st: cfg.Store, keys: cfg.Keys, registry: cfg.Registry, nodes: cfg.Nodes, defaults: cfg.Defaults,
 		now: func() time.Time { return cfg.Now().UTC() }, log: cfg.Logger, schemas: newSchemaCache(),
 	}, nil
 }
@@ -70,35 +75,67 @@ func (s *Service) Store() store.Store { return s.st }
 // Registry returns the handler registry.
 func (s *Service) Registry() *handler.Registry { return s.registry }
 
-// JobCreate validates and stores a new job. Secrets are encrypted before
-// they reach the store; next_run_at is computed from now.
+// JobCreate validates and stores a new job, like JobCreateWithWarnings,
+// for callers that do not show warnings.
 func (s *Service) JobCreate(ctx context.Context, in *connecthub.JobInput) (*connecthub.Job, error) {
+	j, _, err := s.JobCreateWithWarnings(ctx, in)
+	return j, err
+}
+
+// JobCreateWithWarnings validates and stores a new job. Secrets are
+// encrypted before they reach the store; next_run_at is computed from now.
+// The warnings say why its runs may not execute soon (see Warning).
+func (s *Service) JobCreateWithWarnings(ctx context.Context, in *connecthub.JobInput) (*connecthub.Job, []Warning, error) {
+	nodes, err := s.nodesForSave(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	now := s.now()
 	j, sc, err := connecthub.NewJob(in, s.defaults, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := s.prepare(j, sc, nil, now, true); err != nil {
-		return nil, err
+	warnings, err := s.prepare(j, sc, nil, now, true, nodes)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := s.st.JobCreate(ctx, j); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return j, nil
+	return j, warnings, nil
 }
 
-// JobUpdate applies a partial update. The read-modify-write happens in one
-// store transaction, so concurrent updates do not lose each other's fields.
+// JobUpdate applies a partial update, like JobUpdateWithWarnings, for
+// callers that do not show warnings.
 func (s *Service) JobUpdate(ctx context.Context, id string, in *connecthub.JobInput) (*connecthub.Job, error) {
+	j, _, err := s.JobUpdateWithWarnings(ctx, id, in)
+	return j, err
+}
+
+// JobUpdateWithWarnings applies a partial update. The read-modify-write
+// happens in one store transaction, so concurrent updates do not lose each
+// other's fields. The node registry is read before that transaction, so
+// the write lock is not held across a second query.
+func (s *Service) JobUpdateWithWarnings(ctx context.Context, id string, in *connecthub.JobInput) (*connecthub.Job, []Warning, error) {
+	nodes, err := s.nodesForSave(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	now := s.now()
-	return s.st.JobUpdate(ctx, id, func(j *connecthub.Job) error {
+	var warnings []Warning
+	j, err := s.st.JobUpdate(ctx, id, func(j *connecthub.Job) error {
 		before := *j
 		sc, err := in.ApplyTo(j, now)
 		if err != nil {
 			return err
 		}
-		return s.prepare(j, sc, &before, now, false)
+		warnings, err = s.prepare(j, sc, &before, now, false, nodes)
+		return err
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return j, warnings, nil
 }
 
 // JobSetEnabled enables or disables a job. Enabling re-plans from now, so a
@@ -116,19 +153,21 @@ func (s *Service) JobSetEnabled(ctx context.Context, id string, enabled bool) (*
 	})
 }
 
-// prepare validates j after an input was applied, checks its handler and
-// config against the handler's declared schema and secret keys, encrypts
-// changed secrets, and re-plans next_run_at when the schedule changed.
-func (s *Service) prepare(j *connecthub.Job, sc connecthub.SecretChange, before *connecthub.Job, now time.Time, create bool) error {
+// prepare validates j after an input was applied, checks its handler
+// (this server's, or one a registered node serves) and its config against
+// the handler's declared schema and secret keys, encrypts changed secrets,
+// and re-plans next_run_at when the schedule changed. It returns the
+// warnings of the save.
+func (s *Service) prepare(j *connecthub.Job, sc connecthub.SecretChange, before *connecthub.Job, now time.Time, create bool, nodes []*connecthub.Node) ([]Warning, error) {
 	if err := j.Validate(); err != nil {
-		return err
+		return nil, err
 	}
-	spec, ok := s.registry.Lookup(j.Handler)
-	if !ok {
-		return connecthub.FieldError("handler", "unknown_handler", "unknown handler %q (see GET /api/v1/handlers)", j.Handler)
+	spec, warnings, err := s.resolveHandler(j, nodes, s.nodes != nil)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.schemas.validate(spec, j.PublicCfg); err != nil {
-		return err
+		return nil, err
 	}
 	if sc.Set {
 		if len(sc.Value) == 0 {
@@ -136,18 +175,20 @@ func (s *Service) prepare(j *connecthub.Job, sc connecthub.SecretChange, before 
 		} else {
 			token, err := s.keys.EncryptJSON(sc.Value)
 			if err != nil {
-				return fmt.Errorf("encrypt secret_cfg: %w", err)
+				return nil, fmt.Errorf("encrypt secret_cfg: %w", err)
 			}
 			j.SecretCfg = token
 		}
 	}
 	if missing := missingKeys(spec.SecretKeys, j.SecretKeys); len(missing) > 0 {
-		return connecthub.FieldError("secret_cfg", "missing_secret", "secret_cfg is missing key(s) %s required by handler %q", strings.Join(missing, ", "), j.Handler)
+		return nil, connecthub.FieldError("secret_cfg", "missing_secret", "secret_cfg is missing key(s) %s required by handler %q", strings.Join(missing, ", "), j.Handler)
 	}
 	if create || before.CronExpr != j.CronExpr || before.Timezone != j.Timezone || before.Enabled != j.Enabled {
-		return s.plan(j, now)
+		if err := s.plan(j, now); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	return warnings, nil
 }
 
 // plan sets next_run_at to the first slot after now for an enabled job with
@@ -266,25 +307,41 @@ type HandlerInfo struct {
 	Description  string   `json:"description"`
 	ConfigSchema any      `json:"config_schema"`
 	SecretKeys   []string `json:"secret_keys"`
-	Nodes        []string `json:"nodes"`
+	// Local says this server has the handler itself, so saves are
+	// validated against its own spec rather than a node's.
+	Local bool `json:"local"`
+	// Nodes are the registered nodes that serve the handler.
+	Nodes []HandlerNode `json:"nodes"`
 }
 
-// Handlers lists the known handlers. Nodes is filled by the node registry
-// of a later release; today every handler is served by this server.
+// Handlers lists the handlers of this server's own registry, without
+// reading the node registry (no context, no query): for pages that only
+// need names and schemas. node, when not empty, is named as the server
+// node that serves them. HandlerList is the full picture.
 func (s *Service) Handlers(node string) []HandlerInfo {
 	specs := s.registry.List()
 	out := make([]HandlerInfo, 0, len(specs))
 	for _, sp := range specs {
-		info := HandlerInfo{Name: sp.Name, Description: sp.Description, SecretKeys: sp.SecretKeys, Nodes: []string{node}}
-		if info.SecretKeys == nil {
-			info.SecretKeys = []string{}
-		}
-		if len(sp.ConfigSchema) > 0 {
-			info.ConfigSchema = sp.ConfigSchema
+		info := infoOf(sp)
+		info.Local = true
+		if node != "" {
+			info.Nodes = append(info.Nodes, HandlerNode{Name: node, Kind: connecthub.NodeKindServer})
 		}
 		out = append(out, info)
 	}
 	return out
+}
+
+// infoOf describes a spec, with empty lists rather than null in JSON.
+func infoOf(sp handler.Spec) HandlerInfo {
+	info := HandlerInfo{Name: sp.Name, Description: sp.Description, SecretKeys: sp.SecretKeys, Nodes: []HandlerNode{}}
+	if info.SecretKeys == nil {
+		info.SecretKeys = []string{}
+	}
+	if len(sp.ConfigSchema) > 0 {
+		info.ConfigSchema = sp.ConfigSchema
+	}
+	return info
 }
 
 // MaxCronPreview bounds CronNext's n.

@@ -22,10 +22,15 @@ import (
 type Store interface {
 	JobStore
 	RunStore
+	NodeStore
+	TokenStore
 	Notifier
 
 	// Stats counts runs by status, queue depth and the age of the oldest
-	// QUEUED run per queue, and jobs.
+	// QUEUED run per queue, jobs, and active nodes: those whose
+	// present_state is "active" or "activating" (alive and serving, or about
+	// to; a node declared dead or shutting down does not count, whatever an
+	// operator's setting_state says).
 	Stats(ctx context.Context, now time.Time) (*connecthub.Stats, error)
 	// Ping checks that the database answers (for readiness).
 	Ping(ctx context.Context) error
@@ -128,12 +133,15 @@ type RunStore interface {
 	// Node with a lease until Now+LeaseTTL. One statement or one write
 	// transaction: two claimers never get the same run.
 	RunClaim(ctx context.Context, p RunClaimParams) ([]*connecthub.Run, error)
-	// RunHeartbeat extends the leases of runs RUNNING on Node. It returns the
-	// ids among them that have a cancel request, and the ids that Node no
-	// longer holds (rescued, finished, or deleted), which the worker must stop.
+	// RunHeartbeat extends the leases of runs RUNNING on Node (and, where
+	// Attempts names one, in that attempt). It returns the ids among them
+	// that have a cancel request, and the ids that Node no longer holds
+	// (rescued, finished, deleted, or re-claimed as a newer attempt), which
+	// the worker must stop.
 	RunHeartbeat(ctx context.Context, p RunHeartbeatParams) (RunHeartbeatResult, error)
 	// RunComplete records outcomes in one transaction. An outcome applies only
-	// if the run is still RUNNING on that node; the result says which applied.
+	// if the run is still RUNNING on that node (and in that attempt, when the
+	// outcome's Attempt is not 0); the result says which applied.
 	RunComplete(ctx context.Context, outcomes []RunOutcome) ([]bool, error)
 	// RunCancel cancels a run: a QUEUED run becomes CANCELED at once; a RUNNING
 	// run gets cancel_requested (its worker ends it CANCELED). KindConflict
@@ -187,6 +195,14 @@ type RunHeartbeatParams struct {
 	IDs      []string
 	LeaseTTL time.Duration
 	Now      time.Time
+	// Attempts, when not nil, gives the attempt Node holds of some of IDs
+	// (a missing id or 0: not checked). A run whose current attempt differs
+	// was rescued and claimed again, even by the same node: it is reported
+	// Lost and its lease is left alone, so the stale execution stops instead
+	// of running next to the new attempt. The worker protocol's heartbeats
+	// carry the attempt for this; every caller that knows the attempt it
+	// holds should pass it.
+	Attempts map[string]int
 }
 
 // RunHeartbeatResult answers a heartbeat.
@@ -212,6 +228,11 @@ type RunOutcome struct {
 	Now            time.Time
 	RetryAt        time.Time
 	ConsumeAttempt bool
+	// Attempt, when not 0, must equal the run's current attempt for the
+	// outcome to apply: a worker whose attempt was rescued and re-claimed
+	// (even by the same node) can then never record over the new attempt.
+	// 0 skips the check (the run need only be RUNNING on Node).
+	Attempt int
 }
 
 // Topic names a kind of change that subscribers want to hear about.
@@ -235,4 +256,89 @@ type Notifier interface {
 	// of one) after a change on topic is committed, and a function that
 	// unsubscribes.
 	Subscribe(topic Topic) (<-chan struct{}, func())
+}
+
+// NodeStore keeps the registry of nodes (SPEC §1 Node). Node names are
+// the runs' node column: a node's runs are the RUNNING runs whose node is
+// its name.
+type NodeStore interface {
+	// NodeUpsert registers a node: inserts it, or refreshes every field of
+	// an existing one of the same name (re-registering after a restart)
+	// except two it keeps: RegisteredAt (the first registration) and
+	// SettingState (an operator's stop must survive a restart of the node).
+	// On insert, an empty SettingState means "active" and an empty
+	// PresentState "activating". KindInvalid without a name, RegisteredAt
+	// or LastHeartbeat, with an unknown state, or with a negative count.
+	// n is not modified: read the node back for what was kept.
+	NodeUpsert(ctx context.Context, n *connecthub.Node) error
+	// NodeKeepalive records a heartbeat: last_heartbeat = Now, running count
+	// and present state (when not ""), and returns the node after it.
+	// KindNotFound if the node is not registered (it was cleaned, or
+	// removed by its prestop: the node must register again). A node that
+	// NodeMarkDead declared inactive and that speaks again with an empty
+	// PresentState becomes "active": it is evidently alive, and left
+	// "inactive" it would neither count as active nor be declared dead
+	// again if it went silent for good.
+	NodeKeepalive(ctx context.Context, p NodeKeepaliveParams) (*connecthub.Node, error)
+	// NodeGet returns one node; KindNotFound if none.
+	NodeGet(ctx context.Context, name string) (*connecthub.Node, error)
+	// NodeList returns every node ordered by name (bytewise).
+	NodeList(ctx context.Context) ([]*connecthub.Node, error)
+	// NodeSetState sets the setting state (an operator's stop/start:
+	// "active" or "inactive", else KindInvalid) and returns the node after
+	// it; KindNotFound if none.
+	NodeSetState(ctx context.Context, name, settingState string) (*connecthub.Node, error)
+	// NodeDelete removes a node (prestop); KindNotFound if none. Its runs
+	// are left alone: a node deregisters after its runs ended or were
+	// handed back, and any left are rescued when their leases expire.
+	NodeDelete(ctx context.Context, name string) error
+	// NodeMarkDead sets present_state "inactive" on every node not already
+	// inactive whose last_heartbeat is before deadBefore, and, in the same
+	// transaction, rescues their RUNNING runs at once by RunRescue's rules
+	// (attempts left: re-queued with attempt+1 and "worker lost" in the
+	// history; none left: FAILURE "worker lost"; cancel requested:
+	// CANCELED), without waiting for the leases to expire. A run whose
+	// heartbeat or completion is being written at that very moment may be
+	// left to that completion or to lease expiry (PostgreSQL skips locked
+	// rows rather than wait). It returns the nodes it marked
+	// (after the change) and the runs it rescued (after the change), and
+	// publishes TopicRuns when it re-queued any. Marking is idempotent, so
+	// every replica may run it.
+	NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]*connecthub.Node, []*connecthub.Run, error)
+	// NodeClean deletes inactive nodes whose last_heartbeat is before
+	// olderThan and returns how many. Nodes in any other state are kept,
+	// however old.
+	NodeClean(ctx context.Context, olderThan time.Time) (int64, error)
+}
+
+// NodeKeepaliveParams is one heartbeat of a node.
+type NodeKeepaliveParams struct {
+	Name         string
+	PresentState string // "" = unchanged (but see NodeKeepalive)
+	Running      int    // runs the node holds; not negative
+	Now          time.Time
+}
+
+// TokenStore keeps API tokens. Only a hash of each secret is stored.
+type TokenStore interface {
+	// TokenCreate stores a token; KindConflict if the id, the name or the
+	// hash exists (revoked tokens keep theirs). KindInvalid without an id,
+	// name, hash or CreatedAt, or with a scope other than admin or worker.
+	TokenCreate(ctx context.Context, t *connecthub.Token) error
+	// TokenByHash returns the token with that hash, revoked or not (the
+	// caller decides what a revoked token means); KindNotFound if none.
+	TokenByHash(ctx context.Context, hash string) (*connecthub.Token, error)
+	// TokenList returns all tokens, revoked ones included, newest first
+	// (by CreatedAt, then id descending).
+	TokenList(ctx context.Context) ([]*connecthub.Token, error)
+	// TokenRevoke sets revoked_at of the token with that id or, when no id
+	// matches, that name. Revoking a revoked token succeeds and keeps the
+	// first revocation time. KindNotFound if none matches.
+	TokenRevoke(ctx context.Context, idOrName string, now time.Time) error
+	// TokenTouch records last use: last_used_at = now, unless the recorded
+	// last use is less than a minute before now (or after it), when nothing
+	// is written, so callers may call it on every request. Touching an
+	// unknown id writes nothing and is not an error, so the check stays one
+	// statement.
+	TokenTouch(ctx context.Context, id string, now time.Time) error
 }

@@ -301,6 +301,7 @@ func (w *Worker) outcomeOf(t *task, r callResult, cause error) outcome {
 				Now:            now,
 				RetryAt:        now.Add(backoff),
 				ConsumeAttempt: true,
+				Attempt:        t.run.Attempt,
 			},
 			label: labelRetry,
 		}
@@ -326,6 +327,7 @@ func (w *Worker) endOutcome(t *task, status connecthub.RunStatus, errText, trace
 			Error:     errText,
 			Traceback: traceback,
 			Now:       w.cfg.Now(),
+			Attempt:   t.run.Attempt,
 		},
 		label: string(status),
 	}
@@ -340,6 +342,7 @@ func (w *Worker) handBackOutcome(t *task) outcome {
 		Status:  connecthub.StatusQueued,
 		Now:     now,
 		RetryAt: now,
+		Attempt: t.run.Attempt,
 	}}
 }
 

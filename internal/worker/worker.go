@@ -63,6 +63,9 @@ type Worker struct {
 	hbStop    chan struct{}
 	hbDone    chan struct{}
 
+	// pause is the operator's stop/start of claiming (see pause.go).
+	pause pauseState
+
 	comp *completer
 }
 
@@ -89,6 +92,7 @@ func New(cfg Config) (*Worker, error) {
 		hbStop:    make(chan struct{}),
 		hbDone:    make(chan struct{}),
 	}
+	w.pause.init(cfg.Source)
 	w.comp = newCompleter(cfg.Source, w.log, w.committed)
 	return w, nil
 }
@@ -168,6 +172,7 @@ func (w *Worker) drain(ctx context.Context) error {
 	defer cancelDeadline()
 
 	close(w.stopClaim)
+	w.pause.interruptClaim() // a long poll in flight must not hold the drain up
 	select {
 	case <-w.claimDone:
 	case <-deadline.Done():
@@ -235,6 +240,9 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 			return
 		default:
 		}
+		if !w.waitUnpaused() {
+			return
+		}
 		free := w.cfg.Concurrency - int(w.used.Load())
 		if free <= 0 {
 			select {
@@ -245,12 +253,17 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 			}
 		}
 		n := min(free, w.cfg.ClaimBatch)
-		claimed, err := w.src.Claim(w.claimCtx, n)
+		claimCtx, claimDone := w.claimContext()
+		claimed, err := w.src.Claim(claimCtx, n)
+		interrupted := claimDone()
 		if err != nil {
 			select {
 			case <-w.stopClaim:
 				return // the claim was interrupted by Stop
 			default:
+			}
+			if interrupted {
+				continue // Pause cut a long poll short: not a failure
 			}
 			failures++
 			delay := w.claimBackoff(failures)
@@ -273,8 +286,11 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 			return
 		default:
 		}
+		// Runs that arrive after a Pause are given back rather than
+		// started: a paused node claims nothing.
+		paused := w.Paused()
 		for _, c := range claimed {
-			w.launch(c, false)
+			w.launch(c, paused)
 		}
 		if len(claimed) >= n {
 			continue // a full batch: more may be waiting

@@ -10,6 +10,16 @@
 // transaction, so other replicas' workers and schedulers wake at once; a
 // dedicated connection LISTENs and re-publishes into the in-process Hub.
 //
+// The node registry and API tokens (migration 2) mirror the SQLite
+// driver's tables. NodeMarkDead, like RunRescue, takes the rows it changes
+// with SKIP LOCKED: reapers on several replicas split the dead nodes
+// instead of waiting, a node whose keepalive is being written is alive and
+// skipped, and a dead node's run whose heartbeat or completion is in flight
+// is left to lease expiry, so the reaper never waits on the queue. Both
+// share one rescue path, so a run ends the same way whichever found it.
+// TokenTouch is one UPDATE whose condition writes nothing while the last
+// use is recent.
+//
 // All of a store's objects live in one schema (Options.Schema, or the
 // search_path of the URL), so several installations, or many tests, can
 // share a database: the migration lock and the notifications are scoped to

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -103,7 +104,9 @@ func distinctNonEmpty(field string, values []string) ([]string, error) {
 	return out, nil
 }
 
-// RunHeartbeat implements store.RunStore with one statement for all ids.
+// RunHeartbeat implements store.RunStore with one statement for all ids:
+// the (id, attempt) pairs are unnested and joined to runs, an attempt of 0
+// matching any.
 func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (store.RunHeartbeatResult, error) {
 	var res store.RunHeartbeatResult
 	switch {
@@ -114,6 +117,11 @@ func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (s
 	case p.Now.IsZero():
 		return res, connecthub.FieldError("now", "", "now is required")
 	}
+	for id, a := range p.Attempts {
+		if a < 0 || a > math.MaxInt32 {
+			return res, connecthub.FieldError("attempts", "", "the attempt of run %s must be between 0 and %d", id, math.MaxInt32)
+		}
+	}
 	ids := slices.Compact(slices.Sorted(slices.Values(p.IDs)))
 	if len(ids) > 0 && ids[0] == "" {
 		ids = ids[1:]
@@ -121,17 +129,22 @@ func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (s
 	if len(ids) == 0 {
 		return res, nil
 	}
+	attempts := make([]int32, len(ids))
+	for i, id := range ids {
+		attempts[i] = int32(p.Attempts[id])
+	}
 	db, err := s.db()
 	if err != nil {
 		return res, err
 	}
-	rows, err := db.Query(ctx, `UPDATE runs SET lease_expires_at = $1, heartbeat_at = $2
-		WHERE id IN (
+	rows, err := db.Query(ctx, `UPDATE runs AS r SET lease_expires_at = $1, heartbeat_at = $2
+		FROM unnest($4::text[], $5::integer[]) AS v(id, attempt)
+		WHERE r.id = v.id AND r.id IN (
 			SELECT id FROM runs WHERE id = ANY($4) AND node = $3 AND status = 'RUNNING'
 			ORDER BY id FOR NO KEY UPDATE)
-		AND node = $3 AND status = 'RUNNING'
-		RETURNING id, cancel_requested`,
-		utc(p.Now.Add(p.LeaseTTL)), utc(p.Now), p.Node, ids)
+		AND r.node = $3 AND r.status = 'RUNNING' AND (v.attempt = 0 OR r.attempt = v.attempt)
+		RETURNING r.id, r.cancel_requested`,
+		utc(p.Now.Add(p.LeaseTTL)), utc(p.Now), p.Node, ids, attempts)
 	if err != nil {
 		return res, dbErr(err)
 	}
@@ -169,11 +182,12 @@ func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (s
 	return res, nil
 }
 
-// Statements of RunComplete and RunRescue.
+// Statements of RunComplete. The terminal one is guarded by status, node
+// and, when the outcome names one (not 0), attempt.
 const (
 	completeTerminalSQL = `UPDATE runs SET status = $1, finished_at = $2, message = $3, error = $4,
 		traceback = $5, result = $6, lease_expires_at = NULL, updated_at = $2
-		WHERE id = $7 AND status = 'RUNNING' AND node = $8`
+		WHERE id = $7 AND status = 'RUNNING' AND node = $8 AND ($9::integer = 0 OR attempt = $9::integer)`
 	completeRetrySQL = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = $1,
 		available_at = $2, node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
 		message = $3, error = $4, traceback = $5, result = NULL, updated_at = $6
@@ -187,8 +201,9 @@ const (
 // transaction.
 //
 // A batch of terminal outcomes (the hot path) is one round trip: a pipeline
-// of single-row UPDATEs guarded by status and node, which PostgreSQL runs
-// as one implicit transaction, in id order (see Lock order). A batch with
+// of single-row UPDATEs guarded by status, node and attempt, which
+// PostgreSQL runs as one implicit transaction, in id order (see Lock
+// order). A batch with
 // re-queues locks the runs it names first (SELECT ... FOR UPDATE), decides
 // each outcome from their state, and writes all changes in a second round
 // trip.
@@ -214,6 +229,8 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 			return nil, connecthub.FieldError("now", "", "outcome %d: now is required", i)
 		case len(o.Result) > 0 && !json.Valid(o.Result):
 			return nil, connecthub.FieldError("result", "", "outcome %d: result must be valid JSON", i)
+		case o.Attempt < 0 || o.Attempt > math.MaxInt32:
+			return nil, connecthub.FieldError("attempt", "", "outcome %d: attempt must be between 0 and %d", i, math.MaxInt32)
 		}
 		switch o.Status {
 		case connecthub.StatusSuccess, connecthub.StatusFailure, connecthub.StatusCanceled:
@@ -262,8 +279,8 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 		for _, i := range order {
 			o := outcomes[i]
 			cur, ok := held[o.ID]
-			if !ok || cur.node != o.Node {
-				continue // not held by that node: not applied
+			if !ok || cur.node != o.Node || (o.Attempt != 0 && cur.attempt != o.Attempt) {
+				continue // not held by that node (in that attempt): not applied
 			}
 			// Whatever applies, the run is no longer RUNNING on this node:
 			// a later outcome for it in this batch must not apply.
@@ -325,7 +342,7 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 // queueTerminal queues the UPDATE that ends a run with status.
 func queueTerminal(b *pgx.Batch, o store.RunOutcome, status connecthub.RunStatus, errText string) {
 	b.Queue(completeTerminalSQL, string(status), utc(o.Now), cleanText(o.Message), cleanText(errText),
-		cleanText(o.Traceback), nullJSON(o.Result), o.ID, o.Node)
+		cleanText(o.Traceback), nullJSON(o.Result), o.ID, o.Node, int32(o.Attempt))
 }
 
 // runningRun is the state of a RUNNING run that RunComplete needs.
@@ -388,82 +405,16 @@ func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*con
 		rescued  []*connecthub.Run
 		requeued bool
 	)
-	nowUTC := utc(now)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, node, attempt, max_attempts, attempts, started_at, cancel_requested
+		found, err := lockRescueCandidates(ctx, tx, `SELECT `+rescueCandidateColumns+`
 			FROM runs WHERE status = 'RUNNING' AND lease_expires_at < $1
 			ORDER BY lease_expires_at, id LIMIT $2
-			FOR NO KEY UPDATE SKIP LOCKED`, nowUTC, limit)
+			FOR NO KEY UPDATE SKIP LOCKED`, utc(now), limit)
 		if err != nil {
-			return dbErr(err)
+			return err
 		}
-		type expired struct {
-			id string
-			runningRun
-		}
-		var found []expired
-		for rows.Next() {
-			var (
-				e                    expired
-				attempt, maxAttempts int32
-			)
-			if err := rows.Scan(&e.id, &e.node, &attempt, &maxAttempts, &e.attempts, &e.startedAt, &e.cancel); err != nil {
-				rows.Close()
-				return dbErr(err)
-			}
-			e.attempt, e.maxAttempts = int(attempt), int(maxAttempts)
-			found = append(found, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return dbErr(err)
-		}
-		if len(found) == 0 {
-			return nil
-		}
-
-		b := &pgx.Batch{}
-		for _, e := range found {
-			if e.cancel || e.attempt >= e.maxAttempts {
-				status := connecthub.StatusFailure
-				if e.cancel {
-					status = connecthub.StatusCanceled
-				}
-				b.Queue(`UPDATE runs SET status = $1, finished_at = $2, error = $3, lease_expires_at = NULL,
-					updated_at = $2 WHERE id = $4 RETURNING `+runColumns(false),
-					string(status), nowUTC, connecthub.ReasonWorkerLost, e.id)
-				continue
-			}
-			history, err := appendAttempt(e.attempts, connecthub.Attempt{
-				Attempt: e.attempt, Node: e.node, StartedAt: utcPtr(e.startedAt),
-				FinishedAt: now, Status: connecthub.StatusFailure, Error: connecthub.ReasonWorkerLost,
-			})
-			if err != nil {
-				return dbErr(err)
-			}
-			b.Queue(`UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = $1, available_at = $2,
-				node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
-				error = $3, traceback = '', result = NULL, updated_at = $2
-				WHERE id = $4 RETURNING `+runColumns(false),
-				history, nowUTC, connecthub.ReasonWorkerLost, e.id)
-			requeued = true
-		}
-		br := tx.SendBatch(ctx, b)
-		for range found {
-			r, err := scanRun(br.QueryRow())
-			if err != nil {
-				br.Close()
-				return dbErr(err)
-			}
-			rescued = append(rescued, r)
-		}
-		if err := br.Close(); err != nil {
-			return dbErr(err)
-		}
-		if requeued {
-			return s.notify(ctx, tx, store.TopicRuns)
-		}
-		return nil
+		rescued, requeued, err = s.rescueRuns(ctx, tx, found, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -472,4 +423,99 @@ func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*con
 		s.Publish(store.TopicRuns)
 	}
 	return rescued, nil
+}
+
+// rescueCandidate is what rescueRuns needs to know of a RUNNING run.
+type rescueCandidate struct {
+	id string
+	runningRun
+}
+
+// rescueCandidateColumns selects a rescueCandidate (lockRescueCandidates
+// scans them).
+const rescueCandidateColumns = `id, node, attempt, max_attempts, attempts, started_at, cancel_requested`
+
+// lockRescueCandidates runs query, which selects rescueCandidateColumns of
+// the runs to rescue and locks them.
+func lockRescueCandidates(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]rescueCandidate, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var found []rescueCandidate
+	for rows.Next() {
+		var (
+			e                    rescueCandidate
+			attempt, maxAttempts int32
+		)
+		if err := rows.Scan(&e.id, &e.node, &attempt, &maxAttempts, &e.attempts, &e.startedAt, &e.cancel); err != nil {
+			return nil, dbErr(err)
+		}
+		e.attempt, e.maxAttempts = int(attempt), int(maxAttempts)
+		found = append(found, e)
+	}
+	return found, dbErr(rows.Err())
+}
+
+// rescueRuns rescues locked RUNNING runs whose worker is gone (RunRescue:
+// the lease expired; NodeMarkDead: the node went silent) in tx, in one
+// round trip, so both follow one set of rules: a run with attempts left is
+// re-queued with attempt+1, available at now, with a "worker lost" entry in
+// its history; a run without ends FAILURE "worker lost"; a run whose cancel
+// was requested ends CANCELED. When it re-queues any, it queues the
+// TopicRuns notification in tx; the caller publishes in-process after
+// commit. It returns the runs after the change and whether any was
+// re-queued.
+func (s *Store) rescueRuns(ctx context.Context, tx pgx.Tx, found []rescueCandidate, now time.Time) ([]*connecthub.Run, bool, error) {
+	if len(found) == 0 {
+		return nil, false, nil
+	}
+	var (
+		rescued  []*connecthub.Run
+		requeued bool
+	)
+	nowUTC := utc(now)
+	b := &pgx.Batch{}
+	for _, e := range found {
+		if e.cancel || e.attempt >= e.maxAttempts {
+			status := connecthub.StatusFailure
+			if e.cancel {
+				status = connecthub.StatusCanceled
+			}
+			b.Queue(`UPDATE runs SET status = $1, finished_at = $2, error = $3, lease_expires_at = NULL,
+				updated_at = $2 WHERE id = $4 RETURNING `+runColumns(false),
+				string(status), nowUTC, connecthub.ReasonWorkerLost, e.id)
+			continue
+		}
+		history, err := appendAttempt(e.attempts, connecthub.Attempt{
+			Attempt: e.attempt, Node: e.node, StartedAt: utcPtr(e.startedAt),
+			FinishedAt: now, Status: connecthub.StatusFailure, Error: connecthub.ReasonWorkerLost,
+		})
+		if err != nil {
+			return nil, false, dbErr(err)
+		}
+		b.Queue(`UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = $1, available_at = $2,
+			node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
+			error = $3, traceback = '', result = NULL, updated_at = $2
+			WHERE id = $4 RETURNING `+runColumns(false),
+			history, nowUTC, connecthub.ReasonWorkerLost, e.id)
+		requeued = true
+	}
+	if requeued {
+		s.queueNotify(b, store.TopicRuns)
+	}
+	br := tx.SendBatch(ctx, b)
+	for range found {
+		r, err := scanRun(br.QueryRow())
+		if err != nil {
+			br.Close()
+			return nil, false, dbErr(err)
+		}
+		rescued = append(rescued, r)
+	}
+	if err := br.Close(); err != nil {
+		return nil, false, dbErr(err)
+	}
+	return rescued, requeued, nil
 }

@@ -9,14 +9,14 @@ import (
 	"github.com/connecthub/connecthub"
 )
 
-// Stats implements store.Store. Its three queries go in one round trip,
+// Stats implements store.Store. Its four queries go in one round trip,
 // inside one REPEATABLE READ read-only transaction, so they see one
 // snapshot.
 //
 // A queue's depth counts all its QUEUED runs; its oldest age is measured
 // from available_at, over the runs already available, so that a retry
-// waiting out its back-off does not look like a stuck queue. ActiveNodes is
-// left 0: nodes are the node registry's business, not the store's.
+// waiting out its back-off does not look like a stuck queue. ActiveNodes
+// counts the nodes whose present_state is active or activating.
 func (s *Store) Stats(ctx context.Context, now time.Time) (*connecthub.Stats, error) {
 	if s.closed.Load() {
 		return nil, dbErr(errStoreClosed)
@@ -39,6 +39,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*connecthub.Stats, er
 	b.Queue(`SELECT queue, count(*), min(available_at) FILTER (WHERE available_at <= $1)
 		FROM runs WHERE status = 'QUEUED' GROUP BY queue ORDER BY queue`, utc(now))
 	b.Queue(`SELECT count(*), count(*) FILTER (WHERE enabled) FROM jobs`)
+	b.Queue(`SELECT count(*) FROM nodes WHERE present_state IN ('active', 'activating')`)
 	br := tx.SendBatch(ctx, b)
 	err = func() error {
 		rows, err := br.Query()
@@ -72,7 +73,10 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*connecthub.Stats, er
 		}); err != nil {
 			return err
 		}
-		return br.QueryRow().Scan(&st.Jobs, &st.JobsEnabled)
+		if err := br.QueryRow().Scan(&st.Jobs, &st.JobsEnabled); err != nil {
+			return err
+		}
+		return br.QueryRow().Scan(&st.ActiveNodes)
 	}()
 	if cerr := br.Close(); err == nil {
 		err = cerr

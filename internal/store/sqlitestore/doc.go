@@ -48,17 +48,27 @@
 // runs row that claims, heartbeats and completions update stays small.
 // runs.log_size is the log's length in bytes.
 //
+// The node registry (nodes) and API tokens (tokens) came with version 2.
+// A node's queues, handlers (with their config schemas) and labels are JSON
+// TEXT. Runs name their node by name, without a foreign key: runs outlive
+// the nodes that ran them. NodeMarkDead finds a dead node's RUNNING runs
+// through runs_lease rather than an index on runs.node, which every claim
+// would have to maintain. Tokens keep the hex SHA-256 of their secret in a
+// unique column, so authenticating a request is one index lookup.
+//
 // # Throughput
 //
 // RunClaim is one UPDATE ... WHERE id IN (SELECT ... LIMIT ?) RETURNING in
 // one write transaction. RunComplete applies a whole batch in one
 // transaction: terminal outcomes in multi-row UPDATE ... FROM (VALUES ...)
 // statements, re-queues one by one (they need the attempt history).
+// RunHeartbeat joins a VALUES table of (id, attempt) pairs the same way.
 // RunInsert uses multi-row INSERTs in chunks whose sizes are powers of two,
 // so a few cached statements serve every batch size. Prepared statements of
 // the writer connection are cached by query text. Notifications
 // (store.Hub) are published after commit. BenchmarkClaimComplete measures
-// the three together.
+// insert, claim and complete together. The attempt check of RunComplete
+// (RunOutcome.Attempt) is one more comparison in the same statements.
 //
 // # Choices where the contract is silent
 //
@@ -69,7 +79,12 @@
 // retry past max_attempts ends FAILURE; Stats ages a queue from the oldest
 // available_at among runs already available; JobUpdate's function runs
 // inside the write transaction (on the only writer connection), so it must
-// not call the store.
+// not call the store. NodeMarkDead rescues runs with RunRescue's code, in
+// the transaction that marks the nodes; as the only writer, it never finds
+// a dead node's run half-way through a heartbeat or completion, so it
+// rescues them all. TokenTouch asks a reader whether a write is due before
+// it takes the writer, so the touches of ordinary requests never queue
+// behind the run queue's writes.
 //
 // Limits of this driver: JobList's Query folds ASCII case only (SQLite's
 // lower()); a claim may name at most 64 queues and 1000 handlers; a second

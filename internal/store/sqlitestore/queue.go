@@ -167,12 +167,34 @@ func distinctNonEmpty(field string, values []string) ([]string, error) {
 	return out, nil
 }
 
-// maxIDList bounds the ids of one IN list.
-const maxIDList = 512
+// maxHeartbeatChunk bounds the runs of one heartbeat statement.
+const maxHeartbeatChunk = 512
+
+// heartbeatSQL extends the leases of up to n runs in one statement: the
+// (id, attempt) pairs are a VALUES table joined to runs by id, like
+// completeBatchSQL (the unary + makes SQLite look each id up by key). An
+// attempt of 0 matches any. Parameters: ?1 lease expiry, ?2 now, ?3 node,
+// then the pairs.
+func heartbeatSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`UPDATE runs SET lease_expires_at = ?1, heartbeat_at = ?2
+		FROM (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "(?%d, ?%d)", 4+2*i, 5+2*i)
+	}
+	b.WriteString(`) AS v
+		WHERE runs.id = v.column1 AND +runs.status = 'RUNNING' AND runs.node = ?3
+			AND (v.column2 = 0 OR runs.attempt = v.column2)
+		RETURNING runs.id, runs.cancel_requested`)
+	return b.String()
+}
 
 // RunHeartbeat implements store.RunStore with one UPDATE ... RETURNING per
-// 512 ids. The IN list is padded to a power of two (repeating an id) so
-// that a few statement texts serve every batch size.
+// 512 ids. The list is padded to a power of two (repeating the last id)
+// so that a few statement texts serve every batch size.
 func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (store.RunHeartbeatResult, error) {
 	var res store.RunHeartbeatResult
 	switch {
@@ -182,6 +204,11 @@ func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (s
 		return res, connecthub.FieldError("lease_ttl", "", "lease TTL must be positive")
 	case p.Now.IsZero():
 		return res, connecthub.FieldError("now", "", "now is required")
+	}
+	for id, a := range p.Attempts {
+		if a < 0 {
+			return res, connecthub.FieldError("attempts", "", "the attempt of run %s must not be negative", id)
+		}
 	}
 	ids := slices.Compact(slices.Sorted(slices.Values(p.IDs)))
 	if len(ids) > 0 && ids[0] == "" {
@@ -202,11 +229,9 @@ func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (s
 		}
 	}()
 	for rest := ids; len(rest) > 0; {
-		n := min(len(rest), maxIDList)
+		n := min(len(rest), maxHeartbeatChunk)
 		size := 1 << bits.Len(uint(n-1)) // next power of two >= n
-		st, release, err := s.stmts.prepare(ctx, `UPDATE runs SET lease_expires_at = ?, heartbeat_at = ?
-			WHERE node = ? AND status = 'RUNNING' AND id IN (`+placeholders(size)+`)
-			RETURNING id, cancel_requested`)
+		st, release, err := s.stmts.prepare(ctx, heartbeatSQL(size))
 		if err != nil {
 			return res, err
 		}
@@ -219,10 +244,11 @@ func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (s
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
 		for _, b := range batches {
 			size := 1 << bits.Len(uint(len(b.ids)-1))
-			args := make([]any, 0, 3+size)
+			args := make([]any, 0, 3+2*size)
 			args = append(args, lease, now, p.Node)
 			for i := range size {
-				args = append(args, b.ids[min(i, len(b.ids)-1)])
+				id := b.ids[min(i, len(b.ids)-1)]
+				args = append(args, id, int64(p.Attempts[id]))
 			}
 			rows, err := tx.StmtxContext(ctx, b.st).QueryContext(ctx, args...)
 			if err != nil {
@@ -267,13 +293,14 @@ func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (s
 	return res, nil
 }
 
-// Statements of RunComplete and RunRescue.
+// Statements of RunComplete. Each is guarded by status, node and, when the
+// outcome names one (not 0), attempt.
 const (
 	completeTerminalSQL = `UPDATE runs SET status = ?1, finished_at = ?2, message = ?3, error = ?4,
 		traceback = ?5, result = ?6, lease_expires_at = NULL, updated_at = ?2
-		WHERE id = ?7 AND status = 'RUNNING' AND node = ?8`
+		WHERE id = ?7 AND status = 'RUNNING' AND node = ?8 AND (?9 = 0 OR attempt = ?9)`
 	completeLookupSQL = `SELECT attempt, max_attempts, attempts, started_at, cancel_requested
-		FROM runs WHERE id = ? AND status = 'RUNNING' AND node = ?`
+		FROM runs WHERE id = ?1 AND status = 'RUNNING' AND node = ?2 AND (?3 = 0 OR attempt = ?3)`
 	completeRetrySQL = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = ?1,
 		available_at = ?2, node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
 		message = ?3, error = ?4, traceback = ?5, result = NULL, updated_at = ?6
@@ -287,7 +314,7 @@ const (
 // a VALUES table joined to runs by id. The unary + keeps SQLite from
 // walking every RUNNING run through the status index instead of looking
 // each id up. Columns: id, status, now, message, error, traceback, result,
-// node.
+// node, attempt (0: any).
 func completeBatchSQL(n int) string {
 	if sql, ok := completeBatchTexts[n]; ok {
 		return sql
@@ -313,10 +340,11 @@ func buildCompleteBatchSQL(n int) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(" + placeholders(8) + ")")
+		b.WriteString("(" + placeholders(9) + ")")
 	}
 	b.WriteString(`) AS v
 		WHERE runs.id = v.column1 AND +runs.status = 'RUNNING' AND runs.node = v.column8
+			AND (v.column9 = 0 OR runs.attempt = v.column9)
 		RETURNING runs.id`)
 	return b.String()
 }
@@ -327,8 +355,8 @@ const maxCompleteChunk = 128
 // RunComplete implements store.RunStore: the whole batch in one write
 // transaction. Terminal outcomes (the hot path) are applied by a few
 // multi-row UPDATE ... FROM (VALUES ...) statements, each guarded by
-// status and node; re-queues, which need the run's attempt history, go one
-// by one.
+// status, node and attempt; re-queues, which need the run's attempt
+// history, go one by one.
 //
 // Two rules fill gaps in the contract. A re-queue (retry or hand-back) of a
 // run whose cancel was requested ends it CANCELED instead, so a cancel is
@@ -355,6 +383,8 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 			return nil, connecthub.FieldError("now", "", "outcome %d: now is required", i)
 		case len(o.Result) > 0 && !json.Valid(o.Result):
 			return nil, connecthub.FieldError("result", "", "outcome %d: result must be valid JSON", i)
+		case o.Attempt < 0:
+			return nil, connecthub.FieldError("attempt", "", "outcome %d: attempt must not be negative", i)
 		}
 		switch o.Status {
 		case connecthub.StatusSuccess, connecthub.StatusFailure, connecthub.StatusCanceled:
@@ -415,7 +445,7 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 				ok, err = s.requeue(ctx, stmt, o)
 				requeued = requeued || ok
 			} else {
-				ok, err = execOne(ctx, stmt(completeTerminalSQL), string(o.Status), micros(o.Now), o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.ID, o.Node)
+				ok, err = execOne(ctx, stmt(completeTerminalSQL), string(o.Status), micros(o.Now), o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.ID, o.Node, int64(o.Attempt))
 			}
 			if err != nil {
 				return err
@@ -437,13 +467,13 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 // multi-row statements and marks which applied.
 func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stmt, outcomes []store.RunOutcome, terminal []int, applied []bool) error {
 	index := make(map[string]int, len(terminal))
-	args := make([]any, 0, 8*min(len(terminal), maxCompleteChunk))
+	args := make([]any, 0, 9*min(len(terminal), maxCompleteChunk))
 	for _, size := range chunkSizes(len(terminal), maxCompleteChunk) {
 		args = args[:0]
 		for _, i := range terminal[:size] {
 			o := outcomes[i]
 			index[o.ID] = i
-			args = append(args, o.ID, string(o.Status), micros(o.Now), o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.Node)
+			args = append(args, o.ID, string(o.Status), micros(o.Now), o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.Node, int64(o.Attempt))
 		}
 		terminal = terminal[size:]
 		rows, err := stmt(completeBatchSQL(size)).QueryContext(ctx, args...)
@@ -467,7 +497,8 @@ func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stm
 }
 
 // requeue applies one QUEUED outcome: a retry (ConsumeAttempt) or a
-// hand-back. It reports whether the run was still held by the node.
+// hand-back. It reports whether the run was still held by the node (in the
+// outcome's attempt).
 func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o store.RunOutcome) (bool, error) {
 	var cur struct {
 		Attempt     int           `db:"attempt"`
@@ -476,14 +507,14 @@ func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o sto
 		StartedAt   sql.NullInt64 `db:"started_at"`
 		Cancel      bool          `db:"cancel_requested"`
 	}
-	if err := stmt(completeLookupSQL).GetContext(ctx, &cur, o.ID, o.Node); errors.Is(err, sql.ErrNoRows) {
-		return false, nil // not held by that node
+	if err := stmt(completeLookupSQL).GetContext(ctx, &cur, o.ID, o.Node, int64(o.Attempt)); errors.Is(err, sql.ErrNoRows) {
+		return false, nil // not held by that node (in that attempt)
 	} else if err != nil {
 		return false, dbErr(err)
 	}
 	now := micros(o.Now)
 	terminal := func(status connecthub.RunStatus, errText string) (bool, error) {
-		return execOne(ctx, stmt(completeTerminalSQL), string(status), now, o.Message, errText, o.Traceback, nullJSON(o.Result), o.ID, o.Node)
+		return execOne(ctx, stmt(completeTerminalSQL), string(status), now, o.Message, errText, o.Traceback, nullJSON(o.Result), o.ID, o.Node, int64(o.Attempt))
 	}
 	switch {
 	case cur.Cancel:
@@ -547,63 +578,20 @@ func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*con
 	if limit < 1 {
 		return nil, connecthub.FieldError("limit", "", "limit must be at least 1")
 	}
-	type expired struct {
-		ID          string        `db:"id"`
-		Attempt     int           `db:"attempt"`
-		MaxAttempts int           `db:"max_attempts"`
-		Attempts    string        `db:"attempts"`
-		Node        string        `db:"node"`
-		StartedAt   sql.NullInt64 `db:"started_at"`
-		Cancel      bool          `db:"cancel_requested"`
-	}
 	var (
 		rescued  []*connecthub.Run
 		requeued bool
 	)
-	nowUS := micros(now)
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		var found []expired
-		if err := tx.SelectContext(ctx, &found, `SELECT id, attempt, max_attempts, attempts, node, started_at, cancel_requested
+		var found []rescueCandidate
+		if err := tx.SelectContext(ctx, &found, `SELECT `+rescueCandidateColumns+`
 			FROM runs WHERE status = 'RUNNING' AND lease_expires_at < ?
-			ORDER BY lease_expires_at, id LIMIT ?`, nowUS, limit); err != nil {
+			ORDER BY lease_expires_at, id LIMIT ?`, micros(now), limit); err != nil {
 			return dbErr(err)
 		}
-		for _, e := range found {
-			var (
-				q    string
-				args []any
-			)
-			switch {
-			case e.Cancel || e.Attempt >= e.MaxAttempts:
-				status := connecthub.StatusFailure
-				if e.Cancel {
-					status = connecthub.StatusCanceled
-				}
-				q = `UPDATE runs SET status = ?1, finished_at = ?2, error = ?3, lease_expires_at = NULL,
-					updated_at = ?2 WHERE id = ?4 RETURNING ` + runColumns(false)
-				args = []any{string(status), nowUS, connecthub.ReasonWorkerLost, e.ID}
-			default:
-				history, err := appendAttempt(e.Attempts, connecthub.Attempt{
-					Attempt: e.Attempt, Node: e.Node, StartedAt: timePtr(e.StartedAt),
-					FinishedAt: now, Status: connecthub.StatusFailure, Error: connecthub.ReasonWorkerLost,
-				})
-				if err != nil {
-					return err
-				}
-				q = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = ?1, available_at = ?2,
-					node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
-					error = ?3, traceback = '', result = NULL, updated_at = ?2
-					WHERE id = ?4 RETURNING ` + runColumns(false)
-				args = []any{history, nowUS, connecthub.ReasonWorkerLost, e.ID}
-				requeued = true
-			}
-			r, err := scanRun(tx.QueryRowxContext(ctx, q, args...))
-			if err != nil {
-				return dbErr(err)
-			}
-			rescued = append(rescued, r)
-		}
-		return nil
+		var err error
+		rescued, requeued, err = rescueRuns(ctx, tx, found, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -612,4 +600,69 @@ func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*con
 		s.Publish(store.TopicRuns)
 	}
 	return rescued, nil
+}
+
+// rescueCandidate is what rescueRuns needs to know of a RUNNING run.
+type rescueCandidate struct {
+	ID          string        `db:"id"`
+	Attempt     int           `db:"attempt"`
+	MaxAttempts int           `db:"max_attempts"`
+	Attempts    string        `db:"attempts"`
+	Node        string        `db:"node"`
+	StartedAt   sql.NullInt64 `db:"started_at"`
+	Cancel      bool          `db:"cancel_requested"`
+}
+
+// rescueCandidateColumns selects a rescueCandidate.
+const rescueCandidateColumns = `id, attempt, max_attempts, attempts, node, started_at, cancel_requested`
+
+// rescueRuns rescues RUNNING runs whose worker is gone (RunRescue: the
+// lease expired; NodeMarkDead: the node went silent) in tx, so both follow
+// one set of rules: a run with attempts left is re-queued with attempt+1,
+// available at now, with a "worker lost" entry in its history; a run
+// without ends FAILURE "worker lost"; a run whose cancel was requested ends
+// CANCELED. It returns the runs after the change and whether any was
+// re-queued (the caller publishes TopicRuns after commit).
+func rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandidate, now time.Time) ([]*connecthub.Run, bool, error) {
+	var (
+		rescued  []*connecthub.Run
+		requeued bool
+	)
+	nowUS := micros(now)
+	for _, e := range found {
+		var (
+			q    string
+			args []any
+		)
+		switch {
+		case e.Cancel || e.Attempt >= e.MaxAttempts:
+			status := connecthub.StatusFailure
+			if e.Cancel {
+				status = connecthub.StatusCanceled
+			}
+			q = `UPDATE runs SET status = ?1, finished_at = ?2, error = ?3, lease_expires_at = NULL,
+				updated_at = ?2 WHERE id = ?4 RETURNING ` + runColumns(false)
+			args = []any{string(status), nowUS, connecthub.ReasonWorkerLost, e.ID}
+		default:
+			history, err := appendAttempt(e.Attempts, connecthub.Attempt{
+				Attempt: e.Attempt, Node: e.Node, StartedAt: timePtr(e.StartedAt),
+				FinishedAt: now, Status: connecthub.StatusFailure, Error: connecthub.ReasonWorkerLost,
+			})
+			if err != nil {
+				return nil, false, err
+			}
+			q = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = ?1, available_at = ?2,
+				node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
+				error = ?3, traceback = '', result = NULL, updated_at = ?2
+				WHERE id = ?4 RETURNING ` + runColumns(false)
+			args = []any{history, nowUS, connecthub.ReasonWorkerLost, e.ID}
+			requeued = true
+		}
+		r, err := scanRun(tx.QueryRowxContext(ctx, q, args...))
+		if err != nil {
+			return nil, false, dbErr(err)
+		}
+		rescued = append(rescued, r)
+	}
+	return rescued, requeued, nil
 }

@@ -10,21 +10,23 @@ import (
 	"github.com/connecthub/connecthub"
 )
 
-// The queries of Stats, each served by a partial index.
+// The queries of Stats. Those over runs are each served by a partial
+// index; the nodes table is small (one row per process) and is scanned.
 const (
 	statsQueuedSQL   = `SELECT 'QUEUED', COUNT(*) FROM runs WHERE status = 'QUEUED'`
 	statsRunningSQL  = `SELECT 'RUNNING', COUNT(*) FROM runs WHERE status = 'RUNNING'`
 	statsFinishedSQL = `SELECT status, COUNT(*) FROM runs WHERE ` + finishedCondition + ` GROUP BY status`
 	statsQueuesSQL   = `SELECT queue, COUNT(*), MIN(CASE WHEN available_at <= ?1 THEN available_at END)
 		FROM runs WHERE status = 'QUEUED' GROUP BY queue ORDER BY queue`
+	statsNodesSQL = `SELECT COUNT(*) FROM nodes WHERE present_state IN ('active', 'activating')`
 )
 
 // Stats implements store.Store from one read snapshot.
 //
 // A queue's depth counts all its QUEUED runs; its oldest age is measured
 // from available_at, over the runs already available, so that a retry
-// waiting out its back-off does not look like a stuck queue. ActiveNodes is
-// left 0: nodes are the node registry's business, not the store's.
+// waiting out its back-off does not look like a stuck queue. ActiveNodes
+// counts the nodes whose present_state is active or activating.
 func (s *Store) Stats(ctx context.Context, now time.Time) (*connecthub.Stats, error) {
 	st := &connecthub.Stats{Runs: make(map[connecthub.RunStatus]int64, len(connecthub.AllStatuses))}
 	for _, status := range connecthub.AllStatuses {
@@ -76,8 +78,11 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*connecthub.Stats, er
 		if err := qrows.Err(); err != nil {
 			return dbErr(err)
 		}
-		return dbErr(tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(enabled), 0) FROM jobs`).
-			Scan(&st.Jobs, &st.JobsEnabled))
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(enabled), 0) FROM jobs`).
+			Scan(&st.Jobs, &st.JobsEnabled); err != nil {
+			return dbErr(err)
+		}
+		return dbErr(tx.QueryRowContext(ctx, statsNodesSQL).Scan(&st.ActiveNodes))
 	})
 	if err != nil {
 		return nil, err

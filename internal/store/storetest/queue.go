@@ -309,6 +309,41 @@ func exerciseHeartbeat(t *testing.T, newStore NewStoreFunc) {
 			checkTimePtr(t, "lease of the held run", ptr(now.Add(ttl)), getRun(t, s, held.ID).LeaseExpiresAt)
 			checkTimePtr(t, "lease of another node's run", ptr(t0.Add(ttl)), getRun(t, s, other.ID).LeaseExpiresAt)
 		},
+		"StaleAttemptIsLost": func(t *testing.T, s store.Store) {
+			j := newJob(t, s, "j", func(j *connecthub.Job) { j.MaxAttempts = 3 })
+			r := reclaimedRun(t, s, j)
+			other := runningRun(t, s, j, node1, t0)
+			now := t0.Add(2 * time.Hour)
+			hb := func(attempts map[string]int) store.RunHeartbeatResult {
+				t.Helper()
+				res, err := s.RunHeartbeat(t.Context(), store.RunHeartbeatParams{
+					Node: node1, IDs: []string{r.ID, other.ID}, Attempts: attempts, LeaseTTL: ttl, Now: now,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			res := hb(map[string]int{r.ID: 1, other.ID: 1})
+			checkStrings(t, "lost with the stale attempt", []string{r.ID}, res.Lost)
+			checkTimePtr(t, "lease of the new attempt", r.LeaseExpiresAt, getRun(t, s, r.ID).LeaseExpiresAt)
+			checkTimePtr(t, "lease of the other run", ptr(now.Add(ttl)), getRun(t, s, other.ID).LeaseExpiresAt)
+			for name, attempts := range map[string]map[string]int{
+				"current attempt": {r.ID: 2},
+				"attempt 0":       {r.ID: 0},
+				"no attempts":     nil,
+			} {
+				now = now.Add(time.Second)
+				if res := hb(attempts); len(res.Lost) != 0 {
+					t.Errorf("%s: lost %v", name, res.Lost)
+				}
+				checkTimePtr(t, name+": lease", ptr(now.Add(ttl)), getRun(t, s, r.ID).LeaseExpiresAt)
+			}
+			_, err := s.RunHeartbeat(t.Context(), store.RunHeartbeatParams{
+				Node: node1, IDs: []string{r.ID}, Attempts: map[string]int{r.ID: -1}, LeaseTTL: ttl, Now: now,
+			})
+			requireKind(t, err, connecthub.KindInvalid)
+		},
 		"NoIDs": func(t *testing.T, s store.Store) {
 			res, err := s.RunHeartbeat(t.Context(), store.RunHeartbeatParams{Node: node1, LeaseTTL: ttl, Now: t0})
 			if err != nil || len(res.Lost) != 0 || len(res.CancelRequested) != 0 {
@@ -458,6 +493,80 @@ func exerciseComplete(t *testing.T, newStore NewStoreFunc) {
 			}
 			if applied := complete(t, s, store.RunOutcome{ID: r.ID, Node: node1, Status: connecthub.StatusSuccess, Now: t0.Add(time.Hour)}); applied[0] {
 				t.Fatal("an outcome for a rescued run was applied")
+			}
+		},
+		"StaleAttemptNotApplied": func(t *testing.T, s store.Store) {
+			// Each kind of outcome from attempt 1 of a run that was rescued
+			// and claimed again by the same node, as attempt 2.
+			j := newJob(t, s, "j", func(j *connecthub.Job) { j.MaxAttempts = 3 })
+			now := t0.Add(2 * time.Hour)
+			tests := map[string]store.RunOutcome{
+				"success":   {Status: connecthub.StatusSuccess, Message: "stale"},
+				"failure":   {Status: connecthub.StatusFailure, Error: "stale"},
+				"canceled":  {Status: connecthub.StatusCanceled},
+				"retry":     {Status: connecthub.StatusQueued, ConsumeAttempt: true, RetryAt: now, Error: "stale"},
+				"hand-back": {Status: connecthub.StatusQueued},
+			}
+			var batch []store.RunOutcome
+			var batched []*connecthub.Run
+			for name, o := range tests {
+				r := reclaimedRun(t, s, j)
+				o.ID, o.Node, o.Now, o.Attempt = r.ID, node1, now, 1
+				if applied := complete(t, s, o); applied[0] {
+					t.Errorf("%s: the stale attempt's outcome was applied", name)
+				}
+				got := checkStatus(t, s, r.ID, connecthub.StatusRunning)
+				if got.Attempt != 2 || got.Message != "" || got.Error != connecthub.ReasonWorkerLost {
+					t.Errorf("%s: run changed: attempt %d message %q error %q", name, got.Attempt, got.Message, got.Error)
+				}
+				if o.Status != connecthub.StatusQueued {
+					b := reclaimedRun(t, s, j)
+					o.ID = b.ID
+					batch = append(batch, o)
+					batched = append(batched, b)
+				}
+			}
+			// Terminal outcomes in one batch take the batched path.
+			for i, ok := range complete(t, s, batch...) {
+				if ok {
+					t.Errorf("batched stale outcome %d was applied", i)
+				}
+			}
+			for _, r := range batched {
+				checkStatus(t, s, r.ID, connecthub.StatusRunning)
+			}
+		},
+		"CurrentAttemptApplied": func(t *testing.T, s store.Store) {
+			j := newJob(t, s, "j", func(j *connecthub.Job) { j.MaxAttempts = 3 })
+			now := t0.Add(2 * time.Hour)
+			// One outcome at a time, a batch, and a re-queue.
+			one := reclaimedRun(t, s, j)
+			a, b := reclaimedRun(t, s, j), reclaimedRun(t, s, j)
+			back := reclaimedRun(t, s, j)
+			if applied := complete(t, s, store.RunOutcome{ID: one.ID, Node: node1, Status: connecthub.StatusSuccess, Message: "current", Now: now, Attempt: 2}); !applied[0] {
+				t.Fatal("the current attempt's outcome was not applied")
+			}
+			got := checkStatus(t, s, one.ID, connecthub.StatusSuccess)
+			if got.Message != "current" || got.Attempt != 2 {
+				t.Errorf("message %q attempt %d, want current and 2", got.Message, got.Attempt)
+			}
+			applied := complete(t, s,
+				store.RunOutcome{ID: a.ID, Node: node1, Status: connecthub.StatusFailure, Now: now, Attempt: 2},
+				store.RunOutcome{ID: b.ID, Node: node1, Status: connecthub.StatusSuccess, Now: now, Attempt: 1},
+				store.RunOutcome{ID: back.ID, Node: node1, Status: connecthub.StatusQueued, ConsumeAttempt: true, RetryAt: now, Error: "again", Now: now, Attempt: 2},
+			)
+			if want := []bool{true, false, true}; !slices.Equal(applied, want) {
+				t.Fatalf("applied = %v, want %v", applied, want)
+			}
+			checkStatus(t, s, a.ID, connecthub.StatusFailure)
+			checkStatus(t, s, b.ID, connecthub.StatusRunning)
+			got = checkStatus(t, s, back.ID, connecthub.StatusQueued)
+			if got.Attempt != 3 || len(got.Attempts) != 2 || got.Attempts[1].Attempt != 2 || got.Attempts[1].Error != "again" {
+				t.Errorf("retry of attempt 2: attempt %d, history %+v", got.Attempt, got.Attempts)
+			}
+			// Attempt 0 skips the check.
+			if applied := complete(t, s, store.RunOutcome{ID: b.ID, Node: node1, Status: connecthub.StatusSuccess, Now: now}); !applied[0] {
+				t.Error("an outcome without an attempt was not applied")
 			}
 		},
 		"UnknownRun": func(t *testing.T, s store.Store) {
@@ -616,6 +725,8 @@ func exerciseComplete(t *testing.T, newStore NewStoreFunc) {
 					t.Errorf("status %q: RunComplete = %v, want an invalid error", st, err)
 				}
 			}
+			_, err := s.RunComplete(t.Context(), []store.RunOutcome{{ID: r.ID, Node: node1, Status: connecthub.StatusSuccess, Now: t0, Attempt: -1}})
+			requireKind(t, err, connecthub.KindInvalid)
 			// Nothing of a rejected batch was applied.
 			checkStatus(t, s, r.ID, connecthub.StatusRunning)
 		},
@@ -783,4 +894,25 @@ func exerciseRescue(t *testing.T, newStore NewStoreFunc) {
 			requireKind(t, err, connecthub.KindInvalid)
 		},
 	})
+}
+
+// reclaimedRun returns a run of j (which must allow a second attempt) that
+// node1 claimed at t0, lost to RunRescue an hour later, and claimed again:
+// RUNNING on node1 in attempt 2, where attempt 1's worker may still speak.
+func reclaimedRun(t *testing.T, s store.Store, j *connecthub.Job) *connecthub.Run {
+	t.Helper()
+	r := runningRun(t, s, j, node1, t0)
+	rescueAt := t0.Add(time.Hour)
+	rescued, err := s.RunRescue(t.Context(), rescueAt, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(ids(rescued), r.ID) {
+		t.Fatalf("RunRescue did not rescue run %s: %v", r.ID, ids(rescued))
+	}
+	again := claim(t, s, store.RunClaimParams{Node: node1, Queues: []string{r.Queue}, Max: 1, Now: rescueAt})
+	if len(again) != 1 || again[0].ID != r.ID || again[0].Attempt != 2 || again[0].Node != node1 {
+		t.Fatalf("re-claim of run %s = %+v, want it in attempt 2 on %s", r.ID, again, node1)
+	}
+	return again[0]
 }

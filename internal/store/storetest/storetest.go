@@ -45,12 +45,24 @@
 //     Depth counts all its QUEUED runs and OldestAgeSecond is Now minus the
 //     oldest available_at among those already available (0 if none), so a
 //     retry waiting out its back-off does not look like a stuck queue;
-//     Queues is sorted by name; ActiveNodes is not the store's to know.
+//     Queues is sorted by name; ActiveNodes counts the nodes whose
+//     present_state is active or activating, whatever their setting_state.
 //   - RunActiveCount of a job that does not exist is 0.
 //   - JobList's Query is a literal substring (% and _ are not wildcards),
 //     case-insensitive at least for ASCII.
 //   - Within one RunComplete batch that names a run twice, outcomes apply
 //     as if they came in separate calls, in order.
+//   - A negative RunOutcome.Attempt or RunHeartbeatParams.Attempts entry is
+//     KindInvalid.
+//   - Nodes: NodeUpsert never modifies its argument; nodes read back have
+//     non-nil Queues, Handlers and Labels. NodeMarkDead and NodeClean
+//     compare last_heartbeat strictly (a node silent exactly since the
+//     limit is kept) and need non-zero times; NodeMarkDead returns its
+//     nodes by name. A NodeDelete leaves the node's runs to their leases.
+//   - Tokens: lookups are exact (ids, names and hashes are compared
+//     bytewise); a token whose name is another token's id is not revoked
+//     by that id. TokenTouch writes at the first use and then once a
+//     minute or more has passed since the recorded use.
 package storetest
 
 import (
@@ -88,6 +100,9 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Cancel", exerciseCancel},
 		{"Rescue", exerciseRescue},
 		{"Stats", exerciseStats},
+		{"Nodes", exerciseNodes},
+		{"NodeMarkDead", exerciseNodeMarkDead},
+		{"Tokens", exerciseTokens},
 		{"Notify", exerciseNotify},
 		{"Lifecycle", exerciseLifecycle},
 	}

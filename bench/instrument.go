@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/handlers/builtin"
+	"github.com/connecthub/connecthub/handlers/noop"
+	"github.com/connecthub/connecthub/internal/scheduler"
+	"github.com/connecthub/connecthub/internal/store"
+	"github.com/connecthub/connecthub/internal/worker"
+)
+
+// countingSource wraps the node's real Source to observe it without
+// changing what it does: it counts the calls (the worker's round trips to
+// the store) and closes done at the moment the outcome of the want-th run
+// has been committed, which is when a throughput measurement ends. The
+// extra cost is an atomic add per call, not per run.
+type countingSource struct {
+	worker.Source
+
+	want int64
+	done chan struct{}
+	once sync.Once
+
+	claims, claimed, completes, completed, heartbeats, logAppends atomic.Int64
+}
+
+func newCountingSource(src worker.Source, want int) *countingSource {
+	return &countingSource{Source: src, want: int64(want), done: make(chan struct{})}
+}
+
+// Claim counts every call, including the empty ones of an idle worker.
+func (s *countingSource) Claim(ctx context.Context, max int) ([]*worker.Claimed, error) {
+	s.claims.Add(1)
+	runs, err := s.Source.Claim(ctx, max)
+	s.claimed.Add(int64(len(runs)))
+	return runs, err
+}
+
+// Complete counts the outcomes that were committed.
+func (s *countingSource) Complete(ctx context.Context, outcomes []store.RunOutcome) error {
+	s.completes.Add(1)
+	err := s.Source.Complete(ctx, outcomes)
+	if err == nil && s.completed.Add(int64(len(outcomes))) >= s.want {
+		s.once.Do(func() { close(s.done) })
+	}
+	return err
+}
+
+// Heartbeat counts the lease extensions.
+func (s *countingSource) Heartbeat(ctx context.Context, runIDs []string) (store.RunHeartbeatResult, error) {
+	s.heartbeats.Add(1)
+	return s.Source.Heartbeat(ctx, runIDs)
+}
+
+// AppendLog counts log writes (noop writes none, so this should stay 0).
+func (s *countingSource) AppendLog(ctx context.Context, runID, chunk string) error {
+	s.logAppends.Add(1)
+	return s.Source.AppendLog(ctx, runID, chunk)
+}
+
+// fireRecorder wraps the scheduler's store to learn when the cron fan-out's
+// runs were committed: the runs' created_at is the scheduler's clock at the
+// start of its round, before the listing and the insert, so it understates
+// the insert time; the return of JobsFire is when the runs exist for
+// workers. It records the moment the call that brought the inserted count
+// to want returned.
+type fireRecorder struct {
+	scheduler.Store
+
+	want int
+
+	mu        sync.Mutex
+	calls     int64
+	inserted  int
+	lastAt    time.Time // when the call that reached want returned
+	firstCall time.Time // when the first call began
+}
+
+// JobsFire counts the runs each call inserted.
+func (f *fireRecorder) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]store.JobFireResult, error) {
+	began := time.Now()
+	res, err := f.Store.JobsFire(ctx, fires)
+	returned := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.firstCall.IsZero() {
+		f.firstCall = began
+	}
+	if err != nil {
+		return res, err
+	}
+	before := f.inserted
+	for _, r := range res {
+		f.inserted += r.Inserted
+	}
+	if before < f.want && f.inserted >= f.want {
+		f.lastAt = returned
+	}
+	return res, err
+}
+
+// snapshot returns the recorder's figures.
+func (f *fireRecorder) snapshot() (calls int64, inserted int, first, last time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls, f.inserted, f.firstCall, f.lastAt
+}
+
+// handlerStarts records when each run's handler was entered, by run id.
+type handlerStarts struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func newHandlerStarts() *handlerStarts {
+	return &handlerStarts{at: make(map[string]time.Time)}
+}
+
+func (h *handlerStarts) record(runID string, t time.Time) {
+	h.mu.Lock()
+	h.at[runID] = t
+	h.mu.Unlock()
+}
+
+func (h *handlerStarts) get(runID string) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.at[runID]
+	return t, ok
+}
+
+// registry returns the built-in handlers as serve registers them. When
+// starts is not nil, the noop handler is the built-in one behind a wrapper
+// that first records the time it was entered: the latency measurement ends
+// where the user's code would begin.
+func registry(starts *handlerStarts) (*handler.Registry, error) {
+	builtins := handler.NewRegistry()
+	if err := builtin.Register(builtins, builtin.Options{}); err != nil {
+		return nil, err
+	}
+	if starts == nil {
+		return builtins, nil
+	}
+	reg := handler.NewRegistry()
+	for _, s := range builtins.List() {
+		if s.Name == noop.Name {
+			inner := s.Func
+			s.Func = func(ctx context.Context, t *handler.Task) (*handler.Result, error) {
+				starts.record(t.RunID, time.Now())
+				return inner(ctx, t)
+			}
+		}
+		if err := reg.Add(s); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}

@@ -1,0 +1,319 @@
+// Package adminui serves ConnectHub's admin web UI under /admin:
+// server-rendered pages (html/template) with a little htmx for partial
+// updates and a small script for JSON editors and live log tails. Templates,
+// styles, scripts and the zh-CN/en string catalogs are embedded, so the UI
+// needs nothing from the internet at run time.
+//
+// Every page calls the service layer, exactly like the REST API does, so the
+// UI and the API cannot disagree about validation or behaviour. The UI adds
+// what a browser needs on top: a login with a signed session cookie, CSRF
+// protection for every unsafe request (a per-session token and the
+// browser's Sec-Fetch-Site/Origin check), escaping of everything it shows,
+// and friendly error pages that never leak internals.
+package adminui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/auth"
+	"github.com/connecthub/connecthub/internal/service"
+)
+
+// Prefix is where the UI is mounted.
+const Prefix = "/admin"
+
+// Config wires the UI. Fields document their defaults.
+type Config struct {
+	// Service is the service layer every page calls. Required.
+	Service *service.Service
+	// AdminToken signs the session cookies and CSRF tokens. Required.
+	AdminToken string
+	// Username is the login name. Default "admin".
+	Username string
+	// Password is the login password. Default: the admin token.
+	Password string
+	// SessionTTL is how long a login lasts. Default 12h.
+	SessionTTL time.Duration
+	// Timezone interprets the times typed into the runs filter, and shows
+	// times that belong to no job. Default "UTC".
+	Timezone string
+	// Node is this server's node name, shown on the nodes page while there
+	// is no node registry.
+	Node string
+	// Nodes lists the worker registry; nil shows an empty state explaining
+	// that this server runs its own in-process workers.
+	Nodes NodeLister
+	// LoginLimit limits login attempts per client address; its zero value
+	// allows 5 at once, then one every 12s.
+	LoginLimit auth.LimiterConfig
+	// ClientAddr names the client of a request for the login rate limit.
+	// Default: the host of r.RemoteAddr. Behind a reverse proxy, supply one
+	// that reads the header your proxy sets, and make sure the proxy
+	// overwrites it (never trust a client-supplied X-Forwarded-For).
+	ClientAddr func(r *http.Request) string
+	// LogPoll is how often a tailed run log is polled. Default 250ms.
+	LogPoll time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives internal errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// NodeLister lists the registered nodes; *service.Service implements it.
+// With no lister, or one that reports the "no_node_registry" error, the
+// nodes page explains that this server runs its runs in its own worker
+// pool; once a registry exists the page and the dashboard light up without
+// further change.
+type NodeLister interface {
+	NodeList(ctx context.Context) ([]*connecthub.Node, error)
+}
+
+// UI is the http.Handler of the admin UI.
+type UI struct {
+	cfg      Config
+	svc      *service.Service
+	log      *slog.Logger
+	now      func() time.Time
+	sessions *auth.Manager
+	limiter  *auth.Limiter
+	creds    auth.Credentials
+	defLoc   *time.Location
+	pages    *pageSet
+	static   *staticFiles
+	cop      *http.CrossOriginProtection
+	mux      *http.ServeMux
+}
+
+// New checks cfg, fills its defaults and builds the UI.
+func New(cfg Config) (*UI, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("adminui: Service is required")
+	}
+	if cfg.AdminToken == "" {
+		return nil, errors.New("adminui: AdminToken is required")
+	}
+	if cfg.Username == "" {
+		cfg.Username = "admin"
+	}
+	if cfg.Password == "" {
+		cfg.Password = cfg.AdminToken
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.Timezone == "" {
+		cfg.Timezone = "UTC"
+	}
+	loc, err := time.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("adminui: Timezone: %w", err)
+	}
+	if cfg.ClientAddr == nil {
+		cfg.ClientAddr = remoteHost
+	}
+	if cfg.LogPoll <= 0 {
+		cfg.LogPoll = 250 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	sessions, err := auth.NewManager(auth.Config{Secret: cfg.AdminToken, TTL: cfg.SessionTTL, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.LoginLimit.Now == nil {
+		cfg.LoginLimit.Now = cfg.Now
+	}
+	limiter, err := auth.NewLimiter(cfg.LoginLimit)
+	if err != nil {
+		return nil, err
+	}
+	static, err := loadStatic()
+	if err != nil {
+		return nil, err
+	}
+	u := &UI{
+		cfg: cfg, svc: cfg.Service, log: cfg.Logger, now: cfg.Now, sessions: sessions, limiter: limiter,
+		creds: auth.Credentials{Username: cfg.Username, Password: cfg.Password}, defLoc: loc, static: static,
+		cop: http.NewCrossOriginProtection(), mux: http.NewServeMux(),
+	}
+	if u.pages, err = loadPages(u.funcs(), u.now); err != nil {
+		return nil, err
+	}
+	u.routes()
+	return u, nil
+}
+
+// Sessions returns the session manager, so the REST API can accept the UI's
+// session cookie (httpapi.Config.Sessions).
+func (u *UI) Sessions() *auth.Manager { return u.sessions }
+
+// Wrap returns a handler that sends /admin and everything below it to the
+// UI, the site root to the dashboard (what a person typing the server's
+// address wants), and all other requests to next (the REST API).
+func (u *UI) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == Prefix || strings.HasPrefix(r.URL.Path, Prefix+"/"):
+			u.ServeHTTP(w, r)
+		case r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			http.Redirect(w, r, Prefix+"/", http.StatusFound)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// maxFormBytes bounds form bodies; a job's JSON editors are the largest.
+const maxFormBytes = 1 << 20
+
+// ServeHTTP implements http.Handler: security headers, panic recovery,
+// the cross-origin check for unsafe methods, then the routes.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			u.log.Error("panic serving admin page", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			u.renderError(w, r, http.StatusInternalServerError, "", "")
+		}
+	}()
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	}
+	// Browsers say where a request comes from (Sec-Fetch-Site, Origin); a
+	// state-changing request from another origin is refused before any
+	// handler sees it. The per-session token below is the second line.
+	if err := u.cop.Check(r); err != nil {
+		u.log.Warn("refused cross-origin request", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+		u.renderError(w, r, http.StatusForbidden, "error.cross_origin", "")
+		return
+	}
+	u.mux.ServeHTTP(w, r)
+}
+
+// remoteHost is the default ClientAddr: the TCP peer's address.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// ctxKey keys the request context values of this package.
+type ctxKey int
+
+const sessionKey ctxKey = iota
+
+// sessionOf returns the request's verified session (set by requireLogin).
+func sessionOf(r *http.Request) *auth.Session {
+	s, _ := r.Context().Value(sessionKey).(*auth.Session)
+	return s
+}
+
+// isHTMX reports a request made by htmx, which wants a fragment back.
+func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" }
+
+// requireLogin guards a page: without a valid session a browser is sent to
+// the login page (and back here afterwards); an unsafe request must also
+// carry the session's CSRF token, from a form field or the X-CSRF-Token
+// header.
+func (u *UI) requireLogin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, err := u.sessions.FromRequest(r)
+		if err != nil {
+			next := Prefix + "/"
+			if r.Method == http.MethodGet {
+				next = r.URL.RequestURI()
+			}
+			target := Prefix + "/login?next=" + urlQueryEscape(next)
+			if errors.Is(err, auth.ErrExpired) {
+				target += "&expired=1"
+			}
+			if isHTMX(r) {
+				w.Header().Set("HX-Redirect", target)
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		if !safeMethod(r.Method) {
+			token := r.Header.Get(auth.CSRFHeader)
+			if token == "" {
+				token = r.PostFormValue(auth.CSRFField)
+			}
+			if !u.sessions.CheckCSRF(s, token) {
+				u.log.Warn("refused request without a valid CSRF token", "method", r.Method, "path", r.URL.Path)
+				u.renderError(w, r, http.StatusForbidden, "error.csrf", "")
+				return
+			}
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), sessionKey, s)))
+	}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func (u *UI) routes() {
+	m := u.mux
+	p := func(pattern string, h http.HandlerFunc) { m.HandleFunc(pattern, u.requireLogin(h)) }
+
+	m.HandleFunc("GET "+Prefix, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, Prefix+"/", http.StatusFound)
+	})
+	m.Handle("GET "+Prefix+"/static/{file...}", u.static)
+	m.HandleFunc("GET "+Prefix+"/login", u.loginPage)
+	m.HandleFunc("POST "+Prefix+"/login", u.loginSubmit)
+	m.HandleFunc("GET "+Prefix+"/lang", u.setLanguage)
+	p("POST "+Prefix+"/logout", u.logout)
+
+	p("GET "+Prefix+"/{$}", u.dashboard)
+	p("GET "+Prefix+"/jobs", u.jobList)
+	p("GET "+Prefix+"/jobs/new", u.jobNew)
+	p("POST "+Prefix+"/jobs", u.jobCreate)
+	p("GET "+Prefix+"/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, jobURL(r.PathValue("id")), http.StatusFound)
+	})
+	p("GET "+Prefix+"/jobs/{id}/edit", u.jobEdit)
+	p("POST "+Prefix+"/jobs/{id}/edit", u.jobUpdate)
+	p("POST "+Prefix+"/jobs/{id}/run", u.jobRun)
+	p("POST "+Prefix+"/jobs/{id}/enable", u.jobSetEnabled(true))
+	p("POST "+Prefix+"/jobs/{id}/disable", u.jobSetEnabled(false))
+	p("GET "+Prefix+"/jobs/{id}/delete", u.jobDeleteConfirm)
+	p("POST "+Prefix+"/jobs/{id}/delete", u.jobDelete)
+	p("GET "+Prefix+"/jobs/{id}/purge", u.jobPurgeConfirm)
+	p("POST "+Prefix+"/jobs/{id}/purge", u.jobPurge)
+	p("GET "+Prefix+"/cron/preview", u.cronPreview)
+	p("GET "+Prefix+"/runs", u.runList)
+	p("GET "+Prefix+"/runs/{id}", u.runDetail)
+	p("GET "+Prefix+"/runs/{id}/log", u.runLogStream)
+	p("POST "+Prefix+"/runs/{id}/retry", u.runRetry)
+	p("POST "+Prefix+"/runs/{id}/cancel", u.runCancel)
+	p("GET "+Prefix+"/nodes", u.nodes)
+	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		u.renderError(w, r, http.StatusNotFound, "", "")
+	})
+}

@@ -1,0 +1,365 @@
+package adminui
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/service"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// previewCount is how many upcoming fire times the form previews.
+const previewCount = 5
+
+// jobForm is the data of the job create/edit page: the values as typed (so
+// a rejected form comes back as the person left it, secrets excepted), the
+// errors by field, and what the page shows around the form.
+type jobForm struct {
+	IsNew bool
+	// Job is the stored job when editing, for its read-only fields.
+	Job *connecthub.Job
+
+	ID, Description, CronExpr, Timezone, Handler, PublicCfg  string
+	Timeout, MaxAttempts, RetryBackoff, Concurrency, Misfire string
+	MisfireWindow, Queue, Priority                           string
+	Enabled                                                  bool
+
+	// SecretKeys are the names of the secrets already set. Their values are
+	// never sent to the browser.
+	SecretKeys []string
+	// SecretDropped is true when a rejected form had secrets typed in: they
+	// are not echoed back, and the page asks for them again.
+	SecretDropped bool
+
+	Errors    map[string]string
+	FormError string
+
+	Handlers   []handlerView
+	Preview    previewView
+	RecentRuns []*connecthub.Run
+	Loc        *time.Location
+	Timezones  []string
+	CSRF       string
+}
+
+// commonTimezones feed the timezone field's suggestions; any IANA name is
+// accepted.
+var commonTimezones = []string{
+	"UTC", "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo", "Asia/Seoul",
+	"Asia/Kolkata", "Asia/Dubai", "Europe/London", "Europe/Berlin", "Europe/Paris", "Europe/Moscow",
+	"America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Sao_Paulo",
+	"Australia/Sydney", "Pacific/Auckland",
+}
+
+// formFromJob fills the form with a stored job.
+func formFromJob(j *connecthub.Job) *jobForm {
+	return &jobForm{
+		Job: j, ID: j.ID, Description: j.Description, Enabled: j.Enabled, CronExpr: j.CronExpr, Timezone: j.Timezone,
+		Handler: j.Handler, PublicCfg: prettyJSON(j.PublicCfg), Timeout: j.Timeout.String(),
+		MaxAttempts: strconv.Itoa(j.MaxAttempts), RetryBackoff: j.RetryBackoff.String(), Concurrency: j.Concurrency,
+		Misfire: j.Misfire, MisfireWindow: j.MisfireWindow.String(), Queue: j.Queue, Priority: strconv.Itoa(j.Priority),
+		SecretKeys: j.SecretKeys,
+	}
+}
+
+// formFromRequest reads the posted form. The secret editor's text is kept
+// apart: it goes to the service and never back into a page.
+func formFromRequest(r *http.Request) (*jobForm, string) {
+	v := func(name string) string { return r.PostFormValue(name) }
+	f := &jobForm{
+		ID: strings.TrimSpace(v("id")), Description: v("description"), Enabled: v("enabled") != "",
+		CronExpr: strings.TrimSpace(v("cron_expr")), Timezone: strings.TrimSpace(v("timezone")),
+		Handler: strings.TrimSpace(v("handler")), PublicCfg: v("public_cfg"), Timeout: strings.TrimSpace(v("timeout")),
+		MaxAttempts: strings.TrimSpace(v("max_attempts")), RetryBackoff: strings.TrimSpace(v("retry_backoff")),
+		Concurrency: v("concurrency"), Misfire: v("misfire"), MisfireWindow: strings.TrimSpace(v("misfire_window")),
+		Queue: strings.TrimSpace(v("queue")), Priority: strings.TrimSpace(v("priority")),
+	}
+	return f, strings.TrimSpace(v("secret_cfg"))
+}
+
+// input turns the form into the JSON body the API would receive, and
+// decodes it with the API's own decoder, so the form and the API accept
+// exactly the same things. Problems the browser could have caught (JSON
+// editors, numbers) are collected for every field at once.
+func (f *jobForm) input(secret string) (*connecthub.JobInput, map[string]string) {
+	errs := map[string]string{}
+	body := map[string]any{
+		"description": f.Description, "enabled": f.Enabled, "cron_expr": f.CronExpr, "timezone": f.Timezone,
+		"handler": f.Handler, "concurrency": f.Concurrency, "misfire": f.Misfire,
+	}
+	if f.IsNew {
+		body["id"] = f.ID
+	}
+	if strings.TrimSpace(f.PublicCfg) == "" {
+		body["public_cfg"] = json.RawMessage("{}")
+	} else if connecthub.IsJSONObject(json.RawMessage(f.PublicCfg)) {
+		body["public_cfg"] = json.RawMessage(f.PublicCfg)
+	} else {
+		errs["public_cfg"] = "public_cfg must be a JSON object"
+	}
+	// An empty secret editor means "keep the secrets"; {} clears them.
+	if secret != "" && secret != "null" {
+		if connecthub.IsJSONObject(json.RawMessage(secret)) {
+			body["secret_cfg"] = json.RawMessage(secret)
+		} else {
+			errs["secret_cfg"] = "secret_cfg must be a JSON object"
+		}
+	}
+	if f.Timeout == "" {
+		body["timeout"] = "0s"
+	} else {
+		body["timeout"] = f.Timeout
+	}
+	for _, d := range []struct {
+		name, value string
+	}{{"retry_backoff", f.RetryBackoff}, {"misfire_window", f.MisfireWindow}, {"queue", f.Queue}} {
+		if d.value != "" {
+			body[d.name] = d.value
+		}
+	}
+	for _, n := range []struct {
+		name, value string
+	}{{"max_attempts", f.MaxAttempts}, {"priority", f.Priority}} {
+		if n.value == "" {
+			continue
+		}
+		i, err := strconv.Atoi(n.value)
+		if err != nil {
+			errs[n.name] = n.name + " must be an integer"
+			continue
+		}
+		body[n.name] = i
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, map[string]string{"": err.Error()}
+	}
+	in, err := connecthub.DecodeJobInput(raw)
+	if err != nil {
+		return nil, fieldErrors(err)
+	}
+	return in, nil
+}
+
+// fieldErrors turns a service error into the form's errors: by field when
+// the error names one, else under "" (shown above the form).
+func fieldErrors(err error) map[string]string {
+	var e *connecthub.Error
+	if !errors.As(err, &e) || e.Kind == connecthub.KindInternal {
+		return nil
+	}
+	field := e.Field
+	if e.Code == "job_exists" {
+		field = "id"
+	}
+	return map[string]string{field: e.Message}
+}
+
+// jobNew shows an empty form with the defaults of a new job.
+func (u *UI) jobNew(w http.ResponseWriter, r *http.Request) {
+	f := &jobForm{IsNew: true, Enabled: true, Timezone: u.cfg.Timezone, PublicCfg: "{}", Timeout: "0s", MaxAttempts: "1",
+		Concurrency: connecthub.ConcurrencyForbid, Misfire: connecthub.MisfireOnce, Queue: connecthub.DefaultQueue, Priority: "0",
+		RetryBackoff: "", MisfireWindow: connecthub.DefaultMisfireWindow.String()}
+	if h := r.URL.Query().Get("handler"); h != "" {
+		f.Handler = h
+	}
+	u.showForm(w, r, http.StatusOK, f)
+}
+
+// jobEdit shows a stored job's form with its actions and recent runs.
+func (u *UI) jobEdit(w http.ResponseWriter, r *http.Request) {
+	j, err := u.svc.JobGet(r.Context(), r.PathValue("id"))
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.showForm(w, r, http.StatusOK, formFromJob(j))
+}
+
+// jobCreate saves a new job, or shows the form again with its errors.
+func (u *UI) jobCreate(w http.ResponseWriter, r *http.Request) {
+	f, secret := formFromRequest(r)
+	f.IsNew = true
+	in, errs := f.input(secret)
+	if errs == nil {
+		j, warnings, err := u.svc.JobCreateWithWarnings(r.Context(), in)
+		if err == nil {
+			savedFlash(w, r, "flash.job_created", j.ID, warnings)
+			redirect(w, r, jobURL(j.ID))
+			return
+		}
+		if errs = fieldErrors(err); errs == nil {
+			u.fail(w, r, err)
+			return
+		}
+	}
+	f.Errors, f.SecretDropped = errs, secret != ""
+	u.showForm(w, r, http.StatusUnprocessableEntity, f)
+}
+
+// jobUpdate saves an edited job, or shows the form again with its errors.
+func (u *UI) jobUpdate(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	stored, err := u.svc.JobGet(r.Context(), id)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	f, secret := formFromRequest(r)
+	f.ID, f.Job, f.SecretKeys = id, stored, stored.SecretKeys
+	in, errs := f.input(secret)
+	if errs == nil {
+		j, warnings, err := u.svc.JobUpdateWithWarnings(r.Context(), id, in)
+		if err == nil {
+			savedFlash(w, r, "flash.job_saved", j.ID, warnings)
+			redirect(w, r, jobURL(j.ID))
+			return
+		}
+		if errs = fieldErrors(err); errs == nil {
+			u.fail(w, r, err)
+			return
+		}
+	}
+	f.Errors, f.SecretDropped = errs, secret != ""
+	u.showForm(w, r, http.StatusUnprocessableEntity, f)
+}
+
+// savedFlash confirms a save. A save the service accepted with warnings
+// (no active node serves the handler or the queue) says so instead, because
+// the job's runs may not execute until that is fixed.
+func savedFlash(w http.ResponseWriter, r *http.Request, key, id string, warnings []service.Warning) {
+	if len(warnings) == 0 {
+		setFlash(w, r, key, id)
+		return
+	}
+	msgs := make([]string, len(warnings))
+	for i, wr := range warnings {
+		msgs[i] = wr.Message
+	}
+	setFlash(w, r, key+"_warn", id+"\x00"+strings.Join(msgs, " "))
+}
+
+// showForm fills what the form page shows around the fields and renders it.
+func (u *UI) showForm(w http.ResponseWriter, r *http.Request, status int, f *jobForm) {
+	f.CSRF = u.sessions.CSRFToken(sessionOf(r))
+	f.Timezones = commonTimezones
+	if msg, ok := f.Errors[""]; ok {
+		f.FormError = msg
+	}
+	known := false
+	for _, h := range u.handlers(r.Context()) {
+		hv := newHandlerView(h)
+		hv.Selected = h.Name == f.Handler
+		known = known || hv.Selected
+		f.Handlers = append(f.Handlers, hv)
+	}
+	if f.Handler != "" && !known {
+		// A job whose handler this build no longer has stays editable; the
+		// save reports the unknown handler.
+		f.Handlers = append(f.Handlers, handlerView{Name: f.Handler, Selected: true})
+	}
+	f.Loc = u.locOf(f.Timezone)
+	f.Preview = u.preview(f.CronExpr, f.Timezone)
+	if f.Job != nil {
+		runs, _, err := u.svc.RunList(r.Context(), store.RunListParams{JobID: f.Job.ID, Limit: 10})
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		f.RecentRuns = runs
+		f.Loc = f.Job.Location()
+	}
+	title := "job.new.title"
+	if !f.IsNew {
+		title = "job.edit.title"
+	}
+	u.render(w, r, status, "job_form", u.page(w, r, "jobs", title, f))
+}
+
+// locOf loads a timezone, falling back to the UI's default for a name that
+// is empty or unknown (the form reports the unknown name separately).
+func (u *UI) locOf(tz string) *time.Location {
+	if tz == "" || strings.EqualFold(tz, "local") {
+		return u.defLoc
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return u.defLoc
+	}
+	return loc
+}
+
+// previewView is the list of upcoming fire times under the cron field.
+type previewView struct {
+	Times []time.Time
+	Loc   *time.Location
+	TZ    string
+	Error string
+	// NoCron is true when the job has no schedule (it runs only on demand).
+	NoCron bool
+}
+
+// preview computes the next fire times with the service, exactly as the
+// scheduler will.
+func (u *UI) preview(expr, tz string) previewView {
+	if tz == "" {
+		tz = u.cfg.Timezone
+	}
+	pv := previewView{TZ: tz, Loc: u.locOf(tz)}
+	if strings.TrimSpace(expr) == "" {
+		pv.NoCron = true
+		return pv
+	}
+	times, err := u.svc.CronNext(expr, tz, previewCount, u.now())
+	if err != nil {
+		var e *connecthub.Error
+		if errors.As(err, &e) {
+			pv.Error = e.Message
+		} else {
+			pv.Error = err.Error()
+		}
+		return pv
+	}
+	pv.Times = times
+	return pv
+}
+
+// cronPreview answers the form's live preview as the cron or timezone
+// field changes.
+func (u *UI) cronPreview(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	u.renderPartial(w, r, http.StatusOK, "job_form", "cron_preview", u.preview(q.Get("cron_expr"), strings.TrimSpace(q.Get("timezone"))))
+}
+
+// handlerView describes a handler in the form: its description, the
+// secrets it needs and the fields of its config schema.
+type handlerView struct {
+	Name        string
+	Description string
+	SecretKeys  []string
+	Fields      []schemaField
+	// Example is a public_cfg skeleton built from the schema.
+	Example  string
+	Selected bool
+}
+
+// schemaField is one top-level property of a handler's config schema.
+type schemaField struct {
+	Name        string
+	Type        string
+	Description string
+	Required    bool
+	Enum        []string
+	Default     string
+	// Input is the control the form offers: text, number, integer,
+	// checkbox, select, or "" for structured values edited in the JSON.
+	Input string
+}

@@ -1,0 +1,102 @@
+package adminui
+
+import (
+	"crypto/subtle"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/connecthub/connecthub/internal/auth"
+)
+
+// loginCookie holds the login form's anti-forgery nonce (double submit):
+// there is no session yet to bind a CSRF token to, and a login forged by
+// another site would sign the victim into the attacker's account.
+const loginCookie = "connecthub_login"
+
+// loginView is the data of the login page.
+type loginView struct {
+	Username string
+	Next     string
+	Nonce    string
+	// ErrorKey is a catalog key; RetryAfter fills error.login_limited.
+	ErrorKey      string
+	RetrySecs     int
+	Expired       bool
+	ShowTokenHint bool
+}
+
+// loginPage shows the form, or goes straight on when already logged in.
+func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	if _, err := u.sessions.FromRequest(r); err == nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	u.showLogin(w, r, http.StatusOK, loginView{Next: next, Expired: r.URL.Query().Get("expired") == "1"})
+}
+
+func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, status int, lv loginView) {
+	nonce, err := auth.RandomToken(18)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: nonce, Path: Prefix + "/login", MaxAge: int(time.Hour.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: auth.IsTLS(r)})
+	lv.Nonce = nonce
+	lv.ShowTokenHint = u.cfg.Password == u.cfg.AdminToken
+	v := u.page(w, r, "", "login.title", lv)
+	u.render(w, r, status, "login", v)
+}
+
+// loginSubmit checks the rate limit, the form's nonce and the credentials,
+// in that order, then starts a session. Every failure says as little as
+// possible: "wrong username or password", never which one.
+func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.PostFormValue("next"))
+	user := r.PostFormValue("username")
+	lv := loginView{Username: user, Next: next}
+	client := u.cfg.ClientAddr(r)
+	if ok, wait := u.limiter.Allow(client); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		u.log.Warn("admin login rate limited", "client", client)
+		lv.ErrorKey, lv.RetrySecs = "login.limited", secs
+		u.showLogin(w, r, http.StatusTooManyRequests, lv)
+		return
+	}
+	c, err := r.Cookie(loginCookie)
+	form := r.PostFormValue("login_nonce")
+	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
+		lv.ErrorKey = "login.form_expired"
+		u.showLogin(w, r, http.StatusBadRequest, lv)
+		return
+	}
+	if !u.creds.Match(user, r.PostFormValue("password")) {
+		u.log.Warn("admin login failed", "client", client)
+		lv.ErrorKey = "login.failed"
+		u.showLogin(w, r, http.StatusUnauthorized, lv)
+		return
+	}
+	u.limiter.Reset(client)
+	s, value, err := u.sessions.Issue(user)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.sessions.SetCookie(w, r, value, s)
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: Prefix + "/login", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: auth.IsTLS(r)})
+	u.log.Info("admin logged in", "user", user, "client", client)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// logout ends the session and returns to the login page.
+func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
+	u.sessions.Revoke(sessionOf(r))
+	u.sessions.ClearCookie(w, r)
+	setFlash(w, r, "flash.logged_out", "")
+	redirect(w, r, Prefix+"/login")
+}

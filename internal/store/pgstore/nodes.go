@@ -1,0 +1,370 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+const nodeColumns = `name, kind, version, endpoint, queues, handlers, max_concurrency, metrics_port,
+	labels, setting_state, present_state, registered_at, last_heartbeat, running`
+
+// nodeUpsertSQL inserts a node or refreshes the one of the same name. The
+// update leaves registered_at and setting_state alone: the first
+// registration time is history, and an operator's stop must outlive a
+// restart of the node.
+const nodeUpsertSQL = `INSERT INTO nodes (` + nodeColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, version = EXCLUDED.version,
+		endpoint = EXCLUDED.endpoint, queues = EXCLUDED.queues, handlers = EXCLUDED.handlers,
+		max_concurrency = EXCLUDED.max_concurrency, metrics_port = EXCLUDED.metrics_port,
+		labels = EXCLUDED.labels, present_state = EXCLUDED.present_state,
+		last_heartbeat = EXCLUDED.last_heartbeat, running = EXCLUDED.running`
+
+// NodeUpsert implements store.NodeStore in one statement.
+func (s *Store) NodeUpsert(ctx context.Context, n *connecthub.Node) error {
+	args, err := nodeArgs(n)
+	if err != nil {
+		return err
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, nodeUpsertSQL, args...)
+	return dbErr(err)
+}
+
+// NodeKeepalive implements store.NodeStore. A keepalive without a state
+// from a node declared dead makes it active again (see the contract).
+func (s *Store) NodeKeepalive(ctx context.Context, p store.NodeKeepaliveParams) (*connecthub.Node, error) {
+	switch {
+	case p.Name == "":
+		return nil, connecthub.FieldError("name", "", "node name is required")
+	case p.Now.IsZero():
+		return nil, connecthub.FieldError("now", "", "now is required")
+	case p.Running < 0 || p.Running > math.MaxInt32:
+		return nil, connecthub.FieldError("running", "", "running must be between 0 and %d", math.MaxInt32)
+	case p.PresentState != "" && !validPresentState(p.PresentState):
+		return nil, badPresentState(p.PresentState)
+	case !storable(p.Name):
+		return nil, connecthub.NotFound("node", p.Name)
+	}
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	n, err := scanNode(db.QueryRow(ctx, `UPDATE nodes SET last_heartbeat = $1, running = $2,
+		present_state = CASE WHEN $3::text <> '' THEN $3::text WHEN present_state = 'inactive' THEN 'active' ELSE present_state END
+		WHERE name = $4 RETURNING `+nodeColumns,
+		utc(p.Now), int32(p.Running), p.PresentState, p.Name))
+	return n, notFound(err, "node", p.Name)
+}
+
+// NodeGet implements store.NodeStore.
+func (s *Store) NodeGet(ctx context.Context, name string) (*connecthub.Node, error) {
+	if !storable(name) {
+		return nil, connecthub.NotFound("node", name)
+	}
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	n, err := scanNode(db.QueryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = $1`, name))
+	return n, notFound(err, "node", name)
+}
+
+// NodeList implements store.NodeStore. The name column's "C" collation
+// makes the order bytewise, as in the SQLite driver.
+func (s *Store) NodeList(ctx context.Context) ([]*connecthub.Node, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return collectNodes(rows)
+}
+
+// NodeSetState implements store.NodeStore.
+func (s *Store) NodeSetState(ctx context.Context, name, settingState string) (*connecthub.Node, error) {
+	if settingState != connecthub.NodeActive && settingState != connecthub.NodeInactive {
+		return nil, connecthub.FieldError("setting_state", "", "setting_state must be %s or %s, not %q",
+			connecthub.NodeActive, connecthub.NodeInactive, settingState)
+	}
+	if !storable(name) {
+		return nil, connecthub.NotFound("node", name)
+	}
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	n, err := scanNode(db.QueryRow(ctx, `UPDATE nodes SET setting_state = $1 WHERE name = $2 RETURNING `+nodeColumns,
+		settingState, name))
+	return n, notFound(err, "node", name)
+}
+
+// NodeDelete implements store.NodeStore.
+func (s *Store) NodeDelete(ctx context.Context, name string) error {
+	if !storable(name) {
+		return connecthub.NotFound("node", name)
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	tag, err := db.Exec(ctx, `DELETE FROM nodes WHERE name = $1`, name)
+	if err != nil {
+		return dbErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return connecthub.NotFound("node", name)
+	}
+	return nil
+}
+
+// NodeMarkDead implements store.NodeStore in one transaction. The silent
+// nodes are locked with SKIP LOCKED, so reapers on several replicas split
+// them rather than wait, and a node whose keepalive is being written right
+// now (it is alive) is skipped; the outer conditions are checked again on
+// the locked rows. Their RUNNING runs are then locked with SKIP LOCKED too
+// and rescued by the same code as RunRescue: a run whose heartbeat or
+// completion is in flight is left to lease expiry, and nothing here ever
+// waits for a lock, so it cannot deadlock with the queue. The runs are
+// found through the runs_lease index (RUNNING runs only), which is bounded
+// by the work in flight, so the runs table needs no index on node, which
+// every claim would have to maintain.
+func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]*connecthub.Node, []*connecthub.Run, error) {
+	if deadBefore.IsZero() {
+		return nil, nil, connecthub.FieldError("dead_before", "", "dead_before is required")
+	}
+	if now.IsZero() {
+		return nil, nil, connecthub.FieldError("now", "", "now is required")
+	}
+	var (
+		dead     []*connecthub.Node
+		rescued  []*connecthub.Run
+		requeued bool
+	)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE nodes SET present_state = 'inactive'
+			WHERE name IN (
+				SELECT name FROM nodes WHERE present_state <> 'inactive' AND last_heartbeat < $1
+				ORDER BY name FOR UPDATE SKIP LOCKED)
+			AND present_state <> 'inactive' AND last_heartbeat < $1
+			RETURNING `+nodeColumns, utc(deadBefore))
+		if err != nil {
+			return dbErr(err)
+		}
+		if dead, err = collectNodes(rows); err != nil || len(dead) == 0 {
+			return err
+		}
+		names := make([]string, len(dead))
+		for i, n := range dead {
+			names[i] = n.Name
+		}
+		found, err := lockRescueCandidates(ctx, tx, `SELECT `+rescueCandidateColumns+`
+			FROM runs WHERE status = 'RUNNING' AND node = ANY($1)
+			ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`, names)
+		if err != nil {
+			return err
+		}
+		rescued, requeued, err = s.rescueRuns(ctx, tx, found, now)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	// NodeList's order, whatever order RETURNING chose.
+	slices.SortFunc(dead, func(a, b *connecthub.Node) int { return strings.Compare(a.Name, b.Name) })
+	if requeued {
+		s.Publish(store.TopicRuns)
+	}
+	return dead, rescued, nil
+}
+
+// NodeClean implements store.NodeStore.
+func (s *Store) NodeClean(ctx context.Context, olderThan time.Time) (int64, error) {
+	if olderThan.IsZero() {
+		return 0, connecthub.FieldError("older_than", "", "older_than is required")
+	}
+	db, err := s.db()
+	if err != nil {
+		return 0, err
+	}
+	tag, err := db.Exec(ctx, `DELETE FROM nodes WHERE present_state = 'inactive' AND last_heartbeat < $1`, utc(olderThan))
+	if err != nil {
+		return 0, dbErr(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// collectNodes reads (and closes) rows of nodeColumns.
+func collectNodes(rows pgx.Rows) ([]*connecthub.Node, error) {
+	defer rows.Close()
+	nodes := []*connecthub.Node{}
+	for rows.Next() {
+		n, err := scanNode(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, dbErr(rows.Err())
+}
+
+// storable reports whether a PostgreSQL text column can hold s. A key that
+// cannot be stored cannot be found either, and saying so beats the
+// server's "invalid byte sequence" error.
+func storable(s string) bool { return cleanText(s) == s }
+
+// nodeArgs checks a registration and returns the values of nodeColumns.
+func nodeArgs(n *connecthub.Node) ([]any, error) {
+	if n == nil {
+		return nil, connecthub.Errorf(connecthub.KindInvalid, "node is required")
+	}
+	setting, present := n.SettingState, n.PresentState
+	if setting == "" {
+		setting = connecthub.NodeActive
+	}
+	if present == "" {
+		present = connecthub.NodeActivating
+	}
+	switch {
+	case n.Name == "":
+		return nil, connecthub.FieldError("name", "", "node name is required")
+	case setting != connecthub.NodeActive && setting != connecthub.NodeInactive:
+		return nil, connecthub.FieldError("setting_state", "", "setting_state must be %s or %s, not %q",
+			connecthub.NodeActive, connecthub.NodeInactive, setting)
+	case !validPresentState(present):
+		return nil, badPresentState(present)
+	case n.RegisteredAt.IsZero():
+		return nil, connecthub.FieldError("registered_at", "", "registered_at is required")
+	case n.LastHeartbeat.IsZero():
+		return nil, connecthub.FieldError("last_heartbeat", "", "last_heartbeat is required")
+	}
+	for _, f := range []struct {
+		name  string
+		value int
+	}{{"max_concurrency", n.MaxConcurrency}, {"metrics_port", n.MetricsPort}, {"running", n.Running}} {
+		if f.value < 0 || f.value > math.MaxInt32 {
+			return nil, connecthub.FieldError(f.name, "", "%s must be between 0 and %d", f.name, math.MaxInt32)
+		}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"name", n.Name}, {"kind", n.Kind}, {"version", n.Version}, {"endpoint", n.Endpoint},
+	} {
+		if !storable(f.value) {
+			return nil, connecthub.FieldError(f.name, "", "%s must be UTF-8 text without NUL characters", f.name)
+		}
+	}
+	queues, handlers, labels, err := encodeNodeDocs(n)
+	if err != nil {
+		return nil, err
+	}
+	return []any{
+		n.Name, n.Kind, n.Version, n.Endpoint, queues, handlers, int32(n.MaxConcurrency), int32(n.MetricsPort),
+		labels, setting, present, utc(n.RegisteredAt), utc(n.LastHeartbeat), int32(n.Running),
+	}, nil
+}
+
+func validPresentState(s string) bool {
+	switch s {
+	case connecthub.NodeActivating, connecthub.NodeActive, connecthub.NodeDeactivating, connecthub.NodeInactive:
+		return true
+	}
+	return false
+}
+
+func badPresentState(s string) error {
+	return connecthub.FieldError("present_state", "", "present_state must be %s, %s, %s or %s, not %q",
+		connecthub.NodeActivating, connecthub.NodeActive, connecthub.NodeDeactivating, connecthub.NodeInactive, s)
+}
+
+// encodeNodeDocs marshals a node's lists and labels for their json
+// columns; nil ones are stored empty. A handler's config schema must be
+// JSON. encoding/json escapes NUL and invalid UTF-8, so the text is always
+// storable.
+func encodeNodeDocs(n *connecthub.Node) (queues, handlers, labels string, err error) {
+	for i, h := range n.Handlers {
+		if len(h.ConfigSchema) > 0 && !json.Valid(h.ConfigSchema) {
+			return "", "", "", connecthub.FieldError("handlers", "", "handler %d (%q): config_schema is not valid JSON", i, h.Name)
+		}
+	}
+	q, hs, l := any(n.Queues), any(n.Handlers), any(n.Labels)
+	if n.Queues == nil {
+		q = []string{}
+	}
+	if n.Handlers == nil {
+		hs = []connecthub.NodeHandler{}
+	}
+	if n.Labels == nil {
+		l = map[string]string{}
+	}
+	var out [3]string
+	for i, v := range []any{q, hs, l} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return "", "", "", fmt.Errorf("encode node %s: %w", n.Name, err)
+		}
+		out[i] = string(b)
+	}
+	return out[0], out[1], out[2], nil
+}
+
+func scanNode(row pgx.Row) (*connecthub.Node, error) {
+	var (
+		n                             connecthub.Node
+		queues, handlers, labels      []byte
+		maxConc, metricsPort, running int32
+	)
+	err := row.Scan(&n.Name, &n.Kind, &n.Version, &n.Endpoint, &queues, &handlers, &maxConc, &metricsPort,
+		&labels, &n.SettingState, &n.PresentState, &n.RegisteredAt, &n.LastHeartbeat, &running)
+	if err != nil {
+		return nil, err
+	}
+	if err := decodeNodeDocs(&n, queues, handlers, labels); err != nil {
+		return nil, err
+	}
+	n.MaxConcurrency = int(maxConc)
+	n.MetricsPort = int(metricsPort)
+	n.Running = int(running)
+	n.RegisteredAt = utc(n.RegisteredAt)
+	n.LastHeartbeat = utc(n.LastHeartbeat)
+	return &n, nil
+}
+
+// decodeNodeDocs reads a node's json columns; the lists and the map are
+// never nil, so callers always get [] and {}.
+func decodeNodeDocs(n *connecthub.Node, queues, handlers, labels []byte) error {
+	if err := json.Unmarshal(queues, &n.Queues); err != nil {
+		return fmt.Errorf("node %s: decode queues: %w", n.Name, err)
+	}
+	if err := json.Unmarshal(handlers, &n.Handlers); err != nil {
+		return fmt.Errorf("node %s: decode handlers: %w", n.Name, err)
+	}
+	if err := json.Unmarshal(labels, &n.Labels); err != nil {
+		return fmt.Errorf("node %s: decode labels: %w", n.Name, err)
+	}
+	if n.Queues == nil {
+		n.Queues = []string{}
+	}
+	if n.Handlers == nil {
+		n.Handlers = []connecthub.NodeHandler{}
+	}
+	if n.Labels == nil {
+		n.Labels = map[string]string{}
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/connecthub/connecthub"
+)
+
+const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at`
+
+// tokenTouchEvery is how stale last_used_at must be before TokenTouch
+// writes it again.
+const tokenTouchEvery = time.Minute
+
+// TokenCreate implements store.TokenStore.
+func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
+	if err := checkToken(t); err != nil {
+		return err
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.Name, t.Scope, t.Hash, utc(t.CreatedAt), utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt))
+	if isCode(err, codeUniqueViolation) {
+		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
+			Message: "a token with this id, name or secret already exists", Err: err}
+	}
+	return dbErr(err)
+}
+
+// TokenByHash implements store.TokenStore with one lookup in the hash's
+// unique index.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (*connecthub.Token, error) {
+	if !storable(hash) {
+		return nil, errNoTokenHash()
+	}
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	t, err := scanToken(db.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errNoTokenHash()
+	}
+	return t, dbErr(err)
+}
+
+// errNoTokenHash is TokenByHash's not-found error. The hash is a
+// credential's fingerprint, so it is not named.
+func errNoTokenHash() error {
+	return connecthub.Errorf(connecthub.KindNotFound, "no token has this secret")
+}
+
+// TokenList implements store.TokenStore.
+func (s *Store) TokenList(ctx context.Context) ([]*connecthub.Token, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at DESC, id DESC`)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	tokens := []*connecthub.Token{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		tokens = append(tokens, t)
+	}
+	return tokens, dbErr(rows.Err())
+}
+
+// TokenRevoke implements store.TokenStore in one statement: the id is
+// looked for first, then the name, and COALESCE keeps the first revocation
+// time of a token revoked before.
+func (s *Store) TokenRevoke(ctx context.Context, idOrName string, now time.Time) error {
+	if now.IsZero() {
+		return connecthub.FieldError("now", "", "now is required")
+	}
+	if !storable(idOrName) {
+		return connecthub.NotFound("token", idOrName)
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	tag, err := db.Exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1)
+		WHERE id = COALESCE((SELECT id FROM tokens WHERE id = $2), (SELECT id FROM tokens WHERE name = $2))`,
+		utc(now), idOrName)
+	if err != nil {
+		return dbErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return connecthub.NotFound("token", idOrName)
+	}
+	return nil
+}
+
+// TokenTouch implements store.TokenStore. It is called on every request
+// that carries a token, so it is one UPDATE whose condition makes it a
+// plain index lookup, writing nothing, unless last_used_at is stale.
+func (s *Store) TokenTouch(ctx context.Context, id string, now time.Time) error {
+	if now.IsZero() {
+		return connecthub.FieldError("now", "", "now is required")
+	}
+	if !storable(id) {
+		return nil // no such token
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, `UPDATE tokens SET last_used_at = $1
+		WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)`,
+		utc(now), id, utc(now.Add(-tokenTouchEvery)))
+	return dbErr(err)
+}
+
+// checkToken rejects a token the store must not keep.
+func checkToken(t *connecthub.Token) error {
+	switch {
+	case t == nil:
+		return connecthub.Errorf(connecthub.KindInvalid, "token is required")
+	case t.ID == "":
+		return connecthub.FieldError("id", "", "token id is required")
+	case t.Name == "":
+		return connecthub.FieldError("name", "", "token name is required")
+	case t.Hash == "":
+		return connecthub.FieldError("hash", "", "token hash is required")
+	case t.Scope != connecthub.ScopeAdmin && t.Scope != connecthub.ScopeWorker:
+		return connecthub.FieldError("scope", "", "scope must be %s or %s, not %q", connecthub.ScopeAdmin, connecthub.ScopeWorker, t.Scope)
+	case t.CreatedAt.IsZero():
+		return connecthub.FieldError("created_at", "", "created_at is required")
+	}
+	for _, f := range []struct{ name, value string }{{"id", t.ID}, {"name", t.Name}, {"hash", t.Hash}} {
+		if !storable(f.value) {
+			return connecthub.FieldError(f.name, "", "%s must be UTF-8 text without NUL characters", f.name)
+		}
+	}
+	return nil
+}
+
+func scanToken(row pgx.Row) (*connecthub.Token, error) {
+	var t connecthub.Token
+	if err := row.Scan(&t.ID, &t.Name, &t.Scope, &t.Hash, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt); err != nil {
+		return nil, err
+	}
+	t.CreatedAt = utc(t.CreatedAt)
+	t.LastUsedAt = utcPtr(t.LastUsedAt)
+	t.RevokedAt = utcPtr(t.RevokedAt)
+	return &t, nil
+}

@@ -1,0 +1,353 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+const nodeColumns = `name, kind, version, endpoint, queues, handlers, max_concurrency, metrics_port,
+	labels, setting_state, present_state, registered_at, last_heartbeat, running`
+
+// nodeUpsertSQL inserts a node or refreshes the one of the same name. The
+// update leaves registered_at and setting_state alone: the first
+// registration time is history, and an operator's stop must outlive a
+// restart of the node.
+const nodeUpsertSQL = `INSERT INTO nodes (` + nodeColumns + `)
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+	ON CONFLICT (name) DO UPDATE SET kind = ?2, version = ?3, endpoint = ?4, queues = ?5,
+		handlers = ?6, max_concurrency = ?7, metrics_port = ?8, labels = ?9,
+		present_state = ?11, last_heartbeat = ?13, running = ?14`
+
+// NodeUpsert implements store.NodeStore in one statement.
+func (s *Store) NodeUpsert(ctx context.Context, n *connecthub.Node) error {
+	args, err := nodeArgs(n)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, nodeUpsertSQL, args...)
+		return dbErr(err)
+	})
+}
+
+// NodeKeepalive implements store.NodeStore. A keepalive without a state
+// from a node declared dead makes it active again (see the contract).
+func (s *Store) NodeKeepalive(ctx context.Context, p store.NodeKeepaliveParams) (*connecthub.Node, error) {
+	switch {
+	case p.Name == "":
+		return nil, connecthub.FieldError("name", "", "node name is required")
+	case p.Now.IsZero():
+		return nil, connecthub.FieldError("now", "", "now is required")
+	case p.Running < 0:
+		return nil, connecthub.FieldError("running", "", "running must not be negative")
+	case p.PresentState != "" && !validPresentState(p.PresentState):
+		return nil, badPresentState(p.PresentState)
+	}
+	var n *connecthub.Node
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		n, err = scanNode(tx.QueryRowxContext(ctx, `UPDATE nodes SET last_heartbeat = ?1, running = ?2,
+			present_state = CASE WHEN ?3 <> '' THEN ?3 WHEN present_state = 'inactive' THEN 'active' ELSE present_state END
+			WHERE name = ?4 RETURNING `+nodeColumns,
+			micros(p.Now), int64(p.Running), p.PresentState, p.Name))
+		return nodeErr(err, p.Name)
+	})
+	return n, err
+}
+
+// NodeGet implements store.NodeStore.
+func (s *Store) NodeGet(ctx context.Context, name string) (*connecthub.Node, error) {
+	var n *connecthub.Node
+	err := s.read(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		n, err = scanNode(tx.QueryRowxContext(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = ?`, name))
+		return nodeErr(err, name)
+	})
+	return n, err
+}
+
+// NodeList implements store.NodeStore. SQLite compares TEXT bytewise (the
+// BINARY collation), so the order is the one Go's strings.Compare gives.
+func (s *Store) NodeList(ctx context.Context) ([]*connecthub.Node, error) {
+	var nodes []*connecthub.Node
+	err := s.read(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		nodes, err = queryNodes(ctx, tx, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`)
+		return err
+	})
+	return nodes, err
+}
+
+// NodeSetState implements store.NodeStore.
+func (s *Store) NodeSetState(ctx context.Context, name, settingState string) (*connecthub.Node, error) {
+	if settingState != connecthub.NodeActive && settingState != connecthub.NodeInactive {
+		return nil, connecthub.FieldError("setting_state", "", "setting_state must be %s or %s, not %q",
+			connecthub.NodeActive, connecthub.NodeInactive, settingState)
+	}
+	var n *connecthub.Node
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		n, err = scanNode(tx.QueryRowxContext(ctx, `UPDATE nodes SET setting_state = ? WHERE name = ? RETURNING `+nodeColumns,
+			settingState, name))
+		return nodeErr(err, name)
+	})
+	return n, err
+}
+
+// NodeDelete implements store.NodeStore.
+func (s *Store) NodeDelete(ctx context.Context, name string) error {
+	return s.write(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE name = ?`, name)
+		if err != nil {
+			return dbErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return dbErr(err)
+		} else if n == 0 {
+			return connecthub.NotFound("node", name)
+		}
+		return nil
+	})
+}
+
+// NodeMarkDead implements store.NodeStore in one write transaction: it
+// marks the silent nodes, then rescues their RUNNING runs through the same
+// code as RunRescue. The runs are found through the runs_lease index
+// (RUNNING runs only), which is bounded by the work in flight, so the runs
+// table needs no index on node, which every claim would have to maintain.
+// The single writer means no heartbeat or completion can be half-way
+// through a run here, so every run of a dead node is rescued.
+func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]*connecthub.Node, []*connecthub.Run, error) {
+	if deadBefore.IsZero() {
+		return nil, nil, connecthub.FieldError("dead_before", "", "dead_before is required")
+	}
+	if now.IsZero() {
+		return nil, nil, connecthub.FieldError("now", "", "now is required")
+	}
+	var (
+		dead     []*connecthub.Node
+		rescued  []*connecthub.Run
+		requeued bool
+	)
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		dead, err = queryNodes(ctx, tx, `UPDATE nodes SET present_state = 'inactive'
+			WHERE present_state <> 'inactive' AND last_heartbeat < ? RETURNING `+nodeColumns, micros(deadBefore))
+		if err != nil || len(dead) == 0 {
+			return err
+		}
+		names := make([]any, len(dead))
+		for i, n := range dead {
+			names[i] = n.Name
+		}
+		var found []rescueCandidate
+		if err := tx.SelectContext(ctx, &found, nodeRunsSQL(len(names)), names...); err != nil {
+			return dbErr(err)
+		}
+		rescued, requeued, err = rescueRuns(ctx, tx, found, now)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	// NodeList's order, whatever order RETURNING chose.
+	slices.SortFunc(dead, func(a, b *connecthub.Node) int { return strings.Compare(a.Name, b.Name) })
+	if requeued {
+		s.Publish(store.TopicRuns)
+	}
+	return dead, rescued, nil
+}
+
+// nodeRunsSQL selects the rescueCandidates of the RUNNING runs of n nodes,
+// in id order, through the runs_lease index: the unary + keeps SQLite from
+// preferring the primary key for the ORDER BY, which would walk the whole
+// table.
+func nodeRunsSQL(n int) string {
+	return `SELECT ` + rescueCandidateColumns + ` FROM runs
+		WHERE status = 'RUNNING' AND node IN (` + placeholders(n) + `) ORDER BY +id`
+}
+
+// NodeClean implements store.NodeStore.
+func (s *Store) NodeClean(ctx context.Context, olderThan time.Time) (int64, error) {
+	if olderThan.IsZero() {
+		return 0, connecthub.FieldError("older_than", "", "older_than is required")
+	}
+	var n int64
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE present_state = 'inactive' AND last_heartbeat < ?`,
+			micros(olderThan))
+		if err != nil {
+			return dbErr(err)
+		}
+		n, err = res.RowsAffected()
+		return dbErr(err)
+	})
+	return n, err
+}
+
+// queryNodes runs a query that returns nodeColumns rows.
+func queryNodes(ctx context.Context, tx *sqlx.Tx, query string, args ...any) ([]*connecthub.Node, error) {
+	rows, err := tx.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	nodes := []*connecthub.Node{}
+	for rows.Next() {
+		n, err := scanNode(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, dbErr(rows.Err())
+}
+
+// nodeErr maps the error of a statement that reads one node.
+func nodeErr(err error, name string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return connecthub.NotFound("node", name)
+	}
+	return dbErr(err)
+}
+
+// nodeArgs checks a registration and returns the values of nodeColumns.
+func nodeArgs(n *connecthub.Node) ([]any, error) {
+	if n == nil {
+		return nil, connecthub.Errorf(connecthub.KindInvalid, "node is required")
+	}
+	setting, present := n.SettingState, n.PresentState
+	if setting == "" {
+		setting = connecthub.NodeActive
+	}
+	if present == "" {
+		present = connecthub.NodeActivating
+	}
+	switch {
+	case n.Name == "":
+		return nil, connecthub.FieldError("name", "", "node name is required")
+	case setting != connecthub.NodeActive && setting != connecthub.NodeInactive:
+		return nil, connecthub.FieldError("setting_state", "", "setting_state must be %s or %s, not %q",
+			connecthub.NodeActive, connecthub.NodeInactive, setting)
+	case !validPresentState(present):
+		return nil, badPresentState(present)
+	case n.RegisteredAt.IsZero():
+		return nil, connecthub.FieldError("registered_at", "", "registered_at is required")
+	case n.LastHeartbeat.IsZero():
+		return nil, connecthub.FieldError("last_heartbeat", "", "last_heartbeat is required")
+	case n.MaxConcurrency < 0:
+		return nil, connecthub.FieldError("max_concurrency", "", "max_concurrency must not be negative")
+	case n.MetricsPort < 0:
+		return nil, connecthub.FieldError("metrics_port", "", "metrics_port must not be negative")
+	case n.Running < 0:
+		return nil, connecthub.FieldError("running", "", "running must not be negative")
+	}
+	queues, handlers, labels, err := encodeNodeDocs(n)
+	if err != nil {
+		return nil, err
+	}
+	return []any{
+		n.Name, n.Kind, n.Version, n.Endpoint, queues, handlers, int64(n.MaxConcurrency), int64(n.MetricsPort),
+		labels, setting, present, micros(n.RegisteredAt), micros(n.LastHeartbeat), int64(n.Running),
+	}, nil
+}
+
+func validPresentState(s string) bool {
+	switch s {
+	case connecthub.NodeActivating, connecthub.NodeActive, connecthub.NodeDeactivating, connecthub.NodeInactive:
+		return true
+	}
+	return false
+}
+
+func badPresentState(s string) error {
+	return connecthub.FieldError("present_state", "", "present_state must be %s, %s, %s or %s, not %q",
+		connecthub.NodeActivating, connecthub.NodeActive, connecthub.NodeDeactivating, connecthub.NodeInactive, s)
+}
+
+// encodeNodeDocs marshals a node's lists and labels for their JSON columns;
+// nil ones are stored empty. A handler's config schema must be JSON.
+func encodeNodeDocs(n *connecthub.Node) (queues, handlers, labels string, err error) {
+	for i, h := range n.Handlers {
+		if len(h.ConfigSchema) > 0 && !json.Valid(h.ConfigSchema) {
+			return "", "", "", connecthub.FieldError("handlers", "", "handler %d (%q): config_schema is not valid JSON", i, h.Name)
+		}
+	}
+	q, hs, l := any(n.Queues), any(n.Handlers), any(n.Labels)
+	if n.Queues == nil {
+		q = []string{}
+	}
+	if n.Handlers == nil {
+		hs = []connecthub.NodeHandler{}
+	}
+	if n.Labels == nil {
+		l = map[string]string{}
+	}
+	var out [3]string
+	for i, v := range []any{q, hs, l} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return "", "", "", fmt.Errorf("encode node %s: %w", n.Name, err)
+		}
+		out[i] = string(b)
+	}
+	return out[0], out[1], out[2], nil
+}
+
+func scanNode(sc scanner) (*connecthub.Node, error) {
+	var (
+		n                             connecthub.Node
+		queues, handlers, labels      string
+		maxConc, metricsPort, running int64
+		registered, heartbeat         int64
+	)
+	err := sc.Scan(&n.Name, &n.Kind, &n.Version, &n.Endpoint, &queues, &handlers, &maxConc, &metricsPort,
+		&labels, &n.SettingState, &n.PresentState, &registered, &heartbeat, &running)
+	if err != nil {
+		return nil, err
+	}
+	if err := decodeNodeDocs(&n, queues, handlers, labels); err != nil {
+		return nil, err
+	}
+	n.MaxConcurrency = int(maxConc)
+	n.MetricsPort = int(metricsPort)
+	n.Running = int(running)
+	n.RegisteredAt = fromMicros(registered)
+	n.LastHeartbeat = fromMicros(heartbeat)
+	return &n, nil
+}
+
+// decodeNodeDocs reads a node's JSON columns; the lists and the map are
+// never nil, so callers always get [] and {}.
+func decodeNodeDocs(n *connecthub.Node, queues, handlers, labels string) error {
+	if err := json.Unmarshal([]byte(queues), &n.Queues); err != nil {
+		return fmt.Errorf("node %s: decode queues: %w", n.Name, err)
+	}
+	if err := json.Unmarshal([]byte(handlers), &n.Handlers); err != nil {
+		return fmt.Errorf("node %s: decode handlers: %w", n.Name, err)
+	}
+	if err := json.Unmarshal([]byte(labels), &n.Labels); err != nil {
+		return fmt.Errorf("node %s: decode labels: %w", n.Name, err)
+	}
+	if n.Queues == nil {
+		n.Queues = []string{}
+	}
+	if n.Handlers == nil {
+		n.Handlers = []connecthub.NodeHandler{}
+	}
+	if n.Labels == nil {
+		n.Labels = map[string]string{}
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/connecthub/connecthub"
+)
+
+const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at`
+
+// tokenTouchEvery is how stale last_used_at must be before TokenTouch
+// writes it again.
+const tokenTouchEvery = time.Minute
+
+// TokenCreate implements store.TokenStore.
+func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
+	if err := checkToken(t); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Name, t.Scope, t.Hash, micros(t.CreatedAt), nullMicros(t.LastUsedAt), nullMicros(t.RevokedAt))
+		if isUniqueViolation(err) {
+			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
+				Message: "a token with this id, name or secret already exists", Err: err}
+		}
+		return dbErr(err)
+	})
+}
+
+// TokenByHash implements store.TokenStore with one lookup in the hash's
+// unique index, on the reader pool.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (*connecthub.Token, error) {
+	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		// The hash is a credential's fingerprint: it is not named in the error.
+		return nil, connecthub.Errorf(connecthub.KindNotFound, "no token has this secret")
+	}
+	return t, dbErr(err)
+}
+
+// TokenList implements store.TokenStore.
+func (s *Store) TokenList(ctx context.Context) ([]*connecthub.Token, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at DESC, id DESC`)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	tokens := []*connecthub.Token{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		tokens = append(tokens, t)
+	}
+	return tokens, dbErr(rows.Err())
+}
+
+// TokenRevoke implements store.TokenStore in one statement: the id is
+// looked for first, then the name, and COALESCE keeps the first revocation
+// time of a token revoked before.
+func (s *Store) TokenRevoke(ctx context.Context, idOrName string, now time.Time) error {
+	if now.IsZero() {
+		return connecthub.FieldError("now", "", "now is required")
+	}
+	return s.write(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?1)
+			WHERE id = COALESCE((SELECT id FROM tokens WHERE id = ?2), (SELECT id FROM tokens WHERE name = ?2))`,
+			micros(now), idOrName)
+		if err != nil {
+			return dbErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return dbErr(err)
+		} else if n == 0 {
+			return connecthub.NotFound("token", idOrName)
+		}
+		return nil
+	})
+}
+
+// TokenTouch implements store.TokenStore. It is called on every request
+// that carries a token, so it first asks a reader whether a write is due:
+// most calls then end there, without taking the only writer connection
+// from the queue's claims and completions. The write itself is guarded by
+// the same condition, for the race between two requests.
+func (s *Store) TokenTouch(ctx context.Context, id string, now time.Time) error {
+	if now.IsZero() {
+		return connecthub.FieldError("now", "", "now is required")
+	}
+	stale := micros(now.Add(-tokenTouchEvery))
+	const due = `id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2)`
+	var one int
+	switch err := s.r.QueryRowContext(ctx, `SELECT 1 FROM tokens WHERE `+due, id, stale).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil // recent enough, or no such token
+	case err != nil:
+		return dbErr(err)
+	}
+	return s.write(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ?3 WHERE `+due, id, stale, micros(now))
+		return dbErr(err)
+	})
+}
+
+// checkToken rejects a token the store must not keep.
+func checkToken(t *connecthub.Token) error {
+	switch {
+	case t == nil:
+		return connecthub.Errorf(connecthub.KindInvalid, "token is required")
+	case t.ID == "":
+		return connecthub.FieldError("id", "", "token id is required")
+	case t.Name == "":
+		return connecthub.FieldError("name", "", "token name is required")
+	case t.Hash == "":
+		return connecthub.FieldError("hash", "", "token hash is required")
+	case t.Scope != connecthub.ScopeAdmin && t.Scope != connecthub.ScopeWorker:
+		return connecthub.FieldError("scope", "", "scope must be %s or %s, not %q", connecthub.ScopeAdmin, connecthub.ScopeWorker, t.Scope)
+	case t.CreatedAt.IsZero():
+		return connecthub.FieldError("created_at", "", "created_at is required")
+	}
+	return nil
+}
+
+func scanToken(sc scanner) (*connecthub.Token, error) {
+	var (
+		t                connecthub.Token
+		created          int64
+		lastUsed, revoke sql.NullInt64
+	)
+	if err := sc.Scan(&t.ID, &t.Name, &t.Scope, &t.Hash, &created, &lastUsed, &revoke); err != nil {
+		return nil, err
+	}
+	t.CreatedAt = fromMicros(created)
+	t.LastUsedAt = timePtr(lastUsed)
+	t.RevokedAt = timePtr(revoke)
+	return &t, nil
+}

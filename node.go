@@ -1,0 +1,67 @@
+package connecthub
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Node kinds.
+const (
+	NodeKindServer = "server" // the worker pool inside `connecthub serve`
+	NodeKindWorker = "worker" // `connecthub worker` or a worker in another language
+)
+
+// Node states. SettingState is what an operator asked for; PresentState is
+// what the node is doing: activating → active → deactivating → inactive.
+const (
+	NodeActive       = "active"
+	NodeInactive     = "inactive"
+	NodeActivating   = "activating"
+	NodeDeactivating = "deactivating"
+)
+
+// Node is a process that executes runs, as the registry knows it.
+type Node struct {
+	Name           string            `json:"name"`
+	Kind           string            `json:"kind"`
+	Version        string            `json:"version"`
+	Endpoint       string            `json:"endpoint"`
+	Queues         []string          `json:"queues"`
+	Handlers       []NodeHandler     `json:"handlers"`
+	MaxConcurrency int               `json:"max_concurrency"`
+	MetricsPort    int               `json:"metrics_port"`
+	Labels         map[string]string `json:"labels"`
+	SettingState   string            `json:"setting_state"`
+	PresentState   string            `json:"present_state"`
+	RegisteredAt   time.Time         `json:"registered_at"`
+	LastHeartbeat  time.Time         `json:"last_heartbeat"`
+	Running        int               `json:"running"`
+}
+
+// NodeHandler is a handler a node serves, with what it declares about its
+// configuration, so jobs can be validated against handlers that only a
+// remote worker knows.
+type NodeHandler struct {
+	Name         string          `json:"name"`
+	Description  string          `json:"description,omitempty"`
+	ConfigSchema json.RawMessage `json:"config_schema,omitempty"`
+	SecretKeys   []string        `json:"secret_keys,omitempty"`
+}
+
+// Token scopes.
+const (
+	ScopeAdmin  = "admin"  // everything
+	ScopeWorker = "worker" // the worker protocol only
+)
+
+// Token is an API token. Only a hash of its secret is stored; the secret is
+// shown once, when the token is created.
+type Token struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Scope      string     `json:"scope"`
+	Hash       string     `json:"-"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
