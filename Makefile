@@ -38,9 +38,11 @@ test: lint test-go
 
 # The PostgreSQL tests need a server: CONNECTHUB_TEST_POSTGRES_URL if you
 # set it, else a private throwaway cluster this target starts and removes.
-# CONNECTHUB_TEST_STRICT=1 turns a missing PostgreSQL into a failure rather
-# than a skip.
+# The admin UI's browser tests need Debian's chromium, which
+# ensure-chromium.sh installs when it is missing. CONNECTHUB_TEST_STRICT=1
+# turns a missing PostgreSQL or browser into a failure rather than a skip.
 test-go:
+	scripts/ensure-chromium.sh
 	CONNECTHUB_TEST_STRICT=1 scripts/with-test-postgres.sh $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # The benchmark harness (docs/benchmarks.md): both drivers, the PostgreSQL

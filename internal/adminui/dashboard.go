@@ -43,7 +43,6 @@ type dashView struct {
 	Failures    []runRow
 	Nodes       nodesView
 	NoJobs      bool
-	Since       time.Time
 }
 
 // dashboard shows the last 24 h at a glance: runs by status, the queue,
@@ -56,7 +55,7 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	since := u.now().Add(-dashboardWindow).UTC().Truncate(time.Minute)
-	dv := dashView{Stats: stats, NoJobs: stats.Jobs == 0, Since: since}
+	dv := dashView{Stats: stats, NoJobs: stats.Jobs == 0}
 	counts, total, capped, err := u.countSince(ctx, since)
 	if err != nil {
 		u.fail(w, r, err)

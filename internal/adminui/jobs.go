@@ -170,9 +170,8 @@ type confirmView struct {
 	Action string
 	// Runs counts what will go; More is true when there are more than
 	// counted (the count stops at runCountCap).
-	Runs  int
-	More  bool
-	Title string
+	Runs int
+	More bool
 }
 
 // runCountCap bounds how many runs a confirmation page counts one by one.
