@@ -95,7 +95,7 @@ func newWorkerCmd(env *Env) *cobra.Command {
 // it, so that a worker next to a fresh `connecthub serve` just works.
 // Production workers should use a worker-scope token (connecthub token
 // create), which cannot call the admin API.
-func workerToken(env *Env, cfg *config.Config) (string, error) {
+func workerToken(cfg *config.Config) (string, error) {
 	if t := cfg.WorkerToken.Value(); t != "" {
 		return t, nil
 	}
@@ -145,6 +145,7 @@ func (n *remoteNode) register(ctx context.Context) error {
 		return err
 	}
 	n.registered.Store(true)
+	n.src.Reachable()
 	n.applySetting(got.SettingState)
 	return nil
 }
@@ -259,6 +260,7 @@ func (n *remoteNode) keepalive(ctx context.Context) {
 		}
 		return
 	}
+	n.src.Reachable()
 	if n.keepaliveErr.Swap(nil) != nil {
 		n.log.Info("the server is reachable again", "server", n.server)
 	}
@@ -277,7 +279,7 @@ func runWorker(ctx context.Context, env *Env, cfg *config.Config, f *workerFlags
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
 	}
-	token, err := workerToken(env, cfg)
+	token, err := workerToken(cfg)
 	if err != nil {
 		return err
 	}

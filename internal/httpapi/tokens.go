@@ -99,9 +99,12 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 }
 
 // workerScopeAllowed reports whether a worker-scope token may call the
-// path: the worker protocol only.
+// path: the worker protocol, and the Prometheus service discovery, which
+// shows only what workers already announce about themselves. That lets a
+// Prometheus server use a worker token instead of the admin token, which
+// could change every job.
 func workerScopeAllowed(path string) bool {
-	return strings.HasPrefix(path, "/api/v1/worker/")
+	return strings.HasPrefix(path, "/api/v1/worker/") || path == "/api/v1/sd/prometheus"
 }
 
 // errWorkerScope answers a worker-scope token outside the worker protocol.

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -68,7 +67,6 @@ const (
 	maxClaimWait     = 30 * time.Second
 	maxClaimRuns     = 1000
 	handBackTimeout  = 10 * time.Second
-	defaultLogMax    = 204800
 	truncationSuffix = "\n" + runlog.TruncatedMarker + "\n"
 )
 
@@ -80,7 +78,7 @@ func (p WorkerProtocol) withDefaults() WorkerProtocol {
 		p.Heartbeat = 5 * time.Second
 	}
 	if p.RunLogMaxBytes <= 0 {
-		p.RunLogMaxBytes = defaultLogMax
+		p.RunLogMaxBytes = runlog.DefaultMaxBytes
 	}
 	if p.PollInterval <= 0 {
 		p.PollInterval = time.Second
@@ -316,6 +314,9 @@ func (a *API) claimWaiting(ctx context.Context, n *connecthub.Node, max int, wai
 	poll := time.NewTimer(time.Hour)
 	defer poll.Stop()
 	for {
+		if ctx.Err() != nil {
+			return nil, nil // the client went away: claim nothing for it
+		}
 		if !idle {
 			runs, err := a.claimOnce(ctx, n, handlers, max)
 			if err != nil || len(runs) > 0 || wait <= 0 {
@@ -354,7 +355,10 @@ type claimedTask struct {
 func (a *API) claimOnce(ctx context.Context, n *connecthub.Node, handlers []string, max int) ([]*claimedTask, error) {
 	st := a.svc.Store()
 	now := time.Now().UTC()
-	runs, err := st.RunClaim(ctx, store.RunClaimParams{
+	// The claim itself is not cut short when the client goes away: runs
+	// it committed would be left RUNNING for nobody until their leases
+	// expired. deliverClaim hands them back instead.
+	runs, err := st.RunClaim(context.WithoutCancel(ctx), store.RunClaimParams{
 		Node: n.Name, Queues: n.Queues, Handlers: handlers, Max: max,
 		LeaseTTL: a.cfg.Worker.LeaseTTL, Now: now,
 	})
@@ -481,38 +485,37 @@ type runHeartbeat struct {
 }
 
 // heartbeat extends the leases of the runs node holds and answers for
-// each. A run counts as held only in the attempt the worker names: a node
-// whose attempt was rescued and that claimed the run again holds the new
-// attempt, not the old one.
+// each. A run counts as held only in the attempt the worker names (the
+// store checks it): a node whose attempt was rescued and that claimed the
+// run again holds the new attempt, not the old one.
 func (a *API) heartbeat(ctx context.Context, node string, refs []runRef) ([]runHeartbeat, error) {
-	st := a.svc.Store()
 	now := time.Now().UTC()
 	ids := make([]string, len(refs))
+	attempts := make(map[string]int, len(refs))
 	for i, ref := range refs {
 		ids[i] = ref.ID
+		attempts[ref.ID] = ref.Attempt
 	}
-	res, err := st.RunHeartbeat(ctx, store.RunHeartbeatParams{Node: node, IDs: ids, LeaseTTL: a.cfg.Worker.LeaseTTL, Now: now})
+	res, err := a.svc.Store().RunHeartbeat(ctx, store.RunHeartbeatParams{
+		Node: node, IDs: ids, Attempts: attempts, LeaseTTL: a.cfg.Worker.LeaseTTL, Now: now,
+	})
 	if err != nil {
 		return nil, err
+	}
+	lost := make(map[string]bool, len(res.Lost))
+	for _, id := range res.Lost {
+		lost[id] = true
+	}
+	cancel := make(map[string]bool, len(res.CancelRequested))
+	for _, id := range res.CancelRequested {
+		cancel[id] = true
 	}
 	lease := now.Add(a.cfg.Worker.LeaseTTL)
 	out := make([]runHeartbeat, len(refs))
 	for i, ref := range refs {
-		hb := runHeartbeat{ID: ref.ID, Lost: slices.Contains(res.Lost, ref.ID), CancelRequested: slices.Contains(res.CancelRequested, ref.ID)}
+		hb := runHeartbeat{ID: ref.ID, Lost: lost[ref.ID]}
 		if !hb.Lost {
-			run, err := st.RunGet(ctx, ref.ID)
-			switch {
-			case connecthub.IsKind(err, connecthub.KindNotFound):
-				hb.Lost = true
-			case err != nil:
-				return nil, err
-			case run.Attempt != ref.Attempt || run.Node != node || run.Status != connecthub.StatusRunning:
-				hb.Lost = true
-			}
-		}
-		if hb.Lost {
-			hb.CancelRequested = false
-		} else {
+			hb.CancelRequested = cancel[ref.ID]
 			hb.LeaseExpiresAt = &lease
 		}
 		out[i] = hb

@@ -113,6 +113,11 @@ func (s *RemoteSource) Err() error {
 	return s.lastErr
 }
 
+// Reachable records that the server answered another call of the node
+// (its keepalive), so that Err reports nil again at once after an outage
+// even while the worker holds no run and waits out a claim back-off.
+func (s *RemoteSource) Reachable() { s.note(nil) }
+
 // note records whether a call reached the server. Answers that are
 // errors about the request (4xx) count as reaching it; 5xx and transport
 // failures do not.
