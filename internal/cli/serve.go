@@ -268,11 +268,11 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 		return err
 	}
 
-	sched, err := scheduler.New(scheduler.Config{Store: st, Clock: clock.Real(), Logger: log.With("component", "scheduler"), Metrics: promReg})
+	sched, err := scheduler.New(scheduler.Config{Store: st, Clock: clock.Real(), Logger: log, Metrics: promReg})
 	if err != nil {
 		return err
 	}
-	rescuer := worker.NewRescuer(worker.RescuerConfig{Store: st, LeaseTTL: cfg.LeaseTTL, Logger: log.With("component", "rescuer")})
+	rescuer := worker.NewRescuer(worker.RescuerConfig{Store: st, LeaseTTL: cfg.LeaseTTL, Logger: log})
 	var pool *worker.Worker
 	if cfg.Workers > 0 {
 		src := worker.NewLocalSource(st, keys, node, cfg.Queues, cfg.LeaseTTL, time.Now)
@@ -282,7 +282,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 		pool, err = worker.New(worker.Config{
 			Source: src, Registry: reg, Node: node, Concurrency: cfg.Workers, Heartbeat: cfg.Heartbeat,
 			ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes,
-			Logger: log.With("component", "worker"), Metrics: promReg,
+			Logger: log, Metrics: promReg,
 		})
 		if err != nil {
 			return err
