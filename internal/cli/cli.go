@@ -127,6 +127,7 @@ func newRoot(env *Env) *cobra.Command {
 		newWorkerCmd(env),
 		newTokenCmd(env),
 		newNodesCmd(env),
+		newSecretsCmd(env), newBackupCmd(env), newRestoreCmd(env),
 	)
 	return root
 }

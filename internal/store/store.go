@@ -24,6 +24,7 @@ type Store interface {
 	RunStore
 	NodeStore
 	TokenStore
+	SecretStore
 	Notifier
 
 	// Stats counts runs by status, queue depth and the age of the oldest
@@ -342,3 +343,34 @@ type TokenStore interface {
 	// statement.
 	TokenTouch(ctx context.Context, id string, now time.Time) error
 }
+
+// SecretStore reaches every encrypted secret (jobs' secret_cfg and runs'
+// snapshot secrets) for key rotation and restore checks. Tokens are opaque
+// here: the store never decrypts them, the caller's functions do.
+type SecretStore interface {
+	// SecretTokens calls fn for each non-empty stored token with where it
+	// lives ("job" or "run") and the id; an error from fn stops the walk
+	// and is returned. The walk reads one consistent snapshot of the
+	// database, jobs first, each kind in id order.
+	SecretTokens(ctx context.Context, fn func(kind, id, token string) error) error
+	// SecretsRewrite replaces every non-empty token by rewrite(token) in one
+	// write transaction; an error from rewrite aborts without writing
+	// anything. It returns how many job and run tokens it rewrote (tokens
+	// equal to their rewrite are not written).
+	//
+	// The error of rewrite is returned wrapped with where the token lives
+	// ("run 01J...: ..."; errors.Is and errors.As see through it), so that
+	// an operator learns which job or run holds a bad token without the
+	// token itself being shown. A rewrite to "" is KindInvalid: a secret is
+	// never dropped by accident. Only the token columns change (not
+	// updated_at, has_secret or secret_keys). A token that another writer
+	// changed after SecretsRewrite read it is left as that writer made it,
+	// and not counted.
+	SecretsRewrite(ctx context.Context, rewrite func(token string) (string, error)) (jobs, runs int, err error)
+}
+
+// Where a secret token lives, as SecretTokens reports it.
+const (
+	SecretKindJob = "job"
+	SecretKindRun = "run"
+)

@@ -103,6 +103,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Nodes", exerciseNodes},
 		{"NodeMarkDead", exerciseNodeMarkDead},
 		{"Tokens", exerciseTokens},
+		{"Secrets", exerciseSecrets},
 		{"Notify", exerciseNotify},
 		{"Lifecycle", exerciseLifecycle},
 	}
