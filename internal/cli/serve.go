@@ -256,6 +256,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	proc := &serverProc{name: node, max: cfg.Workers, ping: st.Ping}
 	api, err := httpapi.New(httpapi.Config{
 		Service: svc, AdminToken: token, MaxBodyBytes: cfg.MaxBodyBytes, Ready: ready, Node: node, Logger: log,
 		Metrics:  promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}),
@@ -263,6 +264,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 		Tokens:   apiTokens,
 		Worker: httpapi.WorkerProtocol{Nodes: nodes.reg, Keys: keys, LeaseTTL: cfg.LeaseTTL, Heartbeat: cfg.Heartbeat,
 			RunLogMaxBytes: cfg.RunLogMaxBytes}, // the worker protocol (/api/v1/worker)
+		Proc: proc, // this node's proc API (/api/v1/proc); its pool is set below
 	})
 	if err != nil {
 		return err
@@ -287,6 +289,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 		if err != nil {
 			return err
 		}
+		proc.pool = pool // before the HTTP server starts: no request sees it unset
 	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)

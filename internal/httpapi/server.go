@@ -47,6 +47,8 @@ type Config struct {
 	Tokens Tokens
 	// Worker wires the worker protocol (/api/v1/worker, worker.go).
 	Worker WorkerProtocol
+	// Proc, when set, serves this server's proc API (/api/v1/proc, proc.go).
+	Proc Proc
 }
 
 // SessionChecker verifies the admin UI's session cookie; auth.Manager
@@ -128,6 +130,7 @@ func (a *API) routes() {
 	a.tokenRoutes(api)
 	a.workerRoutes(api)
 	a.nodeRoutes(api)
+	a.procRoutes(api)
 	api("/api/v1/", func(w http.ResponseWriter, r *http.Request) error {
 		return connecthub.Errorf(connecthub.KindNotFound, "no route %s %s", r.Method, r.URL.Path)
 	})

@@ -1,0 +1,65 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/connecthub/connecthub"
+)
+
+// Proc statuses of a node (the seed's proc API, SPEC §3).
+const (
+	ProcPending = "PENDING" // registered, not pulling runs (this server runs no worker)
+	ProcRunning = "RUNNING" // claiming and running
+	ProcAbort   = "ABORT"   // stopped by an operator: finishes in-flight runs, claims nothing
+	ProcError   = "ERROR"   // cannot reach the database
+)
+
+// ProcStatus answers GET /api/v1/proc/status.
+type ProcStatus struct {
+	Status  string `json:"status"`
+	Name    string `json:"name"`
+	Running int    `json:"running"`
+	Max     int    `json:"max"`
+	Paused  bool   `json:"paused"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Proc is this server's own worker pool, controlled through the proc API.
+// Stop pauses claiming (in-flight runs finish); Start resumes it.
+type Proc interface {
+	ProcStatus(ctx context.Context) ProcStatus
+	// ProcStop and ProcStart return an error when there is nothing to
+	// control (a server with CONNECTHUB_WORKERS=0).
+	ProcStop() error
+	ProcStart() error
+}
+
+func (a *API) procRoutes(api func(string, func(http.ResponseWriter, *http.Request) error)) {
+	if a.cfg.Proc == nil {
+		return
+	}
+	api("GET /api/v1/proc/status", func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, http.StatusOK, a.cfg.Proc.ProcStatus(r.Context()))
+		return nil
+	})
+	api("GET /api/v1/proc/stop", a.procControl(a.cfg.Proc.ProcStop))
+	api("GET /api/v1/proc/start", a.procControl(a.cfg.Proc.ProcStart))
+}
+
+// procControl runs a stop or start. The SPEC makes them GET requests, which
+// a browser also sends on a plain link from another site with the admin
+// session cookie attached; so they demand a Bearer token, never the cookie.
+func (a *API) procControl(do func() error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.Header.Get("Authorization") == "" {
+			return &connecthub.Error{Kind: connecthub.KindForbidden, Code: "token_required",
+				Message: "proc stop and start need Authorization: Bearer <token>; the admin session cookie is not enough for them"}
+		}
+		if err := do(); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, a.cfg.Proc.ProcStatus(r.Context()))
+		return nil
+	}
+}
