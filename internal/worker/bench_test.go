@@ -19,7 +19,7 @@ import (
 //
 //	go test -run '^$' -bench NoopThroughput -benchtime 30000x ./internal/worker/
 func BenchmarkNoopThroughput(b *testing.B) {
-	for _, c := range []int{20, 200, 2000} {
+	for _, c := range []int{20, 50, 200, 2000} {
 		b.Run("C="+strconv.Itoa(c), func(b *testing.B) {
 			h := newHarness(b)
 			h.handle(b, "noop", func(ctx context.Context, task *handler.Task) (*handler.Result, error) { return nil, nil })

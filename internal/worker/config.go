@@ -36,8 +36,10 @@ type Config struct {
 	// Node names this worker in logs and outcomes; it must be the node the
 	// Source claims as. Required.
 	Node string
-	// Concurrency is how many runs this worker holds at once
-	// (CONNECTHUB_WORKERS). Default 20.
+	// Concurrency is how many handlers this worker runs at once
+	// (CONNECTHUB_WORKERS). The runs it holds RUNNING may exceed it by the
+	// outcomes waiting to be recorded, of which there are at most
+	// Concurrency (see the package doc). Default 20.
 	Concurrency int
 	// Heartbeat is how often the leases of the runs in flight are extended.
 	// It must be well under the lease TTL. Default 5s.

@@ -13,22 +13,49 @@
 // # Throughput
 //
 // The runtime is built so that one node can execute tens of thousands of
-// short runs per second:
+// short runs per second, even with few workers:
 //
 //   - one claim loop asks for as many runs as there are free slots in one
 //     Claim call (at most ClaimBatch), claims again at once after a full
 //     batch, and otherwise sleeps until the Source wakes it or PollInterval
 //     passes; a freed slot never wakes more than that one loop;
-//   - outcomes go to a completer that commits them in groups: whatever
-//     accumulated while the previous commit ran is written by the next
-//     (at most 1000 per call), so throughput is not bounded by one commit
-//     per run;
+//   - a run's slot is freed as soon as its handler has returned and its
+//     outcome is handed to the completer, not when the outcome is
+//     committed, so claiming the next runs overlaps with writing the
+//     outcomes of the last ones instead of alternating with it;
+//   - the completer commits outcomes in groups: whatever accumulated while
+//     the previous commit ran is written by the next (at most 1000 per
+//     call), so throughput is not bounded by one commit per run;
+//   - both wait for the runs that are about to free their slot or hand over
+//     their outcome (tasks between claim and handler, or between log flush
+//     and handover: never a handler, which may run for hours), so that runs
+//     claimed together are written together: with 50 workers and short
+//     runs, a claim and a completion carry about 50 runs each, rather than
+//     the slots splitting into several small batches in flight;
 //   - one heartbeat call extends the leases of all the runs the node holds.
 //
-// A slot stays taken until the run's outcome is committed (or dropped), so
-// the node never holds more than Concurrency runs in the database either,
-// and a slow database slows claiming down instead of piling up outcomes in
-// memory.
+// # Bounds
+//
+// What Concurrency guarantees, precisely:
+//
+//   - At most Concurrency handlers run at once. A slot is taken from the
+//     claim until the run's goroutine has returned and its outcome has been
+//     handed to the completer; an abandoned handler (see below) keeps its
+//     slot until it returns.
+//   - At most Concurrency outcomes wait to be recorded (queued or being
+//     written). A run that finishes while the completer holds that many
+//     waits for room with its slot still taken, so a slow database slows
+//     claiming down instead of piling up outcomes in memory.
+//   - Hence the runs this node holds RUNNING in the database (Running)
+//     exceed Concurrency only by the outcomes waiting to be recorded: never
+//     more than 2 × Concurrency.
+//   - A run whose outcome waits is still heartbeated: its lease is extended
+//     until the outcome is committed, so it cannot be rescued meanwhile.
+//
+// Once Stop has ended claiming, the completer takes outcomes without the
+// bound (the runs held can then only decrease), so that the last outcomes
+// are all queued for the final flush even when the database does not
+// answer.
 //
 // # Failure modes
 //

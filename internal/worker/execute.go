@@ -52,13 +52,24 @@ type task struct {
 
 	// decided is set by whoever records the outcome first: the goroutine
 	// when its handler returns, or the force timer when it does not.
-	decided         atomic.Bool
+	decided atomic.Bool
+	// entered is set when the handler is about to be called: the task
+	// left the worker's pipe then, and report puts it back (see
+	// Worker.pipe).
+	entered         atomic.Bool
 	lost            atomic.Bool
 	cancelRequested atomic.Bool
 
-	// refs counts what keeps the slot taken: the handler's goroutine and
-	// the outcome until it is committed. The slot is freed at zero.
-	refs atomic.Int32
+	// slotRefs counts what keeps the task's slot taken: its goroutine
+	// (which runs the handler) and its outcome until that is handed to the
+	// completer or dropped. The slot is freed at zero, so a handler that
+	// returned frees it at once, while one that was abandoned keeps it until
+	// it returns.
+	slotRefs atomic.Int32
+	// holdRefs counts what keeps the run held by this worker (see
+	// Worker.held): the slot, and the outcome until it is committed, given
+	// up on, or dropped. The run stops counting at zero.
+	holdRefs atomic.Int32
 
 	forceMu    sync.Mutex
 	returned   bool
@@ -67,7 +78,8 @@ type task struct {
 
 func (w *Worker) newTask(c *Claimed, handBack bool) *task {
 	t := &task{w: w, run: c.Run, claimed: c, handBack: handBack}
-	t.refs.Store(2)
+	t.slotRefs.Store(2)
+	t.holdRefs.Store(2)
 	t.ctx, t.cancel = context.WithCancelCause(w.runBase)
 	if d := c.Run.Snapshot.Timeout.D(); d > 0 && !handBack {
 		t.ctx, t.stopTimer = context.WithTimeoutCause(t.ctx, d, &timeoutError{d})
@@ -75,10 +87,22 @@ func (w *Worker) newTask(c *Claimed, handBack bool) *task {
 	return t
 }
 
-// unref drops one reference; the last one frees the slot.
-func (t *task) unref() {
-	if t.refs.Add(-1) == 0 {
+// unrefSlot drops one reference to the slot; the last one frees it.
+func (t *task) unrefSlot() {
+	if t.slotRefs.Add(-1) == 0 {
 		t.w.releaseSlot()
+		t.unhold()
+	}
+}
+
+// settle records that the outcome is committed, given up on, or dropped.
+func (t *task) settle() { t.unhold() }
+
+// unhold drops one reference to the run's hold; the last one stops
+// counting the run as held.
+func (t *task) unhold() {
+	if t.holdRefs.Add(-1) == 0 {
+		t.w.held.Add(-1)
 	}
 }
 
@@ -116,7 +140,7 @@ type callResult struct {
 // execute runs the task's handler and records its outcome. It runs in the
 // task's own goroutine.
 func (w *Worker) execute(t *task) {
-	defer t.unref()
+	defer t.unrefSlot()
 	defer func() {
 		t.cancel(errFinished)
 		if t.stopTimer != nil {
@@ -167,6 +191,10 @@ func (w *Worker) execute(t *task) {
 		Log:          t.capture.Logger(),
 	}
 
+	// The task leaves the pipe before the force timer can be armed, so
+	// that report, wherever it runs, sees entered set.
+	t.entered.Store(true)
+	w.pipeLeave()
 	stopAfter := context.AfterFunc(t.ctx, t.armForce)
 	started := time.Now()
 	r := call(t.ctx, spec.Func, ht)
@@ -347,7 +375,12 @@ func (w *Worker) handBackOutcome(t *task) outcome {
 }
 
 // report completes the run's log, then hands the outcome to the completer
-// (or drops it). It is called exactly once per task.
+// (or drops it), which frees the task's slot unless its goroutine is still
+// running (abandoned). Handing the outcome over waits while the completer
+// holds its limit of outcomes; the slot stays taken meanwhile, which is what
+// slows claiming down when outcomes cannot be written fast enough. The run
+// stays leased (and heartbeated) until the completer has written the
+// outcome. It is called exactly once per task.
 func (w *Worker) report(t *task, o outcome) {
 	if t.capture != nil {
 		ctx, cancel := context.WithTimeout(w.bg, logFlushTimeout)
@@ -356,11 +389,18 @@ func (w *Worker) report(t *task, o outcome) {
 		}
 		cancel()
 	}
+	// Back in the pipe (if the handler took it out): from here to the
+	// handover, nothing but a place in the completer is waited for.
+	if t.entered.Load() {
+		w.pipe.Add(1)
+	}
 	if o.drop || t.lost.Load() {
 		w.log.Info("run lease lost; its outcome is not recorded (another worker may own the run now)",
 			"run_id", t.run.ID, "job_id", t.run.JobID, "attempt", t.run.Attempt)
 		w.untrack(t)
-		t.unref()
+		t.unrefSlot()
+		t.settle()
+		w.pipeLeave()
 		w.undecided.Done()
 		return
 	}
@@ -375,6 +415,8 @@ func (w *Worker) report(t *task, o outcome) {
 		w.metrics.countRun(t.run.JobID, o.label, string(t.run.Trigger))
 	}
 	w.comp.add(t, o.rec)
+	t.unrefSlot()
+	w.pipeLeave()
 	w.undecided.Done()
 }
 

@@ -50,8 +50,28 @@ type Worker struct {
 	claimCtx    context.Context // carries Claim calls; cancelled if one hangs past the shutdown deadline
 	claimCancel context.CancelFunc
 
-	used      atomic.Int64  // slots taken: claimed runs not yet released
-	slotFreed chan struct{} // buffer 1: wakes the claim loop when full
+	// used counts the slots taken (see task.slotRefs): at most
+	// Concurrency, since the claim loop claims only for free slots. held
+	// counts the runs held (see task.holdRefs): the slots taken plus the
+	// outcomes handed to the completer and not committed yet, so at most
+	// Concurrency plus the completer's limit (see the package doc).
+	used atomic.Int64
+	held atomic.Int64
+	// pipe counts the tasks in one of the two short phases of their life
+	// that end without outside help: from launch to the start of the
+	// handler (or to the handover of an outcome decided without it), and
+	// from the end of the log flush to the handover of the outcome
+	// (including a wait for a place in the completer, which only the
+	// completer's writes end). Claiming and writing outcomes wait for these
+	// tasks (see claimLoop and completer.next), so that the runs claimed
+	// together finish together and their outcomes are written together:
+	// full batches, and so few store calls per run, even at small
+	// Concurrency. A task in a handler, or flushing its log, is not in the
+	// pipe: nothing waits for it.
+	pipe atomic.Int64
+	// claimWake (buffer 1) wakes the claim loop when a slot was freed or a
+	// task left the pipe.
+	claimWake chan struct{}
 
 	leaseMu sync.Mutex
 	leased  map[string]*task // runs this node holds, by id, for heartbeats
@@ -67,6 +87,8 @@ type Worker struct {
 	pause pauseState
 
 	comp *completer
+	// finalFlush is finalFlushTimeout; tests shorten it.
+	finalFlush time.Duration
 }
 
 // New checks cfg (after WithDefaults) and returns a Worker ready to Start.
@@ -85,15 +107,17 @@ func New(cfg Config) (*Worker, error) {
 		log:       cfg.Logger.With("component", "worker", "node", cfg.Node),
 		metrics:   m,
 		stopDone:  make(chan struct{}),
-		slotFreed: make(chan struct{}, 1),
+		claimWake: make(chan struct{}, 1),
 		leased:    make(map[string]*task),
 		stopClaim: make(chan struct{}),
 		claimDone: make(chan struct{}),
 		hbStop:    make(chan struct{}),
 		hbDone:    make(chan struct{}),
+
+		finalFlush: finalFlushTimeout,
 	}
 	w.pause.init(cfg.Source)
-	w.comp = newCompleter(cfg.Source, w.log, w.committed)
+	w.comp = newCompleter(cfg.Source, w.log, cfg.Concurrency, &w.pipe, w.committed)
 	return w, nil
 }
 
@@ -181,7 +205,11 @@ func (w *Worker) drain(ctx context.Context) error {
 		w.claimCancel()
 		<-w.claimDone
 	}
-	// No new run can start from here on.
+	// No new run can start from here on, so the runs held can only
+	// decrease: the completer need not hold outcomes back any more. It must
+	// not, since the outcomes still to come must all be queued before the
+	// final flush, even if the database does not answer.
+	w.comp.lift()
 
 	decided := make(chan struct{})
 	go func() {
@@ -191,7 +219,7 @@ func (w *Worker) drain(ctx context.Context) error {
 	select {
 	case <-decided:
 	default:
-		w.log.Info("worker draining", "in_flight", w.used.Load(), "shutdown_timeout", w.cfg.ShutdownTimeout)
+		w.log.Info("worker draining", "in_flight", w.held.Load(), "shutdown_timeout", w.cfg.ShutdownTimeout)
 		select {
 		case <-decided:
 		case <-deadline.Done():
@@ -200,13 +228,13 @@ func (w *Worker) drain(ctx context.Context) error {
 			// are handed back by force HandlerGrace later, so this wait
 			// is bounded.
 			w.log.Warn("shutdown deadline reached; cancelling the runs in flight and handing them back",
-				"in_flight", w.used.Load())
+				"in_flight", w.held.Load())
 			w.cancelRuns(errShutdown)
 			<-decided
 		}
 	}
 
-	flushCtx, cancelFlush := context.WithTimeout(w.bg, finalFlushTimeout)
+	flushCtx, cancelFlush := context.WithTimeout(w.bg, w.finalFlush)
 	defer cancelFlush()
 	lost, flushErr := w.comp.stop(flushCtx)
 
@@ -224,8 +252,9 @@ func (w *Worker) drain(ctx context.Context) error {
 
 // Running returns how many runs the worker holds: executing, or finished
 // and waiting for their outcome to be recorded, or abandoned and not yet
-// returned.
-func (w *Worker) Running() int { return int(w.used.Load()) }
+// returned. It may exceed Concurrency by the outcomes waiting to be
+// recorded (at most Concurrency more; see the package doc).
+func (w *Worker) Running() int { return int(w.held.Load()) }
 
 // claimLoop claims runs for the free slots, as long as the worker runs.
 func (w *Worker) claimLoop(wake <-chan struct{}) {
@@ -233,6 +262,7 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	full := min(w.cfg.ClaimBatch, w.cfg.Concurrency)
 	failures := 0
 	for {
 		select {
@@ -243,10 +273,16 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 		if !w.waitUnpaused() {
 			return
 		}
+		// Claim for the free slots, but while tasks in the pipe are about
+		// to free theirs, wait for them rather than claim a partial batch
+		// now and the rest right after: that would split the slots into
+		// several small batches in flight, each costing a claim and a
+		// completion. A task in its handler is not in the pipe, so a run
+		// waits for no handler to finish.
 		free := w.cfg.Concurrency - int(w.used.Load())
-		if free <= 0 {
+		if free <= 0 || (free < full && w.pipe.Load() > 0) {
 			select {
-			case <-w.slotFreed:
+			case <-w.claimWake:
 				continue
 			case <-w.stopClaim:
 				return
@@ -342,7 +378,9 @@ func (w *Worker) launch(c *Claimed, handBack bool) {
 	}
 	t := w.newTask(c, handBack)
 	w.used.Add(1)
+	w.held.Add(1)
 	w.undecided.Add(1)
+	w.pipe.Add(1)
 	w.track(t)
 	go w.execute(t)
 }
@@ -359,9 +397,7 @@ func (w *Worker) track(t *task) {
 	if old != nil {
 		w.log.Warn("claimed a run this node was still holding: the old attempt lost its lease", "run_id", id)
 		old.markLost()
-		if w.comp.remove(old) {
-			old.unref()
-		}
+		w.comp.remove(old)
 	}
 }
 
@@ -388,17 +424,31 @@ func (w *Worker) untrack(t *task) {
 }
 
 // committed is called by the completer once t's outcome is recorded (or
-// given up on).
+// given up on). Only now does the run stop being heartbeated: until its
+// outcome is in the database, its lease must not expire.
 func (w *Worker) committed(t *task) {
 	w.untrack(t)
-	t.unref()
+	t.settle()
 }
 
 // releaseSlot frees a slot and wakes the claim loop if it waits for one.
 func (w *Worker) releaseSlot() {
 	w.used.Add(-1)
+	w.wakeClaim()
+}
+
+// wakeClaim wakes the claim loop if it waits for a slot or for the pipe.
+func (w *Worker) wakeClaim() {
 	select {
-	case w.slotFreed <- struct{}{}:
+	case w.claimWake <- struct{}{}:
 	default:
 	}
+}
+
+// pipeLeave records that a task left the pipe, and wakes whoever may be
+// waiting for it.
+func (w *Worker) pipeLeave() {
+	w.pipe.Add(-1)
+	w.wakeClaim()
+	w.comp.nudge()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -574,13 +575,19 @@ func TestTimeoutWithHandlerIgnoringContext(t *testing.T) {
 	}
 }
 
+// TestConcurrencyLimit checks the bounds the package doc promises: at most
+// Concurrency handlers run at once, and the runs the node holds RUNNING
+// exceed Concurrency only by the outcomes waiting to be recorded, of which
+// there are at most Concurrency. Outcomes are held back (Complete blocks)
+// so that they pile up until the worker cannot go on.
 func TestConcurrencyLimit(t *testing.T) {
 	t.Parallel()
 	const limit, runs = 3, 30
 	h := newHarness(t)
-	var active, peak atomic.Int32
+	var active, peak, calls atomic.Int32
 	gate := make(chan struct{})
 	h.handle(t, "h", func(ctx context.Context, task *handler.Task) (*handler.Result, error) {
+		calls.Add(1)
 		n := active.Add(1)
 		defer active.Add(-1)
 		for {
@@ -594,23 +601,253 @@ func TestConcurrencyLimit(t *testing.T) {
 	})
 	j := h.job(t, "job", "h", nil)
 	ids := h.enqueue(t, j, runs)
-	w := h.start(t, "node-a", nil, func(c *Config) { c.Concurrency = limit })
+	src := newHeldSource(h.source(t, "node-a"))
+	w := h.start(t, "node-a", src, func(c *Config) { c.Concurrency = limit })
 
+	// The handlers block: the slots are full, and so is the store's view.
 	waitFor(t, "the worker to fill its slots", func() bool { return active.Load() == limit })
-	running, _, err := h.st.RunList(context.Background(), storeRunning())
-	if err != nil {
-		t.Fatal(err)
+	if n := countRunning(t, h); n != limit || w.Running() != limit {
+		t.Errorf("%d runs RUNNING in the store, Running() = %d, want %d", n, w.Running(), limit)
 	}
-	if len(running) != limit || w.Running() != limit {
-		t.Errorf("%d runs RUNNING in the store, Running() = %d, want %d", len(running), w.Running(), limit)
-	}
+
+	// The handlers return, but no outcome can be written: the completer
+	// fills up with limit outcomes, then more runs finish and wait for
+	// room with their slots taken, and claiming stops.
 	close(gate)
+	held := waitBlocked(t, w)
+	if held <= limit || held > 2*limit {
+		t.Errorf("the worker holds %d runs with the outcomes held back, want more than Concurrency = %d and at most twice that", held, limit)
+	}
+	if n := countRunning(t, h); n != held {
+		t.Errorf("%d runs RUNNING in the store, want the %d the worker holds", n, held)
+	}
+	if n := calls.Load(); int(n) != held {
+		t.Errorf("%d handler calls with the outcomes held back, want one per run held = %d", n, held)
+	}
+
+	src.release()
 	for _, id := range ids {
 		h.waitStatus(t, id, connecthub.StatusSuccess)
 	}
 	if p := peak.Load(); p != limit {
 		t.Errorf("peak concurrency = %d, want %d", p, limit)
 	}
+	if n := calls.Load(); n != runs {
+		t.Errorf("%d handler calls, want %d", n, runs)
+	}
+}
+
+// TestFreeSlotClaimedWhileHandlersRun: the claim loop waits for the tasks
+// that are about to free their slots, but never for a handler: a slot freed
+// while another handler runs on is used for the next queued run at once.
+func TestFreeSlotClaimedWhileHandlersRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	started := make(chan string, 2)
+	var gates sync.Map // run id → chan struct{} that ends its handler
+	h.handle(t, "slow", func(ctx context.Context, task *handler.Task) (*handler.Result, error) {
+		gate, _ := gates.LoadOrStore(task.RunID, make(chan struct{}))
+		started <- task.RunID
+		select {
+		case <-gate.(chan struct{}):
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+	h.handle(t, "quick", func(ctx context.Context, task *handler.Task) (*handler.Result, error) {
+		return &handler.Result{Message: "quick"}, nil
+	})
+	slow := h.job(t, "slow", "slow", nil)
+	quick := h.job(t, "quick", "quick", nil)
+	slowIDs := h.enqueue(t, slow, 2)
+	h.start(t, "node-a", nil, func(c *Config) { c.Concurrency = 2 })
+	recv(t, started, "a slow handler to start")
+	recv(t, started, "the other slow handler to start")
+
+	// Both slots are taken; the claim loop waits for one.
+	id := h.enqueue(t, quick, 1)[0]
+	gate, _ := gates.LoadOrStore(slowIDs[0], make(chan struct{}))
+	close(gate.(chan struct{}))
+	if run := h.waitStatus(t, id, connecthub.StatusSuccess); run.Message != "quick" {
+		t.Errorf("message = %q", run.Message)
+	}
+	run, err := h.st.RunGet(context.Background(), slowIDs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != connecthub.StatusRunning {
+		t.Errorf("the other slow run is %s, want still RUNNING", run.Status)
+	}
+	gate, _ = gates.LoadOrStore(slowIDs[1], make(chan struct{}))
+	close(gate.(chan struct{}))
+	h.waitStatus(t, slowIDs[1], connecthub.StatusSuccess)
+}
+
+// TestPendingOutcomeKeepsLease: a run whose handler returned but whose
+// outcome is not written yet is still heartbeated, so its lease cannot
+// expire while it waits.
+func TestPendingOutcomeKeepsLease(t *testing.T) {
+	t.Parallel()
+	const ttl = time.Second
+	h := newHarness(t)
+	h.handle(t, "h", func(ctx context.Context, task *handler.Task) (*handler.Result, error) {
+		return &handler.Result{Message: "done"}, nil
+	})
+	j := h.job(t, "job", "h", nil)
+	src := newHeldSource(h.sourceTTL(t, "node-a", ttl))
+	h.start(t, "node-a", src, func(c *Config) { c.Heartbeat = 10 * time.Millisecond })
+	id := h.enqueue(t, j, 1)[0]
+
+	recv(t, src.entered, "the outcome to be written")
+	waiting := time.Now()
+	h.waitRun(t, id, "to have its lease extended after its handler returned", func(r *connecthub.Run) bool {
+		return r.Status == connecthub.StatusRunning && r.LeaseExpiresAt != nil && r.LeaseExpiresAt.After(waiting.Add(ttl))
+	})
+	src.release()
+	if run := h.waitStatus(t, id, connecthub.StatusSuccess); run.Message != "done" {
+		t.Errorf("message = %q", run.Message)
+	}
+}
+
+// TestStopFlushesPendingOutcomes: Stop waits for the outcomes still to be
+// written, including those of runs that finished while the completer was
+// full, and records them all.
+func TestStopFlushesPendingOutcomes(t *testing.T) {
+	t.Parallel()
+	const limit, runs = 2, 10
+	h := newHarness(t)
+	h.handle(t, "h", func(ctx context.Context, task *handler.Task) (*handler.Result, error) {
+		return &handler.Result{Message: "done"}, nil
+	})
+	j := h.job(t, "job", "h", nil)
+	ids := h.enqueue(t, j, runs)
+	src := newHeldSource(h.source(t, "node-a"))
+	w := h.start(t, "node-a", src, func(c *Config) { c.Concurrency = limit })
+	held := waitBlocked(t, w)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Stop(context.Background()) }()
+	recv(t, w.claimDone, "claiming to stop")
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned %v before the outcomes were written", err)
+	default:
+	}
+	src.release()
+	if err := recv(t, stopped, "Stop"); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	var done, queued int
+	for _, id := range ids {
+		run, err := h.st.RunGet(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch run.Status {
+		case connecthub.StatusSuccess:
+			done++
+		case connecthub.StatusQueued:
+			queued++
+		default:
+			t.Errorf("run %s = %s after Stop, want SUCCESS or never claimed", id, run.Status)
+		}
+	}
+	if done != held || queued != runs-held {
+		t.Errorf("after Stop: %d SUCCESS, %d QUEUED; want %d and %d", done, queued, held, runs-held)
+	}
+}
+
+// TestStopWithDatabaseDown: when no outcome can be written, Stop does not
+// wait for room in the completer forever: it gives up after the final
+// flush and says how many outcomes were lost.
+func TestStopWithDatabaseDown(t *testing.T) {
+	t.Parallel()
+	const limit = 2
+	h := newHarness(t)
+	h.handle(t, "h", func(ctx context.Context, task *handler.Task) (*handler.Result, error) { return nil, nil })
+	j := h.job(t, "job", "h", nil)
+	h.enqueue(t, j, 10)
+	src := &recordingSource{Source: h.source(t, "node-a"), failFirst: math.MaxInt}
+	w, err := New(Config{
+		Source: src, Registry: h.reg, Node: "node-a", Concurrency: limit,
+		Heartbeat: time.Hour, PollInterval: 20 * time.Millisecond, Logger: h.log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.finalFlush = 50 * time.Millisecond
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	held := waitBlocked(t, w)
+	err = w.Stop(context.Background())
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d run outcomes could not be recorded", held)) {
+		t.Fatalf("Stop = %v, want %d outcomes reported lost", err, held)
+	}
+	if n := w.Running(); n != 0 {
+		t.Errorf("Running() = %d after Stop, want 0", n)
+	}
+}
+
+// waitBlocked waits until w is stuck on outcomes it cannot write: every
+// place in the completer taken, and every slot held by a run waiting for
+// one (so none can be claimed). It checks that the worker then holds
+// exactly those runs, and returns how many.
+func waitBlocked(t *testing.T, w *Worker) int {
+	t.Helper()
+	var waiting int
+	waitFor(t, "the completer and the slots to fill up", func() bool {
+		c := w.comp
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		waiting = len(c.waitq)
+		return c.placed == c.limit && waiting > 0 && int64(waiting) == w.used.Load()
+	})
+	held := w.Running()
+	if held != w.comp.limit+waiting {
+		t.Errorf("Running() = %d with %d outcomes queued and %d waiting, want their sum", held, w.comp.limit, waiting)
+	}
+	return held
+}
+
+// heldSource holds every Complete call until release, and signals each
+// call that starts waiting.
+type heldSource struct {
+	Source
+	entered chan struct{} // buffer 1: a Complete call is waiting
+	gate    chan struct{}
+	once    sync.Once
+}
+
+func newHeldSource(src Source) *heldSource {
+	return &heldSource{Source: src, entered: make(chan struct{}, 1), gate: make(chan struct{})}
+}
+
+func (s *heldSource) Complete(ctx context.Context, outcomes []store.RunOutcome) error {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-s.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Source.Complete(ctx, outcomes)
+}
+
+// release lets every Complete call through from now on.
+func (s *heldSource) release() { s.once.Do(func() { close(s.gate) }) }
+
+// countRunning counts the runs RUNNING in the store.
+func countRunning(t *testing.T, h *harness) int {
+	t.Helper()
+	running, _, err := h.st.RunList(context.Background(), storeRunning())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(running)
 }
 
 // TestTwoWorkersExecuteEachRunOnce: two nodes on one database share 500
