@@ -11,9 +11,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
 // Times go to timestamptz columns, which keep microseconds; pgx truncates
@@ -185,42 +187,32 @@ func runColumns(withSecret bool) string {
 	created_at, updated_at`
 }
 
-// runColumnsOf is runColumns with every column qualified by the table alias
-// a, for statements that join (UPDATE ... FROM).
-func runColumnsOf(a string, withSecret bool) string {
-	cols := strings.Split(runColumns(withSecret), ",")
-	for i, c := range cols {
-		c = strings.TrimSpace(c)
-		if c != `''` {
-			c = a + "." + c
-		}
-		cols[i] = c
-	}
-	return strings.Join(cols, ", ")
-}
-
 func scanRun(row pgx.Row) (*connecthub.Run, error) {
-	var (
-		r                                   connecthub.Run
+	r := new(connecthub.Run)
+	// The scan targets that are not fields of the run live in one struct,
+	// so that they cost one allocation rather than one each (Scan takes
+	// their addresses as interfaces, which moves them to the heap), and
+	// nullable times are scanned as values, which pgx does not allocate.
+	var c struct {
 		status, trigger                     string
 		snap, attempts, result              []byte
 		priority, attempt, maxAttempts      int32
-		lease, heartbeat, started, finished *time.Time
-	)
-	err := row.Scan(&r.ID, &r.JobID, &status, &trigger, &r.ScheduledFor, &r.Queue, &priority, &snap, &r.Snapshot.SecretCfg,
-		&attempt, &maxAttempts, &attempts, &r.AvailableAt, &r.Node, &lease, &heartbeat,
-		&r.CancelRequested, &started, &finished, &r.Message, &r.Error, &r.Traceback, &result, &r.LogSize,
+		lease, heartbeat, started, finished pgtype.Timestamptz
+	}
+	err := row.Scan(&r.ID, &r.JobID, &c.status, &c.trigger, &r.ScheduledFor, &r.Queue, &c.priority, &c.snap, &r.Snapshot.SecretCfg,
+		&c.attempt, &c.maxAttempts, &c.attempts, &r.AvailableAt, &r.Node, &c.lease, &c.heartbeat,
+		&r.CancelRequested, &c.started, &c.finished, &r.Message, &r.Error, &r.Traceback, &c.result, &r.LogSize,
 		&r.CreatedAt, &r.UpdatedAt)
 	if err != nil {
 		return nil, err
 	}
-	secret := r.Snapshot.SecretCfg
-	if err := json.Unmarshal(snap, &r.Snapshot); err != nil {
+	if err := store.DecodeSnapshot(c.snap, &r.Snapshot); err != nil {
 		return nil, fmt.Errorf("run %s: decode snapshot: %w", r.ID, err)
 	}
-	r.Snapshot.SecretCfg = secret
 	r.Snapshot.Meta.ScheduledFor = utc(r.Snapshot.Meta.ScheduledFor)
-	if err := json.Unmarshal(attempts, &r.Attempts); err != nil {
+	if string(c.attempts) == "[]" {
+		r.Attempts = []connecthub.Attempt{} // most runs: skip the decoder
+	} else if err := json.Unmarshal(c.attempts, &r.Attempts); err != nil {
 		return nil, fmt.Errorf("run %s: decode attempts: %w", r.ID, err)
 	}
 	if r.Attempts == nil {
@@ -231,24 +223,42 @@ func scanRun(row pgx.Row) (*connecthub.Run, error) {
 		a.StartedAt = utcPtr(a.StartedAt)
 		a.FinishedAt = utc(a.FinishedAt)
 	}
-	r.Status = connecthub.RunStatus(status)
-	r.Trigger = connecthub.Trigger(trigger)
+	r.Status = connecthub.RunStatus(c.status)
+	r.Trigger = connecthub.Trigger(c.trigger)
 	r.ScheduledFor = utc(r.ScheduledFor)
-	r.Priority = int(priority)
-	r.Attempt = int(attempt)
-	r.MaxAttempts = int(maxAttempts)
+	r.Priority = int(c.priority)
+	r.Attempt = int(c.attempt)
+	r.MaxAttempts = int(c.maxAttempts)
 	r.AvailableAt = utc(r.AvailableAt)
-	r.LeaseExpiresAt = utcPtr(lease)
-	r.HeartbeatAt = utcPtr(heartbeat)
-	r.StartedAt = utcPtr(started)
-	r.FinishedAt = utcPtr(finished)
-	if result != nil {
-		r.Result = json.RawMessage(result)
+	for _, t := range []struct {
+		dst **time.Time
+		src pgtype.Timestamptz
+	}{{&r.LeaseExpiresAt, c.lease}, {&r.HeartbeatAt, c.heartbeat}, {&r.StartedAt, c.started}, {&r.FinishedAt, c.finished}} {
+		if *t.dst, err = nullableTime(t.src); err != nil {
+			return nil, fmt.Errorf("run %s: %w", r.ID, err)
+		}
+	}
+	if c.result != nil {
+		r.Result = json.RawMessage(c.result)
 	}
 	r.CreatedAt = utc(r.CreatedAt)
 	r.UpdatedAt = utc(r.UpdatedAt)
 	r.FillDuration()
-	return &r, nil
+	return r, nil
+}
+
+// nullableTime returns the time of a nullable timestamptz column in UTC, or
+// nil for NULL. Like a scan into *time.Time, it refuses the infinities,
+// which no time.Time holds.
+func nullableTime(t pgtype.Timestamptz) (*time.Time, error) {
+	switch {
+	case !t.Valid:
+		return nil, nil
+	case t.InfinityModifier != pgtype.Finite:
+		return nil, fmt.Errorf("cannot read timestamp %s as a time", t.InfinityModifier)
+	}
+	v := t.Time.UTC()
+	return &v, nil
 }
 
 // encodeSnapshot marshals a snapshot for its column. The secret token is not

@@ -5,10 +5,23 @@
 // The runs table is the queue. Claims take rows with FOR UPDATE SKIP LOCKED,
 // so replicas never wait on each other's claims and never get the same run;
 // batches (run inserts, completions, heartbeats, cron firings) are a
-// constant number of statements whatever their size. Commits that make runs
-// claimable, change jobs or request cancels also NOTIFY, in the same
-// transaction, so other replicas' workers and schedulers wake at once; a
-// dedicated connection LISTENs and re-publishes into the in-process Hub.
+// constant number of statements whatever their size.
+//
+// The queue's hot path is built to keep the server's CPU per run low, as
+// the database is what bounds a busy queue. A claim is one UPDATE that
+// walks runs_claim and updates the runs it locked by key. A batch of
+// terminal outcomes is one UPDATE over the unnested outcomes, not one per
+// outcome. Completions and heartbeats lock their runs by key, in id order,
+// one LATERAL lookup each, so that their cost follows the batch whatever
+// the statistics say of the number of RUNNING runs; TestQueuePlans pins
+// these plans. The snapshots of claimed runs are decoded by a reader that
+// knows their encoding (store.DecodeSnapshot), as encoding/json took a third of
+// a node's CPU.
+//
+// Commits that make runs claimable, change jobs or request cancels also
+// NOTIFY, in the same transaction, so other replicas' workers and
+// schedulers wake at once; a dedicated connection LISTENs and re-publishes
+// into the in-process Hub.
 //
 // The node registry and API tokens (migration 2) mirror the SQLite
 // driver's tables. NodeMarkDead, like RunRescue, takes the rows it changes

@@ -13,6 +13,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
 // Times are stored as INTEGER unix microseconds: compact, sortable, exact to
@@ -206,7 +207,8 @@ func runInsertArgs(args []any, r *connecthub.Run) ([]any, error) {
 func scanRun(sc scanner) (*connecthub.Run, error) {
 	var (
 		r                                   connecthub.Run
-		status, trigger, snap, attempts     string
+		status, trigger, attempts           string
+		snap                                []byte
 		scheduled, available, created, upd  int64
 		priority, attempt, maxAttempts      int64
 		lease, heartbeat, started, finished sql.NullInt64
@@ -220,11 +222,9 @@ func scanRun(sc scanner) (*connecthub.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret := r.Snapshot.SecretCfg
-	if err := json.Unmarshal([]byte(snap), &r.Snapshot); err != nil {
+	if err := store.DecodeSnapshot(snap, &r.Snapshot); err != nil {
 		return nil, fmt.Errorf("run %s: decode snapshot: %w", r.ID, err)
 	}
-	r.Snapshot.SecretCfg = secret
 	if attempts == "[]" {
 		r.Attempts = []connecthub.Attempt{} // most runs: skip the decoder
 	} else if err := json.Unmarshal([]byte(attempts), &r.Attempts); err != nil {

@@ -69,6 +69,34 @@ func exerciseClaim(t *testing.T, newStore NewStoreFunc) {
 				checkSnapshot(t, r.Snapshot, c.Snapshot)
 			}
 		},
+		"SnapshotIntact": func(t *testing.T, s store.Store) {
+			// Drivers may read the snapshots of claimed runs with a decoder
+			// of their own, and fall back to encoding/json for text it does
+			// not expect (here, the retry's escaped quotes): either way,
+			// every field must come back as it went in.
+			j := newJob(t, s, "j", func(j *connecthub.Job) {
+				j.Handler = "sync.élan"
+				j.PublicCfg = json.RawMessage(`{"url": "https://example.test/a?b=\"c\"", "deep": [1, -2.5e3, {"x": null, "y": "\u00e9\n"}], "t": true}`)
+				j.SecretKeys = []string{"password", "tökén"}
+				j.HasSecret = true
+				j.Timeout = connecthub.Duration(90 * time.Second)
+				j.RetryBackoff = connecthub.Duration(1500 * time.Millisecond)
+				j.MaxAttempts = 4
+			})
+			plain := queuedRun(t, s, j, t0)
+			retry := connecthub.NewRun(j, connecthub.TriggerRetry, t0.Add(time.Second), t0.Add(time.Second), "ops \"night\" shift")
+			retry.Snapshot.Meta.RetryOf = plain.ID
+			retry.Snapshot.SecretKeys = []string{"pass\"word", "tab\tkey"}
+			insertRuns(t, s, retry)
+			got := claim(t, s, store.RunClaimParams{Max: 2, Now: t0.Add(time.Minute)})
+			if len(got) != 2 || got[0].ID != plain.ID || got[1].ID != retry.ID {
+				t.Fatalf("claimed %v, want %s then %s", ids(got), plain.ID, retry.ID)
+			}
+			for i, want := range []*connecthub.Run{plain, retry} {
+				checkSnapshot(t, want.Snapshot, got[i].Snapshot)
+				checkSnapshot(t, want.Snapshot, getRun(t, s, want.ID).Snapshot)
+			}
+		},
 		"ClaimerGetsSecret": func(t *testing.T, s store.Store) {
 			j := newJob(t, s, "j", func(j *connecthub.Job) { j.SecretCfg = "gAAAAAB-for-the-worker" })
 			queuedRun(t, s, j, t0)

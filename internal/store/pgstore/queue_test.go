@@ -1,0 +1,126 @@
+package pgstore
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// TestQueuePlans checks the plans of the queue's statements when the
+// statistics are stale in the way a busy queue makes them: analyzed while
+// every run was QUEUED, then runs claimed in bulk. Such statistics make a
+// status index look nearly empty, and a plan that walks it would visit
+// every RUNNING run (and every dead version of one) for each id of a
+// batch. Completions (and their locks before re-queues) and heartbeats
+// must look each run up by its key, and claims must walk runs_claim and
+// then update by key, in generic plans (which a prepared statement may
+// settle on) and in custom ones.
+func TestQueuePlans(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	j := testJob("j")
+	if err := s.JobCreate(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	const total, claimed = 5000, 2000
+	for i := 0; i < total; i += 1000 {
+		batch := make([]*connecthub.Run, 1000)
+		for k := range batch {
+			batch[k] = connecthub.NewRun(j, connecthub.TriggerAPI, now0, now0, "")
+		}
+		if err := s.RunInsert(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE runs`); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.RunClaim(ctx, store.RunClaimParams{Node: "n", Queues: []string{connecthub.DefaultQueue},
+		Max: claimed, LeaseTTL: time.Minute, Now: now0})
+	if err != nil || len(runs) != claimed {
+		t.Fatalf("claim: %d runs, %v", len(runs), err)
+	}
+	ids := make([]string, 20)
+	for i := range ids {
+		ids[i] = runs[i].ID
+	}
+	idArray := "ARRAY['" + strings.Join(ids, "','") + "']"
+	at := "'" + now0.Format(time.RFC3339Nano) + "'::timestamptz"
+	fill := func(v string) string { return fmt.Sprintf("array_fill(%s, ARRAY[%d])", v, len(ids)) }
+
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	tests := []struct {
+		name, query, types, args string
+		uses                     []string
+	}{
+		{"claim", claimSQL, "text, timestamptz, timestamptz, text[], integer, text[]",
+			"'m', " + at + ", " + at + ", ARRAY['default'], 20, ARRAY[]::text[]", []string{"runs_claim", "runs_pkey"}},
+		{"complete", completeBatchSQL, "text[], text[], timestamptz[], text[], text[], text[], text[], text[], integer[]",
+			strings.Join([]string{idArray, fill("'SUCCESS'::text"), fill(at), fill("''::text"), fill("''::text"),
+				fill("''::text"), fill("NULL::text"), fill("'n'::text"), fill("0")}, ", "), []string{"runs_pkey"}},
+		{"lock for re-queues", lockRunningSQL, "text[]", idArray, []string{"runs_pkey"}},
+		{"heartbeat", heartbeatSQL, "timestamptz, timestamptz, text, text[], integer[]",
+			at + ", " + at + ", 'n', " + idArray + ", " + fill("0"), []string{"runs_pkey"}},
+	}
+	for _, mode := range []string{"force_generic_plan", "force_custom_plan"} {
+		for _, tt := range tests {
+			plan := explainPrepared(t, conn.Conn(), mode, tt.query, tt.types, tt.args)
+			for _, index := range []string{"runs_status", "runs_lease", "runs_active", "runs_claim"} {
+				if strings.Contains(plan, index) && !slices.Contains(tt.uses, index) {
+					t.Errorf("%s, %s: the plan uses the status index %s:\n%s", tt.name, mode, index, plan)
+				}
+			}
+			for _, index := range tt.uses {
+				if !strings.Contains(plan, index) {
+					t.Errorf("%s, %s: the plan does not use %s:\n%s", tt.name, mode, index, plan)
+				}
+			}
+			if strings.Contains(plan, "Seq Scan on runs") {
+				t.Errorf("%s, %s: the plan scans runs:\n%s", tt.name, mode, plan)
+			}
+		}
+	}
+}
+
+// explainPrepared prepares query with parameter types and returns the
+// plan of executing it with args under plan_cache_mode mode, without
+// changing anything (the EXPLAIN ANALYZE is rolled back).
+func explainPrepared(t *testing.T, conn *pgx.Conn, mode, query, types, args string) string {
+	t.Helper()
+	ctx := t.Context()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "PREPARE explained ("+types+") AS "+query); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE explained("+args+")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "DEALLOCATE explained"); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
+}
