@@ -267,8 +267,11 @@ func TestE2EAuthAndBadInput(t *testing.T) {
 			t.Errorf("GET %s = %d %s", path, code, body)
 		}
 	}
-	if code, body := s.do(http.MethodGet, "/metrics", "", "Authorization", ""); code != 200 || !strings.Contains(body, "connecthub_queue_depth") {
-		t.Errorf("metrics: %d", code)
+	code, body := s.do(http.MethodGet, "/metrics", "", "Authorization", "")
+	for _, name := range []string{"connecthub_queue_depth", "connecthub_queue_oldest_age_seconds", "connecthub_jobs", "connecthub_db_connections_active", "connecthub_nodes", "connecthub_scheduler_fire_delay_seconds", "go_goroutines", "process_resident_memory_bytes"} {
+		if code != 200 || !strings.Contains(body, name) {
+			t.Errorf("metrics: %d, %s missing", code, name)
+		}
 	}
 }
 

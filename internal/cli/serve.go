@@ -221,6 +221,9 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	promReg.MustRegister(metrics.NewStatsCollector(st, cfg.Queues))
+	if cc, ok := st.(metrics.ConnectionCounter); ok {
+		promReg.MustRegister(metrics.NewConnectionsGauge(cc))
+	}
 
 	nodes, err := newNodeRuntime(st, cfg, log, promReg) // the node registry: see the end of this file
 	if err != nil {
@@ -263,7 +266,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 		Sessions: ui.Sessions(), // admin UI session cookie + CSRF token
 		Tokens:   apiTokens,
 		Worker: httpapi.WorkerProtocol{Nodes: nodes.reg, Keys: keys, LeaseTTL: cfg.LeaseTTL, Heartbeat: cfg.Heartbeat,
-			RunLogMaxBytes: cfg.RunLogMaxBytes}, // the worker protocol (/api/v1/worker)
+			RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax}, // the worker protocol (/api/v1/worker)
 		Proc: proc, // this node's proc API (/api/v1/proc); its pool is set below
 	})
 	if err != nil {
@@ -283,7 +286,7 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 		defer src.Close()
 		pool, err = worker.New(worker.Config{
 			Source: src, Registry: reg, Node: node, Concurrency: cfg.Workers, Heartbeat: cfg.Heartbeat,
-			ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes,
+			ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax,
 			Logger: log, Metrics: promReg,
 		})
 		if err != nil {

@@ -323,7 +323,7 @@ func runWorker(ctx context.Context, env *Env, cfg *config.Config, f *workerFlags
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.pool, err = worker.New(worker.Config{
 		Source: n.src, Registry: reg, Node: name, Concurrency: cfg.Workers, Heartbeat: cfg.Heartbeat,
-		ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes,
+		ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax,
 		Logger: log, Metrics: promReg,
 	})
 	if err != nil {

@@ -56,6 +56,9 @@ type WorkerProtocol struct {
 	// RunLogMaxBytes caps a run's stored log, whatever the worker sends
 	// (CONNECTHUB_RUN_LOG_MAX_BYTES). Default 204800.
 	RunLogMaxBytes int
+	// RetryBackoffMax caps the back-off of a RETRY outcome
+	// (CONNECTHUB_RETRY_BACKOFF_MAX); 0 = connecthub.MaxRetryBackoff.
+	RetryBackoffMax time.Duration
 	// PollInterval is how often a waiting claim looks for runs when no
 	// notification came (runs whose retry back-off ended send none).
 	// Default 1s.
@@ -768,7 +771,7 @@ func (a *API) workerRunComplete(w http.ResponseWriter, r *http.Request) error {
 	switch b.Status {
 	case completeRetry:
 		o.Status, o.ConsumeAttempt = connecthub.StatusQueued, true
-		o.RetryAt = now.Add(worker.Backoff(run.Snapshot.RetryBackoff.D(), b.Attempt, rand.Float64()))
+		o.RetryAt = now.Add(worker.Backoff(run.Snapshot.RetryBackoff.D(), a.cfg.Worker.RetryBackoffMax, b.Attempt, rand.Float64()))
 		if o.Error == "" {
 			o.Error = "the worker asked for a retry without an error message"
 		}

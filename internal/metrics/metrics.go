@@ -80,3 +80,18 @@ func (c *StatsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.runs, prometheus.GaugeValue, float64(s.Runs[st]), string(st))
 	}
 }
+
+// ConnectionCounter is a store that can say how many database connections
+// it uses right now.
+type ConnectionCounter interface {
+	ConnectionsInUse() int
+}
+
+// NewConnectionsGauge returns connecthub_db_connections_active, read from
+// the store at scrape time.
+func NewConnectionsGauge(c ConnectionCounter) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "connecthub_db_connections_active",
+		Help: "Database connections in use by this process.",
+	}, func() float64 { return float64(c.ConnectionsInUse()) })
+}

@@ -51,6 +51,9 @@ type Config struct {
 	// ShutdownTimeout is how long Stop lets in-flight runs finish before it
 	// cancels their contexts and hands them back. Default 25s.
 	ShutdownTimeout time.Duration
+	// RetryBackoffMax caps the exponential back-off between automatic
+	// retries (CONNECTHUB_RETRY_BACKOFF_MAX). 0 means connecthub.MaxRetryBackoff (1h).
+	RetryBackoffMax time.Duration
 	// HandlerGrace is how long a handler whose context was cancelled
 	// (timeout, cancel request, shutdown) may take to return before its run
 	// is ended without it and its goroutine abandoned. Default 3s.

@@ -96,7 +96,7 @@ func TestBackoff(t *testing.T) {
 		{10 * time.Second, 1, 7, 10 * time.Second},
 	}
 	for _, tt := range tests {
-		if got := Backoff(tt.base, tt.attempt, tt.r); got != tt.want {
+		if got := Backoff(tt.base, 0, tt.attempt, tt.r); got != tt.want {
 			t.Errorf("Backoff(%s, %d, %v) = %s, want %s", tt.base, tt.attempt, tt.r, got, tt.want)
 		}
 	}
@@ -121,5 +121,27 @@ func TestSecretStrings(t *testing.T) {
 	}
 	if got, err := SecretStrings(nil); got != nil || err != nil {
 		t.Errorf("SecretStrings(nil) = %v, %v", got, err)
+	}
+}
+
+// TestBackoffLimit checks CONNECTHUB_RETRY_BACKOFF_MAX: the nominal wait
+// stops growing at the limit, and jitter keeps at least half of it.
+func TestBackoffLimit(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		base, limit time.Duration
+		attempt     int
+		r           float64
+		want        time.Duration
+	}{
+		{10 * time.Second, 30 * time.Second, 1, 0, 5 * time.Second},
+		{10 * time.Second, 30 * time.Second, 2, 0, 10 * time.Second},
+		{10 * time.Second, 30 * time.Second, 3, 0, 15 * time.Second},
+		{10 * time.Second, 30 * time.Second, 9, 1, 30 * time.Second},
+		{time.Minute, 30 * time.Second, 1, 0, 15 * time.Second},
+	} {
+		if got := Backoff(tt.base, tt.limit, tt.attempt, tt.r); got != tt.want {
+			t.Errorf("Backoff(%s, %s, %d, %v) = %s, want %s", tt.base, tt.limit, tt.attempt, tt.r, got, tt.want)
+		}
 	}
 }

@@ -319,7 +319,7 @@ func (w *Worker) outcomeOf(t *task, r callResult, cause error) outcome {
 	}
 	if retryable && t.run.Attempt < t.run.MaxAttempts {
 		now := w.cfg.Now()
-		backoff := Backoff(t.run.Snapshot.RetryBackoff.D(), t.run.Attempt, w.cfg.Rand())
+		backoff := Backoff(t.run.Snapshot.RetryBackoff.D(), w.cfg.RetryBackoffMax, t.run.Attempt, w.cfg.Rand())
 		return outcome{
 			rec: store.RunOutcome{
 				ID:             t.run.ID,
@@ -421,21 +421,25 @@ func (w *Worker) report(t *task, o outcome) {
 }
 
 // Backoff is the wait before retry number attempt (1 after the first
-// failed attempt): base × 2^(attempt-1), capped at connecthub.MaxRetryBackoff,
-// with "equal jitter": half of it is kept and the other half is scaled by r
-// in [0, 1). Equal jitter (rather than full jitter) keeps every wait at least
+// failed attempt): base × 2^(attempt-1), capped at limit
+// (CONNECTHUB_RETRY_BACKOFF_MAX; 0 means connecthub.MaxRetryBackoff), with
+// "equal jitter": half of it is kept and the other half is scaled by r in
+// [0, 1). Equal jitter (rather than full jitter) keeps every wait at least
 // half the nominal back-off, so a job with retry_backoff 10s is never
 // retried after a few milliseconds, while retries of many runs that failed
 // together still spread out. A base of 0 means the default, 10s.
-func Backoff(base time.Duration, attempt int, r float64) time.Duration {
+func Backoff(base, limit time.Duration, attempt int, r float64) time.Duration {
 	if base <= 0 {
 		base = connecthub.DefaultRetryBackoff.D()
 	}
-	d := min(base, connecthub.MaxRetryBackoff)
-	for i := 1; i < attempt && d < connecthub.MaxRetryBackoff; i++ {
+	if limit <= 0 {
+		limit = connecthub.MaxRetryBackoff
+	}
+	d := min(base, limit)
+	for i := 1; i < attempt && d < limit; i++ {
 		d *= 2
 	}
-	d = min(d, connecthub.MaxRetryBackoff)
+	d = min(d, limit)
 	r = min(max(r, 0), 1)
 	half := d / 2
 	return d - half + time.Duration(r*float64(half))

@@ -243,7 +243,7 @@ func TestFailures(t *testing.T) {
 				}
 				// The retry is not claimable before its back-off has passed
 				// (the store keeps microseconds, hence the slack).
-				min := Backoff(20*time.Millisecond, i, 0) - time.Millisecond
+				min := Backoff(20*time.Millisecond, 0, i, 0) - time.Millisecond
 				if gap := calls[i].at.Sub(calls[i-1].at); gap < min {
 					t.Errorf("attempt %d started %s after attempt %d, want at least %s", i+1, gap, i, min)
 				}

@@ -323,3 +323,10 @@ func pageLimit(limit int) (int, error) {
 	}
 	return limit, nil
 }
+
+// ConnectionsInUse reports the pool's connections acquired right now, for
+// the connecthub_db_connections_active metric (the LISTEN connection is not
+// counted).
+func (s *Store) ConnectionsInUse() int {
+	return int(s.pool.Stat().AcquiredConns())
+}

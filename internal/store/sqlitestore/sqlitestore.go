@@ -368,3 +368,10 @@ type scanner interface {
 }
 
 var _ scanner = (*sql.Row)(nil)
+
+// ConnectionsInUse reports the database connections in use right now, for
+// the connecthub_db_connections_active metric: the writer's and the
+// readers'.
+func (s *Store) ConnectionsInUse() int {
+	return s.w.Stats().InUse + s.r.Stats().InUse
+}
