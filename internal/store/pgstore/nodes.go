@@ -54,8 +54,8 @@ func (s *Store) NodeKeepalive(ctx context.Context, p store.NodeKeepaliveParams) 
 		return nil, connecthub.FieldError("now", "", "now is required")
 	case p.Running < 0 || p.Running > math.MaxInt32:
 		return nil, connecthub.FieldError("running", "", "running must be between 0 and %d", math.MaxInt32)
-	case p.PresentState != "" && !validPresentState(p.PresentState):
-		return nil, badPresentState(p.PresentState)
+	case p.PresentState != "" && !store.ValidPresentState(p.PresentState):
+		return nil, store.BadPresentState(p.PresentState)
 	case !storable(p.Name):
 		return nil, connecthub.NotFound("node", p.Name)
 	}
@@ -247,8 +247,8 @@ func nodeArgs(n *connecthub.Node) ([]any, error) {
 	case setting != connecthub.NodeActive && setting != connecthub.NodeInactive:
 		return nil, connecthub.FieldError("setting_state", "", "setting_state must be %s or %s, not %q",
 			connecthub.NodeActive, connecthub.NodeInactive, setting)
-	case !validPresentState(present):
-		return nil, badPresentState(present)
+	case !store.ValidPresentState(present):
+		return nil, store.BadPresentState(present)
 	case n.RegisteredAt.IsZero():
 		return nil, connecthub.FieldError("registered_at", "", "registered_at is required")
 	case n.LastHeartbeat.IsZero():
@@ -269,7 +269,7 @@ func nodeArgs(n *connecthub.Node) ([]any, error) {
 			return nil, connecthub.FieldError(f.name, "", "%s must be UTF-8 text without NUL characters", f.name)
 		}
 	}
-	queues, handlers, labels, err := encodeNodeDocs(n)
+	queues, handlers, labels, err := store.EncodeNodeDocs(n)
 	if err != nil {
 		return nil, err
 	}
@@ -277,50 +277,6 @@ func nodeArgs(n *connecthub.Node) ([]any, error) {
 		n.Name, n.Kind, n.Version, n.Endpoint, queues, handlers, int32(n.MaxConcurrency), int32(n.MetricsPort),
 		labels, setting, present, utc(n.RegisteredAt), utc(n.LastHeartbeat), int32(n.Running),
 	}, nil
-}
-
-func validPresentState(s string) bool {
-	switch s {
-	case connecthub.NodeActivating, connecthub.NodeActive, connecthub.NodeDeactivating, connecthub.NodeInactive:
-		return true
-	}
-	return false
-}
-
-func badPresentState(s string) error {
-	return connecthub.FieldError("present_state", "", "present_state must be %s, %s, %s or %s, not %q",
-		connecthub.NodeActivating, connecthub.NodeActive, connecthub.NodeDeactivating, connecthub.NodeInactive, s)
-}
-
-// encodeNodeDocs marshals a node's lists and labels for their json
-// columns; nil ones are stored empty. A handler's config schema must be
-// JSON. encoding/json escapes NUL and invalid UTF-8, so the text is always
-// storable.
-func encodeNodeDocs(n *connecthub.Node) (queues, handlers, labels string, err error) {
-	for i, h := range n.Handlers {
-		if len(h.ConfigSchema) > 0 && !json.Valid(h.ConfigSchema) {
-			return "", "", "", connecthub.FieldError("handlers", "", "handler %d (%q): config_schema is not valid JSON", i, h.Name)
-		}
-	}
-	q, hs, l := any(n.Queues), any(n.Handlers), any(n.Labels)
-	if n.Queues == nil {
-		q = []string{}
-	}
-	if n.Handlers == nil {
-		hs = []connecthub.NodeHandler{}
-	}
-	if n.Labels == nil {
-		l = map[string]string{}
-	}
-	var out [3]string
-	for i, v := range []any{q, hs, l} {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return "", "", "", fmt.Errorf("encode node %s: %w", n.Name, err)
-		}
-		out[i] = string(b)
-	}
-	return out[0], out[1], out[2], nil
 }
 
 func scanNode(row pgx.Row) (*connecthub.Node, error) {

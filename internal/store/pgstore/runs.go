@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,48 +13,17 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// newRun checks a run about to be inserted and returns the row to insert: a
-// copy of r with the defaults filled in (r itself is not changed; the caller
-// copies the id back once the row is committed).
+// newRun checks and defaults a run (store.PrepareRun) and replaces the
+// bytes PostgreSQL text cannot hold in its message, error and traceback.
 func newRun(r *connecthub.Run) (*connecthub.Run, error) {
-	if r == nil {
-		return nil, connecthub.Errorf(connecthub.KindInvalid, "run is required")
-	}
-	c := *r
-	switch {
-	case c.JobID == "":
-		return nil, connecthub.FieldError("job_id", "", "job_id is required")
-	case !c.Status.Valid():
-		return nil, connecthub.FieldError("status", "", "unknown run status %q", c.Status)
-	case !c.Trigger.Valid():
-		return nil, connecthub.FieldError("trigger", "", "unknown trigger %q", c.Trigger)
-	case c.Queue == "":
-		return nil, connecthub.FieldError("queue", "", "queue is required")
-	case c.CreatedAt.IsZero():
-		// Ids are made from the creation time; a zero one is a caller bug.
-		return nil, connecthub.FieldError("created_at", "", "created_at is required")
-	case c.Attempt < 1:
-		return nil, connecthub.FieldError("attempt", "", "attempt must be at least 1")
-	case c.MaxAttempts < c.Attempt:
-		return nil, connecthub.FieldError("max_attempts", "", "max_attempts must be at least attempt (%d)", c.Attempt)
-	case len(c.Result) > 0 && !json.Valid(c.Result):
-		return nil, connecthub.FieldError("result", "", "result must be valid JSON")
-	}
-	// The SPEC's defaults: scheduled_for is the enqueue time unless it is a
-	// cron slot; a run is available as soon as it exists.
-	if c.ScheduledFor.IsZero() {
-		c.ScheduledFor = c.CreatedAt
-	}
-	if c.AvailableAt.IsZero() {
-		c.AvailableAt = c.CreatedAt
-	}
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = c.CreatedAt
+	c, err := store.PrepareRun(r)
+	if err != nil {
+		return nil, err
 	}
 	c.Message = cleanText(c.Message)
 	c.Error = cleanText(c.Error)
 	c.Traceback = cleanText(c.Traceback)
-	return &c, nil
+	return c, nil
 }
 
 // runRows holds a batch of runs column by column: the arguments of

@@ -71,7 +71,7 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 			}
 			c.Status = connecthub.StatusQueued
 			c.Trigger = connecthub.TriggerCron
-			row, err := newRun(&c)
+			row, err := store.PrepareRun(&c)
 			if err != nil {
 				return nil, err
 			}

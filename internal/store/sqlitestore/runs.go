@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -15,47 +14,6 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
 )
-
-// newRun checks a run about to be inserted and returns the row to insert: a
-// copy of r with the defaults filled in (r itself is not changed; the caller
-// copies the id back once the row is committed).
-func newRun(r *connecthub.Run) (*connecthub.Run, error) {
-	if r == nil {
-		return nil, connecthub.Errorf(connecthub.KindInvalid, "run is required")
-	}
-	c := *r
-	switch {
-	case c.JobID == "":
-		return nil, connecthub.FieldError("job_id", "", "job_id is required")
-	case !c.Status.Valid():
-		return nil, connecthub.FieldError("status", "", "unknown run status %q", c.Status)
-	case !c.Trigger.Valid():
-		return nil, connecthub.FieldError("trigger", "", "unknown trigger %q", c.Trigger)
-	case c.Queue == "":
-		return nil, connecthub.FieldError("queue", "", "queue is required")
-	case c.CreatedAt.IsZero():
-		// Ids are made from the creation time; a zero one is a caller bug.
-		return nil, connecthub.FieldError("created_at", "", "created_at is required")
-	case c.Attempt < 1:
-		return nil, connecthub.FieldError("attempt", "", "attempt must be at least 1")
-	case c.MaxAttempts < c.Attempt:
-		return nil, connecthub.FieldError("max_attempts", "", "max_attempts must be at least attempt (%d)", c.Attempt)
-	case len(c.Result) > 0 && !json.Valid(c.Result):
-		return nil, connecthub.FieldError("result", "", "result must be valid JSON")
-	}
-	// The SPEC's defaults: scheduled_for is the enqueue time unless it is a
-	// cron slot; a run is available as soon as it exists.
-	if c.ScheduledFor.IsZero() {
-		c.ScheduledFor = c.CreatedAt
-	}
-	if c.AvailableAt.IsZero() {
-		c.AvailableAt = c.CreatedAt
-	}
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = c.CreatedAt
-	}
-	return &c, nil
-}
 
 // chunkSizes splits n rows into chunks whose sizes are powers of two up to
 // maxChunk (itself a power of two), so that a handful of statement texts
@@ -158,7 +116,7 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 	rows := make([]*connecthub.Run, len(runs))
 	queued := false
 	for i, r := range runs {
-		c, err := newRun(r)
+		c, err := store.PrepareRun(r)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,100 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/connecthub/connecthub"
+)
+
+// Input preparation shared by the drivers: the checks and defaults that do
+// not depend on the database, written once so that SQLite and PostgreSQL
+// accept exactly the same input.
+
+// PrepareRun checks a run about to be inserted and returns the row to insert: a
+// copy of r with the defaults filled in (r itself is not changed; the caller
+// copies the id back once the row is committed). Both drivers use it, so
+// they accept and default exactly the same runs.
+func PrepareRun(r *connecthub.Run) (*connecthub.Run, error) {
+	if r == nil {
+		return nil, connecthub.Errorf(connecthub.KindInvalid, "run is required")
+	}
+	c := *r
+	switch {
+	case c.JobID == "":
+		return nil, connecthub.FieldError("job_id", "", "job_id is required")
+	case !c.Status.Valid():
+		return nil, connecthub.FieldError("status", "", "unknown run status %q", c.Status)
+	case !c.Trigger.Valid():
+		return nil, connecthub.FieldError("trigger", "", "unknown trigger %q", c.Trigger)
+	case c.Queue == "":
+		return nil, connecthub.FieldError("queue", "", "queue is required")
+	case c.CreatedAt.IsZero():
+		// Ids are made from the creation time; a zero one is a caller bug.
+		return nil, connecthub.FieldError("created_at", "", "created_at is required")
+	case c.Attempt < 1:
+		return nil, connecthub.FieldError("attempt", "", "attempt must be at least 1")
+	case c.MaxAttempts < c.Attempt:
+		return nil, connecthub.FieldError("max_attempts", "", "max_attempts must be at least attempt (%d)", c.Attempt)
+	case len(c.Result) > 0 && !json.Valid(c.Result):
+		return nil, connecthub.FieldError("result", "", "result must be valid JSON")
+	}
+	// The SPEC's defaults: scheduled_for is the enqueue time unless it is a
+	// cron slot; a run is available as soon as it exists.
+	if c.ScheduledFor.IsZero() {
+		c.ScheduledFor = c.CreatedAt
+	}
+	if c.AvailableAt.IsZero() {
+		c.AvailableAt = c.CreatedAt
+	}
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = c.CreatedAt
+	}
+	return &c, nil
+}
+
+// ValidPresentState reports whether s is a node present state.
+func ValidPresentState(s string) bool {
+	switch s {
+	case connecthub.NodeActivating, connecthub.NodeActive, connecthub.NodeDeactivating, connecthub.NodeInactive:
+		return true
+	}
+	return false
+}
+
+// BadPresentState is the error for a present state that is not one.
+func BadPresentState(s string) error {
+	return connecthub.FieldError("present_state", "", "present_state must be %s, %s, %s or %s, not %q",
+		connecthub.NodeActivating, connecthub.NodeActive, connecthub.NodeDeactivating, connecthub.NodeInactive, s)
+}
+
+// EncodeNodeDocs marshals a node's lists and labels for their JSON columns;
+// nil ones are stored empty. A handler's config schema must be JSON.
+// encoding/json escapes NUL and invalid UTF-8, so the text is always
+// storable, in PostgreSQL too.
+func EncodeNodeDocs(n *connecthub.Node) (queues, handlers, labels string, err error) {
+	for i, h := range n.Handlers {
+		if len(h.ConfigSchema) > 0 && !json.Valid(h.ConfigSchema) {
+			return "", "", "", connecthub.FieldError("handlers", "", "handler %d (%q): config_schema is not valid JSON", i, h.Name)
+		}
+	}
+	q, hs, l := any(n.Queues), any(n.Handlers), any(n.Labels)
+	if n.Queues == nil {
+		q = []string{}
+	}
+	if n.Handlers == nil {
+		hs = []connecthub.NodeHandler{}
+	}
+	if n.Labels == nil {
+		l = map[string]string{}
+	}
+	var out [3]string
+	for i, v := range []any{q, hs, l} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return "", "", "", fmt.Errorf("encode node %s: %w", n.Name, err)
+		}
+		out[i] = string(b)
+	}
+	return out[0], out[1], out[2], nil
+}
