@@ -98,3 +98,25 @@ func EncodeNodeDocs(n *connecthub.Node) (queues, handlers, labels string, err er
 	}
 	return out[0], out[1], out[2], nil
 }
+
+// HeartbeatAnswer builds a RunHeartbeat result in the caller's order from
+// the ids the node still holds and those of them with a cancel request:
+// every other id (rescued, finished, deleted, or of another attempt) is
+// lost. Empty and repeated ids are answered once.
+func HeartbeatAnswer(ids []string, held, cancel map[string]bool) RunHeartbeatResult {
+	var res RunHeartbeatResult
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		switch {
+		case !held[id]:
+			res.Lost = append(res.Lost, id)
+		case cancel[id]:
+			res.CancelRequested = append(res.CancelRequested, id)
+		}
+	}
+	return res
+}

@@ -178,21 +178,7 @@ func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (s
 	if err := rows.Err(); err != nil {
 		return res, dbErr(err)
 	}
-	// Answer in the caller's order.
-	seen := make(map[string]bool, len(p.IDs))
-	for _, id := range p.IDs {
-		if id == "" || seen[id] {
-			continue
-		}
-		seen[id] = true
-		switch {
-		case !held[id]:
-			res.Lost = append(res.Lost, id)
-		case cancel[id]:
-			res.CancelRequested = append(res.CancelRequested, id)
-		}
-	}
-	return res, nil
+	return store.HeartbeatAnswer(p.IDs, held, cancel), nil
 }
 
 // Statements of RunComplete. The terminal one is guarded by status, node

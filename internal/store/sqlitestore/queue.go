@@ -290,21 +290,7 @@ func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (s
 	if err != nil {
 		return res, err
 	}
-	// Answer in the caller's order.
-	seen := make(map[string]bool, len(p.IDs))
-	for _, id := range p.IDs {
-		if id == "" || seen[id] {
-			continue
-		}
-		seen[id] = true
-		switch {
-		case !held[id]:
-			res.Lost = append(res.Lost, id)
-		case cancel[id]:
-			res.CancelRequested = append(res.CancelRequested, id)
-		}
-	}
-	return res, nil
+	return store.HeartbeatAnswer(p.IDs, held, cancel), nil
 }
 
 // Statements of RunComplete. Each is guarded by status, node and, when the
