@@ -185,7 +185,7 @@ func TestReplicaKilledMidRunIsRescued(t *testing.T) {
 	env := replicaEnv(t)
 	a := startProc(t, t.TempDir(), env)
 	ctx := context.Background()
-	if _, err := a.client.CreateJob(ctx, []byte(`{"id":"nap","handler":"sleep","public_cfg":{"seconds":1},"max_attempts":2,"retry_backoff":"10ms"}`)); err != nil {
+	if _, err := a.client.CreateJob(ctx, []byte(`{"id":"nap","handler":"sleep","public_cfg":{"seconds":2},"max_attempts":2,"retry_backoff":"10ms"}`)); err != nil {
 		t.Fatal(err)
 	}
 	r, err := a.client.RunJob(ctx, "nap")
@@ -193,9 +193,12 @@ func TestReplicaKilledMidRunIsRescued(t *testing.T) {
 		t.Fatal(err)
 	}
 	running := a.waitRun(r.ID, "RUNNING", func(r *connecthub.Run) bool { return r.Status == connecthub.StatusRunning })
-	b := startProc(t, t.TempDir(), env)
+	// Kill a before starting b: starting a process can take longer than the
+	// handler's sleep on a loaded machine, and a run that a finished before
+	// the kill would prove nothing.
 	a.signal(syscall.SIGKILL)
 	a.wait()
+	b := startProc(t, t.TempDir(), env)
 	done := b.waitRun(r.ID, "SUCCESS", func(r *connecthub.Run) bool { return r.Status == connecthub.StatusSuccess })
 	if done.Node == running.Node || done.Attempt != 2 {
 		t.Errorf("rescued run: node %s (dead node %s), attempt %d", done.Node, running.Node, done.Attempt)
