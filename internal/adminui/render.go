@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/httperr"
 )
 
 //go:embed templates/*.html
@@ -178,41 +179,17 @@ func (u *UI) renderError(w http.ResponseWriter, r *http.Request, status int, msg
 	u.render(w, r, status, "error", v)
 }
 
-// fail shows err: a *connecthub.Error with its own status and message, any
-// other error as a generic 500 whose cause goes to the log only.
+// fail shows err with the status and message httperr.Of gives, the mapping
+// the API shares, so a page and the API answer alike. An internal error is a
+// generic 500 whose cause goes to the log only.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var e *connecthub.Error
-	if !errors.As(err, &e) || e.Kind == connecthub.KindInternal {
+	p := httperr.Of(err)
+	if p.Internal {
 		u.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		u.renderError(w, r, http.StatusInternalServerError, "", "")
 		return
 	}
-	u.renderError(w, r, statusOf(e.Kind), "", e.Message)
-}
-
-// statusOf maps an error kind to the HTTP status of the error page. It
-// mirrors the API's mapping, so a page and the API answer alike.
-func statusOf(kind connecthub.Kind) int {
-	switch kind {
-	case connecthub.KindInvalid:
-		return http.StatusBadRequest
-	case connecthub.KindUnauthorized:
-		return http.StatusUnauthorized
-	case connecthub.KindForbidden:
-		return http.StatusForbidden
-	case connecthub.KindNotFound:
-		return http.StatusNotFound
-	case connecthub.KindConflict:
-		return http.StatusConflict
-	case connecthub.KindTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case connecthub.KindUnprocessable:
-		return http.StatusUnprocessableEntity
-	case connecthub.KindUnavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
+	u.renderError(w, r, p.Status, "", p.Message)
 }
 
 // redirect answers a form post: a 303 to target for a normal browser

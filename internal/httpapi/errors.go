@@ -2,37 +2,12 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/httperr"
 )
-
-// statusOf maps an error kind to its HTTP status. It is the one place where
-// ConnectHub's errors meet HTTP (DESIGN habit 6).
-func statusOf(kind connecthub.Kind) int {
-	switch kind {
-	case connecthub.KindInvalid:
-		return http.StatusBadRequest
-	case connecthub.KindUnauthorized:
-		return http.StatusUnauthorized
-	case connecthub.KindForbidden:
-		return http.StatusForbidden
-	case connecthub.KindNotFound:
-		return http.StatusNotFound
-	case connecthub.KindConflict:
-		return http.StatusConflict
-	case connecthub.KindTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case connecthub.KindUnprocessable:
-		return http.StatusUnprocessableEntity
-	case connecthub.KindUnavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
-}
 
 // errorBody is the JSON shape of every API error.
 type errorBody struct {
@@ -45,27 +20,16 @@ type errorDetail struct {
 	Field   string `json:"field,omitempty"`
 }
 
-// writeError writes err as a JSON error. Errors that are not a
-// *connecthub.Error are unexpected: they are logged with their cause and the
-// client sees only "internal error", so no SQL or file path leaks out.
+// writeError writes err as a JSON error, with the status and the visible
+// parts that httperr.Of gives, the mapping the admin UI shares. A 5xx is
+// logged with its cause, because the client sees only "internal error" (no
+// SQL or file path leaks out) or a short "unavailable" message.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	var e *connecthub.Error
-	if !errors.As(err, &e) {
-		e = &connecthub.Error{Kind: connecthub.KindInternal, Code: "internal", Message: "internal error", Err: err}
+	p := httperr.Of(err)
+	if p.Status >= 500 {
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "err", err)
 	}
-	status := statusOf(e.Kind)
-	if status >= 500 {
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-	}
-	msg := e.Message
-	if e.Kind == connecthub.KindInternal {
-		msg = "internal error"
-	}
-	code := e.Code
-	if code == "" {
-		code = string(e.Kind)
-	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg, Field: e.Field}})
+	writeJSON(w, p.Status, errorBody{Error: errorDetail{Code: p.Code, Message: p.Message, Field: p.Field}})
 }
 
 // writeJSON writes v with the status code.
