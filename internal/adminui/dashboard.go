@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
-	"github.com/connecthub/connecthub/internal/store"
 )
 
 // dashboardWindow is the period the dashboard's run counts cover.
@@ -72,7 +71,7 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
 		dv.QueueDepth += q.Depth
 	}
 	sort.Slice(dv.Queues, func(i, j int) bool { return dv.Queues[i].Queue < dv.Queues[j].Queue })
-	fails, _, err := u.svc.RunList(ctx, store.RunListParams{Status: []connecthub.RunStatus{connecthub.StatusFailure}, Limit: 8})
+	fails, _, err := u.svc.RunList(ctx, connecthub.RunFilter{Status: []connecthub.RunStatus{connecthub.StatusFailure}, Limit: 8})
 	if err != nil {
 		u.fail(w, r, err)
 		return
@@ -90,7 +89,7 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
 // dashboardCountCap.
 func (u *UI) countSince(ctx context.Context, t time.Time) (map[connecthub.RunStatus]int, int, bool, error) {
 	counts := map[connecthub.RunStatus]int{}
-	p := store.RunListParams{Since: &t, Limit: 500}
+	p := connecthub.RunFilter{Since: &t, Limit: 500}
 	total := 0
 	for {
 		runs, next, err := u.svc.RunList(ctx, p)

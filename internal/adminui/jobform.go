@@ -10,7 +10,6 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/service"
-	"github.com/connecthub/connecthub/internal/store"
 )
 
 // previewCount is how many upcoming fire times the form previews.
@@ -269,7 +268,7 @@ func (u *UI) showForm(w http.ResponseWriter, r *http.Request, status int, f *job
 	f.Loc = u.locOf(f.Timezone)
 	f.Preview = u.preview(f.CronExpr, f.Timezone)
 	if f.Job != nil {
-		runs, _, err := u.svc.RunList(r.Context(), store.RunListParams{JobID: f.Job.ID, Limit: 10})
+		runs, _, err := u.svc.RunList(r.Context(), connecthub.RunFilter{JobID: f.Job.ID, Limit: 10})
 		if err != nil {
 			u.fail(w, r, err)
 			return

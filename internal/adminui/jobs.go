@@ -11,7 +11,6 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/service"
-	"github.com/connecthub/connecthub/internal/store"
 )
 
 // jobsPageSize is how many jobs one page of the table shows.
@@ -46,7 +45,7 @@ type jobsView struct {
 // jobList shows the searchable, paginated jobs table.
 func (u *UI) jobList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	p := store.JobListParams{Query: strings.TrimSpace(q.Get("q")), Handler: q.Get("handler"), Limit: jobsPageSize, Cursor: q.Get("cursor")}
+	p := connecthub.JobFilter{Query: strings.TrimSpace(q.Get("q")), Handler: q.Get("handler"), Limit: jobsPageSize, Cursor: q.Get("cursor")}
 	enabled := q.Get("enabled")
 	if enabled != "" {
 		b, err := strconv.ParseBool(enabled)
@@ -101,7 +100,7 @@ func (u *UI) row(ctx context.Context, j *connecthub.Job, csrf, ret string) (jobR
 
 // lastRun returns the job's newest run, or nil.
 func (u *UI) lastRun(ctx context.Context, jobID string) (*connecthub.Run, error) {
-	runs, _, err := u.svc.RunList(ctx, store.RunListParams{JobID: jobID, Limit: 1})
+	runs, _, err := u.svc.RunList(ctx, connecthub.RunFilter{JobID: jobID, Limit: 1})
 	if err != nil || len(runs) == 0 {
 		return nil, err
 	}
@@ -180,7 +179,7 @@ const runCountCap = 5000
 // countRuns counts a job's runs (only finished ones when finished is true),
 // up to runCountCap.
 func (u *UI) countRuns(ctx context.Context, jobID string, finished bool) (n int, more bool, err error) {
-	p := store.RunListParams{JobID: jobID, Limit: 500}
+	p := connecthub.RunFilter{JobID: jobID, Limit: 500}
 	if finished {
 		p.Status = []connecthub.RunStatus{connecthub.StatusSuccess, connecthub.StatusFailure, connecthub.StatusCanceled, connecthub.StatusSkipped}
 	}

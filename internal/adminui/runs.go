@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
-	"github.com/connecthub/connecthub/internal/store"
 )
 
 // runsPageSize is how many runs one page of the runs table shows.
@@ -78,7 +77,7 @@ func (u *UI) runList(w http.ResponseWriter, r *http.Request) {
 	rv := runsView{Query: q, JobID: strings.TrimSpace(q.Get("job_id")), Status: strings.ToUpper(q.Get("status")),
 		Trigger: strings.ToLower(q.Get("trigger")), TZ: u.cfg.Timezone, Statuses: connecthub.AllStatuses, Triggers: allTriggers,
 		FirstPage: q.Get("cursor") == ""}
-	p := store.RunListParams{JobID: rv.JobID, Limit: runsPageSize, Cursor: q.Get("cursor")}
+	p := connecthub.RunFilter{JobID: rv.JobID, Limit: runsPageSize, Cursor: q.Get("cursor")}
 	var problems []string
 	if rv.Status != "" {
 		for _, s := range strings.Split(rv.Status, ",") {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/service"
-	"github.com/connecthub/connecthub/internal/store"
 )
 
 // readBody reads the request body under the size limit; a body over it is
@@ -33,7 +32,7 @@ func (a *API) jobList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := store.JobListParams{Query: q.Get("q"), Handler: q.Get("handler"), Limit: limit, Cursor: q.Get("cursor")}
+	p := connecthub.JobFilter{Query: q.Get("q"), Handler: q.Get("handler"), Limit: limit, Cursor: q.Get("cursor")}
 	if v := q.Get("enabled"); v != "" {
 		b, err := parseBool("enabled", v)
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
-	"github.com/connecthub/connecthub/internal/store"
 )
 
 func (a *API) runList(w http.ResponseWriter, r *http.Request) error {
@@ -17,7 +16,7 @@ func (a *API) runList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := store.RunListParams{JobID: q.Get("job_id"), Limit: limit, Cursor: q.Get("cursor")}
+	p := connecthub.RunFilter{JobID: q.Get("job_id"), Limit: limit, Cursor: q.Get("cursor")}
 	if v := q.Get("status"); v != "" {
 		for _, s := range strings.Split(v, ",") {
 			st := connecthub.RunStatus(strings.ToUpper(strings.TrimSpace(s)))
@@ -119,7 +118,7 @@ func (a *API) runLog(w http.ResponseWriter, r *http.Request) error {
 	return a.followLog(w, r, id, chunk)
 }
 
-func (a *API) followLog(w http.ResponseWriter, r *http.Request, id string, chunk store.RunLogChunk) error {
+func (a *API) followLog(w http.ResponseWriter, r *http.Request, id string, chunk connecthub.RunLogChunk) error {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

@@ -225,9 +225,10 @@ func (s *Service) JobGet(ctx context.Context, id string) (*connecthub.Job, error
 	return s.st.JobGet(ctx, id)
 }
 
-// JobList lists jobs.
-func (s *Service) JobList(ctx context.Context, p store.JobListParams) ([]*connecthub.Job, string, error) {
-	return s.st.JobList(ctx, p)
+// JobList lists a page of the jobs that f selects, and the cursor of the
+// next page ("" after the last).
+func (s *Service) JobList(ctx context.Context, f connecthub.JobFilter) ([]*connecthub.Job, string, error) {
+	return s.st.JobList(ctx, f)
 }
 
 // JobDelete deletes a job and its runs.
@@ -281,13 +282,14 @@ func (s *Service) RunGet(ctx context.Context, runID string) (*connecthub.Run, er
 	return s.st.RunGet(ctx, runID)
 }
 
-// RunList lists runs, newest first.
-func (s *Service) RunList(ctx context.Context, p store.RunListParams) ([]*connecthub.Run, string, error) {
-	return s.st.RunList(ctx, p)
+// RunList lists a page of the runs that f selects, newest first, and the
+// cursor of the next page ("" after the last).
+func (s *Service) RunList(ctx context.Context, f connecthub.RunFilter) ([]*connecthub.Run, string, error) {
+	return s.st.RunList(ctx, f)
 }
 
 // RunLogRead reads a run's log from offset.
-func (s *Service) RunLogRead(ctx context.Context, runID string, offset int64) (store.RunLogChunk, error) {
+func (s *Service) RunLogRead(ctx context.Context, runID string, offset int64) (connecthub.RunLogChunk, error) {
 	return s.st.RunLogRead(ctx, runID, offset)
 }
 

@@ -64,15 +64,10 @@ type JobStore interface {
 	JobsFire(ctx context.Context, fires []JobFireParams) ([]JobFireResult, error)
 }
 
-// JobListParams filters and pages JobList.
-type JobListParams struct {
-	// Query matches a substring of the id or description, case-insensitively.
-	Query   string
-	Enabled *bool
-	Handler string
-	Limit   int // 1..500, 0 = 50
-	Cursor  string
-}
+// JobListParams filters and pages JobList. It is the domain's
+// connecthub.JobFilter, so the service passes a transport's filter through
+// unchanged.
+type JobListParams = connecthub.JobFilter
 
 // JobFireParams records the firing of one job's due slots.
 //
@@ -160,23 +155,13 @@ type RunStore interface {
 	RunActiveCount(ctx context.Context, jobID string) (int, error)
 }
 
-// RunListParams filters and pages RunList.
-type RunListParams struct {
-	JobID   string
-	Status  []connecthub.RunStatus
-	Trigger connecthub.Trigger
-	Since   *time.Time // created at or after
-	Until   *time.Time // created before
-	Limit   int        // 1..500, 0 = 50
-	Cursor  string
-}
+// RunListParams filters and pages RunList. It is the domain's
+// connecthub.RunFilter, so the service passes a transport's filter through
+// unchanged.
+type RunListParams = connecthub.RunFilter
 
-// RunLogChunk is a piece of a run log.
-type RunLogChunk struct {
-	Data   string
-	Next   int64 // offset to read from next time
-	Status connecthub.RunStatus
-}
+// RunLogChunk is a piece of a run log: the domain's connecthub.RunLogChunk.
+type RunLogChunk = connecthub.RunLogChunk
 
 // RunClaimParams asks for runs.
 type RunClaimParams struct {
