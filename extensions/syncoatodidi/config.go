@@ -1,13 +1,9 @@
 package syncoatodidi
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"reflect"
 	"strings"
 	"time"
 
@@ -90,69 +86,6 @@ type syncConfig struct {
 	DidiTimeout         string `json:"didi_timeout"`
 	EditInterval        string `json:"edit_interval"`
 	DryRun              bool   `json:"dry_run"`
-}
-
-// decode decodes the task's public_cfg into dst. A key dst does not declare
-// is an error, because a misspelt key would otherwise silently fall back to
-// its default. Errors are permanent: a retry cannot fix a configuration.
-func decode(t *handler.Task, dst any) error {
-	raw := bytes.TrimSpace(t.Config)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil
-	}
-	if raw[0] != '{' {
-		return handler.Permanent(errors.New("public_cfg must be a JSON object"))
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return handler.Permanent(describe(err))
-	}
-	if dec.More() {
-		return handler.Permanent(errors.New("public_cfg must be a single JSON object"))
-	}
-	return nil
-}
-
-// describe turns an encoding/json error into one about the JSON the user
-// wrote.
-func describe(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		field := "public_cfg"
-		if te.Field != "" {
-			// The path names the embedded Go structs too
-			// ("exportConfig.page"); every key is at the top level.
-			field += "." + te.Field[strings.LastIndex(te.Field, ".")+1:]
-		}
-		return fmt.Errorf("%s must be %s, not %s", field, jsonKind(te.Type), te.Value)
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Errorf("public_cfg: unknown key %s", name)
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errors.New("public_cfg must be a JSON object")
-	}
-	return fmt.Errorf("public_cfg: %w", err)
-}
-
-// jsonKind names the JSON type a Go type decodes from.
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "an integer"
-	case reflect.String:
-		return "a string"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	default:
-		return "a " + t.String()
-	}
 }
 
 // requireSecrets checks that the task's secret_cfg has every key, non-empty.

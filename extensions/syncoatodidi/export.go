@@ -27,7 +27,7 @@ func (h *handlers) exportForm(ctx context.Context, t *handler.Task) (*handler.Re
 		return nil, handler.Permanent(errors.New("handler called without a task"))
 	}
 	var cfg exportFormConfig
-	if err := decode(t, &cfg); err != nil {
+	if err := t.Decode(&cfg); err != nil {
 		return nil, err
 	}
 	chunk, maxBytes, err := cfg.logLimits()

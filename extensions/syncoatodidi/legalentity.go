@@ -109,7 +109,7 @@ func (h *handlers) legalEntitySync(ctx context.Context, t *handler.Task) (*handl
 		return nil, handler.Permanent(errors.New("handler called without a task"))
 	}
 	var cfg syncConfig
-	if err := decode(t, &cfg); err != nil {
+	if err := t.Decode(&cfg); err != nil {
 		return nil, err
 	}
 	req, err := cfg.exportRequest()

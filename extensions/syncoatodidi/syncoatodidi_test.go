@@ -177,6 +177,9 @@ func jsonKeys(typ reflect.Type) []string {
 	return out
 }
 
+// TestDecode checks the handlers' configuration structs, composed of
+// embedded parts, through handler.Task.Decode: keys of every part are known
+// and errors name the key the user wrote.
 func TestDecode(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -190,16 +193,16 @@ func TestDecode(t *testing.T) {
 		{config: `[]`, wantErr: "public_cfg must be a JSON object"},
 		{config: `{"seeyon_base_url": `, wantErr: "public_cfg must be a JSON object"},
 		{config: `{"seeyon_base_ur": "x"}`, wantErr: `public_cfg: unknown key "seeyon_base_ur"`},
-		{config: `{"page": "2"}`, wantErr: "public_cfg.page must be an integer, not string"},
-		{config: `{"extra_params": [1]}`, wantErr: "public_cfg.extra_params must be an object, not array"},
-		{config: `{"log_max_bytes": true}`, wantErr: "public_cfg.log_max_bytes must be an integer, not bool"},
-		{config: `{} {}`, wantErr: "single JSON object"},
+		{config: `{"page": "2"}`, wantErr: "public_cfg.page must be an integer, not a string"},
+		{config: `{"extra_params": [1]}`, wantErr: "public_cfg.extra_params must be an object, not an array"},
+		{config: `{"log_max_bytes": true}`, wantErr: "public_cfg.log_max_bytes must be an integer, not a bool"},
+		{config: `{} {}`, wantErr: "public_cfg must be a JSON object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.config, func(t *testing.T) {
 			t.Parallel()
 			var cfg exportFormConfig
-			err := decode(&handler.Task{Config: json.RawMessage(tt.config)}, &cfg)
+			err := (&handler.Task{Config: json.RawMessage(tt.config)}).Decode(&cfg)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)

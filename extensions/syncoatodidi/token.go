@@ -20,7 +20,7 @@ func (h *handlers) token(ctx context.Context, t *handler.Task) (*handler.Result,
 		return nil, handler.Permanent(errors.New("handler called without a task"))
 	}
 	var cfg tokenConfig
-	if err := decode(t, &cfg); err != nil {
+	if err := t.Decode(&cfg); err != nil {
 		return nil, err
 	}
 	client, err := h.seeyonClient(t, cfg.seeyonConfig)

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/handler/handlertest"
 	"github.com/connecthub/connecthub/handlers/builtin"
-	"github.com/connecthub/connecthub/handlers/internal/handlertest"
 )
 
 func names(r *handler.Registry) []string {

@@ -46,7 +46,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/connecthub/connecthub/handler"
-	"github.com/connecthub/connecthub/handlers/internal/task"
 )
 
 // Name is the handler name jobs put in their "handler" field.
@@ -145,7 +144,7 @@ func (c *caller) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 	if err != nil {
 		return nil, err
 	}
-	log := task.Logger(t)
+	log := t.Logger()
 
 	reqCtx := ctx
 	if req.timeout > 0 {
@@ -245,7 +244,7 @@ func (r *request) expectation() string {
 // secrets. It also returns the function that masks the task's secret values.
 func parse(t *handler.Task) (*request, func(string) string, error) {
 	var cfg config
-	if err := task.Decode(t, &cfg); err != nil {
+	if err := t.Decode(&cfg); err != nil {
 		return nil, nil, err
 	}
 	redact := newRedactor(t.Secrets)

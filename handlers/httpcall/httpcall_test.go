@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/connecthub/connecthub/handler"
-	"github.com/connecthub/connecthub/handlers/internal/handlertest"
+	"github.com/connecthub/connecthub/handler/handlertest"
 )
 
 // secrets are the job secrets of every test; none of their values may show

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/connecthub/connecthub/handler"
-	"github.com/connecthub/connecthub/handlers/internal/handlertest"
+	"github.com/connecthub/connecthub/handler/handlertest"
 	"github.com/connecthub/connecthub/handlers/noop"
 )
 

@@ -56,7 +56,6 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub/handler"
-	"github.com/connecthub/connecthub/handlers/internal/task"
 )
 
 // Name is the handler name jobs put in their "handler" field.
@@ -105,7 +104,7 @@ type runner struct {
 
 func (r *runner) run(ctx context.Context, t *handler.Task) (*handler.Result, error) {
 	var cfg config
-	if err := task.Decode(t, &cfg); err != nil {
+	if err := t.Decode(&cfg); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(cfg.Command) == "" {
@@ -123,7 +122,7 @@ func (r *runner) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	log := task.Logger(t)
+	log := t.Logger()
 
 	cmd := exec.Command(cfg.Command, cfg.Args...)
 	cmd.Dir = cfg.Dir

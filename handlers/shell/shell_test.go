@@ -20,7 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/connecthub/connecthub/handler"
-	"github.com/connecthub/connecthub/handlers/internal/handlertest"
+	"github.com/connecthub/connecthub/handler/handlertest"
 )
 
 // leakCanary is set in the test process's environment: a command must never

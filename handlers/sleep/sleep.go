@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub/handler"
-	"github.com/connecthub/connecthub/handlers/internal/task"
 )
 
 // Name is the handler name jobs put in their "handler" field.
@@ -68,7 +67,7 @@ func run(ctx context.Context, t *handler.Task) (*handler.Result, error) {
 // parse returns the number of seconds to sleep.
 func parse(t *handler.Task) (float64, error) {
 	var cfg config
-	if err := task.Decode(t, &cfg); err != nil {
+	if err := t.Decode(&cfg); err != nil {
 		return 0, err
 	}
 	if cfg.Seconds == nil {

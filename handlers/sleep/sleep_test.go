@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub/handler"
-	"github.com/connecthub/connecthub/handlers/internal/handlertest"
+	"github.com/connecthub/connecthub/handler/handlertest"
 )
 
 func TestParse(t *testing.T) {

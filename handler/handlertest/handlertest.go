@@ -1,6 +1,7 @@
-// Package handlertest helps the built-in handlers' tests: a slog handler that
-// records what a handler logs and lets a test wait for a line, a Task
-// builder, and checks of a handler's config schema.
+// Package handlertest helps test a handler, built-in or your own: a slog
+// handler that records what a handler logs and lets a test wait for a line,
+// a Task builder, and a check of a handler's config schema done the way the
+// server compiles it.
 package handlertest
 
 import (
@@ -151,7 +152,8 @@ func NewTask(config string, secrets map[string]string) (*handler.Task, *Recorder
 	return t, rec
 }
 
-// Draft2020 is the $schema every built-in handler's config schema declares.
+// Draft2020 is the $schema every built-in handler's config schema declares,
+// and the one CheckSchema requires.
 const Draft2020 = "https://json-schema.org/draft/2020-12/schema"
 
 // CheckSchema compiles spec's config schema the way the server does and

@@ -1,11 +1,10 @@
-package task_test
+package handler_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/connecthub/connecthub/handler"
-	"github.com/connecthub/connecthub/handlers/internal/task"
 )
 
 type cfg struct {
@@ -44,7 +43,7 @@ func TestDecode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var got cfg
-			err := task.Decode(&handler.Task{Config: []byte(tt.config)}, &got)
+			err := (&handler.Task{Config: []byte(tt.config)}).Decode(&got)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
@@ -68,7 +67,8 @@ func TestDecode(t *testing.T) {
 func TestDecodeNilTask(t *testing.T) {
 	t.Parallel()
 	var got cfg
-	if err := task.Decode(nil, &got); err == nil || !handler.IsPermanent(err) {
+	var nilTask *handler.Task
+	if err := nilTask.Decode(&got); err == nil || !handler.IsPermanent(err) {
 		t.Fatalf("err = %v, want a permanent error", err)
 	}
 }
@@ -76,10 +76,73 @@ func TestDecodeNilTask(t *testing.T) {
 func TestLoggerIsNeverNil(t *testing.T) {
 	t.Parallel()
 	for _, tk := range []*handler.Task{nil, {}} {
-		log := task.Logger(tk)
+		log := tk.Logger()
 		if log == nil {
 			t.Fatal("nil logger")
 		}
 		log.Info("discarded")
+	}
+}
+
+// Shared parts of a configuration, embedded the way a handler composes its
+// config from pieces several handlers share.
+type (
+	connPart struct {
+		BaseURL string `json:"base_url"`
+		Timeout string `json:"timeout"`
+	}
+	PagePart struct {
+		Page int `json:"page"`
+	}
+	composed struct {
+		connPart
+		*PagePart
+		Extra map[string]string `json:"extra"`
+		Inner struct {
+			Depth int `json:"depth"`
+		} `json:"inner"`
+		Tagged PagePart `json:"tagged"`
+	}
+)
+
+func TestDecodeEmbedded(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		config  string
+		wantErr string
+	}{
+		{name: "promoted keys", config: `{"base_url": "https://x", "timeout": "1s", "page": 2, "extra": {"a": "b"}}`},
+		{name: "unknown key lists the promoted ones", config: `{"base_ur": "x"}`,
+			wantErr: `public_cfg: unknown key "base_ur" (known keys: base_url, extra, inner, page, tagged, timeout)`},
+		{name: "the embedded type is not a key", config: `{"connPart": {}}`, wantErr: `unknown key "connPart"`},
+		{name: "wrong type in an embedded struct", config: `{"base_url": 1}`, wantErr: "public_cfg.base_url must be a string, not a number"},
+		{name: "wrong type through an embedded pointer", config: `{"page": "2"}`, wantErr: "public_cfg.page must be an integer, not a string"},
+		{name: "wrong type in a map", config: `{"extra": {"a": 1}}`, wantErr: "public_cfg.extra must be a string, not a number"},
+		{name: "nested object keeps its path", config: `{"inner": {"depth": true}}`, wantErr: "public_cfg.inner.depth must be an integer, not a bool"},
+		{name: "a tagged struct is a nested object", config: `{"tagged": {"page": []}}`, wantErr: "public_cfg.tagged.page must be an integer, not an array"},
+		{name: "two values", config: `{} {}`, wantErr: "public_cfg must be a JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got composed
+			err := (&handler.Task{Config: []byte(tt.config)}).Decode(&got)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.BaseURL != "https://x" || got.Timeout != "1s" || got.PagePart == nil || got.Page != 2 || got.Extra["a"] != "b" {
+					t.Errorf("decoded %+v", got)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+			}
+			if !handler.IsPermanent(err) {
+				t.Errorf("err = %v is not permanent", err)
+			}
+		})
 	}
 }
