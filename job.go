@@ -23,7 +23,8 @@ const (
 	MisfireAll  = "all"  // fire every missed slot (within the misfire window)
 )
 
-// Defaults of a job's fields, from the SPEC.
+// Defaults of a job's fields, used when a job input leaves them out. They
+// are part of the API's contract (docs/api.md), so they change only with it.
 const (
 	DefaultQueue         = "default"
 	DefaultMisfireWindow = Duration(time.Hour)

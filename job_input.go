@@ -17,7 +17,8 @@ import (
 // absent from the request and leaves the job's value alone (on create it
 // takes the default).
 //
-// SecretCfg follows the SPEC's write-only rules: absent or JSON null means
+// SecretCfg is write-only, so that a client can send back a job it read
+// (which never shows secrets) without erasing them: absent or JSON null means
 // unchanged, {} clears the secrets, an object replaces them.
 type JobInput struct {
 	ID            *string
@@ -253,7 +254,8 @@ func (in *JobInput) ApplyTo(j *Job, now time.Time) (SecretChange, error) {
 	return sc, nil
 }
 
-// Limits on job fields that the SPEC leaves open; documented in docs/api.md.
+// Limits on job fields, which bound what a job stores and what each of its
+// runs copies into its snapshot; documented in docs/api.md.
 const (
 	maxDescriptionLen = 4000
 	maxQueueLen       = 64
@@ -263,9 +265,9 @@ const (
 
 var queuePattern = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 
-// Validate checks every field of a job against the SPEC's rules and returns
-// the first problem as a field error. The handler's existence is checked by
-// the service, which knows the registry.
+// Validate checks every field of a job against the rules of docs/api.md and
+// returns the first problem as a field error. The handler's existence is
+// checked by the service, which knows the registry.
 func (j *Job) Validate() error {
 	if err := ValidateID(j.ID); err != nil {
 		return err

@@ -9,7 +9,8 @@ import (
 // CANCELED or SKIPPED; terminal states never change again.
 type RunStatus string
 
-// The run statuses of the SPEC.
+// The run statuses. Their values are stable: the database stores them and
+// the API, the CLI and the admin UI show them as they are.
 const (
 	StatusQueued   RunStatus = "QUEUED"
 	StatusRunning  RunStatus = "RUNNING"
@@ -44,7 +45,8 @@ func (s RunStatus) Valid() bool {
 // Trigger says why a run exists.
 type Trigger string
 
-// The triggers of the SPEC.
+// The triggers. Their values are stable: each run stores its trigger and the
+// API shows it.
 const (
 	TriggerCron   Trigger = "cron"
 	TriggerManual Trigger = "manual"

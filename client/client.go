@@ -155,7 +155,7 @@ type SavedJob struct {
 	Warnings []Warning `json:"warnings"`
 }
 
-// CreateJob creates a job from a JSON body (the fields of SPEC §1).
+// CreateJob creates a job from a JSON body (the job fields of docs/api.md).
 func (c *Client) CreateJob(ctx context.Context, body json.RawMessage) (*SavedJob, error) {
 	var out SavedJob
 	return &out, c.do(ctx, http.MethodPost, "/api/v1/jobs", nil, body, &out)

@@ -294,8 +294,9 @@ func otherSessionToken(t *testing.T, e *env) string {
 	return other.csrf
 }
 
-// TestAPIAcceptsTheSessionCookie: SPEC §3, the API takes the admin session
-// cookie, and then unsafe methods also need the CSRF token.
+// TestAPIAcceptsTheSessionCookie: the API takes the admin session cookie, so
+// the UI's scripts can call it, and then unsafe methods also need the CSRF
+// token, so that a page on another site cannot make the browser call it.
 func TestAPIAcceptsTheSessionCookie(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
@@ -537,7 +538,7 @@ func TestRetryAndCancel(t *testing.T) {
 	if retry.Trigger != connecthub.TriggerRetry || retry.Snapshot.Meta.RetryOf != failed.ID || retry.Snapshot.Meta.RequestedBy != "admin-ui:admin" {
 		t.Errorf("retry run: trigger %s retry_of %q requested_by %q", retry.Trigger, retry.Snapshot.Meta.RetryOf, retry.Snapshot.Meta.RequestedBy)
 	}
-	// Retrying the queued retry is refused with the SPEC's message.
+	// Retrying the queued retry is refused with the service's message.
 	p = b.post("/admin/runs/"+newID+"/retry", nil)
 	if p.status != http.StatusConflict || !strings.Contains(p.body, "run is still running; retry it after it ends") {
 		t.Errorf("retry of a queued run: %d", p.status)

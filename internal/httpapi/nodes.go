@@ -11,7 +11,7 @@ import (
 	"github.com/connecthub/connecthub"
 )
 
-// This file serves what the node registry adds to the API (SPEC §1 Node):
+// This file serves what the node registry adds to the API:
 // the registry itself, operators' stop and start of nodes, Prometheus
 // service discovery, and the endpoints whose answers depend on which nodes
 // serve which handlers (the handler listing, and job saves with warnings).

@@ -40,7 +40,8 @@ type Config struct {
 	FollowPoll time.Duration
 	Logger     *slog.Logger
 	// Sessions, when set, also authorises /api/v1 requests that carry the
-	// admin UI's session cookie (SPEC §3); nil means Bearer tokens only.
+	// admin UI's session cookie, so the UI's scripts can call the API; nil
+	// means Bearer tokens only.
 	Sessions SessionChecker
 	// Tokens, when set, also authorises API tokens (admin or worker scope)
 	// and serves /api/v1/tokens; nil means the admin token only.
@@ -167,7 +168,7 @@ func (a *API) authed(h func(http.ResponseWriter, *http.Request) error) http.Hand
 		if !ok {
 			// The admin UI's session cookie also authorises; with it, unsafe
 			// methods need the session's CSRF token, or a page on another
-			// site could make the browser call the API (SPEC §3).
+			// site could make the browser call the API.
 			switch ok, csrfOK := a.sessionCheck(r); {
 			case ok && (csrfOK || safeMethod(r.Method)):
 			case ok:

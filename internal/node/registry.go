@@ -1,5 +1,5 @@
-// Package node is the registry of the processes that execute runs (SPEC §1
-// Node): the worker pool inside each `connecthub serve`, every `connecthub
+// Package node is the registry of the processes that execute runs, the
+// nodes: the worker pool inside each `connecthub serve`, every `connecthub
 // worker`, and workers in other languages. It validates registrations,
 // records keepalives, declares silent nodes dead and rescues their runs at
 // once, lets operators stop and start nodes and clean old entries, and
@@ -33,7 +33,7 @@ const (
 	// DefaultDeadAfter is CONNECTHUB_NODE_DEAD_AFTER's default.
 	DefaultDeadAfter = 30 * time.Second
 	// DefaultCleanAfter is how old an inactive node must be for Clean when
-	// no age is given (the SPEC's --older-than default).
+	// no age is given (the default of `connecthub nodes clean --older-than`).
 	DefaultCleanAfter = 24 * time.Hour
 	// maxInterval caps the reaper's default period, so that a long
 	// DeadAfter does not also make detection late by a long period.

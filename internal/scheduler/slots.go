@@ -35,7 +35,7 @@ func slots(next func(time.Time) time.Time, prev, now time.Time, p policy) (fire 
 			from = firstAtOrAfter(next, prev, now.Add(-max(p.window, p.grace)))
 		}
 		return enumerate(next, from, now, p.max)
-	default: // connecthub.MisfireOnce, the SPEC's default
+	default: // connecthub.MisfireOnce, the default: catch up once, not in a burst
 		latest := latestSlot(next, prev, now)
 		after = next(now)
 		if p.window == 0 || now.Sub(latest) <= max(p.window, p.grace) {

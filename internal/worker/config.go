@@ -13,7 +13,8 @@ import (
 	"github.com/connecthub/connecthub/handler"
 )
 
-// Defaults of Config, from the SPEC where it names them.
+// Defaults of Config. Those with an environment variable are the process
+// defaults documented in docs/configuration.md.
 const (
 	DefaultConcurrency     = 20               // CONNECTHUB_WORKERS
 	DefaultHeartbeat       = 5 * time.Second  // CONNECTHUB_HEARTBEAT

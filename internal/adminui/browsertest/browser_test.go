@@ -317,7 +317,7 @@ func TestBrowserFlow(t *testing.T) {
 	)
 	keep()
 
-	// Create a job: invalid JSON shows the SPEC's message inline and blocks
+	// Create a job: invalid JSON shows the API's message inline and blocks
 	// the save; the live preview follows the cron and the timezone.
 	run(t, ctx, "open the new job form",
 		chromedp.Navigate(srv.url+"/admin/jobs/new"),
