@@ -1,7 +1,7 @@
 // Package cli is ConnectHub's command line: `serve` and the other server
 // commands, and the client commands that talk to a server's REST API. The
 // whole program is the function Run, so tests start and stop it like any
-// other function (DESIGN habit 1).
+// other function, in process, without building or exec'ing a binary.
 package cli
 
 import (

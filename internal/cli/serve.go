@@ -138,8 +138,9 @@ func adminToken(cfg *config.Config) (token string, path string, err error) {
 // unique node names.
 var nodesInProcess atomic.Int64
 
-// nodeName is hostname-pid (the SPEC's default), unique per process on a
-// machine; a second node in the same process gets a "-2" suffix, and so on.
+// nodeName is hostname-pid (the node name docs/api.md documents), unique
+// per process on a machine; a second node in the same process gets a "-2"
+// suffix, and so on.
 func nodeName() string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
@@ -173,10 +174,10 @@ func buildRegistry(extra *handler.Registry, cfg *config.Config) (*handler.Regist
 	return reg, nil
 }
 
-// serve runs the server until ctx is cancelled, then shuts down in the
-// SPEC's order: not ready at once; stop firing and claiming; in-flight runs
-// finish within the shutdown timeout, the rest are handed back; the HTTP
-// server drains; return nil (exit 0).
+// serve runs the server until ctx is cancelled, then shuts down in an order
+// that loses no run: not ready at once (load balancers stop sending); stop
+// firing and claiming; in-flight runs finish within the shutdown timeout,
+// the rest are handed back; the HTTP server drains; return nil (exit 0).
 func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 	log, closeLog, err := logging.New(logging.Options{Format: cfg.LogFormat, Level: cfg.LogLevel, Dir: cfg.LogDir, Stdout: env.Stderr})
 	if err != nil {
@@ -383,7 +384,7 @@ func displayAddr(addr string) string {
 }
 
 // ---------------------------------------------------------------------------
-// The node registry (SPEC §1 Node, issue 4): this server's part of it.
+// The node registry: this server's part of it.
 
 // nodeRuntime is what serve runs of the node registry: the reaper, which
 // declares silent nodes dead and rescues their runs (every replica runs

@@ -30,7 +30,7 @@ import (
 	"github.com/connecthub/connecthub/internal/worker"
 )
 
-// Proc statuses of a node's control API (the seed's proc API, SPEC §3).
+// Proc statuses of a node's control API (the proc API of docs/api.md).
 const (
 	procPending = "PENDING" // not registered yet: not pulling
 	procRunning = "RUNNING" // pulling runs

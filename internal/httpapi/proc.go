@@ -7,7 +7,7 @@ import (
 	"github.com/connecthub/connecthub"
 )
 
-// Proc statuses of a node (the seed's proc API, SPEC §3).
+// Proc statuses of a node (the proc API of docs/api.md).
 const (
 	ProcPending = "PENDING" // registered, not pulling runs (this server runs no worker)
 	ProcRunning = "RUNNING" // claiming and running
@@ -47,9 +47,10 @@ func (a *API) procRoutes(api func(string, func(http.ResponseWriter, *http.Reques
 	api("GET /api/v1/proc/start", a.procControl(a.cfg.Proc.ProcStart))
 }
 
-// procControl runs a stop or start. The SPEC makes them GET requests, which
-// a browser also sends on a plain link from another site with the admin
-// session cookie attached; so they demand a Bearer token, never the cookie.
+// procControl runs a stop or start. The proc API makes them GET requests,
+// which a browser also sends on a plain link from another site with the
+// admin session cookie attached; so they demand a Bearer token, never the
+// cookie.
 func (a *API) procControl(do func() error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if r.Header.Get("Authorization") == "" {

@@ -15,7 +15,7 @@ import (
 	"github.com/connecthub/connecthub/internal/worker"
 )
 
-// This file serves the worker protocol (/api/v1/worker, SPEC §3,
+// This file serves the worker protocol (/api/v1/worker,
 // docs/worker-protocol.md): how `connecthub worker` and workers in other
 // languages register, claim runs, keep their leases and record outcomes.
 //
@@ -280,8 +280,8 @@ func (a *API) workerClaim(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if n.PresentState == connecthub.NodeActivating && len(runs) > 0 {
-		// SPEC §1: a node turns active once it claims. A failure here
-		// only delays the state until the node's next keepalive.
+		// A node turns active once it claims (docs/worker-protocol.md). A
+		// failure here only delays the state until the node's next keepalive.
 		if _, err := a.cfg.Worker.Nodes.Keepalive(context.WithoutCancel(ctx), n.Name, connecthub.NodeActive, n.Running); err != nil {
 			a.log.Warn("marking node active after its first claim failed", "node", n.Name, "err", err)
 		}

@@ -39,8 +39,8 @@ func PrepareRun(r *connecthub.Run) (*connecthub.Run, error) {
 	case len(c.Result) > 0 && !json.Valid(c.Result):
 		return nil, connecthub.FieldError("result", "", "result must be valid JSON")
 	}
-	// The SPEC's defaults: scheduled_for is the enqueue time unless it is a
-	// cron slot; a run is available as soon as it exists.
+	// The defaults of docs/api.md: scheduled_for is the enqueue time unless
+	// it is a cron slot; a run is available as soon as it exists.
 	if c.ScheduledFor.IsZero() {
 		c.ScheduledFor = c.CreatedAt
 	}

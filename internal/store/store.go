@@ -244,9 +244,8 @@ type Notifier interface {
 	Subscribe(topic Topic) (<-chan struct{}, func())
 }
 
-// NodeStore keeps the registry of nodes (SPEC §1 Node). Node names are
-// the runs' node column: a node's runs are the RUNNING runs whose node is
-// its name.
+// NodeStore keeps the registry of nodes. Node names are the runs' node
+// column: a node's runs are the RUNNING runs whose node is its name.
 type NodeStore interface {
 	// NodeUpsert registers a node: inserts it, or refreshes every field of
 	// an existing one of the same name (re-registering after a restart)
