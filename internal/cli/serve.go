@@ -39,6 +39,7 @@ import (
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
 	apitoken "github.com/connecthub/connecthub/internal/token"
 	"github.com/connecthub/connecthub/internal/worker"
+	"github.com/connecthub/connecthub/internal/workerproto"
 )
 
 // serverFlags are the flags that override configuration variables.
@@ -261,14 +262,18 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 		return err
 	}
 	proc := &serverProc{name: node, max: cfg.Workers, ping: st.Ping}
+	wp, err := workerproto.New(workerproto.Config{Store: st, Nodes: nodes.reg, Keys: keys, LeaseTTL: cfg.LeaseTTL, Heartbeat: cfg.Heartbeat,
+		RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax, Ready: ready, Clock: clock.Real(), Logger: log})
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Service: svc, AdminToken: token, MaxBodyBytes: cfg.MaxBodyBytes, Ready: ready, Node: node, Logger: log,
 		Metrics:  promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}),
 		Sessions: ui.Sessions(), // admin UI session cookie + CSRF token
 		Tokens:   apiTokens,
-		Worker: httpapi.WorkerProtocol{Nodes: nodes.reg, Keys: keys, LeaseTTL: cfg.LeaseTTL, Heartbeat: cfg.Heartbeat,
-			RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax}, // the worker protocol (/api/v1/worker)
-		Proc: proc, // this node's proc API (/api/v1/proc); its pool is set below
+		Worker:   wp,   // the worker protocol (/api/v1/worker)
+		Proc:     proc, // this node's proc API (/api/v1/proc); its pool is set below
 	})
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/service"
+	"github.com/connecthub/connecthub/internal/workerproto"
 )
 
 // Readiness reports whether the server should receive traffic; the reason
@@ -46,8 +47,9 @@ type Config struct {
 	// Tokens, when set, also authorises API tokens (admin or worker scope)
 	// and serves /api/v1/tokens; nil means the admin token only.
 	Tokens Tokens
-	// Worker wires the worker protocol (/api/v1/worker, worker.go).
-	Worker WorkerProtocol
+	// Worker serves the worker protocol (/api/v1/worker, worker.go); nil
+	// answers its routes 503.
+	Worker *workerproto.Service
 	// Proc, when set, serves this server's proc API (/api/v1/proc, proc.go).
 	Proc Proc
 }

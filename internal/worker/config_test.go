@@ -102,28 +102,6 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-func TestSecretStrings(t *testing.T) {
-	t.Parallel()
-	got, err := SecretStrings(map[string]any{
-		"token": "abc", "port": float64(8443), "flag": true, "nested": map[string]any{"a": []any{"x"}}, "none": nil,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"token": "abc", "port": "8443", "flag": "true", "nested": `{"a":["x"]}`, "none": "null"}
-	if len(got) != len(want) {
-		t.Fatalf("got %v", got)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-	if got, err := SecretStrings(nil); got != nil || err != nil {
-		t.Errorf("SecretStrings(nil) = %v, %v", got, err)
-	}
-}
-
 // TestBackoffLimit checks CONNECTHUB_RETRY_BACKOFF_MAX: the nominal wait
 // stops growing at the limit, and jitter keeps at least half of it.
 func TestBackoffLimit(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/internal/store"
+	"github.com/connecthub/connecthub/internal/workerproto/runrules"
+	"github.com/connecthub/connecthub/protocol"
 )
 
 // RemoteClient is the worker protocol as RemoteSource uses it;
@@ -26,7 +28,7 @@ type RemoteClient interface {
 // Defaults and bounds of RemoteConfig.
 const (
 	DefaultClaimWait = 20 * time.Second
-	MaxClaimWait     = 30 * time.Second // the server's cap
+	MaxClaimWait     = protocol.MaxClaimWait // the server's cap
 	// remoteParallel bounds the concurrent calls of one Complete.
 	remoteParallel = 8
 )
@@ -201,7 +203,7 @@ func remoteClaimed(node string, cr *client.ClaimedRun) *Claimed {
 		},
 	}
 	c := &Claimed{Run: run}
-	c.Secrets, c.Err = SecretStrings(cr.Secrets)
+	c.Secrets, c.Err = runrules.SecretStrings(cr.Secrets)
 	return c
 }
 

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/store"
+	"github.com/connecthub/connecthub/internal/workerproto/runrules"
 )
 
 // Source is where runs come from and where their outcome goes. The worker
@@ -125,49 +125,18 @@ func (s *LocalSource) Claim(ctx context.Context, max int) ([]*Claimed, error) {
 	return out, nil
 }
 
-// secrets decrypts the run's secret_cfg. The token is taken from the
-// snapshot when the driver filled it, else read with RunSecret, so runs
-// without secrets (the common, hot case) cost no extra query.
+// secrets decrypts the run's secret_cfg into the strings a handler gets,
+// along the same path the worker protocol uses for remote workers.
 func (s *LocalSource) secrets(ctx context.Context, r *connecthub.Run) (map[string]string, error) {
-	token := r.Snapshot.SecretCfg
-	if token == "" && r.Snapshot.HasSecret {
-		var err error
-		if token, err = s.st.RunSecret(ctx, r.ID); err != nil {
-			return nil, fmt.Errorf("read secret_cfg: %w", err)
-		}
+	var keys runrules.Decrypter
+	if s.keys != nil { // a nil *Keyring in the interface would not read as nil
+		keys = s.keys
 	}
-	if token == "" {
-		return nil, nil
-	}
-	if s.keys == nil {
-		return nil, errors.New("secret_cfg cannot be decrypted: this node has no key file")
-	}
-	values, err := s.keys.DecryptJSON(token)
+	values, err := runrules.Secrets(ctx, s.st, keys, r)
 	if err != nil {
 		return nil, err
 	}
-	return SecretStrings(values)
-}
-
-// SecretStrings turns decrypted secret_cfg values into the strings a
-// handler gets: strings as they are, anything else as its JSON text.
-func SecretStrings(values map[string]any) (map[string]string, error) {
-	if len(values) == 0 {
-		return nil, nil
-	}
-	out := make(map[string]string, len(values))
-	for k, v := range values {
-		if s, ok := v.(string); ok {
-			out[k] = s
-			continue
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("secret_cfg key %q: %w", k, err)
-		}
-		out[k] = string(b)
-	}
-	return out, nil
+	return runrules.SecretStrings(values)
 }
 
 // Heartbeat implements Source.
