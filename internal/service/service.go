@@ -69,9 +69,6 @@ func New(cfg Config) (*Service, error) {
 	}, nil
 }
 
-// Store returns the underlying store, for transports that only read.
-func (s *Service) Store() store.Store { return s.st }
-
 // Registry returns the handler registry.
 func (s *Service) Registry() *handler.Registry { return s.registry }
 
