@@ -21,27 +21,37 @@ import (
 // Completion statuses a worker reports for an attempt (see package
 // protocol).
 const (
-	CompleteSuccess  = protocol.CompleteSuccess
-	CompleteFailure  = protocol.CompleteFailure
-	CompleteCanceled = protocol.CompleteCanceled
-	CompleteRetry    = protocol.CompleteRetry
-	CompleteHandBack = protocol.CompleteHandBack
+	CompleteSuccess, CompleteFailure, CompleteCanceled = protocol.CompleteSuccess, protocol.CompleteFailure, protocol.CompleteCanceled
+	CompleteRetry, CompleteHandBack                    = protocol.CompleteRetry, protocol.CompleteHandBack
 )
 
-// The messages of the worker protocol (see package protocol).
+// The messages of the worker protocol, named here too so that a client
+// program needs no second import (see package protocol for each).
 type (
-	RegisterRequest     = protocol.RegisterRequest
-	KeepaliveRequest    = protocol.KeepaliveRequest
-	ClaimRequest        = protocol.ClaimRequest
-	ClaimedRun          = protocol.ClaimedRun
-	ClaimResponse       = protocol.ClaimResponse
-	RunRef              = protocol.RunRef
-	HeartbeatRequest    = protocol.HeartbeatRequest
-	RunHeartbeat        = protocol.RunHeartbeat
-	HeartbeatResponse   = protocol.HeartbeatResponse
+	// RegisterRequest announces a node.
+	RegisterRequest = protocol.RegisterRequest
+	// KeepaliveRequest is a node's periodic heartbeat.
+	KeepaliveRequest = protocol.KeepaliveRequest
+	// ClaimRequest asks for runs.
+	ClaimRequest = protocol.ClaimRequest
+	// ClaimedRun is a run leased to the node.
+	ClaimedRun = protocol.ClaimedRun
+	// ClaimResponse is the answer to a claim.
+	ClaimResponse = protocol.ClaimResponse
+	// RunRef names one attempt of a run held by a node.
+	RunRef = protocol.RunRef
+	// HeartbeatRequest extends the leases of several runs.
+	HeartbeatRequest = protocol.HeartbeatRequest
+	// RunHeartbeat is the answer of a heartbeat for one run.
+	RunHeartbeat = protocol.RunHeartbeat
+	// HeartbeatResponse answers a HeartbeatRequest.
+	HeartbeatResponse = protocol.HeartbeatResponse
+	// RunHeartbeatRequest extends the lease of one run.
 	RunHeartbeatRequest = protocol.RunHeartbeatRequest
-	LogRequest          = protocol.LogRequest
-	CompleteRequest     = protocol.CompleteRequest
+	// LogRequest appends to a run's log.
+	LogRequest = protocol.LogRequest
+	// CompleteRequest records how an attempt ended.
+	CompleteRequest = protocol.CompleteRequest
 )
 
 // StatusOf returns the HTTP status of an error answered by the server, or 0

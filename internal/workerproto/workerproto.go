@@ -26,19 +26,15 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/clock"
 	"github.com/connecthub/connecthub/internal/runlog"
-	"github.com/connecthub/connecthub/internal/store"
+	"github.com/connecthub/connecthub/internal/worker"
 	"github.com/connecthub/connecthub/internal/workerproto/runrules"
 )
 
-// Store is the part of store.Store the protocol uses.
+// Store is the part of store.Store the protocol uses: what the in-process
+// worker's LocalSource uses, and reading a run.
 type Store interface {
-	RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connecthub.Run, error)
-	RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (store.RunHeartbeatResult, error)
-	RunLogAppend(ctx context.Context, id string, chunk string) error
-	RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([]bool, error)
-	RunSecret(ctx context.Context, id string) (string, error)
+	worker.LocalStore
 	RunGet(ctx context.Context, id string) (*connecthub.Run, error)
-	Subscribe(topic store.Topic) (<-chan struct{}, func())
 }
 
 // Nodes is the node registry as the protocol uses it; *node.Registry

@@ -35,19 +35,15 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "connecthub.db"), sqlitestore.Options{})
+	dir := t.TempDir()
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(dir, "connecthub.db"), sqlitestore.Options{})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	key, err := secret.GenerateKey()
+	keys, _, err := secret.LoadOrCreate(filepath.Join(dir, "secret.key"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := secret.Parse(key, "test.key")
-	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("key file: %v", err)
 	}
 	clk := clock.NewFake(time.Now().UTC().Truncate(time.Millisecond))
 	reg, err := node.New(node.Config{Store: st, Now: clk.Now})
@@ -102,6 +98,20 @@ func (e *env) run(t *testing.T, id, h, q string, mod func(*connecthub.Job)) stri
 		t.Fatal(err)
 	}
 	return r.ID
+}
+
+// newHeld returns an env in which node w1 (handler h, default queue) holds
+// attempt 1 of run id of job j.
+func newHeld(t *testing.T) (e *env, id string, claimed []protocol.ClaimedRun) {
+	t.Helper()
+	e = newEnv(t)
+	e.register(t, "w1", "h", connecthub.DefaultQueue)
+	id = e.run(t, "j", "h", connecthub.DefaultQueue, nil)
+	claimed = e.claim(t, "w1")
+	if len(claimed) != 1 || claimed[0].ID != id {
+		t.Fatalf("claimed %+v, want %s", claimed, id)
+	}
+	return e, id, claimed
 }
 
 // claim claims without waiting and fails the test on error.
@@ -243,10 +253,7 @@ func TestClaimWaitsOnTheInjectedClock(t *testing.T) {
 // TestHandBack: runs handed back are queued again in the same attempt.
 func TestHandBack(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.register(t, "w1", "h", connecthub.DefaultQueue)
-	id := e.run(t, "j", "h", connecthub.DefaultQueue, nil)
-	runs := e.claim(t, "w1")
+	e, id, runs := newHeld(t)
 	e.svc.HandBack(t.Context(), "w1", runs)
 	if r := e.get(t, id); r.Status != connecthub.StatusQueued || r.Attempt != 1 {
 		t.Errorf("handed-back run = %s attempt %d, want QUEUED attempt 1", r.Status, r.Attempt)
@@ -258,10 +265,7 @@ func TestHandBack(t *testing.T) {
 // applied completion answers the run again.
 func TestCompleteChecksTheAttempt(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.register(t, "w1", "h", connecthub.DefaultQueue)
-	id := e.run(t, "j", "h", connecthub.DefaultQueue, nil)
-	e.claim(t, "w1")
+	e, id, _ := newHeld(t)
 	ok := protocol.CompleteRequest{Name: "w1", Attempt: 1, Status: "success", Message: "done with " + theSecret, Result: []byte(`{"n":1}`)}
 
 	tests := []struct {
@@ -306,10 +310,7 @@ func TestCompleteChecksTheAttempt(t *testing.T) {
 // answered without a second attempt being consumed.
 func TestCompleteRetry(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.register(t, "w1", "h", connecthub.DefaultQueue)
-	id := e.run(t, "j", "h", connecthub.DefaultQueue, nil)
-	e.claim(t, "w1")
+	e, id, _ := newHeld(t)
 	req := protocol.CompleteRequest{Name: "w1", Attempt: 1, Status: protocol.CompleteRetry, Error: "upstream said no"}
 	r, err := e.svc.Complete(t.Context(), id, req)
 	if err != nil {
@@ -329,10 +330,7 @@ func TestCompleteRetry(t *testing.T) {
 // holder of the attempt may append.
 func TestAppendLog(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.register(t, "w1", "h", connecthub.DefaultQueue)
-	id := e.run(t, "j", "h", connecthub.DefaultQueue, nil)
-	e.claim(t, "w1")
+	e, id, _ := newHeld(t)
 	ctx := t.Context()
 
 	if err := e.svc.AppendLog(ctx, id, protocol.LogRequest{Name: "w1", Attempt: 1, Lines: []string{"token " + theSecret + "\r\n", "two"}}, false); err != nil {
@@ -376,10 +374,7 @@ func TestAppendLog(t *testing.T) {
 // holds, from the injected clock, and says which it lost.
 func TestHeartbeat(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.register(t, "w1", "h", connecthub.DefaultQueue)
-	id := e.run(t, "j", "h", connecthub.DefaultQueue, nil)
-	e.claim(t, "w1")
+	e, id, _ := newHeld(t)
 	e.clk.Advance(5 * time.Second)
 	resp, err := e.svc.Heartbeat(t.Context(), protocol.HeartbeatRequest{Name: "w1", Runs: []protocol.RunRef{{ID: id, Attempt: 1}, {ID: "gone", Attempt: 1}}})
 	if err != nil {
