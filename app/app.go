@@ -14,6 +14,9 @@ import (
 	_ "time/tzdata"
 
 	"github.com/connecthub/connecthub/handler"
+	// The stock handlers (noop, sleep, httpcall, shell, the Seeyon OA →
+	// Didi examples) register themselves into handler.Default().
+	_ "github.com/connecthub/connecthub/handlers/standard"
 	"github.com/connecthub/connecthub/internal/cli"
 )
 

@@ -17,6 +17,7 @@ import (
 	"github.com/connecthub/connecthub/cron"
 	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/secret"
+	"github.com/connecthub/connecthub/internal/server"
 	"github.com/connecthub/connecthub/internal/store/pgstore"
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
 )
@@ -73,7 +74,7 @@ func newHealthcheckCmd(env *Env) *cobra.Command {
 				if listen == "" {
 					listen = ":8000"
 				}
-				url = "http://" + displayAddr(listen) + "/health/ready"
+				url = "http://" + server.DisplayAddr(listen) + "/health/ready"
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()

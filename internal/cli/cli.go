@@ -15,6 +15,10 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/handler"
+
+	// The program is this package's Run, also where tests run it: the
+	// stock handlers are part of it.
+	_ "github.com/connecthub/connecthub/handlers/standard"
 )
 
 // Env is what the program reads from its surroundings, injected so that
@@ -25,8 +29,10 @@ type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Registry holds the extra handlers of a custom build (the default
-	// registry in the real binary). The built-in handlers are always added.
+	// Registry holds extra handlers (tests add theirs here). The program
+	// always runs those of the default registry too: the stock handlers,
+	// which the blank import of handlers/standard registers, and those of
+	// a custom build.
 	Registry *handler.Registry
 	// Ready, if set, is called by serve with the address it listens on once
 	// it accepts connections (tests use it to find a random port).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/secret"
+	"github.com/connecthub/connecthub/internal/server"
 	"github.com/connecthub/connecthub/internal/store"
 )
 
@@ -267,7 +268,7 @@ func openExistingStore(ctx context.Context, env *Env, cfg *config.Config) (store
 		}
 	}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return openStore(ctx, cfg, log)
+	return server.OpenStore(ctx, cfg, log)
 }
 
 // requireSQLiteFile fails unless the database file exists.

@@ -27,6 +27,7 @@ import (
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/logging"
+	"github.com/connecthub/connecthub/internal/server"
 	"github.com/connecthub/connecthub/internal/worker"
 )
 
@@ -283,7 +284,7 @@ func runWorker(ctx context.Context, env *Env, cfg *config.Config, f *workerFlags
 	if err != nil {
 		return err
 	}
-	reg, err := buildRegistry(env.Registry, cfg)
+	reg, err := server.Handlers(cfg, handler.Default(), env.Registry)
 	if err != nil {
 		return err
 	}
@@ -294,7 +295,7 @@ func runWorker(ctx context.Context, env *Env, cfg *config.Config, f *workerFlags
 	}
 	name := f.name
 	if name == "" {
-		name = nodeName()
+		name = server.NodeName()
 	}
 
 	ln, err := net.Listen("tcp", f.controlListen)
@@ -309,7 +310,7 @@ func runWorker(ctx context.Context, env *Env, cfg *config.Config, f *workerFlags
 		log: log.With("node", name),
 		req: client.RegisterRequest{
 			Name: name, Version: connecthub.Version, Endpoint: endpoint, Queues: cfg.Queues,
-			Handlers: nodeHandlers(reg), MaxConcurrency: cfg.Workers, MetricsPort: port, Labels: f.labels,
+			Handlers: server.NodeHandlers(reg), MaxConcurrency: cfg.Workers, MetricsPort: port, Labels: f.labels,
 		},
 	}
 	n.src, err = worker.NewRemoteSource(worker.RemoteConfig{
@@ -387,17 +388,6 @@ func runWorker(ctx context.Context, env *Env, cfg *config.Config, f *workerFlags
 	}
 	log.Info("connecthub worker stopped")
 	return nil
-}
-
-// nodeHandlers describes the handlers of reg for the registry, so that the
-// server validates jobs against their schemas.
-func nodeHandlers(reg *handler.Registry) []connecthub.NodeHandler {
-	specs := reg.List()
-	out := make([]connecthub.NodeHandler, 0, len(specs))
-	for _, s := range specs {
-		out = append(out, connecthub.NodeHandler{Name: s.Name, Description: s.Description, ConfigSchema: s.ConfigSchema, SecretKeys: s.SecretKeys})
-	}
-	return out
 }
 
 // advertised returns the control address others should use (host:port,

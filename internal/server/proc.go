@@ -1,4 +1,4 @@
-package cli
+package server
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/connecthub/connecthub/internal/worker"
 )
 
-// serverProc is the proc API of serve's own node: its worker pool.
+// serverProc is the proc API of the server's own node: its worker pool.
 type serverProc struct {
 	name string
 	max  int

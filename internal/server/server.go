@@ -1,0 +1,361 @@
+// Package server assembles and runs one ConnectHub node: the store, the
+// service, the HTTP API and admin UI, the scheduler, the rescuer, the node
+// registry and, when the node runs workers, its worker pool. It owns the
+// order in which they start and stop and the two-phase drain of a
+// shutdown, so that `connecthub serve`, the benchmark and the end-to-end
+// tests all run the same node.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/internal/adminui"
+	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/config"
+	"github.com/connecthub/connecthub/internal/httpapi"
+	"github.com/connecthub/connecthub/internal/logging"
+	"github.com/connecthub/connecthub/internal/metrics"
+	"github.com/connecthub/connecthub/internal/scheduler"
+	"github.com/connecthub/connecthub/internal/secret"
+	"github.com/connecthub/connecthub/internal/service"
+	"github.com/connecthub/connecthub/internal/store"
+	apitoken "github.com/connecthub/connecthub/internal/token"
+	"github.com/connecthub/connecthub/internal/worker"
+	"github.com/connecthub/connecthub/internal/workerproto"
+)
+
+// Options are what a node takes besides its configuration: the handlers of
+// the build and, for tests and the benchmark, hooks that observe it.
+type Options struct {
+	// Handlers are the handlers the node runs; they are copied (see
+	// Handlers), so the registry may be shared.
+	Handlers *handler.Registry
+	// LogOutput receives the log when it is not written to CONNECTHUB_LOG_DIR
+	// alone; nil means os.Stderr. Logger, when set, is used instead.
+	LogOutput io.Writer
+	Logger    *slog.Logger
+	// Store, when set, is an open store the node uses instead of opening
+	// the configured one; the caller keeps it and closes it after Run.
+	Store store.Store
+	// WrapSource and WrapSchedulerStore, when set, wrap what the worker pool
+	// claims from and what the scheduler fires into, for a caller that
+	// counts or times those calls (the benchmark). They must not change
+	// what the calls do.
+	WrapSource         func(worker.Source) worker.Source
+	WrapSchedulerStore func(scheduler.Store) scheduler.Store
+}
+
+// Server is one node, built by New and run by Run.
+type Server struct {
+	cfg  *config.Config
+	log  *slog.Logger
+	name string
+
+	st      store.Store
+	handler *handler.Registry
+	svc     *service.Service
+	http    http.Handler // /admin → UI, everything else → API
+	sched   *scheduler.Scheduler
+	rescuer *worker.Rescuer
+	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
+	nodes   *nodeRuntime
+
+	draining atomic.Bool
+	ready    chan struct{}
+	addr     string // the bound address, set before ready closes
+
+	// closers release what New acquired, in reverse order, once.
+	closers   []func() error
+	closeOnce sync.Once
+}
+
+// New builds a node from cfg: it opens the log, the key file, the admin
+// token and the store, and builds every component, but starts nothing.
+// Run starts it; Close releases what New acquired when Run is never called.
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err error) {
+	s := &Server{cfg: cfg, ready: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	s.log = opts.Logger
+	if s.log == nil {
+		out := opts.LogOutput
+		if out == nil {
+			out = os.Stderr
+		}
+		log, closeLog, err := logging.New(logging.Options{Format: cfg.LogFormat, Level: cfg.LogLevel, Dir: cfg.LogDir, Stdout: out})
+		if err != nil {
+			return nil, err
+		}
+		s.log = log
+		s.closers = append(s.closers, closeLog.Close)
+	}
+	log := s.log
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	keys, created, err := secret.LoadOrCreate(cfg.FernetKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Warn("generated a new Fernet key: back it up with the database, secrets are unreadable without it", "path", cfg.FernetKeyPath)
+	}
+	for _, w := range keys.Warnings() {
+		log.Warn(w)
+	}
+	token, tokenPath, err := adminToken(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if tokenPath != "" {
+		log.Info("admin token file (use it as Authorization: Bearer <token>)", "path", tokenPath)
+	}
+	if s.handler, err = Handlers(cfg, opts.Handlers); err != nil {
+		return nil, err
+	}
+
+	s.st = opts.Store
+	if s.st == nil {
+		if s.st, err = OpenStore(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, s.st.Close)
+	}
+	st := s.st
+	s.name = NodeName()
+
+	// The components, in the order they depend on each other.
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	promReg.MustRegister(metrics.NewStatsCollector(st, cfg.Queues))
+	if cc, ok := st.(metrics.ConnectionCounter); ok {
+		promReg.MustRegister(metrics.NewConnectionsGauge(cc))
+	}
+	if s.nodes, err = newNodeRuntime(st, cfg, log, promReg); err != nil {
+		return nil, err
+	}
+	s.svc, err = service.New(service.Config{
+		Store: st, Keys: keys, Registry: s.handler, Logger: log, Nodes: s.nodes.reg,
+		Defaults: connecthub.JobDefaults{Timezone: cfg.Timezone, RetryBackoff: connecthub.Duration(cfg.RetryBackoff)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The admin web UI (/admin); its session cookie also authorises the API.
+	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Username: cfg.AdminUsername,
+		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: s.name, Nodes: s.svc,
+		Logger: log.With("component", "adminui")})
+	if err != nil {
+		return nil, err
+	}
+	apiTokens, err := apitoken.New(st, nil) // API tokens with scopes (connecthub token ...)
+	if err != nil {
+		return nil, err
+	}
+	proc := &serverProc{name: s.name, max: cfg.Workers, ping: st.Ping}
+	wp, err := workerproto.New(workerproto.Config{Store: st, Nodes: s.nodes.reg, Keys: keys, LeaseTTL: cfg.LeaseTTL, Heartbeat: cfg.Heartbeat,
+		RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax, Ready: s.readiness, Clock: clock.Real(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	api, err := httpapi.New(httpapi.Config{
+		Service: s.svc, AdminToken: token, MaxBodyBytes: cfg.MaxBodyBytes, Ready: s.readiness, Node: s.name, Logger: log,
+		Metrics:  promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}),
+		Sessions: ui.Sessions(), // admin UI session cookie + CSRF token
+		Tokens:   apiTokens,
+		Worker:   wp,   // the worker protocol (/api/v1/worker)
+		Proc:     proc, // this node's proc API (/api/v1/proc); its pool is set below
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.http = ui.Wrap(api)
+
+	var schedStore scheduler.Store = st
+	if opts.WrapSchedulerStore != nil {
+		schedStore = opts.WrapSchedulerStore(schedStore)
+	}
+	if s.sched, err = scheduler.New(scheduler.Config{Store: schedStore, Clock: clock.Real(), Logger: log, Metrics: promReg}); err != nil {
+		return nil, err
+	}
+	s.rescuer = worker.NewRescuer(worker.RescuerConfig{Store: st, LeaseTTL: cfg.LeaseTTL, Logger: log})
+	if cfg.Workers > 0 {
+		local := worker.NewLocalSource(st, keys, s.name, cfg.Queues, cfg.LeaseTTL, time.Now)
+		// Closers run in reverse: the source closes after the worker
+		// stopped and before the store closes.
+		s.closers = append(s.closers, local.Close)
+		var src worker.Source = local
+		if opts.WrapSource != nil {
+			src = opts.WrapSource(src)
+		}
+		s.pool, err = worker.New(worker.Config{
+			Source: src, Registry: s.handler, Node: s.name, Concurrency: cfg.Workers, Heartbeat: cfg.Heartbeat,
+			ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax,
+			Logger: log, Metrics: promReg,
+		})
+		if err != nil {
+			return nil, err
+		}
+		proc.pool = s.pool // before the HTTP server starts: no request sees it unset
+	}
+	return s, nil
+}
+
+// Name is the node's name in the registry and on the runs it executes.
+func (s *Server) Name() string { return s.name }
+
+// Service is the node's service, the layer the API and the UI call.
+func (s *Server) Service() *service.Service { return s.svc }
+
+// Ready is closed once the node accepts connections and runs its services.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the address the HTTP server is bound to, "" until Ready is
+// closed.
+func (s *Server) Addr() string {
+	select {
+	case <-s.ready:
+		return s.addr
+	default:
+		return ""
+	}
+}
+
+// readiness answers /health/ready: not ready while draining or when the
+// database does not answer.
+func (s *Server) readiness(ctx context.Context) (bool, string) {
+	if s.draining.Load() {
+		return false, "draining"
+	}
+	if err := s.st.Ping(ctx); err != nil {
+		return false, "db_unavailable"
+	}
+	return true, ""
+}
+
+// Close releases what New acquired (the worker's source, the store when
+// New opened it, the log). Run calls it when it returns; calling it again
+// does nothing.
+func (s *Server) Close() error {
+	var errs []error
+	s.closeOnce.Do(func() {
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			errs = append(errs, s.closers[i]())
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Run serves until ctx is cancelled, then shuts down in order: not ready at
+// once; stop firing and claiming; in-flight runs finish within the
+// shutdown timeout, the rest are handed back; the HTTP server drains. It
+// returns nil after a shutdown, or the error that stopped the node. Call it
+// once.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.Close()
+	cfg, log := s.cfg, s.log
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: s.http,
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+
+	// Services run on a context of their own: ctx ends the run, not the
+	// services, which stop in order below.
+	svcCtx := context.WithoutCancel(ctx)
+	s.addr = ln.Addr().String()
+	if err := s.start(svcCtx); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	log.Info("connecthub serving", "version", connecthub.Version, "listen", s.addr, "url", "http://"+DisplayAddr(s.addr),
+		"db", cfg.DBDriver(), "node", s.name, "workers", cfg.Workers)
+	close(s.ready)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: not ready, stopping scheduler and claims", "timeout", cfg.ShutdownTimeout)
+	case err := <-srvErr:
+		log.Error("http server failed", "err", err)
+		s.draining.Store(true)
+		s.stop()
+		return err
+	}
+	s.draining.Store(true)
+	s.stop()
+
+	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shCtx); err != nil {
+		// Long-lived streams (log follows) do not end by themselves.
+		_ = srv.Close()
+	}
+	log.Info("connecthub stopped")
+	return nil
+}
+
+// start starts the background services, in this order: the scheduler, the
+// rescuer, the worker pool, then the node registry (its reaper and, with a
+// pool, this node's registration: from then on GET /nodes lists it).
+func (s *Server) start(ctx context.Context) error {
+	if err := s.sched.Start(ctx); err != nil {
+		return err
+	}
+	if err := s.rescuer.Start(ctx); err != nil {
+		return err
+	}
+	if s.pool != nil {
+		if err := s.pool.Start(ctx); err != nil {
+			return err
+		}
+	}
+	return s.nodes.start(ctx, s.name, advertisedURL(s.cfg.Listen, s.addr), s.cfg, s.handler, s.pool)
+}
+
+// stop stops the background services: the node reports itself
+// deactivating; the scheduler stops firing; the pool stops claiming, lets
+// its runs in flight finish within the shutdown timeout and hands the rest
+// back; the node deregisters and the reaper stops; the rescuer stops last.
+func (s *Server) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout+10*time.Second)
+	defer cancel()
+	s.nodes.deactivate(ctx)
+	if err := s.sched.Stop(ctx); err != nil {
+		s.log.Warn("scheduler stop", "err", err)
+	}
+	if s.pool != nil {
+		if err := s.pool.Stop(ctx); err != nil {
+			s.log.Warn("worker stop", "err", err)
+		}
+	}
+	s.nodes.stop(ctx)
+	if err := s.rescuer.Stop(ctx); err != nil {
+		s.log.Warn("rescuer stop", "err", err)
+	}
+}
