@@ -2,23 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/handler"
-	"github.com/connecthub/connecthub/internal/clock"
 	"github.com/connecthub/connecthub/internal/config"
-	"github.com/connecthub/connecthub/internal/metrics"
 	"github.com/connecthub/connecthub/internal/scheduler"
 	"github.com/connecthub/connecthub/internal/secret"
+	"github.com/connecthub/connecthub/internal/server"
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/store/pgstore"
@@ -97,79 +90,65 @@ func (e *env) close() error {
 	return err
 }
 
-// node is one ConnectHub node without its HTTP server: the scheduler, the
-// rescuer and the worker pool, wired as serve wires them, with the default
-// configuration except the number of workers. Its Source and the
-// scheduler's store are wrapped by observers that only count.
+// node is one ConnectHub node, started by internal/server as serve starts
+// it, with the default configuration except the number of workers, on a
+// loopback port. Its Source and the scheduler's store are wrapped by
+// observers that only count.
 type node struct {
-	name    string
-	sched   *scheduler.Scheduler
-	rescuer *worker.Rescuer
-	pool    *worker.Worker
-	local   *worker.LocalSource
-	src     *countingSource
-	fires   *fireRecorder
+	name   string
+	src    *countingSource
+	fires  *fireRecorder
+	cancel context.CancelFunc
+	done   chan error // Run's result
 }
 
-// startNode builds and starts a node with the given number of workers. It
-// finishes when want outcomes have been committed (src.done), and its
-// scheduler's fan-out is done when wantFired runs were inserted.
+// startNode builds and starts a node with the given number of workers over
+// the env's open store. It finishes when want outcomes have been committed
+// (src.done), and its scheduler's fan-out is done when wantFired runs were
+// inserted.
 func startNode(ctx context.Context, e *env, workers, want, wantFired int) (*node, error) {
 	cfg := config.Default()
 	cfg.Workers = workers
-	name := nodeName()
-
-	promReg := prometheus.NewRegistry()
-	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	promReg.MustRegister(metrics.NewStatsCollector(e.st, cfg.Queues))
-
-	n := &node{name: name, fires: &fireRecorder{Store: e.st, want: wantFired}}
-	var err error
-	n.sched, err = scheduler.New(scheduler.Config{Store: n.fires, Clock: clock.Real(), Logger: e.log.With("component", "scheduler"), Metrics: promReg})
-	if err != nil {
-		return nil, err
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = e.dir
+	cfg.FernetKeyPath = filepath.Join(e.dir, "fernet.key")
+	if e.driver == "postgres" {
+		cfg.DBURL = e.dsn // only named in the node's log: the store is e's
 	}
-	n.rescuer = worker.NewRescuer(worker.RescuerConfig{Store: e.st, LeaseTTL: cfg.LeaseTTL, Logger: e.log.With("component", "rescuer")})
-	n.local = worker.NewLocalSource(e.st, e.keys, name, cfg.Queues, cfg.LeaseTTL, time.Now)
-	n.src = newCountingSource(n.local, want)
-	n.pool, err = worker.New(worker.Config{
-		Source: n.src, Registry: e.reg, Node: name, Concurrency: cfg.Workers, Heartbeat: cfg.Heartbeat,
-		ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes,
-		Logger: e.log.With("component", "worker"), Metrics: promReg,
+	n := &node{done: make(chan error, 1)}
+	srv, err := server.New(ctx, cfg, server.Options{
+		Handlers: e.reg, Logger: e.log, Store: e.st,
+		WrapSource: func(src worker.Source) worker.Source {
+			n.src = newCountingSource(src, want)
+			return n.src
+		},
+		WrapSchedulerStore: func(st scheduler.Store) scheduler.Store {
+			n.fires = &fireRecorder{Store: st, want: wantFired}
+			return n.fires
+		},
 	})
 	if err != nil {
-		n.local.Close()
 		return nil, err
 	}
-	if err := n.sched.Start(ctx); err != nil {
-		n.local.Close()
-		return nil, err
+	if n.src == nil {
+		srv.Close()
+		return nil, fmt.Errorf("a node needs at least one worker, got %d", workers)
 	}
-	if err := n.rescuer.Start(ctx); err != nil {
-		n.stop()
-		return nil, err
+	n.name = srv.Name()
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cancel = cancel
+	go func() { n.done <- srv.Run(runCtx) }()
+	select {
+	case <-srv.Ready():
+		return n, nil
+	case err := <-n.done:
+		cancel()
+		return nil, fmt.Errorf("the node stopped before it was ready: %w", err)
 	}
-	if err := n.pool.Start(ctx); err != nil {
-		n.stop()
-		return nil, err
-	}
-	return n, nil
 }
 
-// stop stops the node in serve's order: scheduler, workers, rescuer, then
-// the source's subscriptions.
+// stop shuts the node down as a SIGTERM shuts serve down, and waits for it.
 func (n *node) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), config.DefaultShutdownTimeout+10*time.Second)
-	defer cancel()
-	errs := []error{n.sched.Stop(ctx), n.pool.Stop(ctx), n.rescuer.Stop(ctx), n.local.Close()}
-	return errors.Join(errs...)
-}
-
-// nodeName is hostname-pid, like serve's.
-func nodeName() string {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "connecthub"
-	}
-	return fmt.Sprintf("%s-%d", host, os.Getpid())
+	n.cancel()
+	return <-n.done
 }
