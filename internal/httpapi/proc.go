@@ -7,26 +7,30 @@ import (
 	"github.com/connecthub/connecthub"
 )
 
-// Proc statuses of a node (the proc API of docs/api.md).
+// Proc statuses of a node (the proc API of docs/api.md), the same for a
+// server's own worker pool and a remote worker (`connecthub worker`).
 const (
-	ProcPending = "PENDING" // registered, not pulling runs (this server runs no worker)
+	ProcPending = "PENDING" // not pulling runs: a server without a worker pool, a worker not registered yet
 	ProcRunning = "RUNNING" // claiming and running
-	ProcAbort   = "ABORT"   // stopped by an operator: finishes in-flight runs, claims nothing
-	ProcError   = "ERROR"   // cannot reach the database
+	ProcAbort   = "ABORT"   // stopped by an operator (or shutting down): finishes in-flight runs, claims nothing
+	ProcError   = "ERROR"   // cannot reach the database (server) or the server (worker)
 )
 
 // ProcStatus answers GET /api/v1/proc/status.
 type ProcStatus struct {
-	Status  string `json:"status"`
-	Name    string `json:"name"`
+	Status string `json:"status"`
+	Name   string `json:"name"`
+	// Server is the URL a remote worker pulls from; empty for a server.
+	Server  string `json:"server,omitempty"`
 	Running int    `json:"running"`
 	Max     int    `json:"max"`
 	Paused  bool   `json:"paused"`
 	Error   string `json:"error,omitempty"`
 }
 
-// Proc is this server's own worker pool, controlled through the proc API.
-// Stop pauses claiming (in-flight runs finish); Start resumes it.
+// Proc is a node's worker pool, controlled through the proc API: a
+// server's own pool here, a remote worker's on its control port. Stop
+// pauses claiming (in-flight runs finish); Start resumes it.
 type Proc interface {
 	ProcStatus(ctx context.Context) ProcStatus
 	// ProcStop and ProcStart return an error when there is nothing to
