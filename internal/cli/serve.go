@@ -64,16 +64,24 @@ func serve(ctx context.Context, env *Env, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	if env.Ready != nil {
-		stopped := make(chan struct{})
-		defer close(stopped)
-		go func() {
-			select {
-			case <-srv.Ready():
-				env.Ready(srv.Addr())
-			case <-stopped:
-			}
-		}()
-	}
+	defer env.notifyReady(srv.Ready(), srv.Addr)()
 	return srv.Run(ctx)
+}
+
+// notifyReady calls env.Ready with addr() once ready is closed, from a
+// goroutine of its own; the returned function ends that goroutine when
+// the program stopped before it was ready.
+func (env *Env) notifyReady(ready <-chan struct{}, addr func() string) (stop func()) {
+	if env.Ready == nil {
+		return func() {}
+	}
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case <-ready:
+			env.Ready(addr())
+		case <-stopped:
+		}
+	}()
+	return func() { close(stopped) }
 }

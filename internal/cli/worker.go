@@ -101,16 +101,6 @@ func runWorker(ctx context.Context, env *Env, cfg *config.Config, f *workerFlags
 	if err != nil {
 		return err
 	}
-	if env.Ready != nil {
-		stopped := make(chan struct{})
-		defer close(stopped)
-		go func() {
-			select {
-			case <-w.Ready():
-				env.Ready(w.ControlAddr())
-			case <-stopped:
-			}
-		}()
-	}
+	defer env.notifyReady(w.Ready(), w.ControlAddr)()
 	return w.Run(ctx)
 }

@@ -97,21 +97,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	}()
 	s.log = opts.Logger
 	if s.log == nil {
-		out := opts.LogOutput
-		if out == nil {
-			out = os.Stderr
-		}
-		log, closeLog, err := logging.New(logging.Options{Format: cfg.LogFormat, Level: cfg.LogLevel, Dir: cfg.LogDir, Stdout: out})
+		log, closeLog, err := OpenLog(cfg, opts.LogOutput)
 		if err != nil {
 			return nil, err
 		}
 		s.log = log
-		s.closers = append(s.closers, closeLog.Close)
+		s.closers = append(s.closers, closeLog)
+	} else {
+		logWarnings(s.log, cfg)
 	}
 	log := s.log
-	for _, w := range cfg.Warnings() {
-		log.Warn(w)
-	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -221,6 +216,28 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		proc.pool = s.pool // before the HTTP server starts: no request sees it unset
 	}
 	return s, nil
+}
+
+// OpenLog opens the log cfg configures, writing to out (nil means
+// os.Stderr) unless cfg sends it to files only, and logs the
+// configuration's warnings. The remote worker opens its log the same way.
+func OpenLog(cfg *config.Config, out io.Writer) (*slog.Logger, func() error, error) {
+	if out == nil {
+		out = os.Stderr
+	}
+	log, closer, err := logging.New(logging.Options{Format: cfg.LogFormat, Level: cfg.LogLevel, Dir: cfg.LogDir, Stdout: out})
+	if err != nil {
+		return nil, nil, err
+	}
+	logWarnings(log, cfg)
+	return log, closer.Close, nil
+}
+
+// logWarnings logs the configuration's findings an operator should see.
+func logWarnings(log *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 }
 
 // Name is the node's name in the registry and on the runs it executes.

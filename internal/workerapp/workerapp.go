@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +24,6 @@ import (
 	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/internal/config"
-	"github.com/connecthub/connecthub/internal/logging"
 	"github.com/connecthub/connecthub/internal/server"
 	"github.com/connecthub/connecthub/internal/worker"
 )
@@ -70,7 +68,7 @@ type Worker struct {
 	ctl  *http.Server
 	done chan struct{} // closed once the worker runs (Ready)
 
-	closers   []func() error
+	closeLog  func() error
 	closeOnce sync.Once
 }
 
@@ -83,19 +81,10 @@ func New(cfg *config.Config, opts Options) (_ *Worker, err error) {
 			w.Close()
 		}
 	}()
-	out := opts.LogOutput
-	if out == nil {
-		out = os.Stderr
-	}
-	log, closeLog, err := logging.New(logging.Options{Format: cfg.LogFormat, Level: cfg.LogLevel, Dir: cfg.LogDir, Stdout: out})
-	if err != nil {
+	if w.log, w.closeLog, err = server.OpenLog(cfg, opts.LogOutput); err != nil {
 		return nil, err
 	}
-	w.log = log
-	w.closers = append(w.closers, closeLog.Close)
-	for _, warning := range cfg.Warnings() {
-		log.Warn(warning)
-	}
+	log := w.log
 	reg, err := server.Handlers(cfg, opts.Handlers)
 	if err != nil {
 		return nil, err
@@ -116,7 +105,6 @@ func New(cfg *config.Config, opts Options) (_ *Worker, err error) {
 	if w.ln, err = net.Listen("tcp", listen); err != nil {
 		return nil, fmt.Errorf("control port: listen on %s: %w", listen, err)
 	}
-	w.closers = append(w.closers, func() error { _ = w.ln.Close(); return nil })
 	endpoint, port := advertised(w.ln.Addr())
 
 	n := &remoteNode{
@@ -165,12 +153,16 @@ func (w *Worker) Ready() <-chan struct{} { return w.done }
 // Close releases what New acquired (the control port, the log). Run calls
 // it when it returns; calling it again does nothing.
 func (w *Worker) Close() error {
+	var err error
 	w.closeOnce.Do(func() {
-		for i := len(w.closers) - 1; i >= 0; i-- {
-			_ = w.closers[i]()
+		if w.ln != nil {
+			_ = w.ln.Close() // the control server may have closed it already
+		}
+		if w.closeLog != nil {
+			err = w.closeLog()
 		}
 	})
-	return nil
+	return err
 }
 
 // Run runs the worker until ctx is cancelled, then shuts down gracefully:
