@@ -95,6 +95,7 @@ func (e *env) close() error {
 // loopback port. Its Source and the scheduler's store are wrapped by
 // observers that only count.
 type node struct {
+	srv    *server.Server
 	name   string
 	src    *countingSource
 	fires  *fireRecorder
@@ -102,11 +103,23 @@ type node struct {
 	done   chan error // Run's result
 }
 
-// startNode builds and starts a node with the given number of workers over
-// the env's open store. It finishes when want outcomes have been committed
-// (src.done), and its scheduler's fan-out is done when wantFired runs were
-// inserted.
+// startNode builds and starts a node: newNode, then start.
 func startNode(ctx context.Context, e *env, workers, want, wantFired int) (*node, error) {
+	n, err := newNode(ctx, e, workers, want, wantFired)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.start(ctx); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// newNode builds a node with the given number of workers over the env's
+// open store, without starting it. It finishes when want outcomes have
+// been committed (src.done), and its scheduler's fan-out is done when
+// wantFired runs were inserted.
+func newNode(ctx context.Context, e *env, workers, want, wantFired int) (*node, error) {
 	cfg := config.Default()
 	cfg.Workers = workers
 	cfg.Listen = "127.0.0.1:0"
@@ -134,16 +147,23 @@ func startNode(ctx context.Context, e *env, workers, want, wantFired int) (*node
 		srv.Close()
 		return nil, fmt.Errorf("a node needs at least one worker, got %d", workers)
 	}
-	n.name = srv.Name()
+	n.srv, n.name = srv, srv.Name()
+	return n, nil
+}
+
+// start runs the node and waits until it is ready (its pool claims from
+// the moment Run starts it, before that).
+func (n *node) start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
-	go func() { n.done <- srv.Run(runCtx) }()
+	go func() { n.done <- n.srv.Run(runCtx) }()
 	select {
-	case <-srv.Ready():
-		return n, nil
+	case <-n.srv.Ready():
+		return nil
 	case err := <-n.done:
 		cancel()
-		return nil, fmt.Errorf("the node stopped before it was ready: %w", err)
+		n.done <- err // for stop
+		return fmt.Errorf("the node stopped before it was ready: %w", err)
 	}
 }
 
