@@ -13,27 +13,12 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub/integrations/didi/diditest"
+	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/testenv"
 )
 
-// clock is a settable time source shared by a client and a fake.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is the settable time source shared by a client and a fake.
+func newClock() *clock.Fake { return testenv.ClockAt(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)) }
 
 // testConfig returns a client config matching the fake's defaults.
 func testConfig(baseURL string) Config {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,11 +19,13 @@ import (
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/internal/adminui"
 	"github.com/connecthub/connecthub/internal/auth"
+	"github.com/connecthub/connecthub/internal/clock"
 	"github.com/connecthub/connecthub/internal/httpapi"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
+	"github.com/connecthub/connecthub/internal/testenv"
 )
 
 const (
@@ -40,25 +41,7 @@ type env struct {
 	ui  *adminui.UI
 	svc *service.Service
 	st  store.Store
-	clk *clock
-}
-
-// clock is a settable clock for the login rate limiter and sessions.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	clk *clock.Fake // settable, for the login rate limiter and sessions
 }
 
 // options tweak the env's UI.
@@ -106,7 +89,7 @@ func newEnv(t *testing.T, opts options) *env {
 			t.Fatal(err)
 		}
 	}
-	clk := &clock{t: time.Now().UTC()}
+	clk := testenv.ClockAt(time.Now().UTC())
 	svc, err := service.New(service.Config{Store: st, Keys: keys, Registry: reg, Now: clk.Now,
 		Defaults: connecthub.JobDefaults{Timezone: "Asia/Shanghai"}})
 	if err != nil {

@@ -6,9 +6,10 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub/internal/auth"
+	"github.com/connecthub/connecthub/internal/clock"
 )
 
-func newLimiter(t *testing.T, clk *fakeClock, maxClients int) *auth.Limiter {
+func newLimiter(t *testing.T, clk *clock.Fake, maxClients int) *auth.Limiter {
 	t.Helper()
 	l, err := auth.NewLimiter(auth.LimiterConfig{Burst: 3, Every: 10 * time.Second, MaxClients: maxClients, Now: clk.Now})
 	if err != nil {

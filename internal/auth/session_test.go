@@ -7,36 +7,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/connecthub/connecthub/internal/auth"
+	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/testenv"
 )
 
-// fakeClock is a settable clock shared by a Manager or Limiter and its test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// newClock is the settable clock shared by a Manager or Limiter and its
+// test.
+func newClock() *clock.Fake { return testenv.Clock() }
 
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newManager(t *testing.T, secret string, clk *fakeClock) *auth.Manager {
+func newManager(t *testing.T, secret string, clk *clock.Fake) *auth.Manager {
 	t.Helper()
 	m, err := auth.NewManager(auth.Config{Secret: secret, TTL: time.Hour, Now: clk.Now})
 	if err != nil {
@@ -159,7 +142,7 @@ func TestSessionFromTheFutureIsRejected(t *testing.T) {
 	m := newManager(t, "token-1", clk)
 	_, value, _ := m.Issue("admin")
 	// The verifying replica's clock is two minutes behind the issuer's.
-	behind := &fakeClock{t: clk.Now().Add(-2 * time.Minute)}
+	behind := testenv.ClockAt(clk.Now().Add(-2 * time.Minute))
 	m2 := newManager(t, "token-1", behind)
 	if _, err := m2.Verify(value); !errors.Is(err, auth.ErrInvalid) {
 		t.Fatalf("got %v, want ErrInvalid for a cookie issued 2 minutes ahead", err)

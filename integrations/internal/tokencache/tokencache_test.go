@@ -4,42 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is a settable time source.
+func newClock() *clock.Fake { return testenv.ClockAt(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)) }
 
 // counter is a fetch function that issues "tok-1", "tok-2", ... with a
 // fixed lifetime (zero: no expiry).
 type counter struct {
 	calls    atomic.Int32
 	lifetime time.Duration
-	clock    *clock
+	clock    *clock.Fake
 }
 
 func (f *counter) fetch(context.Context) (Token, error) {
