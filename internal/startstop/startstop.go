@@ -36,6 +36,9 @@ var ErrStop = errors.New("service stopped")
 // ErrRunning is returned by StartInit while the service runs.
 var ErrRunning = errors.New("service already running")
 
+// ErrOneShot is returned by StartInit of a OneShot service that was stopped.
+var ErrOneShot = errors.New("service stopped; it cannot be started again")
+
 // Service is what every background service offers.
 type Service interface {
 	Start(ctx context.Context) error
@@ -47,7 +50,14 @@ type Service interface {
 // Base implements the lifecycle. Its zero value is ready to use; it must not
 // be copied after first use.
 type Base struct {
+	// OneShot, set before first use, makes Start fail with ErrOneShot once
+	// Stop was called (even before Start) or a run ended: for services
+	// whose state cannot be reset, such as the worker runtime. Other
+	// services may start again after they stopped.
+	OneShot bool
+
 	mu      sync.Mutex
+	spent   bool // a OneShot service was stopped or ran
 	running bool
 	cancel  context.CancelCauseFunc
 	// started and stopped belong to the current run, or to the next one
@@ -80,6 +90,10 @@ func (b *Base) StartInit(ctx context.Context) (runCtx context.Context, started f
 	if b.running {
 		return nil, nil, nil, ErrRunning
 	}
+	if b.OneShot && b.spent {
+		return nil, nil, nil, ErrOneShot
+	}
+	b.spent = b.OneShot
 	if b.started != nil {
 		select {
 		case <-b.stopped: // a finished run: the new one gets new channels
@@ -138,6 +152,7 @@ func (b *Base) StopContext(ctx context.Context) error { return b.stop(ctx, true)
 
 func (b *Base) stop(ctx context.Context, handOver bool) error {
 	b.mu.Lock()
+	b.spent = b.OneShot
 	if !b.running {
 		b.mu.Unlock()
 		return nil

@@ -270,3 +270,33 @@ func TestConcurrentStartStop(t *testing.T) {
 		}
 	}
 }
+
+func TestOneShot(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		run  bool // start (and stop) once before the Start under test
+	}{
+		{"stopped before start", false},
+		{"ran once", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLoop()
+			l.OneShot = true
+			ctx := within(t)
+			if tt.run {
+				if err := l.Start(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Start(ctx); !errors.Is(err, startstop.ErrOneShot) {
+				t.Fatalf("Start after Stop = %v, want ErrOneShot", err)
+			}
+		})
+	}
+}
