@@ -30,6 +30,7 @@ import (
 	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/httpapi"
 	"github.com/connecthub/connecthub/internal/logging"
+	"github.com/connecthub/connecthub/internal/maintenance"
 	"github.com/connecthub/connecthub/internal/metrics"
 	"github.com/connecthub/connecthub/internal/scheduler"
 	"github.com/connecthub/connecthub/internal/secret"
@@ -72,7 +73,7 @@ type Server struct {
 	svc     *service.Service
 	http    http.Handler // /admin → UI, everything else → API
 	sched   *scheduler.Scheduler
-	rescuer *worker.Rescuer
+	rescuer *maintenance.Rescuer
 	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
 
@@ -195,7 +196,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if s.sched, err = scheduler.New(scheduler.Config{Store: schedStore, Clock: clock.Real(), Logger: log, Metrics: promReg}); err != nil {
 		return nil, err
 	}
-	s.rescuer = worker.NewRescuer(worker.RescuerConfig{Store: st, LeaseTTL: cfg.LeaseTTL, Logger: log})
+	s.rescuer = maintenance.NewRescuer(maintenance.RescuerConfig{Store: st, LeaseTTL: cfg.LeaseTTL, Logger: log})
 	if cfg.Workers > 0 {
 		local := worker.NewLocalSource(st, keys, s.name, cfg.Queues, cfg.LeaseTTL, time.Now)
 		// Closers run in reverse: the source closes after the worker

@@ -61,8 +61,9 @@
 //
 // A completion that fails is retried with back-off until it succeeds: a
 // database hiccup does not lose outcomes. If the process dies, its leases
-// expire and the Rescuer (run by every `serve`) re-queues the runs, or ends
-// them FAILURE "worker lost" when they have no attempts left.
+// expire and the Rescuer of internal/maintenance (run by every `serve`)
+// re-queues the runs, or ends them FAILURE "worker lost" when they have no
+// attempts left.
 //
 // Go cannot stop a goroutine, so a handler that ignores its context cannot
 // be killed. When a run's context is cancelled (timeout, cancel request,

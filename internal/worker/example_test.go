@@ -10,6 +10,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/internal/maintenance"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
 	"github.com/connecthub/connecthub/internal/worker"
@@ -17,8 +18,8 @@ import (
 
 // Example wires the in-process worker pool the way `connecthub serve` does:
 // a LocalSource over the store and the keyring, a Worker over the source,
-// and a Rescuer for the leases of dead workers. Stop the worker before
-// closing the source and the store.
+// and maintenance's Rescuer for the leases of dead workers. Stop the worker
+// before closing the source and the store.
 func Example() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "connecthub-example")
@@ -49,7 +50,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	rescuer := worker.NewRescuer(worker.RescuerConfig{Store: st, LeaseTTL: 30 * time.Second, Logger: quiet})
+	rescuer := maintenance.NewRescuer(maintenance.RescuerConfig{Store: st, LeaseTTL: 30 * time.Second, Logger: quiet})
 	if err := w.Start(ctx); err != nil {
 		panic(err)
 	}

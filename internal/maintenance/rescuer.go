@@ -1,15 +1,21 @@
-package worker
+package maintenance
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/startstop"
 )
+
+// DefaultRescueBatch is the most runs one RunRescue call handles by
+// default: the same bound as a worker's claim and completion batches, so
+// that a rescue transaction is no longer than theirs.
+const DefaultRescueBatch = 1000
 
 // RescueStore is the part of the store the Rescuer needs.
 type RescueStore interface {
@@ -28,12 +34,13 @@ type RescuerConfig struct {
 	// min(5s, LeaseTTL/2), so a zombie waits at most half a lease more.
 	Interval time.Duration
 	// Batch is the most runs one RunRescue call handles; a full batch is
-	// followed by another call at once. Default MaxBatch.
+	// followed by another call at once. Default DefaultRescueBatch.
 	Batch int
 	// Logger receives a line per rescued run. Default slog.Default().
 	Logger *slog.Logger
-	// Now is the clock leases are compared with. Default time.Now.
-	Now func() time.Time
+	// Clock is what leases are compared with, and times the passes.
+	// Default clock.Real().
+	Clock clock.Clock
 }
 
 // withDefaults fills zero fields.
@@ -45,13 +52,13 @@ func (c RescuerConfig) withDefaults() RescuerConfig {
 		c.Interval = min(5*time.Second, c.LeaseTTL/2)
 	}
 	if c.Batch == 0 {
-		c.Batch = MaxBatch
+		c.Batch = DefaultRescueBatch
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = clock.Real()
 	}
 	return c
 }
@@ -73,92 +80,58 @@ func (c RescuerConfig) validate() error {
 // others FAILURE "worker lost". It publishes nothing itself: the store driver
 // notifies the workers of re-queued runs. Every `serve` replica runs one;
 // RunRescue is safe to run concurrently.
+//
+// Its lifecycle is startstop's: cancelling Start's context stops it as Stop
+// does, and a stopped Rescuer does not start again.
 type Rescuer struct {
+	startstop.Base
 	cfg RescuerConfig
 	log *slog.Logger
-
-	mu      sync.Mutex
-	started bool
-	stopped bool
-	stop    chan struct{}
-	done    chan struct{}
-	cancel  context.CancelFunc
 }
 
 // NewRescuer returns a Rescuer; Start checks the configuration.
 func NewRescuer(cfg RescuerConfig) *Rescuer {
 	cfg = cfg.withDefaults()
-	return &Rescuer{
-		cfg:  cfg,
-		log:  cfg.Logger.With("component", "rescuer"),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-	}
+	r := &Rescuer{cfg: cfg, log: cfg.Logger.With("component", "rescuer")}
+	r.OneShot = true
+	return r
 }
 
-// Start checks the configuration and starts rescuing every Interval. ctx's
-// values are kept but its cancellation does not stop the Rescuer: Stop does.
+// Interval returns how often the Rescuer looks for expired leases.
+func (r *Rescuer) Interval() time.Duration { return r.cfg.Interval }
+
+// Start checks the configuration and starts rescuing: once at once, then
+// every Interval.
 func (r *Rescuer) Start(ctx context.Context) error {
 	if err := r.cfg.validate(); err != nil {
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.started || r.stopped {
-		return errors.New("rescuer: Start called twice or after Stop")
+	runCtx, started, stopped, err := r.StartInit(ctx)
+	if err != nil {
+		return fmt.Errorf("rescuer: %w", err)
 	}
-	r.started = true
-	var loopCtx context.Context
-	loopCtx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go r.loop(loopCtx)
+	go func() {
+		started()
+		defer stopped(nil)
+		every(runCtx, r.cfg.Clock, r.cfg.Interval, true, func() {
+			if _, err := r.RescueOnce(runCtx); err != nil && runCtx.Err() == nil {
+				r.log.Error("rescuing expired leases failed; will retry", "err", err)
+			}
+		})
+	}()
 	return nil
 }
 
 // Stop stops the Rescuer, interrupting a rescue in progress, and waits for
 // it to end or ctx to be done. It is safe to call twice and before Start.
-func (r *Rescuer) Stop(ctx context.Context) error {
-	r.mu.Lock()
-	if !r.stopped {
-		r.stopped = true
-		close(r.stop)
-		if r.cancel != nil {
-			r.cancel()
-		}
-		if !r.started {
-			close(r.done)
-		}
-	}
-	r.mu.Unlock()
-	select {
-	case <-r.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (r *Rescuer) loop(ctx context.Context) {
-	defer close(r.done)
-	ticker := time.NewTicker(r.cfg.Interval)
-	defer ticker.Stop()
-	for {
-		if _, err := r.RescueOnce(ctx); err != nil && ctx.Err() == nil {
-			r.log.Error("rescuing expired leases failed; will retry", "err", err)
-		}
-		select {
-		case <-r.stop:
-			return
-		case <-ticker.C:
-		}
-	}
-}
+func (r *Rescuer) Stop(ctx context.Context) error { return r.StopContext(ctx) }
 
 // RescueOnce rescues every run whose lease has expired now, in batches, and
 // returns how many it rescued.
 func (r *Rescuer) RescueOnce(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		runs, err := r.cfg.Store.RunRescue(ctx, r.cfg.Now(), r.cfg.Batch)
+		runs, err := r.cfg.Store.RunRescue(ctx, r.cfg.Clock.Now(), r.cfg.Batch)
 		if err != nil {
 			return total, err
 		}

@@ -1,0 +1,13 @@
+// Package maintenance holds the background services that keep the
+// database healthy on every `serve` replica: the Rescuer, which takes back
+// the runs whose lease expired, and the NodeReaper, which declares silent
+// nodes dead and rescues their runs at once. Future cleaners (old runs,
+// old logs) belong here too.
+//
+// Each service is built on internal/startstop, reads the time from an
+// injected clock.Clock, and does its work in idempotent store calls, so
+// that any number of replicas may run it at once. A pass runs at Start and
+// then every Interval; between passes the service waits on a clock timer,
+// so with a fake clock a pending timer means "idle", which tests wait for
+// instead of sleeping.
+package maintenance
