@@ -4,64 +4,40 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/maintenance"
 	"github.com/connecthub/connecthub/internal/node"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
+	"github.com/connecthub/connecthub/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// clock is a settable clock shared by the registry and the test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock {
-	return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// fixture is a registry over a fresh SQLite database with a fake clock.
+// fixture is a registry over a fresh SQLite database with a fake clock,
+// and the dead-node reaper of maintenance over the same store and clock
+// (not started: tests call its ReapOnce).
 type fixture struct {
-	t     *testing.T
-	st    *sqlitestore.Store
-	clock *clock
-	reg   *node.Registry
+	t      *testing.T
+	st     *sqlitestore.Store
+	clock  *clock.Fake
+	reg    *node.Registry
+	reaper *maintenance.NodeReaper
 }
 
 // setup builds a registry with DeadAfter 30s; change adjusts its Config.
 func setup(t *testing.T, change ...func(*node.Config)) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "connecthub.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clk := newClock()
-	cfg := node.Config{Store: st, DeadAfter: 30 * time.Second, Now: clk.Now}
+	st, clk := testenv.SQLite(t), testenv.Clock()
+	cfg := node.Config{Store: st, DeadAfter: 30 * time.Second, Clock: clk}
 	for _, c := range change {
 		c(&cfg)
 	}
@@ -69,7 +45,11 @@ func setup(t *testing.T, change ...func(*node.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, st: st, clock: clk, reg: reg}
+	reaper, err := maintenance.NewNodeReaper(maintenance.NodeReaperConfig{Store: st, DeadAfter: reg.DeadAfter(), Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, st: st, clock: clk, reg: reg, reaper: reaper}
 }
 
 // workerNode is a valid registration of a worker named name.
@@ -144,18 +124,5 @@ func requireError(t *testing.T, err error, kind connecthub.Kind, code, field str
 	}
 	if e.Kind != kind || (code != "" && e.Code != code) || (field != "" && e.Field != field) {
 		t.Fatalf("want kind %s code %q field %q, got kind %s code %q field %q: %v", kind, code, field, e.Kind, e.Code, e.Field, err)
-	}
-}
-
-// waitFor polls cond until it holds: the reaper and the keepalive loop run
-// on real tickers, so the test waits on the state they produce.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -1,15 +1,14 @@
 // Package node is the registry of the processes that execute runs, the
 // nodes: the worker pool inside each `connecthub serve`, every `connecthub
 // worker`, and workers in other languages. It validates registrations,
-// records keepalives, declares silent nodes dead and rescues their runs at
-// once, lets operators stop and start nodes and clean old entries, and
-// publishes the nodes' metrics endpoints for Prometheus service discovery.
+// records keepalives, lets operators stop and start nodes and clean old
+// entries, and publishes the nodes' metrics endpoints for Prometheus service
+// discovery. Declaring silent nodes dead and rescuing their runs is the
+// NodeReaper's, in internal/maintenance.
 //
 // The registry keeps no state of its own: everything is in the store, so
 // every server replica sees the same nodes and any replica can answer any
-// node (nothing depends on sticky sessions). Each replica runs the reaper;
-// marking a node dead is one idempotent transaction, so they do not
-// conflict.
+// node (nothing depends on sticky sessions).
 package node
 
 import (
@@ -19,12 +18,12 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/clock"
 	"github.com/connecthub/connecthub/internal/store"
 )
 
@@ -35,9 +34,6 @@ const (
 	// DefaultCleanAfter is how old an inactive node must be for Clean when
 	// no age is given (the default of `connecthub nodes clean --older-than`).
 	DefaultCleanAfter = 24 * time.Hour
-	// maxInterval caps the reaper's default period, so that a long
-	// DeadAfter does not also make detection late by a long period.
-	maxInterval = 5 * time.Second
 )
 
 // Config configures a Registry. Zero values take the documented defaults.
@@ -45,15 +41,13 @@ type Config struct {
 	// Store keeps the nodes. Required.
 	Store store.NodeStore
 	// DeadAfter is how long a node may stay silent before it is declared
-	// dead (CONNECTHUB_NODE_DEAD_AFTER). Default 30s.
+	// dead (CONNECTHUB_NODE_DEAD_AFTER). Default 30s. The registry checks
+	// that a node's own heartbeat is shorter; maintenance's NodeReaper
+	// takes it from DeadAfter() and declares the silent nodes dead.
 	DeadAfter time.Duration
-	// Interval is how often the reaper looks for dead nodes. Default
-	// min(DeadAfter/3, 5s): a dead node is noticed within DeadAfter plus
-	// one Interval.
-	Interval time.Duration
-	// Now is the clock of registrations, keepalives and dead detection.
-	// Default time.Now. The reaper's period uses real time.
-	Now func() time.Time
+	// Clock is the clock of registrations, keepalives and cleaning.
+	// Default clock.Real().
+	Clock clock.Clock
 	// Logger receives dead nodes and rescued runs. Default: discard.
 	Logger *slog.Logger
 	// Metrics, when not nil, receives the connecthub_nodes{state} gauge.
@@ -65,11 +59,8 @@ func (c Config) WithDefaults() Config {
 	if c.DeadAfter == 0 {
 		c.DeadAfter = DefaultDeadAfter
 	}
-	if c.Interval == 0 {
-		c.Interval = min(c.DeadAfter/3, maxInterval)
-	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = clock.Real()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -85,9 +76,6 @@ func (c Config) validate() error {
 	if c.DeadAfter < 0 {
 		errs = append(errs, fmt.Errorf("DeadAfter must be > 0, got %s", c.DeadAfter))
 	}
-	if c.Interval <= 0 {
-		errs = append(errs, fmt.Errorf("Interval must be > 0, got %s", c.Interval))
-	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
@@ -99,21 +87,15 @@ type Registry struct {
 	cfg Config
 	st  store.NodeStore
 	log *slog.Logger
-
-	mu      sync.Mutex
-	started bool
-	stop    chan struct{}
-	done    chan struct{}
-	stopped sync.Once
 }
 
-// New returns a Registry; call Start to run its reaper.
+// New returns a Registry.
 func New(cfg Config) (*Registry, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &Registry{cfg: cfg, st: cfg.Store, log: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Registry{cfg: cfg, st: cfg.Store, log: cfg.Logger}
 	if cfg.Metrics != nil {
 		if err := cfg.Metrics.Register(newCollector(cfg.Store)); err != nil {
 			return nil, fmt.Errorf("node: register metrics: %w", err)
@@ -125,7 +107,7 @@ func New(cfg Config) (*Registry, error) {
 // DeadAfter returns the silence after which a node is declared dead.
 func (r *Registry) DeadAfter() time.Duration { return r.cfg.DeadAfter }
 
-func (r *Registry) now() time.Time { return r.cfg.Now().UTC() }
+func (r *Registry) now() time.Time { return r.cfg.Clock.Now().UTC() }
 
 // Register records a node starting up: it validates the registration,
 // sets present_state "activating" and the registration and heartbeat
@@ -291,91 +273,6 @@ func (r *Registry) SetSettingState(ctx context.Context, name, state string) (*co
 	}
 	r.log.InfoContext(ctx, "node setting state changed", "node", name, "setting_state", state)
 	return normalize(n), nil
-}
-
-// Reap runs one pass of dead detection now: every node silent for longer
-// than DeadAfter becomes inactive, and its RUNNING runs are rescued at once
-// (re-queued, or FAILURE "worker lost" without attempts left) instead of
-// waiting for their leases to expire. The reaper calls it every Interval.
-func (r *Registry) Reap(ctx context.Context) ([]*connecthub.Node, []*connecthub.Run, error) {
-	now := r.now()
-	dead, rescued, err := r.st.NodeMarkDead(ctx, now.Add(-r.cfg.DeadAfter), now)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, n := range dead {
-		r.log.WarnContext(ctx, "node declared dead: no keepalive", "node", n.Name, "kind", n.Kind,
-			"last_heartbeat", n.LastHeartbeat.Format(time.RFC3339Nano), "dead_after", r.cfg.DeadAfter.String())
-	}
-	for _, run := range rescued {
-		r.log.WarnContext(ctx, "run rescued from a dead node", "run", run.ID, "job", run.JobID,
-			"status", run.Status, "attempt", run.Attempt)
-	}
-	return dead, rescued, nil
-}
-
-// Start runs the reaper until Stop or until ctx ends. Starting twice is an
-// error.
-func (r *Registry) Start(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.started {
-		return errors.New("node: registry already started")
-	}
-	r.started = true
-	go r.loop(ctx)
-	return nil
-}
-
-// Stop ends the reaper and waits for a pass in progress, or until ctx
-// ends. It is safe to call twice, and before Start.
-func (r *Registry) Stop(ctx context.Context) error {
-	r.mu.Lock()
-	started := r.started
-	r.mu.Unlock()
-	r.stopped.Do(func() { close(r.stop) })
-	if !started {
-		return nil
-	}
-	select {
-	case <-r.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("node: stop reaper: %w", ctx.Err())
-	}
-}
-
-func (r *Registry) loop(ctx context.Context) {
-	defer close(r.done)
-	ticker := time.NewTicker(r.cfg.Interval)
-	defer ticker.Stop()
-	failing := false
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		// A pass must not outlive the period by much, or passes would pile
-		// up behind a slow database.
-		passCtx, cancel := context.WithTimeout(ctx, max(r.cfg.Interval, 5*time.Second))
-		_, _, err := r.Reap(passCtx)
-		cancel()
-		switch {
-		case err != nil && !failing:
-			// Once per failing streak: a database outage must not flood the
-			// log every few seconds.
-			r.log.ErrorContext(ctx, "dead node detection failed; retrying", "err", err, "every", r.cfg.Interval.String())
-			failing = true
-		case err != nil:
-			r.log.DebugContext(ctx, "dead node detection still failing", "err", err)
-		case failing:
-			r.log.InfoContext(ctx, "dead node detection works again")
-			failing = false
-		}
-	}
 }
 
 // clone copies a registration deeply enough that normalising and storing it

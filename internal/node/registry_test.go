@@ -20,11 +20,8 @@ func TestNewConfig(t *testing.T) {
 		t.Fatalf("New without a store: want an error naming Store, got %v", err)
 	}
 	d := node.Config{}.WithDefaults()
-	if d.DeadAfter != 30*time.Second || d.Interval != 5*time.Second {
-		t.Fatalf("defaults: DeadAfter %s Interval %s, want 30s and 5s", d.DeadAfter, d.Interval)
-	}
-	if got := (node.Config{DeadAfter: 6 * time.Second}).WithDefaults().Interval; got != 2*time.Second {
-		t.Fatalf("Interval for DeadAfter 6s: got %s, want DeadAfter/3 = 2s", got)
+	if d.DeadAfter != 30*time.Second || d.Clock == nil {
+		t.Fatalf("defaults: DeadAfter %s Clock %v, want 30s and the real clock", d.DeadAfter, d.Clock)
 	}
 	f := setup(t)
 	if _, err := node.New(node.Config{Store: f.st, DeadAfter: -time.Second}); err == nil {
@@ -199,13 +196,13 @@ func TestDeadNodeRunsRescuedAtOnce(t *testing.T) {
 	if _, err := f.reg.Keepalive(ctx, "alive", connecthub.NodeActive, 1); err != nil {
 		t.Fatal(err)
 	}
-	dead, rescued, err := f.reg.Reap(ctx)
+	dead, rescued, err := f.reaper.ReapOnce(ctx)
 	if err != nil || len(dead) != 0 || len(rescued) != 0 {
 		t.Fatalf("reap at DeadAfter: %d dead, %d rescued, %v; want nothing yet", len(dead), len(rescued), err)
 	}
 
 	f.clock.Advance(time.Second)
-	dead, rescued, err = f.reg.Reap(ctx)
+	dead, rescued, err = f.reaper.ReapOnce(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +232,7 @@ func TestDeadNodeRunsRescuedAtOnce(t *testing.T) {
 	}
 
 	// A second pass finds nothing new: the node is already inactive.
-	if dead, rescued, err = f.reg.Reap(ctx); err != nil || len(dead)+len(rescued) != 0 {
+	if dead, rescued, err = f.reaper.ReapOnce(ctx); err != nil || len(dead)+len(rescued) != 0 {
 		t.Fatalf("second reap: %d dead, %d rescued, %v", len(dead), len(rescued), err)
 	}
 	// The dead node comes back: its keepalive makes it alive again.
@@ -255,7 +252,7 @@ func TestCleanThenKeepaliveMustRegisterAgain(t *testing.T) {
 	if _, err := f.reg.Keepalive(ctx, "live", connecthub.NodeActive, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.reg.Reap(ctx); err != nil {
+	if _, _, err := f.reaper.ReapOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// "old" is inactive, silent for 1 minute: too young for the default age.
@@ -338,41 +335,6 @@ func TestListOrderAndEmptyCollections(t *testing.T) {
 	}
 }
 
-// TestReaperLoop runs the real reaper: it must find the dead node by
-// itself, and stop cleanly (twice, and also before a Start).
-func TestReaperLoop(t *testing.T) {
-	t.Parallel()
-	f := setup(t, func(c *node.Config) { c.Interval = 5 * time.Millisecond })
-	ctx := context.Background()
-	f.register(workerNode("w1"))
-	run := f.runningRun("job", "w1", 1)
-	if err := f.reg.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.reg.Start(ctx); err == nil {
-		t.Fatal("a second Start must fail")
-	}
-	f.clock.Advance(31 * time.Second)
-	waitFor(t, "the reaper to rescue the dead node's run", func() bool {
-		r, err := f.st.RunGet(ctx, run.ID)
-		return err == nil && r.Status == connecthub.StatusFailure
-	})
-	if n := f.get("w1"); n.PresentState != connecthub.NodeInactive {
-		t.Fatalf("present state %q, want inactive", n.PresentState)
-	}
-	if err := f.reg.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.reg.Stop(ctx); err != nil {
-		t.Fatalf("second Stop: %v", err)
-	}
-
-	idle := setup(t)
-	if err := idle.reg.Stop(ctx); err != nil {
-		t.Fatalf("Stop before Start: %v", err)
-	}
-}
-
 func TestNodesMetric(t *testing.T) {
 	t.Parallel()
 	promReg := prometheus.NewRegistry()
@@ -388,7 +350,7 @@ func TestNodesMetric(t *testing.T) {
 	if _, err := f.reg.Keepalive(ctx, "c", connecthub.NodeDeactivating, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.reg.Reap(ctx); err != nil { // a and b are dead
+	if _, _, err := f.reaper.ReapOnce(ctx); err != nil { // a and b are dead
 		t.Fatal(err)
 	}
 	f.register(workerNode("d"))

@@ -54,7 +54,7 @@ func TestPrometheusSD(t *testing.T) {
 	if _, err := f.reg.SetSettingState(ctx, "wrk-stopped", connecthub.NodeInactive); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.reg.Reap(ctx); err != nil { // wrk-dead never sent a keepalive
+	if _, _, err := f.reaper.ReapOnce(ctx); err != nil { // wrk-dead never sent a keepalive
 		t.Fatal(err)
 	}
 	f.register(starting) // activating: not scraped until it is active

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/startstop"
 )
 
 // Pauser is what Self needs of a worker pool to apply an operator's stop
@@ -38,6 +40,9 @@ type SelfConfig struct {
 	Pool Pauser
 	// Logger receives registration problems. Default: discard.
 	Logger *slog.Logger
+	// Clock times the keepalives. Default clock.Real(). The times the
+	// registry records are the Registry's clock's.
+	Clock clock.Clock
 }
 
 // Self keeps the registration of a node that lives in this process (the
@@ -49,7 +54,13 @@ type SelfConfig struct {
 // It applies changes of the setting state, not the state itself: a pool
 // that was paused by other means (the node's own proc API) is not resumed
 // behind the caller's back just because the registry says "active".
+//
+// Its lifecycle is startstop's: cancelling Start's context stops it as Stop
+// does (keepalives end and the node deregisters), and a stopped Self does
+// not start again. Between keepalives it waits on a timer of its Clock, so
+// with a fake clock a pending timer means "idle after a keepalive".
 type Self struct {
+	startstop.Base
 	cfg  SelfConfig
 	reg  *Registry
 	log  *slog.Logger
@@ -61,10 +72,6 @@ type Self struct {
 	started bool
 
 	beatMu sync.Mutex // one keepalive at a time, so states arrive in order
-
-	stop    chan struct{}
-	done    chan struct{}
-	stopped sync.Once
 }
 
 // NewSelf checks cfg and returns a Self; call Start to register.
@@ -87,14 +94,18 @@ func NewSelf(cfg SelfConfig) (*Self, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
 	if err := validate(clone(cfg.Node)); err != nil {
 		return nil, fmt.Errorf("node: registration of this process: %w", err)
 	}
-	return &Self{
+	s := &Self{
 		cfg: cfg, reg: cfg.Registry, log: cfg.Logger, name: cfg.Node.Name,
 		state: connecthub.NodeActive,
-		stop:  make(chan struct{}), done: make(chan struct{}),
-	}, nil
+	}
+	s.OneShot = true
+	return s, nil
 }
 
 // Name returns the node's name.
@@ -105,18 +116,22 @@ func (s *Self) Name() string { return s.name }
 // errors are returned: a server that cannot write its own registration has
 // a database problem worth failing on.
 func (s *Self) Start(ctx context.Context) error {
-	s.mu.Lock()
-	if s.started {
-		s.mu.Unlock()
-		return errors.New("node: self already started")
+	runCtx, started, stopped, err := s.StartInit(ctx)
+	if err != nil {
+		return fmt.Errorf("node: self: %w", err)
 	}
-	s.started = true
-	s.mu.Unlock()
-	if err := s.register(ctx); err != nil {
-		close(s.done)
+	if err := s.register(runCtx); err != nil {
+		stopped(nil)
 		return err
 	}
-	go s.loop(ctx)
+	s.mu.Lock()
+	s.started = true
+	s.mu.Unlock()
+	go func() {
+		started()
+		s.loop(runCtx)
+		stopped(s.deregister(s.WindDownContext(runCtx)))
+	}()
 	return nil
 }
 
@@ -133,20 +148,18 @@ func (s *Self) Deactivate(ctx context.Context) {
 	}
 }
 
-// Stop ends the keepalives and deregisters the node (prestop). It is safe
-// to call twice, and before Start.
-func (s *Self) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	started := s.started
-	s.mu.Unlock()
-	s.stopped.Do(func() { close(s.stop) })
-	if !started {
-		return nil
-	}
-	select {
-	case <-s.done:
-	case <-ctx.Done():
-		return fmt.Errorf("node: stop keepalives: %w", ctx.Err())
+// Stop ends the keepalives and deregisters the node (prestop), within
+// ctx. It is safe to call twice, and before Start.
+func (s *Self) Stop(ctx context.Context) error { return s.StopContext(ctx) }
+
+// deregister is the wind-down: the prestop, after the last keepalive.
+func (s *Self) deregister(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		// Start's context was cancelled: nobody bounds the wind-down, so
+		// bound it here rather than hang on a database that does not answer.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, prestopTimeout)
+		defer cancel()
 	}
 	s.beatMu.Lock()
 	defer s.beatMu.Unlock()
@@ -156,18 +169,23 @@ func (s *Self) Stop(ctx context.Context) error {
 	return nil
 }
 
+// prestopTimeout bounds a deregistration that no caller's deadline bounds.
+const prestopTimeout = 5 * time.Second
+
 func (s *Self) loop(ctx context.Context) {
-	defer close(s.done)
-	ticker := time.NewTicker(s.cfg.Heartbeat)
-	defer ticker.Stop()
+	timer := s.cfg.Clock.NewTimer(s.cfg.Heartbeat)
+	timer.Stop() // armed only while waiting, so that a pending timer means idle
+	defer timer.Stop()
 	for {
 		s.beat(ctx)
-		select {
-		case <-s.stop:
+		if ctx.Err() != nil {
 			return
+		}
+		timer.Reset(s.cfg.Heartbeat)
+		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-timer.C():
 		}
 	}
 }
@@ -175,13 +193,13 @@ func (s *Self) loop(ctx context.Context) {
 // beat sends one keepalive and applies the setting state it reads back. A
 // node the registry no longer knows (an operator cleaned it) registers
 // again: it is alive, and the registry should say so.
-func (s *Self) beat(ctx context.Context) {
+func (s *Self) beat(parent context.Context) {
 	s.beatMu.Lock()
 	defer s.beatMu.Unlock()
 	// A keepalive that hangs must not delay the next one past DeadAfter;
 	// the floor keeps very short heartbeats (tests) from timing out on a
 	// merely busy database.
-	ctx, cancel := context.WithTimeout(ctx, max(s.cfg.Heartbeat*2, 2*time.Second))
+	ctx, cancel := context.WithTimeout(parent, max(s.cfg.Heartbeat*2, 2*time.Second))
 	defer cancel()
 	s.mu.Lock()
 	state := s.state
@@ -195,7 +213,9 @@ func (s *Self) beat(ctx context.Context) {
 		}
 	}
 	if err != nil {
-		s.log.WarnContext(ctx, "node keepalive failed; retrying at the next heartbeat", "node", s.name, "err", err)
+		if parent.Err() == nil { // not a keepalive that Stop interrupted
+			s.log.WarnContext(ctx, "node keepalive failed; retrying at the next heartbeat", "node", s.name, "err", err)
+		}
 		return
 	}
 	s.apply(n.SettingState)

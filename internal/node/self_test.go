@@ -9,6 +9,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/node"
+	"github.com/connecthub/connecthub/internal/testenv"
 )
 
 // pool records Pause and Resume calls, in order.
@@ -37,14 +38,35 @@ func serverNode(name string) *connecthub.Node {
 		Queues: []string{"default"}, Handlers: []connecthub.NodeHandler{{Name: "noop"}}, MaxConcurrency: 20}
 }
 
+// heartbeat is the keepalive period of the tests' Self, on the fixture's
+// fake clock.
+const heartbeat = time.Second
+
 func newSelf(t *testing.T, f *fixture, name string, p node.Pauser, running func() int) *node.Self {
 	t.Helper()
-	s, err := node.NewSelf(node.SelfConfig{Registry: f.reg, Node: serverNode(name), Heartbeat: 5 * time.Millisecond, Running: running, Pool: p})
+	s, err := node.NewSelf(node.SelfConfig{Registry: f.reg, Node: serverNode(name), Heartbeat: heartbeat, Running: running, Pool: p, Clock: f.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	return s
+}
+
+// nextBeat moves the fake clock to the next keepalive and waits until Self
+// sent it and waits again: Self arms its timer only between keepalives, so
+// a pending timer means the keepalive is done.
+func nextBeat(t *testing.T, f *fixture) {
+	t.Helper()
+	f.clock.Advance(heartbeat)
+	idle(t, f)
+}
+
+// idle waits until Self is between keepalives.
+func idle(t *testing.T, f *fixture) {
+	t.Helper()
+	if err := f.clock.BlockUntilTimersContext(testenv.Context(t), 1); err != nil {
+		t.Fatalf("waiting for a keepalive: %v", err)
+	}
 }
 
 func TestSelfLifecycle(t *testing.T) {
@@ -62,21 +84,24 @@ func TestSelfLifecycle(t *testing.T) {
 	if _, err := f.st.NodeGet(ctx, "srv-1"); err != nil {
 		t.Fatalf("node not registered when Start returned: %v", err)
 	}
-	waitFor(t, "the node to report active with its running count", func() bool {
-		n := f.get("srv-1")
-		return n.PresentState == connecthub.NodeActive && n.Running == 3
-	})
+	idle(t, f) // the first keepalive, at once
+	if n := f.get("srv-1"); n.PresentState != connecthub.NodeActive || n.Running != 3 {
+		t.Fatalf("after the first keepalive: present %q running %d, want active with 3", n.PresentState, n.Running)
+	}
 
 	// An operator stops the node: the next keepalive pauses the pool; a
 	// start resumes it.
 	if _, err := f.reg.SetSettingState(ctx, "srv-1", connecthub.NodeInactive); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the pool to be paused", func() bool { return len(p.Calls()) == 1 })
+	nextBeat(t, f)
+	if got := p.Calls(); len(got) != 1 {
+		t.Fatalf("pool calls after a stop: %v, want [pause]", got)
+	}
 	if _, err := f.reg.SetSettingState(ctx, "srv-1", connecthub.NodeActive); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the pool to be resumed", func() bool { return len(p.Calls()) == 2 })
+	nextBeat(t, f)
 	if got := p.Calls(); got[0] != "pause" || got[1] != "resume" {
 		t.Fatalf("pool calls %v, want [pause resume]", got)
 	}
@@ -86,10 +111,10 @@ func TestSelfLifecycle(t *testing.T) {
 	if err := f.st.NodeDelete(ctx, "srv-1"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the node to register again", func() bool {
-		n, err := f.st.NodeGet(ctx, "srv-1")
-		return err == nil && n.PresentState == connecthub.NodeActive
-	})
+	nextBeat(t, f)
+	if n, err := f.st.NodeGet(ctx, "srv-1"); err != nil || n.PresentState != connecthub.NodeActive {
+		t.Fatalf("after a keepalive of a cleaned node: %+v, %v; want it registered again, active", n, err)
+	}
 
 	s.Deactivate(ctx)
 	if n := f.get("srv-1"); n.PresentState != connecthub.NodeDeactivating {
@@ -97,8 +122,10 @@ func TestSelfLifecycle(t *testing.T) {
 	}
 	// Keepalives go on reporting deactivating while the pool drains.
 	before := f.get("srv-1").LastHeartbeat
-	f.clock.Advance(time.Second)
-	waitFor(t, "a keepalive after Deactivate", func() bool { return f.get("srv-1").LastHeartbeat.After(before) })
+	nextBeat(t, f)
+	if after := f.get("srv-1").LastHeartbeat; !after.After(before) {
+		t.Fatalf("no keepalive after Deactivate: last heartbeat %v, before %v", after, before)
+	}
 	if n := f.get("srv-1"); n.PresentState != connecthub.NodeDeactivating {
 		t.Fatalf("a keepalive after Deactivate reported %q", n.PresentState)
 	}
@@ -148,9 +175,14 @@ func TestSelfDoesNotFightLocalPause(t *testing.T) {
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	idle(t, f)
 	before := f.get("srv-1").LastHeartbeat
-	f.clock.Advance(time.Second)
-	waitFor(t, "keepalives", func() bool { return f.get("srv-1").LastHeartbeat.After(before) })
+	for range 3 {
+		nextBeat(t, f)
+	}
+	if after := f.get("srv-1").LastHeartbeat; !after.After(before) {
+		t.Fatalf("no keepalives: last heartbeat %v, before %v", after, before)
+	}
 	if got := p.Calls(); len(got) != 0 {
 		t.Fatalf("pool calls while the setting state never changed: %v", got)
 	}
@@ -182,5 +214,27 @@ func TestNewSelfRefusesBadConfig(t *testing.T) {
 	}
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop before Start: %v", err)
+	}
+}
+
+// TestSelfStopsWithStartContext checks the lifecycle's one meaning of a
+// cancelled Start context: keepalives end and the node deregisters, as on
+// Stop.
+func TestSelfStopsWithStartContext(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	s := newSelf(t, f, "srv-1", &pool{}, nil)
+	startCtx, cancel := context.WithCancel(context.Background())
+	if err := s.Start(startCtx); err != nil {
+		t.Fatal(err)
+	}
+	idle(t, f)
+	cancel()
+	testenv.Wait(t, s.Stopped(), "Self to stop with its context")
+	if _, err := f.st.NodeGet(context.Background(), "srv-1"); !connecthub.IsKind(err, connecthub.KindNotFound) {
+		t.Fatalf("node after its Start context ended: %v, want it deregistered", err)
+	}
+	if err := s.Start(context.Background()); err == nil {
+		t.Fatal("a stopped Self started again")
 	}
 }

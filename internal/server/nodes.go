@@ -9,6 +9,7 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/internal/config"
+	"github.com/connecthub/connecthub/internal/maintenance"
 	"github.com/connecthub/connecthub/internal/node"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/worker"
@@ -21,9 +22,10 @@ import (
 // "server", kept alive by keepalives and paused or resumed by operators'
 // stop and start.
 type nodeRuntime struct {
-	reg  *node.Registry
-	self *node.Self // nil without a worker pool
-	log  *slog.Logger
+	reg    *node.Registry
+	reaper *maintenance.NodeReaper
+	self   *node.Self // nil without a worker pool
+	log    *slog.Logger
 }
 
 func newNodeRuntime(st store.Store, cfg *config.Config, log *slog.Logger, promReg prometheus.Registerer) (*nodeRuntime, error) {
@@ -32,14 +34,18 @@ func newNodeRuntime(st store.Store, cfg *config.Config, log *slog.Logger, promRe
 	if err != nil {
 		return nil, err
 	}
-	return &nodeRuntime{reg: reg, log: log}, nil
+	reaper, err := maintenance.NewNodeReaper(maintenance.NodeReaperConfig{Store: st, DeadAfter: reg.DeadAfter(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return &nodeRuntime{reg: reg, reaper: reaper, log: log}, nil
 }
 
 // start starts the reaper and registers the pool, if any, as the node
 // name, reachable (API, /metrics) at endpoint. The pool must be started:
 // the node reports itself active at once.
 func (nr *nodeRuntime) start(ctx context.Context, name, endpoint string, cfg *config.Config, handlers *handler.Registry, pool *worker.Worker) error {
-	if err := nr.reg.Start(ctx); err != nil {
+	if err := nr.reaper.Start(ctx); err != nil {
 		return err
 	}
 	if pool == nil {
@@ -82,7 +88,7 @@ func (nr *nodeRuntime) stop(ctx context.Context) {
 			nr.log.Warn("node deregistration", "err", err)
 		}
 	}
-	if err := nr.reg.Stop(ctx); err != nil {
+	if err := nr.reaper.Stop(ctx); err != nil {
 		nr.log.Warn("node reaper stop", "err", err)
 	}
 }

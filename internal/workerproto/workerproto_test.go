@@ -46,7 +46,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("key file: %v", err)
 	}
 	clk := clock.NewFake(time.Now().UTC().Truncate(time.Millisecond))
-	reg, err := node.New(node.Config{Store: st, Now: clk.Now})
+	reg, err := node.New(node.Config{Store: st, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
