@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/startstop"
 	"github.com/connecthub/connecthub/internal/store"
 )
 
@@ -131,15 +131,15 @@ const maxRunsPerFire = 5000
 const requestedBy = "scheduler"
 
 // Scheduler fires due cron slots as runs. See the package documentation.
+//
+// Its lifecycle is startstop's: cancelling Start's context stops it as Stop
+// does, and it may be started again after it stopped.
 type Scheduler struct {
+	startstop.Base
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
 	cache   *cache
-
-	mu     sync.Mutex
-	cancel context.CancelFunc // of the running loop, nil when none
-	done   chan struct{}      // closed when the running loop exits
 }
 
 // New returns a scheduler for cfg, after filling defaults and checking it.
@@ -162,31 +162,24 @@ func New(cfg Config) (*Scheduler, error) {
 
 // Start starts the scheduling loop in a goroutine and returns. The loop
 // runs until Stop is called or ctx is done. Start after the loop ended
-// starts a new one; Start while it runs is an error.
+// starts a new one; Start while it runs, or with a context already done, is
+// an error.
 func (s *Scheduler) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("scheduler: start: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done != nil {
-		select {
-		case <-s.done:
-			s.cancel() // the loop ended with its context; release it
-		default:
-			return errors.New("scheduler: already started")
-		}
+	runCtx, started, stopped, err := s.StartInit(ctx)
+	if err != nil {
+		return fmt.Errorf("scheduler: %w", err)
 	}
 	// Subscribe before the first pass, so a job created while that pass
 	// runs still wakes the loop.
 	wake, unsubscribe := s.cfg.Store.Subscribe(store.TopicJobs)
-	loopCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	s.cancel, s.done = cancel, done
 	go func() {
-		defer close(done)
+		defer stopped(nil)
 		defer unsubscribe()
-		s.loop(loopCtx, wake)
+		started()
+		s.loop(runCtx, wake)
 	}()
 	return nil
 }
@@ -195,23 +188,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 // it does not exit in time (a store call it was in has not returned). Stop
 // is safe to call twice and before Start.
 func (s *Scheduler) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	cancel, done := s.cancel, s.done
-	s.mu.Unlock()
-	if done == nil {
-		return nil
+	if err := s.StopContext(ctx); err != nil {
+		return fmt.Errorf("scheduler: stop: %w", err)
 	}
-	cancel()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("scheduler: stop: %w", context.Cause(ctx))
-	}
-	s.mu.Lock()
-	if s.done == done {
-		s.cancel, s.done = nil, nil
-	}
-	s.mu.Unlock()
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/connecthub/connecthub/internal/clock"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
+	"github.com/connecthub/connecthub/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -739,9 +740,11 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("Start after Stop: %v", err)
 	}
 	e.idle(1)
+	stopped := e.sched.Stopped()
 	cancel()
-	if err := e.clock.WaitFor(e.ctx, func(d []time.Time) bool { return len(d) == 0 }); err != nil {
-		t.Fatalf("loop did not stop with its context: %v", err)
+	testenv.Wait(t, stopped, "the loop to stop with its context")
+	if n := e.clock.Timers(); n != 0 {
+		t.Fatalf("%d timers pending after the loop stopped", n)
 	}
 	e.start(e.sched)
 	e.idle(1)
