@@ -143,14 +143,25 @@ func (b *Base) Stopped() <-chan struct{} {
 
 // Stop ends the current run and waits for it to wind down. It does nothing
 // when no run is going on.
-func (b *Base) Stop() { _ = b.stop(context.Background(), false) }
+func (b *Base) Stop() { _ = b.stop(context.Background(), false, context.Background()) }
 
 // StopContext ends the current run and waits for it to wind down, or
 // returns ctx's error once ctx ends (the wind-down goes on). It returns the
 // error the wind-down reported, and nil when no run was going on.
-func (b *Base) StopContext(ctx context.Context) error { return b.stop(ctx, true) }
+func (b *Base) StopContext(ctx context.Context) error { return b.stop(ctx, true, ctx) }
 
-func (b *Base) stop(ctx context.Context, handOver bool) error {
+// StopAndWait is StopContext for a service whose wind-down bounds itself,
+// by the context handed over and limits of its own (the worker runtime's
+// drain): it hands ctx over as StopContext does, but waits for the
+// wind-down to end even after ctx ended, so that the caller sees its whole
+// outcome rather than ctx's error.
+func (b *Base) StopAndWait(ctx context.Context) error {
+	return b.stop(ctx, true, context.WithoutCancel(ctx))
+}
+
+// stop ends the current run, hands ctx over to the wind-down when handOver,
+// and waits for the wind-down until wait ends.
+func (b *Base) stop(ctx context.Context, handOver bool, wait context.Context) error {
 	b.mu.Lock()
 	b.spent = b.OneShot
 	if !b.running {
@@ -165,8 +176,8 @@ func (b *Base) stop(ctx context.Context, handOver bool) error {
 	b.mu.Unlock()
 	select {
 	case <-stoppedCh:
-	case <-ctx.Done():
-		return context.Cause(ctx)
+	case <-wait.Done():
+		return context.Cause(wait)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -300,3 +300,29 @@ func TestOneShot(t *testing.T) {
 		})
 	}
 }
+
+func TestStopAndWaitWaitsPastItsContext(t *testing.T) {
+	t.Parallel()
+	l := newLoop()
+	l.windDown = make(chan struct{})
+	l.windDownErr = errors.New("2 outcomes lost")
+	if err := l.Start(within(t)); err != nil {
+		t.Fatal(err)
+	}
+	ended, cancel := context.WithTimeout(context.Background(), time.Hour)
+	cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.StopAndWait(ended) }()
+	if !<-l.deadline {
+		t.Fatal("the wind-down did not get StopAndWait's context")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("StopAndWait returned %v before the wind-down ended", err)
+	default:
+	}
+	close(l.windDown)
+	if err := <-done; !errors.Is(err, l.windDownErr) {
+		t.Fatalf("StopAndWait = %v, want the wind-down's error", err)
+	}
+}

@@ -8,14 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// Worker states. A Worker runs once: Start after Stop is an error.
-const (
-	stateNew = iota
-	stateRunning
-	stateStopping
-	stateStopped
+	"github.com/connecthub/connecthub/internal/startstop"
 )
 
 // finalFlushTimeout bounds how long Stop keeps trying to record the last
@@ -27,16 +21,16 @@ const finalFlushTimeout = 5 * time.Second
 
 // Worker executes runs from a Source with at most Concurrency at once. Use
 // New, then Start, then Stop.
+//
+// Its lifecycle is startstop's: cancelling Start's context stops it as Stop
+// does (it drains, with ShutdownTimeout as the grace), and a Worker runs
+// once: Start after Stop is an error.
 type Worker struct {
+	startstop.Base
 	cfg     Config
 	src     Source
 	log     *slog.Logger
 	metrics *metrics
-
-	mu       sync.Mutex
-	state    int
-	stopDone chan struct{} // closed when Stop has finished
-	stopErr  error
 
 	// bg lives from Start to the end of Stop; it carries the claims,
 	// heartbeats, log flushes and completions. runBase is the parent of
@@ -106,7 +100,6 @@ func New(cfg Config) (*Worker, error) {
 		src:       cfg.Source,
 		log:       cfg.Logger.With("component", "worker", "node", cfg.Node),
 		metrics:   m,
-		stopDone:  make(chan struct{}),
 		claimWake: make(chan struct{}, 1),
 		leased:    make(map[string]*task),
 		stopClaim: make(chan struct{}),
@@ -116,23 +109,25 @@ func New(cfg Config) (*Worker, error) {
 
 		finalFlush: finalFlushTimeout,
 	}
+	w.OneShot = true
 	w.pause.init(cfg.Source)
 	w.comp = newCompleter(cfg.Source, w.log, cfg.Concurrency, &w.pipe, w.committed)
 	return w, nil
 }
 
 // Start begins claiming and executing runs. ctx provides values (such as
-// tracing) to everything the worker does, but its cancellation does not stop
-// the worker: call Stop, which drains. Start fails when called twice or
-// after Stop.
+// tracing) to everything the worker does; cancelling it drains the worker
+// as Stop does, with ShutdownTimeout as the grace. Start fails when called
+// twice or after Stop.
 func (w *Worker) Start(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch w.state {
-	case stateRunning:
+	runCtx, started, stopped, err := w.StartInit(ctx)
+	switch {
+	case errors.Is(err, startstop.ErrRunning):
 		return errors.New("worker: already started")
-	case stateStopping, stateStopped:
+	case errors.Is(err, startstop.ErrOneShot):
 		return errors.New("worker: stopped; a stopped worker cannot be restarted")
+	case err != nil:
+		return fmt.Errorf("worker: %w", err)
 	}
 	base := context.WithoutCancel(ctx)
 	w.bg, w.bgCancel = context.WithCancel(base)
@@ -142,7 +137,11 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.comp.start(w.bg)
 	go w.heartbeatLoop(cancelsWake)
 	go w.claimLoop(runsWake)
-	w.state = stateRunning
+	go func() {
+		<-runCtx.Done()
+		stopped(w.drain(w.WindDownContext(runCtx)))
+	}()
+	started()
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "claim_batch", w.cfg.ClaimBatch)
 	return nil
 }
@@ -153,39 +152,13 @@ func (w *Worker) Start(ctx context.Context) error {
 // handed back (QUEUED, same attempt). A handler that ignores its context is
 // abandoned HandlerGrace later and its run handed back all the same. The
 // outcomes still pending are then flushed, for at most a few seconds more.
+// Stop returns once all that is done, even past ctx's deadline: the drain
+// bounds itself.
 //
 // Stop is safe to call twice (the second call waits for the first) and
 // before Start. It returns an error only when outcomes could not be
 // recorded; those runs are rescued when their leases expire.
-func (w *Worker) Stop(ctx context.Context) error {
-	w.mu.Lock()
-	switch w.state {
-	case stateNew:
-		w.state = stateStopped
-		close(w.stopDone)
-		w.mu.Unlock()
-		return nil
-	case stateStopping, stateStopped:
-		w.mu.Unlock()
-		select {
-		case <-w.stopDone:
-			return w.stopErr
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	w.state = stateStopping
-	w.mu.Unlock()
-
-	err := w.drain(ctx)
-
-	w.mu.Lock()
-	w.state = stateStopped
-	w.stopErr = err
-	w.mu.Unlock()
-	close(w.stopDone)
-	return err
-}
+func (w *Worker) Stop(ctx context.Context) error { return w.StopAndWait(ctx) }
 
 // drain is the body of Stop; see there.
 func (w *Worker) drain(ctx context.Context) error {

@@ -1099,3 +1099,35 @@ func TestStopDuringClaim(t *testing.T) {
 		})
 	}
 }
+
+// TestStartContextCancelDrains checks the lifecycle's one meaning of a
+// cancelled Start context: the worker drains as on Stop, and a run in
+// flight is handed back rather than abandoned.
+func TestStartContextCancelDrains(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	entered := make(chan struct{})
+	h.handle(t, "block", func(ctx context.Context, _ *handler.Task) (*handler.Result, error) {
+		close(entered)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	id := h.enqueue(t, h.job(t, "job", "block", nil), 1)[0]
+	w, err := New(Config{Source: h.source(t, "n"), Registry: h.reg, Node: "n", Logger: h.log, ShutdownTimeout: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, entered, "the handler to start")
+	cancel()
+	recv(t, w.Stopped(), "the worker to stop with its context")
+	if run, err := h.st.RunGet(context.Background(), id); err != nil || run.Status != connecthub.StatusQueued || run.Attempt != 1 {
+		t.Fatalf("run after the drain: %+v, %v; want it handed back QUEUED, attempt 1", run, err)
+	}
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop after the drain: %v", err)
+	}
+}
