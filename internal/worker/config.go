@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/internal/clock"
 )
 
 // Defaults of Config. Those with an environment variable are the process
@@ -69,9 +70,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, when not nil, receives the run metrics (see metrics.go).
 	Metrics prometheus.Registerer
-	// Now is the clock for the times recorded in outcomes (finished_at,
-	// retry times). Default time.Now. Timeouts and intervals use real time.
-	Now func() time.Time
+	// Clock is the clock of the times recorded in outcomes (finished_at,
+	// retry times) and of the heartbeat period. Default clock.Real().
+	// Run timeouts, polls and the drain's deadlines use real time.
+	Clock clock.Clock
 	// Rand returns a number in [0, 1) for the jitter of retry back-offs and
 	// polls. It must be safe for concurrent use. Default math/rand/v2.
 	Rand func() float64
@@ -103,8 +105,8 @@ func (c Config) WithDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = clock.Real()
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64

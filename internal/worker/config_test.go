@@ -26,7 +26,7 @@ func TestConfigDefaults(t *testing.T) {
 	c := Config{}.WithDefaults()
 	if c.Concurrency != 20 || c.Heartbeat != 5*time.Second || c.PollInterval != time.Second ||
 		c.ShutdownTimeout != 25*time.Second || c.RunLogMaxBytes != 204800 || c.ClaimBatch != 20 ||
-		c.HandlerGrace != DefaultHandlerGrace || c.Logger == nil || c.Now == nil || c.Rand == nil {
+		c.HandlerGrace != DefaultHandlerGrace || c.Logger == nil || c.Clock == nil || c.Rand == nil {
 		t.Errorf("defaults = %+v", c)
 	}
 	if got := (Config{Concurrency: 2000}).WithDefaults().ClaimBatch; got != MaxBatch {

@@ -318,7 +318,7 @@ func (w *Worker) outcomeOf(t *task, r callResult, cause error) outcome {
 		text, retryable = te.Error(), true
 	}
 	if retryable && t.run.Attempt < t.run.MaxAttempts {
-		now := w.cfg.Now()
+		now := w.cfg.Clock.Now()
 		backoff := Backoff(t.run.Snapshot.RetryBackoff.D(), w.cfg.RetryBackoffMax, t.run.Attempt, w.cfg.Rand())
 		return outcome{
 			rec: store.RunOutcome{
@@ -354,7 +354,7 @@ func (w *Worker) endOutcome(t *task, status connecthub.RunStatus, errText, trace
 			Status:    status,
 			Error:     errText,
 			Traceback: traceback,
-			Now:       w.cfg.Now(),
+			Now:       w.cfg.Clock.Now(),
 			Attempt:   t.run.Attempt,
 		},
 		label: string(status),
@@ -363,7 +363,7 @@ func (w *Worker) endOutcome(t *task, status connecthub.RunStatus, errText, trace
 
 // handBackOutcome puts the run back in the queue with the same attempt.
 func (w *Worker) handBackOutcome(t *task) outcome {
-	now := w.cfg.Now()
+	now := w.cfg.Clock.Now()
 	return outcome{rec: store.RunOutcome{
 		ID:      t.run.ID,
 		Node:    w.cfg.Node,

@@ -1,21 +1,20 @@
 package worker
 
-import (
-	"time"
-)
-
 // heartbeatLoop extends the leases of the runs this node holds, every
 // Heartbeat and at once when the Source signals that a cancel may have been
 // requested (the heartbeat answer says which runs to cancel).
 func (w *Worker) heartbeatLoop(cancels <-chan struct{}) {
 	defer close(w.hbDone)
-	ticker := time.NewTicker(w.cfg.Heartbeat)
-	defer ticker.Stop()
+	timer := w.cfg.Clock.NewTimer(w.cfg.Heartbeat)
+	defer timer.Stop()
 	for {
 		select {
 		case <-w.hbStop:
 			return
-		case <-ticker.C:
+		case <-timer.C():
+			// The period counts from the start of a heartbeat, as a
+			// ticker's would, so a slow one does not delay the next.
+			timer.Reset(w.cfg.Heartbeat)
 		case <-cancels:
 		}
 		w.heartbeat()
