@@ -100,6 +100,10 @@ func (w *Worker) waitUnpaused() bool {
 			return true
 		}
 		select {
+		case w.parked <- struct{}{}:
+		default:
+		}
+		select {
 		case <-resumed:
 		case <-w.stopClaim:
 			return false

@@ -102,10 +102,11 @@ func TestPauseInterruptsLongPollAndResume(t *testing.T) {
 	if err := recv(t, src.ended, "the claim to be interrupted"); err == nil {
 		t.Fatal("the waiting claim was not cancelled by Pause")
 	}
+	recv(t, w.parked, "the claim loop to park")
 	select {
 	case <-src.claims:
 		t.Fatal("a paused worker claimed")
-	case <-time.After(10 * w.cfg.PollInterval):
+	default:
 	}
 
 	w.Resume()
@@ -189,16 +190,10 @@ func TestPauseBeforeStartAndLocalSource(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = w.Stop(context.Background()) })
 	id := h.enqueue(t, j, 1)[0]
-	deadline := time.Now().Add(20 * cfg.PollInterval)
-	for time.Now().Before(deadline) {
-		run, err := h.st.RunGet(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if run.Status != connecthub.StatusQueued {
-			t.Fatalf("a worker paused before Start claimed: run is %s", run.Status)
-		}
-		time.Sleep(cfg.PollInterval)
+	// Parked before its first claim, the loop claims nothing until Resume.
+	recv(t, w.parked, "the claim loop to park")
+	if run, err := h.st.RunGet(context.Background(), id); err != nil || run.Status != connecthub.StatusQueued {
+		t.Fatalf("a worker paused before Start claimed: run %+v, %v", run, err)
 	}
 	w.Resume()
 	h.waitStatus(t, id, connecthub.StatusSuccess)

@@ -79,6 +79,11 @@ type Worker struct {
 
 	// pause is the operator's stop/start of claiming (see pause.go).
 	pause pauseState
+	// parked (buffer 1) receives a value, without blocking, each time the
+	// claim loop parks because the worker is paused: a test signal, so
+	// that a test checks "a paused worker claims nothing" once the loop
+	// is parked instead of watching for a while.
+	parked chan struct{}
 
 	comp *completer
 	// finalFlush is finalFlushTimeout; tests shorten it.
@@ -101,6 +106,7 @@ func New(cfg Config) (*Worker, error) {
 		log:       cfg.Logger.With("component", "worker", "node", cfg.Node),
 		metrics:   m,
 		claimWake: make(chan struct{}, 1),
+		parked:    make(chan struct{}, 1),
 		leased:    make(map[string]*task),
 		stopClaim: make(chan struct{}),
 		claimDone: make(chan struct{}),
