@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
+	"github.com/connecthub/connecthub/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -57,31 +57,10 @@ func newHarness(t testing.TB) *harness {
 	return &harness{st: st, reg: handler.NewRegistry(), keys: keys, log: testLogger(t)}
 }
 
-// testLogger collects log lines in memory and prints them only when the
-// test failed. Abandoned handler goroutines may log after the test ended,
-// which a logger writing to t would turn into a panic.
-func testLogger(t testing.TB) *slog.Logger {
-	var (
-		mu  sync.Mutex
-		buf bytes.Buffer
-	)
-	t.Cleanup(func() {
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("worker log:\n%s", buf.String())
-			mu.Unlock()
-		}
-	})
-	return slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.Write(p)
-	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+// testLogger keeps log lines in memory and prints them only when the test
+// failed. Abandoned handler goroutines may log after the test ended, which
+// a logger writing to t would turn into a panic.
+func testLogger(t testing.TB) *slog.Logger { return testenv.Logger(t) }
 
 // handle registers a handler under name.
 func (h *harness) handle(t testing.TB, name string, f handler.Func) {
@@ -94,48 +73,13 @@ func (h *harness) handle(t testing.TB, name string, f handler.Func) {
 // job creates a job running handlerName; mod may change it before insert.
 func (h *harness) job(t testing.TB, id, handlerName string, mod func(*connecthub.Job)) *connecthub.Job {
 	t.Helper()
-	now := time.Now().UTC()
-	j := &connecthub.Job{
-		ID:            id,
-		Enabled:       true,
-		Timezone:      "UTC",
-		Handler:       handlerName,
-		PublicCfg:     []byte(`{}`),
-		SecretKeys:    []string{},
-		MaxAttempts:   1,
-		RetryBackoff:  connecthub.Duration(10 * time.Millisecond),
-		Concurrency:   connecthub.ConcurrencyAllow,
-		Misfire:       connecthub.MisfireOnce,
-		MisfireWindow: connecthub.DefaultMisfireWindow,
-		Queue:         connecthub.DefaultQueue,
-		CreatedAt:     now,
-		UpdatedAt:     now,
-	}
-	if mod != nil {
-		mod(j)
-	}
-	if err := h.st.JobCreate(context.Background(), j); err != nil {
-		t.Fatalf("create job %s: %v", id, err)
-	}
-	return j
+	return testenv.Job(t, h.st, id, handlerName, mod)
 }
 
 // enqueue inserts n manual runs of j and returns their ids.
 func (h *harness) enqueue(t testing.TB, j *connecthub.Job, n int) []string {
 	t.Helper()
-	now := time.Now().UTC()
-	runs := make([]*connecthub.Run, n)
-	for i := range runs {
-		runs[i] = connecthub.NewRun(j, connecthub.TriggerManual, now, now, "test")
-	}
-	if err := h.st.RunInsert(context.Background(), runs); err != nil {
-		t.Fatalf("insert runs: %v", err)
-	}
-	ids := make([]string, n)
-	for i, r := range runs {
-		ids[i] = r.ID
-	}
-	return ids
+	return testenv.Enqueue(t, h.st, j, time.Now().UTC(), n)
 }
 
 // source returns a LocalSource for node with 30s leases, closed when the
