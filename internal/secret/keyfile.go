@@ -14,19 +14,19 @@ import (
 // 44-character lines, so anything this large is the wrong file.
 const maxKeyFileSize = 1 << 20
 
-// keyFileHeader starts every key file LoadOrCreate creates, so whoever opens
-// it learns what it is worth before they delete or regenerate it.
-const keyFileHeader = `# ConnectHub Fernet key(s), one per line: the first encrypts, every key decrypts.
-# Losing this file makes every stored secret_cfg unreadable; nothing can recover it.
-# Back it up together with the database.
-`
-
 // LoadOrCreate reads the key file at path; if it does not exist it creates
 // the parent directory and a file with one fresh key, mode 0600, and reports
-// created=true. The file holds one URL-safe base64 key per line (blank lines
-// and lines starting with # ignored); keys may also be separated by commas
-// (so CONNECTHUB_FERNET_KEY style lists work). A file readable by group/others
-// is accepted but the returned keyring's Warnings() says so.
+// created=true.
+//
+// A created file holds exactly that key on one line and nothing else, no
+// comment: it is the format Python's cryptography.fernet.Fernet reads with
+// Fernet(open(path).read().strip()), so the Python ConnectHub can be rolled
+// back to with the same key file. What is read is more liberal: one URL-safe
+// base64 key per line (blank lines and lines starting with # ignored, so
+// files written by older versions, which began with comment lines, still
+// load); keys may also be separated by commas (so CONNECTHUB_FERNET_KEY style
+// lists work). A file readable by group/others is accepted but the returned
+// keyring's Warnings() says so.
 //
 // The file is created by writing a temporary file and hard-linking it into
 // place, which fails if path already exists: when several processes start
@@ -89,7 +89,7 @@ func load(path string) (*Keyring, error) {
 	return k, nil
 }
 
-// create writes a new key file with one fresh key. It returns an error
+// create writes a new key file with one fresh key on its only line. It returns an error
 // matching fs.ErrExist if path appeared in the meantime.
 func create(path string) (err error) {
 	key, err := GenerateKey()
@@ -113,7 +113,7 @@ func create(path string) (err error) {
 			err = fmt.Errorf("create Fernet key file: remove temporary file: %w", rmErr)
 		}
 	}()
-	_, err = tmp.WriteString(keyFileHeader + key + "\n")
+	_, err = tmp.WriteString(key + "\n")
 	if err == nil {
 		err = tmp.Sync()
 	}

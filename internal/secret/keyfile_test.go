@@ -3,7 +3,9 @@ package secret
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -120,8 +122,9 @@ func TestLoadOrCreateCreates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(text), "unreadable") {
-		t.Errorf("key file does not warn about losing it:\n%s", text)
+	// Exactly one key on one line, no comment: what Python's Fernet reads.
+	if !oneKeyLine.Match(text) {
+		t.Errorf("created key file is not exactly one key on one line:\n%q", text)
 	}
 	assertNoTempFiles(t, dir)
 
@@ -133,6 +136,70 @@ func TestLoadOrCreateCreates(t *testing.T) {
 	token, _ := k.Encrypt([]byte("x"))
 	if got, err := again.Decrypt(token); err != nil || string(got) != "x" {
 		t.Errorf("reloaded keyring cannot decrypt: %q, %v", got, err)
+	}
+}
+
+// oneKeyLine is a key file that holds one Fernet key (32 bytes in URL-safe
+// base64, padded) and a newline, nothing else.
+var oneKeyLine = regexp.MustCompile(`\A[A-Za-z0-9_-]{43}=\n\z`)
+
+// TestCreatedKeyFileLoadsInPython checks the rollback path: the Python
+// ConnectHub reads its key with Fernet(open(path).read().strip()), so a key
+// file ConnectHub generates must load that way and decrypt what Go
+// encrypted. It needs python3 with the cryptography package (Debian:
+// apt-get install python3-cryptography); without it the test is skipped,
+// unless CONNECTHUB_TEST_STRICT=1 makes the missing interpreter a failure.
+func TestCreatedKeyFileLoadsInPython(t *testing.T) {
+	t.Parallel()
+	if out, err := exec.Command("python3", "-c", "import cryptography.fernet").CombinedOutput(); err != nil {
+		msg := "python3 with the cryptography package is not available (apt-get install python3-cryptography): " +
+			strings.TrimSpace(string(out)) + " " + err.Error()
+		if os.Getenv("CONNECTHUB_TEST_STRICT") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	path := filepath.Join(t.TempDir(), "fernet.key")
+	k, created, err := LoadOrCreate(path)
+	if err != nil || !created {
+		t.Fatalf("LoadOrCreate = %v, %v; want created", created, err)
+	}
+	token, err := k.Encrypt([]byte("rollback works"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const script = `import sys
+from cryptography.fernet import Fernet
+f = Fernet(open(sys.argv[1]).read().strip())
+sys.stdout.write(f.decrypt(sys.argv[2].encode()).decode())
+`
+	out, err := exec.Command("python3", "-c", script, path, token).CombinedOutput()
+	if err != nil {
+		t.Fatalf("Python cannot load the generated key file: %v\n%s", err, out)
+	}
+	if string(out) != "rollback works" {
+		t.Errorf("Python decrypted %q, want %q", out, "rollback works")
+	}
+}
+
+// TestOldKeyFilesWithCommentsStillLoad keeps files written by earlier
+// versions, which began with comment lines, readable.
+func TestOldKeyFilesWithCommentsStillLoad(t *testing.T) {
+	t.Parallel()
+	_, keys := setup(t, 1)
+	path := filepath.Join(t.TempDir(), "fernet.key")
+	old := "# ConnectHub Fernet key(s), one per line: the first encrypts, every key decrypts.\n" +
+		"# Losing this file makes every stored secret_cfg unreadable; nothing can recover it.\n" +
+		"# Back it up together with the database.\n" + keys[0] + "\n"
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, created, err := LoadOrCreate(path)
+	if err != nil || created || len(k.keys) != 1 {
+		t.Fatalf("LoadOrCreate = %v, %v; want the one key loaded", created, err)
+	}
+	if text, _ := os.ReadFile(path); string(text) != old {
+		t.Errorf("loading rewrote the key file:\n%q", text)
 	}
 }
 
