@@ -10,7 +10,8 @@
 //	  "headers": {"Authorization": "Bearer {{secret.TOKEN}}"},
 //	  "body": {"event": "nightly"},           // or a string, sent as is
 //	  "expect_status": [200, 201],            // default: any 2xx
-//	  "timeout": "30s"                        // default 30s; "0s" = only the run's timeout
+//	  "timeout": "30s",                       // default 30s; "0s" = only the run's timeout
+//	  "follow_redirects": "same_host"         // or "none" or "any"
 //	}
 //
 // {{secret.KEY}} in the url, in header names and values, and in the body (a
@@ -25,6 +26,26 @@
 // and the response's status line and first 4 KiB of body; error messages
 // name the URL template too; and secret values echoed by the server are
 // masked in the result.
+//
+// # Redirects
+//
+// By default a redirect is followed only to the same scheme, host and port
+// as the URL of public_cfg ("same_host"): a server that answers with a
+// redirect elsewhere cannot make the handler send the job's credentials to a
+// host the job author did not name. "none" follows no redirect, and "any"
+// follows every redirect (at most 10), but on a hop to another origin it
+// drops every header whose name or value contains a secret, a Referer that
+// contains one, and a body that contains one (a 307 or 308 would re-send
+// it). A redirect that is not followed is the response: it fails the run
+// unless expect_status lists it.
+//
+// # Egress policy
+//
+// Every connection is checked against an Egress policy (by default the deny
+// list DefaultDeny, the cloud metadata addresses) after DNS resolution, and
+// every request and redirect is checked by host name before it is sent. A
+// refused call fails the run permanently with an error that starts with
+// "egress_denied" and names the refused address.
 package httpcall
 
 import (
@@ -35,7 +56,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -73,24 +96,57 @@ var methods = []string{
 //go:embed schema.json
 var schema []byte
 
-// defaultClient is used when no client is given. It carries no Timeout of
-// its own: every request is bounded by its context instead, so the run's
-// timeout, a cancel request and "timeout" all apply the same way.
-var defaultClient = &http.Client{}
+// maxRedirects is how many redirects a call follows at most, as many as
+// net/http's default.
+const maxRedirects = 10
 
-// Spec returns the httpcall handler's spec with a default HTTP client (the
-// default transport: proxies from the environment, connection reuse).
-func Spec() handler.Spec { return SpecWithClient(nil) }
+// The values of "follow_redirects".
+const (
+	FollowSameHost = "same_host"
+	FollowNone     = "none"
+	FollowAny      = "any"
+)
+
+// Options configure the handler.
+type Options struct {
+	// Client makes the requests, for a custom transport (proxy, TLS roots,
+	// test servers). Nil means a client with the default transport
+	// (proxies from the environment, connection reuse). The client's own
+	// Timeout, if any, applies on top of the configured "timeout"; its
+	// CheckRedirect is replaced by the handler's redirect policy.
+	Client *http.Client
+	// Egress is the policy of which addresses may be called. Nil means
+	// DefaultEgress(): everything but the cloud metadata addresses. It is
+	// enforced at dial time only when the client's transport is nil or an
+	// *http.Transport; with a proxy, the addresses checked are the
+	// proxy's, and the target is checked by host name only.
+	Egress *Egress
+}
+
+// Spec returns the httpcall handler's spec with a default HTTP client and
+// the default egress policy.
+func Spec() handler.Spec { return SpecWithOptions(Options{}) }
 
 // SpecWithClient returns the httpcall handler's spec making its requests
-// with client, for a custom transport (proxy, TLS roots, test servers). A nil
-// client means the default one. The client's own Timeout, if any, applies
-// on top of the configured "timeout".
+// with client and the default egress policy; see Options.Client.
 func SpecWithClient(client *http.Client) handler.Spec {
-	if client == nil {
-		client = defaultClient
+	return SpecWithOptions(Options{Client: client})
+}
+
+// SpecWithOptions returns the httpcall handler's spec configured by o.
+func SpecWithOptions(o Options) handler.Spec {
+	egress := o.Egress
+	if egress == nil {
+		egress = DefaultEgress()
 	}
-	c := &caller{client: client}
+	base := o.Client
+	if base == nil {
+		// No Timeout of its own: every request is bounded by its context
+		// instead, so the run's timeout, a cancel request and "timeout" all
+		// apply the same way.
+		base = &http.Client{}
+	}
+	c := &caller{client: egress.client(base), egress: egress}
 	return handler.Spec{
 		Name:         Name,
 		Description:  "Makes an HTTP request, with {{secret.KEY}} placeholders in url, headers and body; fails on an unexpected status.",
@@ -120,6 +176,9 @@ type config struct {
 	Body         json.RawMessage   `json:"body"`
 	ExpectStatus []int             `json:"expect_status"`
 	Timeout      string            `json:"timeout"`
+	// FollowRedirects is FollowSameHost (the default), FollowNone or
+	// FollowAny.
+	FollowRedirects string `json:"follow_redirects"`
 }
 
 // request is a validated config with its secrets substituted.
@@ -133,10 +192,12 @@ type request struct {
 	hasBody bool
 	expect  []int // nil means any 2xx
 	timeout time.Duration
+	follow  string
 }
 
 type caller struct {
-	client *http.Client
+	client *http.Client // its transport enforces egress at dial time
+	egress *Egress
 }
 
 func (c *caller) run(ctx context.Context, t *handler.Task) (*handler.Result, error) {
@@ -166,7 +227,13 @@ func (c *caller) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 	}
 
 	log.Info(req.method + " " + req.display)
-	resp, err := c.client.Do(httpReq)
+	if err := c.egress.checkURLHost(req.url.Hostname()); err != nil {
+		return nil, req.failure(ctx, reqCtx, err, redact)
+	}
+	redirects := &redirectPolicy{req: req, egress: c.egress, redact: redact, log: log}
+	client := *c.client
+	client.CheckRedirect = redirects.check
+	resp, err := client.Do(httpReq)
 	if err != nil {
 		return nil, req.failure(ctx, reqCtx, err, redact)
 	}
@@ -194,6 +261,10 @@ func (c *caller) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 		log.Info("response body", "body", out.Body, "truncated", truncated)
 	}
 	if !req.expected(resp.StatusCode) {
+		if redirects.refused != "" {
+			return nil, fmt.Errorf("unexpected status %d (expected %s): the redirect to %s was not followed (follow_redirects is %q)",
+				resp.StatusCode, req.expectation(), redact(redirects.refused), req.follow)
+		}
 		return nil, fmt.Errorf("unexpected status %d (expected %s)", resp.StatusCode, req.expectation())
 	}
 	return &handler.Result{
@@ -215,11 +286,83 @@ func (r *request) failure(runCtx, reqCtx context.Context, err error, redact func
 	if reqCtx.Err() != nil {
 		return fmt.Errorf("%s: no response within the timeout of %s", prefix, r.timeout)
 	}
+	var egressErr *EgressError
+	if errors.As(err, &egressErr) {
+		// The code comes first, so that the run's error starts with it; a
+		// retry cannot change the policy.
+		return handler.Permanent(fmt.Errorf("%w: %s: %s is %s",
+			ErrEgressDenied, prefix, redact(egressErr.Address), egressErr.Reason))
+	}
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err
 	}
 	return fmt.Errorf("%s: %s", prefix, redact(err.Error()))
+}
+
+// redirectPolicy is the CheckRedirect of one call.
+type redirectPolicy struct {
+	req    *request
+	egress *Egress
+	redact func(string) string
+	log    *slog.Logger
+	// refused is the origin of a redirect that was not followed, for the
+	// error that the unexpected 3xx status then causes.
+	refused string
+}
+
+// check decides whether the redirect to next is followed and what it
+// carries; via holds the requests made so far, the first one first.
+func (p *redirectPolicy) check(next *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	cross := origin(next.URL) != origin(via[0].URL)
+	switch {
+	case p.req.follow == FollowNone,
+		p.req.follow == FollowSameHost && cross:
+		p.refused = origin(next.URL)
+		return http.ErrUseLastResponse
+	}
+	if err := p.egress.checkURLHost(next.URL.Hostname()); err != nil {
+		return err
+	}
+	if !cross {
+		return nil
+	}
+	// Another origin under "any": nothing that carries a secret goes there.
+	// net/http already drops Authorization and Cookie; this drops every
+	// other header built from a secret, including a Referer that holds the
+	// secret in the previous URL's query.
+	for name, values := range next.Header {
+		if p.hasSecret(name) || slices.ContainsFunc(values, p.hasSecret) {
+			next.Header.Del(name)
+		}
+	}
+	if next.Body != nil && next.Body != http.NoBody && p.hasSecret(string(p.req.body)) {
+		next.Body.Close()
+		next.Body, next.ContentLength = http.NoBody, 0
+		next.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		p.log.Warn(fmt.Sprintf("redirected to %s: the request body holds a secret and is not sent there", p.redact(origin(next.URL))))
+	}
+	return nil
+}
+
+// hasSecret reports whether s contains the value of one of the job's
+// secrets.
+func (p *redirectPolicy) hasSecret(s string) bool { return p.redact(s) != s }
+
+// origin is a URL's scheme, host and port, the port explicit, e.g.
+// "https://api.example.com:443".
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if strings.EqualFold(u.Scheme, "https") {
+			port = "443"
+		}
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 func (r *request) expected(status int) bool {
@@ -325,6 +468,15 @@ func build(cfg config, secrets map[string]string, redact func(string) string) (*
 	}
 	if len(cfg.ExpectStatus) > 0 {
 		req.expect = cfg.ExpectStatus
+	}
+
+	switch cfg.FollowRedirects {
+	case "":
+		req.follow = FollowSameHost
+	case FollowSameHost, FollowNone, FollowAny:
+		req.follow = cfg.FollowRedirects
+	default:
+		return nil, fmt.Errorf("follow_redirects %q must be %q, %q or %q", cfg.FollowRedirects, FollowSameHost, FollowNone, FollowAny)
 	}
 
 	req.timeout = DefaultTimeout
