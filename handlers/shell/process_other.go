@@ -6,12 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 )
 
 // errUnsupported is returned on systems without process groups.
 var errUnsupported = fmt.Errorf("the shell handler needs a Unix system (process groups): %w", errors.ErrUnsupported)
 
-func startInGroup(*exec.Cmd) error { return errUnsupported }
+type proc struct{}
 
-func superviseGroup(context.Context, *exec.Cmd) (bool, error) { return false, errUnsupported }
+func start(launch) (*proc, error) { return nil, errUnsupported }
+
+func (*proc) wait(context.Context) (bool, error) { return false, errUnsupported }

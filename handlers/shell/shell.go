@@ -13,10 +13,22 @@
 //
 // The command does not inherit the server's environment, which holds
 // CONNECTHUB_ADMIN_TOKEN, the database URL and other credentials that a job
-// author must not be able to print. It gets only the server's PATH, HOME and
-// LANG (when set), then the "env" of public_cfg, then every secret of the
-// job as a variable named by its key; a later source overrides an earlier
-// one.
+// author must not be able to print. It gets only the server's PATH, HOME,
+// LANG and TZ (when set; HOME is the user's home directory when commands run
+// as another user), then the "env" of public_cfg, then every secret of the
+// job as a variable named by its key, then the run's identity:
+// CONNECTHUB_RUN_ID, CONNECTHUB_JOB_ID, CONNECTHUB_ATTEMPT and
+// CONNECTHUB_SCHEDULED_FOR (RFC 3339, UTC; empty for a run with no scheduled
+// time). A later source overrides an earlier one, so the identity cannot be
+// faked by env. A command that may run twice (a retry, or a run rescued from
+// a dead worker) can use them as idempotency keys.
+//
+// On Linux the server also makes itself non-dumpable before it starts the
+// first command, so that a command running as the same user cannot read the
+// server's environment or memory through /proc/PID/environ or /proc/PID/mem.
+// Files the server's user can read (its data directory, with the key file
+// and the generated admin token) stay readable to commands running as that
+// user: set Options.User (CONNECTHUB_SHELL_USER) to run them as another one.
 //
 // # Output
 //
@@ -33,6 +45,13 @@
 // left running in the group (a forgotten "&") is killed too. A process that
 // left the group (setsid, a double fork into a daemon) and keeps the output
 // open is not waited for longer than a few seconds.
+//
+// On Linux the group also dies with the process that started it, even when
+// that process is killed with SIGKILL and cannot clean up: the command is
+// started by a small supervisor (this binary again, see supervise_linux.go)
+// that leads the group and gets a parent-death signal; when the server dies
+// it kills the whole group, so no command of a dead server keeps running
+// while its run is rescued and started again elsewhere.
 //
 // A non-zero exit fails the run with "exit status N"; a command that cannot
 // be started (not found, not executable, no such dir) fails it permanently.
@@ -51,6 +70,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -63,7 +83,15 @@ const Name = "shell"
 
 // InheritedEnv are the only variables of the server's environment that a
 // command sees.
-var InheritedEnv = []string{"PATH", "HOME", "LANG"}
+var InheritedEnv = []string{"PATH", "HOME", "LANG", "TZ"}
+
+// The variables that carry the run's identity to the command.
+const (
+	EnvRunID        = "CONNECTHUB_RUN_ID"
+	EnvJobID        = "CONNECTHUB_JOB_ID"
+	EnvAttempt      = "CONNECTHUB_ATTEMPT"
+	EnvScheduledFor = "CONNECTHUB_SCHEDULED_FOR"
+)
 
 // MaxLineBytes is the longest line logged as one record; a longer line is
 // logged in pieces of this size, so a command printing megabytes without a
@@ -78,15 +106,42 @@ const defaultOutputGrace = 3 * time.Second
 //go:embed schema.json
 var schema []byte
 
-// Spec returns the shell handler's spec.
+// Options configure the handler.
+type Options struct {
+	// User, when set, is the user name (or numeric ID) the commands run as,
+	// with that user's primary and supplementary groups and home
+	// directory. The server must run as root to switch to another user.
+	User string
+}
+
+// Spec returns the shell handler's spec, running commands as the server's
+// user.
 func Spec() handler.Spec {
+	spec, err := SpecWithOptions(Options{})
+	if err != nil {
+		panic(err) // no user to look up: cannot fail
+	}
+	return spec
+}
+
+// SpecWithOptions returns the shell handler's spec configured by o. It fails
+// when o.User does not exist or cannot be switched to, so that a bad setting
+// stops the server at start rather than failing every run.
+func SpecWithOptions(o Options) (handler.Spec, error) {
 	r := &runner{outputGrace: defaultOutputGrace}
+	if o.User != "" {
+		acct, err := LookupUser(o.User)
+		if err != nil {
+			return handler.Spec{}, err
+		}
+		r.user = acct
+	}
 	return handler.Spec{
 		Name:         Name,
 		Description:  "Runs a command on the host; secrets are exported as environment variables and the output goes to the run log.",
 		ConfigSchema: schema,
 		Func:         r.run,
-	}
+	}, nil
 }
 
 // config is public_cfg as written.
@@ -97,9 +152,10 @@ type config struct {
 	Env     map[string]string `json:"env"`
 }
 
-// runner runs commands; its field lets tests shorten the output grace.
+// runner runs commands; its fields let tests shorten the output grace.
 type runner struct {
 	outputGrace time.Duration
+	user        *Account // nil: the server's user
 }
 
 func (r *runner) run(ctx context.Context, t *handler.Task) (*handler.Result, error) {
@@ -115,7 +171,7 @@ func (r *runner) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 			return nil, handler.Permanent(fmt.Errorf("args[%d] contains a NUL byte", i))
 		}
 	}
-	env, err := environ(cfg.Env, t.Secrets)
+	env, err := environ(cfg.Env, t.Secrets, identity(t), r.user)
 	if err != nil {
 		return nil, handler.Permanent(err)
 	}
@@ -124,9 +180,14 @@ func (r *runner) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 	}
 	log := t.Logger()
 
-	cmd := exec.Command(cfg.Command, cfg.Args...)
-	cmd.Dir = cfg.Dir
-	cmd.Env = env
+	path := cfg.Command
+	// A bare name is looked up in the server's PATH, as exec.Command does;
+	// a path is used as it is.
+	if !strings.ContainsRune(path, os.PathSeparator) {
+		if path, err = exec.LookPath(cfg.Command); err != nil {
+			return nil, startError(err)
+		}
+	}
 	// The read ends are ours; the write ends go to the command as its
 	// stdout and stderr, so exec starts no copying goroutines and Wait does
 	// not wait for the output: the handler decides how long to wait for it.
@@ -141,9 +202,10 @@ func (r *runner) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 		return nil, fmt.Errorf("creating the stderr pipe: %w", err)
 	}
 	defer errR.Close()
-	cmd.Stdout, cmd.Stderr = outW, errW
-
-	err = startInGroup(cmd)
+	proc, err := start(launch{
+		path: path, args: append([]string{cfg.Command}, cfg.Args...), dir: cfg.Dir, env: env,
+		stdout: outW, stderr: errW, user: r.user,
+	})
 	// The command holds its own copies of the write ends now; closing ours
 	// lets the readers see end of file once the command's are gone.
 	outW.Close()
@@ -158,7 +220,7 @@ func (r *runner) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 	pumpsDone := make(chan struct{})
 	go func() { pumps.Wait(); close(pumpsDone) }()
 
-	cancelled, exitErr := superviseGroup(ctx, cmd)
+	cancelled, exitErr := proc.wait(ctx)
 
 	grace := time.NewTimer(r.outputGrace)
 	select {
@@ -173,6 +235,10 @@ func (r *runner) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 
 	if cancelled {
 		return nil, ctx.Err()
+	}
+	var notStarted *startFailure
+	if errors.As(exitErr, &notStarted) {
+		return nil, startError(notStarted.err)
 	}
 	if exitErr != nil {
 		return nil, exitErr
@@ -193,14 +259,31 @@ func startError(err error) error {
 	return err
 }
 
+// identity returns the variables that name the task's run.
+func identity(t *handler.Task) map[string]string {
+	scheduled := ""
+	if !t.ScheduledFor.IsZero() {
+		scheduled = t.ScheduledFor.UTC().Format(time.RFC3339Nano)
+	}
+	return map[string]string{
+		EnvRunID:        t.RunID,
+		EnvJobID:        t.JobID,
+		EnvAttempt:      strconv.Itoa(t.Attempt),
+		EnvScheduledFor: scheduled,
+	}
+}
+
 // environ builds the command's environment: the inherited variables, then
-// public_cfg's env, then the secrets.
-func environ(public, secrets map[string]string) ([]string, error) {
-	vars := make(map[string]string, len(InheritedEnv)+len(public)+len(secrets))
+// public_cfg's env, then the secrets, then the run's identity.
+func environ(public, secrets, ids map[string]string, user *Account) ([]string, error) {
+	vars := make(map[string]string, len(InheritedEnv)+len(public)+len(secrets)+len(ids))
 	for _, k := range InheritedEnv {
 		if v, ok := os.LookupEnv(k); ok {
 			vars[k] = v
 		}
+	}
+	if user != nil && user.Home != "" {
+		vars["HOME"] = user.Home
 	}
 	for _, k := range slices.Sorted(maps.Keys(public)) {
 		if err := checkEnvName(k); err != nil {
@@ -221,6 +304,7 @@ func environ(public, secrets map[string]string) ([]string, error) {
 		}
 		vars[k] = secrets[k]
 	}
+	maps.Copy(vars, ids)
 	env := make([]string, 0, len(vars))
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, k+"="+vars[k])

@@ -29,6 +29,10 @@ const leakCanary = "CONNECTHUB_ADMIN_TOKEN"
 
 func TestMain(m *testing.M) {
 	os.Setenv(leakCanary, "must-not-leak")
+	if dir := os.Getenv(parentEnv); dir != "" {
+		// Re-executed by TestKillingTheServerKillsItsCommands.
+		os.Exit(actAsServer(dir))
+	}
 	os.Exit(m.Run())
 }
 
@@ -236,10 +240,12 @@ func TestExitStatus(t *testing.T) {
 
 func TestEnvironment(t *testing.T) {
 	t.Parallel()
-	config := `{"command": "env", "env": {"MODE": "full", "LANG": "C.UTF-8-from-env", "DUP": "public"}}`
-	secrets := map[string]string{"API_KEY": "s3cr3t value", "DUP": "from-secret", "dashed-name": "ok"}
-	_, rec, err := runCmd(t, newRunner(), context.Background(), config, secrets)
-	if err != nil {
+	config := `{"command": "env", "env": {"MODE": "full", "LANG": "C.UTF-8-from-env", "DUP": "public", "CONNECTHUB_RUN_ID": "forged"}}`
+	secrets := map[string]string{"API_KEY": "s3cr3t value", "DUP": "from-secret", "dashed-name": "ok", "CONNECTHUB_ATTEMPT": "9"}
+	task, rec := handlertest.NewTask(config, secrets)
+	task.RunID, task.JobID, task.Attempt = "run-42", "job-7", 2
+	task.ScheduledFor = time.Date(2026, 12, 6, 22, 30, 0, 0, time.FixedZone("CST", 8*3600))
+	if _, err := newRunner().run(context.Background(), task); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
@@ -253,8 +259,13 @@ func TestEnvironment(t *testing.T) {
 		"DUP":         "from-secret",
 		"API_KEY":     "s3cr3t value",
 		"dashed-name": "ok",
+		// The run's identity wins over env and secrets of the same name.
+		"CONNECTHUB_RUN_ID":        "run-42",
+		"CONNECTHUB_JOB_ID":        "job-7",
+		"CONNECTHUB_ATTEMPT":       "2",
+		"CONNECTHUB_SCHEDULED_FOR": "2026-12-06T14:30:00Z",
 	}
-	for _, k := range []string{"PATH", "HOME"} {
+	for _, k := range []string{"PATH", "HOME", "TZ"} {
 		if v, ok := os.LookupEnv(k); ok {
 			want[k] = v
 		}

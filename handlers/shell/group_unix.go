@@ -8,17 +8,10 @@ import (
 	"syscall"
 )
 
-// startInGroup starts cmd as the leader of a new process group, so that the
-// command and everything it spawns can be killed with one signal.
-func startInGroup(cmd *exec.Cmd) error {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	return cmd.Start()
-}
-
 // superviseGroup waits for the started command to exit, killing its process
 // group if ctx is done first, then kills whatever is left in the group and
 // reaps the command. It reports the command's exit error and whether ctx
-// ended it.
+// ended it. The command must lead its own process group.
 //
 // The group is killed while the leader is a zombie that only waitExited has
 // seen: until cmd.Wait reaps it, its PID (the group's ID) cannot be reused,
@@ -27,7 +20,6 @@ func superviseGroup(ctx context.Context, cmd *exec.Cmd) (cancelled bool, exitErr
 	pid := cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- waitExited(pid) }()
-
 	var waitErr error
 	select {
 	case waitErr = <-exited:
@@ -40,7 +32,6 @@ func superviseGroup(ctx context.Context, cmd *exec.Cmd) (cancelled bool, exitErr
 		killGroup(pid)
 		return cancelled, cmd.Wait()
 	}
-
 	// Without a way to wait for the exit without reaping, reap in the
 	// background and kill on cancellation; the leftovers of a command that
 	// exited on its own are then left alone rather than risk signalling a
@@ -61,4 +52,9 @@ func killGroup(pgid int) {
 	// ESRCH (nothing left) is the expected outcome after a clean exit, and
 	// EPERM (a member that changed its user ID) cannot be helped here.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// credential is what the process that runs a command as a.
+func credential(a *Account) *syscall.Credential {
+	return &syscall.Credential{Uid: a.UID, Gid: a.GID, Groups: a.Groups}
 }
