@@ -2,8 +2,10 @@ package builtin_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/handler/handlertest"
 	"github.com/connecthub/connecthub/handlers/builtin"
+	"github.com/connecthub/connecthub/handlers/httpcall"
 )
 
 func names(r *handler.Registry) []string {
@@ -63,6 +66,49 @@ func TestRegisterErrors(t *testing.T) {
 	err := builtin.Register(r, builtin.Options{})
 	if err == nil || !strings.Contains(err.Error(), "registered twice") {
 		t.Errorf("a second Register: err = %v, want a duplicate error", err)
+	}
+}
+
+func TestRegisterRejectsBadOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		opts    builtin.Options
+		wantErr string
+	}{
+		{"bad deny-list", builtin.Options{HTTPCallDeny: []string{"10.0.0.0/99"}}, `deny-list: "10.0.0.0/99"`},
+		{"bad allow-list", builtin.Options{HTTPCallAllow: []string{"not a host"}}, `allow-list: "not a host"`},
+		{"unknown shell user", builtin.Options{EnableShell: true, ShellUser: "no-such-user-connecthub"}, `shell user "no-such-user-connecthub"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := builtin.Register(handler.NewRegistry(), tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("err = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+	// Without shell, the user is not looked up.
+	if err := builtin.Register(handler.NewRegistry(), builtin.Options{ShellUser: "no-such-user-connecthub"}); err != nil {
+		t.Errorf("shell off, unknown user: err = %v", err)
+	}
+}
+
+// TestRegisterAppliesTheEgressPolicy denies the address of a test server:
+// the registered httpcall refuses to call it.
+func TestRegisterAppliesTheEgressPolicy(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	r := handler.NewRegistry()
+	if err := builtin.Register(r, builtin.Options{HTTPCallDeny: []string{"127.0.0.0/8"}}); err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := r.Lookup("httpcall")
+	_, err := spec.Func(context.Background(), &handler.Task{Config: []byte(`{"url": "` + srv.URL + `"}`)})
+	if !errors.Is(err, httpcall.ErrEgressDenied) {
+		t.Errorf("err = %v, want egress_denied", err)
 	}
 }
 

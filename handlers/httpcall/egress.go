@@ -96,6 +96,9 @@ func ParseEgress(deny, allow []string) (*Egress, error) {
 func parseEgressRule(s string) (egressRule, error) {
 	s = strings.TrimSpace(s)
 	r := egressRule{text: s}
+	if strings.Contains(s, "://") {
+		return r, fmt.Errorf("%q is a URL: write only its host name or address", s)
+	}
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {

@@ -11,8 +11,11 @@ package config
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/connecthub/connecthub/handlers/httpcall"
 
 	// The timezone database is embedded so that CONNECTHUB_TIMEZONE and the
 	// jobs' timezones work in minimal container images without
@@ -89,6 +92,18 @@ type Config struct {
 	// EnableShell allows the shell handler, which runs commands on the
 	// host. Default false.
 	EnableShell bool `env:"CONNECTHUB_ENABLE_SHELL"`
+	// ShellUser, when set, is the user (name or numeric ID) shell commands
+	// run as; the server must then run as root. Default "" (the server's
+	// user).
+	ShellUser string `env:"CONNECTHUB_SHELL_USER"`
+	// HTTPCallDeny are the CIDR prefixes, addresses and host names the
+	// httpcall handler must not connect to, checked after DNS resolution
+	// and on every redirect; "none" denies nothing. Default
+	// DefaultHTTPCallDeny, the cloud metadata addresses.
+	HTTPCallDeny []string `env:"CONNECTHUB_HTTPCALL_DENY"`
+	// HTTPCallAllow, when set, are the only CIDR prefixes, addresses and
+	// host names httpcall may connect to. Default: no allow-list.
+	HTTPCallAllow []string `env:"CONNECTHUB_HTTPCALL_ALLOW"`
 	// ServerURL is the server that `connecthub worker` and the CLI client
 	// commands talk to. Default "http://127.0.0.1:8000".
 	ServerURL string `env:"CONNECTHUB_SERVER_URL"`
@@ -116,6 +131,13 @@ type Config struct {
 	// loc caches the validated Timezone.
 	loc *time.Location
 }
+
+// DefaultHTTPCallDeny is the default of CONNECTHUB_HTTPCALL_DENY: the
+// link-local range of the cloud metadata services (169.254.169.254) and the
+// IPv6 address of AWS's, which hand the host's cloud credentials to anyone
+// who asks. It is httpcall's own default, kept as a variable because Go has
+// no constant slices.
+var DefaultHTTPCallDeny = httpcall.DefaultDeny
 
 // Default values. They are written once here; Default, WithDefaults and
 // docs/configuration.md (checked by a test) agree with them.
@@ -163,6 +185,7 @@ func base() *Config {
 		RetryBackoff:    DefaultRetryBackoff,
 		RetryBackoffMax: DefaultRetryBackoffMax,
 		MaxBodyBytes:    DefaultMaxBodyBytes,
+		HTTPCallDeny:    slices.Clone(DefaultHTTPCallDeny),
 	}
 }
 
@@ -190,6 +213,9 @@ func (c *Config) WithDefaults() {
 	setIfZero(&c.Timezone, d.Timezone)
 	if len(c.Queues) == 0 {
 		c.Queues = d.Queues
+	}
+	if len(c.HTTPCallDeny) == 0 {
+		c.HTTPCallDeny = d.HTTPCallDeny
 	}
 	setIfZero(&c.LeaseTTL, d.LeaseTTL)
 	setIfZero(&c.Heartbeat, d.Heartbeat)

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -10,6 +11,16 @@ import (
 	"testing"
 	"time"
 )
+
+// currentUser is a CONNECTHUB_SHELL_USER that exists wherever the tests run
+// and needs no root to switch to.
+var currentUser = func() string {
+	u, err := user.Current()
+	if err != nil {
+		return ""
+	}
+	return u.Username
+}()
 
 // envMap is a test environment; its get method is the getenv Load takes.
 type envMap map[string]string
@@ -63,6 +74,7 @@ func TestDefaults(t *testing.T) {
 		RetryBackoff:    10 * time.Second,
 		RetryBackoffMax: time.Hour,
 		MaxBodyBytes:    1 << 20,
+		HTTPCallDeny:    []string{"169.254.0.0/16", "fd00:ec2::254/128"},
 	}
 	if got := exported(c); !reflect.DeepEqual(got, exported(want)) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, exported(want))
@@ -156,6 +168,9 @@ func TestLoadGood(t *testing.T) {
 				"CONNECTHUB_LOG_FORMAT":        "json",
 				"CONNECTHUB_LOG_LEVEL":         "debug",
 				"CONNECTHUB_ENABLE_SHELL":      "true",
+				"CONNECTHUB_SHELL_USER":        currentUser,
+				"CONNECTHUB_HTTPCALL_DENY":     " 169.254.0.0/16, metadata.internal,",
+				"CONNECTHUB_HTTPCALL_ALLOW":    "10.0.0.0/8,api.example.com",
 				"CONNECTHUB_SERVER_URL":        "https://hub.example.com",
 				"CONNECTHUB_WORKER_TOKEN":      "workertoken-0123456789",
 				"CONNECTHUB_RETRY_BACKOFF":     "1s",
@@ -184,6 +199,9 @@ func TestLoadGood(t *testing.T) {
 					LogFormat:       "json",
 					LogLevel:        "debug",
 					EnableShell:     true,
+					ShellUser:       currentUser,
+					HTTPCallDeny:    []string{"169.254.0.0/16", "metadata.internal"},
+					HTTPCallAllow:   []string{"10.0.0.0/8", "api.example.com"},
 					ServerURL:       "https://hub.example.com",
 					WorkerToken:     "workertoken-0123456789",
 					RetryBackoff:    time.Second,
@@ -332,6 +350,14 @@ func TestLoadBad(t *testing.T) {
 			[]string{`CONNECTHUB_SESSION_TTL: not a duration: "forever" (use Go syntax such as 30s, 5m or 1h30m)`}},
 		{"bool nonsense", envMap{"CONNECTHUB_ENABLE_SHELL": "maybe"},
 			[]string{`CONNECTHUB_ENABLE_SHELL: not a boolean: "maybe" (use true or false)`}},
+		{"bad deny-list", envMap{"CONNECTHUB_HTTPCALL_DENY": "169.254.0.0/16,10.0.0.0/33"},
+			[]string{`CONNECTHUB_HTTPCALL_DENY: deny-list: "10.0.0.0/33" is not a CIDR prefix such as 10.0.0.0/8`}},
+		{"blank deny-list", envMap{"CONNECTHUB_HTTPCALL_DENY": " , "},
+			[]string{`CONNECTHUB_HTTPCALL_DENY: must not be empty (write none to deny nothing)`}},
+		{"bad allow-list", envMap{"CONNECTHUB_HTTPCALL_ALLOW": "http://api.example.com"},
+			[]string{`CONNECTHUB_HTTPCALL_ALLOW: allow-list: "http://api.example.com" is a URL: write only its host name or address`}},
+		{"unknown shell user", envMap{"CONNECTHUB_ENABLE_SHELL": "true", "CONNECTHUB_SHELL_USER": "no-such-user-connecthub"},
+			[]string{`CONNECTHUB_SHELL_USER: shell user "no-such-user-connecthub": user: unknown user no-such-user-connecthub`}},
 		{"unknown log format", envMap{"CONNECTHUB_LOG_FORMAT": "xml"},
 			[]string{`CONNECTHUB_LOG_FORMAT: must be text or json, got "xml"`}},
 		{"unknown log level", envMap{"CONNECTHUB_LOG_LEVEL": "verbose"},
@@ -522,8 +548,8 @@ func TestFormatDuration(t *testing.T) {
 func TestVariablesMatchTheStruct(t *testing.T) {
 	t.Parallel()
 	names := Variables()
-	if len(names) != 25 {
-		t.Errorf("Variables() has %d names, want 25: %q", len(names), names)
+	if len(names) != 28 {
+		t.Errorf("Variables() has %d names, want 28: %q", len(names), names)
 	}
 	seen := map[string]bool{}
 	for _, n := range names {

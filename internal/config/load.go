@@ -237,6 +237,20 @@ func (c *Config) normalize() {
 		}
 	}
 	c.Queues = queues
+	c.HTTPCallDeny = trimList(c.HTTPCallDeny)
+	c.HTTPCallAllow = trimList(c.HTTPCallAllow)
+	c.ShellUser = strings.TrimSpace(c.ShellUser)
+}
+
+// trimList drops the blanks around a list's entries and the empty ones.
+func trimList(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // readDotenv reads the optional .env file. A missing file is not an error:

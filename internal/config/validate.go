@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/connecthub/connecthub/handlers/httpcall"
+	"github.com/connecthub/connecthub/handlers/shell"
 )
 
 // Limits that Validate enforces beyond the obvious ones.
@@ -124,6 +127,21 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < minMaxBodyBytes {
 		bad("CONNECTHUB_MAX_BODY_BYTES", "must be >= %d, got %d", minMaxBodyBytes, c.MaxBodyBytes)
+	}
+	if len(c.HTTPCallDeny) == 0 {
+		bad("CONNECTHUB_HTTPCALL_DENY", "must not be empty (write none to deny nothing)")
+	} else if _, err := httpcall.ParseEgress(c.HTTPCallDeny, nil); err != nil {
+		bad("CONNECTHUB_HTTPCALL_DENY", "%v", err)
+	}
+	if _, err := httpcall.ParseEgress([]string{"none"}, c.HTTPCallAllow); err != nil {
+		bad("CONNECTHUB_HTTPCALL_ALLOW", "%v", err)
+	}
+	// The user is looked up only where shell commands can run: a client
+	// command or a server without shell has no use for it.
+	if c.ShellUser != "" && c.EnableShell {
+		if _, err := shell.LookupUser(c.ShellUser); err != nil {
+			bad("CONNECTHUB_SHELL_USER", "%v", err)
+		}
 	}
 	return errors.Join(errs...)
 }
