@@ -58,12 +58,25 @@ type Spec struct {
 }
 
 // Task is what a handler gets for one run.
+//
+// RunID, JobID, Attempt and ScheduledFor identify the run the same way in
+// an in-process worker and in a remote one. A run can execute more than
+// once (a retry, or a run rescued from a worker that died), so a handler
+// with side effects can use them as idempotency keys: JobID with
+// ScheduledFor names one scheduled slot across all its runs, RunID with
+// Attempt one execution. The shell handler exports them to its command as
+// CONNECTHUB_RUN_ID, CONNECTHUB_JOB_ID, CONNECTHUB_ATTEMPT and
+// CONNECTHUB_SCHEDULED_FOR.
 type Task struct {
-	RunID        string
-	JobID        string
-	Attempt      int
-	MaxAttempts  int
-	Trigger      string
+	// RunID is the run's ID.
+	RunID string
+	// JobID is the ID of the run's job.
+	JobID string
+	// Attempt counts the run's attempts from 1.
+	Attempt     int
+	MaxAttempts int
+	Trigger     string
+	// ScheduledFor is when the run was due; zero if it has no such time.
 	ScheduledFor time.Time
 	// Config is the job's public_cfg, a JSON object.
 	Config json.RawMessage
