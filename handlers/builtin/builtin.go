@@ -35,19 +35,20 @@ type Options struct {
 	ShellUser string
 }
 
-// Register adds the built-in handlers to r. It fails if r is nil or already
-// holds a handler of the same name.
+// Register adds the built-in handlers to r. It fails if r is nil, if opts
+// holds a bad egress list or an unknown shell user, or if r already holds a
+// handler of the same name.
 func Register(r *handler.Registry, opts Options) error {
 	if r == nil {
 		return errors.New("builtin.Register: nil registry")
 	}
-	egress, err := httpcall.ParseEgress(opts.HTTPCallDeny, opts.HTTPCallAllow)
+	web, err := httpcallSpec(opts)
 	if err != nil {
-		return fmt.Errorf("registering the built-in handlers: httpcall egress policy: %w", err)
+		return fmt.Errorf("registering the built-in handlers: %w", err)
 	}
-	specs := []handler.Spec{noop.Spec(), sleep.Spec(), httpcall.SpecWithOptions(httpcall.Options{Client: opts.HTTPClient, Egress: egress})}
+	specs := []handler.Spec{noop.Spec(), sleep.Spec(), web}
 	if opts.EnableShell {
-		sh, err := shell.SpecWithOptions(shell.Options{User: opts.ShellUser})
+		sh, err := shellSpec(opts)
 		if err != nil {
 			return fmt.Errorf("registering the built-in handlers: %w", err)
 		}
@@ -59,4 +60,35 @@ func Register(r *handler.Registry, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// Configure returns spec set up by opts when it is named like a built-in
+// handler whose behaviour depends on the server's configuration (httpcall:
+// HTTPClient and the egress lists; shell: ShellUser), and any other spec
+// unchanged. Handlers registered from an init function, such as those of
+// handlers/standard, exist before the configuration is read: the server
+// passes every spec it runs through Configure so that its settings apply to
+// them. EnableShell is not consulted; whether shell runs at all is the
+// caller's decision. A replaced httpcall loses the client it was built with,
+// so a program with its own client passes it in opts.HTTPClient.
+func Configure(spec handler.Spec, opts Options) (handler.Spec, error) {
+	switch spec.Name {
+	case httpcall.Name:
+		return httpcallSpec(opts)
+	case shell.Name:
+		return shellSpec(opts)
+	}
+	return spec, nil
+}
+
+func httpcallSpec(opts Options) (handler.Spec, error) {
+	egress, err := httpcall.ParseEgress(opts.HTTPCallDeny, opts.HTTPCallAllow)
+	if err != nil {
+		return handler.Spec{}, fmt.Errorf("httpcall egress policy: %w", err)
+	}
+	return httpcall.SpecWithOptions(httpcall.Options{Client: opts.HTTPClient, Egress: egress}), nil
+}
+
+func shellSpec(opts Options) (handler.Spec, error) {
+	return shell.SpecWithOptions(shell.Options{User: opts.ShellUser})
 }

@@ -95,6 +95,25 @@ func TestRegisterRejectsBadOptions(t *testing.T) {
 	}
 }
 
+func TestConfigure(t *testing.T) {
+	t.Parallel()
+	noop := handler.Spec{Name: "noop", Func: func(context.Context, *handler.Task) (*handler.Result, error) { return nil, nil }}
+	got, err := builtin.Configure(noop, builtin.Options{HTTPCallDeny: []string{"10.0.0.0/99"}})
+	if err != nil || got.Name != "noop" || got.Description != "" {
+		t.Errorf("Configure(noop) = %+v, %v; want it unchanged", got, err)
+	}
+	if _, err := builtin.Configure(handler.Spec{Name: "httpcall"}, builtin.Options{HTTPCallDeny: []string{"10.0.0.0/99"}}); err == nil {
+		t.Error("Configure(httpcall) accepted a bad deny-list")
+	}
+	if _, err := builtin.Configure(handler.Spec{Name: "shell"}, builtin.Options{ShellUser: "no-such-user-connecthub"}); err == nil {
+		t.Error("Configure(shell) accepted an unknown user")
+	}
+	sh, err := builtin.Configure(handler.Spec{Name: "shell"}, builtin.Options{})
+	if err != nil || sh.Func == nil || sh.Name != "shell" {
+		t.Errorf("Configure(shell) = %+v, %v", sh, err)
+	}
+}
+
 // TestRegisterAppliesTheEgressPolicy denies the address of a test server:
 // the registered httpcall refuses to call it.
 func TestRegisterAppliesTheEgressPolicy(t *testing.T) {

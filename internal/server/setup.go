@@ -15,6 +15,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/handlers/builtin"
 	"github.com/connecthub/connecthub/handlers/shell"
 	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/store"
@@ -99,10 +100,12 @@ func NodeName() string {
 // so that several nodes in one process (tests) do not share state; a
 // registry passed twice is copied once. The shell handler is left out
 // unless the configuration enables it, because it runs arbitrary commands
-// on the host with the node's privileges.
+// on the host with the node's privileges; httpcall and shell get the
+// configuration's egress lists and shell user (see builtin.Configure).
 func Handlers(cfg *config.Config, regs ...*handler.Registry) (*handler.Registry, error) {
 	out := handler.NewRegistry()
 	seen := make(map[*handler.Registry]bool, len(regs))
+	builtins := builtin.Options{ShellUser: cfg.ShellUser, HTTPCallDeny: cfg.HTTPCallDeny, HTTPCallAllow: cfg.HTTPCallAllow}
 	for _, reg := range regs {
 		if reg == nil || seen[reg] {
 			continue
@@ -111,6 +114,10 @@ func Handlers(cfg *config.Config, regs ...*handler.Registry) (*handler.Registry,
 		for _, spec := range reg.List() {
 			if spec.Name == shell.Name && !cfg.EnableShell {
 				continue
+			}
+			spec, err := builtin.Configure(spec, builtins)
+			if err != nil {
+				return nil, err
 			}
 			if err := out.Add(spec); err != nil {
 				return nil, err
