@@ -2,7 +2,6 @@ package httpcall
 
 import (
 	"bytes"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
