@@ -2,17 +2,14 @@ package pgstore
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/oklog/ulid/v2"
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
@@ -33,19 +30,6 @@ func utcPtr(t *time.Time) *time.Time {
 	return &v
 }
 
-// utcMicro normalises a time to what the store keeps, so that values that
-// are marshalled into JSON columns (snapshot meta, attempts) read back equal
-// to the columns' times.
-func utcMicro(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-func utcMicroPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := utcMicro(*t)
-	return &v
-}
-
 // cleanText makes a string storable in a PostgreSQL text column, which
 // accepts neither NUL bytes nor invalid UTF-8: each becomes U+FFFD. It is
 // applied to what handlers produce (messages, errors, tracebacks), so that
@@ -56,31 +40,6 @@ func cleanText(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
-
-// idGen makes run ids: ULIDs whose time part is the run's creation time and
-// whose random part increases monotonically within a millisecond, so ids
-// made in one process sort in the order they were made.
-type idGen struct {
-	mu      sync.Mutex
-	entropy *ulid.MonotonicEntropy
-}
-
-func (g *idGen) next(t time.Time) (string, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.entropy == nil {
-		g.entropy = ulid.Monotonic(rand.Reader, 0)
-	}
-	if t.Before(time.UnixMilli(0)) || ulid.Timestamp(t) > ulid.MaxTime() {
-		return "", connecthub.FieldError("created_at", "", "created_at %s is outside the range of run ids", t.Format(time.RFC3339))
-	}
-	id, err := ulid.New(ulid.Timestamp(t), g.entropy)
-	if err != nil {
-		// Only a monotonic overflow (2^80 ids in one millisecond) gets here.
-		return "", &connecthub.Error{Kind: connecthub.KindInternal, Code: "run_id", Message: "cannot make a run id", Err: err}
-	}
-	return id.String(), nil
 }
 
 // Jobs.
@@ -103,18 +62,16 @@ var jobUpdateSet = func() string {
 
 // jobArgs returns the values of jobColumns for j, in order.
 func jobArgs(j *connecthub.Job) ([]any, error) {
-	public := bytes.TrimSpace(j.PublicCfg)
-	if len(public) == 0 {
-		public = []byte("{}")
-	} else if !json.Valid(public) {
-		return nil, connecthub.FieldError("public_cfg", "", "public_cfg must be a JSON object")
+	public, err := store.JobPublicCfg(j)
+	if err != nil {
+		return nil, err
 	}
 	keys := j.SecretKeys
 	if keys == nil {
 		keys = []string{}
 	}
 	return []any{
-		j.ID, j.Description, j.Enabled, j.CronExpr, j.Timezone, j.Handler, string(public),
+		j.ID, j.Description, j.Enabled, j.CronExpr, j.Timezone, j.Handler, public,
 		j.SecretCfg, keys, j.HasSecret, int64(j.Timeout), int64(j.MaxAttempts), int64(j.RetryBackoff),
 		j.Concurrency, j.Misfire, int64(j.MisfireWindow), j.Queue, int64(j.Priority), utcPtr(j.LastRunAt), utcPtr(j.NextRunAt),
 		utc(j.CreatedAt), utc(j.UpdatedAt),
@@ -210,13 +167,8 @@ func scanRun(row pgx.Row) (*connecthub.Run, error) {
 		return nil, fmt.Errorf("run %s: decode snapshot: %w", r.ID, err)
 	}
 	r.Snapshot.Meta.ScheduledFor = utc(r.Snapshot.Meta.ScheduledFor)
-	if string(c.attempts) == "[]" {
-		r.Attempts = []connecthub.Attempt{} // most runs: skip the decoder
-	} else if err := json.Unmarshal(c.attempts, &r.Attempts); err != nil {
-		return nil, fmt.Errorf("run %s: decode attempts: %w", r.ID, err)
-	}
-	if r.Attempts == nil {
-		r.Attempts = []connecthub.Attempt{}
+	if r.Attempts, err = store.DecodeAttempts(c.attempts); err != nil {
+		return nil, fmt.Errorf("run %s: %w", r.ID, err)
 	}
 	for i := range r.Attempts {
 		a := &r.Attempts[i]
@@ -259,53 +211,6 @@ func nullableTime(t pgtype.Timestamptz) (*time.Time, error) {
 	}
 	v := t.Time.UTC()
 	return &v, nil
-}
-
-// encodeSnapshot marshals a snapshot for its column. The secret token is not
-// in it (Snapshot.SecretCfg is `json:"-"`): it has its own column, so no read
-// of the snapshot can leak it. Times are normalised to what columns keep.
-func encodeSnapshot(s connecthub.Snapshot) (string, error) {
-	s.Meta.ScheduledFor = utcMicro(s.Meta.ScheduledFor)
-	if len(bytes.TrimSpace(s.PublicCfg)) == 0 {
-		s.PublicCfg = nil
-	} else if !json.Valid(s.PublicCfg) {
-		return "", connecthub.FieldError("snapshot_params.public_cfg", "invalid_public_cfg", "public_cfg must be a JSON object")
-	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return "", fmt.Errorf("encode snapshot: %w", err)
-	}
-	// encoding/json escapes invalid UTF-8 as U+FFFD and NUL as \u0000, so
-	// the text is always storable in a json column.
-	return string(b), nil
-}
-
-func encodeAttempts(a []connecthub.Attempt) (string, error) {
-	if len(a) == 0 {
-		return "[]", nil
-	}
-	norm := make([]connecthub.Attempt, len(a))
-	for i, at := range a {
-		at.StartedAt = utcMicroPtr(at.StartedAt)
-		at.FinishedAt = utcMicro(at.FinishedAt)
-		norm[i] = at
-	}
-	b, err := json.Marshal(norm)
-	if err != nil {
-		return "", fmt.Errorf("encode attempts: %w", err)
-	}
-	return string(b), nil
-}
-
-// appendAttempt adds one attempt to a run's JSON attempts history.
-func appendAttempt(history []byte, a connecthub.Attempt) (string, error) {
-	var list []connecthub.Attempt
-	if len(history) > 0 {
-		if err := json.Unmarshal(history, &list); err != nil {
-			return "", fmt.Errorf("decode attempts: %w", err)
-		}
-	}
-	return encodeAttempts(append(list, a))
 }
 
 // nullJSON stores an absent result as NULL.

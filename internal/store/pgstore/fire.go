@@ -315,7 +315,7 @@ func (s *Store) fireRound(ctx context.Context, tx pgx.Tx, fires []store.JobFireP
 				}
 			}
 			if row.ID == "" {
-				if row.ID, err = s.ids.next(row.CreatedAt); err != nil {
+				if row.ID, err = s.ids.Next(row.CreatedAt); err != nil {
 					return false, false, err
 				}
 			}

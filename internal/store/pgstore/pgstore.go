@@ -116,7 +116,7 @@ type Store struct {
 	schema   string // the schema the store's tables are in
 	instance string // tells this store's notifications from other replicas'
 	log      *slog.Logger
-	ids      idGen
+	ids      store.IDGen
 
 	listenCfg    *pgx.ConnConfig
 	idleCheck    time.Duration

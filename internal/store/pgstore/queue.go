@@ -344,7 +344,7 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 			case o.ConsumeAttempt && cur.attempt >= cur.maxAttempts:
 				queueTerminal(b, o, connecthub.StatusFailure, o.Error)
 			case o.ConsumeAttempt:
-				history, err := appendAttempt(cur.attempts, connecthub.Attempt{
+				history, err := store.AppendAttempt(cur.attempts, connecthub.Attempt{
 					Attempt: cur.attempt, Node: o.Node, StartedAt: cur.startedAt,
 					FinishedAt: o.Now, Status: connecthub.StatusFailure, Error: cleanText(o.Error),
 				})
@@ -583,7 +583,7 @@ func (s *Store) rescueRuns(ctx context.Context, tx pgx.Tx, found []rescueCandida
 				string(status), nowUTC, connecthub.ReasonWorkerLost, e.id)
 			continue
 		}
-		history, err := appendAttempt(e.attempts, connecthub.Attempt{
+		history, err := store.AppendAttempt(e.attempts, connecthub.Attempt{
 			Attempt: e.attempt, Node: e.node, StartedAt: utcPtr(e.startedAt),
 			FinishedAt: now, Status: connecthub.StatusFailure, Error: connecthub.ReasonWorkerLost,
 		})

@@ -40,11 +40,11 @@ type runRows struct {
 }
 
 func (rr *runRows) add(r *connecthub.Run) error {
-	snap, err := encodeSnapshot(r.Snapshot)
+	snap, err := store.EncodeSnapshot(r.Snapshot)
 	if err != nil {
 		return err
 	}
-	attempts, err := encodeAttempts(r.Attempts)
+	attempts, err := store.EncodeAttempts(r.Attempts)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 			return err
 		}
 		if c.ID == "" {
-			if c.ID, err = s.ids.next(c.CreatedAt); err != nil {
+			if c.ID, err = s.ids.Next(c.CreatedAt); err != nil {
 				return err
 			}
 		}

@@ -2,15 +2,11 @@ package sqlitestore
 
 import (
 	"bytes"
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
@@ -41,19 +37,6 @@ func timePtr(n sql.NullInt64) *time.Time {
 	return &t
 }
 
-// utcMicro normalises a time to what the store keeps, so that values that
-// are marshalled into JSON columns (snapshot meta, attempts) read back equal
-// to the columns' times.
-func utcMicro(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-func utcMicroPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := utcMicro(*t)
-	return &v
-}
-
 func boolInt(b bool) int64 {
 	if b {
 		return 1
@@ -69,32 +52,6 @@ func placeholders(n int) string {
 	return strings.Repeat("?, ", n-1) + "?"
 }
 
-// idGen makes run ids: ULIDs whose time part is the run's creation time and
-// whose random part increases monotonically within a millisecond, so ids
-// made in one process sort in the order they were made.
-type idGen struct {
-	mu      sync.Mutex
-	entropy *ulid.MonotonicEntropy
-}
-
-func (g *idGen) next(t time.Time) (string, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.entropy == nil {
-		g.entropy = ulid.Monotonic(rand.Reader, 0)
-	}
-	ms := ulid.Timestamp(t)
-	if t.Before(time.UnixMilli(0)) || ms > ulid.MaxTime() {
-		return "", connecthub.FieldError("created_at", "", "created_at %s is outside the range of run ids", t.Format(time.RFC3339))
-	}
-	id, err := ulid.New(ms, g.entropy)
-	if err != nil {
-		// Only a monotonic overflow (2^80 ids in one millisecond) gets here.
-		return "", &connecthub.Error{Kind: connecthub.KindInternal, Code: "run_id", Message: "cannot make a run id", Err: err}
-	}
-	return id.String(), nil
-}
-
 // Jobs.
 
 const jobColumns = `id, description, enabled, cron_expr, timezone, handler, public_cfg,
@@ -104,11 +61,9 @@ const jobColumns = `id, description, enabled, cron_expr, timezone, handler, publ
 
 // jobArgs returns the values of jobColumns for j, in order.
 func jobArgs(j *connecthub.Job) ([]any, error) {
-	public := []byte(j.PublicCfg)
-	if len(bytes.TrimSpace(public)) == 0 {
-		public = []byte("{}")
-	} else if !json.Valid(public) {
-		return nil, connecthub.FieldError("public_cfg", "", "public_cfg must be a JSON object")
+	public, err := store.JobPublicCfg(j)
+	if err != nil {
+		return nil, err
 	}
 	keys := j.SecretKeys
 	if keys == nil {
@@ -119,7 +74,7 @@ func jobArgs(j *connecthub.Job) ([]any, error) {
 		return nil, fmt.Errorf("encode secret_keys: %w", err)
 	}
 	return []any{
-		j.ID, j.Description, boolInt(j.Enabled), j.CronExpr, j.Timezone, j.Handler, string(public),
+		j.ID, j.Description, boolInt(j.Enabled), j.CronExpr, j.Timezone, j.Handler, public,
 		j.SecretCfg, string(secretKeys), boolInt(j.HasSecret), int64(j.Timeout), int64(j.MaxAttempts), int64(j.RetryBackoff),
 		j.Concurrency, j.Misfire, int64(j.MisfireWindow), j.Queue, int64(j.Priority), nullMicros(j.LastRunAt), nullMicros(j.NextRunAt),
 		micros(j.CreatedAt), micros(j.UpdatedAt),
@@ -188,11 +143,11 @@ const runInsertColumnCount = 26
 
 // runInsertArgs appends the values of runInsertColumns for r to args.
 func runInsertArgs(args []any, r *connecthub.Run) ([]any, error) {
-	snap, err := encodeSnapshot(r.Snapshot)
+	snap, err := store.EncodeSnapshot(r.Snapshot)
 	if err != nil {
 		return nil, err
 	}
-	attempts, err := encodeAttempts(r.Attempts)
+	attempts, err := store.EncodeAttempts(r.Attempts)
 	if err != nil {
 		return nil, err
 	}
@@ -225,13 +180,8 @@ func scanRun(sc scanner) (*connecthub.Run, error) {
 	if err := store.DecodeSnapshot(snap, &r.Snapshot); err != nil {
 		return nil, fmt.Errorf("run %s: decode snapshot: %w", r.ID, err)
 	}
-	if attempts == "[]" {
-		r.Attempts = []connecthub.Attempt{} // most runs: skip the decoder
-	} else if err := json.Unmarshal([]byte(attempts), &r.Attempts); err != nil {
-		return nil, fmt.Errorf("run %s: decode attempts: %w", r.ID, err)
-	}
-	if r.Attempts == nil {
-		r.Attempts = []connecthub.Attempt{}
+	if r.Attempts, err = store.DecodeAttempts(attempts); err != nil {
+		return nil, fmt.Errorf("run %s: %w", r.ID, err)
 	}
 	r.Status = connecthub.RunStatus(status)
 	r.Trigger = connecthub.Trigger(trigger)
@@ -252,40 +202,6 @@ func scanRun(sc scanner) (*connecthub.Run, error) {
 	r.UpdatedAt = fromMicros(upd)
 	r.FillDuration()
 	return &r, nil
-}
-
-// encodeSnapshot marshals a snapshot for its column. The secret token is not
-// in it (Snapshot.SecretCfg is `json:"-"`): it has its own column, so no read
-// of the snapshot can leak it. Times are normalised to what columns keep.
-func encodeSnapshot(s connecthub.Snapshot) (string, error) {
-	s.Meta.ScheduledFor = utcMicro(s.Meta.ScheduledFor)
-	if len(bytes.TrimSpace(s.PublicCfg)) == 0 {
-		s.PublicCfg = nil
-	} else if !json.Valid(s.PublicCfg) {
-		return "", connecthub.FieldError("snapshot_params.public_cfg", "invalid_public_cfg", "public_cfg must be a JSON object")
-	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return "", fmt.Errorf("encode snapshot: %w", err)
-	}
-	return string(b), nil
-}
-
-func encodeAttempts(a []connecthub.Attempt) (string, error) {
-	if len(a) == 0 {
-		return "[]", nil
-	}
-	norm := make([]connecthub.Attempt, len(a))
-	for i, at := range a {
-		at.StartedAt = utcMicroPtr(at.StartedAt)
-		at.FinishedAt = utcMicro(at.FinishedAt)
-		norm[i] = at
-	}
-	b, err := json.Marshal(norm)
-	if err != nil {
-		return "", fmt.Errorf("encode attempts: %w", err)
-	}
-	return string(b), nil
 }
 
 // nullJSON stores an absent result as NULL.

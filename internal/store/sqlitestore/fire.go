@@ -142,7 +142,7 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 					}
 				}
 				if row.ID == "" {
-					if row.ID, err = s.ids.next(row.CreatedAt); err != nil {
+					if row.ID, err = s.ids.Next(row.CreatedAt); err != nil {
 						return err
 					}
 				}

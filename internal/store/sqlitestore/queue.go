@@ -526,7 +526,7 @@ func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o sto
 	case o.ConsumeAttempt && cur.Attempt >= cur.MaxAttempts:
 		return terminal(connecthub.StatusFailure, o.Error)
 	case o.ConsumeAttempt:
-		history, err := appendAttempt(cur.Attempts, connecthub.Attempt{
+		history, err := store.AppendAttempt(cur.Attempts, connecthub.Attempt{
 			Attempt: cur.Attempt, Node: o.Node, StartedAt: timePtr(cur.StartedAt),
 			FinishedAt: o.Now, Status: connecthub.StatusFailure, Error: o.Error,
 		})
@@ -555,17 +555,6 @@ func execOne(ctx context.Context, st *sqlx.Stmt, args ...any) (bool, error) {
 		return false, dbErr(err)
 	}
 	return n == 1, nil
-}
-
-// appendAttempt adds one attempt to a run's JSON attempts history.
-func appendAttempt(history string, a connecthub.Attempt) (string, error) {
-	var list []connecthub.Attempt
-	if history != "" {
-		if err := json.Unmarshal([]byte(history), &list); err != nil {
-			return "", dbErr(fmt.Errorf("decode attempts: %w", err))
-		}
-	}
-	return encodeAttempts(append(list, a))
 }
 
 // RunRescue implements store.RunStore. A rescued run whose cancel was
@@ -644,7 +633,7 @@ func rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandidate, now t
 				updated_at = ?2 WHERE id = ?4 RETURNING ` + runColumns(false)
 			args = []any{string(status), nowUS, connecthub.ReasonWorkerLost, e.ID}
 		default:
-			history, err := appendAttempt(e.Attempts, connecthub.Attempt{
+			history, err := store.AppendAttempt(e.Attempts, connecthub.Attempt{
 				Attempt: e.Attempt, Node: e.Node, StartedAt: timePtr(e.StartedAt),
 				FinishedAt: now, Status: connecthub.StatusFailure, Error: connecthub.ReasonWorkerLost,
 			})

@@ -121,7 +121,7 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 			return err
 		}
 		if c.ID == "" {
-			if c.ID, err = s.ids.next(c.CreatedAt); err != nil {
+			if c.ID, err = s.ids.Next(c.CreatedAt); err != nil {
 				return err
 			}
 		}

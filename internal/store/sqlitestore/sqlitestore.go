@@ -74,7 +74,7 @@ type Store struct {
 	path string
 	opts Options
 
-	ids   idGen
+	ids   store.IDGen
 	stmts stmtCache
 
 	closeOnce sync.Once

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +38,23 @@ func exerciseJobs(t *testing.T, newStore NewStoreFunc) {
 			checkJob(t, want, got)
 			if got.LastRunAt != nil || got.NextRunAt != nil {
 				t.Errorf("last/next_run_at = %v/%v, want nil", got.LastRunAt, got.NextRunAt)
+			}
+		},
+		"PublicCfgStoredTrimmed": func(t *testing.T, s store.Store) {
+			// The white space around public_cfg is not kept, and a blank
+			// one is stored as the empty object.
+			for id, tc := range map[string]struct{ in, want string }{
+				"padded": {" \n\t{\"a\":1}\r\n ", `{"a":1}`},
+				"blank":  {" \n ", `{}`},
+			} {
+				j := testJob(id)
+				j.PublicCfg = json.RawMessage(tc.in)
+				createJob(t, s, j)
+				got := getJob(t, s, id)
+				if b := string(got.PublicCfg); strings.TrimSpace(b) != b || b == "" {
+					t.Errorf("%s: public_cfg = %q, want it trimmed", id, b)
+				}
+				checkJSON(t, id+" public_cfg", json.RawMessage(tc.want), got.PublicCfg)
 			}
 		},
 		"CreateConflict": func(t *testing.T, s store.Store) {
