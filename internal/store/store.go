@@ -163,7 +163,9 @@ type RunListParams = connecthub.RunFilter
 // RunLogChunk is a piece of a run log: the domain's connecthub.RunLogChunk.
 type RunLogChunk = connecthub.RunLogChunk
 
-// RunClaimParams asks for runs.
+// RunClaimParams asks for runs. Validate states what a claim must name;
+// in particular at most MaxClaimQueues queues and MaxClaimHandlers
+// handlers, duplicates not counted, in every driver.
 type RunClaimParams struct {
 	Node     string
 	Queues   []string

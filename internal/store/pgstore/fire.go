@@ -79,42 +79,18 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 	}
 	// Check everything before the transaction: a bad element fails the call
 	// without writing anything.
-	rows := make([][]*connecthub.Run, len(fires))
-	for i, f := range fires {
-		switch {
-		case f.JobID == "":
-			return nil, connecthub.FieldError("job_id", "", "fire %d: job_id is required", i)
-		case f.Now.IsZero():
-			return nil, connecthub.FieldError("now", "", "fire %d: now is required", i)
-		}
-		switch f.Concurrency {
-		case "", connecthub.ConcurrencyForbid, connecthub.ConcurrencyAllow, connecthub.ConcurrencyReplace:
-		default:
-			return nil, connecthub.FieldError("concurrency", "", "fire %d: concurrency must be one of forbid, allow, replace", i)
-		}
-		rows[i] = make([]*connecthub.Run, len(f.Runs))
-		for j, r := range f.Runs {
-			if r == nil {
-				return nil, connecthub.FieldError("runs", "", "fire %d: run %d is nil", i, j)
-			}
-			c := *r
-			if c.JobID == "" {
-				c.JobID = f.JobID
-			} else if c.JobID != f.JobID {
-				return nil, connecthub.FieldError("runs", "", "fire %d: run %d belongs to job %q, not %q", i, j, c.JobID, f.JobID)
-			}
-			c.Status = connecthub.StatusQueued
-			c.Trigger = connecthub.TriggerCron
-			row, err := newRun(&c)
-			if err != nil {
-				return nil, err
-			}
-			rows[i][j] = row
+	rows, err := store.PrepareFires(fires)
+	if err != nil {
+		return nil, err
+	}
+	for _, rs := range rows {
+		for _, r := range rs {
+			cleanRunText(r)
 		}
 	}
 
 	var inserted, cancelRequested bool
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err = s.tx(ctx, func(tx pgx.Tx) error {
 		for _, round := range fireRounds(fires) {
 			ins, req, err := s.fireRound(ctx, tx, fires, rows, round, results)
 			if err != nil {

@@ -16,10 +16,7 @@ import (
 
 // JobCreate implements store.JobStore.
 func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
-	if job == nil {
-		return connecthub.Errorf(connecthub.KindInvalid, "job is required")
-	}
-	if err := connecthub.ValidateID(job.ID); err != nil {
+	if err := store.CheckNewJob(job); err != nil {
 		return err
 	}
 	if err := checkJobText(job); err != nil {
@@ -65,7 +62,7 @@ func (s *Store) JobGet(ctx context.Context, id string) (*connecthub.Job, error) 
 
 // JobList implements store.JobStore.
 func (s *Store) JobList(ctx context.Context, p store.JobListParams) ([]*connecthub.Job, string, error) {
-	limit, err := pageLimit(p.Limit)
+	limit, err := store.PageLimit(p.Limit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -142,8 +139,8 @@ func (s *Store) queryJobs(ctx context.Context, query string, args ...any) ([]*co
 // job meanwhile, as the id, which their foreign key locks, cannot change. The update function runs while the lock and
 // a pool connection are held: it must be quick and must not call the store.
 func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
-	if update == nil {
-		return nil, connecthub.Errorf(connecthub.KindInvalid, "update function is required")
+	if err := store.CheckJobUpdate(update); err != nil {
+		return nil, err
 	}
 	var (
 		job       *connecthub.Job
@@ -159,7 +156,7 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 			return err
 		}
 		if j.ID != id {
-			return connecthub.FieldError("id", "", "id cannot be changed")
+			return store.JobUpdateChangedID()
 		}
 		if err := checkJobText(j); err != nil {
 			return err
@@ -212,8 +209,8 @@ func (s *Store) JobDelete(ctx context.Context, id string) error {
 
 // JobListDue implements store.JobStore.
 func (s *Store) JobListDue(ctx context.Context, before time.Time, limit int) ([]*connecthub.Job, error) {
-	if limit < 1 {
-		return nil, connecthub.FieldError("limit", "", "limit must be at least 1")
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
 	}
 	return s.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs
 		WHERE enabled AND next_run_at IS NOT NULL AND next_run_at <= $1

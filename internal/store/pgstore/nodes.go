@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -47,15 +46,10 @@ func (s *Store) NodeUpsert(ctx context.Context, n *connecthub.Node) error {
 // NodeKeepalive implements store.NodeStore. A keepalive without a state
 // from a node declared dead makes it active again (see the contract).
 func (s *Store) NodeKeepalive(ctx context.Context, p store.NodeKeepaliveParams) (*connecthub.Node, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
 	switch {
-	case p.Name == "":
-		return nil, connecthub.FieldError("name", "", "node name is required")
-	case p.Now.IsZero():
-		return nil, connecthub.FieldError("now", "", "now is required")
-	case p.Running < 0 || p.Running > math.MaxInt32:
-		return nil, connecthub.FieldError("running", "", "running must be between 0 and %d", math.MaxInt32)
-	case p.PresentState != "" && !store.ValidPresentState(p.PresentState):
-		return nil, store.BadPresentState(p.PresentState)
 	case !storable(p.Name):
 		return nil, connecthub.NotFound("node", p.Name)
 	}
@@ -99,9 +93,8 @@ func (s *Store) NodeList(ctx context.Context) ([]*connecthub.Node, error) {
 
 // NodeSetState implements store.NodeStore.
 func (s *Store) NodeSetState(ctx context.Context, name, settingState string) (*connecthub.Node, error) {
-	if settingState != connecthub.NodeActive && settingState != connecthub.NodeInactive {
-		return nil, connecthub.FieldError("setting_state", "", "setting_state must be %s or %s, not %q",
-			connecthub.NodeActive, connecthub.NodeInactive, settingState)
+	if err := store.CheckSettingState(settingState); err != nil {
+		return nil, err
 	}
 	if !storable(name) {
 		return nil, connecthub.NotFound("node", name)
@@ -146,11 +139,11 @@ func (s *Store) NodeDelete(ctx context.Context, name string) error {
 // by the work in flight, so the runs table needs no index on node, which
 // every claim would have to maintain.
 func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]*connecthub.Node, []*connecthub.Run, error) {
-	if deadBefore.IsZero() {
-		return nil, nil, connecthub.FieldError("dead_before", "", "dead_before is required")
+	if err := store.CheckTime("dead_before", deadBefore); err != nil {
+		return nil, nil, err
 	}
-	if now.IsZero() {
-		return nil, nil, connecthub.FieldError("now", "", "now is required")
+	if err := store.CheckTime("now", now); err != nil {
+		return nil, nil, err
 	}
 	var (
 		dead     []*connecthub.Node
@@ -196,8 +189,8 @@ func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]
 
 // NodeClean implements store.NodeStore.
 func (s *Store) NodeClean(ctx context.Context, olderThan time.Time) (int64, error) {
-	if olderThan.IsZero() {
-		return 0, connecthub.FieldError("older_than", "", "older_than is required")
+	if err := store.CheckTime("older_than", olderThan); err != nil {
+		return 0, err
 	}
 	db, err := s.db()
 	if err != nil {
@@ -231,36 +224,9 @@ func storable(s string) bool { return cleanText(s) == s }
 
 // nodeArgs checks a registration and returns the values of nodeColumns.
 func nodeArgs(n *connecthub.Node) ([]any, error) {
-	if n == nil {
-		return nil, connecthub.Errorf(connecthub.KindInvalid, "node is required")
-	}
-	setting, present := n.SettingState, n.PresentState
-	if setting == "" {
-		setting = connecthub.NodeActive
-	}
-	if present == "" {
-		present = connecthub.NodeActivating
-	}
-	switch {
-	case n.Name == "":
-		return nil, connecthub.FieldError("name", "", "node name is required")
-	case setting != connecthub.NodeActive && setting != connecthub.NodeInactive:
-		return nil, connecthub.FieldError("setting_state", "", "setting_state must be %s or %s, not %q",
-			connecthub.NodeActive, connecthub.NodeInactive, setting)
-	case !store.ValidPresentState(present):
-		return nil, store.BadPresentState(present)
-	case n.RegisteredAt.IsZero():
-		return nil, connecthub.FieldError("registered_at", "", "registered_at is required")
-	case n.LastHeartbeat.IsZero():
-		return nil, connecthub.FieldError("last_heartbeat", "", "last_heartbeat is required")
-	}
-	for _, f := range []struct {
-		name  string
-		value int
-	}{{"max_concurrency", n.MaxConcurrency}, {"metrics_port", n.MetricsPort}, {"running", n.Running}} {
-		if f.value < 0 || f.value > math.MaxInt32 {
-			return nil, connecthub.FieldError(f.name, "", "%s must be between 0 and %d", f.name, math.MaxInt32)
-		}
+	row, err := store.PrepareNode(n)
+	if err != nil {
+		return nil, err
 	}
 	for _, f := range []struct{ name, value string }{
 		{"name", n.Name}, {"kind", n.Kind}, {"version", n.Version}, {"endpoint", n.Endpoint},
@@ -269,13 +235,9 @@ func nodeArgs(n *connecthub.Node) ([]any, error) {
 			return nil, connecthub.FieldError(f.name, "", "%s must be UTF-8 text without NUL characters", f.name)
 		}
 	}
-	queues, handlers, labels, err := store.EncodeNodeDocs(n)
-	if err != nil {
-		return nil, err
-	}
 	return []any{
-		n.Name, n.Kind, n.Version, n.Endpoint, queues, handlers, int32(n.MaxConcurrency), int32(n.MetricsPort),
-		labels, setting, present, utc(n.RegisteredAt), utc(n.LastHeartbeat), int32(n.Running),
+		n.Name, n.Kind, n.Version, n.Endpoint, row.Queues, row.Handlers, int32(n.MaxConcurrency), int32(n.MetricsPort),
+		row.Labels, row.Setting, row.Present, utc(n.RegisteredAt), utc(n.LastHeartbeat), int32(n.Running),
 	}, nil
 }
 

@@ -312,18 +312,6 @@ func (s *Store) db() (*pgxpool.Pool, error) {
 	return s.pool, nil
 }
 
-// pageLimit applies the list limits of the contract: 0 means 50, and
-// anything outside 1..500 is an error rather than a silent clamp.
-func pageLimit(limit int) (int, error) {
-	switch {
-	case limit == 0:
-		return 50, nil
-	case limit < 0 || limit > 500:
-		return 0, connecthub.FieldError("limit", "", "limit must be between 1 and 500")
-	}
-	return limit, nil
-}
-
 // ConnectionsInUse reports the pool's connections acquired right now, for
 // the connecthub_db_connections_active metric (the LISTEN connection is not
 // counted).

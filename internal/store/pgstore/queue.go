@@ -3,8 +3,6 @@ package pgstore
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -54,24 +52,7 @@ var claimSQL = `UPDATE runs
 // worker needs it to run them, and a second query per run would cost the
 // queue's throughput.
 func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connecthub.Run, error) {
-	switch {
-	case p.Node == "":
-		return nil, connecthub.FieldError("node", "", "node is required")
-	case p.Max < 1:
-		return nil, connecthub.FieldError("max", "", "max must be at least 1")
-	case p.LeaseTTL <= 0:
-		return nil, connecthub.FieldError("lease_ttl", "", "lease TTL must be positive")
-	case p.Now.IsZero():
-		return nil, connecthub.FieldError("now", "", "now is required")
-	}
-	queues, err := distinctNonEmpty("queues", p.Queues)
-	if err != nil {
-		return nil, err
-	}
-	if len(queues) == 0 {
-		return nil, connecthub.FieldError("queues", "", "at least one queue is required")
-	}
-	handlers, err := distinctNonEmpty("handlers", p.Handlers)
+	queues, handlers, err := p.Validate()
 	if err != nil {
 		return nil, err
 	}
@@ -88,22 +69,6 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connec
 		return strings.Compare(a.ID, b.ID)
 	})
 	return runs, nil
-}
-
-// distinctNonEmpty returns the values without duplicates, in order, never
-// nil (an empty array, not NULL, for the statements); an empty value is an
-// error.
-func distinctNonEmpty(field string, values []string) ([]string, error) {
-	out := make([]string, 0, len(values))
-	for _, v := range values {
-		if v == "" {
-			return nil, connecthub.FieldError(field, "", "%s must not contain an empty name", field)
-		}
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out, nil
 }
 
 // heartbeatSQL extends the leases of the runs that $3 (the node) holds
@@ -129,22 +94,9 @@ const heartbeatSQL = `UPDATE runs AS r SET lease_expires_at = $1, heartbeat_at =
 // (heartbeatSQL).
 func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (store.RunHeartbeatResult, error) {
 	var res store.RunHeartbeatResult
-	switch {
-	case p.Node == "":
-		return res, connecthub.FieldError("node", "", "node is required")
-	case p.LeaseTTL <= 0:
-		return res, connecthub.FieldError("lease_ttl", "", "lease TTL must be positive")
-	case p.Now.IsZero():
-		return res, connecthub.FieldError("now", "", "now is required")
-	}
-	for id, a := range p.Attempts {
-		if a < 0 || a > math.MaxInt32 {
-			return res, connecthub.FieldError("attempts", "", "the attempt of run %s must be between 0 and %d", id, math.MaxInt32)
-		}
-	}
-	ids := slices.Compact(slices.Sorted(slices.Values(p.IDs)))
-	if len(ids) > 0 && ids[0] == "" {
-		ids = ids[1:]
+	ids, err := p.Validate()
+	if err != nil {
+		return res, err
 	}
 	if len(ids) == 0 {
 		return res, nil
@@ -250,27 +202,9 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 	if len(outcomes) == 0 {
 		return applied, nil
 	}
-	requeues := false
-	for i, o := range outcomes {
-		switch {
-		case o.ID == "":
-			return nil, connecthub.FieldError("id", "", "outcome %d: run id is required", i)
-		case o.Node == "":
-			return nil, connecthub.FieldError("node", "", "outcome %d: node is required", i)
-		case o.Now.IsZero():
-			return nil, connecthub.FieldError("now", "", "outcome %d: now is required", i)
-		case len(o.Result) > 0 && !json.Valid(o.Result):
-			return nil, connecthub.FieldError("result", "", "outcome %d: result must be valid JSON", i)
-		case o.Attempt < 0 || o.Attempt > math.MaxInt32:
-			return nil, connecthub.FieldError("attempt", "", "outcome %d: attempt must be between 0 and %d", i, math.MaxInt32)
-		}
-		switch o.Status {
-		case connecthub.StatusSuccess, connecthub.StatusFailure, connecthub.StatusCanceled:
-		case connecthub.StatusQueued:
-			requeues = true
-		default:
-			return nil, connecthub.FieldError("status", "", "outcome %d: status must be SUCCESS, FAILURE, CANCELED or QUEUED, not %q", i, o.Status)
-		}
+	requeues, err := store.ValidateOutcomes(outcomes)
+	if err != nil {
+		return nil, err
 	}
 	// Apply in id order; a stable sort keeps the outcomes of one run in the
 	// caller's order, so the first that applies wins, as if one by one.
@@ -315,7 +249,7 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 	}
 
 	requeued := false
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err = s.tx(ctx, func(tx pgx.Tx) error {
 		held, err := lockRunning(ctx, tx, outcomes)
 		if err != nil {
 			return err
@@ -490,11 +424,11 @@ func lockRunning(ctx context.Context, tx pgx.Tx, outcomes []store.RunOutcome) (m
 // ends CANCELED rather than being re-queued: its worker is gone, and running
 // it again is the opposite of what was asked.
 func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*connecthub.Run, error) {
-	if now.IsZero() {
-		return nil, connecthub.FieldError("now", "", "now is required")
+	if err := store.CheckTime("now", now); err != nil {
+		return nil, err
 	}
-	if limit < 1 {
-		return nil, connecthub.FieldError("limit", "", "limit must be at least 1")
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
 	}
 	var (
 		rescued  []*connecthub.Run

@@ -20,10 +20,16 @@ func newRun(r *connecthub.Run) (*connecthub.Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	cleanRunText(c)
+	return c, nil
+}
+
+// cleanRunText replaces the bytes PostgreSQL text cannot hold in a run's
+// message, error and traceback.
+func cleanRunText(c *connecthub.Run) {
 	c.Message = cleanText(c.Message)
 	c.Error = cleanText(c.Error)
 	c.Traceback = cleanText(c.Traceback)
-	return c, nil
 }
 
 // runRows holds a batch of runs column by column: the arguments of
@@ -201,7 +207,7 @@ func (s *Store) RunSecret(ctx context.Context, id string) (string, error) {
 // RunList implements store.RunStore. Newest first is id order: ids are
 // ULIDs made from the creation time.
 func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecthub.Run, string, error) {
-	limit, err := pageLimit(p.Limit)
+	limit, err := store.CheckRunList(p)
 	if err != nil {
 		return nil, "", err
 	}
@@ -219,17 +225,11 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecth
 	if len(p.Status) > 0 {
 		statuses := make([]string, len(p.Status))
 		for i, st := range p.Status {
-			if !st.Valid() {
-				return nil, "", connecthub.FieldError("status", "", "unknown run status %q", st)
-			}
 			statuses[i] = string(st)
 		}
 		where = append(where, "status = ANY("+arg(statuses)+")")
 	}
 	if p.Trigger != "" {
-		if !p.Trigger.Valid() {
-			return nil, "", connecthub.FieldError("trigger", "", "unknown trigger %q", p.Trigger)
-		}
 		where = append(where, `"trigger" = `+arg(string(p.Trigger)))
 	}
 	if p.Since != nil {
@@ -311,8 +311,8 @@ func (s *Store) RunLogAppend(ctx context.Context, id string, chunk string) error
 // one statement, hence one snapshot: a follower that sees a final status
 // has seen the whole log.
 func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.RunLogChunk, error) {
-	if offset < 0 {
-		return store.RunLogChunk{}, connecthub.FieldError("offset", "", "offset must not be negative")
+	if err := store.CheckLogOffset(offset); err != nil {
+		return store.RunLogChunk{}, err
 	}
 	db, err := s.db()
 	if err != nil {
@@ -372,8 +372,8 @@ func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.
 
 // RunCancel implements store.RunStore.
 func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*connecthub.Run, error) {
-	if now.IsZero() {
-		return nil, connecthub.FieldError("now", "", "now is required")
+	if err := store.CheckTime("now", now); err != nil {
+		return nil, err
 	}
 	var (
 		run       *connecthub.Run

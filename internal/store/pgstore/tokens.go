@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
 const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at`
@@ -83,8 +84,8 @@ func (s *Store) TokenList(ctx context.Context) ([]*connecthub.Token, error) {
 // looked for first, then the name, and COALESCE keeps the first revocation
 // time of a token revoked before.
 func (s *Store) TokenRevoke(ctx context.Context, idOrName string, now time.Time) error {
-	if now.IsZero() {
-		return connecthub.FieldError("now", "", "now is required")
+	if err := store.CheckTime("now", now); err != nil {
+		return err
 	}
 	if !storable(idOrName) {
 		return connecthub.NotFound("token", idOrName)
@@ -109,8 +110,8 @@ func (s *Store) TokenRevoke(ctx context.Context, idOrName string, now time.Time)
 // that carries a token, so it is one UPDATE whose condition makes it a
 // plain index lookup, writing nothing, unless last_used_at is stale.
 func (s *Store) TokenTouch(ctx context.Context, id string, now time.Time) error {
-	if now.IsZero() {
-		return connecthub.FieldError("now", "", "now is required")
+	if err := store.CheckTime("now", now); err != nil {
+		return err
 	}
 	if !storable(id) {
 		return nil // no such token
@@ -125,21 +126,11 @@ func (s *Store) TokenTouch(ctx context.Context, id string, now time.Time) error 
 	return dbErr(err)
 }
 
-// checkToken rejects a token the store must not keep.
+// checkToken rejects a token the store must not keep: the contract's
+// checks, then text PostgreSQL cannot store.
 func checkToken(t *connecthub.Token) error {
-	switch {
-	case t == nil:
-		return connecthub.Errorf(connecthub.KindInvalid, "token is required")
-	case t.ID == "":
-		return connecthub.FieldError("id", "", "token id is required")
-	case t.Name == "":
-		return connecthub.FieldError("name", "", "token name is required")
-	case t.Hash == "":
-		return connecthub.FieldError("hash", "", "token hash is required")
-	case t.Scope != connecthub.ScopeAdmin && t.Scope != connecthub.ScopeWorker:
-		return connecthub.FieldError("scope", "", "scope must be %s or %s, not %q", connecthub.ScopeAdmin, connecthub.ScopeWorker, t.Scope)
-	case t.CreatedAt.IsZero():
-		return connecthub.FieldError("created_at", "", "created_at is required")
+	if err := store.CheckToken(t); err != nil {
+		return err
 	}
 	for _, f := range []struct{ name, value string }{{"id", t.ID}, {"name", t.Name}, {"hash", t.Hash}} {
 		if !storable(f.value) {

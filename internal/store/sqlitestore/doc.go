@@ -92,6 +92,6 @@
 // behind the run queue's writes.
 //
 // Limits of this driver: JobList's Query folds ASCII case only (SQLite's
-// lower()); a claim may name at most 64 queues and 1000 handlers; a second
+// lower()); a second
 // process on the same file waits up to BusyTimeout for the write lock.
 package sqlitestore

@@ -45,38 +45,9 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 	}
 	// Check everything before the transaction: a bad element fails the call
 	// without writing anything.
-	rows := make([][]*connecthub.Run, len(fires))
-	for i, f := range fires {
-		switch {
-		case f.JobID == "":
-			return nil, connecthub.FieldError("job_id", "", "fire %d: job_id is required", i)
-		case f.Now.IsZero():
-			return nil, connecthub.FieldError("now", "", "fire %d: now is required", i)
-		}
-		switch f.Concurrency {
-		case "", connecthub.ConcurrencyForbid, connecthub.ConcurrencyAllow, connecthub.ConcurrencyReplace:
-		default:
-			return nil, connecthub.FieldError("concurrency", "", "fire %d: concurrency must be one of forbid, allow, replace", i)
-		}
-		rows[i] = make([]*connecthub.Run, len(f.Runs))
-		for j, r := range f.Runs {
-			if r == nil {
-				return nil, connecthub.FieldError("runs", "", "fire %d: run %d is nil", i, j)
-			}
-			c := *r
-			if c.JobID == "" {
-				c.JobID = f.JobID
-			} else if c.JobID != f.JobID {
-				return nil, connecthub.FieldError("runs", "", "fire %d: run %d belongs to job %q, not %q", i, j, c.JobID, f.JobID)
-			}
-			c.Status = connecthub.StatusQueued
-			c.Trigger = connecthub.TriggerCron
-			row, err := store.PrepareRun(&c)
-			if err != nil {
-				return nil, err
-			}
-			rows[i][j] = row
-		}
+	rows, err := store.PrepareFires(fires)
+	if err != nil {
+		return nil, err
 	}
 	stmts := make([]*sqlx.Stmt, len(fireQueries))
 	for i, q := range fireQueries {
@@ -89,7 +60,7 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 	}
 
 	var inserted, cancelRequested bool
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
+	err = s.write(ctx, func(tx *sqlx.Tx) error {
 		var (
 			cas           = tx.StmtxContext(ctx, stmts[0])
 			slotTaken     = tx.StmtxContext(ctx, stmts[1])

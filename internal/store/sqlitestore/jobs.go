@@ -16,10 +16,7 @@ import (
 
 // JobCreate implements store.JobStore.
 func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
-	if job == nil {
-		return connecthub.Errorf(connecthub.KindInvalid, "job is required")
-	}
-	if err := connecthub.ValidateID(job.ID); err != nil {
+	if err := store.CheckNewJob(job); err != nil {
 		return err
 	}
 	args, err := jobArgs(job)
@@ -55,7 +52,7 @@ func (s *Store) JobGet(ctx context.Context, id string) (*connecthub.Job, error) 
 
 // JobList implements store.JobStore.
 func (s *Store) JobList(ctx context.Context, p store.JobListParams) ([]*connecthub.Job, string, error) {
-	limit, err := pageLimit(p.Limit)
+	limit, err := store.PageLimit(p.Limit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -127,8 +124,8 @@ var jobUpdateSQL = func() string {
 // write transaction, which holds the store's only writer connection: it
 // must be quick and must not call the store.
 func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
-	if update == nil {
-		return nil, connecthub.Errorf(connecthub.KindInvalid, "update function is required")
+	if err := store.CheckJobUpdate(update); err != nil {
+		return nil, err
 	}
 	var (
 		job       *connecthub.Job
@@ -147,7 +144,7 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 			return err
 		}
 		if j.ID != id {
-			return connecthub.FieldError("id", "", "id cannot be changed")
+			return store.JobUpdateChangedID()
 		}
 		args, err := jobArgs(j)
 		if err != nil {
@@ -194,8 +191,8 @@ func (s *Store) JobDelete(ctx context.Context, id string) error {
 
 // JobListDue implements store.JobStore.
 func (s *Store) JobListDue(ctx context.Context, before time.Time, limit int) ([]*connecthub.Job, error) {
-	if limit < 1 {
-		return nil, connecthub.FieldError("limit", "", "limit must be at least 1")
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
 	}
 	rows, err := s.r.QueryxContext(ctx, `SELECT `+jobColumns+` FROM jobs
 		WHERE enabled = 1 AND next_run_at IS NOT NULL AND next_run_at <= ?
@@ -230,16 +227,4 @@ func (s *Store) JobNextDue(ctx context.Context) (*time.Time, error) {
 		return nil, dbErr(err)
 	}
 	return timePtr(next), nil
-}
-
-// pageLimit applies the list limits of the contract: 0 means 50, and
-// anything outside 1..500 is an error rather than a silent clamp.
-func pageLimit(limit int) (int, error) {
-	switch {
-	case limit == 0:
-		return 50, nil
-	case limit < 0 || limit > 500:
-		return 0, connecthub.FieldError("limit", "", "limit must be between 1 and 500")
-	}
-	return limit, nil
 }

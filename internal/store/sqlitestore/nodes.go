@@ -44,15 +44,8 @@ func (s *Store) NodeUpsert(ctx context.Context, n *connecthub.Node) error {
 // NodeKeepalive implements store.NodeStore. A keepalive without a state
 // from a node declared dead makes it active again (see the contract).
 func (s *Store) NodeKeepalive(ctx context.Context, p store.NodeKeepaliveParams) (*connecthub.Node, error) {
-	switch {
-	case p.Name == "":
-		return nil, connecthub.FieldError("name", "", "node name is required")
-	case p.Now.IsZero():
-		return nil, connecthub.FieldError("now", "", "now is required")
-	case p.Running < 0:
-		return nil, connecthub.FieldError("running", "", "running must not be negative")
-	case p.PresentState != "" && !store.ValidPresentState(p.PresentState):
-		return nil, store.BadPresentState(p.PresentState)
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
 	var n *connecthub.Node
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
@@ -91,9 +84,8 @@ func (s *Store) NodeList(ctx context.Context) ([]*connecthub.Node, error) {
 
 // NodeSetState implements store.NodeStore.
 func (s *Store) NodeSetState(ctx context.Context, name, settingState string) (*connecthub.Node, error) {
-	if settingState != connecthub.NodeActive && settingState != connecthub.NodeInactive {
-		return nil, connecthub.FieldError("setting_state", "", "setting_state must be %s or %s, not %q",
-			connecthub.NodeActive, connecthub.NodeInactive, settingState)
+	if err := store.CheckSettingState(settingState); err != nil {
+		return nil, err
 	}
 	var n *connecthub.Node
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
@@ -129,11 +121,11 @@ func (s *Store) NodeDelete(ctx context.Context, name string) error {
 // The single writer means no heartbeat or completion can be half-way
 // through a run here, so every run of a dead node is rescued.
 func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]*connecthub.Node, []*connecthub.Run, error) {
-	if deadBefore.IsZero() {
-		return nil, nil, connecthub.FieldError("dead_before", "", "dead_before is required")
+	if err := store.CheckTime("dead_before", deadBefore); err != nil {
+		return nil, nil, err
 	}
-	if now.IsZero() {
-		return nil, nil, connecthub.FieldError("now", "", "now is required")
+	if err := store.CheckTime("now", now); err != nil {
+		return nil, nil, err
 	}
 	var (
 		dead     []*connecthub.Node
@@ -180,8 +172,8 @@ func nodeRunsSQL(n int) string {
 
 // NodeClean implements store.NodeStore.
 func (s *Store) NodeClean(ctx context.Context, olderThan time.Time) (int64, error) {
-	if olderThan.IsZero() {
-		return 0, connecthub.FieldError("older_than", "", "older_than is required")
+	if err := store.CheckTime("older_than", olderThan); err != nil {
+		return 0, err
 	}
 	var n int64
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
@@ -224,42 +216,13 @@ func nodeErr(err error, name string) error {
 
 // nodeArgs checks a registration and returns the values of nodeColumns.
 func nodeArgs(n *connecthub.Node) ([]any, error) {
-	if n == nil {
-		return nil, connecthub.Errorf(connecthub.KindInvalid, "node is required")
-	}
-	setting, present := n.SettingState, n.PresentState
-	if setting == "" {
-		setting = connecthub.NodeActive
-	}
-	if present == "" {
-		present = connecthub.NodeActivating
-	}
-	switch {
-	case n.Name == "":
-		return nil, connecthub.FieldError("name", "", "node name is required")
-	case setting != connecthub.NodeActive && setting != connecthub.NodeInactive:
-		return nil, connecthub.FieldError("setting_state", "", "setting_state must be %s or %s, not %q",
-			connecthub.NodeActive, connecthub.NodeInactive, setting)
-	case !store.ValidPresentState(present):
-		return nil, store.BadPresentState(present)
-	case n.RegisteredAt.IsZero():
-		return nil, connecthub.FieldError("registered_at", "", "registered_at is required")
-	case n.LastHeartbeat.IsZero():
-		return nil, connecthub.FieldError("last_heartbeat", "", "last_heartbeat is required")
-	case n.MaxConcurrency < 0:
-		return nil, connecthub.FieldError("max_concurrency", "", "max_concurrency must not be negative")
-	case n.MetricsPort < 0:
-		return nil, connecthub.FieldError("metrics_port", "", "metrics_port must not be negative")
-	case n.Running < 0:
-		return nil, connecthub.FieldError("running", "", "running must not be negative")
-	}
-	queues, handlers, labels, err := store.EncodeNodeDocs(n)
+	row, err := store.PrepareNode(n)
 	if err != nil {
 		return nil, err
 	}
 	return []any{
-		n.Name, n.Kind, n.Version, n.Endpoint, queues, handlers, int64(n.MaxConcurrency), int64(n.MetricsPort),
-		labels, setting, present, micros(n.RegisteredAt), micros(n.LastHeartbeat), int64(n.Running),
+		n.Name, n.Kind, n.Version, n.Endpoint, row.Queues, row.Handlers, int64(n.MaxConcurrency), int64(n.MetricsPort),
+		row.Labels, row.Setting, row.Present, micros(n.RegisteredAt), micros(n.LastHeartbeat), int64(n.Running),
 	}, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -30,32 +29,9 @@ import (
 // worker needs it to run them, and a second query per run would cost the
 // queue's throughput.
 func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connecthub.Run, error) {
-	switch {
-	case p.Node == "":
-		return nil, connecthub.FieldError("node", "", "node is required")
-	case p.Max < 1:
-		return nil, connecthub.FieldError("max", "", "max must be at least 1")
-	case p.LeaseTTL <= 0:
-		return nil, connecthub.FieldError("lease_ttl", "", "lease TTL must be positive")
-	case p.Now.IsZero():
-		return nil, connecthub.FieldError("now", "", "now is required")
-	}
-	queues, err := distinctNonEmpty("queues", p.Queues)
+	queues, handlers, err := p.Validate()
 	if err != nil {
 		return nil, err
-	}
-	if len(queues) == 0 {
-		return nil, connecthub.FieldError("queues", "", "at least one queue is required")
-	}
-	if len(queues) > maxClaimQueues {
-		return nil, connecthub.FieldError("queues", "", "a claim may name at most %d queues", maxClaimQueues)
-	}
-	handlers, err := distinctNonEmpty("handlers", p.Handlers)
-	if err != nil {
-		return nil, err
-	}
-	if len(handlers) > maxClaimHandlers {
-		return nil, connecthub.FieldError("handlers", "", "a claim may name at most %d handlers", maxClaimHandlers)
 	}
 	st, release, err := s.stmts.prepare(ctx, claimSQL(len(queues), len(handlers)))
 	if err != nil {
@@ -100,13 +76,6 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connec
 	})
 	return runs, nil
 }
-
-// Bounds of a claim's lists: far above any real worker, and well inside
-// SQLite's limits on compound SELECTs (500) and bound parameters.
-const (
-	maxClaimQueues   = 64
-	maxClaimHandlers = 1000
-)
 
 // claimTexts memoises claimSQL: claimers call it with the same shape every
 // time, and building the text is measurable at thousands of claims a second.
@@ -166,21 +135,6 @@ func buildClaimSQL(nQueues, nHandlers int) string {
 		RETURNING ` + runColumns(true)
 }
 
-// distinctNonEmpty returns the values without duplicates, in order; an
-// empty value is an error.
-func distinctNonEmpty(field string, values []string) ([]string, error) {
-	out := make([]string, 0, len(values))
-	for _, v := range values {
-		if v == "" {
-			return nil, connecthub.FieldError(field, "", "%s must not contain an empty name", field)
-		}
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out, nil
-}
-
 // maxHeartbeatChunk bounds the runs of one heartbeat statement.
 const maxHeartbeatChunk = 512
 
@@ -211,22 +165,9 @@ func heartbeatSQL(n int) string {
 // so that a few statement texts serve every batch size.
 func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (store.RunHeartbeatResult, error) {
 	var res store.RunHeartbeatResult
-	switch {
-	case p.Node == "":
-		return res, connecthub.FieldError("node", "", "node is required")
-	case p.LeaseTTL <= 0:
-		return res, connecthub.FieldError("lease_ttl", "", "lease TTL must be positive")
-	case p.Now.IsZero():
-		return res, connecthub.FieldError("now", "", "now is required")
-	}
-	for id, a := range p.Attempts {
-		if a < 0 {
-			return res, connecthub.FieldError("attempts", "", "the attempt of run %s must not be negative", id)
-		}
-	}
-	ids := slices.Compact(slices.Sorted(slices.Values(p.IDs)))
-	if len(ids) > 0 && ids[0] == "" {
-		ids = ids[1:]
+	ids, err := p.Validate()
+	if err != nil {
+		return res, err
 	}
 	if len(ids) == 0 {
 		return res, nil
@@ -255,7 +196,7 @@ func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (s
 	held := make(map[string]bool, len(ids))
 	cancel := make(map[string]bool)
 	lease, now := micros(p.Now.Add(p.LeaseTTL)), micros(p.Now)
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
+	err = s.write(ctx, func(tx *sqlx.Tx) error {
 		for _, b := range batches {
 			size := 1 << bits.Len(uint(len(b.ids)-1))
 			args := make([]any, 0, 3+2*size)
@@ -373,26 +314,14 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 		seen     = make(map[string]bool, len(outcomes))
 		repeated bool
 	)
+	if _, err := store.ValidateOutcomes(outcomes); err != nil {
+		return nil, err
+	}
 	for i, o := range outcomes {
-		switch {
-		case o.ID == "":
-			return nil, connecthub.FieldError("id", "", "outcome %d: run id is required", i)
-		case o.Node == "":
-			return nil, connecthub.FieldError("node", "", "outcome %d: node is required", i)
-		case o.Now.IsZero():
-			return nil, connecthub.FieldError("now", "", "outcome %d: now is required", i)
-		case len(o.Result) > 0 && !json.Valid(o.Result):
-			return nil, connecthub.FieldError("result", "", "outcome %d: result must be valid JSON", i)
-		case o.Attempt < 0:
-			return nil, connecthub.FieldError("attempt", "", "outcome %d: attempt must not be negative", i)
-		}
-		switch o.Status {
-		case connecthub.StatusSuccess, connecthub.StatusFailure, connecthub.StatusCanceled:
-			terminal = append(terminal, i)
-		case connecthub.StatusQueued:
+		if o.Status == connecthub.StatusQueued {
 			requeue = append(requeue, i)
-		default:
-			return nil, connecthub.FieldError("status", "", "outcome %d: status must be SUCCESS, FAILURE, CANCELED or QUEUED, not %q", i, o.Status)
+		} else {
+			terminal = append(terminal, i)
 		}
 		repeated = repeated || seen[o.ID]
 		seen[o.ID] = true
@@ -561,11 +490,11 @@ func execOne(ctx context.Context, st *sqlx.Stmt, args ...any) (bool, error) {
 // requested ends CANCELED rather than being re-queued: its worker is gone,
 // and running it again is the opposite of what was asked.
 func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*connecthub.Run, error) {
-	if now.IsZero() {
-		return nil, connecthub.FieldError("now", "", "now is required")
+	if err := store.CheckTime("now", now); err != nil {
+		return nil, err
 	}
-	if limit < 1 {
-		return nil, connecthub.FieldError("limit", "", "limit must be at least 1")
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
 	}
 	var (
 		rescued  []*connecthub.Run

@@ -199,7 +199,7 @@ func (s *Store) RunSecret(ctx context.Context, id string) (string, error) {
 // RunList implements store.RunStore. Newest first is id order: ids are
 // ULIDs made from the creation time.
 func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecthub.Run, string, error) {
-	limit, err := pageLimit(p.Limit)
+	limit, err := store.CheckRunList(p)
 	if err != nil {
 		return nil, "", err
 	}
@@ -213,9 +213,6 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecth
 	}
 	if len(p.Status) > 0 {
 		for _, st := range p.Status {
-			if !st.Valid() {
-				return nil, "", connecthub.FieldError("status", "", "unknown run status %q", st)
-			}
 			args = append(args, string(st))
 		}
 		where = append(where, "status IN ("+placeholders(len(p.Status))+")")
@@ -227,9 +224,6 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecth
 		}
 	}
 	if p.Trigger != "" {
-		if !p.Trigger.Valid() {
-			return nil, "", connecthub.FieldError("trigger", "", "unknown trigger %q", p.Trigger)
-		}
 		where = append(where, `"trigger" = ?`)
 		args = append(args, string(p.Trigger))
 	}
@@ -302,8 +296,8 @@ func (s *Store) RunLogAppend(ctx context.Context, id string, chunk string) error
 // one read transaction, so a follower that sees a final status has seen
 // the whole log.
 func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.RunLogChunk, error) {
-	if offset < 0 {
-		return store.RunLogChunk{}, connecthub.FieldError("offset", "", "offset must not be negative")
+	if err := store.CheckLogOffset(offset); err != nil {
+		return store.RunLogChunk{}, err
 	}
 	var chunk store.RunLogChunk
 	err := s.read(ctx, func(tx *sqlx.Tx) error {
@@ -358,8 +352,8 @@ func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.
 
 // RunCancel implements store.RunStore.
 func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*connecthub.Run, error) {
-	if now.IsZero() {
-		return nil, connecthub.FieldError("now", "", "now is required")
+	if err := store.CheckTime("now", now); err != nil {
+		return nil, err
 	}
 	var (
 		run       *connecthub.Run

@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
 const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at`
@@ -19,7 +20,7 @@ const tokenTouchEvery = time.Minute
 
 // TokenCreate implements store.TokenStore.
 func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
-	if err := checkToken(t); err != nil {
+	if err := store.CheckToken(t); err != nil {
 		return err
 	}
 	return s.write(ctx, func(tx *sqlx.Tx) error {
@@ -66,8 +67,8 @@ func (s *Store) TokenList(ctx context.Context) ([]*connecthub.Token, error) {
 // looked for first, then the name, and COALESCE keeps the first revocation
 // time of a token revoked before.
 func (s *Store) TokenRevoke(ctx context.Context, idOrName string, now time.Time) error {
-	if now.IsZero() {
-		return connecthub.FieldError("now", "", "now is required")
+	if err := store.CheckTime("now", now); err != nil {
+		return err
 	}
 	return s.write(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?1)
@@ -91,8 +92,8 @@ func (s *Store) TokenRevoke(ctx context.Context, idOrName string, now time.Time)
 // from the queue's claims and completions. The write itself is guarded by
 // the same condition, for the race between two requests.
 func (s *Store) TokenTouch(ctx context.Context, id string, now time.Time) error {
-	if now.IsZero() {
-		return connecthub.FieldError("now", "", "now is required")
+	if err := store.CheckTime("now", now); err != nil {
+		return err
 	}
 	stale := micros(now.Add(-tokenTouchEvery))
 	const due = `id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2)`
@@ -107,25 +108,6 @@ func (s *Store) TokenTouch(ctx context.Context, id string, now time.Time) error 
 		_, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ?3 WHERE `+due, id, stale, micros(now))
 		return dbErr(err)
 	})
-}
-
-// checkToken rejects a token the store must not keep.
-func checkToken(t *connecthub.Token) error {
-	switch {
-	case t == nil:
-		return connecthub.Errorf(connecthub.KindInvalid, "token is required")
-	case t.ID == "":
-		return connecthub.FieldError("id", "", "token id is required")
-	case t.Name == "":
-		return connecthub.FieldError("name", "", "token name is required")
-	case t.Hash == "":
-		return connecthub.FieldError("hash", "", "token hash is required")
-	case t.Scope != connecthub.ScopeAdmin && t.Scope != connecthub.ScopeWorker:
-		return connecthub.FieldError("scope", "", "scope must be %s or %s, not %q", connecthub.ScopeAdmin, connecthub.ScopeWorker, t.Scope)
-	case t.CreatedAt.IsZero():
-		return connecthub.FieldError("created_at", "", "created_at is required")
-	}
-	return nil
 }
 
 func scanToken(sc scanner) (*connecthub.Token, error) {

@@ -39,6 +39,35 @@ func exerciseClaim(t *testing.T, newStore NewStoreFunc) {
 			}
 			checkStrings(t, "claim order", ids([]*connecthub.Run{b, c, a, d, e}), got)
 		},
+		"ListBounds": func(t *testing.T, s store.Store) {
+			// A claim names at most MaxClaimQueues queues and
+			// MaxClaimHandlers handlers (after removing duplicates), in
+			// every driver.
+			j := newJob(t, s, "j")
+			r := manualRun(j, t0)
+			insertRuns(t, s, r)
+			names := func(prefix string, n int) []string {
+				out := make([]string, n)
+				for i := range out {
+					out[i] = fmt.Sprintf("%s-%d", prefix, i)
+				}
+				return out
+			}
+			queues := append(names("q", store.MaxClaimQueues-1), r.Queue)
+			handlers := append(names("h", store.MaxClaimHandlers-1), r.Snapshot.Handler)
+			for _, p := range []store.RunClaimParams{
+				{Queues: append(names("q", store.MaxClaimQueues), r.Queue)},
+				{Queues: []string{r.Queue}, Handlers: append(names("h", store.MaxClaimHandlers), r.Snapshot.Handler)},
+			} {
+				p.Node, p.Max, p.LeaseTTL, p.Now = node1, 1, ttl, t0
+				_, err := s.RunClaim(t.Context(), p)
+				requireKind(t, err, connecthub.KindInvalid)
+			}
+			// At the bounds, and with duplicates beyond them, it claims.
+			got := claim(t, s, store.RunClaimParams{Max: 1, Now: t0,
+				Queues: append(queues, queues...), Handlers: append(handlers, handlers...)})
+			checkStrings(t, "claimed at the bounds", []string{r.ID}, ids(got))
+		},
 		"BatchInClaimOrder": func(t *testing.T, s store.Store) {
 			j := newJob(t, s, "j")
 			var want []*connecthub.Run
