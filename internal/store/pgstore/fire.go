@@ -10,12 +10,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// Messages JobsFire writes on the runs it skips or replaces.
-const (
-	skippedMessage  = "skipped: the job still has a queued or running run (concurrency forbid)"
-	replacedMessage = "replaced by a newer run (concurrency replace)"
-)
-
 // Statements of JobsFire. Each handles every job of a round at once, so a
 // scheduler firing thousands of jobs in one call costs a handful of round
 // trips, not several per job.
@@ -145,14 +139,6 @@ func fireRounds(fires []store.JobFireParams) [][]int {
 	return rounds
 }
 
-// slotKey identifies a cron slot: a job and a time at the store's precision.
-type slotKey struct {
-	job  string
-	slot int64 // unix microseconds
-}
-
-func keyOf(job string, t time.Time) slotKey { return slotKey{job, t.UnixMicro()} }
-
 // fireRound fires the jobs of one round (fires[round[...]]), filling their
 // results, and reports whether it inserted QUEUED runs and requested
 // cancels.
@@ -213,7 +199,7 @@ func (s *Store) fireRound(ctx context.Context, tx pgx.Tx, fires []store.JobFireP
 	if len(slots) == 0 {
 		return false, false, nil
 	}
-	taken := make(map[slotKey]bool)
+	taken := make(map[store.FireSlot]bool)
 	active := make(map[string]bool)
 	b = &pgx.Batch{}
 	b.Queue(fireTakenSQL, slotJobs, slots)
@@ -226,7 +212,7 @@ func (s *Store) fireRound(ctx context.Context, tx pgx.Tx, fires []store.JobFireP
 			at  time.Time
 		)
 		_, err = pgx.ForEachRow(takenRows, []any{&job, &at}, func() error {
-			taken[keyOf(job, at)] = true
+			taken[store.SlotOf(job, at)] = true
 			return nil
 		})
 	}
@@ -247,68 +233,34 @@ func (s *Store) fireRound(ctx context.Context, tx pgx.Tx, fires []store.JobFireP
 		return false, false, dbErr(err)
 	}
 
-	// 3. Decide every run, in order.
+	// 3. Decide every run, in order (store.DecideFire).
+	type written struct {
+		fire int
+		row  *connecthub.Run
+	}
 	var (
-		insert             runRows
-		insertAt           []struct{ fire, run int }
-		replaceJobs        []string
-		replaceNows        []time.Time
-		replacedJobInRound = make(map[string]bool)
+		insert      runRows
+		insertAt    []written
+		replaceJobs []string
+		replaceNows []time.Time
 	)
 	for _, i := range appliedList {
-		f := fires[i]
-		res := &results[i]
-		busy := active[f.JobID]
-		var mine []*connecthub.Run // this fire's QUEUED runs so far
-		for j, row := range rows[i] {
-			key := keyOf(row.JobID, row.ScheduledFor)
-			if taken[key] {
-				res.Duplicates++
-				continue
-			}
-			taken[key] = true
-			if f.Concurrency != connecthub.ConcurrencyAllow && busy {
-				if f.Concurrency == connecthub.ConcurrencyReplace {
-					// Cancel what is active: the job's runs in the database,
-					// and this firing's own earlier runs, not written yet.
-					if !replacedJobInRound[f.JobID] {
-						replacedJobInRound[f.JobID] = true
-						replaceJobs = append(replaceJobs, f.JobID)
-						replaceNows = append(replaceNows, utc(f.Now))
-					}
-					for _, m := range mine {
-						m.Status = connecthub.StatusCanceled
-						m.FinishedAt = &f.Now
-						m.Error = connecthub.ReasonCanceled
-						m.Message = replacedMessage
-						m.UpdatedAt = f.Now
-					}
-					mine = mine[:0]
-				} else {
-					row.Status = connecthub.StatusSkipped
-					row.FinishedAt = &f.Now
-					row.Message = skippedMessage
-				}
-			}
-			if row.ID == "" {
-				if row.ID, err = s.ids.Next(row.CreatedAt); err != nil {
-					return false, false, err
-				}
-			}
-			if row.Status == connecthub.StatusQueued {
-				busy = true
-				mine = append(mine, row)
-				res.Inserted++
-			} else {
-				res.Skipped++
-			}
-			res.RunIDs = append(res.RunIDs, row.ID)
-			insertAt = append(insertAt, struct{ fire, run int }{i, j})
+		f := &fires[i]
+		write, replace, err := store.DecideFire(f, rows[i], taken, active[f.JobID], &s.ids, &results[i])
+		if err != nil {
+			return false, false, err
+		}
+		if replace {
+			replaceJobs = append(replaceJobs, f.JobID)
+			replaceNows = append(replaceNows, utc(f.Now))
+		}
+		for _, row := range write {
+			insertAt = append(insertAt, written{i, row})
 		}
 	}
 	// Encode after deciding: a later slot's replace changes earlier rows.
 	for _, at := range insertAt {
-		if err := insert.add(rows[at.fire][at.run]); err != nil {
+		if err := insert.add(at.row); err != nil {
 			return false, false, err
 		}
 	}
@@ -316,7 +268,7 @@ func (s *Store) fireRound(ctx context.Context, tx pgx.Tx, fires []store.JobFireP
 	// 4. Write the cancels and the runs.
 	b = &pgx.Batch{}
 	if len(replaceJobs) > 0 {
-		b.Queue(fireCancelQueuedSQL, replaceJobs, replaceNows, connecthub.ReasonCanceled, replacedMessage)
+		b.Queue(fireCancelQueuedSQL, replaceJobs, replaceNows, connecthub.ReasonCanceled, store.ReplacedMessage)
 		b.Queue(fireCancelRunningSQL, replaceJobs, replaceNows)
 	}
 	if insert.len() > 0 {
@@ -325,7 +277,7 @@ func (s *Store) fireRound(ctx context.Context, tx pgx.Tx, fires []store.JobFireP
 	if b.Len() == 0 {
 		return false, false, nil
 	}
-	written := make(map[string]bool, insert.len())
+	ids := make(map[string]bool, insert.len())
 	br = tx.SendBatch(ctx, b)
 	if len(replaceJobs) > 0 {
 		if _, err = br.Exec(); err == nil {
@@ -340,7 +292,7 @@ func (s *Store) fireRound(ctx context.Context, tx pgx.Tx, fires []store.JobFireP
 		if idRows, err = br.Query(); err == nil {
 			var id string
 			_, err = pgx.ForEachRow(idRows, []any{&id}, func() error {
-				written[id] = true
+				ids[id] = true
 				return nil
 			})
 		}
@@ -355,8 +307,8 @@ func (s *Store) fireRound(ctx context.Context, tx pgx.Tx, fires []store.JobFireP
 	// A run that ON CONFLICT left out lost its slot to a concurrent insert
 	// after step 2 looked: it is a duplicate after all.
 	for _, at := range insertAt {
-		row := rows[at.fire][at.run]
-		if written[row.ID] {
+		row := at.row
+		if ids[row.ID] {
 			if row.Status == connecthub.StatusQueued {
 				inserted = true
 			}

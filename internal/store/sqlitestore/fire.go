@@ -21,11 +21,10 @@ const (
 	fireActiveSQL = `SELECT EXISTS (SELECT 1 FROM runs INDEXED BY runs_active
 		WHERE job_id = ? AND status IN ('QUEUED', 'RUNNING'))`
 	fireCancelQueuedSQL = `UPDATE runs SET status = 'CANCELED', finished_at = ?1, error = ?2,
-		message = 'replaced by a newer run (concurrency replace)', updated_at = ?1
+		message = ?4, updated_at = ?1
 		WHERE job_id = ?3 AND status = 'QUEUED'`
 	fireCancelRunningSQL = `UPDATE runs SET cancel_requested = 1, updated_at = ?1
 		WHERE job_id = ?2 AND status = 'RUNNING' AND cancel_requested = 0`
-	skippedMessage = "skipped: the job still has a queued or running run (concurrency forbid)"
 )
 
 var fireQueries = []string{fireCASSQL, fireSlotTakenSQL, fireActiveSQL, fireCancelQueuedSQL, fireCancelRunningSQL, insertRunsSQL(1)}
@@ -69,7 +68,9 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 			cancelRunning = tx.StmtxContext(ctx, stmts[4])
 			insert        = tx.StmtxContext(ctx, stmts[5])
 		)
-		for i, f := range fires {
+		taken := make(map[store.FireSlot]bool)
+		for i := range fires {
+			f := &fires[i]
 			ok, err := execOne(ctx, cas, nullMicros(f.NextRunAt), nullMicros(f.LastRunAt), f.JobID, micros(f.PrevNextRunAt))
 			if err != nil {
 				return err
@@ -79,44 +80,45 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 			}
 			res := &results[i]
 			res.Applied = true
-			now := micros(f.Now)
+			if len(rows[i]) == 0 {
+				continue
+			}
+			// Read what the rules need (each fire sees the runs the
+			// earlier ones wrote), decide, then write.
+			clear(taken)
 			for _, row := range rows[i] {
-				var taken bool
-				if err := slotTaken.GetContext(ctx, &taken, row.JobID, micros(row.ScheduledFor)); err != nil {
+				var t bool
+				if err := slotTaken.GetContext(ctx, &t, row.JobID, micros(row.ScheduledFor)); err != nil {
 					return dbErr(err)
 				}
-				if taken {
-					res.Duplicates++
-					continue
+				if t {
+					taken[store.SlotOf(row.JobID, row.ScheduledFor)] = true
 				}
-				if f.Concurrency != connecthub.ConcurrencyAllow {
-					var busy bool
-					if err := active.GetContext(ctx, &busy, row.JobID); err != nil {
-						return dbErr(err)
-					}
-					if busy && f.Concurrency == connecthub.ConcurrencyReplace {
-						if _, err := cancelQueued.ExecContext(ctx, now, connecthub.ReasonCanceled, row.JobID); err != nil {
-							return dbErr(err)
-						}
-						requested, err := cancelRunning.ExecContext(ctx, now, row.JobID)
-						if err != nil {
-							return dbErr(err)
-						}
-						if n, _ := requested.RowsAffected(); n > 0 {
-							cancelRequested = true
-						}
-					}
-					if busy && f.Concurrency != connecthub.ConcurrencyReplace {
-						row.Status = connecthub.StatusSkipped
-						row.FinishedAt = &f.Now
-						row.Message = skippedMessage
-					}
+			}
+			var busy bool
+			if f.Concurrency != connecthub.ConcurrencyAllow {
+				if err := active.GetContext(ctx, &busy, f.JobID); err != nil {
+					return dbErr(err)
 				}
-				if row.ID == "" {
-					if row.ID, err = s.ids.Next(row.CreatedAt); err != nil {
-						return err
-					}
+			}
+			write, replace, err := store.DecideFire(f, rows[i], taken, busy, &s.ids, res)
+			if err != nil {
+				return err
+			}
+			if replace {
+				now := micros(f.Now)
+				if _, err := cancelQueued.ExecContext(ctx, now, connecthub.ReasonCanceled, f.JobID, store.ReplacedMessage); err != nil {
+					return dbErr(err)
 				}
+				requested, err := cancelRunning.ExecContext(ctx, now, f.JobID)
+				if err != nil {
+					return dbErr(err)
+				}
+				if n, _ := requested.RowsAffected(); n > 0 {
+					cancelRequested = true
+				}
+			}
+			for _, row := range write {
 				args, err := runInsertArgs(nil, row)
 				if err != nil {
 					return err
@@ -124,13 +126,7 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 				if _, err := insert.ExecContext(ctx, args...); err != nil {
 					return dbErr(err)
 				}
-				if row.Status == connecthub.StatusSkipped {
-					res.Skipped++
-				} else {
-					res.Inserted++
-					inserted = true
-				}
-				res.RunIDs = append(res.RunIDs, row.ID)
+				inserted = inserted || row.Status == connecthub.StatusQueued
 			}
 		}
 		return nil
