@@ -265,31 +265,22 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 			// a later outcome for it in this batch must not apply.
 			delete(held, o.ID)
 			applied[i] = true
+			// The history is JSON text: clean the error before it goes in.
+			clean := o
+			clean.Error = cleanText(o.Error)
+			d, err := store.DecideCompletion(&clean, &store.HeldRun{
+				Attempt: cur.attempt, MaxAttempts: cur.maxAttempts, History: string(cur.attempts),
+				StartedAt: cur.startedAt, CancelRequested: cur.cancel,
+			})
+			if err != nil {
+				return dbErr(err)
+			}
 			now := utc(o.Now)
 			switch {
-			case o.Status != connecthub.StatusQueued:
-				queueTerminal(b, o, o.Status, o.Error)
-			case cur.cancel:
-				errText := o.Error
-				if errText == "" {
-					errText = connecthub.ReasonCanceled
-				}
-				queueTerminal(b, o, connecthub.StatusCanceled, errText)
-			case o.ConsumeAttempt && cur.attempt >= cur.maxAttempts:
-				queueTerminal(b, o, connecthub.StatusFailure, o.Error)
-			case o.ConsumeAttempt:
-				history, err := store.AppendAttempt(cur.attempts, connecthub.Attempt{
-					Attempt: cur.attempt, Node: o.Node, StartedAt: cur.startedAt,
-					FinishedAt: o.Now, Status: connecthub.StatusFailure, Error: cleanText(o.Error),
-				})
-				if err != nil {
-					return dbErr(err)
-				}
-				availableAt := o.RetryAt
-				if availableAt.IsZero() {
-					availableAt = o.Now
-				}
-				b.Queue(completeRetrySQL, history, utc(availableAt), cleanText(o.Message), cleanText(o.Error),
+			case d.Status != connecthub.StatusQueued:
+				queueTerminal(b, o, d.Status, d.Error)
+			case d.Retry:
+				b.Queue(completeRetrySQL, d.History, utc(d.AvailableAt), cleanText(o.Message), d.Error,
 					cleanText(o.Traceback), now, o.ID)
 				requeued = true
 			default:
@@ -507,28 +498,24 @@ func (s *Store) rescueRuns(ctx context.Context, tx pgx.Tx, found []rescueCandida
 	nowUTC := utc(now)
 	b := &pgx.Batch{}
 	for _, e := range found {
-		if e.cancel || e.attempt >= e.maxAttempts {
-			status := connecthub.StatusFailure
-			if e.cancel {
-				status = connecthub.StatusCanceled
-			}
-			b.Queue(`UPDATE runs SET status = $1, finished_at = $2, error = $3, lease_expires_at = NULL,
-				updated_at = $2 WHERE id = $4 RETURNING `+runColumns(false),
-				string(status), nowUTC, connecthub.ReasonWorkerLost, e.id)
-			continue
-		}
-		history, err := store.AppendAttempt(e.attempts, connecthub.Attempt{
-			Attempt: e.attempt, Node: e.node, StartedAt: utcPtr(e.startedAt),
-			FinishedAt: now, Status: connecthub.StatusFailure, Error: connecthub.ReasonWorkerLost,
-		})
+		d, err := store.DecideRescue(&store.RescueCandidate{
+			ID: e.id, Node: e.node, Attempt: e.attempt, MaxAttempts: e.maxAttempts,
+			History: string(e.attempts), StartedAt: e.startedAt, CancelRequested: e.cancel,
+		}, now)
 		if err != nil {
 			return nil, false, dbErr(err)
+		}
+		if !d.Requeue {
+			b.Queue(`UPDATE runs SET status = $1, finished_at = $2, error = $3, lease_expires_at = NULL,
+				updated_at = $2 WHERE id = $4 RETURNING `+runColumns(false),
+				string(d.Status), nowUTC, d.Error, e.id)
+			continue
 		}
 		b.Queue(`UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = $1, available_at = $2,
 			node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
 			error = $3, traceback = '', result = NULL, updated_at = $2
 			WHERE id = $4 RETURNING `+runColumns(false),
-			history, nowUTC, connecthub.ReasonWorkerLost, e.id)
+			d.History, nowUTC, d.Error, e.id)
 		requeued = true
 	}
 	if requeued {

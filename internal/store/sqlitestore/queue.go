@@ -445,28 +445,18 @@ func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o sto
 	terminal := func(status connecthub.RunStatus, errText string) (bool, error) {
 		return execOne(ctx, stmt(completeTerminalSQL), string(status), now, o.Message, errText, o.Traceback, nullJSON(o.Result), o.ID, o.Node, int64(o.Attempt))
 	}
+	d, err := store.DecideCompletion(&o, &store.HeldRun{
+		Attempt: cur.Attempt, MaxAttempts: cur.MaxAttempts, History: cur.Attempts,
+		StartedAt: timePtr(cur.StartedAt), CancelRequested: cur.Cancel,
+	})
+	if err != nil {
+		return false, err
+	}
 	switch {
-	case cur.Cancel:
-		errText := o.Error
-		if errText == "" {
-			errText = connecthub.ReasonCanceled
-		}
-		return terminal(connecthub.StatusCanceled, errText)
-	case o.ConsumeAttempt && cur.Attempt >= cur.MaxAttempts:
-		return terminal(connecthub.StatusFailure, o.Error)
-	case o.ConsumeAttempt:
-		history, err := store.AppendAttempt(cur.Attempts, connecthub.Attempt{
-			Attempt: cur.Attempt, Node: o.Node, StartedAt: timePtr(cur.StartedAt),
-			FinishedAt: o.Now, Status: connecthub.StatusFailure, Error: o.Error,
-		})
-		if err != nil {
-			return false, err
-		}
-		availableAt := o.RetryAt
-		if availableAt.IsZero() {
-			availableAt = o.Now
-		}
-		return execOne(ctx, stmt(completeRetrySQL), history, micros(availableAt), o.Message, o.Error, o.Traceback, now, o.ID)
+	case d.Status != connecthub.StatusQueued:
+		return terminal(d.Status, d.Error)
+	case d.Retry:
+		return execOne(ctx, stmt(completeRetrySQL), d.History, micros(d.AvailableAt), o.Message, d.Error, o.Traceback, now, o.ID)
 	default:
 		return execOne(ctx, stmt(completeHandBackSQL), now, o.ID)
 	}
@@ -552,29 +542,24 @@ func rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandidate, now t
 			q    string
 			args []any
 		)
-		switch {
-		case e.Cancel || e.Attempt >= e.MaxAttempts:
-			status := connecthub.StatusFailure
-			if e.Cancel {
-				status = connecthub.StatusCanceled
-			}
-			q = `UPDATE runs SET status = ?1, finished_at = ?2, error = ?3, lease_expires_at = NULL,
-				updated_at = ?2 WHERE id = ?4 RETURNING ` + runColumns(false)
-			args = []any{string(status), nowUS, connecthub.ReasonWorkerLost, e.ID}
-		default:
-			history, err := store.AppendAttempt(e.Attempts, connecthub.Attempt{
-				Attempt: e.Attempt, Node: e.Node, StartedAt: timePtr(e.StartedAt),
-				FinishedAt: now, Status: connecthub.StatusFailure, Error: connecthub.ReasonWorkerLost,
-			})
-			if err != nil {
-				return nil, false, err
-			}
+		d, err := store.DecideRescue(&store.RescueCandidate{
+			ID: e.ID, Node: e.Node, Attempt: e.Attempt, MaxAttempts: e.MaxAttempts,
+			History: e.Attempts, StartedAt: timePtr(e.StartedAt), CancelRequested: e.Cancel,
+		}, now)
+		if err != nil {
+			return nil, false, err
+		}
+		if d.Requeue {
 			q = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = ?1, available_at = ?2,
 				node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
 				error = ?3, traceback = '', result = NULL, updated_at = ?2
 				WHERE id = ?4 RETURNING ` + runColumns(false)
-			args = []any{history, nowUS, connecthub.ReasonWorkerLost, e.ID}
+			args = []any{d.History, nowUS, d.Error, e.ID}
 			requeued = true
+		} else {
+			q = `UPDATE runs SET status = ?1, finished_at = ?2, error = ?3, lease_expires_at = NULL,
+				updated_at = ?2 WHERE id = ?4 RETURNING ` + runColumns(false)
+			args = []any{string(d.Status), nowUS, d.Error, e.ID}
 		}
 		r, err := scanRun(tx.QueryRowxContext(ctx, q, args...))
 		if err != nil {
