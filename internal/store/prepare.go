@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/connecthub/connecthub"
 )
@@ -119,4 +121,55 @@ func HeartbeatAnswer(ids []string, held, cancel map[string]bool) RunHeartbeatRes
 		}
 	}
 	return res
+}
+
+// PrepareRuns prepares a RunInsert batch: each run through PrepareRun, with
+// an id from ids when it has none. It reports whether any run is QUEUED
+// (the driver then publishes TopicRuns). A bad run fails the whole batch.
+func PrepareRuns(runs []*connecthub.Run, ids *IDGen) (rows []*connecthub.Run, queued bool, err error) {
+	rows = make([]*connecthub.Run, len(runs))
+	for i, r := range runs {
+		c, err := PrepareRun(r)
+		if err != nil {
+			return nil, false, err
+		}
+		if c.ID == "" {
+			if c.ID, err = ids.Next(c.CreatedAt); err != nil {
+				return nil, false, err
+			}
+		}
+		queued = queued || c.Status == connecthub.StatusQueued
+		rows[i] = c
+	}
+	return rows, queued, nil
+}
+
+// RunJobMissing is RunInsert's error when the database refused the batch
+// because a run's job does not exist (a foreign key violation).
+func RunJobMissing(rows []*connecthub.Run, err error) error {
+	return &connecthub.Error{Kind: connecthub.KindNotFound, Code: "not_found",
+		Message: fmt.Sprintf("job %s not found", jobsOf(rows)), Err: err}
+}
+
+// RunExists is RunInsert's error when the database refused the batch
+// because a run id, or a cron slot, is taken (a unique violation).
+func RunExists(err error) error {
+	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_exists",
+		Message: "a run with this id, or a cron run for this slot, already exists", Err: err}
+}
+
+// jobsOf names the job(s) of a batch for an error message: at most three.
+func jobsOf(rows []*connecthub.Run) string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, r := range rows {
+		if !seen[r.JobID] {
+			seen[r.JobID] = true
+			ids = append(ids, strconv.Quote(r.JobID))
+		}
+	}
+	if len(ids) > 3 {
+		ids = append(ids[:3], "...")
+	}
+	return strings.Join(ids, ", ")
 }

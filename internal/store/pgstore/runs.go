@@ -13,17 +13,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// newRun checks and defaults a run (store.PrepareRun) and replaces the
-// bytes PostgreSQL text cannot hold in its message, error and traceback.
-func newRun(r *connecthub.Run) (*connecthub.Run, error) {
-	c, err := store.PrepareRun(r)
-	if err != nil {
-		return nil, err
-	}
-	cleanRunText(c)
-	return c, nil
-}
-
 // cleanRunText replaces the bytes PostgreSQL text cannot hold in a run's
 // message, error and traceback.
 func cleanRunText(c *connecthub.Run) {
@@ -111,31 +100,23 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 	if len(runs) == 0 {
 		return nil
 	}
-	rows := make([]*connecthub.Run, len(runs))
+	rows, queued, err := store.PrepareRuns(runs, &s.ids)
+	if err != nil {
+		return err
+	}
 	var cols runRows
-	queued := false
-	for i, r := range runs {
-		c, err := newRun(r)
-		if err != nil {
-			return err
-		}
-		if c.ID == "" {
-			if c.ID, err = s.ids.Next(c.CreatedAt); err != nil {
-				return err
-			}
-		}
+	for _, c := range rows {
+		cleanRunText(c)
 		if err := cols.add(c); err != nil {
 			return err
 		}
-		queued = queued || c.Status == connecthub.StatusQueued
-		rows[i] = c
 	}
 	b := &pgx.Batch{}
 	b.Queue(insertRunsSQL, cols.args()...)
 	if queued {
 		s.queueNotify(b, store.TopicRuns)
 	}
-	err := s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
+	err = s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
 		for range b.Len() {
 			if _, err := br.Exec(); err != nil {
 				return err
@@ -145,11 +126,9 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 	})
 	switch {
 	case isCode(err, codeForeignKeyViolation):
-		return &connecthub.Error{Kind: connecthub.KindNotFound, Code: "not_found",
-			Message: fmt.Sprintf("job %s not found", jobsOf(rows)), Err: err}
+		return store.RunJobMissing(rows, err)
 	case isCode(err, codeUniqueViolation):
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_exists",
-			Message: "a run with this id, or a cron run for this slot, already exists", Err: err}
+		return store.RunExists(err)
 	case err != nil:
 		return dbErr(err)
 	}
@@ -160,22 +139,6 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 		s.Publish(store.TopicRuns)
 	}
 	return nil
-}
-
-// jobsOf names the job(s) of a batch for an error message.
-func jobsOf(rows []*connecthub.Run) string {
-	seen := map[string]bool{}
-	var ids []string
-	for _, r := range rows {
-		if !seen[r.JobID] {
-			seen[r.JobID] = true
-			ids = append(ids, strconv.Quote(r.JobID))
-		}
-	}
-	if len(ids) > 3 {
-		ids = append(ids[:3], "...")
-	}
-	return strings.Join(ids, ", ")
 }
 
 // RunGet implements store.RunStore.

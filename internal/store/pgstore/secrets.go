@@ -6,32 +6,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// secretColumn names a column that holds Fernet tokens.
-type secretColumn struct {
-	kind   string // as SecretTokens reports it
-	table  string
-	column string
-}
-
-// secretColumns are all the places a token is stored, in walk order.
-var secretColumns = [...]secretColumn{
-	{store.SecretKindJob, "jobs", "secret_cfg"},
-	{store.SecretKindRun, "runs", "snapshot_secret"},
-}
-
-// secretPageSize bounds how many tokens are held in memory at once and how
-// many rows one UPDATE statement changes.
-const secretPageSize = 500
-
 // secretsPage returns the next page of non-empty tokens of c after the row
 // id after, in id order (the primary key, "C" collation: bytewise).
-func secretsPage(ctx context.Context, tx pgx.Tx, c secretColumn, after string) (ids, tokens []string, err error) {
-	query := fmt.Sprintf(`SELECT id, %[2]s FROM %[1]s WHERE %[2]s <> '' AND id > $1 ORDER BY id LIMIT $2`, c.table, c.column)
-	rows, err := tx.Query(ctx, query, after, secretPageSize)
+func secretsPage(ctx context.Context, tx pgx.Tx, c store.SecretColumn, after string) (ids, tokens []string, err error) {
+	query := fmt.Sprintf(`SELECT id, %[2]s FROM %[1]s WHERE %[2]s <> '' AND id > $1 ORDER BY id LIMIT $2`, c.Table, c.Column)
+	rows, err := tx.Query(ctx, query, after, store.SecretPageSize)
 	if err != nil {
 		return nil, nil, dbErr(err)
 	}
@@ -54,8 +36,8 @@ func secretsPage(ctx context.Context, tx pgx.Tx, c secretColumn, after string) (
 // REPEATABLE READ transaction, so its pages and both tables come from one
 // snapshot; it takes no row locks and holds up no writer.
 func (s *Store) SecretTokens(ctx context.Context, fn func(kind, id, token string) error) error {
-	if fn == nil {
-		return connecthub.FieldError("fn", "", "SecretTokens needs a function to call")
+	if err := store.CheckSecretTokens(fn); err != nil {
+		return err
 	}
 	db, err := s.db()
 	if err != nil {
@@ -66,21 +48,21 @@ func (s *Store) SecretTokens(ctx context.Context, fn func(kind, id, token string
 		return dbErr(err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	for _, c := range secretColumns {
-		for after := ""; ; {
+	for _, c := range store.SecretColumns {
+		err := store.WalkPages(func(after string) (int, string, error) {
 			ids, tokens, err := secretsPage(ctx, tx, c, after)
 			if err != nil {
-				return err
+				return 0, "", err
 			}
 			for i := range ids {
-				if err := fn(c.kind, ids[i], tokens[i]); err != nil {
-					return err
+				if err := fn(c.Kind, ids[i], tokens[i]); err != nil {
+					return 0, "", err
 				}
 			}
-			if len(ids) < secretPageSize {
-				break
-			}
-			after = ids[len(ids)-1]
+			return len(ids), last(ids), nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return dbErr(tx.Commit(ctx))
@@ -94,12 +76,12 @@ func (s *Store) SecretTokens(ctx context.Context, fn func(kind, id, token string
 // row). Rows it changed stay locked until the end, which only delays
 // writers of those rows; claims skip locked rows anyway.
 func (s *Store) SecretsRewrite(ctx context.Context, rewrite func(token string) (string, error)) (jobs, runs int, err error) {
-	if rewrite == nil {
-		return 0, 0, connecthub.FieldError("rewrite", "", "SecretsRewrite needs a rewrite function")
+	if err := store.CheckSecretsRewrite(rewrite); err != nil {
+		return 0, 0, err
 	}
-	var counts [len(secretColumns)]int
+	var counts [len(store.SecretColumns)]int
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		for i, c := range secretColumns {
+		for i, c := range store.SecretColumns {
 			n, err := rewriteSecrets(ctx, tx, c, rewrite)
 			if err != nil {
 				return err
@@ -116,21 +98,21 @@ func (s *Store) SecretsRewrite(ctx context.Context, rewrite func(token string) (
 
 // rewriteSecrets rewrites the tokens of one column page by page inside tx
 // and returns how many rows it changed.
-func rewriteSecrets(ctx context.Context, tx pgx.Tx, c secretColumn, rewrite func(string) (string, error)) (int, error) {
+func rewriteSecrets(ctx context.Context, tx pgx.Tx, c store.SecretColumn, rewrite func(string) (string, error)) (int, error) {
 	update := fmt.Sprintf(`UPDATE %[1]s AS t SET %[2]s = u.new
 		FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, old, new)
-		WHERE t.id = u.id AND t.%[2]s = u.old`, c.table, c.column)
+		WHERE t.id = u.id AND t.%[2]s = u.old`, c.Table, c.Column)
 	changed := 0
-	for after := ""; ; {
+	err := store.WalkPages(func(after string) (int, string, error) {
 		ids, tokens, err := secretsPage(ctx, tx, c, after)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		var upIDs, upOld, upNew []string
 		for i, id := range ids {
-			next, err := rewriteToken(c.kind, id, tokens[i], rewrite)
+			next, err := store.RewriteToken(c.Kind, id, tokens[i], rewrite)
 			if err != nil {
-				return 0, err
+				return 0, "", err
 			}
 			if next != tokens[i] {
 				upIDs = append(upIDs, id)
@@ -141,27 +123,19 @@ func rewriteSecrets(ctx context.Context, tx pgx.Tx, c secretColumn, rewrite func
 		if len(upIDs) > 0 {
 			tag, err := tx.Exec(ctx, update, upIDs, upOld, upNew)
 			if err != nil {
-				return 0, dbErr(err)
+				return 0, "", dbErr(err)
 			}
 			changed += int(tag.RowsAffected())
 		}
-		if len(ids) < secretPageSize {
-			return changed, nil
-		}
-		after = ids[len(ids)-1]
-	}
+		return len(ids), last(ids), nil
+	})
+	return changed, err
 }
 
-// rewriteToken calls rewrite on one token and checks its answer. Errors
-// name the row, never the token.
-func rewriteToken(kind, id, token string, rewrite func(string) (string, error)) (string, error) {
-	next, err := rewrite(token)
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", kind, id, err)
+// last returns the last of ids, "" when there is none.
+func last(ids []string) string {
+	if len(ids) == 0 {
+		return ""
 	}
-	if next == "" {
-		return "", connecthub.Errorf(connecthub.KindInvalid,
-			"%s %s: the rewrite of its secret token is empty; a secret is never dropped by a rewrite", kind, id)
-	}
-	return next, nil
+	return ids[len(ids)-1]
 }

@@ -113,20 +113,9 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 	if len(runs) == 0 {
 		return nil
 	}
-	rows := make([]*connecthub.Run, len(runs))
-	queued := false
-	for i, r := range runs {
-		c, err := store.PrepareRun(r)
-		if err != nil {
-			return err
-		}
-		if c.ID == "" {
-			if c.ID, err = s.ids.Next(c.CreatedAt); err != nil {
-				return err
-			}
-		}
-		queued = queued || c.Status == connecthub.StatusQueued
-		rows[i] = c
+	rows, queued, err := store.PrepareRuns(runs, &s.ids)
+	if err != nil {
+		return err
 	}
 	stmts, release, err := s.prepareInserts(ctx, len(rows))
 	if err != nil {
@@ -138,11 +127,9 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 	})
 	switch {
 	case isForeignKeyViolation(err):
-		return &connecthub.Error{Kind: connecthub.KindNotFound, Code: "not_found",
-			Message: fmt.Sprintf("job %s not found", jobsOf(rows)), Err: err}
+		return store.RunJobMissing(rows, err)
 	case isUniqueViolation(err):
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_exists",
-			Message: "a run with this id, or a cron run for this slot, already exists", Err: err}
+		return store.RunExists(err)
 	case err != nil:
 		return dbErr(err)
 	}
@@ -153,22 +140,6 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 		s.Publish(store.TopicRuns)
 	}
 	return nil
-}
-
-// jobsOf names the job(s) of a batch for an error message.
-func jobsOf(rows []*connecthub.Run) string {
-	seen := map[string]bool{}
-	var ids []string
-	for _, r := range rows {
-		if !seen[r.JobID] {
-			seen[r.JobID] = true
-			ids = append(ids, fmt.Sprintf("%q", r.JobID))
-		}
-	}
-	if len(ids) > 3 {
-		ids = append(ids[:3], "...")
-	}
-	return strings.Join(ids, ", ")
 }
 
 // RunGet implements store.RunStore.
