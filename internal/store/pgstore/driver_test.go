@@ -175,6 +175,26 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 }
 
+// TestMigrateRefusesNewerSchema checks the rule both drivers share
+// (store.Migrate): a schema a newer binary migrated is refused, not used.
+func TestMigrateRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	url := testpg.URL(t)
+	if _, err := Migrate(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	versions := embeddedVersions(t)
+	if _, err := connect(t, url).Exec(t.Context(), `INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, true)`,
+		versions[len(versions)-1]+1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Migrate(t.Context(), url)
+	var ce *connecthub.Error
+	if !errors.As(err, &ce) || ce.Kind != connecthub.KindUnavailable || ce.Code != "schema_too_new" {
+		t.Fatalf("Migrate of a newer schema = %v, want schema_too_new", err)
+	}
+}
+
 // TestMigrateLock shows that migrations wait for the holder of their
 // schema's lock, do not wait for other schemas' locks, and stop waiting
 // (in the server too) when their context ends.

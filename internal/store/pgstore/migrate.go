@@ -14,6 +14,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
 // migrationFiles holds the numbered schema migrations (NNNN_name.sql, goose
@@ -113,23 +114,7 @@ func runGoose(ctx context.Context, cfg *pgx.ConnConfig) ([]int64, error) {
 	if err != nil {
 		return nil, migrateErr(err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
-		// Only our files: a Go migration registered globally by some other
-		// package must never run against this database.
-		goose.WithDisableGlobalRegistry(true),
-	)
-	if err != nil {
-		return nil, migrateErr(err)
-	}
-	results, err := p.Up(ctx)
-	if err != nil {
-		return nil, migrateErr(err)
-	}
-	versions := make([]int64, 0, len(results))
-	for _, r := range results {
-		versions = append(versions, r.Source.Version)
-	}
-	return versions, nil
+	return store.Migrate(ctx, goose.DialectPostgres, db, fsys, migrateErr)
 }
 
 // migrationLockID is the advisory lock id that serialises migrations of one
@@ -146,6 +131,5 @@ func migrateErr(err error) error {
 		// blame the migration.
 		return ce
 	}
-	return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "migration_failed",
-		Message: "the database schema could not be migrated", Err: err}
+	return store.MigrationFailed(err)
 }

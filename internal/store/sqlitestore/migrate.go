@@ -4,12 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"fmt"
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
 
-	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
 // migrationFiles holds the numbered schema migrations (NNNN_name.sql, goose
@@ -24,39 +23,7 @@ var migrationFiles embed.FS
 func migrate(ctx context.Context, db *sql.DB) ([]int64, error) {
 	fsys, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
-		return nil, migrateErr(err)
+		return nil, store.MigrationFailed(err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
-		// Only our files: a Go migration registered globally by some other
-		// package must never run against this database.
-		goose.WithDisableGlobalRegistry(true),
-	)
-	if err != nil {
-		return nil, migrateErr(err)
-	}
-	// An older binary must not run against a schema a newer one migrated:
-	// it would not know the columns it is missing or the rules they carry.
-	current, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return nil, migrateErr(err)
-	}
-	sources := p.ListSources()
-	if latest := sources[len(sources)-1].Version; current > latest {
-		return nil, &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "schema_too_new",
-			Message: fmt.Sprintf("the database schema is at version %d, newer than this connecthub supports (%d); run a newer connecthub", current, latest)}
-	}
-	results, err := p.Up(ctx)
-	if err != nil {
-		return nil, migrateErr(err)
-	}
-	versions := make([]int64, 0, len(results))
-	for _, r := range results {
-		versions = append(versions, r.Source.Version)
-	}
-	return versions, nil
-}
-
-func migrateErr(err error) error {
-	return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "migration_failed",
-		Message: "the database schema could not be migrated", Err: err}
+	return store.Migrate(ctx, goose.DialectSQLite3, db, fsys, store.MigrationFailed)
 }
