@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"context"
 	"errors"
 	"net"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/puddle/v2"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
 // PostgreSQL error codes (SQLSTATE) the driver tells apart.
@@ -30,36 +30,24 @@ const (
 // stay in Err for logs. An error that already is a *connecthub.Error passes
 // unchanged.
 func dbErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *connecthub.Error
-	if errors.As(err, &ce) {
-		return err
+	if mapped, ok := store.MappedDBError(err); ok {
+		return mapped
 	}
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "canceled",
-			Message: "the database operation was canceled or timed out", Err: err}
 	case errors.Is(err, puddle.ErrClosedPool), errors.Is(err, errStoreClosed):
-		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_closed",
-			Message: "the database is closed", Err: err}
+		return store.DBClosed(err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch code := pgErr.Code; {
 		case code == codeUniqueViolation:
-			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "conflict",
-				Message: "the object already exists", Err: err}
+			return store.DBConflict(err)
 		case code == codeForeignKeyViolation:
-			return &connecthub.Error{Kind: connecthub.KindNotFound, Code: "not_found",
-				Message: "the referenced object does not exist", Err: err}
+			return store.DBMissingReference(err)
 		case code == codeSerialization, code == codeDeadlock, code == codeLockNotAvailable:
-			return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_busy",
-				Message: "the database is busy; try again", Err: err}
+			return store.DBBusy(err)
 		case code == codeQueryCanceled:
-			return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "canceled",
-				Message: "the database operation was canceled or timed out", Err: err}
+			return store.DBCanceled(err)
 		case code == codeUndefinedTable, code == codeInvalidSchemaName:
 			return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_schema",
 				Message: "the database schema is missing; run `connecthub migrate`", Err: err}
@@ -74,15 +62,13 @@ func dbErr(err error) error {
 			return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_unavailable",
 				Message: "the database is unavailable", Err: err}
 		}
-		return &connecthub.Error{Kind: connecthub.KindInternal, Code: "db_error",
-			Message: "database error", Err: err}
+		return store.DBInternal(err)
 	}
 	if isConnError(err) {
 		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_unavailable",
 			Message: "the database is unavailable", Err: err}
 	}
-	return &connecthub.Error{Kind: connecthub.KindInternal, Code: "db_error",
-		Message: "database error", Err: err}
+	return store.DBInternal(err)
 }
 
 // isConnError reports whether err says the connection (not the statement)

@@ -1,7 +1,6 @@
 package sqlitestore
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 
@@ -9,44 +8,33 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
 // dbErr turns a database error into a *connecthub.Error whose message is
 // safe to show a user; the driver's error (with its SQL text) is kept in Err
 // for logs. An error that already is a *connecthub.Error passes unchanged.
 func dbErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *connecthub.Error
-	if errors.As(err, &ce) {
-		return err
+	if mapped, ok := store.MappedDBError(err); ok {
+		return mapped
 	}
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "canceled",
-			Message: "the database operation was canceled or timed out", Err: err}
 	case errors.Is(err, sql.ErrConnDone), isClosed(err):
-		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_closed",
-			Message: "the database is closed", Err: err}
+		return store.DBClosed(err)
 	}
 	switch code := sqliteCode(err); {
 	case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "conflict",
-			Message: "the object already exists", Err: err}
+		return store.DBConflict(err)
 	case code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		return &connecthub.Error{Kind: connecthub.KindNotFound, Code: "not_found",
-			Message: "the referenced object does not exist", Err: err}
+		return store.DBMissingReference(err)
 	case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
-		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_busy",
-			Message: "the database is busy; try again", Err: err}
+		return store.DBBusy(err)
 	case code&0xff == sqlite3.SQLITE_FULL, code&0xff == sqlite3.SQLITE_IOERR,
 		code&0xff == sqlite3.SQLITE_READONLY, code&0xff == sqlite3.SQLITE_CANTOPEN:
 		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_unavailable",
 			Message: "the database cannot be written (disk full, read-only or I/O error)", Err: err}
 	}
-	return &connecthub.Error{Kind: connecthub.KindInternal, Code: "db_error",
-		Message: "database error", Err: err}
+	return store.DBInternal(err)
 }
 
 // sqliteCode returns the extended result code of a SQLite error, 0 for
