@@ -89,3 +89,16 @@ func DecideFire(f *JobFireParams, rows []*connecthub.Run, taken map[FireSlot]boo
 	}
 	return write, replace, nil
 }
+
+// FireHandBack copies the ids of the runs JobsFire wrote (rows, from
+// PrepareFires) back to the caller's runs of the fires that applied, as
+// RunInsert does.
+func FireHandBack(fires []JobFireParams, rows [][]*connecthub.Run, results []JobFireResult) {
+	for i, f := range fires {
+		if results[i].Applied {
+			for j, r := range f.Runs {
+				r.ID = rows[i][j].ID
+			}
+		}
+	}
+}

@@ -90,6 +90,22 @@ func CheckTime(field string, t time.Time) error {
 	return nil
 }
 
+// CheckMarkDead checks NodeMarkDead's times.
+func CheckMarkDead(deadBefore, now time.Time) error {
+	if err := CheckTime("dead_before", deadBefore); err != nil {
+		return err
+	}
+	return CheckTime("now", now)
+}
+
+// CheckRescue checks RunRescue's time and limit.
+func CheckRescue(now time.Time, limit int) error {
+	if err := CheckTime("now", now); err != nil {
+		return err
+	}
+	return CheckLimit(limit)
+}
+
 // CheckLogOffset checks RunLogRead's offset.
 func CheckLogOffset(offset int64) error {
 	if offset < 0 {

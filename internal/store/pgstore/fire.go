@@ -106,14 +106,7 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 	if err != nil {
 		return nil, dbErr(err)
 	}
-	// Hand the ids back on the caller's runs, as RunInsert does.
-	for i, f := range fires {
-		if results[i].Applied {
-			for j, r := range f.Runs {
-				r.ID = rows[i][j].ID
-			}
-		}
-	}
+	store.FireHandBack(fires, rows, results)
 	if inserted {
 		s.Publish(store.TopicRuns)
 	}

@@ -139,10 +139,7 @@ func (s *Store) NodeDelete(ctx context.Context, name string) error {
 // by the work in flight, so the runs table needs no index on node, which
 // every claim would have to maintain.
 func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]*connecthub.Node, []*connecthub.Run, error) {
-	if err := store.CheckTime("dead_before", deadBefore); err != nil {
-		return nil, nil, err
-	}
-	if err := store.CheckTime("now", now); err != nil {
+	if err := store.CheckMarkDead(deadBefore, now); err != nil {
 		return nil, nil, err
 	}
 	var (

@@ -415,10 +415,7 @@ func lockRunning(ctx context.Context, tx pgx.Tx, outcomes []store.RunOutcome) (m
 // ends CANCELED rather than being re-queued: its worker is gone, and running
 // it again is the opposite of what was asked.
 func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*connecthub.Run, error) {
-	if err := store.CheckTime("now", now); err != nil {
-		return nil, err
-	}
-	if err := store.CheckLimit(limit); err != nil {
+	if err := store.CheckRescue(now, limit); err != nil {
 		return nil, err
 	}
 	var (

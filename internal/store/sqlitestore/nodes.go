@@ -121,10 +121,7 @@ func (s *Store) NodeDelete(ctx context.Context, name string) error {
 // The single writer means no heartbeat or completion can be half-way
 // through a run here, so every run of a dead node is rescued.
 func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]*connecthub.Node, []*connecthub.Run, error) {
-	if err := store.CheckTime("dead_before", deadBefore); err != nil {
-		return nil, nil, err
-	}
-	if err := store.CheckTime("now", now); err != nil {
+	if err := store.CheckMarkDead(deadBefore, now); err != nil {
 		return nil, nil, err
 	}
 	var (
