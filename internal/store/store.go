@@ -5,8 +5,89 @@
 //
 // Errors are *connecthub.Error values (KindNotFound, KindConflict, ...), so
 // the HTTP layer can map them without knowing the driver. Times are stored
-// and returned in UTC. Methods that depend on "now" take it in their
-// parameters, so callers (and tests with a fake clock) own the clock.
+// and returned in UTC, to the microsecond. Methods that depend on "now" take
+// it in their parameters, so callers (and tests with a fake clock) own the
+// clock.
+//
+// # One rules layer, thin drivers
+//
+// The doc comments of this package are the whole contract, and package
+// storetest checks every rule they state against every driver. The rules
+// that do not depend on the database are written once, here, and the
+// drivers call them: the input checks (Validate methods and Check
+// functions in validate.go, PrepareRun, PrepareRuns, PrepareFires,
+// PrepareNode), the decisions (DecideFire: which slots fire and what the
+// concurrency policy records; DecideRescue: what a rescue does to a run;
+// DecideCompletion: what an outcome writes), the row codecs of the JSON
+// columns (EncodeSnapshot, DecodeSnapshot, EncodeAttempts, JobPublicCfg,
+// EncodeNodeDocs), run ids (IDGen), paging (PageLimit, Page), the secret
+// walk (SecretColumns, WalkPages, RewriteToken), migrations (Migrate) and
+// the errors for database failures. A driver supplies the SQL: it reads
+// what a rule needs in bulk, calls the rule, and writes what it decides,
+// in as few statements as its database allows.
+//
+// # Rules every driver keeps
+//
+// Besides what each method's comment says:
+//
+//   - Every time a method depends on is required (KindInvalid when zero),
+//     and so are the names it acts on.
+//   - List limits: JobList and RunList take 1..MaxPageLimit, 0 meaning
+//     DefaultPageLimit; anything else is KindInvalid, not clamped. So are a
+//     JobListDue or RunRescue limit below 1, a RunClaim with no queue, Max
+//     below 1 or no lease TTL, and a negative log offset.
+//   - A claim names at most MaxClaimQueues queues and MaxClaimHandlers
+//     handlers (duplicates not counted); an empty name is KindInvalid.
+//   - Attempts and counts (RunOutcome.Attempt, RunHeartbeatParams.Attempts,
+//     a node's running, max_concurrency and metrics_port) are between 0 and
+//     2^31-1, else KindInvalid.
+//   - JobUpdate: an update function that changes the id is KindInvalid and
+//     nothing is written; its own error is returned as it was (errors.Is).
+//   - A job's public_cfg is stored trimmed of surrounding white space, and
+//     a blank one as {}; one that is not JSON is KindInvalid.
+//   - RunGet and RunList never return the snapshot's secret token
+//     (Snapshot.SecretCfg is ""): RunSecret does, and so does RunClaim,
+//     because the claiming worker needs it to run the run.
+//   - RunLogAppend to a run that does not exist is ignored like an append
+//     to a run that is not RUNNING. RunLogRead's Next is offset+len(Data).
+//   - RunComplete follows DecideCompletion: re-queueing (retry or
+//     hand-back) a run whose cancel was requested ends it CANCELED instead,
+//     so that a cancel is never lost; a retry (ConsumeAttempt) of a run on
+//     its last attempt ends it FAILURE, so attempt never exceeds
+//     max_attempts. A retry's attempts history entry has status FAILURE
+//     and the outcome's error; a hand-back adds no entry. A zero RetryAt
+//     means available at once. Within one batch that names a run twice,
+//     outcomes apply as if they came in separate calls, in order.
+//   - RunRescue and NodeMarkDead follow DecideRescue: an expired run whose
+//     cancel was requested ends CANCELED (with error "worker lost") instead
+//     of being re-queued.
+//   - JobsFire follows DecideFire. It sets the inserted runs' Status and
+//     Trigger itself (QUEUED or SKIPPED, cron), and an empty Concurrency
+//     means forbid. A SKIPPED run is terminal at once (finished_at = Now).
+//   - Stats: Runs has an entry for every status (0 when none); a queue's
+//     Depth counts all its QUEUED runs and OldestAgeSecond is Now minus the
+//     oldest available_at among those already available (0 if none), so a
+//     retry waiting out its back-off does not look like a stuck queue;
+//     Queues is sorted by name; ActiveNodes counts the nodes whose
+//     present_state is active or activating, whatever their setting_state.
+//   - RunActiveCount of a job that does not exist is 0.
+//   - JobList's Query is a literal substring (% and _ are not wildcards),
+//     case-insensitive at least for ASCII.
+//   - Nodes: NodeUpsert never modifies its argument; nodes read back have
+//     non-nil Queues, Handlers and Labels. NodeMarkDead and NodeClean
+//     compare last_heartbeat strictly (a node silent exactly since the
+//     limit is kept) and need non-zero times; NodeMarkDead returns its
+//     nodes by name. A NodeDelete leaves the node's runs to their leases.
+//   - Tokens: lookups are exact (ids, names and hashes are compared
+//     bytewise); a token whose name is another token's id is not revoked
+//     by that id. TokenTouch writes at the first use and then once a
+//     minute or more has passed since the recorded use.
+//   - A database whose schema is newer than the driver's newest migration
+//     is refused (KindUnavailable, schema_too_new).
+//
+// A driver may refuse what its database cannot store, with the field's
+// name (PostgreSQL's text holds no NUL byte or invalid UTF-8), and says so
+// in its package doc.
 package store
 
 import (

@@ -192,11 +192,7 @@ const completeBatchSQL = `UPDATE runs AS r SET status = o.status, finished_at = 
 // locks the runs it names first (SELECT ... FOR UPDATE), decides each
 // outcome from their state, and writes all changes in a second round trip.
 //
-// Two rules fill gaps in the contract (as in the SQLite driver): a re-queue
-// (retry or hand-back) of a run whose cancel was requested ends it CANCELED
-// instead, so a cancel is never lost by a retry or a shutdown; and a retry
-// of a run on its last attempt ends it FAILURE, so attempt never exceeds
-// max_attempts.
+// What a re-queue writes is store.DecideCompletion's.
 func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([]bool, error) {
 	applied := make([]bool, len(outcomes))
 	if len(outcomes) == 0 {

@@ -69,22 +69,19 @@
 // so a few cached statements serve every batch size. Prepared statements of
 // the writer connection are cached by query text. Notifications
 // (store.Hub) are published after commit. The snapshots of the runs read
-// back are decoded by a reader that knows encodeSnapshot's output and
+// back are decoded by a reader that knows store.EncodeSnapshot's output and
 // leaves anything else to encoding/json (store.DecodeSnapshot): encoding/json
 // took about a tenth of a node's CPU. BenchmarkClaimComplete measures
 // insert, claim and complete together. The attempt check of RunComplete
 // (RunOutcome.Attempt) is one more comparison in the same statements.
 //
-// # Choices where the contract is silent
+// # Rules
 //
-// This driver follows the rules listed in package storetest's doc, which
-// the conformance suite checks. In short: out-of-range limits are
-// KindInvalid; RunClaim returns the secret token, RunGet and RunList never
-// do; re-queueing a run whose cancel was requested ends it CANCELED; a
-// retry past max_attempts ends FAILURE; Stats ages a queue from the oldest
-// available_at among runs already available; JobUpdate's function runs
-// inside the write transaction (on the only writer connection), so it must
-// not call the store. NodeMarkDead rescues runs with RunRescue's code, in
+// The rules of the contract (package store's doc, checked by the
+// conformance suite) are package store's code: this driver calls its
+// checks, decisions and codecs and holds the SQL. Its own choices:
+// JobUpdate's function runs inside the write transaction (on the only
+// writer connection), so it must not call the store. NodeMarkDead rescues runs with RunRescue's code, in
 // the transaction that marks the nodes; as the only writer, it never finds
 // a dead node's run half-way through a heartbeat or completion, so it
 // rescues them all. TokenTouch asks a reader whether a write is due before
@@ -92,6 +89,6 @@
 // behind the run queue's writes.
 //
 // Limits of this driver: JobList's Query folds ASCII case only (SQLite's
-// lower()); a second
-// process on the same file waits up to BusyTimeout for the write lock.
+// lower()); a second process on the same file waits up to BusyTimeout for
+// the write lock.
 package sqlitestore

@@ -299,10 +299,7 @@ const maxCompleteChunk = 128
 // status, node and attempt; re-queues, which need the run's attempt
 // history, go one by one.
 //
-// Two rules fill gaps in the contract. A re-queue (retry or hand-back) of a
-// run whose cancel was requested ends it CANCELED instead, so a cancel is
-// never lost by a retry or a shutdown. A retry of a run on its last attempt
-// ends it FAILURE, so attempt never exceeds max_attempts.
+// What a re-queue writes is store.DecideCompletion's.
 func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([]bool, error) {
 	applied := make([]bool, len(outcomes))
 	if len(outcomes) == 0 {

@@ -15,54 +15,11 @@
 // (LISTEN/NOTIFY); the suite waits on the channel with a timeout and never
 // sleeps.
 //
-// # Rules the contract leaves open
+// # Rules
 //
-// The doc comments of package store are the specification. Where they are
-// silent, the suite pins down one behaviour so the drivers agree:
-//
-//   - List limits outside 1..500 (JobList, RunList) are KindInvalid, not
-//     clamped. So are a JobListDue or RunRescue limit below 1, a RunClaim
-//     with no queue, Max below 1 or no lease TTL, and a negative log offset.
-//   - JobUpdate: an update function that changes the id is KindInvalid and
-//     nothing is written; its own error is returned as it was (errors.Is).
-//   - RunGet and RunList never return the snapshot's secret token
-//     (Snapshot.SecretCfg is ""): RunSecret does, and so does RunClaim,
-//     because the claiming worker needs it to run the run.
-//   - RunLogAppend to a run that does not exist is ignored like an append to
-//     a run that is not RUNNING. RunLogRead's Next is offset+len(Data).
-//   - RunComplete: re-queueing (retry or hand-back) a run whose cancel was
-//     requested ends it CANCELED instead, so that a cancel is never lost; a
-//     retry (ConsumeAttempt) of a run on its last attempt ends it FAILURE, so
-//     attempt never exceeds max_attempts. A retry's attempts history entry
-//     has status FAILURE and the outcome's error; a hand-back adds no entry.
-//     A zero RetryAt means available at once.
-//   - RunRescue: an expired run whose cancel was requested ends CANCELED
-//     (with error "worker lost") instead of being re-queued.
-//   - JobsFire sets the inserted runs' Status and Trigger itself (QUEUED or
-//     SKIPPED, cron), and an empty Concurrency means forbid. A SKIPPED run
-//     is terminal at once (finished_at = Now).
-//   - Stats: Runs has an entry for every status (0 when none); a queue's
-//     Depth counts all its QUEUED runs and OldestAgeSecond is Now minus the
-//     oldest available_at among those already available (0 if none), so a
-//     retry waiting out its back-off does not look like a stuck queue;
-//     Queues is sorted by name; ActiveNodes counts the nodes whose
-//     present_state is active or activating, whatever their setting_state.
-//   - RunActiveCount of a job that does not exist is 0.
-//   - JobList's Query is a literal substring (% and _ are not wildcards),
-//     case-insensitive at least for ASCII.
-//   - Within one RunComplete batch that names a run twice, outcomes apply
-//     as if they came in separate calls, in order.
-//   - A negative RunOutcome.Attempt or RunHeartbeatParams.Attempts entry is
-//     KindInvalid.
-//   - Nodes: NodeUpsert never modifies its argument; nodes read back have
-//     non-nil Queues, Handlers and Labels. NodeMarkDead and NodeClean
-//     compare last_heartbeat strictly (a node silent exactly since the
-//     limit is kept) and need non-zero times; NodeMarkDead returns its
-//     nodes by name. A NodeDelete leaves the node's runs to their leases.
-//   - Tokens: lookups are exact (ids, names and hashes are compared
-//     bytewise); a token whose name is another token's id is not revoked
-//     by that id. TokenTouch writes at the first use and then once a
-//     minute or more has passed since the recorded use.
+// The doc comments of package store are the specification, including its
+// list of rules every driver keeps (where the method comments alone would
+// leave a choice open); the suite checks each of them.
 package storetest
 
 import (
