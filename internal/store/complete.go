@@ -11,7 +11,7 @@ import (
 type HeldRun struct {
 	Attempt, MaxAttempts int
 	// History is the run's stored attempts column.
-	History         string
+	History         []byte
 	StartedAt       *time.Time
 	CancelRequested bool
 }

@@ -12,7 +12,7 @@ func TestDecideCompletion(t *testing.T) {
 	started := now.Add(-time.Minute)
 	retryAt := now.Add(time.Hour)
 	held := func(attempt, max int, cancel bool) *HeldRun {
-		return &HeldRun{Attempt: attempt, MaxAttempts: max, History: "[]", StartedAt: &started, CancelRequested: cancel}
+		return &HeldRun{Attempt: attempt, MaxAttempts: max, History: []byte("[]"), StartedAt: &started, CancelRequested: cancel}
 	}
 	out := func(status connecthub.RunStatus, consume bool, errText string, at time.Time) *RunOutcome {
 		return &RunOutcome{ID: "r", Node: "n", Status: status, Error: errText, Now: now, RetryAt: at, ConsumeAttempt: consume}
@@ -80,7 +80,7 @@ func TestDecideRescue(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := tt.c
-			c.ID, c.Node, c.History, c.StartedAt = "r", "n", `[{"attempt":0,"status":"FAILURE","finished_at":"2031-01-01T00:00:00Z"}]`, &started
+			c.ID, c.Node, c.History, c.StartedAt = "r", "n", []byte(`[{"attempt":0,"status":"FAILURE","finished_at":"2031-01-01T00:00:00Z"}]`), &started
 			d, err := DecideRescue(&c, now)
 			if err != nil {
 				t.Fatal(err)

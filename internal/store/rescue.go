@@ -14,7 +14,7 @@ type RescueCandidate struct {
 	Node                 string
 	Attempt, MaxAttempts int
 	// History is the run's stored attempts column.
-	History         string
+	History         []byte
 	StartedAt       *time.Time
 	CancelRequested bool
 }

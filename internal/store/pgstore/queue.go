@@ -265,7 +265,7 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 			clean := o
 			clean.Error = cleanText(o.Error)
 			d, err := store.DecideCompletion(&clean, &store.HeldRun{
-				Attempt: cur.attempt, MaxAttempts: cur.maxAttempts, History: string(cur.attempts),
+				Attempt: cur.attempt, MaxAttempts: cur.maxAttempts, History: cur.attempts,
 				StartedAt: cur.startedAt, CancelRequested: cur.cancel,
 			})
 			if err != nil {
@@ -493,7 +493,7 @@ func (s *Store) rescueRuns(ctx context.Context, tx pgx.Tx, found []rescueCandida
 	for _, e := range found {
 		d, err := store.DecideRescue(&store.RescueCandidate{
 			ID: e.id, Node: e.node, Attempt: e.attempt, MaxAttempts: e.maxAttempts,
-			History: string(e.attempts), StartedAt: e.startedAt, CancelRequested: e.cancel,
+			History: e.attempts, StartedAt: e.startedAt, CancelRequested: e.cancel,
 		}, now)
 		if err != nil {
 			return nil, false, dbErr(err)

@@ -429,7 +429,7 @@ func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o sto
 	var cur struct {
 		Attempt     int           `db:"attempt"`
 		MaxAttempts int           `db:"max_attempts"`
-		Attempts    string        `db:"attempts"`
+		Attempts    []byte        `db:"attempts"`
 		StartedAt   sql.NullInt64 `db:"started_at"`
 		Cancel      bool          `db:"cancel_requested"`
 	}
@@ -509,7 +509,7 @@ type rescueCandidate struct {
 	ID          string        `db:"id"`
 	Attempt     int           `db:"attempt"`
 	MaxAttempts int           `db:"max_attempts"`
-	Attempts    string        `db:"attempts"`
+	Attempts    []byte        `db:"attempts"`
 	Node        string        `db:"node"`
 	StartedAt   sql.NullInt64 `db:"started_at"`
 	Cancel      bool          `db:"cancel_requested"`
