@@ -214,11 +214,7 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecth
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(runs) > limit {
-		runs = runs[:limit]
-		next = runs[limit-1].ID
-	}
+	runs, next := store.Page(runs, limit, func(x *connecthub.Run) string { return x.ID })
 	return runs, next, nil
 }
 

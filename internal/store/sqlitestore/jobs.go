@@ -102,11 +102,7 @@ func (s *Store) JobList(ctx context.Context, p store.JobListParams) ([]*connecth
 	if err := rows.Err(); err != nil {
 		return nil, "", dbErr(err)
 	}
-	next := ""
-	if len(jobs) > limit {
-		jobs = jobs[:limit]
-		next = jobs[limit-1].ID
-	}
+	jobs, next := store.Page(jobs, limit, func(x *connecthub.Job) string { return x.ID })
 	return jobs, next, nil
 }
 

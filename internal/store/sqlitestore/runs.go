@@ -233,11 +233,7 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecth
 	if err := rows.Err(); err != nil {
 		return nil, "", dbErr(err)
 	}
-	next := ""
-	if len(runs) > limit {
-		runs = runs[:limit]
-		next = runs[limit-1].ID
-	}
+	runs, next := store.Page(runs, limit, func(x *connecthub.Run) string { return x.ID })
 	return runs, next, nil
 }
 
