@@ -1,12 +1,54 @@
 package sqlitestore
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
 )
+
+// BenchmarkJobsFire measures a scheduler round that fires 10k jobs with a
+// due slot each (concurrency forbid), in one call, as pgstore's does.
+func BenchmarkJobsFire(b *testing.B) {
+	const n = 10000
+	s, _ := openTest(b)
+	ctx := b.Context()
+	slot := t0.Truncate(time.Minute)
+	jobs := make([]*connecthub.Job, n)
+	for i := range jobs {
+		jobs[i] = testJob(fmt.Sprintf("job-%05d", i))
+		jobs[i].Concurrency = connecthub.ConcurrencyForbid
+		if err := s.JobCreate(ctx, jobs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		// Each round fires the next minute's slot.
+		prev := slot.Add(time.Duration(i) * time.Minute)
+		next := prev.Add(time.Minute)
+		if _, err := s.w.ExecContext(ctx, `UPDATE jobs SET next_run_at = ?`, micros(prev)); err != nil {
+			b.Fatal(err)
+		}
+		fires := make([]store.JobFireParams, n)
+		for k, j := range jobs {
+			fires[k] = store.JobFireParams{JobID: j.ID, PrevNextRunAt: prev, NextRunAt: &next, LastRunAt: &prev,
+				Concurrency: connecthub.ConcurrencyForbid, Now: prev,
+				Runs: []*connecthub.Run{connecthub.NewRun(j, connecthub.TriggerCron, prev, prev, "")}}
+		}
+		b.StartTimer()
+		res, err := s.JobsFire(ctx, fires)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !res[n-1].Applied {
+			b.Fatal("not applied")
+		}
+	}
+}
 
 // BenchmarkClaimComplete measures the queue's hot path on a real file: 10k
 // runs inserted in batches of 100, then claimed in batches of 100 and
