@@ -7,6 +7,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
+	"github.com/connecthub/connecthub/internal/store/storetest"
 )
 
 // BenchmarkJobsFire fires 10,000 due jobs in one call: the largest fan-out
@@ -34,12 +35,7 @@ func BenchmarkJobsFire(b *testing.B) {
 		if _, err := s.pool.Exec(b.Context(), `UPDATE jobs SET next_run_at = $1`, prev); err != nil {
 			b.Fatal(err)
 		}
-		fires := make([]store.JobFireParams, n)
-		for k, j := range jobs {
-			fires[k] = store.JobFireParams{JobID: j.ID, PrevNextRunAt: prev, NextRunAt: &next, LastRunAt: &prev,
-				Concurrency: connecthub.ConcurrencyForbid, Now: prev,
-				Runs: []*connecthub.Run{connecthub.NewRun(j, connecthub.TriggerCron, prev, prev, "")}}
-		}
+		fires := storetest.CronFires(jobs, prev, next)
 		b.StartTimer()
 		res, err := s.JobsFire(b.Context(), fires)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
+	"github.com/connecthub/connecthub/internal/store/storetest"
 )
 
 // BenchmarkJobsFire measures a scheduler round that fires 10k jobs with a
@@ -33,12 +34,7 @@ func BenchmarkJobsFire(b *testing.B) {
 		if _, err := s.w.ExecContext(ctx, `UPDATE jobs SET next_run_at = ?`, micros(prev)); err != nil {
 			b.Fatal(err)
 		}
-		fires := make([]store.JobFireParams, n)
-		for k, j := range jobs {
-			fires[k] = store.JobFireParams{JobID: j.ID, PrevNextRunAt: prev, NextRunAt: &next, LastRunAt: &prev,
-				Concurrency: connecthub.ConcurrencyForbid, Now: prev,
-				Runs: []*connecthub.Run{connecthub.NewRun(j, connecthub.TriggerCron, prev, prev, "")}}
-		}
+		fires := storetest.CronFires(jobs, prev, next)
 		b.StartTimer()
 		res, err := s.JobsFire(ctx, fires)
 		if err != nil {

@@ -363,3 +363,16 @@ func parallel(t *testing.T, newStore NewStoreFunc, tests map[string]func(t *test
 		})
 	}
 }
+
+// CronFires returns the JobsFire call a scheduler makes when the slot prev
+// of every job in jobs is due: one run each, concurrency forbid, the next
+// slot at next. The drivers' benchmarks fire with it.
+func CronFires(jobs []*connecthub.Job, prev, next time.Time) []store.JobFireParams {
+	fires := make([]store.JobFireParams, len(jobs))
+	for k, j := range jobs {
+		fires[k] = store.JobFireParams{JobID: j.ID, PrevNextRunAt: prev, NextRunAt: &next, LastRunAt: &prev,
+			Concurrency: connecthub.ConcurrencyForbid, Now: prev,
+			Runs: []*connecthub.Run{connecthub.NewRun(j, connecthub.TriggerCron, prev, prev, "")}}
+	}
+	return fires
+}
