@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -52,14 +51,15 @@ type Config struct {
 	// Nodes lists the worker registry; nil shows an empty state explaining
 	// that this server runs its own in-process workers.
 	Nodes NodeLister
-	// LoginLimit limits login attempts per client address; its zero value
-	// allows 5 at once, then one every 12s.
+	// Guard limits and records failed logins and forged session cookies
+	// per client address (trusted proxies included). Share the API's, so
+	// that a password guesser cannot switch to the API when the login page
+	// turns it away: by default the password is the admin token. nil means
+	// a Guard of the UI's own with the budget LoginLimit.
+	Guard *auth.Guard
+	// LoginLimit is the budget of the UI's own Guard when Guard is nil;
+	// its zero value allows 5 failures at once, then one every 12s.
 	LoginLimit auth.LimiterConfig
-	// ClientAddr names the client of a request for the login rate limit.
-	// Default: the host of r.RemoteAddr. Behind a reverse proxy, supply one
-	// that reads the header your proxy sets, and make sure the proxy
-	// overwrites it (never trust a client-supplied X-Forwarded-For).
-	ClientAddr func(r *http.Request) string
 	// LogPoll is how often a tailed run log is polled. Default 250ms.
 	LogPoll time.Duration
 	// Now is the clock; nil means time.Now.
@@ -84,7 +84,7 @@ type UI struct {
 	log      *slog.Logger
 	now      func() time.Time
 	sessions *auth.Manager
-	limiter  *auth.Limiter
+	guard    *auth.Guard
 	creds    auth.Credentials
 	defLoc   *time.Location
 	pages    *pageSet
@@ -117,9 +117,6 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adminui: Timezone: %w", err)
 	}
-	if cfg.ClientAddr == nil {
-		cfg.ClientAddr = remoteHost
-	}
 	if cfg.LogPoll <= 0 {
 		cfg.LogPoll = 250 * time.Millisecond
 	}
@@ -133,19 +130,22 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.LoginLimit.Now == nil {
-		cfg.LoginLimit.Now = cfg.Now
-	}
-	limiter, err := auth.NewLimiter(cfg.LoginLimit)
-	if err != nil {
-		return nil, err
+	if cfg.Guard == nil {
+		if cfg.LoginLimit.Now == nil {
+			cfg.LoginLimit.Now = cfg.Now
+		}
+		g, err := auth.NewGuard(auth.GuardConfig{Limit: cfg.LoginLimit, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Guard = g
 	}
 	static, err := loadStatic()
 	if err != nil {
 		return nil, err
 	}
 	u := &UI{
-		cfg: cfg, svc: cfg.Service, log: cfg.Logger, now: cfg.Now, sessions: sessions, limiter: limiter,
+		cfg: cfg, svc: cfg.Service, log: cfg.Logger, now: cfg.Now, sessions: sessions, guard: cfg.Guard,
 		creds: auth.Credentials{Username: cfg.Username, Password: cfg.Password}, defLoc: loc, static: static,
 		cop: http.NewCrossOriginProtection(), mux: http.NewServeMux(),
 	}
@@ -211,15 +211,6 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.mux.ServeHTTP(w, r)
 }
 
-// remoteHost is the default ClientAddr: the TCP peer's address.
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // ctxKey keys the request context values of this package.
 type ctxKey int
 
@@ -242,6 +233,9 @@ func (u *UI) requireLogin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, err := u.sessions.FromRequest(r)
 		if err != nil {
+			if auth.CountsAsFailure(err) {
+				u.guard.Fail(r, u.guard.Client(r), auth.KindSession)
+			}
 			next := Prefix + "/"
 			if r.Method == http.MethodGet {
 				next = r.URL.RequestURI()

@@ -51,18 +51,18 @@ func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, status int, lv lo
 	u.render(w, r, status, "login", v)
 }
 
-// loginSubmit checks the rate limit, the form's nonce and the credentials,
-// in that order, then starts a session. Every failure says as little as
+// loginSubmit checks the client's budget of failed attempts (shared with
+// the API), the form's nonce and the credentials, in that order, then
+// starts a session; only a wrong username or password uses up the budget. Every failure says as little as
 // possible: "wrong username or password", never which one.
 func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
 	user := r.PostFormValue("username")
 	lv := loginView{Username: user, Next: next}
-	client := u.cfg.ClientAddr(r)
-	if ok, wait := u.limiter.Allow(client); !ok {
-		secs := int(math.Ceil(wait.Seconds()))
+	client := u.guard.Client(r)
+	if blocked, wait := u.guard.Blocked(client, auth.KindLogin); blocked {
+		secs := max(int(math.Ceil(wait.Seconds())), 1)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		u.log.Warn("admin login rate limited", "client", client)
 		lv.ErrorKey, lv.RetrySecs = "login.limited", secs
 		u.showLogin(w, r, http.StatusTooManyRequests, lv)
 		return
@@ -75,12 +75,12 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !u.creds.Match(user, r.PostFormValue("password")) {
-		u.log.Warn("admin login failed", "client", client)
+		u.guard.Fail(r, client, auth.KindLogin)
 		lv.ErrorKey = "login.failed"
 		u.showLogin(w, r, http.StatusUnauthorized, lv)
 		return
 	}
-	u.limiter.Reset(client)
+	u.guard.Succeeded(client)
 	s, value, err := u.sessions.Issue(user)
 	if err != nil {
 		u.fail(w, r, err)

@@ -83,6 +83,22 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	return false, wait
 }
 
+// Peek reports whether key has an attempt left, and if not how long until
+// it has, without taking one. A client never seen has its full burst.
+func (l *Limiter) Peek(key string) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		return true, 0
+	}
+	if avail := l.available(b, now); avail < 1 {
+		return false, time.Duration(math.Ceil((1 - avail) * float64(l.every)))
+	}
+	return true, 0
+}
+
 // Reset forgets key, giving it a full bucket again. The UI calls it after a
 // successful login, so a person who mistyped twice is not penalised later.
 func (l *Limiter) Reset(key string) {

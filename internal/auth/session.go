@@ -277,13 +277,15 @@ func (m *Manager) CheckCSRF(s *Session, token string) bool {
 
 // Check implements the API's session checker: ok is true when the request
 // carries a valid session cookie, csrfOK when it also carries that
-// session's CSRF token in the X-CSRF-Token header.
-func (m *Manager) Check(r *http.Request) (ok, csrfOK bool) {
+// session's CSRF token in the X-CSRF-Token header. err says why there is
+// no session (ErrNoSession without a cookie), so that the caller can count
+// a forged cookie as a failed attempt (CountsAsFailure).
+func (m *Manager) Check(r *http.Request) (ok, csrfOK bool, err error) {
 	s, err := m.FromRequest(r)
 	if err != nil {
-		return false, false
+		return false, false, err
 	}
-	return true, m.CheckCSRF(s, r.Header.Get(CSRFHeader))
+	return true, m.CheckCSRF(s, r.Header.Get(CSRFHeader)), nil
 }
 
 // RandomToken returns n random bytes, base64url-encoded.

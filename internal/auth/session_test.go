@@ -208,12 +208,13 @@ func TestCheckRequest(t *testing.T) {
 		cookie     *http.Cookie
 		csrf       string
 		ok, csrfOK bool
+		failure    bool // counts as a failed attempt
 	}{
-		{"no cookie", nil, "", false, false},
-		{"cookie only", cookie, "", true, false},
-		{"cookie and token", cookie, m.CSRFToken(s), true, true},
-		{"cookie and wrong token", cookie, "nope", true, false},
-		{"bad cookie with token", &http.Cookie{Name: m.CookieName(), Value: "x.y"}, m.CSRFToken(s), false, false},
+		{"no cookie", nil, "", false, false, false},
+		{"cookie only", cookie, "", true, false, false},
+		{"cookie and token", cookie, m.CSRFToken(s), true, true, false},
+		{"cookie and wrong token", cookie, "nope", true, false, false},
+		{"bad cookie with token", &http.Cookie{Name: m.CookieName(), Value: "x.y"}, m.CSRFToken(s), false, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -224,9 +225,12 @@ func TestCheckRequest(t *testing.T) {
 			if tc.csrf != "" {
 				r.Header.Set(auth.CSRFHeader, tc.csrf)
 			}
-			ok, csrfOK := m.Check(r)
+			ok, csrfOK, err := m.Check(r)
 			if ok != tc.ok || csrfOK != tc.csrfOK {
 				t.Fatalf("Check = %v, %v; want %v, %v", ok, csrfOK, tc.ok, tc.csrfOK)
+			}
+			if got := auth.CountsAsFailure(err); got != tc.failure {
+				t.Fatalf("CountsAsFailure(%v) = %v, want %v", err, got, tc.failure)
 			}
 		})
 	}

@@ -108,7 +108,7 @@ func TestCLIClientCommands(t *testing.T) {
 		}
 	}
 	mustRun("", "job", "delete", "cli.file", "--yes")
-	code, _, _ = runCLI(t, map[string]string{"CONNECTHUB_SERVER_URL": "http://127.0.0.1:1", "CONNECTHUB_ADMIN_TOKEN": "x"}, "", "job", "list")
+	code, _, _ = runCLI(t, map[string]string{"CONNECTHUB_SERVER_URL": "http://127.0.0.1:1", "CONNECTHUB_ADMIN_TOKEN": "x-unreachable-token-0123"}, "", "job", "list")
 	if code != 1 {
 		t.Errorf("unreachable server: exit %d", code)
 	}

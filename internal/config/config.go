@@ -10,6 +10,7 @@
 package config
 
 import (
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -117,6 +118,11 @@ type Config struct {
 	// MaxBodyBytes caps API request bodies; larger ones get 413.
 	// Default 1048576 (1 MiB).
 	MaxBodyBytes int64 `env:"CONNECTHUB_MAX_BODY_BYTES"`
+	// TrustedProxies are the reverse proxies (CIDRs or single addresses,
+	// comma-separated) whose X-Forwarded-For header names the real client
+	// for the authentication rate limit. Default none: the header is
+	// ignored, because any client can send it.
+	TrustedProxies []string `env:"CONNECTHUB_TRUSTED_PROXIES"`
 
 	// sources maps a variable name to where its value came from; nil for a
 	// Config not built by Load.
@@ -130,6 +136,8 @@ type Config struct {
 	warnings []string
 	// loc caches the validated Timezone.
 	loc *time.Location
+	// proxies caches the validated TrustedProxies.
+	proxies []netip.Prefix
 }
 
 // DefaultHTTPCallDeny is the default of CONNECTHUB_HTTPCALL_DENY: the
@@ -264,6 +272,22 @@ func (c *Config) Location() *time.Location {
 		return loc
 	}
 	return time.UTC
+}
+
+// TrustedProxyPrefixes returns the validated TrustedProxies as address
+// prefixes (a single address is a /32 or /128). On a Config that has not
+// passed Validate it parses them again and leaves out what does not parse.
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix {
+	if c.proxies != nil || len(c.TrustedProxies) == 0 {
+		return c.proxies
+	}
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := parseProxy(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func setIfZero[T comparable](dst *T, def T) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -176,6 +177,7 @@ func TestLoadGood(t *testing.T) {
 				"CONNECTHUB_RETRY_BACKOFF":     "1s",
 				"CONNECTHUB_RETRY_BACKOFF_MAX": "10m",
 				"CONNECTHUB_MAX_BODY_BYTES":    "8388608",
+				"CONNECTHUB_TRUSTED_PROXIES":   " 10.1.2.0/24 , 192.168.0.1,,::1",
 			},
 			check: func(t *testing.T, c *Config) {
 				want := &Config{
@@ -207,6 +209,7 @@ func TestLoadGood(t *testing.T) {
 					RetryBackoff:    time.Second,
 					RetryBackoffMax: 10 * time.Minute,
 					MaxBodyBytes:    8 << 20,
+					TrustedProxies:  []string{"10.1.2.0/24", "192.168.0.1", "::1"},
 				}
 				if got := exported(c); !reflect.DeepEqual(got, exported(want)) {
 					t.Errorf("\n got %+v\nwant %+v", got, exported(want))
@@ -216,6 +219,10 @@ func TestLoadGood(t *testing.T) {
 				}
 				if c.Location().String() != "Europe/Berlin" {
 					t.Errorf("Location() = %v", c.Location())
+				}
+				wantProxies := []netip.Prefix{netip.MustParsePrefix("10.1.2.0/24"), netip.MustParsePrefix("192.168.0.1/32"), netip.MustParsePrefix("::1/128")}
+				if got := c.TrustedProxyPrefixes(); !slices.Equal(got, wantProxies) {
+					t.Errorf("TrustedProxyPrefixes() = %v, want %v", got, wantProxies)
 				}
 				for _, s := range c.Redacted() {
 					if s.Source != SourceEnv {
@@ -421,8 +428,18 @@ func TestLoadBad(t *testing.T) {
 			[]string{`CONNECTHUB_SERVER_URL: must be an http:// or https:// URL, got scheme "ftp"`}},
 		{"server URL without host", envMap{"CONNECTHUB_SERVER_URL": "http://"},
 			[]string{"CONNECTHUB_SERVER_URL: must include a host, such as http://127.0.0.1:8000"}},
-		{"token with a trailing newline", envMap{"CONNECTHUB_ADMIN_TOKEN": "s3cr3t-token\n"},
+		{"token with a trailing newline", envMap{"CONNECTHUB_ADMIN_TOKEN": "s3cr3t-token-0123456789\n"},
 			[]string{"CONNECTHUB_ADMIN_TOKEN: must not contain spaces, newlines or control characters (value not shown)"}},
+		{"admin token shorter than 16 characters", envMap{"CONNECTHUB_ADMIN_TOKEN": "short-token-15c"},
+			[]string{"CONNECTHUB_ADMIN_TOKEN: must be at least 16 characters, got 15 (value not shown)"}},
+		{"one-character admin token", envMap{"CONNECTHUB_ADMIN_TOKEN": "x"},
+			[]string{"CONNECTHUB_ADMIN_TOKEN: must be at least 16 characters, got 1 (value not shown)"}},
+		{"admin password shorter than 16 characters counts characters, not bytes", envMap{"CONNECTHUB_ADMIN_PASSWORD": "пароль-пароль"},
+			[]string{"CONNECTHUB_ADMIN_PASSWORD: must be at least 16 characters, got 13 (value not shown)"}},
+		{"trusted proxy that is no address", envMap{"CONNECTHUB_TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"},
+			[]string{`CONNECTHUB_TRUSTED_PROXIES: "proxy.local" is not a CIDR such as 10.0.0.0/8 or an address such as 127.0.0.1`}},
+		{"trusted proxy with a bad prefix length", envMap{"CONNECTHUB_TRUSTED_PROXIES": "10.0.0.0/33"},
+			[]string{`CONNECTHUB_TRUSTED_PROXIES: "10.0.0.0/33" is not a CIDR such as 10.0.0.0/8 or an address such as 127.0.0.1`}},
 		{"worker token with a space", envMap{"CONNECTHUB_WORKER_TOKEN": "s3cr3t token"},
 			[]string{"CONNECTHUB_WORKER_TOKEN: must not contain spaces, newlines or control characters (value not shown)"}},
 		{"blank admin username", envMap{"CONNECTHUB_ADMIN_USERNAME": "  "},
@@ -548,8 +565,8 @@ func TestFormatDuration(t *testing.T) {
 func TestVariablesMatchTheStruct(t *testing.T) {
 	t.Parallel()
 	names := Variables()
-	if len(names) != 28 {
-		t.Errorf("Variables() has %d names, want 28: %q", len(names), names)
+	if len(names) != 29 {
+		t.Errorf("Variables() has %d names, want 29: %q", len(names), names)
 	}
 	seen := map[string]bool{}
 	for _, n := range names {

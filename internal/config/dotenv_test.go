@@ -19,7 +19,7 @@ func TestDotenvFile(t *testing.T) {
 		c.LeaseTTL != time.Minute || c.LogFormat != "json" || !c.EnableShell {
 		t.Errorf("got %+v", exported(c))
 	}
-	if c.AdminToken.Value() != "tok-from-dotenv-0123456789" || c.AdminPassword.Value() != "dotenv-pa$SWORD" {
+	if c.AdminToken.Value() != "tok-from-dotenv-0123456789" || c.AdminPassword.Value() != "dotenv-pa$SWORD-16ch" {
 		t.Errorf("secrets = %q, %q", c.AdminToken.Value(), c.AdminPassword.Value())
 	}
 	if !slices.Equal(c.Queues, []string{"default", "reports"}) {

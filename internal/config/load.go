@@ -240,6 +240,7 @@ func (c *Config) normalize() {
 	c.HTTPCallDeny = trimList(c.HTTPCallDeny)
 	c.HTTPCallAllow = trimList(c.HTTPCallAllow)
 	c.ShellUser = strings.TrimSpace(c.ShellUser)
+	c.TrustedProxies = trimList(c.TrustedProxies)
 }
 
 // trimList drops the blanks around a list's entries and the empty ones.

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/connecthub/connecthub/handlers/httpcall"
 	"github.com/connecthub/connecthub/handlers/shell"
@@ -21,6 +23,10 @@ const (
 	// from growing without bound because of a typo in the value.
 	maxRunLogMaxBytes = 64 << 20
 	minMaxBodyBytes   = 1024
+	// MinSecretLen is the shortest admin token or admin password accepted:
+	// with the authentication rate limit, 16 characters put guessing out of
+	// reach, while a short one could be found in days.
+	MinSecretLen = 16
 )
 
 // Validate checks every setting and returns one *Error per problem, joined
@@ -50,6 +56,12 @@ func (c *Config) Validate() error {
 	}
 	if err := checkToken(c.AdminToken); err != nil {
 		bad("CONNECTHUB_ADMIN_TOKEN", "%v", err)
+	}
+	if err := checkSecretLen(c.AdminToken); err != nil {
+		bad("CONNECTHUB_ADMIN_TOKEN", "%v", err)
+	}
+	if err := checkSecretLen(c.AdminPassword); err != nil {
+		bad("CONNECTHUB_ADMIN_PASSWORD", "%v", err)
 	}
 	if strings.TrimSpace(c.AdminUsername) == "" {
 		bad("CONNECTHUB_ADMIN_USERNAME", "must not be empty")
@@ -143,6 +155,15 @@ func (c *Config) Validate() error {
 			bad("CONNECTHUB_SHELL_USER", "%v", err)
 		}
 	}
+	c.proxies = nil
+	for _, s := range c.TrustedProxies {
+		p, err := parseProxy(s)
+		if err != nil {
+			bad("CONNECTHUB_TRUSTED_PROXIES", "%v", err)
+			continue
+		}
+		c.proxies = append(c.proxies, p)
+	}
 	return errors.Join(errs...)
 }
 
@@ -169,6 +190,35 @@ func checkToken(s Secret) error {
 		return errors.New("must not contain spaces, newlines or control characters (value not shown)")
 	}
 	return nil
+}
+
+// checkSecretLen enforces MinSecretLen on a token or password that is set
+// (an unset one is generated or derived). It counts characters, not bytes,
+// and never shows the value.
+func checkSecretLen(s Secret) error {
+	if n := utf8.RuneCountInString(s.Value()); n > 0 && n < MinSecretLen {
+		return fmt.Errorf("must be at least %d characters, got %d (value not shown)", MinSecretLen, n)
+	}
+	return nil
+}
+
+// parseProxy reads one CONNECTHUB_TRUSTED_PROXIES entry: a CIDR such as
+// 10.0.0.0/8 or a single address such as 127.0.0.1.
+func parseProxy(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an address such as 127.0.0.1", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an address such as 127.0.0.1", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func checkServerURL(raw string) error {

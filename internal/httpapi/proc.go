@@ -53,13 +53,14 @@ func (a *API) procRoutes(api func(string, func(http.ResponseWriter, *http.Reques
 
 // procControl runs a stop or start. The proc API makes them GET requests,
 // which a browser also sends on a plain link from another site with the
-// admin session cookie attached; so they demand a Bearer token, never the
-// cookie.
+// admin session cookie attached (and, for a site the browser holds Basic
+// credentials for, an Authorization header); so they demand that a valid
+// Bearer token authorised the request, never the cookie.
 func (a *API) procControl(do func() error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if r.Header.Get("Authorization") == "" {
+		if !viaBearer(r) {
 			return &connecthub.Error{Kind: connecthub.KindForbidden, Code: "token_required",
-				Message: "proc stop and start need Authorization: Bearer <token>; the admin session cookie is not enough for them"}
+				Message: "proc stop and start need Authorization: Bearer <admin token>; the admin session cookie is not enough for them"}
 		}
 		if err := do(); err != nil {
 			return err

@@ -9,13 +9,17 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/auth"
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/workerproto"
 )
@@ -52,13 +56,20 @@ type Config struct {
 	Worker *workerproto.Service
 	// Proc, when set, serves this server's proc API (/api/v1/proc, proc.go).
 	Proc Proc
+	// Guard limits and records failed Bearer and session attempts per
+	// client address; share one with the admin UI so that every way in
+	// draws on one budget. nil means a Guard of the API's own with the
+	// default budget and no trusted proxies.
+	Guard *auth.Guard
 }
 
 // SessionChecker verifies the admin UI's session cookie; auth.Manager
 // implements it. ok reports a valid session, csrfOK that the request also
 // carries that session's CSRF token (header X-CSRF-Token).
 type SessionChecker interface {
-	Check(r *http.Request) (ok, csrfOK bool)
+	// Check's err says why there is no session; auth.CountsAsFailure
+	// tells a forged cookie from a missing or expired one.
+	Check(r *http.Request) (ok, csrfOK bool, err error)
 }
 
 // API is the http.Handler of the REST API.
@@ -89,6 +100,13 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) (bool, string) { return true, "" }
+	}
+	if cfg.Guard == nil {
+		g, err := auth.NewGuard(auth.GuardConfig{Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Guard = g
 	}
 	a := &API{cfg: cfg, svc: cfg.Service, log: cfg.Logger, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), mux: http.NewServeMux()}
 	a.routes()
@@ -157,26 +175,47 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
-// authed checks the Bearer token in constant time (comparing SHA-256
-// digests, so the token's length does not leak either) and turns a
-// handler's error into a JSON error response.
+// authed authenticates the request and turns a handler's error into a JSON
+// error response. A Bearer token is compared in constant time (comparing
+// SHA-256 digests, so the token's length does not leak either); the admin
+// UI's session cookie also authorises. Failed attempts draw on the
+// client's budget in the Guard: once it is used up, a Bearer token is
+// refused with 429 before it is compared, so a guesser learns nothing.
 func (a *API) authed(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g := a.cfg.Guard
+		client := g.Client(r)
+		_, hasBearer := bearer(r)
+		if hasBearer {
+			if blocked, wait := g.Blocked(client, auth.KindBearer); blocked {
+				a.tooManyAttempts(w, wait)
+				return
+			}
+		}
 		ok, err := a.bearerAuthorized(r)
 		if err != nil {
 			writeError(w, r, a.log, err)
 			return
 		}
-		if !ok {
-			// The admin UI's session cookie also authorises; with it, unsafe
-			// methods need the session's CSRF token, or a page on another
-			// site could make the browser call the API.
-			switch ok, csrfOK := a.sessionCheck(r); {
+		if ok {
+			r = r.WithContext(context.WithValue(r.Context(), viaBearerKey{}, true))
+		} else {
+			if hasBearer {
+				g.Fail(r, client, auth.KindBearer)
+			}
+			// With the session cookie, unsafe methods need the session's
+			// CSRF token, or a page on another site could make the browser
+			// call the API.
+			ok, csrfOK, serr := a.sessionCheck(r)
+			switch {
 			case ok && (csrfOK || safeMethod(r.Method)):
 			case ok:
 				writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindForbidden, Code: "csrf_failed", Message: "missing or invalid CSRF token (send X-CSRF-Token with the admin session cookie)"})
 				return
 			default:
+				if auth.CountsAsFailure(serr) {
+					g.Fail(r, client, auth.KindSession)
+				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="connecthub"`)
 				writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindUnauthorized, Code: "unauthorized", Message: "missing or invalid token (send Authorization: Bearer <token>)"})
 				return
@@ -186,6 +225,25 @@ func (a *API) authed(h func(http.ResponseWriter, *http.Request) error) http.Hand
 			writeError(w, r, a.log, err)
 		}
 	})
+}
+
+// viaBearerKey marks, in a request's context, that a valid Bearer token
+// (not the session cookie) authorised it.
+type viaBearerKey struct{}
+
+// viaBearer reports whether a valid Bearer token authorised r.
+func viaBearer(r *http.Request) bool {
+	v, _ := r.Context().Value(viaBearerKey{}).(bool)
+	return v
+}
+
+// tooManyAttempts answers 429 to a client that has used up its failed
+// attempts, with Retry-After in whole seconds.
+func (a *API) tooManyAttempts(w http.ResponseWriter, wait time.Duration) {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "too_many_attempts",
+		Message: fmt.Sprintf("too many failed authentication attempts from this address; try again in %d seconds", max(secs, 1))}})
 }
 
 func (a *API) authorized(r *http.Request) bool {
@@ -199,9 +257,9 @@ func (a *API) authorized(r *http.Request) bool {
 }
 
 // sessionCheck asks the configured SessionChecker, if any.
-func (a *API) sessionCheck(r *http.Request) (ok, csrfOK bool) {
+func (a *API) sessionCheck(r *http.Request) (ok, csrfOK bool, err error) {
 	if a.cfg.Sessions == nil {
-		return false, false
+		return false, false, nil
 	}
 	return a.cfg.Sessions.Check(r)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/internal/adminui"
+	"github.com/connecthub/connecthub/internal/auth"
 	"github.com/connecthub/connecthub/internal/clock"
 	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/httpapi"
@@ -159,10 +160,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
+	// One budget of failed authentication attempts per client address for
+	// the API and the admin UI together.
+	guard, err := auth.NewGuard(auth.GuardConfig{TrustedProxies: cfg.TrustedProxyPrefixes(), Logger: log, Metrics: promReg})
+	if err != nil {
+		return nil, err
+	}
 	// The admin web UI (/admin); its session cookie also authorises the API.
 	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Username: cfg.AdminUsername,
 		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: s.name, Nodes: s.svc,
-		Logger: log.With("component", "adminui")})
+		Guard: guard, Logger: log.With("component", "adminui")})
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +190,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		Tokens:   apiTokens,
 		Worker:   wp,   // the worker protocol (/api/v1/worker)
 		Proc:     proc, // this node's proc API (/api/v1/proc); its pool is set below
+		Guard:    guard,
 	})
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/handler"
@@ -50,6 +51,10 @@ func adminToken(cfg *config.Config) (token string, path string, err error) {
 	path = cfg.AdminTokenPath()
 	if b, err := os.ReadFile(path); err == nil {
 		if t := strings.TrimSpace(string(b)); t != "" {
+			if n := utf8.RuneCountInString(t); n < config.MinSecretLen {
+				return "", path, fmt.Errorf("admin token file %s: the admin token must be at least %d characters, got %d: write a longer one or delete the file to generate one",
+					path, config.MinSecretLen, n)
+			}
 			return t, path, nil
 		}
 		return "", path, fmt.Errorf("admin token file %s is empty: delete it to generate a new one", path)
