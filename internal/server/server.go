@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,9 +110,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		logWarnings(s.log, cfg)
 	}
 	log := s.log
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, privateDirMode); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	warnLooseModes(log, cfg)
 	keys, created, err := secret.LoadOrCreate(cfg.FernetKeyPath)
 	if err != nil {
 		return nil, err
@@ -135,6 +137,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 
 	s.st = opts.Store
 	if s.st == nil {
+		if db := cfg.SQLitePath(); db != "" {
+			if err := os.MkdirAll(filepath.Dir(db), privateDirMode); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
+			release, err := lockDatabase(db)
+			if err != nil {
+				return nil, err
+			}
+			s.closers = append(s.closers, release) // after the store closes
+		}
 		if s.st, err = OpenStore(ctx, cfg, log); err != nil {
 			return nil, err
 		}

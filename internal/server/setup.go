@@ -31,8 +31,11 @@ func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 	switch cfg.DBDriver() {
 	case config.DriverSQLite:
 		path := cfg.SQLitePath()
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), privateDirMode); err != nil {
 			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+		if err := createPrivate(path); err != nil {
+			return nil, fmt.Errorf("create SQLite database %s: %w", path, err)
 		}
 		return sqlitestore.Open(ctx, path, sqlitestore.Options{})
 	case config.DriverPostgres:
@@ -66,7 +69,7 @@ func adminToken(cfg *config.Config) (token string, path string, err error) {
 		return "", path, err
 	}
 	token = base64.RawURLEncoding.EncodeToString(buf)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, privateFileMode)
 	if errors.Is(err, os.ErrExist) {
 		// Another process created it meanwhile: use theirs.
 		return adminToken(cfg)
