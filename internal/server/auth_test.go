@@ -238,6 +238,36 @@ func TestLoginFailuresLimitTheAPI(t *testing.T) {
 	}
 }
 
+// TestForgedSessionCookiesAreCounted: session cookies whose signature does
+// not match count as failures, on the API and on the admin pages alike,
+// and use up the budget the login form draws on.
+func TestForgedSessionCookiesAreCounted(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, testConfig(t, t.TempDir()))
+	c := clientFrom(t, "127.0.0.8")
+	forged := "Y29ubmVjdGh1Yg.c2lnbmF0dXJl"
+	for i, path := range []string{"/api/v1/jobs", "/admin/", "/api/v1/runs", "/admin/jobs", "/api/v1/jobs"} {
+		resp, _ := n.get(c, path, "Cookie", "connecthub_session="+forged)
+		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("forged cookie %d on %s: %d", i+1, path, resp.StatusCode)
+		}
+	}
+	if code := n.login(c, nodeToken); code != http.StatusTooManyRequests {
+		t.Errorf("login after 5 forged cookies: %d, want 429", code)
+	}
+	// No cookie at all costs nothing.
+	fresh := clientFrom(t, "127.0.0.9")
+	for range 10 {
+		n.get(fresh, "/api/v1/jobs")
+	}
+	if code := n.login(fresh, nodeToken); code != http.StatusSeeOther {
+		t.Errorf("login after 10 requests without credentials: %d, want 303", code)
+	}
+	if _, metrics := n.get(fresh, "/metrics"); !strings.Contains(metrics, `connecthub_auth_failures_total{kind="session"} 5`) {
+		t.Error(`/metrics lacks connecthub_auth_failures_total{kind="session"} 5`)
+	}
+}
+
 // TestTrustedProxies checks X-Forwarded-For handling: behind a trusted
 // proxy two clients have budgets of their own, and a forged left part of
 // the header does not help; from an untrusted peer the header is ignored.
