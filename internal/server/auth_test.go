@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,33 +17,16 @@ import (
 	"github.com/connecthub/connecthub/handlers/builtin"
 	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/server"
+	"github.com/connecthub/connecthub/internal/testenv"
 )
 
 const nodeToken = "node-test-admin-token-0123456789"
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // node is a server.Server running on a random port of 127.0.0.1.
 type node struct {
 	t    *testing.T
 	url  string
-	logs *syncBuffer
+	logs *testenv.Buffer
 }
 
 // testConfig is a valid configuration of a node on a fresh data directory.
@@ -71,7 +52,7 @@ func startNode(t *testing.T, cfg *config.Config) *node {
 	if err := builtin.Register(reg, builtin.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	srv, err := server.New(t.Context(), cfg, server.Options{Handlers: reg, LogOutput: logs})
 	if err != nil {
 		t.Fatal(err)
