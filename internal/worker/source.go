@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/runlog"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/workerproto/runrules"
@@ -47,6 +48,20 @@ type Claimed struct {
 	// rather than failing the whole Claim, because the run is already
 	// claimed and must be ended through the usual path.
 	Err error
+	// Masker, when not nil, masks every text the run stores (log, message,
+	// error, traceback, result): LocalSource builds it from the run's
+	// secrets and the server's own. When nil the worker builds one from
+	// Secrets.
+	Masker *runlog.Masker
+}
+
+// masker returns the masker of the run's texts: the Source's, or one of
+// the run's secrets.
+func (c *Claimed) masker() *runlog.Masker {
+	if c.Masker != nil {
+		return c.Masker
+	}
+	return runrules.RunMasker(nil, c.Secrets)
 }
 
 // LocalStore is the part of store.Store that LocalSource needs.
@@ -68,6 +83,9 @@ type LocalSource struct {
 	queues   []string
 	leaseTTL time.Duration
 	now      func() time.Time
+	// serverMasker masks the server's own secrets; each run's masker is
+	// built on it.
+	serverMasker *runlog.Masker
 
 	subOnce     sync.Once
 	runsCh      <-chan struct{}
@@ -76,15 +94,26 @@ type LocalSource struct {
 	closeOnce   sync.Once
 }
 
+// LocalOption configures a LocalSource.
+type LocalOption func(*LocalSource)
+
+// WithServerSecrets makes the source mask the server's own secrets
+// (runrules.ServerSecrets) in every run's texts, besides the run's
+// secrets, so that a job that reads them (a shell job printing the key
+// file) cannot store them in clear. Their patterns are computed once.
+func WithServerSecrets(values []string) LocalOption {
+	return func(s *LocalSource) { s.serverMasker = runlog.NewMasker(values) }
+}
+
 // NewLocalSource returns a Source that claims runs from queues as node, with
 // leases of leaseTTL, and decrypts secrets with keys (nil keys: runs with
 // secrets fail with a clear error). now is the clock (nil = time.Now).
 // Call Close when done, to release the store subscriptions that Wake makes.
-func NewLocalSource(st LocalStore, keys *secret.Keyring, node string, queues []string, leaseTTL time.Duration, now func() time.Time) *LocalSource {
+func NewLocalSource(st LocalStore, keys *secret.Keyring, node string, queues []string, leaseTTL time.Duration, now func() time.Time, opts ...LocalOption) *LocalSource {
 	if now == nil {
 		now = time.Now
 	}
-	return &LocalSource{
+	s := &LocalSource{
 		st:       st,
 		keys:     keys,
 		node:     node,
@@ -92,6 +121,10 @@ func NewLocalSource(st LocalStore, keys *secret.Keyring, node string, queues []s
 		leaseTTL: leaseTTL,
 		now:      now,
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Claim implements Source. It decrypts the secrets of each claimed run; a
@@ -120,6 +153,7 @@ func (s *LocalSource) Claim(ctx context.Context, max int) ([]*Claimed, error) {
 	for i, r := range runs {
 		c := &Claimed{Run: r}
 		c.Secrets, c.Err = s.secrets(ctx, r)
+		c.Masker = runrules.RunMasker(s.serverMasker, c.Secrets)
 		out[i] = c
 	}
 	return out, nil
