@@ -67,8 +67,9 @@ func (f *filter) has(k uint32) bool {
 // print it without noticing:
 //   - JSON-escaped: Go's escaping with and without HTML escapes, and the
 //     ASCII-only escaping of Python's json.dumps;
-//   - URL-escaped: query escaping ("+" for a space) and path escaping
-//     ("%20"), each with upper- and lower-case hex digits;
+//   - URL-escaped: query escaping ("+" for a space), the same with "%20"
+//     (JavaScript's encodeURIComponent) and path escaping, each with
+//     upper- and lower-case hex digits;
 //   - base64 in the standard and the URL alphabet, padded or not, both as
 //     a whole and embedded in a longer base64 text (as in a Basic
 //     Authorization header), see below;
@@ -224,9 +225,13 @@ func newPatternSet(secrets []string) *patternSet {
 func encodedForms(b string) []string {
 	forms := []string{b, hex.EncodeToString([]byte(b)), strings.ToUpper(hex.EncodeToString([]byte(b)))}
 	if !isPlain(b) {
+		// Query escaping writes "+" for a space; JavaScript's
+		// encodeURIComponent and Python's quote escape the same characters
+		// but write "%20" (a "+" of the value itself is "%2B" in both).
 		q, p := url.QueryEscape(b), url.PathEscape(b)
+		c := strings.ReplaceAll(q, "+", "%20")
 		forms = append(forms, jsonEscape(b, true), jsonEscape(b, false), jsonEscapeASCII(b),
-			q, p, lowerHexEscapes(q), lowerHexEscapes(p))
+			q, p, c, lowerHexEscapes(q), lowerHexEscapes(p), lowerHexEscapes(c))
 	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
 		raw := enc.WithPadding(base64.NoPadding)

@@ -41,6 +41,8 @@ var Forms = []Form{
 	}},
 	{Name: "URL query upper hex", Encode: url.QueryEscape},
 	{Name: "URL query lower hex", Encode: func(s string) string { return lowerEscapes(url.QueryEscape(s)) }},
+	{Name: "URL component upper hex", Encode: component},
+	{Name: "URL component lower hex", Encode: func(s string) string { return lowerEscapes(component(s)) }},
 	{Name: "URL path upper hex", Encode: url.PathEscape},
 	{Name: "URL path lower hex", Encode: func(s string) string { return lowerEscapes(url.PathEscape(s)) }},
 	{Name: "base64 std padded", Encode: func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }},
@@ -58,6 +60,21 @@ var Forms = []Form{
 // Authorization: Basic header does with "user:password".
 func embedded(enc *base64.Encoding, prefix string) func(string) string {
 	return func(s string) string { return enc.EncodeToString([]byte(prefix + s + "!")) }
+}
+
+// component escapes s as JavaScript's encodeURIComponent does: every byte
+// but letters, digits and "-_.~" as %XX, a space as "%20".
+func component(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }
 
 func lowerEscapes(s string) string {
