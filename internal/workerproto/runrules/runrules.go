@@ -106,8 +106,7 @@ func RunMasker(base *runlog.Masker, secrets map[string]string) *runlog.Masker {
 // masked for, so that a job that reads them (a shell job printing the key
 // file, a handler echoing its environment) cannot store them in clear: the
 // admin token and password, the worker token, the password in the database
-// URL, and the keys in the Fernet key file (one per line; blank lines and
-// "#" comments are skipped). Empty values are left out.
+// URL, and the keys in the Fernet key file. Empty values are left out.
 func ServerSecrets(adminToken, adminPassword, workerToken, dbURL, keyFile string) ([]string, error) {
 	out := []string{adminToken, adminPassword, workerToken, dbPassword(dbURL)}
 	if keyFile != "" {
@@ -115,9 +114,14 @@ func ServerSecrets(adminToken, adminPassword, workerToken, dbURL, keyFile string
 		if err != nil {
 			return nil, fmt.Errorf("read the key file to mask its keys: %w", err)
 		}
-		for line := range strings.Lines(string(b)) {
-			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-				out = append(out, line)
+		// The key file's syntax (internal/secret.Parse): a BOM, blank lines
+		// and # comments ignored, several keys on a line separated by commas.
+		for line := range strings.Lines(strings.TrimPrefix(string(b), "\ufeff")) {
+			if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			for key := range strings.SplitSeq(line, ",") {
+				out = append(out, strings.TrimSpace(key))
 			}
 		}
 	}

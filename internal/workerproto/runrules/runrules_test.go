@@ -233,7 +233,7 @@ func TestMasker(t *testing.T) {
 func TestServerSecrets(t *testing.T) {
 	t.Parallel()
 	keyFile := filepath.Join(t.TempDir(), "fernet.key")
-	if err := os.WriteFile(keyFile, []byte("# comment\n\nkey-one=\n  key-two=  \n"), 0o600); err != nil {
+	if err := os.WriteFile(keyFile, []byte("\ufeff# comment\n\nkey-one=\n  key-two=  ,\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
