@@ -93,8 +93,9 @@ func (f *filter) has(k uint32) bool {
 // at least L bytes long, so any match contains one of the positions taken
 // every L-3 bytes, and the 4 bytes there are looked up in a bit filter of
 // the grams of the patterns' first L bytes. Only a hit is looked at more
-// closely. A line without secrets thus costs well under a nanosecond per
-// byte for typical secrets, whatever their number.
+// closely. A line without secrets thus costs about a nanosecond per byte
+// (less for longer secrets, which allow sparser samples), whatever the
+// number of secrets.
 //
 // A Masker is immutable after [NewMasker] or [Masker.With] and safe for
 // concurrent use. The nil *Masker and a Masker without secrets return their
