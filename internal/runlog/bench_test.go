@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -103,19 +105,57 @@ func BenchmarkRunWithoutOutput(b *testing.B) {
 	}
 }
 
+// serverSecrets stand for what `serve` masks in every run: an admin token,
+// an admin password, two Fernet keys and a database password.
+var serverSecrets = []string{
+	"8f14e45fceea167a5a36dedd4bea2543a1b2c3d4", "correct horse battery staple",
+	"cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=", "Ab3NRZN9hHkzVy2J-0kSqKeNxqaEqNWD-4IPb8y-5Ck=", "pg-p@ss w0rd",
+}
+
 func BenchmarkMask(b *testing.B) {
-	m := NewMasker([]string{"hunter2", "sk_live_0123456789abcdef"})
-	for _, bc := range []struct{ name, line string }{
-		{"clean", "2026-11-24T06:43:21.123Z INFO member updated employee_no=E1024 company=ConnectHub"},
-		{"with secret", "2026-11-24T06:43:21.123Z INFO calling https://api.example.com/?key=sk_live_0123456789abcdef"},
+	runSecrets := []string{"hunter2", "sk_live_0123456789abcdef"}
+	long := strings.Repeat("2026-11-24T06:43:21.123Z INFO member updated employee_no=E1024 company=ConnectHub ", 50)
+	for _, mc := range []struct {
+		name    string
+		secrets []string
+	}{
+		{"2 secrets", runSecrets},
+		{"2 secrets+server's 5", append(slices.Clone(serverSecrets), runSecrets...)},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				_ = m.Mask(bc.line)
-			}
-		})
+		m := NewMasker(mc.secrets)
+		for _, bc := range []struct{ name, line string }{
+			{"clean", "2026-11-24T06:43:21.123Z INFO member updated employee_no=E1024 company=ConnectHub"},
+			{"with secret", "2026-11-24T06:43:21.123Z INFO calling https://api.example.com/?key=sk_live_0123456789abcdef"},
+			{"clean 4KB", long},
+		} {
+			b.Run(mc.name+"/"+bc.name, func(b *testing.B) {
+				b.SetBytes(int64(len(bc.line)))
+				b.ReportAllocs()
+				for b.Loop() {
+					_ = m.Mask(bc.line)
+				}
+			})
+		}
 	}
+}
+
+// BenchmarkNewMasker measures building a run's masker: from scratch, and on
+// top of the server's, built once.
+func BenchmarkNewMasker(b *testing.B) {
+	runSecrets := []string{"hunter2", "sk_live_0123456789abcdef"}
+	b.Run("2 secrets", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = NewMasker(runSecrets)
+		}
+	})
+	b.Run("2 secrets+server's 5", func(b *testing.B) {
+		server := NewMasker(serverSecrets)
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = server.With(runSecrets)
+		}
+	})
 }
 
 var _ io.Writer = (*lineWriter)(nil)

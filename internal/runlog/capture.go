@@ -85,8 +85,13 @@ type Config struct {
 	// 0 means DefaultFlushBytes (16 KiB).
 	FlushBytes int
 	// Secrets are the values to mask, typically the run's decrypted
-	// secret_cfg values.
+	// secret_cfg values. Ignored when Masker is set.
 	Secrets []string
+	// Masker, when not nil, masks the log and the message instead of a
+	// Masker built from Secrets. The worker builds one per run from the
+	// run's secrets and the server's own, and masks the run's error,
+	// traceback and result with it too.
+	Masker *Masker
 	// Level is the minimum level of the lines that are kept, whether they
 	// come from Logger, Logf or a Writer. Nil means slog.LevelInfo.
 	Level slog.Leveler
@@ -179,8 +184,16 @@ type Capture struct {
 // run that logs nothing costs almost nothing.
 func New(cfg Config) *Capture {
 	cfg = cfg.withDefaults()
-	return &Capture{cfg: cfg, masker: NewMasker(cfg.Secrets), endsInNL: true, finalTimeout: finalFlushTimeout}
+	m := cfg.Masker
+	if m == nil {
+		m = NewMasker(cfg.Secrets)
+	}
+	return &Capture{cfg: cfg, masker: m, endsInNL: true, finalTimeout: finalFlushTimeout}
 }
+
+// Masker returns the Masker of the log, so that the other texts of the run
+// are masked the same way.
+func (c *Capture) Masker() *Masker { return c.masker }
 
 // Logf records a printf-style message at the given level, masked like every
 // other line.

@@ -41,6 +41,7 @@ import (
 	apitoken "github.com/connecthub/connecthub/internal/token"
 	"github.com/connecthub/connecthub/internal/worker"
 	"github.com/connecthub/connecthub/internal/workerproto"
+	"github.com/connecthub/connecthub/internal/workerproto/runrules"
 )
 
 // Options are what a node takes besides its configuration: the handlers of
@@ -131,6 +132,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if tokenPath != "" {
 		log.Info("admin token file (use it as Authorization: Bearer <token>)", "path", tokenPath)
 	}
+	// Masked in every run's texts, so that a job cannot store them in clear.
+	serverSecrets, err := runrules.ServerSecrets(token, cfg.AdminPassword.Value(), cfg.WorkerToken.Value(), cfg.DBURL, cfg.FernetKeyPath)
+	if err != nil {
+		return nil, err
+	}
 	if s.handler, err = Handlers(cfg, opts.Handlers); err != nil {
 		return nil, err
 	}
@@ -191,7 +197,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	}
 	proc := &serverProc{name: s.name, max: cfg.Workers, ping: st.Ping}
 	wp, err := workerproto.New(workerproto.Config{Store: st, Nodes: s.nodes.reg, Keys: keys, LeaseTTL: cfg.LeaseTTL, Heartbeat: cfg.Heartbeat,
-		RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax, Ready: s.readiness, Clock: clock.Real(), Logger: log})
+		RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax, Ready: s.readiness, Clock: clock.Real(), Logger: log,
+		ServerSecrets: serverSecrets})
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +225,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	}
 	s.rescuer = maintenance.NewRescuer(maintenance.RescuerConfig{Store: st, LeaseTTL: cfg.LeaseTTL, Logger: log})
 	if cfg.Workers > 0 {
-		local := worker.NewLocalSource(st, keys, s.name, cfg.Queues, cfg.LeaseTTL, time.Now)
+		local := worker.NewLocalSource(st, keys, s.name, cfg.Queues, cfg.LeaseTTL, time.Now, worker.WithServerSecrets(serverSecrets))
 		// Closers run in reverse: the source closes after the worker
 		// stopped and before the store closes.
 		s.closers = append(s.closers, local.Close)

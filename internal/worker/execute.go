@@ -163,17 +163,11 @@ func (w *Worker) execute(t *task) {
 		return
 	}
 
-	secrets := make([]string, 0, len(t.claimed.Secrets))
-	for _, v := range t.claimed.Secrets {
-		if v != "" {
-			secrets = append(secrets, v)
-		}
-	}
 	t.capture = runlog.New(runlog.Config{
 		RunID:    t.run.ID,
 		Sink:     t,
 		MaxBytes: w.cfg.RunLogMaxBytes,
-		Secrets:  secrets,
+		Masker:   t.claimed.masker(),
 	})
 	cfg := t.run.Snapshot.PublicCfg
 	if len(cfg) == 0 {
@@ -405,12 +399,19 @@ func (w *Worker) report(t *task, o outcome) {
 		return
 	}
 	// The message is the handler's message plus a summary of the WARN
-	// lines of the log, with secrets masked in both.
+	// lines of the log. Every text the run stores is masked with the
+	// masker of its log: the run's secrets and the server's own.
+	var m *runlog.Masker
 	if t.capture != nil {
+		m = t.capture.Masker()
 		o.rec.Message = t.capture.Message(o.resMsg)
 	} else {
-		o.rec.Message = runlog.Message(o.resMsg, nil)
+		m = t.claimed.masker()
+		o.rec.Message = runlog.Message(m.Mask(o.resMsg), nil)
 	}
+	o.rec.Error = m.Mask(o.rec.Error)
+	o.rec.Traceback = m.Mask(o.rec.Traceback)
+	o.rec.Result = m.MaskJSON(o.rec.Result)
 	if o.label != "" {
 		w.metrics.countRun(t.run.JobID, o.label, string(t.run.Trigger))
 	}

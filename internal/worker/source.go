@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/runlog"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/workerproto/runrules"
@@ -47,6 +48,20 @@ type Claimed struct {
 	// rather than failing the whole Claim, because the run is already
 	// claimed and must be ended through the usual path.
 	Err error
+	// Masker, when not nil, masks every text the run stores (log, message,
+	// error, traceback, result): LocalSource builds it from the run's
+	// secrets and the server's own. When nil the worker builds one from
+	// Secrets.
+	Masker *runlog.Masker
+}
+
+// masker returns the masker of the run's texts: the Source's, or one of
+// the run's secrets.
+func (c *Claimed) masker() *runlog.Masker {
+	if c.Masker != nil {
+		return c.Masker
+	}
+	return runrules.RunMasker(nil, c.Secrets)
 }
 
 // LocalStore is the part of store.Store that LocalSource needs.
@@ -56,6 +71,7 @@ type LocalStore interface {
 	RunLogAppend(ctx context.Context, id string, chunk string) error
 	RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([]bool, error)
 	RunSecret(ctx context.Context, id string) (string, error)
+	RunGet(ctx context.Context, id string) (*connecthub.Run, error)
 	Subscribe(topic store.Topic) (<-chan struct{}, func())
 }
 
@@ -68,6 +84,15 @@ type LocalSource struct {
 	queues   []string
 	leaseTTL time.Duration
 	now      func() time.Time
+	// serverMasker masks the server's own secrets; each run's masker is
+	// built on it.
+	serverMasker *runlog.Masker
+
+	// attempts holds, for each run this source claimed and has not
+	// completed, the attempt it claimed: only that attempt may log or
+	// heartbeat, as a remote worker must name the attempt it holds.
+	attemptsMu sync.Mutex
+	attempts   map[string]int
 
 	subOnce     sync.Once
 	runsCh      <-chan struct{}
@@ -76,22 +101,38 @@ type LocalSource struct {
 	closeOnce   sync.Once
 }
 
+// LocalOption configures a LocalSource.
+type LocalOption func(*LocalSource)
+
+// WithServerSecrets makes the source mask the server's own secrets
+// (runrules.ServerSecrets) in every run's texts, besides the run's
+// secrets, so that a job that reads them (a shell job printing the key
+// file) cannot store them in clear. Their patterns are computed once.
+func WithServerSecrets(values []string) LocalOption {
+	return func(s *LocalSource) { s.serverMasker = runlog.NewMasker(values) }
+}
+
 // NewLocalSource returns a Source that claims runs from queues as node, with
 // leases of leaseTTL, and decrypts secrets with keys (nil keys: runs with
 // secrets fail with a clear error). now is the clock (nil = time.Now).
 // Call Close when done, to release the store subscriptions that Wake makes.
-func NewLocalSource(st LocalStore, keys *secret.Keyring, node string, queues []string, leaseTTL time.Duration, now func() time.Time) *LocalSource {
+func NewLocalSource(st LocalStore, keys *secret.Keyring, node string, queues []string, leaseTTL time.Duration, now func() time.Time, opts ...LocalOption) *LocalSource {
 	if now == nil {
 		now = time.Now
 	}
-	return &LocalSource{
+	s := &LocalSource{
 		st:       st,
 		keys:     keys,
 		node:     node,
 		queues:   append([]string(nil), queues...),
 		leaseTTL: leaseTTL,
 		now:      now,
+		attempts: make(map[string]int),
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Claim implements Source. It decrypts the secrets of each claimed run; a
@@ -116,10 +157,16 @@ func (s *LocalSource) Claim(ctx context.Context, max int) ([]*Claimed, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.attemptsMu.Lock()
+	for _, r := range runs {
+		s.attempts[r.ID] = r.Attempt
+	}
+	s.attemptsMu.Unlock()
 	out := make([]*Claimed, len(runs))
 	for i, r := range runs {
 		c := &Claimed{Run: r}
 		c.Secrets, c.Err = s.secrets(ctx, r)
+		c.Masker = runrules.RunMasker(s.serverMasker, c.Secrets)
 		out[i] = c
 	}
 	return out, nil
@@ -139,18 +186,67 @@ func (s *LocalSource) secrets(ctx context.Context, r *connecthub.Run) (map[strin
 	return runrules.SecretStrings(values)
 }
 
-// Heartbeat implements Source.
+// attempt returns the attempt of run id this source claimed last and has
+// not completed, 0 if none.
+func (s *LocalSource) attempt(id string) int {
+	s.attemptsMu.Lock()
+	defer s.attemptsMu.Unlock()
+	return s.attempts[id]
+}
+
+// Heartbeat implements Source. It names the attempt of each run, so that a
+// run rescued and claimed again, even by this node, is reported lost to
+// the execution of the old attempt.
 func (s *LocalSource) Heartbeat(ctx context.Context, runIDs []string) (store.RunHeartbeatResult, error) {
-	return s.st.RunHeartbeat(ctx, store.RunHeartbeatParams{
+	attempts := make(map[string]int, len(runIDs))
+	s.attemptsMu.Lock()
+	for _, id := range runIDs {
+		if a := s.attempts[id]; a > 0 {
+			attempts[id] = a
+		}
+	}
+	s.attemptsMu.Unlock()
+	res, err := s.st.RunHeartbeat(ctx, store.RunHeartbeatParams{
 		Node:     s.node,
 		IDs:      runIDs,
+		Attempts: attempts,
 		LeaseTTL: s.leaseTTL,
 		Now:      s.now(),
 	})
+	if err != nil {
+		return res, err
+	}
+	// A lost attempt is never completed: forget it here, unless the run
+	// was claimed again meanwhile.
+	s.attemptsMu.Lock()
+	for _, id := range res.Lost {
+		if a, ok := attempts[id]; ok && s.attempts[id] == a {
+			delete(s.attempts, id)
+		}
+	}
+	s.attemptsMu.Unlock()
+	return res, nil
 }
 
-// AppendLog implements Source.
+// AppendLog implements Source. Only the holder of the run's attempt may
+// log, as in the worker protocol: lines of an execution whose lease was
+// lost (the run was rescued and may be running elsewhere as a new attempt)
+// are dropped without error, so they never land in a later attempt's log.
+// The check and the append are two statements, so a rescue that falls
+// between them can still let one chunk through; the worker stops logging
+// as soon as its heartbeat learns of the loss.
 func (s *LocalSource) AppendLog(ctx context.Context, runID, chunk string) error {
+	run, err := s.st.RunGet(ctx, runID)
+	if err != nil {
+		if connecthub.IsKind(err, connecthub.KindNotFound) {
+			return nil // deleted: nothing to log to
+		}
+		return err
+	}
+	// An attempt this source did not claim (0) is checked by node only.
+	if a := s.attempt(runID); run.Status != connecthub.StatusRunning || run.Node != s.node || (a != 0 && run.Attempt != a) {
+		return nil
+	}
 	return s.st.RunLogAppend(ctx, runID, chunk)
 }
 
@@ -164,7 +260,17 @@ func (s *LocalSource) Complete(ctx context.Context, outcomes []store.RunOutcome)
 		outcomes[i].Node = s.node
 	}
 	_, err := s.st.RunComplete(ctx, outcomes)
-	return err
+	if err != nil {
+		return err
+	}
+	s.attemptsMu.Lock()
+	for _, o := range outcomes {
+		if s.attempts[o.ID] == o.Attempt {
+			delete(s.attempts, o.ID)
+		}
+	}
+	s.attemptsMu.Unlock()
+	return nil
 }
 
 // Wake implements Source with the store's notifications. It subscribes on

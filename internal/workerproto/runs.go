@@ -107,15 +107,16 @@ func (s *Service) heldRun(ctx context.Context, id, node string, attempt int) (*c
 	return run, nil
 }
 
-// masker builds the masker of a run's secrets. The server masks what a
-// worker sends even though ConnectHub's own worker already did: a worker
-// in another language may not.
+// masker builds the masker of a run's secrets and the server's own. The
+// server masks what a worker sends even though ConnectHub's own worker
+// already did: a worker in another language may not, and a foreign worker
+// must not be able to store a secret in clear.
 func (s *Service) masker(ctx context.Context, run *connecthub.Run) (*runlog.Masker, error) {
 	values, err := runrules.Secrets(ctx, s.cfg.Store, s.cfg.Keys, run)
 	if err != nil {
 		return nil, err
 	}
-	return runrules.Masker(values)
+	return runrules.Masker(s.serverMasker, values)
 }
 
 // AppendLog appends to the log of a run the node holds: req.Chunk, then
@@ -209,7 +210,7 @@ func (s *Service) Complete(ctx context.Context, id string, req protocol.Complete
 		o.Status, o.RetryAt = connecthub.StatusQueued, now
 	default:
 		o.Status = connecthub.RunStatus(status)
-		o.Result = result
+		o.Result = m.MaskJSON(result)
 	}
 	if runrules.Holds(run, req.Name, req.Attempt) {
 		applied, err := st.RunComplete(ctx, []store.RunOutcome{o})

@@ -82,14 +82,21 @@ type Config struct {
 	Clock clock.Clock
 	// Rand returns numbers in [0,1) for the jitter of back-offs and polls;
 	// nil = math/rand/v2.Float64.
-	Rand   func() float64
-	Logger *slog.Logger
+	Rand func() float64
+	// ServerSecrets are the server's own secrets (runrules.ServerSecrets):
+	// they are masked out of every text a worker reports, as the run's
+	// own secrets are.
+	ServerSecrets []string
+	Logger        *slog.Logger
 }
 
 // Service serves the worker protocol. It is safe for concurrent use.
 type Service struct {
 	cfg Config
 	log *slog.Logger
+	// serverMasker masks the server's own secrets; each run's masker is
+	// built on it, so that their patterns are computed once.
+	serverMasker *runlog.Masker
 }
 
 // handBackTimeout bounds the writes that give runs back after their
@@ -122,7 +129,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, log: cfg.Logger}, nil
+	return &Service{cfg: cfg, log: cfg.Logger, serverMasker: runlog.NewMasker(cfg.ServerSecrets)}, nil
 }
 
 // now is the time of a decision, in UTC as the store keeps it.

@@ -22,6 +22,9 @@ const (
 	leaseTTL  = 30 * time.Second
 	logMax    = 400
 	theSecret = "s3cr3t-value"
+	// serverToken stands for the server's own secrets (its admin token),
+	// which every test's service masks.
+	serverToken = "server-admin-token-0123456789"
 )
 
 // env is one test's database, registry, keyring, fake clock and service.
@@ -52,7 +55,7 @@ func newEnv(t *testing.T) *env {
 	}
 	svc, err := workerproto.New(workerproto.Config{
 		Store: st, Nodes: reg, Keys: keys, LeaseTTL: leaseTTL, RunLogMaxBytes: logMax,
-		Clock: clk, Rand: func() float64 { return 0.5 },
+		Clock: clk, Rand: func() float64 { return 0.5 }, ServerSecrets: []string{serverToken},
 	})
 	if err != nil {
 		t.Fatal(err)

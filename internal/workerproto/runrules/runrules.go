@@ -16,6 +16,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -78,19 +81,68 @@ func SecretStrings(values map[string]any) (map[string]string, error) {
 	return out, nil
 }
 
-// Masker builds the masker of a run's decrypted secrets, the same one the
-// worker runtime's log capture uses, so that a secret is hidden the same
-// way whoever masks it.
-func Masker(values map[string]any) (*runlog.Masker, error) {
+// Masker builds the masker of a run's decrypted secrets on top of base,
+// the masker of the server's own secrets (nil when there are none), the
+// same one the worker runtime's log capture uses, so that a secret is
+// hidden the same way whoever masks it.
+func Masker(base *runlog.Masker, values map[string]any) (*runlog.Masker, error) {
 	strs, err := SecretStrings(values)
 	if err != nil {
 		return nil, err
 	}
-	list := make([]string, 0, len(strs))
-	for _, v := range strs {
+	return RunMasker(base, strs), nil
+}
+
+// RunMasker is Masker for secrets already turned into strings.
+func RunMasker(base *runlog.Masker, secrets map[string]string) *runlog.Masker {
+	list := make([]string, 0, len(secrets))
+	for _, v := range secrets {
 		list = append(list, v)
 	}
-	return runlog.NewMasker(list), nil
+	return base.With(list)
+}
+
+// ServerSecrets lists the server's own secrets, which every run's texts are
+// masked for, so that a job that reads them (a shell job printing the key
+// file, a handler echoing its environment) cannot store them in clear: the
+// admin token and password, the worker token, the password in the database
+// URL, and the keys in the Fernet key file. Empty values are left out.
+func ServerSecrets(adminToken, adminPassword, workerToken, dbURL, keyFile string) ([]string, error) {
+	out := []string{adminToken, adminPassword, workerToken, dbPassword(dbURL)}
+	if keyFile != "" {
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the key file to mask its keys: %w", err)
+		}
+		// The key file's syntax (internal/secret.Parse): a BOM, blank lines
+		// and # comments ignored, several keys on a line separated by commas.
+		for line := range strings.Lines(strings.TrimPrefix(string(b), "\ufeff")) {
+			if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			for key := range strings.SplitSeq(line, ",") {
+				out = append(out, strings.TrimSpace(key))
+			}
+		}
+	}
+	return slices.DeleteFunc(out, func(s string) bool { return s == "" }), nil
+}
+
+// dbPassword returns the password of a database URL
+// (postgres://user:password@host/db) or of a key=value connection string
+// (password=...), or "" when it has none.
+func dbPassword(dbURL string) string {
+	if u, err := url.Parse(dbURL); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			return p
+		}
+	}
+	for _, field := range strings.Fields(dbURL) {
+		if v, ok := strings.CutPrefix(field, "password="); ok {
+			return strings.Trim(v, "'")
+		}
+	}
+	return ""
 }
 
 // TruncationSuffix ends a log that reached its cap.

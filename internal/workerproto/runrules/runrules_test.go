@@ -3,11 +3,15 @@ package runrules
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/runlog"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/protocol"
 )
@@ -212,11 +216,48 @@ func TestSecrets(t *testing.T) {
 
 func TestMasker(t *testing.T) {
 	t.Parallel()
-	m, err := Masker(map[string]any{"token": "s3cr3t-value", "port": float64(8443)})
+	base := runlog.NewMasker([]string{"server-admin-token"})
+	m, err := Masker(base, map[string]any{"token": "s3cr3t-value", "port": float64(8443)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Mask("token=s3cr3t-value port=8443"); strings.Contains(got, "s3cr3t-value") || strings.Contains(got, "8443") {
+	if got := m.Mask("token=s3cr3t-value port=8443 admin=server-admin-token"); strings.Contains(got, "s3cr3t-value") ||
+		strings.Contains(got, "8443") || strings.Contains(got, "server-admin-token") {
 		t.Errorf("Mask left a secret: %q", got)
+	}
+	if got := RunMasker(nil, nil).Mask("s3cr3t-value"); got != "s3cr3t-value" {
+		t.Errorf("a masker without secrets masked %q", got)
+	}
+}
+
+func TestServerSecrets(t *testing.T) {
+	t.Parallel()
+	keyFile := filepath.Join(t.TempDir(), "fernet.key")
+	if err := os.WriteFile(keyFile, []byte("\ufeff# comment\n\nkey-one=\n  key-two=  ,\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		dbURL string
+		want  []string
+	}{
+		{"URL password", "postgres://ch:pg%20pass@db/ch", []string{"admin-token", "admin-pw", "pg pass", "key-one=", "key-two="}},
+		{"key=value password", "host=db user=ch password='kv-pass' dbname=ch", []string{"admin-token", "admin-pw", "kv-pass", "key-one=", "key-two="}},
+		{"SQLite", "sqlite:///data/ch.db", []string{"admin-token", "admin-pw", "key-one=", "key-two="}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ServerSecrets("admin-token", "admin-pw", "", tt.dbURL, keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("ServerSecrets = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if _, err := ServerSecrets("", "", "", "", filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("a missing key file was not reported")
 	}
 }
