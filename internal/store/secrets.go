@@ -73,3 +73,24 @@ func RewriteToken(kind, id, token string, rewrite func(string) (string, error)) 
 	}
 	return next, nil
 }
+
+// MetaKeyCheck names the key check's row in the meta table, where a
+// database keeps facts about itself.
+const MetaKeyCheck = "key_check"
+
+// maxKeyCheckLen bounds a key check: a token of a short known text is a
+// few hundred characters, so anything much longer is not one.
+const maxKeyCheckLen = 4096
+
+// CheckKeyCheck checks a key check to be stored. The store never decrypts
+// it; it only refuses what cannot be a token: an empty value (a database
+// with an empty check would look like one without any) or an overlong one.
+func CheckKeyCheck(token string) error {
+	switch {
+	case token == "":
+		return connecthub.FieldError("key_check", "", "the key check is required")
+	case len(token) > maxKeyCheckLen:
+		return connecthub.FieldError("key_check", "", "the key check is longer than %d characters; it is not a Fernet token of the check text", maxKeyCheckLen)
+	}
+	return nil
+}

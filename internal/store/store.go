@@ -434,6 +434,22 @@ type SecretStore interface {
 	// changed after SecretsRewrite read it is left as that writer made it,
 	// and not counted.
 	SecretsRewrite(ctx context.Context, rewrite func(token string) (string, error)) (jobs, runs int, err error)
+
+	// KeyCheck returns the key check: a token of a known text, made with
+	// the key the stored secrets are encrypted with, by which a start
+	// tells whether its key file is that key. It is "" when none was
+	// written yet (a new database, or one from before key checks).
+	KeyCheck(ctx context.Context) (string, error)
+	// KeyCheckInit stores token as the key check unless one is stored
+	// already, and returns the key check stored afterwards: token when it
+	// wrote it, the earlier one otherwise. Of several starts racing on a
+	// new database exactly one writes, and the others learn which check
+	// they must pass. KindInvalid for a token CheckKeyCheck refuses.
+	KeyCheckInit(ctx context.Context, token string) (string, error)
+	// KeyCheckSet replaces the key check by token, as a key rotation
+	// does once the secrets use the new key. KindInvalid for a token
+	// CheckKeyCheck refuses.
+	KeyCheckSet(ctx context.Context, token string) error
 }
 
 // Where a secret token lives, as SecretTokens reports it.

@@ -61,6 +61,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"NodeMarkDead", exerciseNodeMarkDead},
 		{"Tokens", exerciseTokens},
 		{"Secrets", exerciseSecrets},
+		{"KeyCheck", exerciseKeyCheck},
 		{"Notify", exerciseNotify},
 		{"Lifecycle", exerciseLifecycle},
 	}
