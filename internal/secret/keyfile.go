@@ -55,6 +55,17 @@ func LoadOrCreate(path string) (k *Keyring, created bool, err error) {
 	return k, true, nil
 }
 
+// Load reads the key file at path as LoadOrCreate does, but never creates
+// it: a missing file is an error matching fs.ErrNotExist. A start uses it
+// when the database already holds secrets or a key check, because a new key
+// could decrypt none of them.
+func Load(path string) (*Keyring, error) {
+	if path == "" {
+		return nil, errors.New("the Fernet key file path is empty")
+	}
+	return load(path)
+}
+
 // load reads and parses an existing key file and checks its permissions.
 func load(path string) (*Keyring, error) {
 	f, err := os.Open(path)
