@@ -35,7 +35,6 @@ import (
 	"github.com/connecthub/connecthub/internal/maintenance"
 	"github.com/connecthub/connecthub/internal/metrics"
 	"github.com/connecthub/connecthub/internal/scheduler"
-	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/store"
 	apitoken "github.com/connecthub/connecthub/internal/token"
@@ -89,8 +88,9 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// New builds a node from cfg: it opens the log, the key file, the admin
-// token and the store, and builds every component, but starts nothing.
+// New builds a node from cfg: it opens the log, the admin token, the store
+// and the key file (checked against the store), and builds every
+// component, but starts nothing.
 // Run starts it; Close releases what New acquired when Run is never called.
 func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err error) {
 	s := &Server{cfg: cfg, ready: make(chan struct{})}
@@ -115,27 +115,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	warnLooseModes(log, cfg)
-	keys, created, err := secret.LoadOrCreate(cfg.FernetKeyPath)
-	if err != nil {
-		return nil, err
-	}
-	if created {
-		log.Warn("generated a new Fernet key: back it up with the database, secrets are unreadable without it", "path", cfg.FernetKeyPath)
-	}
-	for _, w := range keys.Warnings() {
-		log.Warn(w)
-	}
 	token, tokenPath, err := adminToken(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if tokenPath != "" {
 		log.Info("admin token file (use it as Authorization: Bearer <token>)", "path", tokenPath)
-	}
-	// Masked in every run's texts, so that a job cannot store them in clear.
-	serverSecrets, err := runrules.ServerSecrets(token, cfg.AdminPassword.Value(), cfg.WorkerToken.Value(), cfg.DBURL, cfg.FernetKeyPath)
-	if err != nil {
-		return nil, err
 	}
 	if s.handler, err = Handlers(cfg, opts.Handlers); err != nil {
 		return nil, err
@@ -159,6 +144,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		s.closers = append(s.closers, s.st.Close)
 	}
 	st := s.st
+	// The key file is read once the database is open, because only the
+	// database can tell whether it is the right one.
+	keys, err := openKeys(ctx, cfg.FernetKeyPath, st, log)
+	if err != nil {
+		return nil, err
+	}
+	// Masked in every run's texts, so that a job cannot store them in
+	// clear. The key file is read after openKeys, which may create it.
+	serverSecrets, err := runrules.ServerSecrets(token, cfg.AdminPassword.Value(), cfg.WorkerToken.Value(), cfg.DBURL, cfg.FernetKeyPath)
+	if err != nil {
+		return nil, err
+	}
 	s.name = NodeName()
 
 	// The components, in the order they depend on each other.
