@@ -40,14 +40,14 @@ func RotateSecrets(ctx context.Context, std Streams, cfg *config.Config, dryRun 
 		"(below the first) or re-enter those jobs' secrets, and delete runs whose snapshot secrets are lost"); err != nil {
 		return err
 	}
-	if census.stale == 0 {
+	if census.stale == 0 && !census.checkStale {
 		fmt.Fprintf(std.Stdout, "nothing to rotate: all %s already use the first key of %s\n",
 			census.describe(), keys.Source())
 		return nil
 	}
 	if dryRun {
-		fmt.Fprintf(std.Stdout, "%d of %s would be re-encrypted with the first key of %s (dry run: nothing was changed)\n",
-			census.stale, census.describe(), keys.Source())
+		fmt.Fprintf(std.Stdout, "%d of %s%s would be re-encrypted with the first key of %s (dry run: nothing was changed)\n",
+			census.stale, census.describe(), census.andCheck(), keys.Source())
 		return nil
 	}
 
@@ -55,8 +55,22 @@ func RotateSecrets(ctx context.Context, std Streams, cfg *config.Config, dryRun 
 	if err != nil {
 		return fmt.Errorf("secrets rotate: %w (nothing was changed)", err)
 	}
-	fmt.Fprintf(std.Stdout, "re-encrypted %s and %s with the first key of %s\n",
-		plural(jobs, "job secret"), plural(runs, "run secret"), keys.Source())
+	// The key check follows the secrets, so that a start with the older
+	// keys removed from the key file passes it. Should this write fail,
+	// the old check still verifies with the key file as it is, and
+	// running the rotation again finishes the job.
+	if census.checkStale {
+		check, err := keys.NewCheck()
+		if err == nil {
+			err = st.KeyCheckSet(ctx, check)
+		}
+		if err != nil {
+			return fmt.Errorf("secrets rotate: the secrets were re-encrypted, but the key check was not: %w; "+
+				"run the rotation again before removing older keys from the key file", err)
+		}
+	}
+	fmt.Fprintf(std.Stdout, "re-encrypted %s and %s%s with the first key of %s\n",
+		plural(jobs, "job secret"), plural(runs, "run secret"), census.andCheck(), keys.Source())
 	fmt.Fprintln(std.Stdout, "once every server has been restarted with this key file, the older keys may be removed "+
 		"from it; keep them with backups made before now, which still need them")
 	return nil
@@ -94,22 +108,38 @@ func rotator(keys *secret.Keyring) func(string) (string, error) {
 // maxBadListed is how many undecryptable secrets an error names.
 const maxBadListed = 5
 
-// secretCensus counts the stored secrets and checks each against a keyring.
+// secretCensus counts the stored secrets and checks each against a keyring,
+// and the key check with them.
 type secretCensus struct {
 	jobs, runs int      // tokens stored
 	stale      int      // tokens made with a key other than the first
 	bad        []string // "job ID (reason)", the first maxBadListed
 	badCount   int
+	checkStale bool // the key check was made with a key other than the first
 }
 
-// takeCensus decrypts every token in st with keys.
+// takeCensus decrypts every token in st and the key check with keys. A key
+// check that does not verify counts as a bad secret: a key file that fails
+// it would be refused by the next start.
 func takeCensus(ctx context.Context, st store.SecretStore, keys *secret.Keyring) (*secretCensus, error) {
 	c := &secretCensus{}
+	check, err := st.KeyCheck(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the key check: %w", err)
+	}
+	if check != "" {
+		if err := keys.VerifyCheck(check); err != nil {
+			c.badCount++
+			c.bad = append(c.bad, "the key check ("+decryptFailure(err)+")")
+		} else {
+			c.checkStale = keys.NeedsRotation(check)
+		}
+	}
 	// Runs copy their job's token, so most tokens come up many times;
 	// each is decrypted once (up to a bound on the memory spent).
 	const maxRemembered = 10000
 	good := make(map[string]bool) // decrypted token → made with an older key
-	err := st.SecretTokens(ctx, func(kind, id, token string) error {
+	err = st.SecretTokens(ctx, func(kind, id, token string) error {
 		if kind == store.SecretKindJob {
 			c.jobs++
 		} else {
@@ -163,6 +193,15 @@ func (c *secretCensus) describe() string {
 	return plural(c.jobs, "job secret") + " and " + plural(c.runs, "run secret")
 }
 
+// andCheck is ", and the key check" when the rotation rewrites it, so
+// that the report names everything it changed.
+func (c *secretCensus) andCheck() string {
+	if c.checkStale {
+		return ", and the key check"
+	}
+	return ""
+}
+
 // decryptFailure names why a token did not decrypt, in a few words.
 func decryptFailure(err error) string {
 	switch {
@@ -172,6 +211,8 @@ func decryptFailure(err error) string {
 		return "the token is truncated"
 	case errors.Is(err, secret.ErrMalformed):
 		return "not a Fernet token"
+	case errors.Is(err, secret.ErrCheckFailed):
+		return "it decrypts to something other than the check text"
 	default:
 		return err.Error()
 	}

@@ -278,6 +278,17 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if !bytes.Equal(mustRead(t, filepath.Join(dirB, "fernet.key")), mustRead(t, filepath.Join(dirA, "fernet.key"))) {
 		t.Error("the restored key file differs")
 	}
+	// The database carries its key check, which the restored key passes.
+	restored := openDataDir(t, dirB)
+	check, err := restored.KeyCheck(t.Context())
+	if closeErr := restored.Close(); closeErr != nil {
+		t.Fatal(closeErr)
+	}
+	if err != nil || check == "" {
+		t.Errorf("restored key check = %q, %v; want the one the first start wrote", check, err)
+	} else if err := keyring(t, strings.TrimSpace(string(files["fernet.key"]))).VerifyCheck(check); err != nil {
+		t.Errorf("the restored key check does not verify with the archive's key: %v", err)
+	}
 	checkMode(t, filepath.Join(dirB, "fernet.key"), 0o600)
 
 	b := startServer(t, dirB, nil, secretChecker)
@@ -512,18 +523,29 @@ func TestSecretsRotate(t *testing.T) {
 	if len(before) != 4 {
 		t.Fatalf("seeded tokens: %v", before)
 	}
+	// The key check the first start wrote with the old key.
+	oldCheck, err := keyring(t, oldKey).NewCheck()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.KeyCheckSet(t.Context(), oldCheck); err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{"CONNECTHUB_DATA_DIR": dir}
 
 	writeKeyFile(t, keyPath, newKeyText, oldKey) // step 2 of the procedure
 	code, stdout, stderr := runCLI(t, env, "", "secrets", "rotate", "--dry-run")
-	if code != 0 || !strings.Contains(stdout, "4 of 2 job secrets and 2 run secrets would be re-encrypted") {
+	if code != 0 || !strings.Contains(stdout, "4 of 2 job secrets and 2 run secrets, and the key check would be re-encrypted") {
 		t.Fatalf("rotate --dry-run: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if got := storedTokens(t, st); !maps.Equal(got, before) {
 		t.Fatal("a dry run changed tokens")
 	}
+	if check, err := st.KeyCheck(t.Context()); err != nil || check != oldCheck {
+		t.Fatalf("a dry run changed the key check: %v", err)
+	}
 	code, stdout, stderr = runCLI(t, env, "", "secrets", "rotate")
-	if code != 0 || !strings.Contains(stdout, "re-encrypted 2 job secrets and 2 run secrets") {
+	if code != 0 || !strings.Contains(stdout, "re-encrypted 2 job secrets and 2 run secrets, and the key check") {
 		t.Fatalf("rotate: exit %d\n%s%s", code, stdout, stderr)
 	}
 	after := storedTokens(t, st)
@@ -536,6 +558,13 @@ func TestSecretsRotate(t *testing.T) {
 		if err != nil || got["password"] != thePassword {
 			t.Errorf("%s does not decrypt with the new key alone: %v %v", where, got, err)
 		}
+	}
+	check, err := st.KeyCheck(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := onlyNew.VerifyCheck(check); err != nil {
+		t.Errorf("the key check does not verify with the new key alone: %v", err)
 	}
 	code, stdout, _ = runCLI(t, env, "", "secrets", "rotate")
 	if code != 0 || !strings.Contains(stdout, "nothing to rotate") {
