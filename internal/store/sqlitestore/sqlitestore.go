@@ -5,14 +5,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
@@ -212,9 +214,58 @@ func dsn(path string, opts Options, r role) string {
 	return path + "?" + q.Encode()
 }
 
+// openErr is the error of a database that could not be opened. Its message
+// names the cause underneath, because "cannot open" alone leaves an
+// operator guessing between a corrupt file, a permission and a typo.
 func openErr(path string, err error) error {
 	return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "sqlite_open",
-		Message: fmt.Sprintf("cannot open SQLite database %s", path), Err: err}
+		Message: fmt.Sprintf("cannot open SQLite database %s: %s", path, openCause(path, err)), Err: err}
+}
+
+// openCause says why SQLite could not open path. SQLite answers "unable to
+// open database file" for a directory, a missing directory and a missing
+// permission alike, so the file system is asked first; what SQLite says
+// (e.g. "file is not a database") is the answer when the file itself is
+// fine.
+func openCause(path string, err error) string {
+	info, statErr := os.Stat(path)
+	switch {
+	case statErr == nil && info.IsDir():
+		return "it is a directory"
+	case errors.Is(statErr, fs.ErrNotExist):
+		if _, dirErr := os.Stat(filepath.Dir(path)); errors.Is(dirErr, fs.ErrNotExist) {
+			return fmt.Sprintf("the directory %s does not exist", filepath.Dir(path))
+		}
+	case statErr != nil:
+		return pathCause(statErr)
+	default:
+		f, rwErr := os.OpenFile(path, os.O_RDWR, 0)
+		if rwErr != nil {
+			return pathCause(rwErr)
+		}
+		f.Close()
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		// The message ends with the numeric code, " (26)", which helps
+		// nobody reading it.
+		msg := se.Error()
+		if i := strings.LastIndex(msg, " ("); i > 0 && strings.HasSuffix(msg, ")") {
+			msg = msg[:i]
+		}
+		return msg
+	}
+	return err.Error()
+}
+
+// pathCause is the operating system's reason of a file error without the
+// path, which the message names already.
+func pathCause(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // Ping implements store.Store: both pools must answer.
