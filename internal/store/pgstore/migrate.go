@@ -47,7 +47,7 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig, createSchema string, appl
 	}
 	conn, err := pgx.ConnectConfig(ctx, lockCfg)
 	if err != nil {
-		return "", openErr(err)
+		return "", openErr(err, lockCfg.Password)
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)

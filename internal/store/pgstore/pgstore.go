@@ -45,7 +45,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -158,11 +160,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	poolCfg.MaxConnIdleTime = 5 * time.Minute
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
-		return nil, openErr(err)
+		return nil, openErr(err, cfg.Password)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, openErr(err)
+		return nil, openErr(err, cfg.Password)
 	}
 
 	var instance [8]byte
@@ -182,7 +184,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	conn, err := s.connectListener(ctx)
 	if err != nil {
 		pool.Close()
-		return nil, openErr(err)
+		return nil, openErr(err, cfg.Password)
 	}
 	lctx, stop := context.WithCancel(context.Background())
 	s.stopListener = stop
@@ -229,7 +231,10 @@ func parseURL(url, schema string) (*pgxpool.Config, error) {
 	return poolCfg, nil
 }
 
-func openErr(err error) error {
+// openErr is the error of a database that could not be reached. Its
+// message names the cause underneath (see connectCause); password is the
+// URL's, which the message must never show.
+func openErr(err error, password string) error {
 	var ce *connecthub.Error
 	if errors.As(err, &ce) {
 		return err
@@ -237,12 +242,31 @@ func openErr(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return dbErr(err)
 	}
-	msg := "cannot connect to PostgreSQL"
+	return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_unavailable",
+		Message: "cannot connect to PostgreSQL: " + connectCause(err, password), Err: err}
+}
+
+// connectCause says why a connection failed: in the server's words when it
+// answered (`database "hub" does not exist`, `password authentication
+// failed for user "alice"`), else in the network's (`dial tcp
+// 10.0.0.5:5432: connect: connection refused`). Whatever it says, the
+// password is cut out of it, in case some layer quoted the URL.
+func connectCause(err error, password string) string {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000") {
-		msg = "cannot connect to PostgreSQL: authentication failed"
+	var opErr *net.OpError
+	var cause string
+	switch {
+	case errors.As(err, &pgErr):
+		cause = pgErr.Message
+	case errors.As(err, &opErr):
+		cause = opErr.Error()
+	default:
+		cause = err.Error()
 	}
-	return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_unavailable", Message: msg, Err: err}
+	if password != "" {
+		cause = strings.ReplaceAll(cause, password, "xxxxx")
+	}
+	return cause
 }
 
 // Ping implements store.Store.
