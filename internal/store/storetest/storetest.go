@@ -54,6 +54,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Claim", exerciseClaim},
 		{"Heartbeat", exerciseHeartbeat},
 		{"Complete", exerciseComplete},
+		{"CompleteClaim", exerciseCompleteClaim},
 		{"Cancel", exerciseCancel},
 		{"Rescue", exerciseRescue},
 		{"Stats", exerciseStats},
