@@ -26,7 +26,15 @@ type countingSource struct {
 	done chan struct{}
 	once sync.Once
 
-	claims, claimed, completes, completed, heartbeats, logAppends atomic.Int64
+	claims, claimed, completes, completed, completeClaims, heartbeats, logAppends atomic.Int64
+}
+
+// completeClaimer is the worker's optional combined call (see
+// worker.LocalSource.CompleteAndClaim): countingSource passes it through,
+// since a wrapper without it would turn the worker's combined calls back
+// into separate ones and measure something else than a node.
+type completeClaimer interface {
+	CompleteAndClaim(ctx context.Context, outcomes []store.RunOutcome, max int) ([]*worker.Claimed, error)
 }
 
 func newCountingSource(src worker.Source, want int) *countingSource {
@@ -49,6 +57,29 @@ func (s *countingSource) Complete(ctx context.Context, outcomes []store.RunOutco
 		s.once.Do(func() { close(s.done) })
 	}
 	return err
+}
+
+// CompleteAndClaim counts a combined call as one call, its outcomes as
+// committed and its runs as claimed; over a Source without the combined
+// call it is Complete then Claim.
+func (s *countingSource) CompleteAndClaim(ctx context.Context, outcomes []store.RunOutcome, max int) ([]*worker.Claimed, error) {
+	cc, ok := s.Source.(completeClaimer)
+	if !ok {
+		if err := s.Complete(ctx, outcomes); err != nil {
+			return nil, err
+		}
+		return s.Claim(ctx, max)
+	}
+	s.completeClaims.Add(1)
+	runs, err := cc.CompleteAndClaim(ctx, outcomes, max)
+	if err != nil {
+		return nil, err
+	}
+	s.claimed.Add(int64(len(runs)))
+	if s.completed.Add(int64(len(outcomes))) >= s.want {
+		s.once.Do(func() { close(s.done) })
+	}
+	return runs, nil
 }
 
 // Heartbeat counts the lease extensions.
