@@ -254,7 +254,7 @@ func (c *completer) next(final bool) []pendingOutcome {
 		if n == 0 {
 			return nil
 		}
-		if final || ((n >= full || c.pipe.Load() <= int64(len(c.waitq))) && !c.leaveToClaim()) {
+		if final || c.ready(n >= full) {
 			n = min(n, MaxBatch)
 			c.batch = append(c.batch[:0], c.pending[:n]...)
 			c.pending = append(c.pending[:0], c.pending[n:]...)
@@ -347,6 +347,20 @@ func (c *completer) disarmClaim() {
 	}
 }
 
+// ready reports whether the completer should write now (not at the final
+// flush): when the worker's pipe has drained, or a full batch is queued.
+// While the claim loop is armed, a full batch waits for the pipe too (the
+// last task of a batch hands its outcome over before it frees its slot, so
+// the claim becomes due only when the pipe has drained), and the outcomes
+// are then left to the claim if it is due. c.mu must be held.
+func (c *completer) ready(full bool) bool {
+	drained := c.pipe.Load() <= int64(len(c.waitq))
+	if c.cc == nil || !c.armed.Load() {
+		return full || drained
+	}
+	return drained && !c.leaveToClaim()
+}
+
 // leaveToClaim reports whether the completer should leave its pending
 // outcomes to the claim loop's next claim. c.mu must be held.
 func (c *completer) leaveToClaim() bool {
@@ -407,26 +421,38 @@ func (c *completer) settled(batch []pendingOutcome) {
 // terminal outcomes waiting in the completer are recorded in the same call
 // (see completeClaimer); if that call fails they go back to the completer,
 // which retries them.
+//
+// After a successful claim the claim loop is armed again at once: it is
+// about to launch the claimed runs and come back for more, and short runs
+// may finish before it is back; their outcomes are then left for its next
+// claim rather than written alone. Should it sleep instead (a short
+// claim: the queue is empty), sleep disarms it.
 func (w *Worker) claim(ctx context.Context, n int) ([]*Claimed, error) {
 	c := w.comp
 	if c.cc == nil {
 		return w.src.Claim(ctx, n)
 	}
-	batch := c.take()
-	if len(batch) == 0 {
-		return w.src.Claim(ctx, n)
+	var (
+		claimed []*Claimed
+		err     error
+	)
+	if batch := c.take(); len(batch) == 0 {
+		claimed, err = w.src.Claim(ctx, n)
+	} else {
+		recs := make([]store.RunOutcome, len(batch))
+		for i, p := range batch {
+			recs[i] = p.rec
+		}
+		if claimed, err = c.cc.CompleteAndClaim(ctx, recs, n); err != nil {
+			c.putBack(batch)
+			return nil, err
+		}
+		c.settled(batch)
 	}
-	recs := make([]store.RunOutcome, len(batch))
-	for i, p := range batch {
-		recs[i] = p.rec
+	if err == nil {
+		c.armClaim()
 	}
-	claimed, err := c.cc.CompleteAndClaim(ctx, recs, n)
-	if err != nil {
-		c.putBack(batch)
-		return nil, err
-	}
-	c.settled(batch)
-	return claimed, nil
+	return claimed, err
 }
 
 // claimDue reports whether the claim loop would claim now rather than wait
