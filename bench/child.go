@@ -522,6 +522,12 @@ func (m *measurement) endMeasured(ctx context.Context, n *node) error {
 		m.diag.Claims = n.src.claims.Load()
 		m.diag.Completes = n.src.completes.Load()
 		m.diag.CompleteClaims = n.src.completeClaims.Load()
+		// The time spent in each kind of call, summed over calls (calls
+		// run concurrently, so the sum may exceed WallS): which one
+		// bounds the throughput.
+		m.note("claim_calls_ms", round(float64(n.src.claimNanos.Load())/1e6, 1))
+		m.note("complete_calls_ms", round(float64(n.src.completeNanos.Load())/1e6, 1))
+		m.note("complete_claim_calls_ms", round(float64(n.src.ccNanos.Load())/1e6, 1))
 		m.diag.Heartbeats = n.src.heartbeats.Load()
 		m.diag.LogAppends = n.src.logAppends.Load()
 		m.diag.Runs = n.src.completed.Load()
