@@ -41,6 +41,16 @@ func (s *combinedSource) stats() (calls int, outcomes []store.RunOutcome) {
 	return s.calls, append([]store.RunOutcome(nil), s.outcomes...)
 }
 
+// countStatus counts the runs in status.
+func countStatus(t *testing.T, h *harness, status connecthub.RunStatus) int {
+	t.Helper()
+	st, err := h.st.Stats(context.Background(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(st.Runs[status])
+}
+
 // countingHandler counts the executions of each run and returns err.
 func countingHandler(mu *sync.Mutex, seen map[string]int, err error) handler.Func {
 	return func(ctx context.Context, task *handler.Task) (*handler.Result, error) {
@@ -80,13 +90,7 @@ func TestCompleteAndClaim(t *testing.T) {
 				h.start(t, node, src, func(c *Config) { c.Concurrency = 8 })
 			}
 			ids := h.enqueue(t, j, runs)
-			waitFor(t, "all runs to succeed", func() bool {
-				st, err := h.st.Stats(context.Background(), time.Now())
-				if err != nil {
-					t.Fatal(err)
-				}
-				return st.Runs[connecthub.StatusSuccess] == runs
-			})
+			waitFor(t, "all runs to succeed", func() bool { return countStatus(t, h, connecthub.StatusSuccess) == runs })
 			mu.Lock()
 			defer mu.Unlock()
 			for _, id := range ids {

@@ -9,8 +9,8 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// completeAndClaim calls RunCompleteAndClaim, with the defaults of claim
-// (see claim) for the claim parameters, and fails the test on error.
+// completeAndClaim calls RunCompleteAndClaim, with claimDefaults for the
+// claim parameters, and fails the test on error.
 func completeAndClaim(t *testing.T, s store.RunCompleteClaimer, outcomes []store.RunOutcome, p store.RunClaimParams) ([]bool, []*connecthub.Run) {
 	t.Helper()
 	applied, runs, err := s.RunCompleteAndClaim(t.Context(), outcomes, claimDefaults(p))
