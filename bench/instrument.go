@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,27 @@ type countingSource struct {
 // into separate ones and measure something else than a node.
 type completeClaimer interface {
 	CompleteAndClaim(ctx context.Context, outcomes []store.RunOutcome, max int) ([]*worker.Claimed, error)
+	CompleteAndClaimPays() bool
+}
+
+// combineEnv forces the worker's use of the combined call on ("on") or off
+// ("off") whatever the store says, to measure both ways on one driver;
+// unset or anything else leaves the choice to the store.
+const combineEnv = "CONNECTHUB_BENCH_COMBINE"
+
+// CompleteAndClaimPays passes the store's choice through, unless
+// CONNECTHUB_BENCH_COMBINE overrides it.
+func (s *countingSource) CompleteAndClaimPays() bool {
+	cc, ok := s.Source.(completeClaimer)
+	switch {
+	case !ok:
+		return false
+	case os.Getenv(combineEnv) == "on":
+		return true
+	case os.Getenv(combineEnv) == "off":
+		return false
+	}
+	return cc.CompleteAndClaimPays()
 }
 
 func newCountingSource(src worker.Source, want int) *countingSource {

@@ -92,6 +92,9 @@ type pendingOutcome struct {
 // about to hand over an outcome (see Worker.pipe).
 func newCompleter(src Source, log *slog.Logger, limit int, pipe *atomic.Int64, committed func(*task)) *completer {
 	cc, _ := src.(completeClaimer)
+	if cc != nil && !cc.CompleteAndClaimPays() {
+		cc = nil
+	}
 	return &completer{
 		src:       src,
 		cc:        cc,
@@ -314,6 +317,10 @@ func (c *completer) write(recs []store.RunOutcome) {
 // recorded twice could hand back a later execution of the same attempt.
 type completeClaimer interface {
 	CompleteAndClaim(ctx context.Context, outcomes []store.RunOutcome, max int) ([]*Claimed, error)
+	// CompleteAndClaimPays reports whether the worker should use
+	// CompleteAndClaim rather than concurrent Complete and Claim calls
+	// (see store.RunCompleteClaimer).
+	CompleteAndClaimPays() bool
 }
 
 // Combining outcomes with claims. A worker whose handlers finish together

@@ -38,6 +38,13 @@ func (s *LocalSource) CompleteAndClaim(ctx context.Context, outcomes []store.Run
 	return s.claimed(ctx, runs), nil
 }
 
+// CompleteAndClaimPays reports whether the store's combined call is worth
+// using (see store.RunCompleteClaimer); false when the store has none.
+func (s *LocalSource) CompleteAndClaimPays() bool {
+	cc, ok := s.st.(store.RunCompleteClaimer)
+	return ok && cc.CompleteAndClaimPays()
+}
+
 // claimParams asks for up to max runs of this source's queues for its node.
 func (s *LocalSource) claimParams(max int) store.RunClaimParams {
 	return store.RunClaimParams{

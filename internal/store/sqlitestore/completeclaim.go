@@ -11,6 +11,10 @@ import (
 
 var _ store.RunCompleteClaimer = (*Store)(nil)
 
+// CompleteAndClaimPays implements store.RunCompleteClaimer: the single
+// writer connection serializes a completion and a claim anyway.
+func (s *Store) CompleteAndClaimPays() bool { return true }
+
 // RunCompleteAndClaim implements store.RunCompleteClaimer: the outcomes
 // and the claim in one write transaction, whatever the outcomes are. On the
 // single writer connection that saves a transaction per batch, and the
