@@ -9,14 +9,15 @@ LDFLAGS   := -s -w -X github.com/connecthub/connecthub.Version=$(VERSION)
 TEST_TIMEOUT ?= 12m
 PKGS      ?= ./...
 
-.PHONY: help run build test lint fmt-check vet test-go bench bench-micro clean
+.PHONY: help run build test lint fmt-check vet test-go bench bench-nosync bench-micro clean
 
 help:
 	@echo "make run    - start connecthub serve on :8000 with ./data (SQLite)"
 	@echo "make build  - build $(BIN)"
 	@echo "make test   - gofmt and go vet checks, then go test -race ./..."
 	@echo "make lint   - gofmt and go vet checks only"
-	@echo "make bench  - the benchmark harness on SQLite and PostgreSQL (not part of make test)"
+	@echo "make bench  - the benchmark harness on SQLite and a durable PostgreSQL (not part of make test)"
+	@echo "make bench-nosync - the harness on PostgreSQL with fsync off (the test suite's cluster)"
 
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/connecthub serve
@@ -46,9 +47,15 @@ test-go:
 	CONNECTHUB_TEST_STRICT=1 scripts/with-test-postgres.sh $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # The benchmark harness (docs/benchmarks.md): both drivers, the PostgreSQL
-# one on a throwaway cluster unless CONNECTHUB_TEST_POSTGRES_URL is set.
+# one on a throwaway cluster unless CONNECTHUB_TEST_POSTGRES_URL is set. The
+# cluster is durable (fsync and synchronous_commit on, as users run it): its
+# figures are the headline. bench-nosync measures on the test suite's
+# fsync-off cluster, which shows the CPU cost without the WAL flushes.
 bench:
-	scripts/with-test-postgres.sh $(GO) run ./bench -driver all
+	PG_TEST_DURABLE=1 scripts/with-test-postgres.sh $(GO) run ./bench -driver all
+
+bench-nosync:
+	PG_TEST_DURABLE=0 scripts/with-test-postgres.sh $(GO) run ./bench -driver postgres
 
 # Go micro-benchmarks of single packages.
 bench-micro:

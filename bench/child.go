@@ -138,6 +138,8 @@ type measurement struct {
 	// xactBase is the database's transaction count before the measured
 	// phase, -1 when not measured.
 	xactBase int64
+	// walBase is the server's WAL counters then (PostgreSQL only).
+	walBase pgWAL
 
 	cpuFile  *os.File
 	cpuStart cpuTimes
@@ -472,6 +474,9 @@ func (m *measurement) beginMeasured(ctx context.Context) error {
 			return err
 		}
 		m.xactBase = base
+		if m.walBase, err = pgWALStats(ctx, m.a.adminURL); err != nil {
+			return err
+		}
 	}
 	if err := m.e.open(ctx); err != nil {
 		return err
@@ -516,6 +521,13 @@ func (m *measurement) endMeasured(ctx context.Context, n *node) error {
 		errs = append(errs, n.stop())
 		m.diag.Claims = n.src.claims.Load()
 		m.diag.Completes = n.src.completes.Load()
+		m.diag.CompleteClaims = n.src.completeClaims.Load()
+		// The time spent in each kind of call, summed over calls (calls
+		// run concurrently, so the sum may exceed WallS): which one
+		// bounds the throughput.
+		m.note("claim_calls_ms", round(float64(n.src.claimNanos.Load())/1e6, 1))
+		m.note("complete_calls_ms", round(float64(n.src.completeNanos.Load())/1e6, 1))
+		m.note("complete_claim_calls_ms", round(float64(n.src.ccNanos.Load())/1e6, 1))
 		m.diag.Heartbeats = n.src.heartbeats.Load()
 		m.diag.LogAppends = n.src.logAppends.Load()
 		m.diag.Runs = n.src.completed.Load()
@@ -534,6 +546,10 @@ func (m *measurement) endMeasured(ctx context.Context, n *node) error {
 			ts, err := pgRunsTableStats(ctx, m.a.dsn)
 			errs = append(errs, err)
 			m.note("runs_updates_per_run", round(float64(ts.Updates)/float64(m.diag.Runs), 3))
+			wal, err := pgWALStats(ctx, m.a.adminURL)
+			errs = append(errs, err)
+			m.note("wal_syncs", float64(wal.Syncs-m.walBase.Syncs))
+			m.note("wal_bytes_per_run", round(float64(wal.Bytes-m.walBase.Bytes)/float64(m.diag.Runs), 0))
 			m.note("runs_hot_update_pct", round(100*float64(ts.HOTUpdates)/float64(max(ts.Updates, 1)), 1))
 			m.note("runs_indexes", float64(ts.Indexes))
 			m.note("runs_autovacuums", float64(ts.AutoVacuums))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +19,7 @@ import (
 // changing what it does: it counts the calls (the worker's round trips to
 // the store) and closes done at the moment the outcome of the want-th run
 // has been committed, which is when a throughput measurement ends. The
-// extra cost is an atomic add per call, not per run.
+// extra cost is a few atomic adds and clock reads per call, not per run.
 type countingSource struct {
 	worker.Source
 
@@ -26,7 +27,38 @@ type countingSource struct {
 	done chan struct{}
 	once sync.Once
 
-	claims, claimed, completes, completed, heartbeats, logAppends atomic.Int64
+	claims, claimed, completes, completed, completeClaims, heartbeats, logAppends atomic.Int64
+	// Time spent in Claim, Complete and CompleteAndClaim calls.
+	claimNanos, completeNanos, ccNanos atomic.Int64
+}
+
+// completeClaimer is the worker's optional combined call (see
+// worker.LocalSource.CompleteAndClaim): countingSource passes it through,
+// since a wrapper without it would turn the worker's combined calls back
+// into separate ones and measure something else than a node.
+type completeClaimer interface {
+	CompleteAndClaim(ctx context.Context, outcomes []store.RunOutcome, max int) ([]*worker.Claimed, error)
+	CompleteAndClaimPays() bool
+}
+
+// combineEnv forces the worker's use of the combined call on ("on") or off
+// ("off") whatever the store says, to measure both ways on one driver;
+// unset or anything else leaves the choice to the store.
+const combineEnv = "CONNECTHUB_BENCH_COMBINE"
+
+// CompleteAndClaimPays passes the store's choice through, unless
+// CONNECTHUB_BENCH_COMBINE overrides it.
+func (s *countingSource) CompleteAndClaimPays() bool {
+	cc, ok := s.Source.(completeClaimer)
+	switch {
+	case !ok:
+		return false
+	case os.Getenv(combineEnv) == "on":
+		return true
+	case os.Getenv(combineEnv) == "off":
+		return false
+	}
+	return cc.CompleteAndClaimPays()
 }
 
 func newCountingSource(src worker.Source, want int) *countingSource {
@@ -36,7 +68,9 @@ func newCountingSource(src worker.Source, want int) *countingSource {
 // Claim counts every call, including the empty ones of an idle worker.
 func (s *countingSource) Claim(ctx context.Context, max int) ([]*worker.Claimed, error) {
 	s.claims.Add(1)
+	t0 := time.Now()
 	runs, err := s.Source.Claim(ctx, max)
+	s.claimNanos.Add(int64(time.Since(t0)))
 	s.claimed.Add(int64(len(runs)))
 	return runs, err
 }
@@ -44,11 +78,38 @@ func (s *countingSource) Claim(ctx context.Context, max int) ([]*worker.Claimed,
 // Complete counts the outcomes that were committed.
 func (s *countingSource) Complete(ctx context.Context, outcomes []store.RunOutcome) error {
 	s.completes.Add(1)
+	t0 := time.Now()
 	err := s.Source.Complete(ctx, outcomes)
+	s.completeNanos.Add(int64(time.Since(t0)))
 	if err == nil && s.completed.Add(int64(len(outcomes))) >= s.want {
 		s.once.Do(func() { close(s.done) })
 	}
 	return err
+}
+
+// CompleteAndClaim counts a combined call as one call, its outcomes as
+// committed and its runs as claimed; over a Source without the combined
+// call it is Complete then Claim.
+func (s *countingSource) CompleteAndClaim(ctx context.Context, outcomes []store.RunOutcome, max int) ([]*worker.Claimed, error) {
+	cc, ok := s.Source.(completeClaimer)
+	if !ok {
+		if err := s.Complete(ctx, outcomes); err != nil {
+			return nil, err
+		}
+		return s.Claim(ctx, max)
+	}
+	s.completeClaims.Add(1)
+	t0 := time.Now()
+	runs, err := cc.CompleteAndClaim(ctx, outcomes, max)
+	s.ccNanos.Add(int64(time.Since(t0)))
+	if err != nil {
+		return nil, err
+	}
+	s.claimed.Add(int64(len(runs)))
+	if s.completed.Add(int64(len(outcomes))) >= s.want {
+		s.once.Do(func() { close(s.done) })
+	}
+	return runs, nil
 }
 
 // Heartbeat counts the lease extensions.

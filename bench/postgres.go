@@ -29,8 +29,12 @@ func pgConnect(ctx context.Context, adminURL string) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// pgServerVersion returns the server's version string; it doubles as the
-// check that PostgreSQL is reachable.
+// pgServerVersion returns the server's version and whether it is durable
+// (for example "15.18, durable: fsync on, synchronous_commit on,
+// full_page_writes on"); it doubles as the check that PostgreSQL is
+// reachable. Durability decides what a commit costs (a WAL flush, about a
+// millisecond on this machine kind, or nothing), so no figure is reported
+// without it.
 func pgServerVersion(ctx context.Context, adminURL string) (string, error) {
 	conn, err := pgConnect(ctx, adminURL)
 	if err != nil {
@@ -39,11 +43,17 @@ func pgServerVersion(ctx context.Context, adminURL string) (string, error) {
 	defer conn.Close(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithTimeout(ctx, pgAdminTimeout)
 	defer cancel()
-	var v string
-	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v); err != nil {
+	var v, fsync, syncCommit, fpw string
+	err = conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('fsync'),
+		current_setting('synchronous_commit'), current_setting('full_page_writes')`).Scan(&v, &fsync, &syncCommit, &fpw)
+	if err != nil {
 		return "", fmt.Errorf("PostgreSQL server version: %w", err)
 	}
-	return v, nil
+	durability := "NOT durable"
+	if fsync == "on" && syncCommit != "off" {
+		durability = "durable"
+	}
+	return fmt.Sprintf("%s, %s: fsync %s, synchronous_commit %s, full_page_writes %s", v, durability, fsync, syncCommit, fpw), nil
 }
 
 // pgCreateDatabase creates a fresh, uniquely named database and returns its
@@ -176,4 +186,30 @@ func pgRunsTableStats(ctx context.Context, dbURL string) (pgRunsStats, error) {
 		return s, fmt.Errorf("runs table statistics: %w", err)
 	}
 	return s, nil
+}
+
+// pgWAL is what the server counted of its write-ahead log since its stats
+// were reset (pg_stat_wal, cluster-wide).
+type pgWAL struct {
+	Syncs, Bytes int64
+}
+
+// pgWALStats reads pg_stat_wal. The counters are the whole server's, so
+// a measurement's difference is its own only on a server that nothing
+// else uses, such as the throwaway one of `make bench`; backends publish
+// theirs as they exit (see pgXacts), the WAL writer every few hundred
+// milliseconds, so the difference may miss a few of the last flushes.
+func pgWALStats(ctx context.Context, adminURL string) (pgWAL, error) {
+	var w pgWAL
+	conn, err := pgConnect(ctx, adminURL)
+	if err != nil {
+		return w, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	ctx, cancel := context.WithTimeout(ctx, pgAdminTimeout)
+	defer cancel()
+	if err := conn.QueryRow(ctx, "SELECT wal_sync, wal_bytes::bigint FROM pg_stat_wal").Scan(&w.Syncs, &w.Bytes); err != nil {
+		return w, fmt.Errorf("read pg_stat_wal: %w", err)
+	}
+	return w, nil
 }

@@ -37,9 +37,11 @@ type Diag struct {
 	// The call counts are the store calls of the measured phase: the
 	// benchmark's RunInsert batches, the worker's claims (including empty
 	// ones), completions, heartbeats and log appends, and the scheduler's
-	// fires. Runs is how many runs they served.
-	Inserts, Claims, Completes, Heartbeats, LogAppends, Fires int64
-	Runs                                                      int64
+	// fires. CompleteClaims are the worker's calls that completed and
+	// claimed at once (counted there only, not as claims or completions).
+	// Runs is how many runs they served.
+	Inserts, Claims, Completes, CompleteClaims, Heartbeats, LogAppends, Fires int64
+	Runs                                                                      int64
 	// PGXacts is the number of transactions the database committed or
 	// rolled back during the measured phase (pg_stat_database), -1 when not
 	// measured (SQLite).
@@ -61,7 +63,7 @@ func (d Diag) callsPerRun() float64 {
 	if d.Runs == 0 {
 		return math.NaN()
 	}
-	return float64(d.Inserts+d.Claims+d.Completes+d.Heartbeats+d.LogAppends+d.Fires) / float64(d.Runs)
+	return float64(d.Inserts+d.Claims+d.Completes+d.CompleteClaims+d.Heartbeats+d.LogAppends+d.Fires) / float64(d.Runs)
 }
 
 // xactsPerRun is the database transactions per run, NaN when unknown.

@@ -7,7 +7,8 @@
 #   scripts/pg-test-cluster.sh status DIR  exit 0 (and print the URL) if it is running
 #
 # The cluster is tuned for tests, never for data anyone wants back: fsync,
-# synchronous_commit and full_page_writes are off, authentication is "trust"
+# synchronous_commit and full_page_writes are off (unless PG_TEST_DURABLE=1,
+# for benchmarks that must measure what users run), authentication is "trust"
 # for the local superuser "postgres", and it listens on 127.0.0.1 only, on a
 # free port, with its unix socket inside its own directory (so it never
 # collides with a system PostgreSQL or with another cluster started by this
@@ -29,11 +30,18 @@
 #   PG_TEST_BINDIR         directory of initdb and pg_ctl (default: PATH, then
 #                          /usr/lib/postgresql/<newest>/bin)
 #   PG_TEST_START_TIMEOUT  seconds to wait for the server to start (default 60)
+#   PG_TEST_DURABLE        1: keep PostgreSQL's durable defaults (fsync,
+#                          synchronous_commit and full_page_writes on), so
+#                          every commit waits for its WAL flush, as in
+#                          production; `make bench` uses it. It applies when
+#                          the cluster is created: a running cluster keeps
+#                          the settings it was started with.
 set -euo pipefail
 
 readonly PROG=${0##*/}
 # How long to wait for the server to accept connections, in seconds.
 readonly START_TIMEOUT=${PG_TEST_START_TIMEOUT:-60}
+readonly DURABLE=${PG_TEST_DURABLE:-0}
 # The files this script keeps in DIR: all that stop removes.
 readonly STATE_FILES=(url port pgdata postgres.log)
 
@@ -228,15 +236,19 @@ cmd_start() {
 		cat "$data/initdb.log" >&2
 		die "initdb failed (log above)"
 	fi
+	local durability="fsync = off
+synchronous_commit = off
+full_page_writes = off"
+	if [[ $DURABLE == 1 ]]; then
+		durability="# PG_TEST_DURABLE=1: fsync, synchronous_commit and full_page_writes keep their defaults (on)"
+	fi
 	cat >>"$data/data/postgresql.conf" <<EOF
 
-# --- connecthub test cluster (scripts/$PROG): throwaway data, speed over safety ---
+# --- connecthub test cluster (scripts/$PROG): throwaway data ---
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$data'
 max_connections = 300
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+$durability
 shared_buffers = 128MB
 max_wal_size = 1GB
 timezone = 'UTC'
@@ -315,6 +327,7 @@ main() {
 	/ | /tmp | /root | /home | /usr | /var | /etc) die "refusing to use $dir as the cluster's state directory" ;;
 	esac
 	[[ $START_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "PG_TEST_START_TIMEOUT must be a whole number of seconds, not \"$START_TIMEOUT\""
+	[[ $DURABLE == 0 || $DURABLE == 1 ]] || die "PG_TEST_DURABLE must be 0 or 1, not \"$DURABLE\""
 	PG_USER=postgres
 	if ((EUID == 0)) && ! id -u "$PG_USER" >/dev/null 2>&1; then
 		die "running as root, and there is no \"$PG_USER\" system user to run PostgreSQL as (initdb refuses root)"

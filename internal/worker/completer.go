@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
 )
 
@@ -46,6 +47,15 @@ type completer struct {
 	pipe      *atomic.Int64
 	limit     int
 
+	// cc is src when it can record outcomes and claim in one call (see
+	// completeClaimer); nil otherwise. claimDue reports whether the claim
+	// loop would claim right now (it has free slots and does not wait for
+	// the pipe). While the claim loop is armed (see armClaim) and a claim
+	// is due, the completer leaves its outcomes to that claim.
+	cc       completeClaimer
+	claimDue func() bool
+	armed    atomic.Bool
+
 	mu      sync.Mutex
 	pending []pendingOutcome
 	placed  int         // outcomes holding a place, queued or being written
@@ -81,8 +91,13 @@ type pendingOutcome struct {
 // (limit ≥ 1) until lift is called. pipe counts the worker's tasks that are
 // about to hand over an outcome (see Worker.pipe).
 func newCompleter(src Source, log *slog.Logger, limit int, pipe *atomic.Int64, committed func(*task)) *completer {
+	cc, _ := src.(completeClaimer)
+	if cc != nil && !cc.CompleteAndClaimPays() {
+		cc = nil
+	}
 	return &completer{
 		src:       src,
+		cc:        cc,
 		log:       log,
 		committed: committed,
 		pipe:      pipe,
@@ -242,7 +257,7 @@ func (c *completer) next(final bool) []pendingOutcome {
 		if n == 0 {
 			return nil
 		}
-		if final || n >= full || c.pipe.Load() <= int64(len(c.waitq)) {
+		if final || c.ready(n >= full) {
 			n = min(n, MaxBatch)
 			c.batch = append(c.batch[:0], c.pending[:n]...)
 			c.pending = append(c.pending[:0], c.pending[n:]...)
@@ -286,4 +301,177 @@ func (c *completer) write(recs []store.RunOutcome) {
 		}
 		wait = min(wait*2, completeRetryMax)
 	}
+}
+
+// completeClaimer is a Source that can record outcomes and claim the next
+// runs in one call: LocalSource over a store that implements
+// store.RunCompleteClaimer. CompleteAndClaim records the outcomes as
+// Complete does, then claims up to max runs as Claim does. On an error the
+// outcomes may or may not have been recorded, and no run was claimed that
+// the caller knows of (a claim whose answer was lost is rescued when its
+// leases expire, as with Claim).
+//
+// The worker passes it only terminal outcomes: recording one of those
+// again, after an error that hid its commit, never applies (the run is no
+// longer RUNNING, and outcomes carry their attempt), whereas a hand-back
+// recorded twice could hand back a later execution of the same attempt.
+type completeClaimer interface {
+	CompleteAndClaim(ctx context.Context, outcomes []store.RunOutcome, max int) ([]*Claimed, error)
+	// CompleteAndClaimPays reports whether the worker should use
+	// CompleteAndClaim rather than concurrent Complete and Claim calls
+	// (see store.RunCompleteClaimer).
+	CompleteAndClaimPays() bool
+}
+
+// Combining outcomes with claims. A worker whose handlers finish together
+// (short runs) ends one batch and starts the next at the same moment: the
+// completer's write and the claim loop's claim are due together. When the
+// Source is a completeClaimer, the claim loop takes the terminal outcomes
+// waiting in the completer and records them with its claim, in one store
+// call (one transaction, one commit). For that, the completer must not
+// write them first: while the claim loop is armed (from the top of its
+// loop to the claim, or until it sleeps, pauses or stops) and a claim is
+// due (Worker.claimDue), the completer leaves its outcomes to the claim.
+// Whatever the claim loop does not take (re-queues, more than MaxBatch, or
+// everything once it sleeps), the completer writes as before. Every
+// outcome is taken under mu by exactly one of them, so none is written
+// twice by design or left behind: each change that ends the claim loop's
+// claim to them nudges the completer.
+
+// armClaim records that the claim loop is heading for a claim.
+func (c *completer) armClaim() {
+	if c.cc != nil {
+		c.armed.Store(true)
+	}
+}
+
+// disarmClaim records that the claim loop will not claim before it is
+// armed again (it sleeps, waits for a resume, or stops), and wakes the
+// completer if it was leaving outcomes to that claim.
+func (c *completer) disarmClaim() {
+	if c.armed.Swap(false) {
+		c.nudge()
+	}
+}
+
+// ready reports whether the completer should write now (not at the final
+// flush): when the worker's pipe has drained, or a full batch is queued.
+// While the claim loop is armed, a full batch waits for the pipe too (the
+// last task of a batch hands its outcome over before it frees its slot, so
+// the claim becomes due only when the pipe has drained), and the outcomes
+// are then left to the claim if it is due. c.mu must be held.
+func (c *completer) ready(full bool) bool {
+	drained := c.pipe.Load() <= int64(len(c.waitq))
+	if c.cc == nil || !c.armed.Load() {
+		return full || drained
+	}
+	return drained && !c.leaveToClaim()
+}
+
+// leaveToClaim reports whether the completer should leave its pending
+// outcomes to the claim loop's next claim. c.mu must be held.
+func (c *completer) leaveToClaim() bool {
+	if c.cc == nil || !c.armed.Load() || c.claimDue == nil || !c.claimDue() {
+		return false
+	}
+	return slices.ContainsFunc(c.pending, func(p pendingOutcome) bool { return p.rec.Status != connecthub.StatusQueued })
+}
+
+// take removes the terminal outcomes waiting to be written (at most
+// MaxBatch, oldest first) and returns them, for the claim loop to record
+// with its claim; it disarms the claim loop. If outcomes are left (re-queues
+// or beyond MaxBatch), the completer is woken to write them.
+func (c *completer) take() []pendingOutcome {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.armed.Store(false)
+	var batch []pendingOutcome
+	kept := c.pending[:0]
+	for _, p := range c.pending {
+		if len(batch) < MaxBatch && p.rec.Status != connecthub.StatusQueued {
+			batch = append(batch, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	clear(c.pending[len(kept):])
+	c.pending = kept
+	if len(c.pending) > 0 {
+		c.nudge()
+	}
+	return batch
+}
+
+// putBack returns outcomes that the claim loop could not record to the
+// front of the queue, for the completer to write with its retries.
+func (c *completer) putBack(batch []pendingOutcome) {
+	c.mu.Lock()
+	c.pending = append(batch, c.pending...)
+	c.mu.Unlock()
+	c.nudge()
+}
+
+// settled finishes outcomes that the claim loop recorded: the runs are
+// settled, then their places handed on, as in flush.
+func (c *completer) settled(batch []pendingOutcome) {
+	for _, p := range batch {
+		c.committed(p.t)
+	}
+	c.mu.Lock()
+	for _, p := range batch {
+		c.releaseLocked(p)
+	}
+	c.mu.Unlock()
+}
+
+// claim claims up to n runs for the claim loop. When the Source can, the
+// terminal outcomes waiting in the completer are recorded in the same call
+// (see completeClaimer); if that call fails they go back to the completer,
+// which retries them.
+//
+// After a successful claim the claim loop is armed again at once: it is
+// about to launch the claimed runs and come back for more, and short runs
+// may finish before it is back; their outcomes are then left for its next
+// claim rather than written alone. Should it sleep instead (a short
+// claim: the queue is empty), sleep disarms it.
+func (w *Worker) claim(ctx context.Context, n int) ([]*Claimed, error) {
+	c := w.comp
+	if c.cc == nil {
+		return w.src.Claim(ctx, n)
+	}
+	var (
+		claimed []*Claimed
+		err     error
+	)
+	if batch := c.take(); len(batch) == 0 {
+		claimed, err = w.src.Claim(ctx, n)
+	} else {
+		recs := make([]store.RunOutcome, len(batch))
+		for i, p := range batch {
+			recs[i] = p.rec
+		}
+		if claimed, err = c.cc.CompleteAndClaim(ctx, recs, n); err != nil {
+			c.putBack(batch)
+			return nil, err
+		}
+		c.settled(batch)
+	}
+	if err == nil {
+		c.armClaim()
+	}
+	return claimed, err
+}
+
+// claimDue reports whether the claim loop would claim now rather than wait
+// (see claimDueFor).
+func (w *Worker) claimDue() bool {
+	return w.claimDueFor(w.cfg.Concurrency - int(w.used.Load()))
+}
+
+// claimDueFor reports whether the claim loop claims with free slots rather
+// than wait: a slot is free, and either a full claim batch is free or no
+// task in the pipe is about to free more (see Worker.pipe).
+func (w *Worker) claimDueFor(free int) bool {
+	full := min(w.cfg.ClaimBatch, w.cfg.Concurrency)
+	return free > 0 && (free >= full || w.pipe.Load() <= 0)
 }

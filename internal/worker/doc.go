@@ -32,6 +32,13 @@
 //     claimed together are written together: with 50 workers and short
 //     runs, a claim and a completion carry about 50 runs each, rather than
 //     the slots splitting into several small batches in flight;
+//   - when the Source can record outcomes and claim in one call (LocalSource
+//     over a store that implements store.RunCompleteClaimer), the claim loop
+//     records the terminal outcomes waiting in the completer with its claim,
+//     and the completer leaves them to it while a claim is due: with short
+//     runs, one batch's outcomes and the next batch's claim are one
+//     transaction and one commit (on a durable PostgreSQL, one WAL flush
+//     where two separate calls each wait for their own);
 //   - one heartbeat call extends the leases of all the runs the node holds.
 //
 // # Bounds

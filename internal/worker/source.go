@@ -147,29 +147,11 @@ func (s *LocalSource) Claim(ctx context.Context, max int) ([]*Claimed, error) {
 	if s.leaseTTL <= 0 {
 		return nil, fmt.Errorf("worker: local source lease TTL must be positive, got %s", s.leaseTTL)
 	}
-	runs, err := s.st.RunClaim(ctx, store.RunClaimParams{
-		Node:     s.node,
-		Queues:   s.queues,
-		Max:      max,
-		LeaseTTL: s.leaseTTL,
-		Now:      s.now(),
-	})
+	runs, err := s.st.RunClaim(ctx, s.claimParams(max))
 	if err != nil {
 		return nil, err
 	}
-	s.attemptsMu.Lock()
-	for _, r := range runs {
-		s.attempts[r.ID] = r.Attempt
-	}
-	s.attemptsMu.Unlock()
-	out := make([]*Claimed, len(runs))
-	for i, r := range runs {
-		c := &Claimed{Run: r}
-		c.Secrets, c.Err = s.secrets(ctx, r)
-		c.Masker = runrules.RunMasker(s.serverMasker, c.Secrets)
-		out[i] = c
-	}
-	return out, nil
+	return s.claimed(ctx, runs), nil
 }
 
 // secrets decrypts the run's secret_cfg into the strings a handler gets,
@@ -263,13 +245,7 @@ func (s *LocalSource) Complete(ctx context.Context, outcomes []store.RunOutcome)
 	if err != nil {
 		return err
 	}
-	s.attemptsMu.Lock()
-	for _, o := range outcomes {
-		if s.attempts[o.ID] == o.Attempt {
-			delete(s.attempts, o.ID)
-		}
-	}
-	s.attemptsMu.Unlock()
+	s.forget(outcomes)
 	return nil
 }
 

@@ -118,6 +118,7 @@ func New(cfg Config) (*Worker, error) {
 	w.OneShot = true
 	w.pause.init(cfg.Source)
 	w.comp = newCompleter(cfg.Source, w.log, cfg.Concurrency, &w.pipe, w.committed)
+	w.comp.claimDue = w.claimDue
 	return w, nil
 }
 
@@ -238,10 +239,10 @@ func (w *Worker) Running() int { return int(w.held.Load()) }
 // claimLoop claims runs for the free slots, as long as the worker runs.
 func (w *Worker) claimLoop(wake <-chan struct{}) {
 	defer close(w.claimDone)
+	defer w.comp.disarmClaim()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	full := min(w.cfg.ClaimBatch, w.cfg.Concurrency)
 	failures := 0
 	for {
 		select {
@@ -249,9 +250,13 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 			return
 		default:
 		}
-		if !w.waitUnpaused() {
-			return
+		if w.Paused() {
+			w.comp.disarmClaim()
+			if !w.waitUnpaused() {
+				return
+			}
 		}
+		w.comp.armClaim()
 		// Claim for the free slots, but while tasks in the pipe are about
 		// to free theirs, wait for them rather than claim a partial batch
 		// now and the rest right after: that would split the slots into
@@ -259,7 +264,7 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 		// completion. A task in its handler is not in the pipe, so a run
 		// waits for no handler to finish.
 		free := w.cfg.Concurrency - int(w.used.Load())
-		if free <= 0 || (free < full && w.pipe.Load() > 0) {
+		if !w.claimDueFor(free) {
 			select {
 			case <-w.claimWake:
 				continue
@@ -269,7 +274,7 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 		}
 		n := min(free, w.cfg.ClaimBatch)
 		claimCtx, claimDone := w.claimContext()
-		claimed, err := w.src.Claim(claimCtx, n)
+		claimed, err := w.claim(claimCtx, n)
 		interrupted := claimDone()
 		if err != nil {
 			select {
@@ -318,6 +323,7 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 
 // sleep waits for a wake-up, the delay, or Stop; it reports false on Stop.
 func (w *Worker) sleep(timer *time.Timer, wake <-chan struct{}, d time.Duration) bool {
+	w.comp.disarmClaim()
 	timer.Reset(d)
 	defer timer.Stop()
 	select {

@@ -52,23 +52,35 @@ var claimSQL = `UPDATE runs
 // worker needs it to run them, and a second query per run would cost the
 // queue's throughput.
 func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connecthub.Run, error) {
+	args, err := claimArgs(p)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := s.queryRuns(ctx, claimSQL, args...)
+	if err != nil {
+		return nil, err
+	}
+	sortClaimed(runs)
+	return runs, nil
+}
+
+// claimArgs checks p and returns the parameters of claimSQL.
+func claimArgs(p store.RunClaimParams) ([]any, error) {
 	queues, handlers, err := p.Validate()
 	if err != nil {
 		return nil, err
 	}
-	runs, err := s.queryRuns(ctx, claimSQL,
-		p.Node, utc(p.Now.Add(p.LeaseTTL)), utc(p.Now), queues, p.Max, handlers)
-	if err != nil {
-		return nil, err
-	}
-	// RETURNING has no order; hand the runs out in claim order.
+	return []any{p.Node, utc(p.Now.Add(p.LeaseTTL)), utc(p.Now), queues, p.Max, handlers}, nil
+}
+
+// sortClaimed puts claimed runs in claim order: RETURNING has none.
+func sortClaimed(runs []*connecthub.Run) {
 	slices.SortFunc(runs, func(a, b *connecthub.Run) int {
 		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return runs, nil
 }
 
 // heartbeatSQL extends the leases of the runs that $3 (the node) holds
@@ -198,23 +210,9 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 	if len(outcomes) == 0 {
 		return applied, nil
 	}
-	requeues, err := store.ValidateOutcomes(outcomes)
+	order, requeues, repeated, err := checkOutcomes(outcomes)
 	if err != nil {
 		return nil, err
-	}
-	// Apply in id order; a stable sort keeps the outcomes of one run in the
-	// caller's order, so the first that applies wins, as if one by one.
-	order := make([]int, len(outcomes))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(outcomes[a].ID, outcomes[b].ID) })
-	repeated := false
-	for k := 1; k < len(order); k++ {
-		if outcomes[order[k]].ID == outcomes[order[k-1]].ID {
-			repeated = true
-			break
-		}
 	}
 
 	switch {
@@ -305,6 +303,28 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 	return applied, nil
 }
 
+// checkOutcomes checks a batch of outcomes. It returns the order to apply
+// them in (by id; a stable sort keeps the outcomes of one run in the
+// caller's order, so the first that applies wins, as if one by one), and
+// whether any re-queues a run and whether any run is named twice.
+func checkOutcomes(outcomes []store.RunOutcome) (order []int, requeues, repeated bool, err error) {
+	if requeues, err = store.ValidateOutcomes(outcomes); err != nil {
+		return nil, false, false, err
+	}
+	order = make([]int, len(outcomes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(outcomes[a].ID, outcomes[b].ID) })
+	for k := 1; k < len(order); k++ {
+		if outcomes[order[k]].ID == outcomes[order[k-1]].ID {
+			repeated = true
+			break
+		}
+	}
+	return order, requeues, repeated, nil
+}
+
 // queueTerminal queues the UPDATE that ends a run with status.
 func queueTerminal(b *pgx.Batch, o store.RunOutcome, status connecthub.RunStatus, errText string) {
 	b.Queue(completeTerminalSQL, string(status), utc(o.Now), cleanText(o.Message), cleanText(errText),
@@ -314,6 +334,21 @@ func queueTerminal(b *pgx.Batch, o store.RunOutcome, status connecthub.RunStatus
 // completeTerminal applies terminal outcomes for distinct runs, in order
 // (ascending ids), with completeBatchSQL, and marks which applied.
 func (s *Store) completeTerminal(ctx context.Context, outcomes []store.RunOutcome, order []int, applied []bool) error {
+	args, index := completeBatchArgs(outcomes, order)
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	rows, err := db.Query(ctx, completeBatchSQL, args...)
+	if err != nil {
+		return dbErr(err)
+	}
+	return readApplied(rows, index, applied)
+}
+
+// completeBatchArgs returns the parameters of completeBatchSQL for the
+// outcomes, in order, and the index of each outcome by run id.
+func completeBatchArgs(outcomes []store.RunOutcome, order []int) ([]any, map[string]int) {
 	n := len(order)
 	var (
 		ids, statuses, messages, errs, tracebacks, nodes = make([]string, n), make([]string, n),
@@ -330,14 +365,12 @@ func (s *Store) completeTerminal(ctx context.Context, outcomes []store.RunOutcom
 		results[k], nodes[k], attempts[k] = nullJSON(o.Result), o.Node, int32(o.Attempt)
 		index[o.ID] = i
 	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	rows, err := db.Query(ctx, completeBatchSQL, ids, statuses, nows, messages, errs, tracebacks, results, nodes, attempts)
-	if err != nil {
-		return dbErr(err)
-	}
+	return []any{ids, statuses, nows, messages, errs, tracebacks, results, nodes, attempts}, index
+}
+
+// readApplied reads the ids that completeBatchSQL returns and marks their
+// outcomes applied. It closes rows.
+func readApplied(rows pgx.Rows, index map[string]int, applied []bool) error {
 	defer rows.Close()
 	for rows.Next() {
 		var id string

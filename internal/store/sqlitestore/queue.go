@@ -29,6 +29,34 @@ import (
 // worker needs it to run them, and a second query per run would cost the
 // queue's throughput.
 func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connecthub.Run, error) {
+	c, err := s.prepareClaim(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	var runs []*connecthub.Run
+	err = s.write(ctx, func(tx *sqlx.Tx) error {
+		runs, err = c.exec(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return runs, nil
+}
+
+// preparedClaim is a checked claim with its statement, ready to execute in
+// a write transaction (RunClaim's, or RunCompleteAndClaim's).
+type preparedClaim struct {
+	st      *sqlx.Stmt
+	release func()
+	args    []any
+}
+
+// prepareClaim checks p and prepares its statement. The statement must be
+// prepared before the write transaction begins (see stmtCache); call
+// release when done.
+func (s *Store) prepareClaim(ctx context.Context, p store.RunClaimParams) (*preparedClaim, error) {
 	queues, handlers, err := p.Validate()
 	if err != nil {
 		return nil, err
@@ -37,7 +65,6 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connec
 	if err != nil {
 		return nil, err
 	}
-	defer release()
 
 	now := micros(p.Now)
 	args := make([]any, 0, 4+len(queues)+len(handlers))
@@ -48,24 +75,26 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connec
 	for _, h := range handlers {
 		args = append(args, h)
 	}
+	return &preparedClaim{st: st, release: release, args: args}, nil
+}
+
+// exec claims in tx and returns the runs in claim order.
+func (c *preparedClaim) exec(ctx context.Context, tx *sqlx.Tx) ([]*connecthub.Run, error) {
 	var runs []*connecthub.Run
-	err = s.write(ctx, func(tx *sqlx.Tx) error {
-		rows, err := tx.StmtxContext(ctx, st).QueryxContext(ctx, args...)
-		if err != nil {
-			return dbErr(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			r, err := scanRun(rows)
-			if err != nil {
-				return dbErr(err)
-			}
-			runs = append(runs, r)
-		}
-		return dbErr(rows.Err())
-	})
+	rows, err := tx.StmtxContext(ctx, c.st).QueryxContext(ctx, c.args...)
 	if err != nil {
-		return nil, err
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		runs = append(runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err)
 	}
 	// RETURNING has no order; hand the runs out in claim order.
 	slices.SortFunc(runs, func(a, b *connecthub.Run) int {
@@ -301,10 +330,44 @@ const maxCompleteChunk = 128
 //
 // What a re-queue writes is store.DecideCompletion's.
 func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([]bool, error) {
-	applied := make([]bool, len(outcomes))
 	if len(outcomes) == 0 {
-		return applied, nil
+		return []bool{}, nil
 	}
+	c, err := s.prepareComplete(ctx, outcomes)
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	if err := s.write(ctx, func(tx *sqlx.Tx) error { return c.exec(ctx, tx) }); err != nil {
+		return nil, err
+	}
+	if c.requeued {
+		s.Publish(store.TopicRuns)
+	}
+	return c.applied, nil
+}
+
+// preparedCompletion is a checked batch of outcomes with its statements,
+// ready to apply in a write transaction (RunComplete's, or
+// RunCompleteAndClaim's). After exec, applied says which outcomes applied
+// and requeued whether any run was put back in the queue (the caller
+// publishes TopicRuns after the commit).
+type preparedCompletion struct {
+	s        *Store
+	outcomes []store.RunOutcome
+	terminal []int // indexes of terminal outcomes
+	batched  bool  // terminal outcomes go in multi-row statements
+	stmts    map[string]*sqlx.Stmt
+	releases []func()
+
+	applied  []bool
+	requeued bool
+}
+
+// prepareComplete checks outcomes and prepares the statements that apply
+// them. The statements must be prepared before the write transaction
+// begins (see stmtCache); call release when done.
+func (s *Store) prepareComplete(ctx context.Context, outcomes []store.RunOutcome) (*preparedCompletion, error) {
 	var (
 		terminal []int // indexes of terminal outcomes
 		requeue  []int // indexes of QUEUED outcomes
@@ -338,55 +401,64 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 	if len(requeue) > 0 {
 		queries = append(queries, completeTerminalSQL, completeLookupSQL, completeRetrySQL, completeHandBackSQL)
 	}
-	stmts := make(map[string]*sqlx.Stmt, len(queries))
+	c := &preparedCompletion{
+		s:        s,
+		outcomes: outcomes,
+		terminal: terminal,
+		batched:  batched,
+		stmts:    make(map[string]*sqlx.Stmt, len(queries)),
+		applied:  make([]bool, len(outcomes)),
+	}
 	for _, q := range queries {
-		if _, ok := stmts[q]; ok {
+		if _, ok := c.stmts[q]; ok {
 			continue
 		}
 		st, release, err := s.stmts.prepare(ctx, q)
 		if err != nil {
+			c.release()
 			return nil, err
 		}
-		defer release()
-		stmts[q] = st
+		c.releases = append(c.releases, release)
+		c.stmts[q] = st
 	}
+	return c, nil
+}
 
-	requeued := false
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		stmt := func(q string) *sqlx.Stmt { return tx.StmtxContext(ctx, stmts[q]) }
-		if batched {
-			if err := completeBatch(ctx, tx, stmt, outcomes, terminal, applied); err != nil {
-				return err
-			}
-		}
-		for i, o := range outcomes {
-			if batched && o.Status != connecthub.StatusQueued {
-				continue
-			}
-			var (
-				ok  bool
-				err error
-			)
-			if o.Status == connecthub.StatusQueued {
-				ok, err = s.requeue(ctx, stmt, o)
-				requeued = requeued || ok
-			} else {
-				ok, err = execOne(ctx, stmt(completeTerminalSQL), string(o.Status), micros(o.Now), o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.ID, o.Node, int64(o.Attempt))
-			}
-			if err != nil {
-				return err
-			}
-			applied[i] = ok
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+// release gives back the prepared statements.
+func (c *preparedCompletion) release() {
+	for _, r := range c.releases {
+		r()
 	}
-	if requeued {
-		s.Publish(store.TopicRuns)
+}
+
+// exec applies the outcomes in tx.
+func (c *preparedCompletion) exec(ctx context.Context, tx *sqlx.Tx) error {
+	stmt := func(q string) *sqlx.Stmt { return tx.StmtxContext(ctx, c.stmts[q]) }
+	if c.batched {
+		if err := completeBatch(ctx, tx, stmt, c.outcomes, c.terminal, c.applied); err != nil {
+			return err
+		}
 	}
-	return applied, nil
+	for i, o := range c.outcomes {
+		if c.batched && o.Status != connecthub.StatusQueued {
+			continue
+		}
+		var (
+			ok  bool
+			err error
+		)
+		if o.Status == connecthub.StatusQueued {
+			ok, err = c.s.requeue(ctx, stmt, o)
+			c.requeued = c.requeued || ok
+		} else {
+			ok, err = execOne(ctx, stmt(completeTerminalSQL), string(o.Status), micros(o.Now), o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.ID, o.Node, int64(o.Attempt))
+		}
+		if err != nil {
+			return err
+		}
+		c.applied[i] = ok
+	}
+	return nil
 }
 
 // completeBatch applies the terminal outcomes (whose ids are distinct) in

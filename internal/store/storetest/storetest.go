@@ -54,6 +54,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Claim", exerciseClaim},
 		{"Heartbeat", exerciseHeartbeat},
 		{"Complete", exerciseComplete},
+		{"CompleteClaim", exerciseCompleteClaim},
 		{"Cancel", exerciseCancel},
 		{"Rescue", exerciseRescue},
 		{"Stats", exerciseStats},
@@ -182,19 +183,7 @@ func getJob(t *testing.T, s store.Store, id string) *connecthub.Job {
 
 func claim(t *testing.T, s store.Store, p store.RunClaimParams) []*connecthub.Run {
 	t.Helper()
-	if p.Node == "" {
-		p.Node = node1
-	}
-	if len(p.Queues) == 0 {
-		p.Queues = []string{connecthub.DefaultQueue}
-	}
-	if p.Max == 0 {
-		p.Max = 100
-	}
-	if p.LeaseTTL == 0 {
-		p.LeaseTTL = ttl
-	}
-	runs, err := s.RunClaim(t.Context(), p)
+	runs, err := s.RunClaim(t.Context(), claimDefaults(p))
 	if err != nil {
 		t.Fatalf("RunClaim: %v", err)
 	}
