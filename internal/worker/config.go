@@ -71,8 +71,9 @@ type Config struct {
 	// Metrics, when not nil, receives the run metrics (see metrics.go).
 	Metrics prometheus.Registerer
 	// Clock is the clock of the times recorded in outcomes (finished_at,
-	// retry times) and of the heartbeat period. Default clock.Real().
-	// Run timeouts, polls and the drain's deadlines use real time.
+	// retry times), of the heartbeat period and of the claim back-off after
+	// a failed claim (with its store probes). Default clock.Real(). Run
+	// timeouts, polls and the drain's deadlines use real time.
 	Clock clock.Clock
 	// Rand returns a number in [0, 1) for the jitter of retry back-offs and
 	// polls. It must be safe for concurrent use. Default math/rand/v2.

@@ -46,6 +46,12 @@ type RemoteConfig struct {
 	// not_registered (the registry lost the node: it was cleaned, or the
 	// database was restored); the claim is retried once after it succeeds.
 	Reregister func(ctx context.Context) error
+	// Probe, when set, asks the server cheaply whether it answers (and its
+	// store with it) without claiming: the worker calls it while it backs
+	// off after failed claims, to claim again as soon as an outage ends
+	// (see Prober). Without it, the claim itself is retried every half
+	// second during an outage.
+	Probe func(ctx context.Context) error
 	// Logger receives the source's own log lines. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -66,6 +72,7 @@ type RemoteSource struct {
 	node       string
 	wait       time.Duration
 	reregister func(ctx context.Context) error
+	probe      func(ctx context.Context) error
 	log        *slog.Logger
 	wake       chan struct{}
 
@@ -96,6 +103,7 @@ func NewRemoteSource(cfg RemoteConfig) (*RemoteSource, error) {
 		node:       cfg.Node,
 		wait:       cfg.ClaimWait,
 		reregister: cfg.Reregister,
+		probe:      cfg.Probe,
 		log:        cfg.Logger.With("component", "remote-source"),
 		wake:       make(chan struct{}, 1),
 		attempts:   make(map[string]int),
@@ -113,6 +121,20 @@ func (s *RemoteSource) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastErr
+}
+
+// Probe implements Prober with RemoteConfig.Probe; without one it answers
+// errors.ErrUnsupported, and the worker retries the claim itself instead.
+// A probe that reaches the server counts for Err as any call does.
+func (s *RemoteSource) Probe(ctx context.Context) error {
+	if s.probe == nil {
+		return fmt.Errorf("worker: remote source: no probe configured: %w", errors.ErrUnsupported)
+	}
+	err := s.probe(ctx)
+	if ctx.Err() == nil {
+		s.note(err)
+	}
+	return err
 }
 
 // Reachable records that the server answered another call of the node

@@ -73,6 +73,7 @@ type LocalStore interface {
 	RunSecret(ctx context.Context, id string) (string, error)
 	RunGet(ctx context.Context, id string) (*connecthub.Run, error)
 	Subscribe(topic store.Topic) (<-chan struct{}, func())
+	Ping(ctx context.Context) error
 }
 
 // LocalSource implements Source over the store and the keyring, for the
@@ -174,6 +175,16 @@ func (s *LocalSource) attempt(id string) int {
 	s.attemptsMu.Lock()
 	defer s.attemptsMu.Unlock()
 	return s.attempts[id]
+}
+
+// Probe implements Prober with the store's ping, which costs no write: the
+// worker backing off after failed claims calls it to notice at once that
+// the database is back.
+func (s *LocalSource) Probe(ctx context.Context) error {
+	if s.st == nil {
+		return errors.New("worker: local source has no store")
+	}
+	return s.st.Ping(ctx)
 }
 
 // Heartbeat implements Source. It names the attempt of each run, so that a

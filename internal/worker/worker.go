@@ -244,6 +244,7 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 	timer.Stop()
 	defer timer.Stop()
 	failures := 0
+	var out outage
 	for {
 		select {
 		case <-w.stopClaim:
@@ -290,12 +291,14 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 			w.log.Error("claiming runs failed; retrying", "err", err, "failures", failures, "retry_in", delay.Round(time.Millisecond))
 			// A wake-up does not cut an error back-off short: a flood of
 			// notifications must not turn into a flood of failing claims.
-			if !w.sleep(timer, nil, delay) {
+			// A store that answers again does (see backOff).
+			if !w.backOff(delay, &out) {
 				return
 			}
 			continue
 		}
 		failures = 0
+		out.down = false
 		select {
 		case <-w.stopClaim:
 			// Stop came while the claim was in flight: these runs are
@@ -333,6 +336,72 @@ func (w *Worker) sleep(timer *time.Timer, wake <-chan struct{}, d time.Duration)
 		return true
 	case <-w.stopClaim:
 		return false
+	}
+}
+
+// probeInterval is how often a worker backing off after failed claims
+// asks its Source whether the store answers again, so that claiming
+// resumes within a second of the end of an outage, whatever back-off the
+// outage built up.
+const probeInterval = 500 * time.Millisecond
+
+// Prober is implemented by a Source that can tell cheaply, without
+// claiming anything, whether its store answers: LocalSource pings the
+// database, RemoteSource asks the server. While the worker backs off after
+// failed claims, it probes every probeInterval, and claims at once when a
+// probe succeeds after one failed: the outage is over, and what was left of
+// the back-off would only delay the runs waiting. A probe that succeeds
+// while claims keep failing (the store answers but refuses the claims, as
+// when its disk is full) does not cut the back-off short.
+//
+// Probe returns an error wrapping errors.ErrUnsupported when it cannot
+// tell; the worker then retries the claim itself every probeInterval. A
+// Source that is not a Prober is treated the same way.
+type Prober interface {
+	Probe(ctx context.Context) error
+}
+
+// outage is what the claim loop knows about the store between claims: down
+// is set when a probe failed since the last claim that succeeded (or the
+// last probe that ended a back-off).
+type outage struct{ down bool }
+
+// backOff waits out the claim back-off delay, probing the store on the way
+// (see Prober); it reports false on Stop. Its waits are on the configured
+// Clock, so that a test can play an outage of any length at once.
+func (w *Worker) backOff(delay time.Duration, out *outage) bool {
+	prober, _ := w.src.(Prober)
+	backoff := w.cfg.Clock.NewTimer(delay)
+	defer backoff.Stop()
+	probe := w.cfg.Clock.NewTimer(min(probeInterval, delay))
+	defer probe.Stop()
+	for {
+		select {
+		case <-w.stopClaim:
+			return false
+		case <-backoff.C():
+			return true
+		case <-probe.C():
+		}
+		if prober == nil {
+			return true // the claim is the probe
+		}
+		// A store that takes longer than the interval to answer a ping
+		// does not answer yet: the probe fails rather than hold the loop.
+		ctx, cancel := context.WithTimeout(w.claimCtx, 2*probeInterval)
+		err := prober.Probe(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			return true
+		case err != nil:
+			out.down = true
+		case out.down:
+			out.down = false
+			w.log.Info("the store answers again; claiming at once")
+			return true
+		}
+		probe.Reset(probeInterval)
 	}
 }
 

@@ -141,12 +141,25 @@ func (n *remoteNode) keepaliveLoop(ctx context.Context, interval time.Duration, 
 			return
 		case <-ticker.C:
 		}
-		n.keepalive(ctx)
+		_ = n.keepalive(ctx) // a failure is recorded for the proc status and logged once
 	}
 }
 
-// keepalive sends one keepalive and applies its answer.
-func (n *remoteNode) keepalive(ctx context.Context) {
+// probe tells the worker pool, backing off after failed claims, whether
+// the server answers again: it is a keepalive (which the server records in
+// its database, so an answer means the store is back too). An answer that
+// refuses the request still comes from a server that answers.
+func (n *remoteNode) probe(ctx context.Context) error {
+	err := n.keepalive(ctx)
+	if st := client.StatusOf(err); st >= 400 && st < 500 {
+		return nil
+	}
+	return err
+}
+
+// keepalive sends one keepalive and applies its answer; it returns the
+// error of a keepalive that failed.
+func (n *remoteNode) keepalive(ctx context.Context) error {
 	state := connecthub.NodeActive
 	if n.stopping.Load() {
 		state = connecthub.NodeDeactivating
@@ -159,20 +172,21 @@ func (n *remoteNode) keepalive(ctx context.Context) {
 		err = n.register(callCtx)
 		if err == nil {
 			n.keepaliveErr.Store(nil)
-			return
+			return nil
 		}
 	}
 	if err != nil {
 		if n.keepaliveErr.Swap(&err) == nil {
 			n.log.Warn("lost the server: runs in flight go on, outcomes are kept and retried", "server", n.server, "err", err)
 		}
-		return
+		return err
 	}
 	n.src.Reachable()
 	if n.keepaliveErr.Swap(nil) != nil {
 		n.log.Info("the server is reachable again", "server", n.server)
 	}
 	n.applySetting(got.SettingState)
+	return nil
 }
 
 // advertised returns the control address others should use (host:port,

@@ -118,7 +118,7 @@ func New(cfg *config.Config, opts Options) (_ *Worker, err error) {
 	w.n = n
 	n.src, err = worker.NewRemoteSource(worker.RemoteConfig{
 		Client: w.c, Node: name, Logger: log,
-		Reregister: n.register,
+		Reregister: n.register, Probe: n.probe,
 	})
 	if err != nil {
 		return nil, err
@@ -191,7 +191,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := n.pool.Start(svcCtx); err != nil {
 		return err
 	}
-	n.keepalive(svcCtx) // present state active at once, not a heartbeat later
+	_ = n.keepalive(svcCtx) // present state active at once, not a heartbeat later
 	stopKeepalive := make(chan struct{})
 	keepaliveDone := make(chan struct{})
 	go func() {
@@ -206,7 +206,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	<-ctx.Done()
 	log.Info("shutting down: claiming stopped, letting runs in flight finish", "timeout", cfg.ShutdownTimeout, "running", n.pool.Running())
 	n.stopping.Store(true)
-	n.keepalive(svcCtx) // tell the registry: deactivating
+	_ = n.keepalive(svcCtx) // tell the registry: deactivating
 	stopCtx, cancel := context.WithTimeout(svcCtx, cfg.ShutdownTimeout+15*time.Second)
 	defer cancel()
 	if err := n.pool.Stop(stopCtx); err != nil {
