@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/internal/clock"
 )
 
@@ -41,14 +42,44 @@ func (s probingSource) Probe(context.Context) error {
 	return nil
 }
 
+// outageRemote is the worker protocol of a server whose store is down
+// while its outageSource is: claims fail as they do over HTTP.
+type outageRemote struct {
+	fakeRemote
+	out *outageSource
+}
+
+func (r *outageRemote) Claim(ctx context.Context, req client.ClaimRequest) (*client.ClaimResponse, error) {
+	if _, err := r.out.Claim(ctx, req.Max); err != nil {
+		return nil, err
+	}
+	return &client.ClaimResponse{}, nil
+}
+
+// remoteOver returns a RemoteSource over out, probing the server as
+// `connecthub worker` does (its keepalive) when probe is set.
+func remoteOver(t *testing.T, out *outageSource, probe bool) Source {
+	cfg := RemoteConfig{Client: &outageRemote{out: out}, Node: "node-a", Logger: testLogger(t)}
+	if probe {
+		cfg.Probe = probingSource{out}.Probe
+	}
+	s, err := NewRemoteSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestClaimResumesAfterOutage plays a 45 s store outage on a fake clock:
 // the claims back off during it (no flood of failing claims), and the
 // first claim after the store answers again comes within a second, not
 // when the back-off built up by the outage would have ended.
 func TestClaimResumesAfterOutage(t *testing.T) {
 	t.Parallel()
+	probing := func(_ *testing.T, out *outageSource) Source { return probingSource{out} }
 	tests := []struct {
 		name   string
+		source func(*testing.T, *outageSource) Source
 		prober bool
 		pingOK bool // the store answers pings while claims fail
 		// maxOutageClaims bounds the claims tried during the outage.
@@ -57,13 +88,17 @@ func TestClaimResumesAfterOutage(t *testing.T) {
 	}{
 		// Back-offs of 1, 2, 4, 8, 16 and 30 s: claims at 0, 1, 3, 7, 15
 		// and 31 s, and the next would be at 61 s.
-		{name: "store down, probed", prober: true, maxOutageClaims: 6, resumesAtOnce: true},
+		{name: "store down, probed", source: probing, prober: true, maxOutageClaims: 6, resumesAtOnce: true},
 		// The store answers but refuses claims: the probes must not cut
 		// the back-off short.
-		{name: "claims refused, store answers", prober: true, pingOK: true, maxOutageClaims: 6},
+		{name: "claims refused, store answers", source: probing, prober: true, pingOK: true, maxOutageClaims: 6},
 		// A Source that cannot probe has its claim retried every probe
 		// interval instead.
-		{name: "no prober", maxOutageClaims: 91, resumesAtOnce: true},
+		{name: "no prober", source: func(_ *testing.T, out *outageSource) Source { return out }, maxOutageClaims: 91, resumesAtOnce: true},
+		{name: "remote worker, server down", prober: true, maxOutageClaims: 6, resumesAtOnce: true,
+			source: func(t *testing.T, out *outageSource) Source { return remoteOver(t, out, true) }},
+		{name: "remote worker without a probe", maxOutageClaims: 91, resumesAtOnce: true,
+			source: func(t *testing.T, out *outageSource) Source { return remoteOver(t, out, false) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,10 +107,7 @@ func TestClaimResumesAfterOutage(t *testing.T) {
 			clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			out := &outageSource{pingOK: tt.pingOK, claims: make(chan error, 1000)}
 			out.down.Store(true)
-			var src Source = out
-			if tt.prober {
-				src = probingSource{out}
-			}
+			src := tt.source(t, out)
 			h.start(t, "node-a", src, func(c *Config) {
 				c.Clock = clk
 				c.PollInterval = time.Second
