@@ -144,14 +144,20 @@ func (w *remoteWorker) stop() int {
 // proc asks the control port.
 func (w *remoteWorker) proc(action string) map[string]any {
 	w.t.Helper()
-	resp, err := http.Get("http://" + w.control + "/api/v1/proc/" + action)
+	return procCall(w.t, w.control, action)
+}
+
+// procCall asks the proc API of a worker's control port at addr.
+func procCall(t *testing.T, addr, action string) map[string]any {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/api/v1/proc/" + action)
 	if err != nil {
-		w.t.Fatalf("proc %s: %v", action, err)
+		t.Fatalf("proc %s: %v", action, err)
 	}
 	defer resp.Body.Close()
 	var out map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		w.t.Fatalf("proc %s: %v", action, err)
+		t.Fatalf("proc %s: %v", action, err)
 	}
 	return out
 }
@@ -307,10 +313,11 @@ func TestWorkerPythonExample(t *testing.T) {
 // workerProc is `connecthub worker` as a child process (the test binary
 // re-executed, see TestMain), for signals.
 type workerProc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	exited chan error
-	logs   *syncBuffer
+	t       *testing.T
+	control string // the control port's address
+	cmd     *exec.Cmd
+	exited  chan error
+	logs    *syncBuffer
 }
 
 var workerRunningRe = regexp.MustCompile(`connecthub worker running.*control=(\S+)`)
@@ -340,8 +347,9 @@ func startWorkerProc(t *testing.T, url, token, name string, env map[string]strin
 		for sc.Scan() {
 			line := sc.Text()
 			p.logs.Write([]byte(line + "\n"))
-			if !once && workerRunningRe.MatchString(line) {
+			if m := workerRunningRe.FindStringSubmatch(line); !once && m != nil {
 				once = true
+				p.control = m[1]
 				close(running)
 			}
 		}
@@ -391,6 +399,13 @@ func TestWorkerProcessKill9RunRescuedByDeadDetection(t *testing.T) {
 	id := s.runNow("nap").ID
 	s.waitRun(id, "RUNNING on victim", func(r *connecthub.Run) bool {
 		return r.Status == connecthub.StatusRunning && r.Node == "victim"
+	})
+	// RUNNING on the server is not yet held by the victim: until the claim's
+	// answer reaches it, a kill makes the server hand the run back (same
+	// attempt), as it does for any client that goes away during its claim.
+	// The rescue this test is about is of a run the victim executes.
+	waitFor(t, "the victim to execute the run", 30*time.Second, func() bool {
+		return procCall(t, victim.control, "status")["running"] == 1.0
 	})
 	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -509,6 +524,32 @@ func TestWorkerStalledLeaseLostLateCompleteRefused(t *testing.T) {
 	if cur.ID != id || cur.Attempt != 2 {
 		t.Fatalf("re-claimed %+v", cur)
 	}
+	// The new holder heartbeats, as a worker does, until its outcome is
+	// recorded: a loaded machine may take longer than the 1s lease to send
+	// the log and the complete, and this test is not about that lease.
+	stopBeats := make(chan struct{})
+	beatsDone := make(chan struct{})
+	go func() {
+		defer close(beatsDone)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopBeats:
+				return
+			case <-tick.C:
+				_, _ = c.HeartbeatRun(ctx, id, client.RunHeartbeatRequest{Name: "fresh", Attempt: 2})
+			}
+		}
+	}()
+	stopHeartbeats := func() {
+		if stopBeats != nil {
+			close(stopBeats)
+			<-beatsDone
+			stopBeats = nil
+		}
+	}
+	defer stopHeartbeats()
 	if err := c.AppendRunLog(ctx, id, client.LogRequest{Name: "fresh", Attempt: 2, Lines: []string{"fresh line v-secret"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -516,6 +557,7 @@ func TestWorkerStalledLeaseLostLateCompleteRefused(t *testing.T) {
 	if err != nil || done.Status != connecthub.StatusSuccess || done.Node != "fresh" {
 		t.Fatalf("complete: %+v, %v", done, err)
 	}
+	stopHeartbeats()
 	again, err := c.CompleteRun(ctx, id, client.CompleteRequest{Name: "fresh", Attempt: 2, Status: client.CompleteSuccess, Message: "fresh done", Result: json.RawMessage(`{"ok":true}`)})
 	if err != nil || again.Status != connecthub.StatusSuccess || again.FinishedAt == nil || !again.FinishedAt.Equal(*done.FinishedAt) {
 		t.Errorf("a repeated complete must answer the same run: %+v, %v", again, err)
