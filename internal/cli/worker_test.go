@@ -641,6 +641,41 @@ func TestWorkerSurvivesServerRestart(t *testing.T) {
 	}
 }
 
+// TestWorkerResumesClaimingAfterServerOutage: a worker whose claims failed
+// long enough to back off for 16s claims again within moments of the
+// server coming back, not when that back-off ends: it probes the server
+// with keepalives while it backs off.
+func TestWorkerResumesClaimingAfterServerOutage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{
+		"CONNECTHUB_WORKERS":         "0",
+		"CONNECTHUB_NODE_DEAD_AFTER": "5m", // the outage must not look like a dead worker
+	}
+	s := startServer(t, dir, env)
+	w := startWorker(t, s.url, s.workerToken("patient"), "patient", nil)
+	if code := s.stop(); code != 0 {
+		t.Fatalf("server exit %d", code)
+	}
+	// Back-offs of 1, 2, 4, 8 and 16s: the worker now waits 16s before it
+	// would claim again on its own.
+	waitFor(t, "the claim back-off to reach 16s", 60*time.Second, func() bool {
+		return strings.Contains(w.logs.String(), "retry_in=16s")
+	})
+
+	env["CONNECTHUB_LISTEN"] = strings.TrimPrefix(s.url, "http://")
+	s2 := startServer(t, dir, env)
+	s2.createJob(`{"id":"quick","handler":"noop"}`)
+	back := time.Now()
+	id := s2.runNow("quick").ID
+	run := s2.waitStatus(id, connecthub.StatusSuccess)
+	// About a second is expected; the bound is loose for a loaded machine
+	// but well below what was left of the back-off.
+	if took := time.Since(back); took > 8*time.Second || run.Node != "patient" {
+		t.Errorf("run on %q done %s after the server came back; want it on the worker within seconds", run.Node, took)
+	}
+}
+
 // TestWorkerTokenScopes: a worker token may call only the worker protocol;
 // admin endpoints answer 403; revoked and unknown tokens 401; an admin-scope
 // token works everywhere. Tokens are managed with the CLI.
