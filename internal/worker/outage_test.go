@@ -3,12 +3,14 @@ package worker
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/store/sqlitestore"
 )
 
 var errStoreDown = errors.New("connection refused (test outage)")
@@ -159,5 +161,31 @@ func TestClaimResumesAfterOutage(t *testing.T) {
 				t.Errorf("claimed %s after the store answered again, want within 1s", took)
 			}
 		})
+	}
+}
+
+// TestLocalSourceProbe: the local source's probe is the store's ping, so
+// it answers while the database does and fails once it does not.
+func TestLocalSourceProbe(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var src Source = h.source(t, "node-a")
+	p, ok := src.(Prober)
+	if !ok {
+		t.Fatal("LocalSource is not a Prober")
+	}
+	if err := p.Probe(t.Context()); err != nil {
+		t.Errorf("Probe on an open store: %v", err)
+	}
+	closed, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "closed.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	down := NewLocalSource(closed, h.keys, "node-a", nil, time.Second, nil)
+	if err := down.Probe(t.Context()); err == nil {
+		t.Error("Probe on a closed store succeeded")
 	}
 }
