@@ -85,6 +85,12 @@ type Worker struct {
 	// is parked instead of watching for a while.
 	parked chan struct{}
 
+	// slotWait is odd while the claim loop waits for a slot or for the
+	// pipe, and counts up on every entry and exit: a test signal, so that
+	// a test sees the loop waiting, and not about to claim, over the whole
+	// time it checks a state (the value is the same before and after).
+	slotWait atomic.Int64
+
 	comp *completer
 	// finalFlush is finalFlushTimeout; tests shorten it.
 	finalFlush time.Duration
@@ -266,10 +272,13 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 		// waits for no handler to finish.
 		free := w.cfg.Concurrency - int(w.used.Load())
 		if !w.claimDueFor(free) {
+			w.slotWait.Add(1)
 			select {
 			case <-w.claimWake:
+				w.slotWait.Add(1)
 				continue
 			case <-w.stopClaim:
+				w.slotWait.Add(1)
 				return
 			}
 		}

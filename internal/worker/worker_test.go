@@ -782,10 +782,8 @@ func TestStopWithDatabaseDown(t *testing.T) {
 	}
 	held := waitBlocked(t, w)
 	err = w.Stop(context.Background())
-	// Every run the worker claimed is lost, and so still RUNNING: those
-	// held when it was found blocked, and one more when a claim was in
-	// flight for a slot freed just before (the blocked state holds one
-	// slot waiting when the other is free, and the claim may take it).
+	// Every run the worker claimed is lost, and so still RUNNING: exactly
+	// those it held when it was found blocked.
 	lost := 0
 	for _, id := range ids {
 		run, err := h.st.RunGet(context.Background(), id)
@@ -796,8 +794,8 @@ func TestStopWithDatabaseDown(t *testing.T) {
 			lost++
 		}
 	}
-	if lost < held {
-		t.Errorf("%d runs RUNNING after Stop, want at least the %d held", lost, held)
+	if lost != held {
+		t.Errorf("%d runs RUNNING after Stop, want the %d held", lost, held)
 	}
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d run outcomes could not be recorded", lost)) {
 		t.Fatalf("Stop = %v, want %d outcomes reported lost", err, lost)
@@ -808,18 +806,24 @@ func TestStopWithDatabaseDown(t *testing.T) {
 }
 
 // waitBlocked waits until w is stuck on outcomes it cannot write: every
-// place in the completer taken, and every slot held by a run waiting for
-// one (so none can be claimed). It checks that the worker then holds
-// exactly those runs, and returns how many.
+// place in the completer taken, every slot held by a run waiting for one,
+// and the claim loop waiting for a slot over the whole check (a claim in
+// flight could still start one more run). It checks that the worker then
+// holds exactly those runs, and returns how many.
 func waitBlocked(t *testing.T, w *Worker) int {
 	t.Helper()
 	var waiting int
 	waitFor(t, "the completer and the slots to fill up", func() bool {
+		before := w.slotWait.Load()
+		if before%2 == 0 {
+			return false
+		}
 		c := w.comp
 		c.mu.Lock()
-		defer c.mu.Unlock()
 		waiting = len(c.waitq)
-		return c.placed == c.limit && waiting > 0 && int64(waiting) == w.used.Load()
+		blocked := c.placed == c.limit && waiting > 0 && int64(waiting) == w.used.Load()
+		c.mu.Unlock()
+		return blocked && w.slotWait.Load() == before
 	})
 	held := w.Running()
 	if held != w.comp.limit+waiting {
