@@ -598,19 +598,31 @@ func TestWorkerStalledLeaseLostLateCompleteRefused(t *testing.T) {
 	}
 }
 
+// startRestartable starts a server with env; restart starts it again, once
+// it was stopped, on the same data directory and address, as an outage of
+// the server would end.
+func startRestartable(t *testing.T, env map[string]string) (*server, func() *server) {
+	t.Helper()
+	dir := t.TempDir()
+	s := startServer(t, dir, env)
+	return s, func() *server {
+		t.Helper()
+		env["CONNECTHUB_LISTEN"] = strings.TrimPrefix(s.url, "http://")
+		return startServer(t, dir, env)
+	}
+}
+
 // TestWorkerSurvivesServerRestart: stopping the server while a worker runs
 // a job loses nothing: the worker keeps the run going, reports ERROR,
 // retries its complete, and the restarted server (same data, same port)
 // records it.
 func TestWorkerSurvivesServerRestart(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	env := map[string]string{
+	s, restart := startRestartable(t, map[string]string{
 		"CONNECTHUB_WORKERS":         "0",
 		"CONNECTHUB_LEASE_TTL":       "60s", // the outage must not look like a dead worker
 		"CONNECTHUB_NODE_DEAD_AFTER": "60s",
-	}
-	s := startServer(t, dir, env)
+	})
 	tok := s.workerToken("survivor")
 	w := startWorker(t, s.url, tok, "survivor", nil)
 	s.createJob(`{"id":"nap","handler":"sleep","public_cfg":{"seconds":2}}`)
@@ -627,8 +639,7 @@ func TestWorkerSurvivesServerRestart(t *testing.T) {
 		return w.proc("status")["running"] == 0.0 || strings.Contains(w.logs.String(), "recording run outcomes failed")
 	})
 
-	env["CONNECTHUB_LISTEN"] = strings.TrimPrefix(s.url, "http://")
-	s2 := startServer(t, dir, env)
+	s2 := restart()
 	run := s2.waitStatus(id, connecthub.StatusSuccess)
 	if run.Attempt != 1 || run.Node != "survivor" {
 		t.Errorf("run after the outage: attempt %d node %q", run.Attempt, run.Node)
@@ -647,12 +658,10 @@ func TestWorkerSurvivesServerRestart(t *testing.T) {
 // with keepalives while it backs off.
 func TestWorkerResumesClaimingAfterServerOutage(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	env := map[string]string{
+	s, restart := startRestartable(t, map[string]string{
 		"CONNECTHUB_WORKERS":         "0",
 		"CONNECTHUB_NODE_DEAD_AFTER": "5m", // the outage must not look like a dead worker
-	}
-	s := startServer(t, dir, env)
+	})
 	w := startWorker(t, s.url, s.workerToken("patient"), "patient", nil)
 	if code := s.stop(); code != 0 {
 		t.Fatalf("server exit %d", code)
@@ -663,8 +672,7 @@ func TestWorkerResumesClaimingAfterServerOutage(t *testing.T) {
 		return strings.Contains(w.logs.String(), "retry_in=16s")
 	})
 
-	env["CONNECTHUB_LISTEN"] = strings.TrimPrefix(s.url, "http://")
-	s2 := startServer(t, dir, env)
+	s2 := restart()
 	s2.createJob(`{"id":"quick","handler":"noop"}`)
 	back := time.Now()
 	id := s2.runNow("quick").ID
