@@ -40,6 +40,9 @@ func (a *API) sessionList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if list == nil {
+		list = []*connecthub.Session{}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
 	return nil
 }

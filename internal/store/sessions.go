@@ -43,21 +43,35 @@ const SessionTouchEvery = time.Minute
 
 // CheckSession checks a session SessionCreate is given.
 func CheckSession(s *connecthub.Session) error {
-	switch {
-	case s == nil:
+	if s == nil {
 		return connecthub.Errorf(connecthub.KindInvalid, "session is required")
-	case s.ID == "":
-		return connecthub.FieldError("id", "", "session id is required")
-	case s.User == "":
-		return connecthub.FieldError("user", "", "session user is required")
-	case s.Hash == "":
-		return connecthub.FieldError("hash", "", "session hash is required")
-	case s.CreatedAt.IsZero():
-		return connecthub.FieldError("created_at", "", "created_at is required")
-	case s.LastSeenAt.IsZero():
-		return connecthub.FieldError("last_seen_at", "", "last_seen_at is required")
-	case !s.ExpiresAt.After(s.CreatedAt):
+	}
+	for _, f := range []struct {
+		name    string
+		missing bool
+	}{
+		{"id", s.ID == ""}, {"user", s.User == ""}, {"hash", s.Hash == ""},
+		{"created_at", s.CreatedAt.IsZero()}, {"last_seen_at", s.LastSeenAt.IsZero()},
+	} {
+		if f.missing {
+			return connecthub.FieldError(f.name, "", "session %s is required", f.name)
+		}
+	}
+	if !s.ExpiresAt.After(s.CreatedAt) {
 		return connecthub.FieldError("expires_at", "", "expires_at must be after created_at")
 	}
 	return nil
+}
+
+// ErrSessionExists is SessionCreate's conflict, wrapping the driver's
+// unique-violation error.
+func ErrSessionExists(err error) error {
+	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "session_exists",
+		Message: "a session with this id or secret already exists", Err: err}
+}
+
+// ErrNoSessionHash is SessionByHash's not-found error. The hash is a
+// credential's fingerprint, so it is not named.
+func ErrNoSessionHash() error {
+	return connecthub.Errorf(connecthub.KindNotFound, "no session has this secret")
 }

@@ -36,8 +36,7 @@ func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error
 		se.ID, se.User, se.Hash, utc(se.CreatedAt), utc(se.LastSeenAt), utc(se.ExpiresAt), utcPtr(se.RevokedAt),
 		cleanText(se.Client), cleanText(se.UserAgent))
 	if isCode(err, codeUniqueViolation) {
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "session_exists",
-			Message: "a session with this id or secret already exists", Err: err}
+		return store.ErrSessionExists(err)
 	}
 	return dbErr(err)
 }
@@ -45,10 +44,8 @@ func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error
 // SessionByHash implements store.SessionStore with one lookup in the
 // hash's unique index.
 func (s *Store) SessionByHash(ctx context.Context, hash string) (*connecthub.Session, error) {
-	// The hash is a credential's fingerprint: it is not named in the error.
-	notFound := connecthub.Errorf(connecthub.KindNotFound, "no session has this secret")
 	if !storable(hash) {
-		return nil, notFound
+		return nil, store.ErrNoSessionHash()
 	}
 	db, err := s.db()
 	if err != nil {
@@ -56,7 +53,7 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (*connecthub.Ses
 	}
 	se, err := scanSession(db.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound
+		return nil, store.ErrNoSessionHash()
 	}
 	return se, dbErr(err)
 }
@@ -75,16 +72,11 @@ func (s *Store) SessionList(ctx context.Context, now time.Time) ([]*connecthub.S
 	if err != nil {
 		return nil, dbErr(err)
 	}
-	defer rows.Close()
-	sessions := []*connecthub.Session{}
-	for rows.Next() {
-		se, err := scanSession(rows)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		sessions = append(sessions, se)
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*connecthub.Session, error) { return scanSession(row) })
+	if list == nil {
+		list = []*connecthub.Session{}
 	}
-	return sessions, dbErr(rows.Err())
+	return list, dbErr(err)
 }
 
 // SessionRevoke implements store.SessionStore in one statement; COALESCE

@@ -28,8 +28,7 @@ func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error
 			se.ID, se.User, se.Hash, micros(se.CreatedAt), micros(se.LastSeenAt), micros(se.ExpiresAt),
 			nullMicros(se.RevokedAt), se.Client, se.UserAgent)
 		if isUniqueViolation(err) {
-			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "session_exists",
-				Message: "a session with this id or secret already exists", Err: err}
+			return store.ErrSessionExists(err)
 		}
 		return dbErr(err)
 	})
@@ -40,8 +39,7 @@ func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error
 func (s *Store) SessionByHash(ctx context.Context, hash string) (*connecthub.Session, error) {
 	se, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
-		// The hash is a credential's fingerprint: it is not named in the error.
-		return nil, connecthub.Errorf(connecthub.KindNotFound, "no session has this secret")
+		return nil, store.ErrNoSessionHash()
 	}
 	return se, dbErr(err)
 }
@@ -51,21 +49,27 @@ func (s *Store) SessionList(ctx context.Context, now time.Time) ([]*connecthub.S
 	if err := store.CheckTime("now", now); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+	return queryAll(ctx, s.r, scanSession, `SELECT `+sessionColumns+` FROM sessions
 		WHERE revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id DESC`, micros(now))
+}
+
+// queryAll runs a query on db and scans every row with scan; the slice is
+// empty, never nil, when there is no row.
+func queryAll[T any](ctx context.Context, db *sqlx.DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
 	defer rows.Close()
-	sessions := []*connecthub.Session{}
+	out := []T{}
 	for rows.Next() {
-		se, err := scanSession(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, dbErr(err)
 		}
-		sessions = append(sessions, se)
+		out = append(out, v)
 	}
-	return sessions, dbErr(rows.Err())
+	return out, dbErr(rows.Err())
 }
 
 // SessionRevoke implements store.SessionStore in one statement; COALESCE
@@ -76,16 +80,24 @@ func (s *Store) SessionRevoke(ctx context.Context, id string, now time.Time) err
 	}
 	return s.write(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, micros(now), id)
-		if err != nil {
-			return dbErr(err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return dbErr(err)
-		} else if n == 0 {
-			return connecthub.NotFound("session", id)
-		}
-		return nil
+		return affectedOrNotFound(res, err, "session", id)
 	})
+}
+
+// affectedOrNotFound turns the result of a statement that must change a
+// row into nil, the database error, or KindNotFound naming what and id.
+func affectedOrNotFound(res sql.Result, err error, what, id string) error {
+	if err != nil {
+		return dbErr(err)
+	}
+	n, err := res.RowsAffected()
+	switch {
+	case err != nil:
+		return dbErr(err)
+	case n == 0:
+		return connecthub.NotFound(what, id)
+	}
+	return nil
 }
 
 // SessionTouch implements store.SessionStore like TokenTouch: a reader
