@@ -34,8 +34,12 @@ const Prefix = "/admin"
 type Config struct {
 	// Service is the service layer every page calls. Required.
 	Service *service.Service
-	// AdminToken signs the session cookies and CSRF tokens. Required.
+	// AdminToken keys the session cookies' hashes and the CSRF tokens.
+	// Required.
 	AdminToken string
+	// Sessions keeps the logins in the database, so that a logout holds
+	// across restarts and replicas; the store implements it. Required.
+	Sessions auth.SessionStore
 	// Username is the login name. Default "admin".
 	Username string
 	// Password is the login password. Default: the admin token.
@@ -101,6 +105,9 @@ func New(cfg Config) (*UI, error) {
 	if cfg.AdminToken == "" {
 		return nil, errors.New("adminui: AdminToken is required")
 	}
+	if cfg.Sessions == nil {
+		return nil, errors.New("adminui: Sessions is required")
+	}
 	if cfg.Username == "" {
 		cfg.Username = "admin"
 	}
@@ -126,7 +133,7 @@ func New(cfg Config) (*UI, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	sessions, err := auth.NewManager(auth.Config{Secret: cfg.AdminToken, TTL: cfg.SessionTTL, Now: cfg.Now})
+	sessions, err := auth.NewManager(auth.Config{Secret: cfg.AdminToken, TTL: cfg.SessionTTL, Store: cfg.Sessions, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +239,10 @@ func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" 
 func (u *UI) requireLogin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, err := u.sessions.FromRequest(r)
+		if err != nil && !auth.NoSession(err) {
+			u.fail(w, r, err) // the session store failed: not the person's fault
+			return
+		}
 		if err != nil {
 			if auth.CountsAsFailure(err) {
 				u.guard.Fail(r, u.guard.Client(r), auth.KindSession)

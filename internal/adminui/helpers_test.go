@@ -95,12 +95,12 @@ func newEnv(t *testing.T, opts options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ui, err := adminui.New(adminui.Config{Service: svc, AdminToken: testToken, Password: testPassword, Timezone: "Asia/Shanghai",
+	ui, err := adminui.New(adminui.Config{Service: svc, AdminToken: testToken, Sessions: st, Password: testPassword, Timezone: "Asia/Shanghai",
 		Node: "test-node", Nodes: opts.nodes, LoginLimit: opts.limit, Now: clk.Now, LogPoll: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := httpapi.New(httpapi.Config{Service: svc, AdminToken: testToken, Sessions: ui.Sessions()})
+	api, err := httpapi.New(httpapi.Config{Service: svc, AdminToken: testToken, Sessions: ui.Sessions(), SessionStore: st})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.guard.Succeeded(client)
-	s, value, err := u.sessions.Issue(user)
+	s, value, err := u.sessions.Issue(r.Context(), user, client, r.UserAgent())
 	if err != nil {
 		u.fail(w, r, err)
 		return
@@ -93,9 +93,16 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// logout ends the session and returns to the login page.
+// logout ends the session in the database, so that a copy of the cookie
+// is refused everywhere and after a restart, and returns to the login
+// page.
 func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
-	u.sessions.Revoke(sessionOf(r))
+	if err := u.sessions.Revoke(r.Context(), sessionOf(r)); err != nil {
+		// The cookie is left in place: a logout that did not reach the
+		// database must not look done.
+		u.fail(w, r, err)
+		return
+	}
 	u.sessions.ClearCookie(w, r)
 	setFlash(w, r, "flash.logged_out", "")
 	redirect(w, r, Prefix+"/login")

@@ -17,7 +17,7 @@ import (
 // connecthub_auth_failures_total.
 const (
 	KindBearer  = "bearer"  // a wrong Authorization: Bearer token on the API
-	KindSession = "session" // a session cookie whose signature does not match
+	KindSession = "session" // a session cookie that names no session (forged or from another admin token)
 	KindLogin   = "login"   // a wrong username or password on the login form
 )
 
@@ -225,7 +225,17 @@ func counterValue(v *prometheus.CounterVec, kind string) float64 {
 }
 
 // CountsAsFailure reports whether a session check's error is an attempt
-// worth counting: a cookie whose signature does not match (a forgery or
-// tampering). An expired or logged-out cookie is what a browser innocently
-// sends after a while, and no cookie at all is no attempt.
+// worth counting: a cookie that names no session (a guess, a forgery, or
+// a cookie made under another admin token). An expired, logged-out or
+// revoked cookie is what a browser innocently sends after a while (its
+// row is kept until it expires for that reason), and no cookie at all is
+// no attempt.
 func CountsAsFailure(err error) bool { return errors.Is(err, ErrInvalid) }
+
+// NoSession reports whether a session check's error means only that the
+// request carries no usable session (none, malformed, unknown, expired or
+// revoked), as opposed to a failure to reach the session store, which
+// should be answered as a server error rather than a login page.
+func NoSession(err error) bool {
+	return errors.Is(err, ErrNoSession) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrExpired) || errors.Is(err, ErrRevoked)
+}

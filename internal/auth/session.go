@@ -1,27 +1,31 @@
-// Package auth holds the admin web UI's authentication: signed session
-// cookies, CSRF tokens bound to a session, constant-time credential checks
+// Package auth holds the admin web UI's authentication: server-side
+// sessions, CSRF tokens bound to a session, constant-time credential checks
 // and a per-client login rate limiter.
 //
-// Sessions are stateless: the cookie carries who logged in and until when,
-// signed with a key derived from the admin token. Any replica that knows the
-// token can verify it without a shared session table, and rotating the admin
-// token logs everybody out, which is what an operator who rotates it after a
+// Sessions are rows in the database (SessionStore): the cookie holds only
+// a random secret, and the database only a keyed SHA-256 of it, so a
+// logout, an expiry or a revocation holds on every replica and across
+// restarts, and a copy of the database logs nobody in. The hash is keyed
+// with a key derived from the admin token, so rotating the token still
+// logs everybody out, which is what an operator who rotates it after a
 // leak wants.
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/connecthub/connecthub"
 )
 
 // DefaultCookieName is the session cookie's name unless Config says otherwise.
@@ -34,30 +38,46 @@ const (
 	CSRFField  = "csrf_token"
 )
 
-// maxCookieLen bounds the cookie value we are willing to parse; a real one is
-// about 200 bytes.
-const maxCookieLen = 1024
+// secretBytes is the size of a cookie's random secret: 256 bits, beyond
+// any guessing; its base64url form is cookieLen characters.
+const (
+	secretBytes = 32
+	cookieLen   = 43
+)
 
-// clockSkew tolerates replicas whose clocks disagree a little: a cookie
-// issued "in the future" by up to this much is still accepted.
-const clockSkew = time.Minute
+// Bounds of what a session records about its browser, so that a client
+// cannot fill the table with long headers.
+const (
+	maxUserAgent = 256
+	maxClient    = 64
+)
 
 // Errors returned by Verify. They are deliberately vague to the client (the
 // UI just asks the person to log in again) but distinct for logs and tests.
 var (
 	ErrNoSession = errors.New("auth: no session cookie")
-	ErrInvalid   = errors.New("auth: session cookie is malformed or its signature does not match")
+	ErrInvalid   = errors.New("auth: session cookie is malformed or names no session")
 	ErrExpired   = errors.New("auth: session expired")
-	ErrRevoked   = errors.New("auth: session was logged out")
+	ErrRevoked   = errors.New("auth: session was logged out or revoked")
 )
+
+// SessionStore keeps the sessions; store.Store implements it.
+type SessionStore interface {
+	SessionCreate(ctx context.Context, s *connecthub.Session) error
+	SessionByHash(ctx context.Context, hash string) (*connecthub.Session, error)
+	SessionRevoke(ctx context.Context, id string, now time.Time) error
+	SessionTouch(ctx context.Context, id string, now time.Time) error
+}
 
 // Config configures a Manager.
 type Config struct {
-	// Secret is the admin token. The signing and CSRF keys are derived from
-	// it, so sessions do not survive a change of the token. Required.
+	// Secret is the admin token. The cookie hash and CSRF keys are derived
+	// from it, so sessions do not survive a change of the token. Required.
 	Secret string
 	// TTL is how long a session lasts after login. Required, > 0.
 	TTL time.Duration
+	// Store keeps the sessions. Required.
+	Store SessionStore
 	// CookieName defaults to DefaultCookieName.
 	CookieName string
 	// Now is the clock; nil means time.Now. Tests inject a fake one.
@@ -66,34 +86,23 @@ type Config struct {
 
 // Session is a verified login.
 type Session struct {
-	// ID is random per login; the CSRF token is bound to it.
-	ID        string    `json:"sid"`
-	User      string    `json:"u"`
-	IssuedAt  time.Time `json:"-"`
-	ExpiresAt time.Time `json:"-"`
-}
-
-// payload is the signed part of the cookie. Times are Unix seconds so the
-// cookie stays short.
-type payload struct {
-	Version int    `json:"v"`
-	ID      string `json:"sid"`
-	User    string `json:"u"`
-	Issued  int64  `json:"iat"`
-	Expires int64  `json:"exp"`
+	// ID names the session in the database and the API; the CSRF token is
+	// bound to it. It is not the cookie's secret.
+	ID        string
+	User      string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
 }
 
 // Manager issues and verifies session cookies and CSRF tokens. It is safe
 // for concurrent use.
 type Manager struct {
-	signKey []byte
+	hashKey []byte
 	csrfKey []byte
 	ttl     time.Duration
+	store   SessionStore
 	cookie  string
 	now     func() time.Time
-
-	mu      sync.Mutex
-	revoked map[string]time.Time // session id → its expiry, pruned lazily
 }
 
 // NewManager checks cfg and returns a Manager.
@@ -104,6 +113,9 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.TTL <= 0 {
 		return nil, fmt.Errorf("auth: TTL must be positive, got %s", cfg.TTL)
 	}
+	if cfg.Store == nil {
+		return nil, errors.New("auth: Store (where sessions are kept) is required")
+	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = DefaultCookieName
 	}
@@ -111,17 +123,17 @@ func NewManager(cfg Config) (*Manager, error) {
 		cfg.Now = time.Now
 	}
 	return &Manager{
-		signKey: derive(cfg.Secret, "connecthub/admin-session/v1"),
+		hashKey: derive(cfg.Secret, "connecthub/admin-session-hash/v2"),
 		csrfKey: derive(cfg.Secret, "connecthub/admin-csrf/v1"),
 		ttl:     cfg.TTL,
+		store:   cfg.Store,
 		cookie:  cfg.CookieName,
 		now:     cfg.Now,
-		revoked: make(map[string]time.Time),
 	}, nil
 }
 
 // derive makes a purpose-specific key from the admin token, so that a value
-// signed for one purpose (a session) can never pass as another (a CSRF
+// made for one purpose (a session hash) can never pass as another (a CSRF
 // token), and the token itself is never used as a key directly.
 func derive(secret, purpose string) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
@@ -135,72 +147,77 @@ func (m *Manager) CookieName() string { return m.cookie }
 // TTL returns the session lifetime.
 func (m *Manager) TTL() time.Duration { return m.ttl }
 
-// Issue starts a session for user and returns it with the cookie value.
-func (m *Manager) Issue(user string) (*Session, string, error) {
-	id, err := RandomToken(16)
+// hash is what the database keeps of a cookie's secret: an HMAC-SHA-256
+// keyed by the admin token, hex-encoded.
+func (m *Manager) hash(value string) string {
+	mac := hmac.New(sha256.New, m.hashKey)
+	mac.Write([]byte(value))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// Issue starts a session for user, recording the client address and the
+// browser's user agent that the session list shows, and returns it with
+// the cookie value.
+func (m *Manager) Issue(ctx context.Context, user, client, userAgent string) (*Session, string, error) {
+	id, err := RandomToken(12)
 	if err != nil {
 		return nil, "", err
 	}
-	now := m.now()
-	p := payload{Version: 1, ID: id, User: user, Issued: now.Unix(), Expires: now.Add(m.ttl).Unix()}
-	raw, err := json.Marshal(p)
+	value, err := RandomToken(secretBytes)
 	if err != nil {
 		return nil, "", err
 	}
-	body := base64.RawURLEncoding.EncodeToString(raw)
-	value := body + "." + base64.RawURLEncoding.EncodeToString(m.sign(body))
-	return sessionOf(p), value, nil
+	now := m.now().UTC()
+	row := &connecthub.Session{ID: "ses_" + id, User: user, Hash: m.hash(value), CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(m.ttl), Client: clipText(client, maxClient), UserAgent: clipText(userAgent, maxUserAgent)}
+	if err := m.store.SessionCreate(ctx, row); err != nil {
+		return nil, "", fmt.Errorf("auth: cannot store the session: %w", err)
+	}
+	return sessionOf(row), value, nil
 }
 
-func (m *Manager) sign(body string) []byte {
-	mac := hmac.New(sha256.New, m.signKey)
-	mac.Write([]byte(body))
-	return mac.Sum(nil)
+// clipText bounds s to n bytes of valid UTF-8.
+func clipText(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(s, "")
 }
 
-func sessionOf(p payload) *Session {
-	return &Session{ID: p.ID, User: p.User, IssuedAt: time.Unix(p.Issued, 0).UTC(), ExpiresAt: time.Unix(p.Expires, 0).UTC()}
+func sessionOf(row *connecthub.Session) *Session {
+	return &Session{ID: row.ID, User: row.User, IssuedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt}
 }
 
-// Verify checks a cookie value's signature, expiry and revocation. The
-// signature is checked before anything in the payload is trusted.
-func (m *Manager) Verify(value string) (*Session, error) {
+// Verify looks a cookie value up, then checks its revocation and expiry,
+// and records the session's activity (at most one write a minute). A
+// value that cannot be a cookie of ours costs no lookup.
+func (m *Manager) Verify(ctx context.Context, value string) (*Session, error) {
 	if value == "" {
 		return nil, ErrNoSession
 	}
-	if len(value) > maxCookieLen {
+	if len(value) != cookieLen {
 		return nil, ErrInvalid
 	}
-	body, sig, ok := strings.Cut(value, ".")
-	if !ok {
+	if _, err := base64.RawURLEncoding.DecodeString(value); err != nil {
 		return nil, ErrInvalid
 	}
-	gotMAC, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(gotMAC, m.sign(body)) {
+	row, err := m.store.SessionByHash(ctx, m.hash(value))
+	switch {
+	case connecthub.IsKind(err, connecthub.KindNotFound):
 		return nil, ErrInvalid
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
-		return nil, ErrInvalid
-	}
-	var p payload
-	if err := json.Unmarshal(raw, &p); err != nil || p.Version != 1 || p.ID == "" || p.Expires <= p.Issued {
-		return nil, ErrInvalid
+	case err != nil:
+		return nil, fmt.Errorf("auth: cannot read the session: %w", err)
 	}
 	now := m.now()
-	if time.Unix(p.Issued, 0).After(now.Add(clockSkew)) {
-		return nil, ErrInvalid
-	}
-	if !now.Before(time.Unix(p.Expires, 0)) {
-		return nil, ErrExpired
-	}
-	m.mu.Lock()
-	_, revoked := m.revoked[p.ID]
-	m.mu.Unlock()
-	if revoked {
+	if row.RevokedAt != nil {
 		return nil, ErrRevoked
 	}
-	return sessionOf(p), nil
+	if !now.Before(row.ExpiresAt) {
+		return nil, ErrExpired
+	}
+	// Last-seen is informational: a failed write must not log anybody out.
+	_ = m.store.SessionTouch(ctx, row.ID, now)
+	return sessionOf(row), nil
 }
 
 // FromRequest verifies the request's session cookie.
@@ -209,27 +226,21 @@ func (m *Manager) FromRequest(r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, ErrNoSession
 	}
-	return m.Verify(c.Value)
+	return m.Verify(r.Context(), c.Value)
 }
 
-// Revoke ends a session in this process before its expiry (logout). The
-// browser's cookie is cleared too, so in practice the session is gone; a
-// copied cookie replayed against another replica stays valid there until
-// it expires, because sessions are stateless (documented in
-// docs/admin-ui.md).
-func (m *Manager) Revoke(s *Session) {
+// Revoke ends a session before its expiry (logout), in the database, so
+// that its cookie is refused by every replica and after a restart. A nil
+// session is ignored.
+func (m *Manager) Revoke(ctx context.Context, s *Session) error {
 	if s == nil {
-		return
+		return nil
 	}
-	now := m.now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for id, exp := range m.revoked {
-		if !now.Before(exp) {
-			delete(m.revoked, id)
-		}
+	err := m.store.SessionRevoke(ctx, s.ID, m.now())
+	if connecthub.IsKind(err, connecthub.KindNotFound) {
+		return nil // already gone: what a logout wants
 	}
-	m.revoked[s.ID] = s.ExpiresAt
+	return err
 }
 
 // SetCookie writes the session cookie: HttpOnly (scripts cannot read it),

@@ -48,6 +48,9 @@ type Config struct {
 	// admin UI's session cookie, so the UI's scripts can call the API; nil
 	// means Bearer tokens only.
 	Sessions SessionChecker
+	// SessionStore, when set, serves /api/v1/sessions (sessions.go); nil
+	// answers those routes 503.
+	SessionStore SessionStore
 	// Tokens, when set, also authorises API tokens (admin or worker scope)
 	// and serves /api/v1/tokens; nil means the admin token only.
 	Tokens Tokens
@@ -149,6 +152,7 @@ func (a *API) routes() {
 	api("GET /api/v1/cron/next", a.cronNext)
 	api("GET /api/v1/stats", a.stats)
 	a.tokenRoutes(api)
+	a.sessionRoutes(api)
 	a.workerRoutes(api)
 	a.nodeRoutes(api)
 	a.procRoutes(api)
@@ -208,6 +212,12 @@ func (a *API) authed(h func(http.ResponseWriter, *http.Request) error) http.Hand
 			// call the API.
 			ok, csrfOK, serr := a.sessionCheck(r)
 			switch {
+			case serr != nil && !auth.NoSession(serr):
+				// The session store could not answer: a 503, not a 401
+				// that would send the UI's scripts to the login page.
+				writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "unavailable",
+					Message: "cannot check the session now (database unavailable); try again", Err: serr})
+				return
 			case ok && (csrfOK || safeMethod(r.Method)):
 			case ok:
 				writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindForbidden, Code: "csrf_failed", Message: "missing or invalid CSRF token (send X-CSRF-Token with the admin session cookie)"})

@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +46,16 @@ func testConfig(t *testing.T, dataDir string) *config.Config {
 // startNode runs a node with cfg until the test ends.
 func startNode(t *testing.T, cfg *config.Config) *node {
 	t.Helper()
+	n, stop := startStoppableNode(t, cfg)
+	t.Cleanup(stop)
+	return n
+}
+
+// startStoppableNode runs a node with cfg and returns it with a function
+// that stops it and waits until it has (safe to call twice), for tests
+// that restart a node on the same data directory.
+func startStoppableNode(t *testing.T, cfg *config.Config) (*node, func()) {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -60,22 +71,27 @@ func startNode(t *testing.T, cfg *config.Config) *node {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			t.Error("the node did not stop")
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				t.Error("the node did not stop")
+			}
+		})
+	}
 	select {
 	case <-srv.Ready():
 	case err := <-done:
+		stop()
 		t.Fatalf("Run returned before ready: %v\n%s", err, logs.String())
 	case <-time.After(30 * time.Second):
+		stop()
 		t.Fatal("the node never became ready")
 	}
-	return &node{t: t, url: "http://" + srv.Addr(), logs: logs}
+	return &node{t: t, url: "http://" + srv.Addr(), logs: logs}, stop
 }
 
 // clientFrom returns an HTTP client whose connections come from the local
@@ -219,8 +235,8 @@ func TestLoginFailuresLimitTheAPI(t *testing.T) {
 	}
 }
 
-// TestForgedSessionCookiesAreCounted: session cookies whose signature does
-// not match count as failures, on the API and on the admin pages alike,
+// TestForgedSessionCookiesAreCounted: session cookies that name no session
+// count as failures, on the API and on the admin pages alike,
 // and use up the budget the login form draws on.
 func TestForgedSessionCookiesAreCounted(t *testing.T) {
 	t.Parallel()

@@ -182,7 +182,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	// The admin web UI (/admin); its session cookie also authorises the API.
-	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Username: cfg.AdminUsername,
+	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Sessions: st, Username: cfg.AdminUsername,
 		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: s.name, Nodes: s.svc,
 		Guard: guard, Logger: log.With("component", "adminui")})
 	if err != nil {
@@ -201,12 +201,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	}
 	api, err := httpapi.New(httpapi.Config{
 		Service: s.svc, AdminToken: token, MaxBodyBytes: cfg.MaxBodyBytes, Ready: s.readiness, Node: s.name, Logger: log,
-		Metrics:  promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}),
-		Sessions: ui.Sessions(), // admin UI session cookie + CSRF token
-		Tokens:   apiTokens,
-		Worker:   wp,   // the worker protocol (/api/v1/worker)
-		Proc:     proc, // this node's proc API (/api/v1/proc); its pool is set below
-		Guard:    guard,
+		Metrics:      promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}),
+		Sessions:     ui.Sessions(), // admin UI session cookie + CSRF token
+		SessionStore: st,            // GET/DELETE /api/v1/sessions
+		Tokens:       apiTokens,
+		Worker:       wp,   // the worker protocol (/api/v1/worker)
+		Proc:         proc, // this node's proc API (/api/v1/proc); its pool is set below
+		Guard:        guard,
 	})
 	if err != nil {
 		return nil, err

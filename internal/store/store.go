@@ -82,6 +82,9 @@
 //     bytewise); a token whose name is another token's id is not revoked
 //     by that id. TokenTouch writes at the first use and then once a
 //     minute or more has passed since the recorded use.
+//   - Sessions: lookups are exact like tokens'; SessionTouch writes like
+//     TokenTouch, at most once a minute; SessionCreate deletes the expired
+//     sessions first (the only clean-up sessions need).
 //   - A database whose schema is newer than the driver's newest migration
 //     is refused (KindUnavailable, schema_too_new).
 //
@@ -105,6 +108,7 @@ type Store interface {
 	RunStore
 	NodeStore
 	TokenStore
+	SessionStore
 	SecretStore
 	Notifier
 

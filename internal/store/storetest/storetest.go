@@ -61,6 +61,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Nodes", exerciseNodes},
 		{"NodeMarkDead", exerciseNodeMarkDead},
 		{"Tokens", exerciseTokens},
+		{"Sessions", exerciseSessions},
 		{"Secrets", exerciseSecrets},
 		{"KeyCheck", exerciseKeyCheck},
 		{"Notify", exerciseNotify},

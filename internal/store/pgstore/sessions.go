@@ -1,0 +1,133 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+const sessionColumns = `id, user_name, hash, created_at, last_seen_at, expires_at, revoked_at, client, user_agent`
+
+// SessionCreate implements store.SessionStore in one statement: the
+// expired sessions are deleted in a CTE of the insert.
+func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error {
+	if err := store.CheckSession(se); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, value string }{{"id", se.ID}, {"user", se.User}, {"hash", se.Hash}} {
+		if !storable(f.value) {
+			return connecthub.FieldError(f.name, "", "%s must be UTF-8 text without NUL characters", f.name)
+		}
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	// The client address and the user agent are what the browser sent:
+	// they are shown, never looked up, so they are stored cleaned rather
+	// than refused.
+	_, err = db.Exec(ctx, `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4)
+		INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		se.ID, se.User, se.Hash, utc(se.CreatedAt), utc(se.LastSeenAt), utc(se.ExpiresAt), utcPtr(se.RevokedAt),
+		cleanText(se.Client), cleanText(se.UserAgent))
+	if isCode(err, codeUniqueViolation) {
+		return store.ErrSessionExists(err)
+	}
+	return dbErr(err)
+}
+
+// SessionByHash implements store.SessionStore with one lookup in the
+// hash's unique index.
+func (s *Store) SessionByHash(ctx context.Context, hash string) (*connecthub.Session, error) {
+	if !storable(hash) {
+		return nil, store.ErrNoSessionHash()
+	}
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	se, err := scanSession(db.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE hash = $1`, hash))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNoSessionHash()
+	}
+	return se, dbErr(err)
+}
+
+// SessionList implements store.SessionStore.
+func (s *Store) SessionList(ctx context.Context, now time.Time) ([]*connecthub.Session, error) {
+	if err := store.CheckTime("now", now); err != nil {
+		return nil, err
+	}
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE revoked_at IS NULL AND expires_at > $1 ORDER BY created_at DESC, id DESC`, utc(now))
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*connecthub.Session, error) { return scanSession(row) })
+	if list == nil {
+		list = []*connecthub.Session{}
+	}
+	return list, dbErr(err)
+}
+
+// SessionRevoke implements store.SessionStore in one statement; COALESCE
+// keeps the first revocation time.
+func (s *Store) SessionRevoke(ctx context.Context, id string, now time.Time) error {
+	if err := store.CheckTime("now", now); err != nil {
+		return err
+	}
+	if !storable(id) {
+		return connecthub.NotFound("session", id)
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	tag, err := db.Exec(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, utc(now), id)
+	if err != nil {
+		return dbErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return connecthub.NotFound("session", id)
+	}
+	return nil
+}
+
+// SessionTouch implements store.SessionStore: one UPDATE whose condition
+// makes it a plain index lookup, writing nothing, unless last_seen_at is
+// stale.
+func (s *Store) SessionTouch(ctx context.Context, id string, now time.Time) error {
+	if err := store.CheckTime("now", now); err != nil {
+		return err
+	}
+	if !storable(id) {
+		return nil // no such session
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at <= $3`,
+		utc(now), id, utc(now.Add(-store.SessionTouchEvery)))
+	return dbErr(err)
+}
+
+func scanSession(row pgx.Row) (*connecthub.Session, error) {
+	var se connecthub.Session
+	if err := row.Scan(&se.ID, &se.User, &se.Hash, &se.CreatedAt, &se.LastSeenAt, &se.ExpiresAt, &se.RevokedAt,
+		&se.Client, &se.UserAgent); err != nil {
+		return nil, err
+	}
+	se.CreatedAt, se.LastSeenAt, se.ExpiresAt = utc(se.CreatedAt), utc(se.LastSeenAt), utc(se.ExpiresAt)
+	se.RevokedAt = utcPtr(se.RevokedAt)
+	return &se, nil
+}
