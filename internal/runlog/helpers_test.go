@@ -29,9 +29,14 @@ type testSink struct {
 	failFirst int
 	// failAlways makes every call fail.
 	failAlways bool
+	// fail, when non-nil, decides the result of each call from its chunk
+	// (nil: stored).
+	fail func(chunk string) error
 	// release, when non-nil, blocks every call until it is closed or the
 	// call's context is done.
 	release chan struct{}
+	// lastCall is the chunk of the last call that returned.
+	lastCall string
 	// ctxErrs records the context error seen by each call.
 	ctxErrs []error
 }
@@ -59,10 +64,17 @@ func (s *testSink) AppendLog(ctx context.Context, runID, chunk string) error {
 	defer s.mu.Unlock()
 	defer s.notifyLocked()
 	s.calls++
+	s.lastCall = chunk
 	s.ctxErrs = append(s.ctxErrs, ctx.Err())
 	if err := ctx.Err(); err != nil {
 		s.fails++
 		return err
+	}
+	if s.fail != nil {
+		if err := s.fail(chunk); err != nil {
+			s.fails++
+			return err
+		}
 	}
 	if s.failAlways || s.calls <= s.failFirst {
 		s.fails++

@@ -127,3 +127,13 @@ func sanitizeString(s string) string {
 	}
 	return string(sanitize([]byte(s), 0))
 }
+
+// withIncomplete adds the warning that the run log is incomplete to a run's
+// result message, where an operator who never opens the log still sees it.
+func withIncomplete(msg, reason string) string {
+	note := "log incomplete: " + reason
+	if msg = trimEOL(msg); msg == "" {
+		return note
+	}
+	return msg + "; " + note
+}
