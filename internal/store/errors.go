@@ -61,6 +61,43 @@ func DBBusy(err error) error {
 		Message: "the database is busy; try again", Err: err}
 }
 
+// The codes of the two ways a database can fail the whole store rather
+// than one statement. /health/ready answers them as its status.
+const (
+	// CodeDBUnavailable: the database cannot be reached (refused or lost
+	// connection, shutting down, too many connections).
+	CodeDBUnavailable = "db_unavailable"
+	// CodeStorageError: the database answers but cannot write (disk full,
+	// read-only, I/O error).
+	CodeStorageError = "storage_error"
+)
+
+// DBUnavailable: the database cannot be reached.
+func DBUnavailable(err error) error {
+	return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: CodeDBUnavailable,
+		Message: "the database is unavailable", Err: err}
+}
+
+// DBStorage: the database answers but refuses writes (disk full, read-only
+// or I/O error); nothing written can be stored until an operator frees
+// space or makes the database writable again.
+func DBStorage(err error) error {
+	return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: CodeStorageError,
+		Message: "the database cannot be written (disk full, read-only or I/O error)", Err: err}
+}
+
+// StoreFailure returns CodeDBUnavailable or CodeStorageError when err says
+// the database as a whole is failing, and "" for any other error (nil, a
+// conflict, a busy lock, a canceled context), which says nothing about the
+// store's health.
+func StoreFailure(err error) string {
+	var ce *connecthub.Error
+	if errors.As(err, &ce) && (ce.Code == CodeDBUnavailable || ce.Code == CodeStorageError) {
+		return ce.Code
+	}
+	return ""
+}
+
 // DBInternal: any other database failure.
 func DBInternal(err error) error {
 	return &connecthub.Error{Kind: connecthub.KindInternal, Code: "db_error",

@@ -884,20 +884,24 @@ func TestErrorMapping(t *testing.T) {
 	t.Parallel()
 	const sqlText = `UPDATE runs SET secret = 'x'`
 	tests := []struct {
-		code string
-		kind connecthub.Kind
+		code    string
+		kind    connecthub.Kind
+		failure string // what store.StoreFailure says of the mapped error
 	}{
-		{"23505", connecthub.KindConflict},
-		{"23503", connecthub.KindNotFound},
-		{"40001", connecthub.KindUnavailable},
-		{"40P01", connecthub.KindUnavailable},
-		{"57014", connecthub.KindUnavailable},
-		{"57P01", connecthub.KindUnavailable},
-		{"53300", connecthub.KindUnavailable},
-		{"08006", connecthub.KindUnavailable},
-		{"22021", connecthub.KindInvalid},
-		{"42P01", connecthub.KindUnavailable},
-		{"42601", connecthub.KindInternal},
+		{"23505", connecthub.KindConflict, ""},
+		{"23503", connecthub.KindNotFound, ""},
+		{"40001", connecthub.KindUnavailable, ""},
+		{"40P01", connecthub.KindUnavailable, ""},
+		{"57014", connecthub.KindUnavailable, ""},
+		{"57P01", connecthub.KindUnavailable, store.CodeDBUnavailable},
+		{"53300", connecthub.KindUnavailable, store.CodeDBUnavailable},
+		{"08006", connecthub.KindUnavailable, store.CodeDBUnavailable},
+		{"53100", connecthub.KindUnavailable, store.CodeStorageError}, // disk_full
+		{"25006", connecthub.KindUnavailable, store.CodeStorageError}, // read_only_sql_transaction
+		{"58030", connecthub.KindUnavailable, store.CodeStorageError}, // io_error
+		{"22021", connecthub.KindInvalid, ""},
+		{"42P01", connecthub.KindUnavailable, ""},
+		{"42601", connecthub.KindInternal, ""},
 	}
 	for _, tt := range tests {
 		pgErr := &pgconn.PgError{Code: tt.code, Message: "near " + sqlText, Detail: sqlText, InternalQuery: sqlText}
@@ -912,6 +916,9 @@ func TestErrorMapping(t *testing.T) {
 		}
 		if !errors.Is(err, pgErr) {
 			t.Errorf("SQLSTATE %s: the cause is not kept for logs", tt.code)
+		}
+		if got := store.StoreFailure(err); got != tt.failure {
+			t.Errorf("SQLSTATE %s: StoreFailure = %q, want %q", tt.code, got, tt.failure)
 		}
 	}
 	for _, err := range []error{context.Canceled, context.DeadlineExceeded, errStoreClosed} {

@@ -23,6 +23,10 @@ const (
 	codeQueryCanceled       = "57014"
 	codeUndefinedTable      = "42P01"
 	codeInvalidSchemaName   = "3F000"
+	// The database refuses writes: storage errors, not an outage.
+	codeDiskFull            = "53100"
+	codeReadOnlyTransaction = "25006"
+	codeIOError             = "58030"
 )
 
 // dbErr turns a database error into a *connecthub.Error whose message is
@@ -56,17 +60,18 @@ func dbErr(err error) error {
 			// invalid UTF-8, a number out of range).
 			return &connecthub.Error{Kind: connecthub.KindInvalid, Code: "invalid_value",
 				Message: "a value cannot be stored (out of range, or text with NUL characters or invalid UTF-8)", Err: err}
+		case code == codeDiskFull, code == codeReadOnlyTransaction, code == codeIOError:
+			return store.DBStorage(err)
 		case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"), strings.HasPrefix(code, "57"):
-			// Connection exceptions, insufficient resources (too many
-			// connections, disk full), operator intervention (shutdown).
-			return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_unavailable",
-				Message: "the database is unavailable", Err: err}
+			// Connection exceptions, other insufficient resources (too
+			// many connections, out of memory), operator intervention
+			// (shutdown).
+			return store.DBUnavailable(err)
 		}
 		return store.DBInternal(err)
 	}
 	if isConnError(err) {
-		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_unavailable",
-			Message: "the database is unavailable", Err: err}
+		return store.DBUnavailable(err)
 	}
 	return store.DBInternal(err)
 }

@@ -7,7 +7,6 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
 )
 
@@ -30,9 +29,10 @@ func dbErr(err error) error {
 	case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
 		return store.DBBusy(err)
 	case code&0xff == sqlite3.SQLITE_FULL, code&0xff == sqlite3.SQLITE_IOERR,
-		code&0xff == sqlite3.SQLITE_READONLY, code&0xff == sqlite3.SQLITE_CANTOPEN:
-		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "db_unavailable",
-			Message: "the database cannot be written (disk full, read-only or I/O error)", Err: err}
+		code&0xff == sqlite3.SQLITE_READONLY:
+		return store.DBStorage(err)
+	case code&0xff == sqlite3.SQLITE_CANTOPEN:
+		return store.DBUnavailable(err)
 	}
 	return store.DBInternal(err)
 }
