@@ -11,6 +11,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
+	"github.com/connecthub/connecthub/internal/runlog"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/workerproto/runrules"
 	"github.com/connecthub/connecthub/protocol"
@@ -284,12 +285,29 @@ func (s *RemoteSource) AppendLog(ctx context.Context, runID, chunk string) error
 	case st == http.StatusConflict || st == http.StatusNotFound:
 		return nil
 	case st >= 400 && st < 500 && st != http.StatusUnauthorized && st != http.StatusForbidden && st != http.StatusTooManyRequests:
-		// The server refused the chunk itself; sending it again cannot help.
+		// The server refused the chunk itself; sending it again cannot
+		// help. The capture marks the log incomplete rather than leave a
+		// silent gap.
 		s.log.Error("the server refused a run log chunk; dropping it", "run_id", runID, "bytes", len(chunk), "err", err)
-		return nil
+		return fmt.Errorf("%w: %w", runlog.ErrDropped, logError(err))
 	default:
-		return err
+		return logError(err)
 	}
+}
+
+// logError turns a failed log append into a *connecthub.Error whose message
+// may be stored with the run if the log ends incomplete: the server's own
+// message (written to be shown, e.g. "the database cannot be written"),
+// or a generic one for a server that could not be reached, whose error
+// text carries addresses.
+func logError(err error) error {
+	var ae *client.APIError
+	if errors.As(err, &ae) && ae.Message != "" {
+		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: ae.Code,
+			Message: fmt.Sprintf("the server did not store the log (HTTP %d): %s", ae.Status, ae.Message), Err: err}
+	}
+	return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "unreachable",
+		Message: "the server could not be reached to store the log", Err: err}
 }
 
 // Complete implements Source: one call per outcome, a few at a time. It

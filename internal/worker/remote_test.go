@@ -6,12 +6,14 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
+	"github.com/connecthub/connecthub/internal/runlog"
 	"github.com/connecthub/connecthub/internal/store"
 )
 
@@ -187,18 +189,21 @@ func TestRemoteSourceHeartbeat(t *testing.T) {
 
 func TestRemoteSourceAppendLog(t *testing.T) {
 	t.Parallel()
+	// want is what the capture is told: nil (stored, or not this node's
+	// run any more), "dropped" (gone for good: the log is incomplete) or
+	// "retried" (sent again later).
 	tests := []struct {
-		name    string
-		err     error
-		wantErr bool
+		name string
+		err  error
+		want string
 	}{
-		{"stored", nil, false},
-		{"lease lost: dropped", apiErr(http.StatusConflict, "lease_lost"), false},
-		{"run deleted: dropped", apiErr(http.StatusNotFound, "not_found"), false},
-		{"refused: dropped", apiErr(http.StatusBadRequest, "invalid_lines"), false},
-		{"server down: retried", errUnreachable, true},
-		{"server error: retried", apiErr(http.StatusServiceUnavailable, "unavailable"), true},
-		{"token revoked: retried", apiErr(http.StatusUnauthorized, "unauthorized"), true},
+		{"stored", nil, ""},
+		{"lease lost: not ours", apiErr(http.StatusConflict, "lease_lost"), ""},
+		{"run deleted: not ours", apiErr(http.StatusNotFound, "not_found"), ""},
+		{"refused: dropped", apiErr(http.StatusBadRequest, "invalid_lines"), "dropped"},
+		{"server down: retried", errUnreachable, "retried"},
+		{"server error: retried", apiErr(http.StatusServiceUnavailable, "unavailable"), "retried"},
+		{"token revoked: retried", apiErr(http.StatusUnauthorized, "unauthorized"), "retried"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,8 +212,19 @@ func TestRemoteSourceAppendLog(t *testing.T) {
 			s := newRemote(t, f, nil)
 			s.attempts["r"] = 4
 			err := s.AppendLog(context.Background(), "r", "line\n")
-			if (err != nil) != tt.wantErr {
-				t.Errorf("err = %v, want error %v", err, tt.wantErr)
+			got := ""
+			switch {
+			case errors.Is(err, runlog.ErrDropped):
+				got = "dropped"
+			case err != nil:
+				got = "retried"
+			}
+			if got != tt.want {
+				t.Errorf("err = %v (%q), want %q", err, got, tt.want)
+			}
+			var ce *connecthub.Error
+			if err != nil && (!errors.As(err, &ce) || ce.Message == "" || strings.Contains(ce.Message, "http://x")) {
+				t.Errorf("err = %v, want a *connecthub.Error with a safe message for the incomplete marker", err)
 			}
 			if len(f.logs) != 1 || f.logs[0].Chunk != "line\n" || f.logs[0].Attempt != 4 || f.logs[0].Name != "w1" {
 				t.Errorf("log request = %+v", f.logs)
