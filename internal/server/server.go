@@ -71,6 +71,8 @@ type Server struct {
 	name string
 
 	st      store.Store
+	watched store.Store   // st, its writes observed by health
+	health  *store.Health // whether st can write
 	handler *handler.Registry
 	svc     *service.Service
 	http    http.Handler // /admin → UI, everything else → API
@@ -157,12 +159,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	s.name = NodeName()
+	// Every component writes through a store that s.health watches, so
+	// that readiness sees a database that refuses writes (disk full,
+	// read-only) even though it still answers a ping.
+	s.health = store.NewHealth(s.probeStorage, 0)
+	st = store.Watch(s.st, s.health)
+	s.watched = st
 
 	// The components, in the order they depend on each other.
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	promReg.MustRegister(metrics.NewStatsCollector(st, cfg.Queues))
-	if cc, ok := st.(metrics.ConnectionCounter); ok {
+	if cc, ok := s.st.(metrics.ConnectionCounter); ok {
 		promReg.MustRegister(metrics.NewConnectionsGauge(cc))
 	}
 	if s.nodes, err = newNodeRuntime(st, cfg, log, promReg); err != nil {
@@ -286,16 +294,35 @@ func (s *Server) Addr() string {
 	}
 }
 
-// readiness answers /health/ready: not ready while draining or when the
-// database does not answer.
+// readiness answers /health/ready: not ready while draining, when the
+// database does not answer (db_unavailable), or when it answers but refuses
+// writes (storage_error: disk full, read-only, I/O error).
 func (s *Server) readiness(ctx context.Context) (bool, string) {
 	if s.draining.Load() {
 		return false, "draining"
 	}
 	if err := s.st.Ping(ctx); err != nil {
-		return false, "db_unavailable"
+		return false, store.CodeDBUnavailable
+	}
+	if status := s.health.Check(ctx); status != "" {
+		return false, status
 	}
 	return true, ""
+}
+
+// probeStorage is the write that tells readiness, while the database
+// refuses writes, when it takes them again without waiting for traffic: a
+// keepalive of this node's own registration, which its heartbeat writes
+// anyway. A node without a worker pool has no registration; its readiness
+// recovers with the next write that stores something (an API call, a
+// cron firing, a remote worker's keepalive).
+func (s *Server) probeStorage(ctx context.Context) error {
+	if s.pool == nil {
+		return nil
+	}
+	_, err := s.watched.NodeKeepalive(ctx, store.NodeKeepaliveParams{
+		Name: s.name, Running: s.pool.Running(), Now: time.Now().UTC()})
+	return err
 }
 
 // Close releases what New acquired (the worker's source, the store when
