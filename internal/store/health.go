@@ -12,14 +12,16 @@ import (
 // whose disk is full, or that was made read-only, still answers reads, so
 // every write fails while a readiness check that only pings says all is
 // well. Health learns it from the writes themselves: a write that fails
-// with a storage error (CodeStorageError) or an outage (CodeDBUnavailable)
-// marks the store degraded, and the next write that is known to have
-// stored something clears it. While degraded, Check runs a probe write so
+// with a storage error (CodeStorageError) marks the store degraded, and
+// the next write that is known to have stored something clears it. An
+// outage (CodeDBUnavailable) is not tracked here: Ping sees it, and a
+// write that failed because the connection broke says nothing about the
+// disk. While degraded, Check runs a probe write so
 // that readiness recovers without waiting for traffic. The zero value is
 // not usable; call NewHealth.
 type Health struct {
 	mu        sync.Mutex
-	status    string // "" when healthy, else CodeStorageError or CodeDBUnavailable
+	status    string // "" when healthy, else CodeStorageError
 	probing   bool
 	lastProbe time.Time
 	probe     func(context.Context) error
@@ -42,8 +44,7 @@ func NewHealth(probe func(context.Context) error, interval time.Duration) *Healt
 	return &Health{probe: probe, interval: interval, now: time.Now}
 }
 
-// Status returns "" while the store is healthy, else the code of the last
-// failure: CodeStorageError or CodeDBUnavailable.
+// Status returns "" while the store can write, else CodeStorageError.
 func (h *Health) Status() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -51,12 +52,12 @@ func (h *Health) Status() string {
 }
 
 // failed records the outcome of a write that failed; errors that say
-// nothing about the store (a conflict, a missing row, a canceled context)
-// change nothing.
+// nothing about the storage (a conflict, a missing row, a canceled
+// context, a lost connection) change nothing.
 func (h *Health) failed(err error) {
-	if code := StoreFailure(err); code != "" {
+	if StoreFailure(err) == CodeStorageError {
 		h.mu.Lock()
-		h.status = code
+		h.status = CodeStorageError
 		h.mu.Unlock()
 	}
 }
