@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-
-	"github.com/connecthub/connecthub"
 )
 
 // Defaults and limits of a [Config].
@@ -32,20 +29,6 @@ const (
 
 // TruncatedMarker ends a run log or a run message that was cut.
 const TruncatedMarker = "[TRUNCATED]"
-
-// IncompleteMarker begins the line that ends a run log some of whose lines
-// could not be stored; the reason and a closing bracket follow it.
-const IncompleteMarker = "[LOG INCOMPLETE: "
-
-// maxReasonRunes caps the reason of an incomplete log, so that the marker
-// stays one short line.
-const maxReasonRunes = 200
-
-// ErrDropped marks a Sink error after which the chunk is gone for good (the
-// receiver refused it): the Capture does not send it again, and the log is
-// reported incomplete. Wrap it with the reason, e.g.
-// fmt.Errorf("%w: %w", runlog.ErrDropped, err).
-var ErrDropped = errors.New("runlog: the log chunk was dropped")
 
 // truncSuffix is what is appended to a cut log. Its length is reserved at the
 // end of the log so that the marker always fits within MaxBytes.
@@ -177,9 +160,8 @@ type Capture struct {
 	started   bool   // whether the flusher goroutine runs
 	scheduled bool   // whether the flusher has been told there is work
 	writers   []*lineWriter
-	// incomplete is why some of the log was lost ("" while nothing was):
-	// a chunk the Sink dropped, or a rest that the final flush could not
-	// store.
+	// incomplete is why some of the log was lost ("" while nothing was): a
+	// chunk the Sink dropped, or what the final flush could not store.
 	incomplete string
 
 	// Flusher plumbing, created by startLocked for the first line.
@@ -295,12 +277,12 @@ func (c *Capture) close(ctx context.Context) error {
 			break
 		}
 	}
+	if err != nil {
+		c.markIncomplete(err)
+	}
 	c.mu.Lock()
 	lost := len(c.buf)
 	c.buf = nil
-	if err != nil && c.incomplete == "" {
-		c.incomplete = c.reason(err)
-	}
 	reason, endsInNL := c.incomplete, c.endsInNL
 	c.mu.Unlock()
 	if reason != "" {
@@ -310,51 +292,6 @@ func (c *Capture) close(ctx context.Context) error {
 		return fmt.Errorf("runlog: run %s: storing the last %d bytes of the log: %w", c.cfg.RunID, lost, err)
 	}
 	return nil
-}
-
-// appendIncomplete ends the stored log with the incomplete marker, so that a
-// reader sees where and why it stops. It is tried once, under a timeout of
-// its own: the Sink has just been failing, and the run must still be
-// recorded. When it fails too, the run's message is all that says so.
-func (c *Capture) appendIncomplete(ctx context.Context, reason string, endsInNL bool) {
-	if c.cfg.Sink == nil {
-		return
-	}
-	line := IncompleteMarker + reason + "]\n"
-	if !endsInNL {
-		line = "\n" + line
-	}
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.finalTimeout)
-	defer cancel()
-	_ = c.cfg.Sink.AppendLog(mctx, c.cfg.RunID, line)
-}
-
-// Incomplete returns why some of the log could not be stored, "" when the
-// Sink stored all of it. It is final once Close has returned. The reason
-// never holds a secret: it is the safe message of the Sink's error, masked.
-func (c *Capture) Incomplete() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.incomplete
-}
-
-// reason turns a Sink error into a short text that may be stored with the
-// run: the message of a *connecthub.Error (written to be shown to users),
-// or a generic text, because other errors may carry addresses or driver
-// detail.
-func (c *Capture) reason(err error) string {
-	var ce *connecthub.Error
-	var r string
-	switch {
-	case errors.As(err, &ce) && ce.Message != "":
-		r = ce.Message
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		r = "storing the log timed out"
-	default:
-		r = "the log could not be stored"
-	}
-	r = strings.Join(strings.Fields(c.masker.Mask(r)), " ")
-	return cutRunes(r, maxReasonRunes)
 }
 
 // Warnings returns the WARN-level lines seen so far (masked, without time
@@ -609,11 +546,7 @@ func (c *Capture) flush(ctx context.Context, final bool) error {
 			}
 			// Gone for good: the chunk still counts against MaxBytes, so
 			// that the log stays bounded, and the log is incomplete.
-			c.mu.Lock()
-			if c.incomplete == "" {
-				c.incomplete = c.reason(err)
-			}
-			c.mu.Unlock()
+			c.markIncomplete(err)
 		}
 	}
 
