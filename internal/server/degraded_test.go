@@ -14,13 +14,13 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/handlers/builtin"
-	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/server"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/testenv"
 )
 
-// fullStore is a real SQLite store whose writes fail, while full is set,
+// fullStore is a real SQLite store whose writes (those this test's server
+// makes) fail, while full is set,
 // with the error the SQLite driver returns for SQLITE_FULL. Only the fault
 // is faked: a full disk cannot be made without root (a small mount), and
 // the driver's classification of a genuine SQLITE_FULL is tested in
@@ -40,12 +40,27 @@ func (s *fullStore) JobCreate(ctx context.Context, j *connecthub.Job) error {
 	return s.Store.JobCreate(ctx, j)
 }
 
+func (s *fullStore) NodeUpsert(ctx context.Context, n *connecthub.Node) error {
+	if s.full.Load() {
+		return errInjectedFull
+	}
+	return s.Store.NodeUpsert(ctx, n)
+}
+
+func (s *fullStore) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([]bool, error) {
+	if s.full.Load() {
+		return nil, errInjectedFull
+	}
+	return s.Store.RunComplete(ctx, outcomes)
+}
+
 func (s *fullStore) NodeKeepalive(ctx context.Context, p store.NodeKeepaliveParams) (*connecthub.Node, error) {
 	if s.full.Load() {
 		return nil, errInjectedFull
 	}
+	n, err := s.Store.NodeKeepalive(ctx, p)
 	s.keepalives.Add(1)
-	return s.Store.NodeKeepalive(ctx, p)
+	return n, err
 }
 
 // TestReadinessSeesAFullDisk checks that a database that answers pings
@@ -55,16 +70,10 @@ func (s *fullStore) NodeKeepalive(ctx context.Context, p store.NodeKeepalivePara
 // takes writes again.
 func TestReadinessSeesAFullDisk(t *testing.T) {
 	t.Parallel()
-	const token = "degraded-test-admin-token-0123456789"
 	st := &fullStore{Store: testenv.SQLite(t)}
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.DBURL, cfg.FernetKeyPath = "", ""
-	cfg.WithDefaults()
-	cfg.Listen = "127.0.0.1:0"
+	cfg := testConfig(t, t.TempDir())
 	cfg.Workers = 1
 	cfg.Heartbeat = 20 * time.Second // longer than the test: the probe writes the keepalive that recovers
-	cfg.AdminToken = config.Secret(token)
 	reg := handler.NewRegistry()
 	if err := builtin.Register(reg, builtin.Options{}); err != nil {
 		t.Fatal(err)
@@ -73,53 +82,43 @@ func TestReadinessSeesAFullDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
+	// Run stops when t.Context ends, just before the cleanups run.
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Run(t.Context()) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := <-stopped; err != nil {
 			t.Errorf("Run = %v", err)
 		}
 	})
 	select {
 	case <-srv.Ready():
-	case err := <-done:
-		done <- err // for the cleanup
+	case err := <-stopped:
+		stopped <- err // for the cleanup
 		t.Fatalf("Run returned before ready: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the server never became ready")
 	}
-	base := "http://" + srv.Addr()
+	n := &node{t: t, url: "http://" + srv.Addr()}
 	ready := func() (int, string) {
-		t.Helper()
-		resp, err := http.Get(base + "/health/ready")
-		if err != nil {
-			t.Fatal(err)
+		resp, body := n.get(http.DefaultClient, "/health/ready")
+		var got struct{ Status string }
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("ready body %q: %v", body, err)
 		}
-		defer resp.Body.Close()
-		var body struct{ Status string }
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, body.Status
+		return resp.StatusCode, got.Status
 	}
 	if code, status := ready(); code != http.StatusOK {
 		t.Fatalf("ready before the fault = %d %q, want 200", code, status)
 	}
 
-	st.full.Store(true)
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/jobs", strings.NewReader(`{"id":"j1","handler":"noop"}`))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// A write in flight when the disk fills up may still succeed; the
+	// node's first keepalive must be over before the fault begins.
+	for st.keepalives.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), store.CodeStorageError) {
-		t.Fatalf("POST /api/v1/jobs on a full disk = %d %s, want 503 storage_error", resp.StatusCode, b)
+	st.full.Store(true)
+	resp, body := n.send(http.DefaultClient, n.request(http.MethodPost, "/api/v1/jobs", `{"id":"j1","handler":"noop"}`,
+		"Authorization", "Bearer "+nodeToken, "Content-Type", "application/json"))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, store.CodeStorageError) {
+		t.Fatalf("POST /api/v1/jobs on a full disk = %d %s, want 503 storage_error", resp.StatusCode, body)
 	}
 	if code, status := ready(); code != http.StatusServiceUnavailable || status != store.CodeStorageError {
 		t.Fatalf("ready on a full disk = %d %q, want 503 %q", code, status, store.CodeStorageError)
