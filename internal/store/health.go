@@ -207,3 +207,34 @@ func (w *watched) TokenTouch(ctx context.Context, id string, now time.Time) erro
 	w.observe(err, false)
 	return err
 }
+
+// RunCompleteAndClaim forwards the optional combined call (see
+// RunCompleteClaimer), so that watching a store does not silently turn its
+// fast path off: the worker finds the call by a type assertion, which an
+// embedded Store alone would hide. A store without the call gets the two
+// calls it stands for.
+func (w *watched) RunCompleteAndClaim(ctx context.Context, outcomes []RunOutcome, claim RunClaimParams) ([]bool, []*connecthub.Run, error) {
+	cc, ok := w.Store.(RunCompleteClaimer)
+	if !ok {
+		applied, err := w.RunComplete(ctx, outcomes)
+		if err != nil {
+			return nil, nil, err
+		}
+		runs, err := w.RunClaim(ctx, claim)
+		return applied, runs, err
+	}
+	applied, runs, err := cc.RunCompleteAndClaim(ctx, outcomes, claim)
+	stored := len(runs) > 0
+	for _, a := range applied {
+		stored = stored || a
+	}
+	w.observe(err, stored)
+	return applied, runs, err
+}
+
+// CompleteAndClaimPays answers for the watched store; false when it has no
+// combined call.
+func (w *watched) CompleteAndClaimPays() bool {
+	cc, ok := w.Store.(RunCompleteClaimer)
+	return ok && cc.CompleteAndClaimPays()
+}

@@ -104,3 +104,19 @@ func bigJob(id string) *connecthub.Job {
 		CreatedAt: now, UpdatedAt: now,
 	}
 }
+
+// TestWatchedStoreKeepsCombinedCall checks that the server's watched
+// SQLite store still makes the worker use the combined complete-and-claim
+// call, SQLite's fast path.
+func TestWatchedStoreKeepsCombinedCall(t *testing.T) {
+	t.Parallel()
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "connecthub.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cc, ok := store.Watch(st, store.NewHealth(st.Ping, 0)).(store.RunCompleteClaimer)
+	if !ok || !cc.CompleteAndClaimPays() {
+		t.Fatalf("watched SQLite store: combined call offered %v, pays %v; want both", ok, ok && cc.CompleteAndClaimPays())
+	}
+}
