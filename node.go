@@ -57,10 +57,18 @@ const (
 // Token is an API token. Only a hash of its secret is stored; the secret is
 // shown once, when the token is created.
 type Token struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Scope      string     `json:"scope"`
-	Hash       string     `json:"-"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Scope string `json:"scope"`
+	Hash  string `json:"-"`
+	// Queues are the queues a worker-scope token may register nodes for
+	// and claim runs from (default: "default"); empty for admin scope.
+	// They bound which jobs' secrets the token's workers can receive.
+	Queues []string `json:"queues,omitempty"`
+	// NodePrefix is the prefix of every node name a worker-scope token
+	// may act for (default: the token's name); empty for admin scope. It
+	// keeps one worker's token from speaking for another node.
+	NodePrefix string     `json:"node_prefix,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`

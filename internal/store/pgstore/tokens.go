@@ -11,7 +11,7 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at`
+const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at, node_prefix, queues`
 
 // tokenTouchEvery is how stale last_used_at must be before TokenTouch
 // writes it again.
@@ -19,15 +19,17 @@ const tokenTouchEvery = time.Minute
 
 // TokenCreate implements store.TokenStore.
 func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
-	if err := checkToken(t); err != nil {
+	row, err := checkToken(t)
+	if err != nil {
 		return err
 	}
 	db, err := s.db()
 	if err != nil {
 		return err
 	}
-	_, err = db.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		t.ID, t.Name, t.Scope, t.Hash, utc(t.CreatedAt), utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt))
+	_, err = db.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		t.ID, t.Name, t.Scope, t.Hash, utc(t.CreatedAt), utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt),
+		row.NodePrefix, row.Queues)
 	if isCode(err, codeUniqueViolation) {
 		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
 			Message: "a token with this id, name or secret already exists", Err: err}
@@ -128,21 +130,28 @@ func (s *Store) TokenTouch(ctx context.Context, id string, now time.Time) error 
 
 // checkToken rejects a token the store must not keep: the contract's
 // checks, then text PostgreSQL cannot store.
-func checkToken(t *connecthub.Token) error {
-	if err := store.CheckToken(t); err != nil {
-		return err
+func checkToken(t *connecthub.Token) (store.TokenRow, error) {
+	row, err := store.PrepareToken(t)
+	if err != nil {
+		return row, err
 	}
 	for _, f := range []struct{ name, value string }{{"id", t.ID}, {"name", t.Name}, {"hash", t.Hash}} {
 		if !storable(f.value) {
-			return connecthub.FieldError(f.name, "", "%s must be UTF-8 text without NUL characters", f.name)
+			return row, connecthub.FieldError(f.name, "", "%s must be UTF-8 text without NUL characters", f.name)
 		}
 	}
-	return nil
+	return row, nil
 }
 
 func scanToken(row pgx.Row) (*connecthub.Token, error) {
-	var t connecthub.Token
-	if err := row.Scan(&t.ID, &t.Name, &t.Scope, &t.Hash, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt); err != nil {
+	var (
+		t      connecthub.Token
+		queues []byte
+	)
+	if err := row.Scan(&t.ID, &t.Name, &t.Scope, &t.Hash, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt, &t.NodePrefix, &queues); err != nil {
+		return nil, err
+	}
+	if err := store.DecodeTokenQueues(&t, queues); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = utc(t.CreatedAt)

@@ -12,7 +12,7 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at`
+const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at, node_prefix, queues`
 
 // tokenTouchEvery is how stale last_used_at must be before TokenTouch
 // writes it again.
@@ -20,12 +20,14 @@ const tokenTouchEvery = time.Minute
 
 // TokenCreate implements store.TokenStore.
 func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
-	if err := store.CheckToken(t); err != nil {
+	row, err := store.PrepareToken(t)
+	if err != nil {
 		return err
 	}
 	return s.write(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, t.Name, t.Scope, t.Hash, micros(t.CreatedAt), nullMicros(t.LastUsedAt), nullMicros(t.RevokedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Name, t.Scope, t.Hash, micros(t.CreatedAt), nullMicros(t.LastUsedAt), nullMicros(t.RevokedAt),
+			row.NodePrefix, row.Queues)
 		if isUniqueViolation(err) {
 			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
 				Message: "a token with this id, name or secret already exists", Err: err}
@@ -115,8 +117,12 @@ func scanToken(sc scanner) (*connecthub.Token, error) {
 		t                connecthub.Token
 		created          int64
 		lastUsed, revoke sql.NullInt64
+		queues           string
 	)
-	if err := sc.Scan(&t.ID, &t.Name, &t.Scope, &t.Hash, &created, &lastUsed, &revoke); err != nil {
+	if err := sc.Scan(&t.ID, &t.Name, &t.Scope, &t.Hash, &created, &lastUsed, &revoke, &t.NodePrefix, &queues); err != nil {
+		return nil, err
+	}
+	if err := store.DecodeTokenQueues(&t, []byte(queues)); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = fromMicros(created)

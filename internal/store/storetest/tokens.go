@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,6 +71,65 @@ func exerciseTokens(t *testing.T, newStore NewStoreFunc) {
 			checkToken(t, admin, tokenByHash(t, s, admin.Hash))
 			_, err := s.TokenByHash(t.Context(), "sha256-of-nothing")
 			requireKind(t, err, connecthub.KindNotFound)
+		},
+		"Binding": func(t *testing.T, s store.Store) {
+			// A worker token without a binding gets its name as the
+			// node-name prefix and the default queue; a chosen binding
+			// reads back as given; an admin token has none.
+			plain := createToken(t, s, testToken("tok_p", "edge", t0))
+			bound := testToken("tok_b", "erp", t0)
+			bound.NodePrefix, bound.Queues = "erp-worker-", []string{"erp", "default"}
+			createToken(t, s, bound)
+			admin := testToken("tok_adm", "ops", t0)
+			admin.Scope = connecthub.ScopeAdmin
+			createToken(t, s, admin)
+			for _, tt := range []struct {
+				tok    *connecthub.Token
+				prefix string
+				queues []string
+			}{
+				{plain, "edge", []string{connecthub.DefaultQueue}},
+				{bound, "erp-worker-", []string{"erp", "default"}},
+				{admin, "", nil},
+			} {
+				got := tokenByHash(t, s, tt.tok.Hash)
+				if got.NodePrefix != tt.prefix || !slices.Equal(got.Queues, tt.queues) {
+					t.Errorf("token %s: node_prefix %q, queues %q; want %q, %q", tt.tok.Name, got.NodePrefix, got.Queues, tt.prefix, tt.queues)
+				}
+			}
+			listed, err := s.TokenList(t.Context())
+			if err != nil {
+				t.Fatalf("TokenList: %v", err)
+			}
+			for _, tok := range listed {
+				if tok.ID == bound.ID && (tok.NodePrefix != bound.NodePrefix || !slices.Equal(tok.Queues, bound.Queues)) {
+					t.Errorf("listed token %s: node_prefix %q, queues %q", tok.Name, tok.NodePrefix, tok.Queues)
+				}
+			}
+		},
+		"BindingRefused": func(t *testing.T, s store.Store) {
+			for name, tc := range map[string]struct {
+				mutate func(*connecthub.Token)
+				field  string
+			}{
+				"admin with a prefix": {func(tok *connecthub.Token) { tok.Scope, tok.NodePrefix = connecthub.ScopeAdmin, "x" }, "scope"},
+				"admin with queues":   {func(tok *connecthub.Token) { tok.Scope, tok.Queues = connecthub.ScopeAdmin, []string{"q"} }, "scope"},
+				"prefix with a space": {func(tok *connecthub.Token) { tok.NodePrefix = "a b" }, "node_prefix"},
+				"empty queue name":    {func(tok *connecthub.Token) { tok.Queues = []string{"q", ""} }, "queues"},
+				"queue twice":         {func(tok *connecthub.Token) { tok.Queues = []string{"q", "q"} }, "queues"},
+			} {
+				tok := testToken("tok_r", "refused", t0)
+				tc.mutate(tok)
+				err := s.TokenCreate(t.Context(), tok)
+				requireKind(t, err, connecthub.KindInvalid)
+				var ce *connecthub.Error
+				if !errors.As(err, &ce) || ce.Field != tc.field {
+					t.Errorf("%s: err = %v, want one naming field %s", name, err, tc.field)
+				}
+			}
+			if _, err := s.TokenByHash(t.Context(), "sha256-of-tok_r"); !connecthub.IsKind(err, connecthub.KindNotFound) {
+				t.Errorf("a refused token was stored: err = %v", err)
+			}
 		},
 		"CreateConflicts": func(t *testing.T, s store.Store) {
 			createToken(t, s, testToken("tok_1", "one", t0))

@@ -1,0 +1,17 @@
+-- ConnectHub schema for PostgreSQL, version 5: worker tokens bound to node
+-- names and queues. It mirrors the SQLite schema's version 5.
+--
+-- A worker-scope token may act only for nodes whose name starts with
+-- node_prefix and claim only runs of its queues (a JSON array). Worker
+-- tokens created before this version get the binding that matches how they
+-- were meant to be used: their name as the prefix and the default queue.
+-- Admin-scope tokens are bound to nothing ('' and '[]').
+
+-- +goose Up
+ALTER TABLE tokens ADD COLUMN node_prefix text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN queues json NOT NULL DEFAULT '[]';
+UPDATE tokens SET node_prefix = name, queues = '["default"]' WHERE scope = 'worker';
+
+-- +goose Down
+ALTER TABLE tokens DROP COLUMN queues;
+ALTER TABLE tokens DROP COLUMN node_prefix;
