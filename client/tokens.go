@@ -16,10 +16,29 @@ type CreatedToken struct {
 }
 
 // CreateToken creates an API token with a scope (connecthub.ScopeWorker or
-// connecthub.ScopeAdmin).
+// connecthub.ScopeAdmin). A worker token made here is bound to node names
+// starting with name and to the default queue; see CreateTokenWith.
 func (c *Client) CreateToken(ctx context.Context, name, scope string) (*CreatedToken, error) {
+	return c.CreateTokenWith(ctx, TokenRequest{Name: name, Scope: scope})
+}
+
+// TokenRequest describes a token to create.
+type TokenRequest struct {
+	Name  string `json:"name"`
+	Scope string `json:"scope"`
+	// Queues are the queues a worker token's nodes may serve and claim
+	// from; empty means the default queue.
+	Queues []string `json:"queues,omitempty"`
+	// NodePrefix is the prefix every node name of a worker token must
+	// start with; empty means the token's name.
+	NodePrefix string `json:"node_prefix,omitempty"`
+}
+
+// CreateTokenWith creates an API token as req describes, a worker token
+// bound to its queues and node-name prefix.
+func (c *Client) CreateTokenWith(ctx context.Context, req TokenRequest) (*CreatedToken, error) {
 	var out CreatedToken
-	return &out, c.do(ctx, http.MethodPost, "/api/v1/tokens", nil, map[string]string{"name": name, "scope": scope}, &out)
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/tokens", nil, req, &out)
 }
 
 // ListTokens lists API tokens, newest first, without their secrets.

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/client"
 )
 
 // newTokenCmd manages API tokens through the server's API (admin only),
@@ -18,14 +20,18 @@ func newTokenCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens (worker tokens for `connecthub worker`)"}
 	cf.register(cmd)
 
-	var name, scope string
+	var name, scope, nodePrefix string
+	var queues []string
 	create := &cobra.Command{
-		Use:   "create --name NAME [--scope worker|admin]",
+		Use:   "create --name NAME [--scope worker|admin] [--queues a,b] [--node-prefix P]",
 		Short: "Create a token and print its secret (shown only once)",
 		Long: "Create an API token. The secret is printed alone on stdout, so that\n" +
 			"  T=$(connecthub token create --name worker-1)\n" +
 			"captures it; the server keeps only its SHA-256 and cannot show it again.\n" +
-			"A worker token may call only the worker protocol (/api/v1/worker).",
+			"A worker token may call only the worker protocol (/api/v1/worker), only for\n" +
+			"nodes whose name starts with --node-prefix (default: the token's name), and\n" +
+			"may serve only --queues (default: default): the jobs of those queues, with\n" +
+			"their secrets, are what its workers can receive.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
@@ -35,7 +41,10 @@ func newTokenCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t, err := c.CreateToken(cmd.Context(), name, scope)
+			if scope == connecthub.ScopeAdmin && (len(queues) > 0 || nodePrefix != "") {
+				return usageError("--queues and --node-prefix bind worker tokens only")
+			}
+			t, err := c.CreateTokenWith(cmd.Context(), client.TokenRequest{Name: name, Scope: scope, Queues: queues, NodePrefix: nodePrefix})
 			if err != nil {
 				return err
 			}
@@ -49,6 +58,8 @@ func newTokenCmd(env *Env) *cobra.Command {
 	}
 	create.Flags().StringVar(&name, "name", "", "a name for the token, e.g. the worker or team it is for (required)")
 	create.Flags().StringVar(&scope, "scope", connecthub.ScopeWorker, "worker (the worker protocol only) or admin (everything)")
+	create.Flags().StringSliceVar(&queues, "queues", nil, "worker scope: the queues its workers may serve, comma-separated (default: default)")
+	create.Flags().StringVar(&nodePrefix, "node-prefix", "", "worker scope: the prefix of the node names its workers may use (default: the token's name)")
 
 	list := &cobra.Command{
 		Use: "list", Short: "List tokens (never their secrets)", Args: cobra.NoArgs,
@@ -68,10 +79,11 @@ func newTokenCmd(env *Env) *cobra.Command {
 				return writeJSONOut(env, map[string]any{"tokens": tokens})
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED")
+			fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED\tNODE PREFIX\tQUEUES")
 			for _, t := range tokens {
 				created := t.CreatedAt
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, fmtTime(&created, ""), fmtTime(t.LastUsedAt, ""), fmtTime(t.RevokedAt, ""))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, fmtTime(&created, ""), fmtTime(t.LastUsedAt, ""), fmtTime(t.RevokedAt, ""),
+					dash(t.NodePrefix), dash(strings.Join(t.Queues, ",")))
 			}
 			return tw.Flush()
 		},

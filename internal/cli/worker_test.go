@@ -36,10 +36,18 @@ var remoteSays = handler.Spec{
 	},
 }
 
-// workerToken creates an API token with the worker scope.
+// workerToken creates an API token with the worker scope, bound to node
+// names that start with its name.
 func (s *server) workerToken(name string) string {
 	s.t.Helper()
-	tok, err := s.client.CreateToken(context.Background(), name, connecthub.ScopeWorker)
+	return s.workerTokenFor(name, "")
+}
+
+// workerTokenFor creates an API token with the worker scope, bound to node
+// names that start with nodePrefix ("" = the token's name).
+func (s *server) workerTokenFor(name, nodePrefix string) string {
+	s.t.Helper()
+	tok, err := s.client.CreateTokenWith(context.Background(), client.TokenRequest{Name: name, Scope: connecthub.ScopeWorker, NodePrefix: nodePrefix})
 	if err != nil {
 		s.t.Fatalf("create worker token: %v", err)
 	}
@@ -174,7 +182,7 @@ func (w *remoteWorker) waitStatus(status string) {
 func TestWorkerRemoteRunsWithLog(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), map[string]string{"CONNECTHUB_WORKERS": "0"})
-	tok := s.workerToken("workers")
+	tok := s.workerTokenFor("workers", "w")
 	w1 := startWorker(t, s.url, tok, "w1", nil, remoteSays)
 	startWorker(t, s.url, tok, "w2", nil, remoteSays)
 	n := s.waitNode("w1", connecthub.NodeActive)
@@ -246,7 +254,7 @@ func TestWorkerPythonExample(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "..", "examples", "python-worker", "worker.py")
 	s := startServer(t, t.TempDir(), map[string]string{"CONNECTHUB_WORKERS": "0"})
-	tok := s.workerToken("python")
+	tok := s.workerTokenFor("python", "py-")
 
 	cmd := exec.Command(python, script, "--server", s.url, "--name", "py-e2e", "--heartbeat", "0.2")
 	cmd.Env = append(os.Environ(), "CONNECTHUB_WORKER_TOKEN="+tok, "PYTHONDONTWRITEBYTECODE=1")
@@ -392,7 +400,7 @@ func TestWorkerProcessKill9RunRescuedByDeadDetection(t *testing.T) {
 		"CONNECTHUB_LEASE_TTL":       "60s", // a rescue by lease expiry would take a minute
 		"CONNECTHUB_NODE_DEAD_AFTER": deadAfter.String(),
 	})
-	tok := s.workerToken("procs")
+	tok := s.workerTokenFor("procs", "victim")
 	victim := startWorkerProc(t, s.url, tok, "victim", nil)
 	s.waitNode("victim", connecthub.NodeActive)
 	s.createJob(`{"id":"nap","handler":"sleep","public_cfg":{"seconds":2},"max_attempts":2,"retry_backoff":"10ms"}`)
@@ -422,7 +430,7 @@ func TestWorkerProcessKill9RunRescuedByDeadDetection(t *testing.T) {
 	if len(rescued.Attempts) != 1 || rescued.Attempts[0].Node != "victim" || !strings.Contains(rescued.Attempts[0].Error, connecthub.ReasonWorkerLost) {
 		t.Errorf("rescued run history: %+v", rescued.Attempts)
 	}
-	startWorker(t, s.url, tok, "heir", nil)
+	startWorker(t, s.url, s.workerTokenFor("heirs", "heir"), "heir", nil)
 	done := s.waitStatus(id, connecthub.StatusSuccess)
 	if done.Node != "heir" || done.Attempt != 2 {
 		t.Errorf("run after rescue: node %q attempt %d", done.Node, done.Attempt)
@@ -446,7 +454,7 @@ func TestWorkerProcessSIGTERM(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := startServer(t, t.TempDir(), map[string]string{"CONNECTHUB_WORKERS": "0"})
-			tok := s.workerToken("procs")
+			tok := s.workerTokenFor("procs", "graceful")
 			p := startWorkerProc(t, s.url, tok, "graceful", map[string]string{"CONNECTHUB_SHUTDOWN_TIMEOUT": tt.timeout})
 			s.createJob(`{"id":"nap","handler":"sleep","public_cfg":{"seconds":1.5}}`)
 			id := s.runNow("nap").ID
@@ -482,7 +490,7 @@ func TestWorkerStalledLeaseLostLateCompleteRefused(t *testing.T) {
 		"CONNECTHUB_LEASE_TTL":       "1s",
 		"CONNECTHUB_NODE_DEAD_AFTER": "1m", // the lease, not dead detection, rescues here
 	})
-	tok := s.workerToken("protocol")
+	tok := s.workerTokenFor("protocol", "proto-")
 	c, err := client.New(s.url, tok, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -505,22 +513,22 @@ func TestWorkerStalledLeaseLostLateCompleteRefused(t *testing.T) {
 		}
 		return resp.Runs[0]
 	}
-	reg("stalled")
-	reg("fresh")
+	reg("proto-stalled")
+	reg("proto-fresh")
 	s.createJob(`{"id":"once","handler":"noop","max_attempts":2,"secret_cfg":{"k":"v-secret"}}`)
 	id := s.runNow("once").ID
 
-	old := claim("stalled")
+	old := claim("proto-stalled")
 	if old.ID != id || old.Attempt != 1 || old.Secrets["k"] != "v-secret" || old.Handler != "noop" {
 		t.Fatalf("claimed %+v", old)
 	}
-	if _, err := c.HeartbeatRun(ctx, id, client.RunHeartbeatRequest{Name: "stalled", Attempt: 1}); err != nil {
+	if _, err := c.HeartbeatRun(ctx, id, client.RunHeartbeatRequest{Name: "proto-stalled", Attempt: 1}); err != nil {
 		t.Fatalf("heartbeat while holding: %v", err)
 	}
 	// Silence: the lease expires and the rescuer re-queues the run.
 	s.waitRun(id, "rescued", func(r *connecthub.Run) bool { return r.Attempt == 2 && r.Status == connecthub.StatusQueued })
 
-	cur := claim("fresh")
+	cur := claim("proto-fresh")
 	if cur.ID != id || cur.Attempt != 2 {
 		t.Fatalf("re-claimed %+v", cur)
 	}
@@ -538,7 +546,7 @@ func TestWorkerStalledLeaseLostLateCompleteRefused(t *testing.T) {
 			case <-stopBeats:
 				return
 			case <-tick.C:
-				_, _ = c.HeartbeatRun(ctx, id, client.RunHeartbeatRequest{Name: "fresh", Attempt: 2})
+				_, _ = c.HeartbeatRun(ctx, id, client.RunHeartbeatRequest{Name: "proto-fresh", Attempt: 2})
 			}
 		}
 	}()
@@ -550,15 +558,15 @@ func TestWorkerStalledLeaseLostLateCompleteRefused(t *testing.T) {
 		}
 	}
 	defer stopHeartbeats()
-	if err := c.AppendRunLog(ctx, id, client.LogRequest{Name: "fresh", Attempt: 2, Lines: []string{"fresh line v-secret"}}); err != nil {
+	if err := c.AppendRunLog(ctx, id, client.LogRequest{Name: "proto-fresh", Attempt: 2, Lines: []string{"fresh line v-secret"}}); err != nil {
 		t.Fatal(err)
 	}
-	done, err := c.CompleteRun(ctx, id, client.CompleteRequest{Name: "fresh", Attempt: 2, Status: client.CompleteSuccess, Message: "fresh done", Result: json.RawMessage(`{"ok":true}`)})
-	if err != nil || done.Status != connecthub.StatusSuccess || done.Node != "fresh" {
+	done, err := c.CompleteRun(ctx, id, client.CompleteRequest{Name: "proto-fresh", Attempt: 2, Status: client.CompleteSuccess, Message: "fresh done", Result: json.RawMessage(`{"ok":true}`)})
+	if err != nil || done.Status != connecthub.StatusSuccess || done.Node != "proto-fresh" {
 		t.Fatalf("complete: %+v, %v", done, err)
 	}
 	stopHeartbeats()
-	again, err := c.CompleteRun(ctx, id, client.CompleteRequest{Name: "fresh", Attempt: 2, Status: client.CompleteSuccess, Message: "fresh done", Result: json.RawMessage(`{"ok":true}`)})
+	again, err := c.CompleteRun(ctx, id, client.CompleteRequest{Name: "proto-fresh", Attempt: 2, Status: client.CompleteSuccess, Message: "fresh done", Result: json.RawMessage(`{"ok":true}`)})
 	if err != nil || again.Status != connecthub.StatusSuccess || again.FinishedAt == nil || !again.FinishedAt.Equal(*done.FinishedAt) {
 		t.Errorf("a repeated complete must answer the same run: %+v, %v", again, err)
 	}
@@ -566,14 +574,14 @@ func TestWorkerStalledLeaseLostLateCompleteRefused(t *testing.T) {
 	// The stalled worker wakes up.
 	for name, call := range map[string]func() error{
 		"heartbeat": func() error {
-			_, err := c.HeartbeatRun(ctx, id, client.RunHeartbeatRequest{Name: "stalled", Attempt: 1})
+			_, err := c.HeartbeatRun(ctx, id, client.RunHeartbeatRequest{Name: "proto-stalled", Attempt: 1})
 			return err
 		},
 		"log": func() error {
-			return c.AppendRunLog(ctx, id, client.LogRequest{Name: "stalled", Attempt: 1, Chunk: "stale line\n"})
+			return c.AppendRunLog(ctx, id, client.LogRequest{Name: "proto-stalled", Attempt: 1, Chunk: "stale line\n"})
 		},
 		"complete": func() error {
-			_, err := c.CompleteRun(ctx, id, client.CompleteRequest{Name: "stalled", Attempt: 1, Status: client.CompleteFailure, Error: "late"})
+			_, err := c.CompleteRun(ctx, id, client.CompleteRequest{Name: "proto-stalled", Attempt: 1, Status: client.CompleteFailure, Error: "late"})
 			return err
 		},
 	} {
@@ -581,12 +589,12 @@ func TestWorkerStalledLeaseLostLateCompleteRefused(t *testing.T) {
 			t.Errorf("late %s: %v, want 409 lease_lost", name, err)
 		}
 	}
-	batch, err := c.Heartbeat(ctx, client.HeartbeatRequest{Name: "stalled", Runs: []client.RunRef{{ID: id, Attempt: 1}}})
+	batch, err := c.Heartbeat(ctx, client.HeartbeatRequest{Name: "proto-stalled", Runs: []client.RunRef{{ID: id, Attempt: 1}}})
 	if err != nil || len(batch.Runs) != 1 || !batch.Runs[0].Lost {
 		t.Errorf("late batch heartbeat: %+v, %v", batch, err)
 	}
 	final := s.waitStatus(id, connecthub.StatusSuccess)
-	if final.Node != "fresh" || final.Message != "fresh done" || final.Error != "" || string(final.Result) != `{"ok":true}` {
+	if final.Node != "proto-fresh" || final.Message != "fresh done" || final.Error != "" || string(final.Result) != `{"ok":true}` {
 		t.Errorf("the late complete overwrote the run: %+v", final)
 	}
 	log, _, err := s.client.RunLog(ctx, id)
@@ -721,7 +729,8 @@ func TestWorkerTokenScopes(t *testing.T) {
 		{workerTok, "GET", "/api/v1/tokens", "", http.StatusForbidden},
 		{workerTok, "POST", "/api/v1/tokens", `{"name":"escalate","scope":"admin"}`, http.StatusForbidden},
 		{workerTok, "GET", "/api/v1/nodes", "", http.StatusForbidden},
-		{workerTok, "POST", "/api/v1/worker/keepalive", `{"name":"nobody","running":0}`, http.StatusNotFound},
+		{workerTok, "POST", "/api/v1/worker/keepalive", `{"name":"w-scope-nobody","running":0}`, http.StatusNotFound},
+		{workerTok, "POST", "/api/v1/worker/keepalive", `{"name":"nobody","running":0}`, http.StatusForbidden},
 		{"chw_not-a-real-token", "GET", "/api/v1/jobs", "", http.StatusUnauthorized},
 		{"chw_not-a-real-token", "POST", "/api/v1/worker/keepalive", `{"name":"nobody"}`, http.StatusUnauthorized},
 		{adminTok, "GET", "/api/v1/jobs", "", http.StatusOK},
@@ -852,7 +861,7 @@ func TestWorkerClaimLongPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, name := range []string{"poller", "quitter"} {
+	for _, name := range []string{"poller", "poller-quitter"} {
 		if _, err := c.Register(ctx, client.RegisterRequest{Name: name, Queues: []string{"default"},
 			Handlers: []connecthub.NodeHandler{{Name: "noop"}}, MaxConcurrency: 1}); err != nil {
 			t.Fatal(err)
@@ -864,7 +873,7 @@ func TestWorkerClaimLongPoll(t *testing.T) {
 	qctx, cancel := context.WithCancel(ctx)
 	quit := make(chan error, 1)
 	go func() {
-		_, err := c.Claim(qctx, client.ClaimRequest{Name: "quitter", Max: 1, Wait: connecthub.Duration(30 * time.Second)})
+		_, err := c.Claim(qctx, client.ClaimRequest{Name: "poller-quitter", Max: 1, Wait: connecthub.Duration(30 * time.Second)})
 		quit <- err
 	}()
 	cancel()

@@ -196,7 +196,7 @@ func (a *API) authed(h func(http.ResponseWriter, *http.Request) error) http.Hand
 				return
 			}
 		}
-		ok, err := a.bearerAuthorized(r)
+		r, ok, err := a.bearerAuthorized(r)
 		if err != nil {
 			writeError(w, r, a.log, err)
 			return

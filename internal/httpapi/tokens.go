@@ -8,12 +8,15 @@ import (
 	"strings"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/workerproto"
 )
 
 // Tokens manages API tokens; *token.Service implements it.
 type Tokens interface {
-	// Create makes a token and returns it with its secret (shown once).
-	Create(ctx context.Context, name, scope string) (*connecthub.Token, string, error)
+	// CreateBound makes a token and returns it with its secret (shown
+	// once). queues and nodePrefix bind a worker-scope token (nil and ""
+	// for the defaults: the default queue and the token's name).
+	CreateBound(ctx context.Context, name, scope string, queues []string, nodePrefix string) (*connecthub.Token, string, error)
 	List(ctx context.Context) ([]*connecthub.Token, error)
 	Revoke(ctx context.Context, idOrName string) error
 	// Authenticate returns the live token whose secret is bearer, or nil.
@@ -48,45 +51,46 @@ func bearer(r *http.Request) (string, bool) {
 // worker-scope API token only on the worker protocol (elsewhere it is a
 // 403, not a 401: the token is good, its scope is not). false without an
 // error means there is no valid bearer token (a session cookie may still
-// authorise the request).
-func (a *API) bearerAuthorized(r *http.Request) (bool, error) {
+// authorise the request). The request returned carries a worker-scope
+// token in its context, so that the worker protocol holds the token to its
+// binding (node names and queues).
+func (a *API) bearerAuthorized(r *http.Request) (*http.Request, bool, error) {
 	if a.authorized(r) {
-		return true, nil
+		return r, true, nil
 	}
-	scope, err := a.apiTokenScope(r)
+	t, err := a.apiToken(r)
 	switch {
 	case err != nil:
-		return false, err
-	case scope == connecthub.ScopeAdmin:
-		return true, nil
-	case scope == connecthub.ScopeWorker && workerScopeAllowed(r.URL.Path):
-		return true, nil
-	case scope == connecthub.ScopeWorker:
-		return false, errWorkerScope
+		return r, false, err
+	case t == nil:
+		return r, false, nil
+	case t.Scope == connecthub.ScopeAdmin:
+		return r, true, nil
+	case t.Scope == connecthub.ScopeWorker && workerScopeAllowed(r.URL.Path):
+		return r.WithContext(workerproto.WithWorkerToken(r.Context(), t)), true, nil
+	case t.Scope == connecthub.ScopeWorker:
+		return r, false, errWorkerScope
 	}
-	return false, nil
+	return r, false, nil
 }
 
-// apiTokenScope authenticates an API token (not the admin token) and
-// returns its scope, "" when the bearer is not a live API token. An error
-// means the tokens could not be checked (the database is down).
-func (a *API) apiTokenScope(r *http.Request) (string, error) {
+// apiToken authenticates an API token (not the admin token) and returns
+// it, nil when the bearer is not a live API token. An error means the
+// tokens could not be checked (the database is down).
+func (a *API) apiToken(r *http.Request) (*connecthub.Token, error) {
 	if a.cfg.Tokens == nil {
-		return "", nil
+		return nil, nil
 	}
 	tok, ok := bearer(r)
 	if !ok || !hasAnyPrefix(tok, tokenPrefixes) {
-		return "", nil
+		return nil, nil
 	}
 	t, err := a.cfg.Tokens.Authenticate(r.Context(), tok)
 	if err != nil {
-		return "", &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "unavailable",
+		return nil, &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "unavailable",
 			Message: "cannot check the API token now (database unavailable); try again", Err: err}
 	}
-	if t == nil {
-		return "", nil
-	}
-	return t.Scope, nil
+	return t, nil
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {
@@ -130,13 +134,15 @@ func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in struct {
-		Name  string `json:"name"`
-		Scope string `json:"scope"`
+		Name       string   `json:"name"`
+		Scope      string   `json:"scope"`
+		Queues     []string `json:"queues"`
+		NodePrefix string   `json:"node_prefix"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	t, secret, err := a.cfg.Tokens.Create(r.Context(), in.Name, in.Scope)
+	t, secret, err := a.cfg.Tokens.CreateBound(r.Context(), in.Name, in.Scope, in.Queues, in.NodePrefix)
 	if err != nil {
 		return err
 	}

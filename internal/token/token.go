@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
 // Prefixes of the secrets by scope. They let a person (and secret scanners)
@@ -72,8 +73,18 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 // Create makes a token and returns it with its secret, the only time the
 // secret exists outside the caller's hands. An empty scope means worker:
 // the narrower scope is the safe default for a credential given to a
-// machine.
+// machine. A worker token made here is bound to node names starting with
+// its name and to the default queue (see CreateBound).
 func (s *Service) Create(ctx context.Context, name, scope string) (*connecthub.Token, string, error) {
+	return s.CreateBound(ctx, name, scope, nil, "")
+}
+
+// CreateBound is Create with a worker token's binding: the queues its
+// workers may serve (nil: the default queue) and the prefix of the node
+// names they may use (empty: the token's name). The binding is what keeps
+// a worker's credential from speaking for other nodes or receiving the
+// secrets of other queues' jobs; the store checks it.
+func (s *Service) CreateBound(ctx context.Context, name, scope string, queues []string, nodePrefix string) (*connecthub.Token, string, error) {
 	name = strings.TrimSpace(name)
 	if !namePattern.MatchString(name) {
 		return nil, "", connecthub.FieldError("name", "", "name is required: 1-128 characters of A-Z a-z 0-9 . _ : -")
@@ -110,6 +121,13 @@ func (s *Service) Create(ctx context.Context, name, scope string) (*connecthub.T
 		Scope:     scope,
 		Hash:      Hash(secret),
 		CreatedAt: s.now(),
+	}
+	if scope == connecthub.ScopeWorker {
+		// The defaults are applied here too, so that the token returned
+		// shows the binding the store keeps.
+		t.NodePrefix, t.Queues = store.WorkerTokenBinding(&connecthub.Token{Name: name, NodePrefix: strings.TrimSpace(nodePrefix), Queues: queues})
+	} else {
+		t.NodePrefix, t.Queues = strings.TrimSpace(nodePrefix), queues
 	}
 	if err := s.st.TokenCreate(ctx, t); err != nil {
 		if connecthub.IsKind(err, connecthub.KindConflict) {

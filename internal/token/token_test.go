@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -170,5 +171,36 @@ func TestCreateRejectsBadInput(t *testing.T) {
 	}
 	if err := s.Revoke(ctx, " "); !connecthub.IsKind(err, connecthub.KindInvalid) {
 		t.Errorf("Revoke(blank) = %v, want invalid", err)
+	}
+}
+
+// TestCreateBound checks that a worker token shows the binding it gets:
+// the defaults (its name, the default queue) or what was asked.
+func TestCreateBound(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, prefix string
+		queues       []string
+		wantPrefix   string
+		wantQueues   []string
+	}{
+		{"defaults", "", nil, "w1", []string{connecthub.DefaultQueue}},
+		{"chosen", " edge- ", []string{"erp", "crm"}, "edge-", []string{"erp", "crm"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, st := newService(t)
+			tok, _, err := s.CreateBound(t.Context(), "w1", "", tt.queues, tt.prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.NodePrefix != tt.wantPrefix || !slices.Equal(tok.Queues, tt.wantQueues) {
+				t.Errorf("token bound to %q, %q; want %q, %q", tok.NodePrefix, tok.Queues, tt.wantPrefix, tt.wantQueues)
+			}
+			if got := st.tokens[0]; got.NodePrefix != tt.wantPrefix || !slices.Equal(got.Queues, tt.wantQueues) {
+				t.Errorf("stored token bound to %q, %q", got.NodePrefix, got.Queues)
+			}
+		})
 	}
 }

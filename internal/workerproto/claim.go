@@ -25,6 +25,9 @@ func (s *Service) Claim(ctx context.Context, req protocol.ClaimRequest) (*protoc
 	if req.Wait < 0 || req.Wait.D() > protocol.MaxClaimWait {
 		return nil, connecthub.FieldError("wait", "", "wait must be between 0s and %s", protocol.MaxClaimWait)
 	}
+	if err := s.authorizeNode(ctx, req.Name); err != nil {
+		return nil, err
+	}
 	n, err := s.cfg.Nodes.Get(ctx, req.Name)
 	if connecthub.IsKind(err, connecthub.KindNotFound) {
 		return nil, errNotRegistered
@@ -32,6 +35,8 @@ func (s *Service) Claim(ctx context.Context, req protocol.ClaimRequest) (*protoc
 	if err != nil {
 		return nil, err
 	}
+	// A run's secrets go only to a worker whose token may serve its queue.
+	n.Queues = claimQueues(ctx, n.Queues)
 	tasks, err := s.claimWaiting(ctx, n, req.Max, req.Wait.D())
 	if err != nil {
 		return nil, err

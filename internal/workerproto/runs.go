@@ -33,6 +33,9 @@ func (s *Service) Heartbeat(ctx context.Context, req protocol.HeartbeatRequest) 
 		}
 		seen[ref.ID] = true
 	}
+	if err := s.authorizeNode(ctx, req.Name); err != nil {
+		return nil, err
+	}
 	out, err := s.heartbeat(ctx, req.Name, req.Runs)
 	if err != nil {
 		return nil, err
@@ -47,6 +50,9 @@ func (s *Service) HeartbeatRun(ctx context.Context, id string, req protocol.RunH
 		return nil, err
 	}
 	if err := checkAttempt(req.Attempt); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeNode(ctx, req.Name); err != nil {
 		return nil, err
 	}
 	out, err := s.heartbeat(ctx, req.Name, []protocol.RunRef{{ID: id, Attempt: req.Attempt}})
@@ -138,6 +144,9 @@ func (s *Service) AppendLog(ctx context.Context, id string, req protocol.LogRequ
 	case req.Lines == nil && !chunkSent:
 		return connecthub.FieldError("lines", "", "lines (an array of strings) or chunk (a string) is required")
 	}
+	if err := s.authorizeNode(ctx, req.Name); err != nil {
+		return err
+	}
 	chunk := req.Chunk
 	for _, l := range req.Lines {
 		chunk += strings.TrimRight(l, "\r\n") + "\n"
@@ -178,6 +187,9 @@ func (s *Service) Complete(ctx context.Context, id string, req protocol.Complete
 	case protocol.CompleteSuccess, protocol.CompleteFailure, protocol.CompleteCanceled, protocol.CompleteRetry, protocol.CompleteHandBack:
 	default:
 		return nil, connecthub.FieldError("status", "", "status must be SUCCESS, FAILURE, CANCELED, RETRY or HANDBACK")
+	}
+	if err := s.authorizeNode(ctx, req.Name); err != nil {
+		return nil, err
 	}
 	result := req.Result
 	if strings.TrimSpace(string(result)) == "null" {
