@@ -77,6 +77,16 @@ func TestWorkerTokenAttacks(t *testing.T) {
 		`{"name":"attacker-1","queues":["default","payroll"],"handlers":[{"name":"remote.pay"}],"max_concurrency":1}`, as(attacker)...)
 	wantErr("register with a foreign queue", status, body, http.StatusForbidden, "queue_not_allowed")
 
+	// Advertising shell does not make a server with shell switched off
+	// accept shell jobs.
+	status, body = s.do("POST", "/api/v1/worker/register",
+		`{"name":"attacker-sh","queues":["default"],"handlers":[{"name":"shell"}],"max_concurrency":1}`, as(attacker)...)
+	if status != http.StatusOK {
+		t.Fatalf("register advertising shell: %d %s", status, body)
+	}
+	status, body = s.do("POST", "/api/v1/jobs", `{"id":"sh","handler":"shell","public_cfg":{"command":"id"}}`)
+	wantErr("a shell job on a shell-disabled server", status, body, http.StatusBadRequest, "handler_disabled")
+
 	// A node an admin registered for more queues gives a worker token
 	// only the runs of the token's queues: the payroll run and its secret
 	// stay on the server.

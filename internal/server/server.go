@@ -178,7 +178,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	}
 	s.svc, err = service.New(service.Config{
 		Store: st, Keys: keys, Registry: s.handler, Logger: log, Nodes: s.nodes.reg,
-		Defaults: connecthub.JobDefaults{Timezone: cfg.Timezone, RetryBackoff: connecthub.Duration(cfg.RetryBackoff)},
+		DisabledHandlers: DisabledHandlers(cfg),
+		Defaults:         connecthub.JobDefaults{Timezone: cfg.Timezone, RetryBackoff: connecthub.Duration(cfg.RetryBackoff)},
 	})
 	if err != nil {
 		return nil, err

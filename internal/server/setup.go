@@ -135,6 +135,17 @@ func Handlers(cfg *config.Config, regs ...*handler.Registry) (*handler.Registry,
 	return out, nil
 }
 
+// DisabledHandlers names the built-in handlers the configuration switches
+// off. The server refuses jobs naming them even when a remote worker
+// advertises them, so that a worker token cannot turn shell on for a
+// server whose operator left it off.
+func DisabledHandlers(cfg *config.Config) []string {
+	if cfg.EnableShell {
+		return nil
+	}
+	return []string{shell.Name}
+}
+
 // NodeHandlers describes the handlers of reg for the node registry, so that
 // the server validates jobs against their schemas.
 func NodeHandlers(reg *handler.Registry) []connecthub.NodeHandler {

@@ -145,10 +145,17 @@ func (s *Service) nodesForSave(ctx context.Context) ([]*connecthub.Node, error) 
 // the warnings about who will run it. A handler is accepted when this
 // server's registry has it (its own spec wins) or some registered node
 // advertises it (that node's schema and secret keys are used); otherwise the
-// save is refused. tracked says whether a registry was read at all: without
-// one there is nothing to warn about.
+// save is refused. A handler this server switched off is refused whoever
+// advertises it: the operator's choice is not a node's to override, and
+// the spec a node advertises for it could not be trusted anyway. tracked
+// says whether a registry was read at all: without one there is nothing to
+// warn about.
 func (s *Service) resolveHandler(j *connecthub.Job, nodes []*connecthub.Node, tracked bool) (handler.Spec, []Warning, error) {
 	spec, local := s.registry.Lookup(j.Handler)
+	if !local && slices.Contains(s.disabled, j.Handler) {
+		return handler.Spec{}, nil, connecthub.FieldError("handler", "handler_disabled",
+			"handler %q is disabled on this server (for shell: CONNECTHUB_ENABLE_SHELL=true); a worker advertising it does not enable it", j.Handler)
+	}
 	serving := servingNodes(j.Handler, nodes)
 	if !local {
 		if len(serving) == 0 {

@@ -76,7 +76,9 @@ func newService(t *testing.T, nodes service.NodeRegistry) *service.Service {
 	if err := reg.Add(handler.Spec{Name: "noop", Func: func(context.Context, *handler.Task) (*handler.Result, error) { return nil, nil }}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := service.Config{Store: st, Keys: keys, Registry: reg, Defaults: connecthub.JobDefaults{Timezone: "UTC"}, Now: func() time.Time { return t0 }}
+	// shell is switched off, as in a server without CONNECTHUB_ENABLE_SHELL.
+	cfg := service.Config{Store: st, Keys: keys, Registry: reg, Defaults: connecthub.JobDefaults{Timezone: "UTC"}, Now: func() time.Time { return t0 },
+		DisabledHandlers: []string{"shell"}}
 	if nodes != nil {
 		cfg.Nodes = nodes
 	}
@@ -129,6 +131,9 @@ func TestJobSaveAgainstNodes(t *testing.T) {
 		{name: "unknown handler",
 			nodes: []*connecthub.Node{remote("w1", []connecthub.NodeHandler{pyExport})},
 			body:  `{"id":"j","handler":"py.other"}`, errCode: "unknown_handler"},
+		{name: "a handler this server disabled, advertised by a worker",
+			nodes: []*connecthub.Node{remote("w1", []connecthub.NodeHandler{{Name: "shell"}})},
+			body:  `{"id":"j","handler":"shell","public_cfg":{"command":"id"}}`, errCode: "handler_disabled"},
 		{name: "remote schema applies",
 			nodes: []*connecthub.Node{remote("w1", []connecthub.NodeHandler{pyExport})},
 			body:  `{"id":"j","handler":"py.export","public_cfg":{"form":1},"secret_cfg":{"password":"p"}}`, errCode: "invalid_config"},

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,12 @@ type Config struct {
 	// registered nodes serve, and warn when no active node serves theirs.
 	// nil means local handlers only, without warnings.
 	Nodes NodeRegistry
+	// DisabledHandlers names handlers this server knows but its
+	// configuration switched off (shell without CONNECTHUB_ENABLE_SHELL).
+	// A job naming one is refused even when a registered node advertises
+	// it: a worker's registration must not turn on what the operator
+	// turned off.
+	DisabledHandlers []string
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -46,6 +53,7 @@ type Service struct {
 	keys     Keyring
 	registry *handler.Registry
 	nodes    NodeRegistry
+	disabled []string
 	defaults connecthub.JobDefaults
 	now      func() time.Time
 	log      *slog.Logger
@@ -64,7 +72,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		st: cfg.Store, keys: cfg.Keys, registry: cfg.Registry, nodes: cfg.Nodes, defaults: cfg.Defaults,
+		st: cfg.Store, keys: cfg.Keys, registry: cfg.Registry, nodes: cfg.Nodes, disabled: slices.Clone(cfg.DisabledHandlers), defaults: cfg.Defaults,
 		now: func() time.Time { return cfg.Now().UTC() }, log: cfg.Logger, schemas: newSchemaCache(),
 	}, nil
 }
