@@ -36,6 +36,11 @@ type Node struct {
 	RegisteredAt   time.Time         `json:"registered_at"`
 	LastHeartbeat  time.Time         `json:"last_heartbeat"`
 	Running        int               `json:"running"`
+	// OwnerToken is the id of the worker-scope token that registered the
+	// node; empty when the admin token, an admin-scope token or the
+	// server itself did. While the node is alive no other worker token
+	// may register over it.
+	OwnerToken string `json:"owner_token,omitempty"`
 }
 
 // NodeHandler is a handler a node serves, with what it declares about its

@@ -155,6 +155,19 @@ func TestWorkerTokenForgesAnotherWorkersRun(t *testing.T) {
 			t.Errorf("forged completion as %s: %v, want %s", tt.node, err, tt.code)
 		}
 	}
+	// A second token whose prefix also covers the honest node cannot
+	// register over it while it is alive, nor speak for it.
+	rival := s.workerTokenFor("rival", "honest")
+	status, body := s.do("POST", "/api/v1/worker/register",
+		`{"name":"honest-1","queues":["default"],"handlers":[{"name":"remote.job"}],"max_concurrency":1}`, "Authorization", "Bearer "+rival)
+	if status != http.StatusConflict || !strings.Contains(body, `"code":"node_owned"`) {
+		t.Errorf("re-register of another token's node: %d %s, want 409 node_owned", status, body)
+	}
+	status, body = s.do("POST", "/api/v1/worker/runs/"+run.ID+"/complete",
+		`{"name":"honest-1","attempt":1,"status":"SUCCESS","message":"forged"}`, "Authorization", "Bearer "+rival)
+	if status != http.StatusForbidden || !strings.Contains(body, `"code":"node_not_allowed"`) {
+		t.Errorf("completion for another token's node: %d %s, want 403 node_not_allowed", status, body)
+	}
 	done, err := honest.CompleteRun(ctx, run.ID, client.CompleteRequest{Name: "honest-1", Attempt: 1,
 		Status: client.CompleteSuccess, Message: "honest"})
 	if err != nil || done.Status != connecthub.StatusSuccess || done.Message != "honest" || done.Node != "honest-1" {

@@ -85,6 +85,9 @@ func (s *Service) authorizeNode(ctx context.Context, node string) error {
 	case n.Kind == connecthub.NodeKindServer:
 		return &connecthub.Error{Kind: connecthub.KindForbidden, Code: "node_not_allowed", Field: "name",
 			Message: "node " + node + " is a server's own worker pool: a worker token may not act for it"}
+	case n.OwnerToken != "" && n.OwnerToken != b.tokenID:
+		return &connecthub.Error{Kind: connecthub.KindForbidden, Code: "node_not_allowed", Field: "name",
+			Message: "node " + node + " was registered with another worker token: only that token may act for it"}
 	}
 	return nil
 }
@@ -93,7 +96,9 @@ func (s *Service) authorizeNode(ctx context.Context, node string) error {
 // prefix, every queue against the token's queues, and the node already
 // registered under that name, which must not be the server's own (a worker
 // that took its name over would receive its Prometheus scrapes and speak
-// for its runs).
+// for its runs) nor, while it is alive, another worker token's. A node
+// declared dead (inactive) may be taken over, so that a worker whose
+// token was rotated after a crash can come back under its name.
 func (s *Service) authorizeRegister(ctx context.Context, node string, queues []string) error {
 	b := bindingOf(ctx)
 	if b == nil {
@@ -117,8 +122,19 @@ func (s *Service) authorizeRegister(ctx context.Context, node string, queues []s
 		return err
 	case existing.Kind == connecthub.NodeKindServer:
 		return errNodeOwned(node, "is a server's own worker pool")
+	case existing.OwnerToken != "" && existing.OwnerToken != b.tokenID && existing.PresentState != connecthub.NodeInactive:
+		return errNodeOwned(node, "is registered and alive with another worker token")
 	}
 	return nil
+}
+
+// ownerOf is the owner a registration records: the worker token that
+// makes it, or nobody for an unbound caller.
+func ownerOf(ctx context.Context) string {
+	if b := bindingOf(ctx); b != nil {
+		return b.tokenID
+	}
+	return ""
 }
 
 // claimQueues narrows a node's registered queues to those the caller may

@@ -24,6 +24,7 @@ func (s *Service) Register(ctx context.Context, req protocol.RegisterRequest) (*
 		MaxConcurrency: req.MaxConcurrency,
 		MetricsPort:    req.MetricsPort,
 		Labels:         req.Labels,
+		OwnerToken:     ownerOf(ctx),
 	})
 }
 

@@ -15,19 +15,19 @@ import (
 )
 
 const nodeColumns = `name, kind, version, endpoint, queues, handlers, max_concurrency, metrics_port,
-	labels, setting_state, present_state, registered_at, last_heartbeat, running`
+	labels, setting_state, present_state, registered_at, last_heartbeat, running, owner_token`
 
 // nodeUpsertSQL inserts a node or refreshes the one of the same name. The
 // update leaves registered_at and setting_state alone: the first
 // registration time is history, and an operator's stop must outlive a
 // restart of the node.
 const nodeUpsertSQL = `INSERT INTO nodes (` + nodeColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 	ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, version = EXCLUDED.version,
 		endpoint = EXCLUDED.endpoint, queues = EXCLUDED.queues, handlers = EXCLUDED.handlers,
 		max_concurrency = EXCLUDED.max_concurrency, metrics_port = EXCLUDED.metrics_port,
 		labels = EXCLUDED.labels, present_state = EXCLUDED.present_state,
-		last_heartbeat = EXCLUDED.last_heartbeat, running = EXCLUDED.running`
+		last_heartbeat = EXCLUDED.last_heartbeat, running = EXCLUDED.running, owner_token = EXCLUDED.owner_token`
 
 // NodeUpsert implements store.NodeStore in one statement.
 func (s *Store) NodeUpsert(ctx context.Context, n *connecthub.Node) error {
@@ -226,7 +226,7 @@ func nodeArgs(n *connecthub.Node) ([]any, error) {
 		return nil, err
 	}
 	for _, f := range []struct{ name, value string }{
-		{"name", n.Name}, {"kind", n.Kind}, {"version", n.Version}, {"endpoint", n.Endpoint},
+		{"name", n.Name}, {"kind", n.Kind}, {"version", n.Version}, {"endpoint", n.Endpoint}, {"owner_token", n.OwnerToken},
 	} {
 		if !storable(f.value) {
 			return nil, connecthub.FieldError(f.name, "", "%s must be UTF-8 text without NUL characters", f.name)
@@ -234,7 +234,7 @@ func nodeArgs(n *connecthub.Node) ([]any, error) {
 	}
 	return []any{
 		n.Name, n.Kind, n.Version, n.Endpoint, row.Queues, row.Handlers, int32(n.MaxConcurrency), int32(n.MetricsPort),
-		row.Labels, row.Setting, row.Present, utc(n.RegisteredAt), utc(n.LastHeartbeat), int32(n.Running),
+		row.Labels, row.Setting, row.Present, utc(n.RegisteredAt), utc(n.LastHeartbeat), int32(n.Running), n.OwnerToken,
 	}, nil
 }
 
@@ -245,7 +245,7 @@ func scanNode(row pgx.Row) (*connecthub.Node, error) {
 		maxConc, metricsPort, running int32
 	)
 	err := row.Scan(&n.Name, &n.Kind, &n.Version, &n.Endpoint, &queues, &handlers, &maxConc, &metricsPort,
-		&labels, &n.SettingState, &n.PresentState, &n.RegisteredAt, &n.LastHeartbeat, &running)
+		&labels, &n.SettingState, &n.PresentState, &n.RegisteredAt, &n.LastHeartbeat, &running, &n.OwnerToken)
 	if err != nil {
 		return nil, err
 	}

@@ -17,17 +17,17 @@ import (
 )
 
 const nodeColumns = `name, kind, version, endpoint, queues, handlers, max_concurrency, metrics_port,
-	labels, setting_state, present_state, registered_at, last_heartbeat, running`
+	labels, setting_state, present_state, registered_at, last_heartbeat, running, owner_token`
 
 // nodeUpsertSQL inserts a node or refreshes the one of the same name. The
 // update leaves registered_at and setting_state alone: the first
 // registration time is history, and an operator's stop must outlive a
 // restart of the node.
 const nodeUpsertSQL = `INSERT INTO nodes (` + nodeColumns + `)
-	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
 	ON CONFLICT (name) DO UPDATE SET kind = ?2, version = ?3, endpoint = ?4, queues = ?5,
 		handlers = ?6, max_concurrency = ?7, metrics_port = ?8, labels = ?9,
-		present_state = ?11, last_heartbeat = ?13, running = ?14`
+		present_state = ?11, last_heartbeat = ?13, running = ?14, owner_token = ?15`
 
 // NodeUpsert implements store.NodeStore in one statement.
 func (s *Store) NodeUpsert(ctx context.Context, n *connecthub.Node) error {
@@ -219,7 +219,7 @@ func nodeArgs(n *connecthub.Node) ([]any, error) {
 	}
 	return []any{
 		n.Name, n.Kind, n.Version, n.Endpoint, row.Queues, row.Handlers, int64(n.MaxConcurrency), int64(n.MetricsPort),
-		row.Labels, row.Setting, row.Present, micros(n.RegisteredAt), micros(n.LastHeartbeat), int64(n.Running),
+		row.Labels, row.Setting, row.Present, micros(n.RegisteredAt), micros(n.LastHeartbeat), int64(n.Running), n.OwnerToken,
 	}, nil
 }
 
@@ -231,7 +231,7 @@ func scanNode(sc scanner) (*connecthub.Node, error) {
 		registered, heartbeat         int64
 	)
 	err := sc.Scan(&n.Name, &n.Kind, &n.Version, &n.Endpoint, &queues, &handlers, &maxConc, &metricsPort,
-		&labels, &n.SettingState, &n.PresentState, &registered, &heartbeat, &running)
+		&labels, &n.SettingState, &n.PresentState, &registered, &heartbeat, &running, &n.OwnerToken)
 	if err != nil {
 		return nil, err
 	}

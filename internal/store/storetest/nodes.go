@@ -85,11 +85,11 @@ func checkNode(t *testing.T, want, got *connecthub.Node) {
 		t.Fatalf("node %s is nil", want.Name)
 	}
 	type plain struct {
-		Name, Kind, Version, Endpoint, SettingState, PresentState string
-		MaxConcurrency, MetricsPort, Running                      int
+		Name, Kind, Version, Endpoint, SettingState, PresentState, OwnerToken string
+		MaxConcurrency, MetricsPort, Running                                  int
 	}
-	w := plain{want.Name, want.Kind, want.Version, want.Endpoint, want.SettingState, want.PresentState, want.MaxConcurrency, want.MetricsPort, want.Running}
-	g := plain{got.Name, got.Kind, got.Version, got.Endpoint, got.SettingState, got.PresentState, got.MaxConcurrency, got.MetricsPort, got.Running}
+	w := plain{want.Name, want.Kind, want.Version, want.Endpoint, want.SettingState, want.PresentState, want.OwnerToken, want.MaxConcurrency, want.MetricsPort, want.Running}
+	g := plain{got.Name, got.Kind, got.Version, got.Endpoint, got.SettingState, got.PresentState, got.OwnerToken, got.MaxConcurrency, got.MetricsPort, got.Running}
 	if w != g {
 		t.Errorf("node %s:\n got %+v\nwant %+v", want.Name, g, w)
 	}
@@ -123,6 +123,22 @@ func exerciseNodes(t *testing.T, newStore NewStoreFunc) {
 			want := testNode("worker-1", t0.In(shanghai))
 			upsertNode(t, s, want)
 			checkNode(t, want, getNode(t, s, "worker-1"))
+		},
+		"UpsertOwner": func(t *testing.T, s store.Store) {
+			// The registering token is kept, and replaced by the next
+			// registration, also by an empty one (an admin's).
+			n := testNode("owned-1", t0)
+			n.OwnerToken = "tok_first"
+			upsertNode(t, s, n)
+			checkNode(t, n, getNode(t, s, "owned-1"))
+			for _, owner := range []string{"tok_second", ""} {
+				again := testNode("owned-1", t0.Add(time.Second))
+				again.OwnerToken = owner
+				upsertNode(t, s, again)
+				if got := getNode(t, s, "owned-1").OwnerToken; got != owner {
+					t.Errorf("owner after re-registration = %q, want %q", got, owner)
+				}
+			}
 		},
 		"UpsertDefaults": func(t *testing.T, s store.Store) {
 			n := &connecthub.Node{Name: "bare", RegisteredAt: t0, LastHeartbeat: t0}
