@@ -2,8 +2,14 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
+	"io/fs"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/connecthub/connecthub"
 )
@@ -55,5 +61,54 @@ func TestTokenTouchSkipsTheWriter(t *testing.T) {
 	defer cancel()
 	if err := s.TokenTouch(due, tok.ID, t0.Add(time.Hour)); !connecthub.IsKind(err, connecthub.KindUnavailable) {
 		t.Fatalf("a due touch while the writer is held = %v, want it to wait and time out", err)
+	}
+}
+
+// TestMigrationBindsExistingWorkerTokens: worker tokens created before
+// tokens had a binding keep working, bound to node names starting with
+// their name and to the default queue; admin tokens stay unbound.
+func TestMigrationBindsExistingWorkerTokens(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "connecthub.db")
+	db, err := sql.Open(driverName, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), 4); err != nil {
+		t.Fatalf("migrate to version 4: %v", err)
+	}
+	for _, row := range []struct{ id, name, scope string }{{"tok_w", "edge-1", "worker"}, {"tok_a", "ops", "admin"}} {
+		if _, err := db.ExecContext(t.Context(), `INSERT INTO tokens (id, name, scope, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+			row.id, row.name, row.scope, "h-"+row.id, t0.UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for _, tt := range []struct {
+		hash, prefix string
+		queues       []string
+	}{{"h-tok_w", "edge-1", []string{connecthub.DefaultQueue}}, {"h-tok_a", "", nil}} {
+		tok, err := s.TokenByHash(t.Context(), tt.hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.NodePrefix != tt.prefix || !slices.Equal(tok.Queues, tt.queues) {
+			t.Errorf("token %s after the migration: node_prefix %q, queues %q; want %q, %q", tok.Name, tok.NodePrefix, tok.Queues, tt.prefix, tt.queues)
+		}
 	}
 }
