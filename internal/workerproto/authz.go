@@ -56,13 +56,6 @@ func errNodeNotAllowed(b *binding, node string) error {
 			" (create a token with --node-prefix, or name the worker after its token)"}
 }
 
-// errNodeOwned answers a registration over a node a worker token may not
-// take over.
-func errNodeOwned(node, why string) error {
-	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "node_owned", Field: "name",
-		Message: "node " + node + " " + why + ": a worker token cannot register over it; choose another node name"}
-}
-
 // authorizeNode checks that the caller may act for the named node: its
 // name starts with the token's prefix, and it is not a server's own pool
 // (a prefix that happens to match a server's node name must not let a
@@ -76,20 +69,33 @@ func (s *Service) authorizeNode(ctx context.Context, node string) error {
 	if !strings.HasPrefix(node, b.prefix) {
 		return errNodeNotAllowed(b, node)
 	}
+	why, err := s.foreignNode(ctx, b, node, false)
+	if err != nil || why == "" {
+		return err
+	}
+	return &connecthub.Error{Kind: connecthub.KindForbidden, Code: "node_not_allowed", Field: "name",
+		Message: "node " + node + " " + why + ": worker token " + b.name + " may not act for it"}
+}
+
+// foreignNode reads the named node and says why the bound caller may not
+// act for it; "" when it may: there is no such node, or nobody or the
+// caller's token registered it. With takeover, a node another token
+// registered is foreign only while it is alive (not declared dead).
+func (s *Service) foreignNode(ctx context.Context, b *binding, node string, takeover bool) (string, error) {
 	n, err := s.cfg.Nodes.Get(ctx, node)
 	switch {
 	case connecthub.IsKind(err, connecthub.KindNotFound):
-		return nil
+		return "", nil
 	case err != nil:
-		return err
+		return "", err
 	case n.Kind == connecthub.NodeKindServer:
-		return &connecthub.Error{Kind: connecthub.KindForbidden, Code: "node_not_allowed", Field: "name",
-			Message: "node " + node + " is a server's own worker pool: a worker token may not act for it"}
-	case n.OwnerToken != "" && n.OwnerToken != b.tokenID:
-		return &connecthub.Error{Kind: connecthub.KindForbidden, Code: "node_not_allowed", Field: "name",
-			Message: "node " + node + " was registered with another worker token: only that token may act for it"}
+		return "is a server's own worker pool", nil
+	case n.OwnerToken == "" || n.OwnerToken == b.tokenID:
+		return "", nil
+	case takeover && n.PresentState == connecthub.NodeInactive:
+		return "", nil
 	}
-	return nil
+	return "was registered with another worker token", nil
 }
 
 // authorizeRegister checks a registration: the node name against the
@@ -114,18 +120,12 @@ func (s *Service) authorizeRegister(ctx context.Context, node string, queues []s
 					fmt.Sprintf(", not %s (queues[%d])", q, i)}
 		}
 	}
-	existing, err := s.cfg.Nodes.Get(ctx, node)
-	switch {
-	case connecthub.IsKind(err, connecthub.KindNotFound):
-		return nil
-	case err != nil:
+	why, err := s.foreignNode(ctx, b, node, true)
+	if err != nil || why == "" {
 		return err
-	case existing.Kind == connecthub.NodeKindServer:
-		return errNodeOwned(node, "is a server's own worker pool")
-	case existing.OwnerToken != "" && existing.OwnerToken != b.tokenID && existing.PresentState != connecthub.NodeInactive:
-		return errNodeOwned(node, "is registered and alive with another worker token")
 	}
-	return nil
+	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "node_owned", Field: "name",
+		Message: "node " + node + " " + why + ": a worker token cannot register over it; choose another node name"}
 }
 
 // ownerOf is the owner a registration records: the worker token that
