@@ -49,20 +49,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*connecthub.Token
 
 // TokenList implements store.TokenStore.
 func (s *Store) TokenList(ctx context.Context) ([]*connecthub.Token, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at DESC, id DESC`)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	tokens := []*connecthub.Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		tokens = append(tokens, t)
-	}
-	return tokens, dbErr(rows.Err())
+	return queryAll(ctx, s.r, scanToken, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at DESC, id DESC`)
 }
 
 // TokenRevoke implements store.TokenStore in one statement: the id is
@@ -76,15 +63,7 @@ func (s *Store) TokenRevoke(ctx context.Context, idOrName string, now time.Time)
 		res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?1)
 			WHERE id = COALESCE((SELECT id FROM tokens WHERE id = ?2), (SELECT id FROM tokens WHERE name = ?2))`,
 			micros(now), idOrName)
-		if err != nil {
-			return dbErr(err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return dbErr(err)
-		} else if n == 0 {
-			return connecthub.NotFound("token", idOrName)
-		}
-		return nil
+		return affectedOrNotFound(res, err, "token", idOrName)
 	})
 }
 
