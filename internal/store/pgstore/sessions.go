@@ -109,15 +109,25 @@ func (s *Store) SessionTouch(ctx context.Context, id string, now time.Time) erro
 	if err := store.CheckTime("now", now); err != nil {
 		return err
 	}
+	return s.touchIfStale(ctx, "sessions", "last_seen_at", id, now, store.SessionTouchEvery)
+}
+
+// touchIfStale sets column of the row id in table to now when it is empty
+// or older than every, the rule TokenTouch and SessionTouch share: one
+// UPDATE whose condition makes it a plain index lookup, writing nothing,
+// unless the stored time is stale. table and column are constants of this
+// package, never input.
+func (s *Store) touchIfStale(ctx context.Context, table, column, id string, now time.Time, every time.Duration) error {
 	if !storable(id) {
-		return nil // no such session
+		return nil // no such row
 	}
 	db, err := s.db()
 	if err != nil {
 		return err
 	}
-	_, err = db.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at <= $3`,
-		utc(now), id, utc(now.Add(-store.SessionTouchEvery)))
+	_, err = db.Exec(ctx, `UPDATE `+table+` SET `+column+` = $1
+		WHERE id = $2 AND (`+column+` IS NULL OR `+column+` <= $3)`,
+		utc(now), id, utc(now.Add(-every)))
 	return dbErr(err)
 }
 

@@ -115,17 +115,7 @@ func (s *Store) TokenTouch(ctx context.Context, id string, now time.Time) error 
 	if err := store.CheckTime("now", now); err != nil {
 		return err
 	}
-	if !storable(id) {
-		return nil // no such token
-	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	_, err = db.Exec(ctx, `UPDATE tokens SET last_used_at = $1
-		WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)`,
-		utc(now), id, utc(now.Add(-tokenTouchEvery)))
-	return dbErr(err)
+	return s.touchIfStale(ctx, "tokens", "last_used_at", id, now, tokenTouchEvery)
 }
 
 // checkToken rejects a token the store must not keep: the contract's

@@ -107,19 +107,7 @@ func (s *Store) SessionTouch(ctx context.Context, id string, now time.Time) erro
 	if err := store.CheckTime("now", now); err != nil {
 		return err
 	}
-	stale := micros(now.Add(-store.SessionTouchEvery))
-	const due = `id = ?1 AND last_seen_at <= ?2`
-	var one int
-	switch err := s.r.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE `+due, id, stale).Scan(&one); {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil // recent enough, or no such session
-	case err != nil:
-		return dbErr(err)
-	}
-	return s.write(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ?3 WHERE `+due, id, stale, micros(now))
-		return dbErr(err)
-	})
+	return s.touchIfStale(ctx, "sessions", "last_seen_at", id, now, store.SessionTouchEvery)
 }
 
 func scanSession(sc scanner) (*connecthub.Session, error) {
@@ -134,4 +122,25 @@ func scanSession(sc scanner) (*connecthub.Session, error) {
 	se.CreatedAt, se.LastSeenAt, se.ExpiresAt = fromMicros(created), fromMicros(seen), fromMicros(expires)
 	se.RevokedAt = timePtr(revoked)
 	return &se, nil
+}
+
+// touchIfStale sets column of the row id in table to now when it is empty
+// or older than every, the rule TokenTouch and SessionTouch share: they run
+// on every authenticated request, so a reader first asks whether a write is
+// due, and most calls end there without taking the only writer connection.
+// table and column are constants of this package, never input.
+func (s *Store) touchIfStale(ctx context.Context, table, column, id string, now time.Time, every time.Duration) error {
+	stale := micros(now.Add(-every))
+	due := `id = ?1 AND (` + column + ` IS NULL OR ` + column + ` <= ?2)`
+	var one int
+	switch err := s.r.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE `+due, id, stale).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil // recent enough, or no such row
+	case err != nil:
+		return dbErr(err)
+	}
+	return s.write(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE `+table+` SET `+column+` = ?3 WHERE `+due, id, stale, micros(now))
+		return dbErr(err)
+	})
 }

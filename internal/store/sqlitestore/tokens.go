@@ -76,19 +76,7 @@ func (s *Store) TokenTouch(ctx context.Context, id string, now time.Time) error 
 	if err := store.CheckTime("now", now); err != nil {
 		return err
 	}
-	stale := micros(now.Add(-tokenTouchEvery))
-	const due = `id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2)`
-	var one int
-	switch err := s.r.QueryRowContext(ctx, `SELECT 1 FROM tokens WHERE `+due, id, stale).Scan(&one); {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil // recent enough, or no such token
-	case err != nil:
-		return dbErr(err)
-	}
-	return s.write(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ?3 WHERE `+due, id, stale, micros(now))
-		return dbErr(err)
-	})
+	return s.touchIfStale(ctx, "tokens", "last_used_at", id, now, tokenTouchEvery)
 }
 
 func scanToken(sc scanner) (*connecthub.Token, error) {
