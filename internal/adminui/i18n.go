@@ -13,9 +13,11 @@ import (
 	"time"
 )
 
-// The UI's languages, the first being the fallback. Each has one catalog,
-// i18n/<tag>.json, holding every string the UI shows; a test checks that
-// the catalogs have the same keys and the same placeholders.
+// The UI's languages, the first being the fallback. Each language's
+// catalog is the union of i18n/<tag>.json and every i18n/<area>.<tag>.json,
+// so that a feature keeps its strings in its own pair of files; a key
+// defined twice is an error, and a test checks that the catalogs have the
+// same keys and the same placeholders.
 var languages = []string{"en", "zh-CN"}
 
 // langCookie remembers the language a person picked with the header switch;
@@ -29,17 +31,39 @@ var catalogFS embed.FS
 // verbs for their arguments.
 type catalog map[string]string
 
-// loadCatalogs reads every language's catalog.
+// loadCatalogs reads every language's catalog from its files.
 func loadCatalogs() (map[string]catalog, error) {
+	entries, err := catalogFS.ReadDir("i18n")
+	if err != nil {
+		return nil, fmt.Errorf("adminui: catalogs: %w", err)
+	}
 	out := make(map[string]catalog, len(languages))
 	for _, lang := range languages {
-		b, err := catalogFS.ReadFile("i18n/" + lang + ".json")
-		if err != nil {
-			return nil, fmt.Errorf("adminui: catalog %s: %w", lang, err)
+		c := catalog{}
+		found := false
+		for _, e := range entries {
+			name := e.Name()
+			if name != lang+".json" && !strings.HasSuffix(name, "."+lang+".json") {
+				continue
+			}
+			found = true
+			b, err := catalogFS.ReadFile("i18n/" + name)
+			if err != nil {
+				return nil, fmt.Errorf("adminui: catalog %s: %w", name, err)
+			}
+			var part catalog
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("adminui: catalog %s: %w", name, err)
+			}
+			for k, v := range part {
+				if _, dup := c[k]; dup {
+					return nil, fmt.Errorf("adminui: catalog %s: key %q is defined twice for %s", name, k, lang)
+				}
+				c[k] = v
+			}
 		}
-		var c catalog
-		if err := json.Unmarshal(b, &c); err != nil {
-			return nil, fmt.Errorf("adminui: catalog %s: %w", lang, err)
+		if !found {
+			return nil, fmt.Errorf("adminui: no catalog for %s", lang)
 		}
 		out[lang] = c
 	}
