@@ -5,6 +5,8 @@
 #                                          prints its URL on stdout and writes it to DIR/url
 #   scripts/pg-test-cluster.sh stop DIR    stop that cluster and remove DIR
 #   scripts/pg-test-cluster.sh status DIR  exit 0 (and print the URL) if it is running
+#   scripts/pg-test-cluster.sh pause DIR   stop the server but keep its data (an outage)
+#   scripts/pg-test-cluster.sh resume DIR  start a paused server again on the same port
 #
 # The cluster is tuned for tests, never for data anyone wants back: fsync,
 # synchronous_commit and full_page_writes are off (unless PG_TEST_DURABLE=1,
@@ -56,6 +58,8 @@ usage: $PROG start DIR | stop DIR | status DIR
   start   provision a throwaway PostgreSQL for tests; print its URL (also in DIR/url)
   stop    stop it and remove DIR
   status  print the URL and exit 0 if it is running, else exit 1
+  pause   stop the server, keeping its data (tests of a database outage)
+  resume  start a paused server again on its port
 EOF
 	exit 2
 }
@@ -309,6 +313,31 @@ cmd_stop() {
 	fi
 }
 
+# cmd_pause stops the server the way an operator's restart does (a fast
+# shutdown: open sessions are terminated, committed data is kept), so a
+# test can watch ConnectHub live through a database outage.
+cmd_pause() {
+	local dir=$1 data
+	[[ -f $dir/pgdata ]] || die "no cluster recorded in $dir"
+	data=$(<"$dir/pgdata")
+	as_owner "$PG_CTL" stop -D "$data/data" -m fast -w -t 30 >/dev/null ||
+		die "pg_ctl could not stop the server in $data"
+}
+
+# cmd_resume starts a paused server on the port it had, so every URL that
+# pointed at it works again.
+cmd_resume() {
+	local dir=$1 data port
+	[[ -f $dir/pgdata && -f $dir/port ]] || die "no cluster recorded in $dir"
+	data=$(<"$dir/pgdata")
+	port=$(<"$dir/port")
+	if ! as_owner "$PG_CTL" start -D "$data/data" -l "$data/postgres.log" -w -t "$START_TIMEOUT" \
+		-o "-p $port" >/dev/null 2>&1; then
+		tail -n 30 "$data/postgres.log" >&2 2>/dev/null || true
+		die "PostgreSQL did not start again on port $port (server log above)"
+	fi
+}
+
 cmd_status() {
 	local dir=$1
 	if running "$dir"; then
@@ -337,6 +366,8 @@ main() {
 	start) cmd_start "$dir" ;;
 	stop) cmd_stop "$dir" ;;
 	status) cmd_status "$dir" ;;
+	pause) cmd_pause "$dir" ;;
+	resume) cmd_resume "$dir" ;;
 	*) usage ;;
 	esac
 }
