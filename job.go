@@ -55,10 +55,14 @@ type Job struct {
 	MisfireWindow Duration        `json:"misfire_window"`
 	Queue         string          `json:"queue"`
 	Priority      int             `json:"priority"`
-	LastRunAt     *time.Time      `json:"last_run_at"`
-	NextRunAt     *time.Time      `json:"next_run_at"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
+	// Calendar names a working-day calendar ("" for none); CalendarMode
+	// says how it applies (calendar.ModeWorkdays or ModeSkipHolidays).
+	Calendar     string     `json:"calendar"`
+	CalendarMode string     `json:"calendar_mode"`
+	LastRunAt    *time.Time `json:"last_run_at"`
+	NextRunAt    *time.Time `json:"next_run_at"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 
 	// SecretCfg is the Fernet token of the secret_cfg object, or "". It is
 	// stored as is and never marshalled.

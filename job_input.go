@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/connecthub/connecthub/calendar"
 	"github.com/connecthub/connecthub/cron"
 )
 
@@ -37,6 +38,8 @@ type JobInput struct {
 	MisfireWindow *Duration
 	Queue         *string
 	Priority      *int
+	Calendar      *string
+	CalendarMode  *string
 }
 
 // readOnlyJobFields are accepted and ignored on input, so a client may send
@@ -107,6 +110,10 @@ func DecodeJobInput(body []byte) (*JobInput, error) {
 			in.Queue, err = decodeString(name, raw)
 		case "priority":
 			in.Priority, err = decodeField[int](name, raw, "must be an integer")
+		case "calendar":
+			in.Calendar, err = decodeString(name, raw)
+		case "calendar_mode":
+			in.CalendarMode, err = decodeString(name, raw)
 		default:
 			if !readOnlyJobFields[name] {
 				err = FieldError(name, "unknown_field", "unknown field %q", name)
@@ -233,6 +240,16 @@ func (in *JobInput) ApplyTo(j *Job, now time.Time) (SecretChange, error) {
 	if in.Priority != nil {
 		j.Priority = *in.Priority
 	}
+	setStr(&j.Calendar, in.Calendar)
+	setStr(&j.CalendarMode, in.CalendarMode)
+	// A job that names a calendar without a mode means working days; one
+	// that drops its calendar drops the mode with it.
+	switch {
+	case j.Calendar == "" && in.Calendar != nil && in.CalendarMode == nil:
+		j.CalendarMode = ""
+	case j.Calendar != "" && j.CalendarMode == "":
+		j.CalendarMode = string(calendar.ModeWorkdays)
+	}
 	j.UpdatedAt = now
 
 	var sc SecretChange
@@ -323,6 +340,19 @@ func (j *Job) Validate() error {
 	if j.Priority < -maxPriority || j.Priority > maxPriority {
 		return FieldError("priority", "", "priority must be between %d and %d", -maxPriority, maxPriority)
 	}
+	if j.Calendar != "" {
+		if err := calendar.CheckName(j.Calendar); err != nil {
+			return FieldError("calendar", "", "calendar %s", strings.TrimPrefix(err.Error(), "name: "))
+		}
+	}
+	if j.CalendarMode != "" {
+		if j.Calendar == "" {
+			return FieldError("calendar_mode", "", "calendar_mode needs a calendar")
+		}
+		if _, err := calendar.ParseMode(j.CalendarMode); err != nil {
+			return FieldError("calendar_mode", "", "%s", err.Error())
+		}
+	}
 	return nil
 }
 
@@ -337,8 +367,16 @@ func (j *Job) Location() *time.Location {
 }
 
 // NextFire computes the job's next cron slot strictly after t, or nil when
-// the job has no cron expression or the expression never fires again.
+// the job has no cron expression or the expression never fires again. It
+// ignores the job's calendar: see NextFireIn.
 func (j *Job) NextFire(after time.Time) (*time.Time, error) {
+	return j.NextFireIn(after, nil)
+}
+
+// NextFireIn is NextFire for a job whose calendar is cal (nil for none):
+// the first slot after t that the calendar lets through, in the job's
+// calendar mode, or nil when there is none within calendar.MaxSkips slots.
+func (j *Job) NextFireIn(after time.Time, cal *calendar.Calendar) (*time.Time, error) {
 	if j.CronExpr == "" {
 		return nil, nil
 	}
@@ -346,7 +384,14 @@ func (j *Job) NextFire(after time.Time) (*time.Time, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job %s: %w", j.ID, err)
 	}
-	next := s.Next(after, j.Location())
+	loc := j.Location()
+	step := func(t time.Time) time.Time { return s.Next(t, loc) }
+	var next time.Time
+	if cal == nil {
+		next = step(after)
+	} else {
+		next, _ = calendar.Next(step, cal, calendar.Mode(j.CalendarMode), after, 0)
+	}
 	if next.IsZero() {
 		return nil, nil
 	}

@@ -109,6 +109,7 @@ type Store interface {
 	NodeStore
 	TokenStore
 	SessionStore
+	CalendarStore
 	SecretStore
 	Notifier
 

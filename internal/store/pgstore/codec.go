@@ -47,7 +47,7 @@ func cleanText(s string) string {
 const jobColumns = `id, description, enabled, cron_expr, timezone, handler, public_cfg,
 	secret_cfg, secret_keys, has_secret, timeout_ns, max_attempts, retry_backoff_ns,
 	concurrency, misfire, misfire_window_ns, queue, priority, last_run_at, next_run_at,
-	created_at, updated_at`
+	created_at, updated_at, calendar, calendar_mode`
 
 // jobUpdateSet assigns every column but the id from $2.. in jobColumns'
 // order; $1 is the id.
@@ -74,7 +74,7 @@ func jobArgs(j *connecthub.Job) ([]any, error) {
 		j.ID, j.Description, j.Enabled, j.CronExpr, j.Timezone, j.Handler, public,
 		j.SecretCfg, keys, j.HasSecret, int64(j.Timeout), int64(j.MaxAttempts), int64(j.RetryBackoff),
 		j.Concurrency, j.Misfire, int64(j.MisfireWindow), j.Queue, int64(j.Priority), utcPtr(j.LastRunAt), utcPtr(j.NextRunAt),
-		utc(j.CreatedAt), utc(j.UpdatedAt),
+		utc(j.CreatedAt), utc(j.UpdatedAt), j.Calendar, j.CalendarMode,
 	}, nil
 }
 
@@ -85,6 +85,7 @@ func checkJobText(j *connecthub.Job) error {
 		{"id", j.ID}, {"description", j.Description}, {"cron_expr", j.CronExpr}, {"timezone", j.Timezone},
 		{"handler", j.Handler}, {"secret_cfg", j.SecretCfg}, {"concurrency", j.Concurrency},
 		{"misfire", j.Misfire}, {"queue", j.Queue}, {"public_cfg", string(j.PublicCfg)},
+		{"calendar", j.Calendar}, {"calendar_mode", j.CalendarMode},
 	} {
 		if cleanText(f.value) != f.value {
 			return connecthub.FieldError(f.name, "", "%s must be UTF-8 text without NUL characters", f.name)
@@ -109,7 +110,7 @@ func scanJob(row pgx.Row) (*connecthub.Job, error) {
 	err := row.Scan(&j.ID, &j.Description, &j.Enabled, &j.CronExpr, &j.Timezone, &j.Handler, &public,
 		&j.SecretCfg, &j.SecretKeys, &j.HasSecret, &timeout, &maxAttempts, &retryBackoff,
 		&j.Concurrency, &j.Misfire, &misfireWindow, &j.Queue, &priority, &lastRun, &nextRun,
-		&j.CreatedAt, &j.UpdatedAt)
+		&j.CreatedAt, &j.UpdatedAt, &j.Calendar, &j.CalendarMode)
 	if err != nil {
 		return nil, err
 	}

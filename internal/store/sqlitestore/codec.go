@@ -57,7 +57,7 @@ func placeholders(n int) string {
 const jobColumns = `id, description, enabled, cron_expr, timezone, handler, public_cfg,
 	secret_cfg, secret_keys, has_secret, timeout_ns, max_attempts, retry_backoff_ns,
 	concurrency, misfire, misfire_window_ns, queue, priority, last_run_at, next_run_at,
-	created_at, updated_at`
+	created_at, updated_at, calendar, calendar_mode`
 
 // jobArgs returns the values of jobColumns for j, in order.
 func jobArgs(j *connecthub.Job) ([]any, error) {
@@ -77,7 +77,7 @@ func jobArgs(j *connecthub.Job) ([]any, error) {
 		j.ID, j.Description, boolInt(j.Enabled), j.CronExpr, j.Timezone, j.Handler, public,
 		j.SecretCfg, string(secretKeys), boolInt(j.HasSecret), int64(j.Timeout), int64(j.MaxAttempts), int64(j.RetryBackoff),
 		j.Concurrency, j.Misfire, int64(j.MisfireWindow), j.Queue, int64(j.Priority), nullMicros(j.LastRunAt), nullMicros(j.NextRunAt),
-		micros(j.CreatedAt), micros(j.UpdatedAt),
+		micros(j.CreatedAt), micros(j.UpdatedAt), j.Calendar, j.CalendarMode,
 	}, nil
 }
 
@@ -94,7 +94,7 @@ func scanJob(sc scanner) (*connecthub.Job, error) {
 	err := sc.Scan(&j.ID, &j.Description, &enabled, &j.CronExpr, &j.Timezone, &j.Handler, &public,
 		&j.SecretCfg, &secretKeys, &hasSecret, &timeout, &maxAtt, &retryBackoff,
 		&j.Concurrency, &j.Misfire, &misfireWindow, &j.Queue, &priority, &lastRun, &nextRun,
-		&created, &updated)
+		&created, &updated, &j.Calendar, &j.CalendarMode)
 	if err != nil {
 		return nil, err
 	}

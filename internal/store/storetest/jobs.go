@@ -362,6 +362,9 @@ func checkJob(t *testing.T, want, got *connecthub.Job) {
 	if w != g {
 		t.Errorf("job %s:\n got %+v\nwant %+v", want.ID, g, w)
 	}
+	if want.Calendar != got.Calendar || want.CalendarMode != got.CalendarMode {
+		t.Errorf("job %s: calendar %q %q, want %q %q", want.ID, got.Calendar, got.CalendarMode, want.Calendar, want.CalendarMode)
+	}
 	checkJSON(t, "public_cfg", want.PublicCfg, got.PublicCfg)
 	checkStrings(t, "secret_keys", want.SecretKeys, got.SecretKeys)
 	checkTimePtr(t, "last_run_at", want.LastRunAt, got.LastRunAt)

@@ -62,6 +62,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"NodeMarkDead", exerciseNodeMarkDead},
 		{"Tokens", exerciseTokens},
 		{"Sessions", exerciseSessions},
+		{"Calendars", exerciseCalendars},
 		{"Secrets", exerciseSecrets},
 		{"KeyCheck", exerciseKeyCheck},
 		{"Notify", exerciseNotify},
@@ -112,6 +113,8 @@ func testJob(id string) *connecthub.Job {
 		MisfireWindow: connecthub.DefaultMisfireWindow,
 		Queue:         connecthub.DefaultQueue,
 		Priority:      0,
+		Calendar:      "cn",
+		CalendarMode:  "workdays",
 		CreatedAt:     created,
 		UpdatedAt:     created,
 	}
