@@ -23,6 +23,7 @@ type Store interface {
 	JobNextDue(ctx context.Context) (*time.Time, error)
 	JobsFire(ctx context.Context, fires []store.JobFireParams) ([]store.JobFireResult, error)
 	Subscribe(topic store.Topic) (<-chan struct{}, func())
+	CalendarGet(ctx context.Context, name string) (*connecthub.Calendar, error)
 }
 
 // Defaults of Config. See the package documentation for why the grace is
@@ -303,6 +304,7 @@ type passStats struct {
 func (s *Scheduler) pass(ctx context.Context) (passStats, error) {
 	var st passStats
 	seen := make(map[string]struct{})
+	cals := passCalendars{}
 	for {
 		now := s.cfg.Clock.Now()
 		jobs, err := s.cfg.Store.JobListDue(ctx, now, s.cfg.BatchSize)
@@ -317,7 +319,11 @@ func (s *Scheduler) pass(ctx context.Context) (passStats, error) {
 			}
 			seen[j.ID] = struct{}{}
 			fresh++
-			f, missed, ok := s.plan(j, now)
+			cal, err := cals.get(ctx, s.cfg.Store, j.Calendar)
+			if err != nil {
+				return st, err
+			}
+			f, missed, ok := s.plan(j, cal, now)
 			if !ok {
 				continue
 			}
@@ -350,7 +356,11 @@ func (s *Scheduler) pass(ctx context.Context) (passStats, error) {
 // plan decides what firing job j at now means, and whether the job missed
 // slots (was due longer ago than the grace). It returns ok false for a job
 // that is not actually due (a store that disagrees with the contract).
-func (s *Scheduler) plan(j *connecthub.Job, now time.Time) (f store.JobFireParams, missed, ok bool) {
+//
+// cal is the job's calendar, when it names one (see passCalendars): only
+// the slots it lets through count as slots, for firing, for the misfire
+// policies and for the next pending slot.
+func (s *Scheduler) plan(j *connecthub.Job, cal *calendarState, now time.Time) (f store.JobFireParams, missed, ok bool) {
 	if j.NextRunAt == nil || j.NextRunAt.After(now) {
 		return store.JobFireParams{}, false, false
 	}
@@ -381,6 +391,15 @@ func (s *Scheduler) plan(j *connecthub.Job, now time.Time) (f store.JobFireParam
 		s.log.Warn("job has an unknown time zone; using UTC", "job", j.ID, "timezone", j.Timezone, "err", err)
 	}
 	next := func(t time.Time) time.Time { return sched.Next(t, loc).UTC() }
+	if cal != nil {
+		var stop bool
+		if next, prev, stop = s.calendarSlots(j, cal, loc, next, prev, now); stop {
+			if !prev.IsZero() {
+				f.NextRunAt = &prev
+			}
+			return f, false, true
+		}
+	}
 
 	misfire := j.Misfire
 	switch misfire {
