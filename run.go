@@ -201,6 +201,9 @@ type Stats struct {
 	Jobs        int64               `json:"jobs"`
 	JobsEnabled int64               `json:"jobs_enabled"`
 	ActiveNodes int64               `json:"active_nodes"`
+	// Warnings are conditions an operator should fix, such as a calendar
+	// that jobs use and that lacks this year's holidays.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // QueueStats is the depth of one queue.

@@ -250,3 +250,22 @@ func Next(next func(time.Time) time.Time, cal *Calendar, mode Mode, after time.T
 	}
 	return time.Time{}, skipped
 }
+
+// MissingYears returns the years around now that a job using the calendar
+// needs and the calendar does not cover: now's year, and from December 1st
+// the next one too, so that an admin hears about next year's holidays
+// (which the State Council publishes in November) before the first of
+// them is treated as a working day.
+func (c *Calendar) MissingYears(now time.Time) []int {
+	years := []int{now.Year()}
+	if now.Month() == time.December {
+		years = append(years, now.Year()+1)
+	}
+	var out []int
+	for _, y := range years {
+		if !c.Covers(y) {
+			out = append(out, y)
+		}
+	}
+	return out
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/cron"
 	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/secret"
@@ -141,13 +142,25 @@ func newVersionCmd(env *Env) *cobra.Command {
 
 func newCronCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "cron", Short: "Cron expression tools"}
-	var tz, after string
+	var tz, after, calName, calMode string
 	var n int
+	var cf clientFlags
 	next := &cobra.Command{
 		Use:   "next EXPR",
 		Short: "Print the next fire times of a cron expression, one RFC 3339 time per line",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if calName != "" || calMode != "" {
+				var from time.Time
+				if after != "" {
+					var err error
+					if from, err = time.Parse(time.RFC3339Nano, after); err != nil {
+						return usageError("--after %q: must be an RFC 3339 time like 2026-01-02T15:04:05+08:00", after)
+					}
+				}
+				return cronNextOnServer(cmd, env, &cf, client.CronPreviewRequest{
+					Expr: args[0], TZ: tz, N: n, After: from, Calendar: calName, Mode: calMode})
+			}
 			sched, err := cron.Parse(args[0])
 			if err != nil {
 				return err
@@ -184,6 +197,9 @@ func newCronCmd(env *Env) *cobra.Command {
 	next.Flags().StringVar(&tz, "tz", "", "IANA timezone (default CONNECTHUB_TIMEZONE or Asia/Shanghai)")
 	next.Flags().IntVarP(&n, "n", "n", 5, "how many times")
 	next.Flags().StringVar(&after, "after", "", "start after this RFC 3339 time (default now)")
+	next.Flags().StringVar(&calName, "calendar", "", "only the slots this calendar lets through (asks the server, which has the calendars)")
+	next.Flags().StringVar(&calMode, "calendar-mode", "", "workdays (default) or skip_holidays")
+	cf.register(next)
 	cmd.AddCommand(next)
 	return cmd
 }

@@ -127,6 +127,7 @@ func newRoot(env *Env) *cobra.Command {
 		newConfigCmd(env),
 		newVersionCmd(env),
 		newCronCmd(env),
+		newCalendarCmd(env),
 		newKeygenCmd(env),
 		newJobCmd(env),
 		newRunCmd(env),

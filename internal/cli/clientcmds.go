@@ -222,6 +222,7 @@ type jobFlags struct {
 	file, id, description, cronExpr, tz, handler, config, secret, timeout, concurrency, misfire, queue string
 	maxAttempts, priority                                                                              int
 	disabled                                                                                           bool
+	calendar, calendarMode                                                                             string
 }
 
 func (f *jobFlags) register(cmd *cobra.Command, create bool) {
@@ -243,6 +244,8 @@ func (f *jobFlags) register(cmd *cobra.Command, create bool) {
 	fl.StringVar(&f.misfire, "misfire", "", "skip, once or all")
 	fl.StringVar(&f.queue, "queue", "", "queue")
 	fl.IntVar(&f.priority, "priority", 0, "priority (higher first)")
+	fl.StringVar(&f.calendar, "calendar", "", `working-day calendar, e.g. "cn" ("" for none)`)
+	fl.StringVar(&f.calendarMode, "calendar-mode", "", "workdays (default with a calendar) or skip_holidays")
 }
 
 func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMessage, error) {
@@ -280,6 +283,8 @@ func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMess
 	set("misfire", "misfire", f.misfire)
 	set("queue", "queue", f.queue)
 	set("priority", "priority", f.priority)
+	set("calendar", "calendar", f.calendar)
+	set("calendar-mode", "calendar_mode", f.calendarMode)
 	if f.disabled {
 		m["enabled"] = false
 	}
@@ -443,6 +448,9 @@ func printJob(env *Env, j *connecthub.Job, asJSON bool) error {
 	row("handler", j.Handler)
 	row("cron", dash(j.CronExpr))
 	row("timezone", j.Timezone)
+	if j.Calendar != "" {
+		row("calendar", j.Calendar+" ("+j.CalendarMode+")")
+	}
 	row("next run", fmtTime(j.NextRunAt, j.Timezone))
 	row("last run", fmtTime(j.LastRunAt, j.Timezone))
 	row("public_cfg", string(j.PublicCfg))

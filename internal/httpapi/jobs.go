@@ -56,7 +56,11 @@ func (a *API) jobGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, j)
+	warnings, err := a.svc.JobWarnings(r.Context(), j)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newSavedJob(j, warnings))
 	return nil
 }
 
@@ -107,7 +111,7 @@ func requester(r *http.Request) string {
 }
 
 // savedJob is the answer to a job save: the job's fields, plus the
-// warnings of the save (always present, [] when there are none, so
+// warnings of the save, or of the job as it is today on a GET (always present, [] when there are none, so
 // scripts can rely on the field).
 type savedJob struct {
 	*connecthub.Job

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/service"
 )
 
 func (a *API) runList(w http.ResponseWriter, r *http.Request) error {
@@ -194,7 +195,10 @@ func (a *API) cronNext(w http.ResponseWriter, r *http.Request) error {
 	if after != nil {
 		at = *after
 	}
-	times, err := a.svc.CronNext(q.Get("expr"), q.Get("tz"), n, at)
+	times, skipped, err := a.svc.CronPreview(r.Context(), service.CronPreviewParams{
+		Expr: q.Get("expr"), TZ: q.Get("tz"), N: n, After: at,
+		Calendar: q.Get("calendar"), Mode: q.Get("calendar_mode"),
+	})
 	if err != nil {
 		return err
 	}
@@ -202,7 +206,19 @@ func (a *API) cronNext(w http.ResponseWriter, r *http.Request) error {
 	for i, t := range times {
 		out[i] = t.Format(time.RFC3339)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"times": out})
+	resp := map[string]any{"times": out}
+	if q.Get("calendar") != "" {
+		type skip struct {
+			Time   string `json:"time"`
+			Reason string `json:"reason"`
+		}
+		sk := make([]skip, len(skipped))
+		for i, s := range skipped {
+			sk[i] = skip{Time: s.Time.Format(time.RFC3339), Reason: s.Reason}
+		}
+		resp["skipped"] = sk
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 

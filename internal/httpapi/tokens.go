@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -185,10 +186,24 @@ func decodeJSON(r *http.Request, v any) error {
 	if err != nil {
 		return err
 	}
+	return unmarshalBody(body, v, false)
+}
+
+// unmarshalBody is decodeJSON's decoding of a body already read; strict
+// refuses unknown fields, naming them.
+func unmarshalBody(body []byte, v any, strict bool) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return &connecthub.Error{Kind: connecthub.KindInvalid, Code: "invalid_body", Message: "request body is required: a JSON object"}
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("request body holds more than one JSON value")
+	}
+	if err != nil {
 		var te *json.UnmarshalTypeError
 		var se *json.SyntaxError
 		switch {
@@ -198,6 +213,9 @@ func decodeJSON(r *http.Request, v any) error {
 			return &connecthub.Error{Kind: connecthub.KindInvalid, Code: "invalid_body", Message: "request body must be a JSON object, not " + te.Value}
 		case errors.As(err, &se):
 			return &connecthub.Error{Kind: connecthub.KindInvalid, Code: "invalid_body", Message: "request body is not valid JSON: " + se.Error()}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return connecthub.FieldError(field, "unknown_field", "unknown field %q", field)
 		default:
 			return &connecthub.Error{Kind: connecthub.KindInvalid, Code: "invalid_body", Message: "request body: " + err.Error()}
 		}

@@ -184,6 +184,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
+	// The built-in calendars (cn) are in the database before the scheduler
+	// reads them; an upgrade that ships a new year adds it here.
+	if changed, err := s.svc.EnsureBuiltinCalendars(ctx); err != nil {
+		return nil, fmt.Errorf("store the built-in calendars: %w", err)
+	} else if len(changed) > 0 {
+		log.Info("built-in calendars stored or extended", "calendars", changed)
+	}
 	// One budget of failed authentication attempts per client address for
 	// the API and the admin UI together.
 	guard, err := auth.NewGuard(auth.GuardConfig{TrustedProxies: cfg.TrustedProxyPrefixes(), Logger: log, Metrics: promReg})

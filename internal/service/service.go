@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/calendar"
 	"github.com/connecthub/connecthub/cron"
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/internal/store"
@@ -100,7 +101,7 @@ func (s *Service) JobCreateWithWarnings(ctx context.Context, in *connecthub.JobI
 	if err != nil {
 		return nil, nil, err
 	}
-	warnings, err := s.prepare(j, sc, nil, now, true, nodes)
+	warnings, err := s.prepare(ctx, j, sc, nil, now, true, nodes)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,7 +135,7 @@ func (s *Service) JobUpdateWithWarnings(ctx context.Context, id string, in *conn
 		if err != nil {
 			return err
 		}
-		warnings, err = s.prepare(j, sc, &before, now, false, nodes)
+		warnings, err = s.prepare(ctx, j, sc, &before, now, false, nodes)
 		return err
 	})
 	if err != nil {
@@ -154,7 +155,7 @@ func (s *Service) JobSetEnabled(ctx context.Context, id string, enabled bool) (*
 		}
 		j.Enabled = enabled
 		j.UpdatedAt = now
-		return s.plan(j, now)
+		return s.plan(ctx, j, now)
 	})
 }
 
@@ -163,7 +164,7 @@ func (s *Service) JobSetEnabled(ctx context.Context, id string, enabled bool) (*
 // the handler's declared schema and secret keys, encrypts changed secrets,
 // and re-plans next_run_at when the schedule changed. It returns the
 // warnings of the save.
-func (s *Service) prepare(j *connecthub.Job, sc connecthub.SecretChange, before *connecthub.Job, now time.Time, create bool, nodes []*connecthub.Node) ([]Warning, error) {
+func (s *Service) prepare(ctx context.Context, j *connecthub.Job, sc connecthub.SecretChange, before *connecthub.Job, now time.Time, create bool, nodes []*connecthub.Node) ([]Warning, error) {
 	if err := j.Validate(); err != nil {
 		return nil, err
 	}
@@ -188,22 +189,37 @@ func (s *Service) prepare(j *connecthub.Job, sc connecthub.SecretChange, before 
 	if missing := missingKeys(spec.SecretKeys, j.SecretKeys); len(missing) > 0 {
 		return nil, connecthub.FieldError("secret_cfg", "missing_secret", "secret_cfg is missing key(s) %s required by handler %q", strings.Join(missing, ", "), j.Handler)
 	}
-	if create || before.CronExpr != j.CronExpr || before.Timezone != j.Timezone || before.Enabled != j.Enabled {
-		if err := s.plan(j, now); err != nil {
+	cal, err := s.jobCalendar(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	if create || before.CronExpr != j.CronExpr || before.Timezone != j.Timezone || before.Enabled != j.Enabled ||
+		before.Calendar != j.Calendar || before.CalendarMode != j.CalendarMode {
+		if err := s.planIn(j, cal, now); err != nil {
 			return nil, err
 		}
 	}
-	return warnings, nil
+	return append(warnings, calendarWarnings(j, cal, now)...), nil
 }
 
-// plan sets next_run_at to the first slot after now for an enabled job with
-// a cron expression, and clears it otherwise.
-func (s *Service) plan(j *connecthub.Job, now time.Time) error {
+// plan sets next_run_at to the first slot after now that the job's
+// calendar lets through, for an enabled job with a cron expression, and
+// clears it otherwise.
+func (s *Service) plan(ctx context.Context, j *connecthub.Job, now time.Time) error {
+	cal, err := s.jobCalendar(ctx, j)
+	if err != nil {
+		return err
+	}
+	return s.planIn(j, cal, now)
+}
+
+// planIn is plan with the job's calendar already read (nil for none).
+func (s *Service) planIn(j *connecthub.Job, cal *calendar.Calendar, now time.Time) error {
 	if !j.Enabled || j.CronExpr == "" {
 		j.NextRunAt = nil
 		return nil
 	}
-	next, err := j.NextFire(now)
+	next, err := j.NextFireIn(now, cal)
 	if err != nil {
 		return connecthub.FieldError("cron_expr", "invalid_cron", "%s", err.Error())
 	}
@@ -305,7 +321,14 @@ func (s *Service) RunPurge(ctx context.Context, jobID string) (int64, error) {
 
 // Stats summarises runs and jobs.
 func (s *Service) Stats(ctx context.Context) (*connecthub.Stats, error) {
-	return s.st.Stats(ctx, s.now())
+	st, err := s.st.Stats(ctx, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if st.Warnings, err = s.CalendarStatsWarnings(ctx); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // HandlerInfo describes a handler for the API and the admin UI.

@@ -27,6 +27,9 @@ type CalendarStore interface {
 	// has the name, KindConflict (ErrCalendarInUse, naming the jobs) if a
 	// job names it, in the same transaction as the delete.
 	CalendarDelete(ctx context.Context, name string) error
+	// CalendarsInUse returns the names of the calendars that enabled jobs
+	// with a cron expression name, sorted; empty, never nil.
+	CalendarsInUse(ctx context.Context) ([]string, error)
 	// CalendarEnsureBuiltin stores each built-in calendar that is missing
 	// (marked Builtin), and adds to a stored one the days of every year it
 	// does not cover yet (MergeBuiltin), in one transaction. It never

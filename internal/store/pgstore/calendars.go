@@ -122,6 +122,25 @@ func (s *Store) CalendarDelete(ctx context.Context, name string) error {
 	})
 }
 
+// CalendarsInUse implements store.CalendarStore through the jobs_calendar
+// index.
+func (s *Store) CalendarsInUse(ctx context.Context) ([]string, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, `SELECT DISTINCT calendar FROM jobs
+		WHERE calendar <> '' AND enabled AND cron_expr <> '' ORDER BY calendar`)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if out == nil {
+		out = []string{}
+	}
+	return out, dbErr(err)
+}
+
 // CalendarEnsureBuiltin implements store.CalendarStore in one transaction;
 // the rows it reads are locked, so replicas starting together do not both
 // extend a calendar.

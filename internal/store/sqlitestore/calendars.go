@@ -87,6 +87,15 @@ func (s *Store) CalendarDelete(ctx context.Context, name string) error {
 	})
 }
 
+// CalendarsInUse implements store.CalendarStore through the jobs_calendar
+// index.
+func (s *Store) CalendarsInUse(ctx context.Context) ([]string, error) {
+	out := []string{}
+	err := s.r.SelectContext(ctx, &out, `SELECT DISTINCT calendar FROM jobs
+		WHERE calendar <> '' AND enabled = 1 AND cron_expr <> '' ORDER BY calendar`)
+	return out, dbErr(err)
+}
+
 // CalendarEnsureBuiltin implements store.CalendarStore in one write
 // transaction.
 func (s *Store) CalendarEnsureBuiltin(ctx context.Context, builtin []*calendar.Calendar, now time.Time) ([]string, error) {

@@ -85,6 +85,10 @@ func exerciseCalendars(t *testing.T, newStore NewStoreFunc) {
 			if err != nil || list == nil || len(list) != 0 {
 				t.Fatalf("CalendarList on an empty store = %v, %v; want empty, not nil", list, err)
 			}
+			inUse, err := s.CalendarsInUse(t.Context())
+			if err != nil || inUse == nil || len(inUse) != 0 {
+				t.Fatalf("CalendarsInUse on an empty store = %v, %v; want empty, not nil", inUse, err)
+			}
 		},
 		"ReplaceKeepsCreatedAndBuiltin": func(t *testing.T, s store.Store) {
 			if _, err := s.CalendarEnsureBuiltin(t.Context(), []*calendar.Calendar{&testCalendar("cn").Calendar}, t0); err != nil {
@@ -131,7 +135,13 @@ func exerciseCalendars(t *testing.T, newStore NewStoreFunc) {
 			putCalendar(t, s, testCalendar("payroll"), t0)
 			newJob(t, s, "uses-it", func(j *connecthub.Job) { j.Calendar = "payroll" })
 			newJob(t, s, "other", func(j *connecthub.Job) { j.Calendar = ""; j.CalendarMode = "" })
-			err := s.CalendarDelete(t.Context(), "payroll")
+			newJob(t, s, "disabled", func(j *connecthub.Job) { j.Calendar = "holidays"; j.Enabled = false })
+			inUse, err := s.CalendarsInUse(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkStrings(t, "calendars in use", []string{"payroll"}, inUse)
+			err = s.CalendarDelete(t.Context(), "payroll")
 			requireKind(t, err, connecthub.KindConflict)
 			if err == nil || !strings.Contains(err.Error(), "uses-it") || strings.Contains(err.Error(), "other") {
 				t.Errorf("refusal %v does not name exactly the job that uses it", err)

@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/connecthub/connecthub/client"
+)
+
+// newCalendarCmd manages the working-day calendars jobs name in their
+// calendar field.
+func newCalendarCmd(env *Env) *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   "calendar",
+		Short: "Manage working-day calendars (holidays and make-up workdays)",
+		Long: "Calendars are named sets of holidays and make-up working days. A job that names\n" +
+			"one (calendar, calendar_mode) fires only on the days it lets through. The built-in\n" +
+			"calendar cn holds mainland China's statutory holidays and make-up days (调休).",
+	}
+	cf.register(cmd)
+
+	list := &cobra.Command{
+		Use: "list", Short: "List calendars with the years they cover", Args: cobra.NoArgs,
+		Example: "  connecthub calendar list",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			cals, err := c.ListCalendars(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if cf.asJSON {
+				if cals == nil {
+					cals = []client.Calendar{}
+				}
+				return writeJSONOut(env, cals)
+			}
+			if len(cals) == 0 {
+				fmt.Fprintln(env.Stdout, "no calendars")
+				return nil
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tBUILT-IN\tYEARS\tDAYS\tDESCRIPTION")
+			for _, cal := range cals {
+				years := make([]string, len(cal.Years))
+				for i, y := range cal.Years {
+					years[i] = fmt.Sprint(y)
+				}
+				builtin := "no"
+				if cal.Builtin {
+					builtin = "yes"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", cal.Name, builtin, dash(strings.Join(years, ",")), len(cal.Days), cal.Description)
+			}
+			return tw.Flush()
+		},
+	}
+
+	get := &cobra.Command{
+		Use: "get NAME", Short: "Show a calendar's days (with --json: the document `calendar put` takes)", Args: cobra.ExactArgs(1),
+		Example: "  connecthub calendar get cn\n  connecthub calendar get cn --json > cn.json",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			cal, err := c.GetCalendar(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if cf.asJSON {
+				return writeJSONOut(env, map[string]any{
+					"name": cal.Name, "description": cal.Description, "sources": cal.Sources, "days": cal.Days,
+				})
+			}
+			fmt.Fprintf(env.Stdout, "%s: %s\n", cal.Name, cal.Description)
+			for y, src := range cal.Sources {
+				fmt.Fprintf(env.Stdout, "  %s: %s\n", y, src)
+			}
+			if len(cal.Days) == 0 {
+				fmt.Fprintln(env.Stdout, "no days")
+				return nil
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "DATE\tWEEKDAY\tKIND\tNAME")
+			for _, d := range cal.Days {
+				wd := ""
+				if t, err := time.Parse("2006-01-02", d.Date); err == nil {
+					wd = t.Weekday().String()[:3]
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Date, wd, d.Kind, d.Name)
+			}
+			return tw.Flush()
+		},
+	}
+
+	var file string
+	put := &cobra.Command{
+		Use:   "put NAME -f FILE",
+		Short: "Create or replace a calendar from a JSON file (- for stdin)",
+		Long: "Create or replace a calendar. The file is a JSON object:\n" +
+			`  {"description": "...", "days": [{"date": "2027-01-01", "kind": "holiday", "name": "元旦"},` + "\n" +
+			`                                  {"date": "2027-02-06", "kind": "workday", "name": "调休上班"}]}` + "\n" +
+			"kind is holiday or workday (a make-up working day on a weekend). Replacing a\n" +
+			"calendar re-plans the next fire time of every job that uses it.",
+		Example: "  connecthub calendar get cn --json > cn.json   # edit: add 2027\n  connecthub calendar put cn -f cn.json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "" {
+				return usageError("-f FILE is required (- reads stdin)")
+			}
+			var body []byte
+			var err error
+			if file == "-" {
+				body, err = io.ReadAll(env.Stdin)
+			} else {
+				body, err = os.ReadFile(file)
+			}
+			if err != nil {
+				return usageError("read %s: %v", file, err)
+			}
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			saved, err := c.PutCalendar(cmd.Context(), args[0], body)
+			if err != nil {
+				return err
+			}
+			if cf.asJSON {
+				return writeJSONOut(env, saved)
+			}
+			fmt.Fprintf(env.Stdout, "calendar %s saved: %d days; %d job(s) re-planned\n", saved.Calendar.Name, len(saved.Calendar.Days), saved.JobsReplanned)
+			return nil
+		},
+	}
+	put.Flags().StringVarP(&file, "file", "f", "", "the calendar's JSON file, or - for stdin (required)")
+
+	del := &cobra.Command{
+		Use: "delete NAME", Short: "Delete a calendar that no job uses", Args: cobra.ExactArgs(1),
+		Example: "  connecthub calendar delete old-plant",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteCalendar(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "calendar %s deleted\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(list, get, put, del)
+	return cmd
+}
+
+// cronNextOnServer is `cron next --calendar`: calendars live in the
+// server's database, so the preview is the server's.
+func cronNextOnServer(cmd *cobra.Command, env *Env, cf *clientFlags, req client.CronPreviewRequest) error {
+	c, err := cf.client(env)
+	if err != nil {
+		return err
+	}
+	p, err := c.CronPreview(cmd.Context(), req)
+	if err != nil {
+		return err
+	}
+	if cf.asJSON {
+		return writeJSONOut(env, p)
+	}
+	for _, t := range p.Times {
+		fmt.Fprintln(env.Stdout, t)
+	}
+	if len(p.Skipped) > 0 {
+		fmt.Fprintf(env.Stderr, "skipped on the way (%d):\n", len(p.Skipped))
+		for _, s := range p.Skipped {
+			fmt.Fprintf(env.Stderr, "  %s  %s\n", s.Time, s.Reason)
+		}
+	}
+	return nil
+}
