@@ -318,6 +318,13 @@ func (u *UI) routes() {
 	p("POST "+Prefix+"/runs/{id}/retry", u.runRetry)
 	p("POST "+Prefix+"/runs/{id}/cancel", u.runCancel)
 	p("GET "+Prefix+"/nodes", u.nodes)
+	p("GET "+Prefix+"/calendars", u.calendarList)
+	p("GET "+Prefix+"/calendars/new", u.calendarNew)
+	p("POST "+Prefix+"/calendars", u.calendarCreate)
+	p("GET "+Prefix+"/calendars/{name}", u.calendarShow)
+	p("POST "+Prefix+"/calendars/{name}", u.calendarSave)
+	p("GET "+Prefix+"/calendars/{name}/delete", u.calendarDeleteConfirm)
+	p("POST "+Prefix+"/calendars/{name}/delete", u.calendarDelete)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, http.StatusNotFound, "", "")
 	})

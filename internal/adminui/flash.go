@@ -25,6 +25,9 @@ var flashKinds = map[string]string{
 	"flash.run_canceled": "info",
 	"flash.cancel_asked": "info",
 	"flash.logged_out":   "info",
+
+	"flash.calendar_saved":   "success",
+	"flash.calendar_deleted": "success",
 }
 
 // flashMsg is a flash ready to show.

@@ -1,6 +1,7 @@
 package adminui
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/calendar"
 	"github.com/connecthub/connecthub/internal/service"
 )
 
@@ -26,6 +28,7 @@ type jobForm struct {
 	ID, Description, CronExpr, Timezone, Handler, PublicCfg  string
 	Timeout, MaxAttempts, RetryBackoff, Concurrency, Misfire string
 	MisfireWindow, Queue, Priority                           string
+	Calendar, CalendarMode                                   string
 	Enabled                                                  bool
 
 	// SecretKeys are the names of the secrets already set. Their values are
@@ -43,7 +46,12 @@ type jobForm struct {
 	RecentRuns []*connecthub.Run
 	Loc        *time.Location
 	Timezones  []string
-	CSRF       string
+	// Calendars are the names the calendar field offers.
+	Calendars []string
+	// Warnings are what the stored job's page warns about (a calendar
+	// lacking this year's days).
+	Warnings []service.Warning
+	CSRF     string
 }
 
 // commonTimezones feed the timezone field's suggestions; any IANA name is
@@ -62,7 +70,7 @@ func formFromJob(j *connecthub.Job) *jobForm {
 		Handler: j.Handler, PublicCfg: prettyJSON(j.PublicCfg), Timeout: j.Timeout.String(),
 		MaxAttempts: strconv.Itoa(j.MaxAttempts), RetryBackoff: j.RetryBackoff.String(), Concurrency: j.Concurrency,
 		Misfire: j.Misfire, MisfireWindow: j.MisfireWindow.String(), Queue: j.Queue, Priority: strconv.Itoa(j.Priority),
-		SecretKeys: j.SecretKeys,
+		SecretKeys: j.SecretKeys, Calendar: j.Calendar, CalendarMode: j.CalendarMode,
 	}
 }
 
@@ -77,6 +85,7 @@ func formFromRequest(r *http.Request) (*jobForm, string) {
 		MaxAttempts: strings.TrimSpace(v("max_attempts")), RetryBackoff: strings.TrimSpace(v("retry_backoff")),
 		Concurrency: v("concurrency"), Misfire: v("misfire"), MisfireWindow: strings.TrimSpace(v("misfire_window")),
 		Queue: strings.TrimSpace(v("queue")), Priority: strings.TrimSpace(v("priority")),
+		Calendar: strings.TrimSpace(v("calendar")), CalendarMode: strings.TrimSpace(v("calendar_mode")),
 	}
 	return f, strings.TrimSpace(v("secret_cfg"))
 }
@@ -90,6 +99,10 @@ func (f *jobForm) input(secret string) (*connecthub.JobInput, map[string]string)
 	body := map[string]any{
 		"description": f.Description, "enabled": f.Enabled, "cron_expr": f.CronExpr, "timezone": f.Timezone,
 		"handler": f.Handler, "concurrency": f.Concurrency, "misfire": f.Misfire,
+		"calendar": f.Calendar,
+	}
+	if f.Calendar != "" {
+		body["calendar_mode"] = f.CalendarMode
 	}
 	if f.IsNew {
 		body["id"] = f.ID
@@ -265,8 +278,16 @@ func (u *UI) showForm(w http.ResponseWriter, r *http.Request, status int, f *job
 		// save reports the unknown handler.
 		f.Handlers = append(f.Handlers, handlerView{Name: f.Handler, Selected: true})
 	}
+	cals, err := u.svc.CalendarList(r.Context())
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	for _, c := range cals {
+		f.Calendars = append(f.Calendars, c.Name)
+	}
 	f.Loc = u.locOf(f.Timezone)
-	f.Preview = u.preview(f.CronExpr, f.Timezone)
+	f.Preview = u.preview(r.Context(), f.CronExpr, f.Timezone, f.Calendar, f.CalendarMode)
 	if f.Job != nil {
 		runs, _, err := u.svc.RunList(r.Context(), connecthub.RunFilter{JobID: f.Job.ID, Limit: 10})
 		if err != nil {
@@ -275,6 +296,10 @@ func (u *UI) showForm(w http.ResponseWriter, r *http.Request, status int, f *job
 		}
 		f.RecentRuns = runs
 		f.Loc = f.Job.Location()
+		if f.Warnings, err = u.svc.JobWarnings(r.Context(), f.Job); err != nil {
+			u.fail(w, r, err)
+			return
+		}
 	}
 	title := "job.new.title"
 	if !f.IsNew {
@@ -304,11 +329,13 @@ type previewView struct {
 	Error string
 	// NoCron is true when the job has no schedule (it runs only on demand).
 	NoCron bool
+	// Skipped are the slots the job's calendar passes over, with why.
+	Skipped []calendar.Skipped
 }
 
 // preview computes the next fire times with the service, exactly as the
 // scheduler will.
-func (u *UI) preview(expr, tz string) previewView {
+func (u *UI) preview(ctx context.Context, expr, tz, cal, mode string) previewView {
 	if tz == "" {
 		tz = u.cfg.Timezone
 	}
@@ -317,7 +344,11 @@ func (u *UI) preview(expr, tz string) previewView {
 		pv.NoCron = true
 		return pv
 	}
-	times, err := u.svc.CronNext(expr, tz, previewCount, u.now())
+	if cal == "" {
+		mode = ""
+	}
+	times, skipped, err := u.svc.CronPreview(ctx, service.CronPreviewParams{
+		Expr: expr, TZ: tz, N: previewCount, After: u.now(), Calendar: cal, Mode: mode})
 	if err != nil {
 		var e *connecthub.Error
 		if errors.As(err, &e) {
@@ -327,7 +358,7 @@ func (u *UI) preview(expr, tz string) previewView {
 		}
 		return pv
 	}
-	pv.Times = times
+	pv.Times, pv.Skipped = times, skipped
 	return pv
 }
 
@@ -335,7 +366,8 @@ func (u *UI) preview(expr, tz string) previewView {
 // field changes.
 func (u *UI) cronPreview(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	u.renderPartial(w, r, http.StatusOK, "job_form", "cron_preview", u.preview(q.Get("cron_expr"), strings.TrimSpace(q.Get("timezone"))))
+	u.renderPartial(w, r, http.StatusOK, "job_form", "cron_preview", u.preview(r.Context(), q.Get("cron_expr"),
+		strings.TrimSpace(q.Get("timezone")), strings.TrimSpace(q.Get("calendar")), strings.TrimSpace(q.Get("calendar_mode"))))
 }
 
 // handlerView describes a handler in the form: its description, the

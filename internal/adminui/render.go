@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -226,6 +227,7 @@ func (u *UI) funcs() template.FuncMap {
 			return s.Terminal()
 		},
 		"list": func(v ...string) []string { return v },
+		"has":  slices.Contains[[]string],
 		"dict": func(kv ...any) (map[string]any, error) {
 			if len(kv)%2 != 0 {
 				return nil, errors.New("dict needs key/value pairs")
