@@ -305,6 +305,8 @@ func (u *UI) routes() {
 	p("GET "+Prefix+"/jobs/{id}/edit", u.jobEdit)
 	p("POST "+Prefix+"/jobs/{id}/edit", u.jobUpdate)
 	p("POST "+Prefix+"/jobs/{id}/run", u.jobRun)
+	p("GET "+Prefix+"/jobs/{id}/run-params", u.runParamsPage)
+	p("POST "+Prefix+"/jobs/{id}/run-params", u.runWithParams)
 	p("POST "+Prefix+"/jobs/{id}/enable", u.jobSetEnabled(true))
 	p("POST "+Prefix+"/jobs/{id}/disable", u.jobSetEnabled(false))
 	p("GET "+Prefix+"/jobs/{id}/delete", u.jobDeleteConfirm)

@@ -156,6 +156,8 @@ func newJobCmd(env *Env) *cobra.Command {
 	uf.register(update, false)
 
 	var follow bool
+	var paramPairs []string
+	var paramsFile string
 	run := &cobra.Command{
 		Use: "run ID", Short: "Run a job now", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -163,7 +165,16 @@ func newJobCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := c.RunJob(cmd.Context(), args[0])
+			params, err := runParams(env, paramsFile, paramPairs)
+			if err != nil {
+				return err
+			}
+			var r *connecthub.Run
+			if params == nil {
+				r, err = c.RunJob(cmd.Context(), args[0])
+			} else {
+				r, err = c.RunJobWith(cmd.Context(), args[0], params)
+			}
 			if err != nil {
 				return err
 			}
@@ -174,6 +185,8 @@ func newJobCmd(env *Env) *cobra.Command {
 		},
 	}
 	run.Flags().BoolVarP(&follow, "follow", "f", false, "follow the run's log until it ends (exit 1 unless SUCCESS)")
+	run.Flags().StringArrayVar(&paramPairs, "param", nil, "a parameter for this run only, key=value (JSON values allowed); repeatable")
+	run.Flags().StringVar(&paramsFile, "params-file", "", "parameters for this run only from a JSON object file (- for stdin)")
 
 	toggle := func(use string, on bool) *cobra.Command {
 		return &cobra.Command{
