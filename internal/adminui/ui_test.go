@@ -196,7 +196,7 @@ func TestPagesRender(t *testing.T) {
 	}
 	// Times show in the job's timezone with the UTC instant on hover.
 	p := b.get("/admin/jobs")
-	if !regexp.MustCompile(`<time datetime="[^"]+Z" title="[^"]+ UTC">[^<]+ <span class="tz">CST</span></time>`).MatchString(p.body) {
+	if !regexp.MustCompile(`<time datetime="[^"]+Z" title="[^"]+ UTC">[^<]+ <span class="tz">\+08:00</span></time>`).MatchString(p.body) {
 		t.Error("jobs page: next run time is not shown in the job's timezone with the UTC time on hover")
 	}
 }
@@ -442,7 +442,7 @@ func TestCronPreview(t *testing.T) {
 	if n := strings.Count(p.body, "<li>"); n != 5 {
 		t.Fatalf("preview lists %d times, want 5:\n%s", n, p.body)
 	}
-	if strings.Count(p.body, "09:30:00 <span class=\"tz\">CST</span>") != 5 || strings.Count(p.body, "01:30:00 UTC") != 5 {
+	if strings.Count(p.body, "09:30:00 <span class=\"tz\">+08:00</span>") != 5 || strings.Count(p.body, "01:30:00 UTC") != 5 {
 		t.Errorf("times not in the job's timezone with UTC on hover:\n%s", p.body)
 	}
 	for q, want := range map[string]string{

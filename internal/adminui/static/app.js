@@ -277,6 +277,9 @@
       log.removeAttribute("data-log-stream");
       log.dataset.logEnded = e.data;
       if (indicator) { indicator.hidden = true; }
+      // A run that ended without a line is no longer waiting for one.
+      var empty = $("[data-log-empty]");
+      if (empty) { empty.textContent = log.dataset.emptyText; }
       refreshLiveRegions();
     });
     es.addEventListener("error", function () {
