@@ -12,15 +12,22 @@ PKGS      ?= ./...
 .PHONY: help run build test lint fmt-check vet test-go bench bench-nosync bench-micro clean
 
 help:
-	@echo "make run    - start connecthub serve on :8000 with ./data (SQLite)"
+	@echo "make run    - build $(BIN) and start it: serve on $(LISTEN) with ./data (SQLite)"
 	@echo "make build  - build $(BIN)"
 	@echo "make test   - gofmt and go vet checks, then go test -race ./..."
 	@echo "make lint   - gofmt and go vet checks only"
 	@echo "make bench  - the benchmark harness on SQLite and a durable PostgreSQL (not part of make test)"
 	@echo "make bench-nosync - the harness on PostgreSQL with fsync off (the test suite's cluster)"
 
-run:
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/connecthub serve
+# make run listens on this machine only: a first run should not put the
+# admin UI on the network. LISTEN=:8000 make run opens it to every interface
+# (the binary's own default, which containers need). The recipe builds the
+# binary and exec's it, so Ctrl-C reaches the server alone as make's child
+# and a clean shutdown (exit 0) ends make without an error.
+LISTEN    ?= 127.0.0.1:8000
+
+run: build
+	exec $(BIN) serve --listen $(LISTEN)
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/connecthub

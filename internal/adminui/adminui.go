@@ -327,7 +327,10 @@ func (u *UI) routes() {
 	p("POST "+Prefix+"/calendars/{name}", u.calendarSave)
 	p("GET "+Prefix+"/calendars/{name}/delete", u.calendarDeleteConfirm)
 	p("POST "+Prefix+"/calendars/{name}/delete", u.calendarDelete)
-	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+	// An unknown admin page is a 404 inside the layout, with the navigation,
+	// like a missing job's page; without a session the login comes first,
+	// so a stranger learns nothing about which pages exist.
+	p(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, http.StatusNotFound, "", "")
 	})
 }

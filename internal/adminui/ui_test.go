@@ -653,6 +653,14 @@ func TestErrorPagesAreFriendly(t *testing.T) {
 		if !strings.Contains(p.body, "Go to the dashboard") || strings.Contains(p.body, "goroutine") || strings.Contains(p.body, ".go:") {
 			t.Errorf("%s: not the friendly error page:\n%s", path, p.body)
 		}
+		// Every error page of a signed-in person keeps the navigation.
+		if !strings.Contains(p.body, `<nav class="mainnav"`) || !strings.Contains(p.body, `href="/admin/runs"`) {
+			t.Errorf("%s: the error page has no navigation:\n%s", path, p.body)
+		}
+	}
+	// Without a session an unknown admin page asks for the login first.
+	if p := e.browser().get("/admin/no/such/page"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/admin/login?next=") {
+		t.Errorf("unknown admin page without a session: %d %q", p.status, p.header.Get("Location"))
 	}
 	// In Chinese too.
 	p := b.get("/admin/runs/nope", "Accept-Language", "zh-CN,zh;q=0.9")

@@ -177,6 +177,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
 	}
+	if a.unrouted(r) {
+		if r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") {
+			writeError(w, r, a.log, connecthub.Errorf(connecthub.KindNotFound, "no route %s %s", r.Method, r.URL.Path))
+		} else {
+			notFoundPage(w, r)
+		}
+		return
+	}
 	a.mux.ServeHTTP(w, r)
 }
 
