@@ -149,6 +149,7 @@ func SpecWithOptions(o Options) handler.Spec {
 		Description:  "Makes an HTTP request, with {{secret.KEY}} placeholders in url, headers and body; fails on an unexpected status.",
 		ConfigSchema: schema,
 		Func:         c.run,
+		Translations: map[string]handler.Text{"zh-CN": zhCN},
 	}
 }
 

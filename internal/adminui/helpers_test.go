@@ -60,6 +60,10 @@ var schemaHandler = handler.Spec{
 	Func: func(context.Context, *handler.Task) (*handler.Result, error) {
 		return &handler.Result{Message: "ok"}, nil
 	},
+	Translations: map[string]handler.Text{"zh-CN": {
+		Description: "带配置结构的处理器，用于测试。",
+		Fields:      map[string]string{"url": "发送到哪里。"},
+	}},
 }
 
 var noopHandler = handler.Spec{

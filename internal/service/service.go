@@ -388,6 +388,9 @@ type HandlerInfo struct {
 	Local bool `json:"local"`
 	// Nodes are the registered nodes that serve the handler.
 	Nodes []HandlerNode `json:"nodes"`
+	// Translations are the description and the schema's help texts in
+	// other languages, by language tag (see handler.Spec.Translations).
+	Translations map[string]handler.Text `json:"translations,omitempty"`
 }
 
 // Handlers lists the handlers of this server's own registry, without
@@ -410,7 +413,7 @@ func (s *Service) Handlers(node string) []HandlerInfo {
 
 // infoOf describes a spec, with empty lists rather than null in JSON.
 func infoOf(sp handler.Spec) HandlerInfo {
-	info := HandlerInfo{Name: sp.Name, Description: sp.Description, SecretKeys: sp.SecretKeys, Nodes: []HandlerNode{}}
+	info := HandlerInfo{Name: sp.Name, Description: sp.Description, SecretKeys: sp.SecretKeys, Nodes: []HandlerNode{}, Translations: sp.Translations}
 	if info.SecretKeys == nil {
 		info.SecretKeys = []string{}
 	}

@@ -67,7 +67,10 @@
 
   function checkEditor(editor) {
     var r = parseObject(editor);
-    showEditorError(editor, r.ok ? "" : r.message + (r.detail ? " (" + r.detail + ")" : ""));
+    // The parser's detail is in the browser's language, which need not be
+    // the page's: only English pages show it.
+    var detail = r.detail && document.documentElement.lang === "en" ? " (" + r.detail + ")" : "";
+    showEditorError(editor, r.ok ? "" : r.message + detail);
     return r;
   }
 
