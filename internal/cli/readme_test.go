@@ -69,6 +69,7 @@ func TestREADMEFirstSteps(t *testing.T) {
 		}
 		code, stdout, stderr := runProgram(t, dir, p.url, args)
 		all := stdout + stderr
+		t.Logf("$ connecthub %s\n%s", strings.Join(args, " "), all)
 		want := 0
 		if strings.Contains(s.comment, "exits 1") {
 			want = 1
@@ -90,7 +91,7 @@ func TestREADMEFirstSteps(t *testing.T) {
 				t.Errorf("README step %q: the log lines show no UTC offset:\n%s", s.line, stdout)
 			}
 		case len(args) >= 3 && args[0] == "job" && args[1] == "run":
-			for _, w := range []string{"started on node", "ended FAILURE", "error: ", "404"} {
+			for _, w := range []string{"started on node", "ended FAILURE", "error: ", "401"} {
 				if !strings.Contains(stderr, w) {
 					t.Errorf("README step %q: stderr lacks %q:\n%s", s.line, w, stderr)
 				}
