@@ -28,6 +28,10 @@ var flashKinds = map[string]string{
 
 	"flash.calendar_saved":   "success",
 	"flash.calendar_deleted": "success",
+
+	// A save that worked, but whose runs may wait (no node serves them).
+	"flash.job_created_warn": "warning",
+	"flash.job_saved_warn":   "warning",
 }
 
 // flashMsg is a flash ready to show.

@@ -245,7 +245,7 @@ func (u *UI) jobCreate(w http.ResponseWriter, r *http.Request) {
 	if errs == nil {
 		j, warnings, err := u.svc.JobCreateWithWarnings(r.Context(), in)
 		if err == nil {
-			savedFlash(w, r, "flash.job_created", j.ID, warnings)
+			u.savedFlash(w, r, "flash.job_created", j, warnings)
 			redirect(w, r, jobURL(j.ID))
 			return
 		}
@@ -272,7 +272,7 @@ func (u *UI) jobUpdate(w http.ResponseWriter, r *http.Request) {
 	if errs == nil {
 		j, warnings, err := u.svc.JobUpdateWithWarnings(r.Context(), id, in)
 		if err == nil {
-			savedFlash(w, r, "flash.job_saved", j.ID, warnings)
+			u.savedFlash(w, r, "flash.job_saved", j, warnings)
 			redirect(w, r, jobURL(j.ID))
 			return
 		}
@@ -288,16 +288,27 @@ func (u *UI) jobUpdate(w http.ResponseWriter, r *http.Request) {
 // savedFlash confirms a save. A save the service accepted with warnings
 // (no active node serves the handler or the queue) says so instead, because
 // the job's runs may not execute until that is fixed.
-func savedFlash(w http.ResponseWriter, r *http.Request, key, id string, warnings []service.Warning) {
+// Like a validation message, a warning outside English is the catalog's
+// text for its code.
+func (u *UI) savedFlash(w http.ResponseWriter, r *http.Request, key string, j *connecthub.Job, warnings []service.Warning) {
 	if len(warnings) == 0 {
-		setFlash(w, r, key, id)
+		setFlash(w, r, key, j.ID)
 		return
 	}
+	lang := pickLanguage(r)
+	cat := u.pages.catalogs[lang]
 	msgs := make([]string, len(warnings))
 	for i, wr := range warnings {
 		msgs[i] = wr.Message
+		if k := "apierr." + wr.Code; lang != "en" && cat[k] != "" {
+			if wr.Code == service.WarnQueueUnserved {
+				msgs[i] = cat.T(k, j.Handler, j.Queue)
+			} else {
+				msgs[i] = cat.T(k, j.Handler)
+			}
+		}
 	}
-	setFlash(w, r, key+"_warn", id+"\x00"+strings.Join(msgs, " "))
+	setFlash(w, r, key+"_warn", j.ID+"\x00"+strings.Join(msgs, " "))
 }
 
 // showForm fills what the form page shows around the fields and renders it.

@@ -166,4 +166,19 @@ func TestBrowserFirstHour(t *testing.T) {
 		t.Errorf("the zh-CN job form shows English: %q\n%s", m, text)
 	}
 	shot(t, ctx, "job-form-zh-CN")
+
+	// Fixed, but in a queue no node claims from: saved, with a warning
+	// that reads in Chinese too.
+	var flash string
+	run(t, ctx, "save with a queue nobody serves",
+		setText("#cron_expr", "0 2 * * *"),
+		setText("#timezone", "Asia/Shanghai"),
+		setText(`input[name="queue"]`, "elsewhere"),
+		chromedp.Click(`button[data-action=save]`, chromedp.ByQuery),
+		waitJS(`location.pathname === "/admin/jobs/zh.demo/edit" && document.querySelector(".flash") !== null`),
+		chromedp.Text(".flash", &flash, chromedp.ByQuery),
+	)
+	if !strings.Contains(flash, "请注意") || !strings.Contains(flash, `"elsewhere"`) || englishSentence.MatchString(flash) {
+		t.Errorf("the warning after a save is not in Chinese: %q", flash)
+	}
 }
