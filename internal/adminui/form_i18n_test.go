@@ -33,16 +33,7 @@ func TestJobFormInChinese(t *testing.T) {
 	base := url.Values{"id": {"zh.job"}, "handler": {"test.schema"}, "enabled": {"true"}, "timezone": {"UTC"},
 		"cron_expr": {"*/5 * * * *"}, "public_cfg": {`{"url":"http://x"}`}, "secret_cfg": {`{"api_key":"k"}`},
 		"concurrency": {"forbid"}, "misfire": {"once"}}
-	with := func(kv ...string) url.Values {
-		v := url.Values{}
-		for k, vv := range base {
-			v[k] = vv
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			v.Set(kv[i], kv[i+1])
-		}
-		return v
-	}
+	with := func(kv ...string) url.Values { return formWith(base, kv...) }
 	for _, tc := range []struct {
 		name        string
 		form        url.Values

@@ -287,3 +287,15 @@ func (e *env) jobExists(id string) bool {
 
 // storeOutcome shortens store.RunOutcome in tests.
 type storeOutcome = store.RunOutcome
+
+// formWith is a copy of a form with some fields set to other values.
+func formWith(base url.Values, kv ...string) url.Values {
+	v := url.Values{}
+	for k, vv := range base {
+		v[k] = vv
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v
+}

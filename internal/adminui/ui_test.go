@@ -335,16 +335,7 @@ func TestJobFormInlineErrorsAndSecretsNeverEchoed(t *testing.T) {
 	const secretValue = "s3cr3t-value-that-must-not-leak"
 	base := url.Values{"id": {"form.job"}, "handler": {"test.schema"}, "enabled": {"true"}, "timezone": {"UTC"},
 		"cron_expr": {"*/5 * * * *"}, "secret_cfg": {`{"api_key":"` + secretValue + `"}`}, "concurrency": {"forbid"}, "misfire": {"once"}}
-	with := func(kv ...string) url.Values {
-		v := url.Values{}
-		for k, vv := range base {
-			v[k] = vv
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			v.Set(kv[i], kv[i+1])
-		}
-		return v
-	}
+	with := func(kv ...string) url.Values { return formWith(base, kv...) }
 	for _, tc := range []struct {
 		name      string
 		form      url.Values
