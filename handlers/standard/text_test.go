@@ -1,4 +1,4 @@
-package builtin_test
+package standard_test
 
 import (
 	"encoding/json"
@@ -6,17 +6,20 @@ import (
 	"unicode"
 
 	"github.com/connecthub/connecthub/handler"
-	"github.com/connecthub/connecthub/handlers/builtin"
+	"github.com/connecthub/connecthub/handlers/standard"
 )
 
-// TestChineseTextIsComplete requires every built-in handler to read fully
-// in Chinese in the admin UI: its description and the help text of every
-// property of its schema.
+// TestChineseTextIsComplete requires every handler of the stock binary to
+// read fully in Chinese in the admin UI: its description and the help text
+// of every property of its schema.
 func TestChineseTextIsComplete(t *testing.T) {
 	t.Parallel()
 	r := handler.NewRegistry()
-	if err := builtin.Register(r, builtin.Options{EnableShell: true}); err != nil {
+	if err := standard.Register(r); err != nil {
 		t.Fatal(err)
+	}
+	if n := len(r.List()); n < 7 {
+		t.Fatalf("the stock binary has %d handlers, want noop, sleep, httpcall, shell and the three OA → Didi ones", n)
 	}
 	for _, s := range r.List() {
 		tr, ok := s.Translations["zh-CN"]
