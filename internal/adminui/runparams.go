@@ -36,7 +36,7 @@ func (u *UI) showRunParams(w http.ResponseWriter, r *http.Request, status int, f
 	f.CSRF = u.sessions.CSRFToken(sessionOf(r))
 	for _, h := range u.handlers(r.Context()) {
 		if h.Name == f.Job.Handler {
-			f.Fields = newHandlerView(h).Fields
+			f.Fields = newHandlerView(h, pickLanguage(r)).Fields
 		}
 	}
 	f.Current = map[string]string{}
@@ -106,7 +106,7 @@ func (u *UI) runWithParams(w http.ResponseWriter, r *http.Request) {
 	f := &runParamsForm{Job: j, Values: map[string]string{}, JSON: r.PostFormValue("params")}
 	for _, h := range u.handlers(r.Context()) {
 		if h.Name == j.Handler {
-			f.Fields = newHandlerView(h).Fields
+			f.Fields = newHandlerView(h, pickLanguage(r)).Fields
 		}
 	}
 	for _, fld := range f.Fields {
