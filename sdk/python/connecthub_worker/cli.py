@@ -23,18 +23,24 @@ def _env_int(name, default):
 
 
 def _env_seconds(name, default):
-    from .tasks import parse_duration
     v = os.environ.get(name, "")
+    if not v:
+        return default
     try:
-        return parse_duration(v) if v else default
-    except ValueError:
+        return _seconds(v)
+    except argparse.ArgumentTypeError:
         raise SystemExit("connecthub-worker: %s=%r is not a duration (30s, 1m) or seconds" % (name, v))
 
 
 def _seconds(text):
+    """A number of seconds ("0.5") or a duration ("30s", "1m")."""
     from .tasks import parse_duration
     try:
-        v = parse_duration(text)
+        v = float(text)
+    except ValueError:
+        v = None
+    try:
+        v = parse_duration(text) if v is None else v
     except ValueError:
         raise argparse.ArgumentTypeError("%r is not a duration (30s, 1m) or a number of seconds" % text)
     if v < 0:

@@ -78,6 +78,7 @@ class CommandLine(unittest.TestCase):
             (("--token", "t", "--module", "no_such_module_here"), "cannot import --module no_such_module_here"),
             (("--token", "t", "--server", "ftp://x"), "must be http(s)://host[:port]"),
             (("--token", "t", "--heartbeat", "soon"), "is not a duration"),
+            (("--token", "t", "--shutdown-timeout", "-1"), "is negative"),
             (("--token", "t", "--log-level", "LOUD"), "is not a logging level"),
             (("--token", "t", "--server", "http://127.0.0.1:9"), "no handlers to serve"),
         ]
