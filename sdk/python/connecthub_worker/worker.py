@@ -139,16 +139,22 @@ class Worker:
                 log.info("an operator %s this node", "stopped" if paused else "started")
             self.paused = paused
         except APIError as e:
-            if e.code == "not_registered" and not self.stopping.is_set():
-                log.warning("the server forgot this node; registering again")
-                try:
-                    self.register()
-                except (OSError, APIError) as e2:
-                    log.warning("registering again failed: %s", e2)
-            else:
+            if not self._register_again(e):
                 log.warning("keepalive refused: %s", e)
         except OSError as e:
             log.warning("keepalive failed (server unreachable?): %s", e)
+
+    def _register_again(self, err):
+        """Registers again when err says the server forgot the node (it
+        was declared dead and cleaned, say); False for any other error."""
+        if err.code != "not_registered" or self.stopping.is_set():
+            return False
+        log.warning("the server forgot this node; registering again")
+        try:
+            self.register()
+        except (OSError, APIError) as e:
+            log.warning("registering again failed: %s", e)
+        return True
 
     def _keepalive_loop(self):
         while not self.stopped.wait(self.heartbeat_every):
@@ -349,13 +355,7 @@ class Worker:
                     except ValueError:
                         pass
             except APIError as e:
-                if e.code == "not_registered" and not self.stopping.is_set():
-                    log.warning("the server forgot this node; registering again")
-                    try:
-                        self.register()
-                    except (OSError, APIError) as e2:
-                        log.warning("registering again failed: %s", e2)
-                else:
+                if not self._register_again(e):
                     log.warning("claim refused: %s", e)
                     self.stopping.wait(5.0 if e.status in (401, 403) else 1.0)
                 backoff = True

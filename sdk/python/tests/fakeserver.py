@@ -186,6 +186,8 @@ class FakeServer:
         with self.cond:
             while True:
                 runs = [r for r in self.queued if self._serves(node, r["handler"])][:body["max"]]
+                if node["setting_state"] == "inactive":
+                    runs = []  # a stopped node gets nothing, after the wait
                 if runs or time.monotonic() >= deadline:
                     break
                 self.cond.wait(min(0.05, max(0.0, deadline - time.monotonic())))

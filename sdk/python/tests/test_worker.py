@@ -80,6 +80,33 @@ class DecoratorHandlers(WorkerCase):
         self.assertIn("cannot be encoded as JSON", got["error"])
 
 
+class Registration(WorkerCase):
+    def test_registers_again_when_forgotten(self):
+        handler("h", registry=self.registry)(lambda task: "after")
+        self.start_worker()
+        registers = lambda: [c for c in self.fake.calls if c[0].endswith("/register")]  # noqa: E731
+        with self.fake.cond:
+            del self.fake.nodes["py-1"]  # declared dead and cleaned
+        self.fake.wait_for("a second registration", lambda: len(registers()) == 2)
+        self.fake.queue("r1", "h")
+        self.assertEqual(self.fake.wait_complete("r1")["message"], "after")
+
+    def test_operator_stop_pauses_claiming(self):
+        handler("h", registry=self.registry)(lambda task: "ran")
+        w, _ = self.start_worker()
+        with self.fake.cond:
+            self.fake.nodes["py-1"]["setting_state"] = "inactive"
+        self.fake.wait_for("the worker to pause", lambda: w.paused)
+        claims = lambda: len([c for c in self.fake.calls if c[0].endswith("/claim")])  # noqa: E731
+        before = claims()
+        self.fake.queue("r1", "h")
+        time.sleep(1.0)
+        self.assertLessEqual(claims() - before, 1, "a paused worker kept claiming")
+        with self.fake.cond:
+            self.fake.nodes["py-1"]["setting_state"] = "active"
+        self.assertEqual(self.fake.wait_complete("r1")["message"], "ran")
+
+
 class Interruptions(WorkerCase):
     def test_cancel_cooperative_and_forced(self):
         release = threading.Event()
