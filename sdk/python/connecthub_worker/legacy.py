@@ -17,6 +17,8 @@ import os
 import sys
 import threading
 
+from . import logcapture
+
 PREFIX = "py:"
 WILDCARD = PREFIX + "*"
 SHIM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "legacy_shim")
@@ -110,5 +112,7 @@ class LegacyJobs:
         """Runs the task's job: the class's run(params, secrets) with the
         run's public_cfg and secrets, in the calling thread."""
         cls = self.load(task.handler)
+        # Importing old code may have reconfigured logging.
+        logcapture.ensure_installed()
         job = cls()
         return job.run(task.config, task.secrets)

@@ -172,6 +172,28 @@ def install(level=logging.INFO):
         return _router
 
 
+def ensure_installed():
+    """Puts the router back on the root logger if something took it off:
+    an old code base that configures logging when it is imported
+    (logging.config.dictConfig replaces the root logger's handlers and
+    disables the loggers that existed before) would otherwise silence
+    every run log from then on, or the lines of the jobs imported before
+    it. Everything a job logs belongs in its run log, as it did in the
+    Python ConnectHub."""
+    with _install_lock:
+        router = _router
+    if router is None:
+        return
+    root = logging.getLogger()
+    if router not in root.handlers:
+        root.addHandler(router)
+    if root.level == logging.NOTSET or root.level > router.level:
+        root.setLevel(router.level)
+    for lg in list(logging.root.manager.loggerDict.values()):
+        if isinstance(lg, logging.Logger) and lg.disabled:
+            lg.disabled = False
+
+
 def _show_warnings_every_time():
     """Python shows a warning once per code location by default, so only
     the first run that warns would log it. Show every warning each time,

@@ -233,6 +233,7 @@ class Worker:
         """Runs in the task's own thread: calls its handler with the run's
         logging routed to its log, then records the outcome unless the
         worker already gave up on the handler."""
+        logcapture.ensure_installed()
         self.router.bind(task.runlog)
         timer = None
         if task.timeout > 0:

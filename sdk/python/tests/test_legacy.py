@@ -127,6 +127,29 @@ class LegacyPath(WorkerCase):
                 self.assertEqual(got["status"], "FAILURE")
                 self.assertIn(want, got["error"])
 
+    def test_logging_config_of_the_old_code_does_not_silence_run_logs(self):
+        lj = self.legacy()
+        write_tree(lj.path, {"extensions/y/__init__.py": "", "extensions/y/job.py": '''
+            import logging
+            import logging.config
+
+            # What an old app's settings module may do when it is imported.
+            logging.config.dictConfig({"version": 1, "disable_existing_loggers": True,
+                                       "root": {"level": "WARNING", "handlers": []}})
+            log = logging.getLogger(__name__)
+
+
+            class Job:
+                def run(self, params, secrets):
+                    log.info("still captured")
+                    return "ok"
+            '''})
+        self.start_worker(legacy=lj)
+        for run_id in ("first", "second"):
+            self.fake.queue(run_id, "py:extensions.y.job:Job")
+            self.assertEqual(self.fake.wait_complete(run_id)["status"], "SUCCESS")
+            self.assertIn("INFO extensions.y.job: still captured", "\n".join(self.fake.log_of(run_id)))
+
     def test_own_app_package_wins(self):
         lj = self.legacy(own_app=True)
         self.assertFalse(lj.shimmed)
