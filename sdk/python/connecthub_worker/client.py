@@ -6,9 +6,11 @@ import ssl
 import threading
 import urllib.parse
 
-# The server waits up to the claim's `wait` (at most 30s) before it answers;
-# every call's HTTP timeout must outlast it.
-HTTP_TIMEOUT = 60.0
+# How long a call may take. Short enough that a hung connection cannot
+# hold heartbeats up for a whole lease (30s by default): the call fails and
+# is retried. A claim waits on the server up to its `wait`, so the worker
+# gives claims their own, longer timeout.
+HTTP_TIMEOUT = 15.0
 
 
 class APIError(Exception):
