@@ -52,6 +52,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Runs", exerciseRuns},
 		{"Logs", exerciseLogs},
 		{"Claim", exerciseClaim},
+		{"ClaimHandlerPrefix", exerciseClaimHandlerPrefix},
 		{"Heartbeat", exerciseHeartbeat},
 		{"Complete", exerciseComplete},
 		{"CompleteClaim", exerciseCompleteClaim},
