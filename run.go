@@ -216,4 +216,6 @@ type QueueStats struct {
 	Queue           string  `json:"queue"`
 	Depth           int64   `json:"depth"`
 	OldestAgeSecond float64 `json:"oldest_queued_age_seconds"`
+	// Paused says an operator paused the queue: its runs wait.
+	Paused bool `json:"paused"`
 }

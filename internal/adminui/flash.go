@@ -28,6 +28,8 @@ var flashKinds = map[string]string{
 
 	"flash.calendar_saved":   "success",
 	"flash.calendar_deleted": "success",
+	"flash.queue_paused":     "info",
+	"flash.queue_resumed":    "success",
 
 	// A save that worked, but whose runs may wait (no node serves them).
 	"flash.job_created_warn": "warning",

@@ -135,6 +135,7 @@ func newRoot(env *Env) *cobra.Command {
 		newVersionCmd(env),
 		newCronCmd(env),
 		newCalendarCmd(env),
+		newQueueCmd(env),
 		newKeygenCmd(env),
 		newJobCmd(env),
 		newRunCmd(env),

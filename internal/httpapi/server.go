@@ -152,6 +152,7 @@ func (a *API) routes() {
 	api("GET /api/v1/cron/next", a.cronNext)
 	api("GET /api/v1/stats", a.stats)
 	a.calendarRoutes(api)
+	a.queueRoutes(api)
 	a.tokenRoutes(api)
 	a.sessionRoutes(api)
 	a.workerRoutes(api)

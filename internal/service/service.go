@@ -374,6 +374,9 @@ func (s *Service) Stats(ctx context.Context) (*connecthub.Stats, error) {
 	if st.Warnings, err = s.CalendarStatsWarnings(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.markPaused(ctx, st); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 

@@ -110,6 +110,7 @@ type Store interface {
 	TokenStore
 	SessionStore
 	CalendarStore
+	QueueStore
 	SecretStore
 	Notifier
 

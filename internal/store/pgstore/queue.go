@@ -24,7 +24,9 @@ import (
 // walks the runs_claim index in claim order and locks at most $5 rows,
 // skipping rows another claimer holds (FOR UPDATE SKIP LOCKED); the union,
 // at most $5 per queue, is ordered again and cut to $5. So a backlog of any
-// size costs a bounded walk, and the claim order holds across queues. The
+// size costs a bounded walk, and the claim order holds across queues. A
+// paused queue (a row in paused_queues) gives nothing: the check is
+// per queue, before its runs are walked or locked. The
 // picked ids are then updated by key: they were QUEUED when they were
 // locked, and the lock keeps them so.
 //
@@ -48,6 +50,7 @@ func buildClaimSQL(handlerFilter string) string {
 			SELECT id, priority FROM runs
 			WHERE status = 'QUEUED' AND queue = q.name AND available_at <= $3
 				AND ` + handlerFilter + `
+				AND NOT EXISTS (SELECT 1 FROM paused_queues p WHERE p.name = q.name)
 			ORDER BY priority DESC, id
 			LIMIT $5
 			FOR UPDATE SKIP LOCKED

@@ -162,6 +162,7 @@ func buildClaimSQL(nQueues, nHandlers, nPrefixes int) string {
 	pick := func(q int, cols string) string {
 		return `SELECT ` + cols + ` FROM runs
 			WHERE status = 'QUEUED' AND queue = ?` + strconv.Itoa(5+q) + ` AND available_at <= ?3` + handlerFilter + `
+				AND NOT EXISTS (SELECT 1 FROM paused_queues WHERE name = ?` + strconv.Itoa(5+q) + `)
 			ORDER BY priority DESC, id LIMIT +?4`
 	}
 	ids := pick(0, "rowid")

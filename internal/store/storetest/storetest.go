@@ -64,6 +64,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", exerciseTokens},
 		{"Sessions", exerciseSessions},
 		{"Calendars", exerciseCalendars},
+		{"Queues", exerciseQueues},
 		{"Secrets", exerciseSecrets},
 		{"KeyCheck", exerciseKeyCheck},
 		{"Notify", exerciseNotify},
