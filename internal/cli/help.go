@@ -90,6 +90,9 @@ var examples = map[string]string{
 	"connecthub completion": `  source <(connecthub completion bash)
   connecthub completion zsh > "${fpath[1]}/_connecthub"
   connecthub completion fish > ~/.config/fish/completions/connecthub.fish`,
+	"connecthub queue": `  connecthub queue list
+  connecthub queue pause erp      # the ERP is down for maintenance: its runs wait
+  connecthub queue resume erp`,
 	"connecthub calendar": `  connecthub calendar list
   connecthub calendar get cn --json > cn.json      # edit, then:
   connecthub calendar put cn -f cn.json`,
