@@ -44,6 +44,7 @@ test: lint test-go
 # turns a missing PostgreSQL or browser into a failure rather than a skip.
 test-go:
 	scripts/ensure-chromium.sh
+	scripts/ensure-prometheus.sh
 	CONNECTHUB_TEST_STRICT=1 scripts/with-test-postgres.sh $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # The benchmark harness (docs/benchmarks.md): both drivers, the PostgreSQL
