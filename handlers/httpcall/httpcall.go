@@ -217,7 +217,10 @@ func (c *caller) run(ctx context.Context, t *handler.Task) (_ *handler.Result, e
 	// the URL as written (placeholders, not secrets) and the host unless a
 	// secret is part of it. The errors returned are the run's, already
 	// free of secrets.
-	reqCtx, span := tracing.StartClient(reqCtx, req.method, req.spanAttributes(redact)...)
+	var span *tracing.ClientSpan
+	if tracing.Traced(reqCtx) {
+		reqCtx, span = tracing.StartClient(reqCtx, req.method, req.spanAttributes(redact)...)
+	}
 	status := 0
 	defer func() {
 		var text string

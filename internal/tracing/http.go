@@ -22,6 +22,11 @@ import (
 // does nothing.
 type ClientSpan struct{ span trace.Span }
 
+// Traced reports whether ctx carries a recording span (that of a traced
+// run), for a caller that would otherwise compute a span's attributes for
+// nothing.
+func Traced(ctx context.Context) bool { return trace.SpanFromContext(ctx).IsRecording() }
+
 // StartClient starts a client span for one HTTP request when ctx carries
 // a recording span (that of a traced run); otherwise it returns ctx and
 // nil, so an untraced call costs a context lookup. name is the span's
@@ -70,13 +75,13 @@ func (c *ClientSpan) End(status int, errText string) {
 // path (the query and the headers are left out); otherwise it is
 // client.Do(req). For API clients whose host and paths are not secret.
 func Do(client *http.Client, req *http.Request, name string) (*http.Response, error) {
+	if !Traced(req.Context()) {
+		return client.Do(req)
+	}
 	ctx, span := StartClient(req.Context(), name,
 		attribute.String("http.request.method", req.Method),
 		attribute.String("server.address", req.URL.Hostname()),
 		attribute.String("url.path", req.URL.Path))
-	if span == nil {
-		return client.Do(req)
-	}
 	req = req.WithContext(ctx)
 	req.Header = req.Header.Clone()
 	span.Inject(ctx, req.Header)
