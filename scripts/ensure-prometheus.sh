@@ -29,33 +29,35 @@ if ! command -v apt-get >/dev/null 2>&1; then
 	exit 1
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		SUDO="sudo"
+# as_root runs a command as root: directly when we are, else through sudo.
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
 	else
 		say "prometheus is missing and installing it needs root (run as root, or install sudo)"
 		exit 1
 	fi
-fi
+}
 
 log=$(mktemp)
 policy=""
 cleanup() {
 	rm -f "$log"
 	if [ -n "$policy" ]; then
-		$SUDO rm -f "$policy"
+		as_root rm -f "$policy"
 	fi
 }
 trap cleanup EXIT
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	policy=/usr/sbin/policy-rc.d
-	printf '#!/bin/sh\n# ensure-prometheus.sh: no service starts while packages install.\nexit 101\n' | $SUDO tee "$policy" >/dev/null
-	$SUDO chmod 755 "$policy"
+	printf '#!/bin/sh\n# ensure-prometheus.sh: no service starts while packages install.\nexit 101\n' | as_root tee "$policy" >/dev/null
+	as_root chmod 755 "$policy"
 fi
 
 say "installing Debian's prometheus package (apt-get update && apt-get install -y --no-install-recommends prometheus)"
-if ! { $SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends prometheus; } >"$log" 2>&1; then
+if ! { as_root apt-get update && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; } >"$log" 2>&1; then
 	tail -n 20 "$log" >&2
 	say "installing prometheus failed (the apt-get output is above)"
 	exit 1
@@ -64,10 +66,10 @@ fi
 # On a machine whose init system ignores policy-rc.d the service may have
 # started; the tests do not need it.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
-	$SUDO systemctl stop prometheus && $SUDO systemctl disable prometheus >/dev/null 2>&1 || true
+	as_root systemctl stop prometheus && as_root systemctl disable prometheus >/dev/null 2>&1 || true
 	say "stopped the prometheus service the package started"
 elif [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus status >/dev/null 2>&1; then
-	$SUDO /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+	as_root /etc/init.d/prometheus stop >/dev/null 2>&1 || true
 	say "stopped the prometheus service the package started"
 fi
 

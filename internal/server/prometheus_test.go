@@ -197,4 +197,3 @@ func waitProm(t *testing.T, p *promServer, what string, cond func() (bool, error
 		}
 	}
 }
-

@@ -156,4 +156,3 @@ func attrMap(kvs []attribute.KeyValue) map[string]string {
 	}
 	return m
 }
-
