@@ -13,10 +13,10 @@ import (
 )
 
 // What a span about HTTP records is chosen so that no secret leaves the
-// process: the method, the route or URL template (never a URL with its
-// query, which may hold a token, nor one with a secret substituted), the
-// host only when its caller says it is safe, the status code. Never a
-// header, a body or a query string.
+// process: the method, the route pattern or URL template (never a URL with
+// its query, which may hold a token, nor one with a secret substituted),
+// the host and the path only where its caller knows them to be safe, the
+// status code. Never a header, a body or a query string.
 
 // ClientSpan is the span of one outgoing HTTP request. A nil *ClientSpan
 // does nothing.
@@ -109,11 +109,11 @@ func (t *Tracing) Handler(h http.Handler, skip func(*http.Request) bool) http.Ha
 			return
 		}
 		ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		// The path is not recorded: a route may one day carry a one-time
+		// token in it (an invitation link); the route pattern below names
+		// its place instead.
 		ctx, span := t.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(
-				attribute.String("http.request.method", r.Method),
-				attribute.String("url.path", r.URL.Path),
-			))
+			trace.WithAttributes(attribute.String("http.request.method", r.Method)))
 		defer span.End()
 		rec := &statusRecorder{ResponseWriter: w}
 		r = r.WithContext(ctx)
