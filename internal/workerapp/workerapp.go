@@ -50,6 +50,9 @@ type Options struct {
 	Handlers *handler.Registry
 	// LogOutput receives the log; nil means os.Stderr.
 	LogOutput io.Writer
+	// Getenv, when set, is read for the OTEL_* variables that turn tracing
+	// on instead of the process's environment, for tests.
+	Getenv func(string) string
 }
 
 // UsageError is an error of the worker's settings rather than of its run
@@ -126,7 +129,7 @@ func New(cfg *config.Config, opts Options) (_ *Worker, err error) {
 		return nil, err
 	}
 	// The same OTEL_* variables as serve turn tracing of the runs on.
-	if w.tracing, err = tracing.Setup(context.Background(), tracing.Config{Version: connecthub.Version, Instance: name, Logger: log}); err != nil {
+	if w.tracing, err = tracing.Setup(context.Background(), tracing.Config{Getenv: opts.Getenv, Version: connecthub.Version, Instance: name, Logger: log}); err != nil {
 		return nil, err
 	}
 	promReg := prometheus.NewRegistry()
