@@ -51,6 +51,7 @@ test: lint test-go
 # turns a missing PostgreSQL or browser into a failure rather than a skip.
 test-go:
 	scripts/ensure-chromium.sh
+	scripts/ensure-prometheus.sh
 	cd sdk/python && python3 -m unittest discover -s tests -t tests
 	CONNECTHUB_TEST_STRICT=1 scripts/with-test-postgres.sh $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 

@@ -56,6 +56,13 @@ func startNode(t *testing.T, cfg *config.Config) *node {
 // that restart a node on the same data directory.
 func startStoppableNode(t *testing.T, cfg *config.Config) (*node, func()) {
 	t.Helper()
+	return startStoppableNodeWith(t, cfg, server.Options{})
+}
+
+// startStoppableNodeWith is startStoppableNode with options; the built-in
+// handlers and a log kept in memory are filled in.
+func startStoppableNodeWith(t *testing.T, cfg *config.Config, opts server.Options) (*node, func()) {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +71,8 @@ func startStoppableNode(t *testing.T, cfg *config.Config) (*node, func()) {
 		t.Fatal(err)
 	}
 	logs := &testenv.Buffer{}
-	srv, err := server.New(t.Context(), cfg, server.Options{Handlers: reg, LogOutput: logs})
+	opts.Handlers, opts.LogOutput = reg, logs
+	srv, err := server.New(t.Context(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,7 @@ import (
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/store"
 	apitoken "github.com/connecthub/connecthub/internal/token"
+	"github.com/connecthub/connecthub/internal/tracing"
 	"github.com/connecthub/connecthub/internal/worker"
 	"github.com/connecthub/connecthub/internal/workerproto"
 	"github.com/connecthub/connecthub/internal/workerproto/runrules"
@@ -62,6 +63,9 @@ type Options struct {
 	// what the calls do.
 	WrapSource         func(worker.Source) worker.Source
 	WrapSchedulerStore func(scheduler.Store) scheduler.Store
+	// Getenv, when set, is read for the OTEL_* variables that turn tracing
+	// on instead of the process's environment, for tests.
+	Getenv func(string) string
 }
 
 // Server is one node, built by New and run by Run.
@@ -80,6 +84,7 @@ type Server struct {
 	rescuer *maintenance.Rescuer
 	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
+	tracing *tracing.Tracing // nil when tracing is off
 
 	draining atomic.Bool
 	ready    chan struct{}
@@ -159,6 +164,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	s.name = NodeName()
+	// Tracing (off unless an OTLP endpoint is set) is flushed when the
+	// node closes, after the pool and the HTTP server have stopped.
+	if s.tracing, err = tracing.Setup(ctx, tracing.Config{Getenv: opts.Getenv, Version: connecthub.Version, Instance: s.name, Logger: log}); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.tracing.Close)
 	// Every component writes through a store that s.health watches, so
 	// that readiness sees a database that refuses writes (disk full,
 	// read-only) even though it still answers a ping.
@@ -228,7 +239,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
-	s.http = ui.Wrap(api)
+	s.http = httpapi.Traced(ui.Wrap(api), s.tracing)
 
 	var schedStore scheduler.Store = st
 	if opts.WrapSchedulerStore != nil {
@@ -250,7 +261,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		s.pool, err = worker.New(worker.Config{
 			Source: src, Registry: s.handler, Node: s.name, Concurrency: cfg.Workers, Heartbeat: cfg.Heartbeat,
 			ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax,
-			Logger: log, Metrics: promReg,
+			Logger: log, Metrics: promReg, Tracing: s.tracing,
 		})
 		if err != nil {
 			return nil, err
