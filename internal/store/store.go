@@ -111,6 +111,7 @@ type Store interface {
 	SessionStore
 	CalendarStore
 	SecretStore
+	AlertStore
 	Notifier
 
 	// Stats counts runs by status, queue depth and the age of the oldest
