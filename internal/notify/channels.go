@@ -197,7 +197,7 @@ func (s *Sender) sendFeishu(ctx context.Context, t Target, m Message) (string, e
 	body := map[string]any{
 		"msg_type": "interactive",
 		"card": map[string]any{
-			"header": map[string]any{"title": map[string]string{"tag": "plain_text", "content": m.Title}, "template": "red"},
+			"header":   map[string]any{"title": map[string]string{"tag": "plain_text", "content": m.Title}, "template": "red"},
 			"elements": []any{map[string]string{"tag": "markdown", "content": content}},
 		},
 	}
@@ -274,5 +274,3 @@ func (s *Sender) Deliver(ctx context.Context, t Target, al connecthub.Alert) (st
 	}
 	return "", fmt.Errorf("channel type %q cannot be sent", t.Channel.Type)
 }
-
-

@@ -173,7 +173,10 @@ func TestRetriesUntilTheReceiverAccepts(t *testing.T) {
 		t.Fatalf("the receiver saw %d requests, want 3 failures and the fourth accepted", ding.requests())
 	}
 	var got *connecthub.Notification
-	waitFor(t, "the record", func() bool { got, _ = st.NotificationGet(t.Context(), n.ID); return got.Status == connecthub.DeliverySent })
+	waitFor(t, "the record", func() bool {
+		got, _ = st.NotificationGet(t.Context(), n.ID)
+		return got.Status == connecthub.DeliverySent
+	})
 	if got.Attempts != 4 || len(got.History) != 4 || got.History[0].OK || !got.History[3].OK {
 		t.Fatalf("history = %+v", got.History)
 	}

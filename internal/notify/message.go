@@ -28,9 +28,9 @@ type Message struct {
 }
 
 type catalog struct {
-	titles                                                                 map[string]string
-	job, run, status, trigger, node, duration, scheduled, failures, rule   string
-	errLabel, open, threshold                                              string
+	titles                                                               map[string]string
+	job, run, status, trigger, node, duration, scheduled, failures, rule string
+	errLabel, open, threshold                                            string
 }
 
 var catalogs = map[string]catalog{

@@ -44,8 +44,8 @@ type receiver struct {
 	// rejectStatus, when set, is the HTTP status of a rejected request
 	// (the chat robots answer 200 with an error code).
 	rejectStatus int
-	hits int
-	ch   chan struct{}
+	hits         int
+	ch           chan struct{}
 }
 
 func (r *receiver) messages() []received {
