@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/notify/notifytest"
 )
 
 func failureAlert() connecthub.Alert {
@@ -34,10 +35,10 @@ func target(typ, url, lang, secret string) Target {
 func TestChatChannelsSignAsDocumented(t *testing.T) {
 	t.Parallel()
 	s := NewSender(SenderConfig{PublicURL: "https://hub.example.com/", Location: time.FixedZone("CST", 8*3600)})
-	ding := dingTalkReceiver(t, "tok123", "SECabc")
-	feishu := feishuReceiver(t, "fs-secret")
-	hook := webhookReceiver(t, "wh-secret")
-	wecom := newReceiver(t, func(_ *http.Request, b []byte) (bool, string) {
+	ding := notifytest.DingTalk(t, "tok123", "SECabc")
+	feishu := notifytest.Feishu(t, "fs-secret")
+	hook := notifytest.Webhook(t, "wh-secret")
+	wecom := notifytest.NewReceiver(t, func(_ *http.Request, b []byte) (bool, string) {
 		var m struct {
 			MsgType  string `json:"msgtype"`
 			Markdown struct{ Content string }
@@ -47,7 +48,7 @@ func TestChatChannelsSignAsDocumented(t *testing.T) {
 		}
 		return true, `{"errcode":0,"errmsg":"ok"}`
 	})
-	slack := newReceiver(t, func(_ *http.Request, b []byte) (bool, string) {
+	slack := notifytest.NewReceiver(t, func(_ *http.Request, b []byte) (bool, string) {
 		var m struct {
 			Text   string           `json:"text"`
 			Blocks []map[string]any `json:"blocks"`
@@ -60,7 +61,7 @@ func TestChatChannelsSignAsDocumented(t *testing.T) {
 	cases := []struct {
 		name     string
 		t        Target
-		rc       *receiver
+		rc       *notifytest.Receiver
 		ok       bool
 		contains string
 	}{
@@ -75,14 +76,14 @@ func TestChatChannelsSignAsDocumented(t *testing.T) {
 		{"slack", target(connecthub.ChannelSlack, slack.URL+"/services/T/B/X", "en", ""), slack, true, `"type":"header"`},
 	}
 	for _, c := range cases {
-		before := len(c.rc.messages())
+		before := len(c.rc.Messages())
 		answer, err := s.Deliver(t.Context(), c.t, failureAlert())
 		if (err == nil) != c.ok {
 			t.Errorf("%s: Deliver = %q, %v; want ok=%v", c.name, answer, err, c.ok)
 			continue
 		}
 		if !c.ok {
-			if msgs := c.rc.messages(); len(msgs) != before {
+			if msgs := c.rc.Messages(); len(msgs) != before {
 				t.Errorf("%s: the receiver accepted a bad request", c.name)
 			}
 			if err != nil && (strings.Contains(err.Error(), "tok123") || (c.t.Secret.Secret != "" && strings.Contains(err.Error(), c.t.Secret.Secret))) {
@@ -90,7 +91,7 @@ func TestChatChannelsSignAsDocumented(t *testing.T) {
 			}
 			continue
 		}
-		msgs := c.rc.messages()
+		msgs := c.rc.Messages()
 		last := msgs[len(msgs)-1]
 		if !strings.Contains(string(last.Raw), c.contains) {
 			t.Errorf("%s: the message lacks %q: %s", c.name, c.contains, last.Raw)
@@ -106,7 +107,7 @@ func TestChatChannelsSignAsDocumented(t *testing.T) {
 
 func TestEmailOverSMTP(t *testing.T) {
 	t.Parallel()
-	cert, roots := testCert(t)
+	cert, roots := notifytest.Cert(t)
 	s := NewSender(SenderConfig{TLSConfig: &tls.Config{RootCAs: roots}, PublicURL: "https://hub.example.com"})
 	cases := []struct {
 		name     string
@@ -121,9 +122,9 @@ func TestEmailOverSMTP(t *testing.T) {
 		{"wrong password", connecthub.SMTPStartTLS, false, "bad-pass", false},
 	}
 	for _, c := range cases {
-		srv := newSMTPServer(t, cert, c.implicit, "ops", "pw-1234")
+		srv := notifytest.NewSMTPServer(t, cert, c.implicit, "ops", "pw-1234")
 		ch := &connecthub.Channel{Name: "mail", Type: connecthub.ChannelEmail, Language: "zh-CN", SMTP: &connecthub.ChannelSMTP{
-			Host: "127.0.0.1", Port: srv.port(), Username: "ops", From: "ConnectHub <hub@example.com>",
+			Host: "127.0.0.1", Port: srv.Port(), Username: "ops", From: "ConnectHub <hub@example.com>",
 			To: []string{"a@example.com", "b@example.com"}, TLS: c.mode}}
 		answer, err := s.Deliver(t.Context(), Target{Channel: ch, Secret: connecthub.ChannelSecret{Password: c.password}}, failureAlert())
 		if (err == nil) != c.ok {
@@ -136,7 +137,7 @@ func TestEmailOverSMTP(t *testing.T) {
 			}
 			continue
 		}
-		msgs := srv.messages()
+		msgs := srv.Messages()
 		if len(msgs) != 1 {
 			t.Fatalf("%s: the server got %d messages", c.name, len(msgs))
 		}
@@ -163,17 +164,17 @@ func TestEmailOverSMTP(t *testing.T) {
 
 func TestStartTLSRequired(t *testing.T) {
 	t.Parallel()
-	cert, _ := testCert(t)
-	srv := newSMTPServer(t, cert, false, "", "")
+	cert, _ := notifytest.Cert(t)
+	srv := notifytest.NewSMTPServer(t, cert, false, "", "")
 	// A client that trusts nothing fails the handshake: STARTTLS is never
 	// silently skipped.
 	s := NewSender(SenderConfig{TLSConfig: &tls.Config{}})
 	ch := &connecthub.Channel{Name: "mail", Type: connecthub.ChannelEmail, SMTP: &connecthub.ChannelSMTP{
-		Host: "127.0.0.1", Port: srv.port(), From: "hub@example.com", To: []string{"a@example.com"}, TLS: connecthub.SMTPStartTLS}}
+		Host: "127.0.0.1", Port: srv.Port(), From: "hub@example.com", To: []string{"a@example.com"}, TLS: connecthub.SMTPStartTLS}}
 	if _, err := s.Deliver(t.Context(), Target{Channel: ch}, failureAlert()); err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Fatalf("an untrusted certificate was accepted: %v", err)
 	}
-	if len(srv.messages()) != 0 {
+	if len(srv.Messages()) != 0 {
 		t.Fatalf("mail went out without TLS")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/notify/notifytest"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
@@ -116,7 +117,7 @@ func newTestJob(t *testing.T, st store.Store, id string, next *time.Time) *conne
 func TestFailureAlertsOncePerQuietPeriodAndRecoveryOnce(t *testing.T) {
 	t.Parallel()
 	st, kr := openSQLite(t), testKeyring(t)
-	ding := dingTalkReceiver(t, "tok", "SECret")
+	ding := notifytest.DingTalk(t, "tok", "SECret")
 	svc := &Service{Store: st, Keyring: kr}
 	dingTalkChannel(t, svc, "ops", ding.URL+"/robot/send?access_token=tok", "SECret")
 	if _, err := svc.CreateRule(t.Context(), RuleInput{Name: "fail", Event: connecthub.EventFailure, Channels: []string{"ops"}}); err != nil {
@@ -129,17 +130,17 @@ func TestFailureAlertsOncePerQuietPeriodAndRecoveryOnce(t *testing.T) {
 	job := newTestJob(t, st, "payroll", nil)
 
 	first := finish(t, st, job, connecthub.StatusFailure)
-	waitFor(t, "the failure alert", func() bool { return len(ding.messages()) == 1 })
+	waitFor(t, "the failure alert", func() bool { return len(ding.Messages()) == 1 })
 	finish(t, st, job, connecthub.StatusFailure)
 	finish(t, st, job, connecthub.StatusFailure)
 	ok := finish(t, st, job, connecthub.StatusSuccess)
-	waitFor(t, "the recovery alert", func() bool { return len(ding.messages()) == 2 })
+	waitFor(t, "the recovery alert", func() bool { return len(ding.Messages()) == 2 })
 	finish(t, st, job, connecthub.StatusSuccess)
 	// Everything recorded so far is processed once the log shows the
 	// recovery; a further failure inside the quiet period stays quiet.
 	finish(t, st, job, connecthub.StatusFailure)
 	waitFor(t, "the events to be consumed", func() bool { p, _ := st.AlertPending(t.Context()); return !p })
-	msgs := ding.messages()
+	msgs := ding.Messages()
 	if len(msgs) != 2 {
 		t.Fatalf("got %d messages, want one failure and one recovery", len(msgs))
 	}
@@ -159,8 +160,8 @@ func TestFailureAlertsOncePerQuietPeriodAndRecoveryOnce(t *testing.T) {
 func TestRetriesUntilTheReceiverAccepts(t *testing.T) {
 	t.Parallel()
 	st, kr := openSQLite(t), testKeyring(t)
-	ding := dingTalkReceiver(t, "tok", "SECret")
-	ding.fail = 3
+	ding := notifytest.DingTalk(t, "tok", "SECret")
+	ding.Fail = 3
 	svc := &Service{Store: st, Keyring: kr}
 	dingTalkChannel(t, svc, "ops", ding.URL+"/robot/send?access_token=tok", "SECret")
 	n, err := svc.TestChannel(t.Context(), "ops", "tester")
@@ -168,9 +169,9 @@ func TestRetriesUntilTheReceiverAccepts(t *testing.T) {
 		t.Fatal(err)
 	}
 	startServices(t, st, kr, "replica-1")
-	waitFor(t, "the delivery", func() bool { return len(ding.messages()) == 1 })
-	if ding.requests() != 4 {
-		t.Fatalf("the receiver saw %d requests, want 3 failures and the fourth accepted", ding.requests())
+	waitFor(t, "the delivery", func() bool { return len(ding.Messages()) == 1 })
+	if ding.Requests() != 4 {
+		t.Fatalf("the receiver saw %d requests, want 3 failures and the fourth accepted", ding.Requests())
 	}
 	var got *connecthub.Notification
 	waitFor(t, "the record", func() bool {
@@ -188,7 +189,7 @@ func TestRetriesUntilTheReceiverAccepts(t *testing.T) {
 func TestMissedFiresWithoutAScheduler(t *testing.T) {
 	t.Parallel()
 	st, kr := openSQLite(t), testKeyring(t)
-	ding := dingTalkReceiver(t, "tok", "")
+	ding := notifytest.DingTalk(t, "tok", "")
 	svc := &Service{Store: st, Keyring: kr}
 	dingTalkChannel(t, svc, "ops", ding.URL+"/robot/send?access_token=tok", "")
 	if _, err := svc.CreateRule(t.Context(), RuleInput{Name: "missed", Event: connecthub.EventMissed, Threshold: "1s", Channels: []string{"ops"}}); err != nil {
@@ -200,12 +201,12 @@ func TestMissedFiresWithoutAScheduler(t *testing.T) {
 	slot := time.Now().Add(-2 * time.Minute).Truncate(time.Minute)
 	newTestJob(t, st, "nightly", &slot)
 	startServices(t, st, kr, "survivor")
-	waitFor(t, "the missed alert", func() bool { return len(ding.messages()) == 1 })
+	waitFor(t, "the missed alert", func() bool { return len(ding.Messages()) == 1 })
 	log, _, _ := st.NotificationList(t.Context(), connecthub.NotificationFilter{Event: connecthub.EventMissed})
 	if len(log) != 1 || log[0].JobID != "nightly" || !log[0].Alert.ScheduledFor.Equal(slot) {
 		t.Fatalf("missed = %+v", log)
 	}
-	text := fmt.Sprint(ding.messages()[0].Body)
+	text := fmt.Sprint(ding.Messages()[0].Body)
 	if !strings.Contains(text, "错过了计划执行") {
 		t.Fatalf("message: %s", text)
 	}

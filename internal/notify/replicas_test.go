@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/notify/notifytest"
 	"github.com/connecthub/connecthub/internal/store"
 	"github.com/connecthub/connecthub/internal/store/pgstore"
 	"github.com/connecthub/connecthub/internal/testpg"
@@ -20,7 +21,7 @@ func TestThreeReplicasSendEachNotificationOnce(t *testing.T) {
 	t.Parallel()
 	url := testpg.URL(t)
 	kr := testKeyring(t)
-	hook := webhookReceiver(t, "wh-secret")
+	hook := notifytest.Webhook(t, "wh-secret")
 	stores := make([]store.Store, 3)
 	for i := range stores {
 		st, err := pgstore.Open(t.Context(), url, pgstore.Options{})
@@ -53,7 +54,7 @@ func TestThreeReplicasSendEachNotificationOnce(t *testing.T) {
 		return len(sent) == total
 	})
 	seen := map[string]int{}
-	for _, m := range hook.messages() {
+	for _, m := range hook.Messages() {
 		var body struct{ Alert connecthub.Alert }
 		if err := json.Unmarshal(m.Raw, &body); err != nil {
 			t.Fatal(err)
@@ -68,7 +69,7 @@ func TestThreeReplicasSendEachNotificationOnce(t *testing.T) {
 			t.Errorf("%s arrived %d times", id, n)
 		}
 	}
-	if hook.requests() != total {
-		t.Fatalf("the receiver saw %d requests for %d notifications", hook.requests(), total)
+	if hook.Requests() != total {
+		t.Fatalf("the receiver saw %d requests for %d notifications", hook.Requests(), total)
 	}
 }

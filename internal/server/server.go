@@ -78,6 +78,7 @@ type Server struct {
 	http    http.Handler // /admin → UI, everything else → API
 	sched   *scheduler.Scheduler
 	rescuer *maintenance.Rescuer
+	notify  *notifyRuntime
 	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
 
@@ -204,6 +205,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
+	s.notify = newNotifyRuntime(st, keys, cfg, s.name, log, promReg)
 	apiTokens, err := apitoken.New(st, nil) // API tokens with scopes (connecthub token ...)
 	if err != nil {
 		return nil, err
@@ -224,6 +226,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		Worker:       wp,   // the worker protocol (/api/v1/worker)
 		Proc:         proc, // this node's proc API (/api/v1/proc); its pool is set below
 		Guard:        guard,
+		Notify:       s.notify.svc, // channels, alert rules, the delivery log
 	})
 	if err != nil {
 		return nil, err
@@ -408,6 +411,9 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.rescuer.Start(ctx); err != nil {
 		return err
 	}
+	if err := s.notify.start(ctx); err != nil {
+		return err
+	}
 	if s.pool != nil {
 		if err := s.pool.Start(ctx); err != nil {
 			return err
@@ -433,6 +439,7 @@ func (s *Server) stop() {
 		}
 	}
 	s.nodes.stop(ctx)
+	s.notify.stop(ctx, s.log)
 	if err := s.rescuer.Stop(ctx); err != nil {
 		s.log.Warn("rescuer stop", "err", err)
 	}

@@ -1,4 +1,9 @@
-package notify
+// Package notifytest has receivers that stand in for DingTalk, Feishu,
+// WeCom, Slack, a webhook consumer and an SMTP server in tests: real
+// servers on 127.0.0.1 that check what the real services document
+// (signatures are recomputed from the documented algorithms, written here
+// independently of the sender's code) and record what they accepted.
+package notifytest
 
 import (
 	"crypto/ecdsa"
@@ -25,53 +30,56 @@ import (
 	"time"
 )
 
-// The receivers below stand in for DingTalk, Feishu, WeCom, Slack, a
-// webhook consumer and an SMTP server. Each checks what the real service
-// documents (signatures recomputed from the documented algorithm, written
-// here independently of the sender's code) and records what it accepted.
-
-type received struct {
+// Received is one request a receiver accepted.
+type Received struct {
 	Query map[string]string
 	Body  map[string]any
 	Raw   []byte
 }
 
-type receiver struct {
+// Receiver is an HTTP receiver on 127.0.0.1. Set Fail and RejectStatus
+// before the first request.
+type Receiver struct {
 	*httptest.Server
-	mu   sync.Mutex
-	got  []received
-	fail int // answer 500 to this many requests first
-	// rejectStatus, when set, is the HTTP status of a rejected request
+	// Got receives a value for each accepted request.
+	Got chan struct{}
+	// Fail answers 500 to this many requests first.
+	Fail int
+	// RejectStatus, when set, is the HTTP status of a rejected request
 	// (the chat robots answer 200 with an error code).
-	rejectStatus int
-	hits         int
-	ch           chan struct{}
+	RejectStatus int
+
+	mu   sync.Mutex
+	got  []Received
+	hits int
 }
 
-func (r *receiver) messages() []received {
+// Messages returns the accepted requests, in order.
+func (r *Receiver) Messages() []Received {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]received(nil), r.got...)
+	return append([]Received(nil), r.got...)
 }
 
-func (r *receiver) requests() int {
+// Requests counts every request, accepted or not.
+func (r *Receiver) Requests() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.hits
 }
 
-// newReceiver starts a receiver whose verify decides the answer: nil
+// NewReceiver starts a receiver whose verify decides the answer: nil
 // accepts (200 with ok), else the robot's error answer (200 with a
 // non-zero code, as the real robots answer).
-func newReceiver(t *testing.T, verify func(r *http.Request, body []byte) (ok bool, answer string)) *receiver {
+func NewReceiver(t testing.TB, verify func(r *http.Request, body []byte) (ok bool, answer string)) *Receiver {
 	t.Helper()
-	rc := &receiver{ch: make(chan struct{}, 100)}
+	rc := &Receiver{Got: make(chan struct{}, 100)}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
 		rc.hits++
-		if rc.fail > 0 {
-			rc.fail--
+		if rc.Fail > 0 {
+			rc.Fail--
 			rc.mu.Unlock()
 			http.Error(w, "try later", http.StatusInternalServerError)
 			return
@@ -86,16 +94,16 @@ func newReceiver(t *testing.T, verify func(r *http.Request, body []byte) (ok boo
 			var m map[string]any
 			_ = json.Unmarshal(body, &m)
 			rc.mu.Lock()
-			rc.got = append(rc.got, received{Query: q, Body: m, Raw: body})
+			rc.got = append(rc.got, Received{Query: q, Body: m, Raw: body})
 			rc.mu.Unlock()
 			select {
-			case rc.ch <- struct{}{}:
+			case rc.Got <- struct{}{}:
 			default:
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")
-		if !ok && rc.rejectStatus != 0 {
-			w.WriteHeader(rc.rejectStatus)
+		if !ok && rc.RejectStatus != 0 {
+			w.WriteHeader(rc.RejectStatus)
 		}
 		io.WriteString(w, answer)
 	}))
@@ -103,11 +111,11 @@ func newReceiver(t *testing.T, verify func(r *http.Request, body []byte) (ok boo
 	return rc
 }
 
-// dingTalkReceiver checks a custom robot request as DingTalk documents:
+// DingTalk checks a custom robot request as DingTalk documents:
 // access_token in the URL and, with a secret, timestamp (ms, within an
 // hour) and sign = base64(HMAC-SHA256(key=secret, timestamp+"\n"+secret)).
-func dingTalkReceiver(t *testing.T, token, secret string) *receiver {
-	return newReceiver(t, func(r *http.Request, body []byte) (bool, string) {
+func DingTalk(t testing.TB, token, secret string) *Receiver {
+	return NewReceiver(t, func(r *http.Request, body []byte) (bool, string) {
 		q := r.URL.Query()
 		if q.Get("access_token") != token {
 			return false, `{"errcode":300001,"errmsg":"token is not exist"}`
@@ -134,11 +142,11 @@ func dingTalkReceiver(t *testing.T, token, secret string) *receiver {
 	})
 }
 
-// feishuReceiver checks a custom bot request as Feishu documents:
+// Feishu checks a custom bot request as Feishu documents:
 // timestamp (seconds, within an hour) and sign in the body, sign =
 // base64(HMAC-SHA256(key=timestamp+"\n"+secret, empty message)).
-func feishuReceiver(t *testing.T, secret string) *receiver {
-	return newReceiver(t, func(r *http.Request, body []byte) (bool, string) {
+func Feishu(t testing.TB, secret string) *Receiver {
+	return NewReceiver(t, func(r *http.Request, body []byte) (bool, string) {
 		var m struct {
 			Timestamp string         `json:"timestamp"`
 			Sign      string         `json:"sign"`
@@ -163,9 +171,9 @@ func feishuReceiver(t *testing.T, secret string) *receiver {
 	})
 }
 
-// webhookReceiver checks the ConnectHub signature headers.
-func webhookReceiver(t *testing.T, secret string) *receiver {
-	rc := newReceiver(t, func(r *http.Request, body []byte) (bool, string) {
+// Webhook checks the ConnectHub signature headers.
+func Webhook(t testing.TB, secret string) *Receiver {
+	rc := NewReceiver(t, func(r *http.Request, body []byte) (bool, string) {
 		ts := r.Header.Get("X-ConnectHub-Timestamp")
 		mac := hmac.New(sha256.New, []byte(secret))
 		mac.Write([]byte(ts + "."))
@@ -173,27 +181,28 @@ func webhookReceiver(t *testing.T, secret string) *receiver {
 		if r.Header.Get("X-ConnectHub-Signature") != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
 			return false, `{"error":"bad signature"}`
 		}
-		return true, `{"received":true}`
+		return true, `{"Received":true}`
 	})
-	rc.rejectStatus = http.StatusUnauthorized
+	rc.RejectStatus = http.StatusUnauthorized
 	return rc
 }
 
-// smtpServer is a small SMTP server built on net/textproto that records
+// SMTPServer is a small SMTP server built on net/textproto that records
 // what it is sent. It offers STARTTLS (unless implicit, when the whole
 // connection is TLS) and AUTH PLAIN, and refuses mail before AUTH when it
 // has a user.
-type smtpServer struct {
+type SMTPServer struct {
 	ln             net.Listener
 	cert           tls.Certificate
 	implicit       bool
 	user, password string
 	mu             sync.Mutex
-	msgs           []smtpMessage
+	msgs           []SMTPMessage
 	got            chan struct{}
 }
 
-type smtpMessage struct {
+// SMTPMessage is one mail as the server received it.
+type SMTPMessage struct {
 	From   string
 	To     []string
 	Data   string
@@ -201,7 +210,7 @@ type smtpMessage struct {
 	Authed bool
 }
 
-func newSMTPServer(t *testing.T, cert tls.Certificate, implicit bool, user, password string) *smtpServer {
+func NewSMTPServer(t testing.TB, cert tls.Certificate, implicit bool, user, password string) *SMTPServer {
 	t.Helper()
 	var (
 		ln  net.Listener
@@ -215,7 +224,7 @@ func newSMTPServer(t *testing.T, cert tls.Certificate, implicit bool, user, pass
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &smtpServer{ln: ln, cert: cert, implicit: implicit, user: user, password: password, got: make(chan struct{}, 10)}
+	s := &SMTPServer{ln: ln, cert: cert, implicit: implicit, user: user, password: password, got: make(chan struct{}, 10)}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
@@ -230,20 +239,22 @@ func newSMTPServer(t *testing.T, cert tls.Certificate, implicit bool, user, pass
 	return s
 }
 
-func (s *smtpServer) port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+// Port is the port the server listens on.
+func (s *SMTPServer) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 
-func (s *smtpServer) messages() []smtpMessage {
+// Messages returns the mail received, in order.
+func (s *SMTPServer) Messages() []SMTPMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]smtpMessage(nil), s.msgs...)
+	return append([]SMTPMessage(nil), s.msgs...)
 }
 
-func (s *smtpServer) serve(conn net.Conn) {
+func (s *SMTPServer) serve(conn net.Conn) {
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	tp := textproto.NewConn(conn)
 	tlsOn, authed := s.implicit, false
-	var cur smtpMessage
+	var cur SMTPMessage
 	tp.PrintfLine("220 127.0.0.1 test ESMTP")
 	for {
 		line, err := tp.ReadLine()
@@ -280,7 +291,7 @@ func (s *smtpServer) serve(conn net.Conn) {
 				tp.PrintfLine("530 5.7.0 authentication required")
 				continue
 			}
-			cur = smtpMessage{From: bracketed(arg), TLS: tlsOn, Authed: authed}
+			cur = SMTPMessage{From: bracketed(arg), TLS: tlsOn, Authed: authed}
 			tp.PrintfLine("250 ok")
 		case "RCPT":
 			cur.To = append(cur.To, bracketed(arg))
@@ -308,9 +319,9 @@ func (s *smtpServer) serve(conn net.Conn) {
 	}
 }
 
-// testCert makes a self-signed certificate for 127.0.0.1 and the pool
+// Cert makes a self-signed certificate for 127.0.0.1 and the pool
 // that trusts it.
-func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+func Cert(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
