@@ -32,6 +32,8 @@ import (
 
 // Received is one request a receiver accepted.
 type Received struct {
+	// At is when the request arrived.
+	At    time.Time
 	Query map[string]string
 	Body  map[string]any
 	Raw   []byte
@@ -75,6 +77,7 @@ func NewReceiver(t testing.TB, verify func(r *http.Request, body []byte) (ok boo
 	t.Helper()
 	rc := &Receiver{Got: make(chan struct{}, 100)}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived := time.Now()
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
 		rc.hits++
@@ -94,7 +97,7 @@ func NewReceiver(t testing.TB, verify func(r *http.Request, body []byte) (ok boo
 			var m map[string]any
 			_ = json.Unmarshal(body, &m)
 			rc.mu.Lock()
-			rc.got = append(rc.got, Received{Query: q, Body: m, Raw: body})
+			rc.got = append(rc.got, Received{At: arrived, Query: q, Body: m, Raw: body})
 			rc.mu.Unlock()
 			select {
 			case rc.Got <- struct{}{}:
