@@ -134,6 +134,7 @@ func newRoot(env *Env) *cobra.Command {
 		newWorkerCmd(env),
 		newTokenCmd(env),
 		newNodesCmd(env),
+		newNotifyCmd(env),
 		newSecretsCmd(env), newBackupCmd(env), newRestoreCmd(env),
 	)
 	return root

@@ -263,20 +263,7 @@ func (f *jobFlags) register(cmd *cobra.Command, create bool) {
 
 func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMessage, error) {
 	if f.file != "" {
-		var data []byte
-		var err error
-		if f.file == "-" {
-			data, err = io.ReadAll(env.Stdin)
-		} else {
-			data, err = os.ReadFile(f.file)
-		}
-		if err != nil {
-			return nil, usageError("--file: %v", err)
-		}
-		if !json.Valid(data) {
-			return nil, usageError("--file %s: not valid JSON", f.file)
-		}
-		return data, nil
+		return readJSONFile(env, f.file)
 	}
 	m := map[string]any{}
 	changed := cmd.Flags().Changed
@@ -539,4 +526,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// readJSONFile reads a request body given as --file: a path, or - for
+// stdin. It must be JSON.
+func readJSONFile(env *Env, file string) (json.RawMessage, error) {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = io.ReadAll(env.Stdin)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, usageError("--file: %v", err)
+	}
+	if !json.Valid(data) {
+		return nil, usageError("--file %s: not valid JSON", file)
+	}
+	return data, nil
 }
