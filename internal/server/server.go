@@ -198,14 +198,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
+	s.notify = newNotifyRuntime(st, keys, cfg, s.name, log, promReg)
 	// The admin web UI (/admin); its session cookie also authorises the API.
 	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Sessions: st, Username: cfg.AdminUsername,
 		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: s.name, Nodes: s.svc,
-		Guard: guard, Logger: log.With("component", "adminui")})
+		Guard: guard, Notify: s.notify.svc, Logger: log.With("component", "adminui")})
 	if err != nil {
 		return nil, err
 	}
-	s.notify = newNotifyRuntime(st, keys, cfg, s.name, log, promReg)
 	apiTokens, err := apitoken.New(st, nil) // API tokens with scopes (connecthub token ...)
 	if err != nil {
 		return nil, err
