@@ -188,6 +188,16 @@ func (s *Store) AlertCheck(ctx context.Context, now time.Time) (int, error) {
 	if err := store.CheckTime("now", now); err != nil {
 		return 0, err
 	}
+	// Without a missed or long_running rule there is nothing to check: a
+	// reader says so, and the writer is left to the queue.
+	var checked int
+	if err := s.r.GetContext(ctx, &checked, `SELECT count(*) FROM alert_rules
+		WHERE enabled = 1 AND event IN ('missed', 'long_running')`); err != nil {
+		return 0, dbErr(err)
+	}
+	if checked == 0 {
+		return 0, nil
+	}
 	var n int
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
 		rules, err := enabledAlertRules(ctx, tx)

@@ -56,6 +56,16 @@ func (s *Store) NotificationClaim(ctx context.Context, p store.NotificationClaim
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	// Most polls find nothing due: a reader answers those, so an idle
+	// sender never takes the only writer from the queue.
+	var due int
+	if err := s.r.GetContext(ctx, &due, `SELECT count(*) FROM (SELECT 1 FROM notifications
+		WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1)`, micros(p.Now)); err != nil {
+		return nil, dbErr(err)
+	}
+	if due == 0 {
+		return []*connecthub.Notification{}, nil
+	}
 	var out []*connecthub.Notification
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
 		var err error

@@ -99,8 +99,12 @@ END
 $$;
 -- +goose StatementEnd
 
+-- Only run ends and rescues call the function: a claim (QUEUED to
+-- RUNNING), a retry or a cancel does not, so the queue's hot path pays
+-- nothing for it.
 CREATE TRIGGER alert_run_event AFTER UPDATE OF status ON runs FOR EACH ROW
-WHEN (OLD.status IN ('QUEUED', 'RUNNING') AND NEW.status IS DISTINCT FROM OLD.status)
+WHEN ((OLD.status IN ('QUEUED', 'RUNNING') AND NEW.status IN ('SUCCESS', 'FAILURE'))
+   OR (OLD.status = 'RUNNING' AND NEW.status = 'QUEUED' AND NEW.error = 'worker lost'))
 EXECUTE FUNCTION alert_record_event();
 
 -- A node declared dead: inactive while its heartbeat stays as it was (a
