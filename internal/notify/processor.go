@@ -16,6 +16,7 @@ type ProcessorStore interface {
 	AlertProcess(ctx context.Context, now time.Time, limit int) (int, error)
 	AlertCheck(ctx context.Context, now time.Time) (int, error)
 	AlertPending(ctx context.Context) (bool, error)
+	NotificationPrune(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
 // ProcessorConfig configures a Processor. Zero values take the defaults.
@@ -30,6 +31,9 @@ type ProcessorConfig struct {
 	CheckInterval time.Duration
 	// Batch is the most events one transaction consumes. Default 200.
 	Batch int
+	// Retention is how long sent and failed notifications stay in the
+	// delivery log. Default 30 days; pruned once an hour.
+	Retention time.Duration
 	// Notified is called after notifications were written (to wake the
 	// sender). Optional.
 	Notified func()
@@ -46,7 +50,19 @@ type Processor struct {
 	cfg       ProcessorConfig
 	log       *slog.Logger
 	lastCheck time.Time
+	lastPrune time.Time
 }
+
+// DefaultRetention is how long the delivery log keeps what was sent or
+// given up.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// pruneEvery is how often the delivery log is pruned, and pruneBatch how
+// many rows one delete removes at most.
+const (
+	pruneEvery = time.Hour
+	pruneBatch = 1000
+)
 
 // NewProcessor returns a Processor; Start checks the configuration.
 func NewProcessor(cfg ProcessorConfig) *Processor {
@@ -58,6 +74,9 @@ func NewProcessor(cfg ProcessorConfig) *Processor {
 	}
 	if cfg.Batch == 0 {
 		cfg.Batch = 200
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
@@ -121,6 +140,18 @@ func (p *Processor) Once(ctx context.Context) error {
 		}
 		p.lastCheck = now
 		wrote += n
+	}
+	if now.Sub(p.lastPrune) >= pruneEvery {
+		for {
+			n, err := p.cfg.Store.NotificationPrune(ctx, now.Add(-p.cfg.Retention), pruneBatch)
+			if err != nil {
+				return err
+			}
+			if n < pruneBatch {
+				break
+			}
+		}
+		p.lastPrune = now
 	}
 	return nil
 }

@@ -83,6 +83,10 @@ type AlertStore interface {
 	// NotificationList lists notifications newest first, after Cursor, and
 	// returns the next cursor.
 	NotificationList(ctx context.Context, f connecthub.NotificationFilter) ([]*connecthub.Notification, string, error)
+	// NotificationPrune deletes up to limit sent or failed notifications
+	// created before `before`, oldest first, and returns how many; pending
+	// ones are kept whatever their age.
+	NotificationPrune(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
 // NotificationClaimParams asks for notifications to send.
@@ -325,4 +329,15 @@ func SortNotifications(ns []*connecthub.Notification) {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+}
+
+// CheckPrune checks NotificationPrune's arguments.
+func CheckPrune(before time.Time, limit int) error {
+	if err := CheckTime("before", before); err != nil {
+		return err
+	}
+	if limit < 1 {
+		return connecthub.FieldError("limit", "", "limit must be at least 1")
+	}
+	return nil
 }

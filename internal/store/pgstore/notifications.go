@@ -169,3 +169,20 @@ func scanNotification(row pgx.Row) (*connecthub.Notification, error) {
 	n.NextAttemptAt, n.CreatedAt, n.SentAt = n.NextAttemptAt.UTC(), n.CreatedAt.UTC(), utcPtr(sent)
 	return &n, store.DecodeNotification(&n, alert, history)
 }
+
+// NotificationPrune implements store.AlertStore.
+func (s *Store) NotificationPrune(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if err := store.CheckPrune(before, limit); err != nil {
+		return 0, err
+	}
+	db, err := s.db()
+	if err != nil {
+		return 0, err
+	}
+	tag, err := db.Exec(ctx, `DELETE FROM notifications WHERE id IN (SELECT id FROM notifications
+		WHERE status IN ('sent', 'failed') AND created_at < $1 ORDER BY id LIMIT $2)`, utc(before), limit)
+	if err != nil {
+		return 0, dbErr(err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -167,4 +168,22 @@ func scanNotification(sc scanner) (*connecthub.Notification, error) {
 
 func sortNotifications(ns []*connecthub.Notification) {
 	store.SortNotifications(ns)
+}
+
+// NotificationPrune implements store.AlertStore.
+func (s *Store) NotificationPrune(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if err := store.CheckPrune(before, limit); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE id IN (SELECT id FROM notifications
+			WHERE status IN ('sent', 'failed') AND created_at < ? ORDER BY id LIMIT ?)`, micros(before), limit)
+		if err != nil {
+			return dbErr(err)
+		}
+		n, err = res.RowsAffected()
+		return dbErr(err)
+	})
+	return n, err
 }

@@ -355,5 +355,18 @@ func exerciseAlerts(t *testing.T, newStore NewStoreFunc) {
 		requireKind(t, err, connecthub.KindInvalid)
 		_, err = s.NotificationGet(ctx, "nope")
 		requireKind(t, err, connecthub.KindNotFound)
+
+		// Pruning keeps what is pending, however old, and what is recent.
+		if n, err := s.NotificationPrune(ctx, t0, 10); err != nil || n != 0 {
+			t.Fatalf("NotificationPrune before the sent one was created = %d, %v", n, err)
+		}
+		if n, err := s.NotificationPrune(ctx, t0.Add(time.Second), 10); err != nil || n != 1 {
+			t.Fatalf("NotificationPrune = %d, %v; want the sent one only", n, err)
+		}
+		if _, err := s.NotificationGet(ctx, ns[1].ID); err != nil {
+			t.Fatalf("the pending notification was pruned: %v", err)
+		}
+		_, err = s.NotificationPrune(ctx, t0, 0)
+		requireKind(t, err, connecthub.KindInvalid)
 	})
 }
