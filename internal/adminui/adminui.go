@@ -24,6 +24,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/auth"
+	"github.com/connecthub/connecthub/internal/notify"
 	"github.com/connecthub/connecthub/internal/service"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	// Nodes lists the worker registry; nil shows an empty state explaining
 	// that this server runs its own in-process workers.
 	Nodes NodeLister
+	// Notify serves the notification pages (channels, alert rules,
+	// deliveries); nil answers them 503.
+	Notify *notify.Service
 	// Guard limits and records failed logins and forged session cookies
 	// per client address (trusted proxies included). Share the API's, so
 	// that a password guesser cannot switch to the API when the login page
@@ -330,6 +334,7 @@ func (u *UI) routes() {
 	p("POST "+Prefix+"/calendars/{name}", u.calendarSave)
 	p("GET "+Prefix+"/calendars/{name}/delete", u.calendarDeleteConfirm)
 	p("POST "+Prefix+"/calendars/{name}/delete", u.calendarDelete)
+	u.notifyRoutes(p)
 	// An unknown admin page is a 404 inside the layout, with the navigation,
 	// like a missing job's page; without a session the login comes first,
 	// so a stranger learns nothing about which pages exist.

@@ -142,6 +142,7 @@ func newRoot(env *Env) *cobra.Command {
 		newWorkerCmd(env),
 		newTokenCmd(env),
 		newNodesCmd(env),
+		newNotifyCmd(env),
 		newSecretsCmd(env), newBackupCmd(env), newRestoreCmd(env),
 		newCompletionCmd(env),
 	)

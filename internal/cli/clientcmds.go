@@ -293,20 +293,7 @@ func defInt(create bool, v int) int {
 
 func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMessage, error) {
 	if f.file != "" {
-		var data []byte
-		var err error
-		if f.file == "-" {
-			data, err = io.ReadAll(env.Stdin)
-		} else {
-			data, err = os.ReadFile(f.file)
-		}
-		if err != nil {
-			return nil, usageError("--file: %v", err)
-		}
-		if !json.Valid(data) {
-			return nil, usageError("--file %s: not valid JSON", f.file)
-		}
-		return data, nil
+		return readJSONFile(env, f.file)
 	}
 	m := map[string]any{}
 	changed := cmd.Flags().Changed
@@ -582,4 +569,23 @@ func fmtTimeout(d connecthub.Duration) string {
 		return "0s (no timeout)"
 	}
 	return d.String()
+}
+
+// readJSONFile reads a request body given as --file: a path, or - for
+// stdin. It must be JSON.
+func readJSONFile(env *Env, file string) (json.RawMessage, error) {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = io.ReadAll(env.Stdin)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, usageError("--file: %v", err)
+	}
+	if !json.Valid(data) {
+		return nil, usageError("--file %s: not valid JSON", file)
+	}
+	return data, nil
 }

@@ -61,6 +61,10 @@ type Config struct {
 	// Timezone is the default IANA timezone of jobs' cron expressions.
 	// Default "Asia/Shanghai".
 	Timezone string `env:"CONNECTHUB_TIMEZONE"`
+	// PublicURL is the address operators reach this server at (behind
+	// the load balancer), used for links in notifications. Empty: messages
+	// carry no link.
+	PublicURL string `env:"CONNECTHUB_PUBLIC_URL"`
 	// Workers is how many runs this node executes at once. 0 means this
 	// serve process runs no worker (only API and scheduler). Default 20.
 	// WithDefaults leaves it alone, because 0 is a meaningful setting.

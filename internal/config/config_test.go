@@ -158,6 +158,7 @@ func TestLoadGood(t *testing.T) {
 				"CONNECTHUB_ADMIN_PASSWORD":    "hunter2 with spaces",
 				"CONNECTHUB_SESSION_TTL":       "1h30m",
 				"CONNECTHUB_TIMEZONE":          "Europe/Berlin",
+				"CONNECTHUB_PUBLIC_URL":        "https://hub.example.com/",
 				"CONNECTHUB_WORKERS":           "4",
 				"CONNECTHUB_QUEUES":            "default,reports",
 				"CONNECTHUB_LEASE_TTL":         "1m",
@@ -190,6 +191,7 @@ func TestLoadGood(t *testing.T) {
 					AdminPassword:   "hunter2 with spaces",
 					SessionTTL:      90 * time.Minute,
 					Timezone:        "Europe/Berlin",
+					PublicURL:       "https://hub.example.com/",
 					Workers:         4,
 					Queues:          []string{"default", "reports"},
 					LeaseTTL:        time.Minute,
@@ -369,6 +371,8 @@ func TestLoadBad(t *testing.T) {
 			[]string{`CONNECTHUB_LOG_FORMAT: must be text or json, got "xml"`}},
 		{"unknown log level", envMap{"CONNECTHUB_LOG_LEVEL": "verbose"},
 			[]string{`CONNECTHUB_LOG_LEVEL: must be debug, info, warn or error, got "verbose"`}},
+		{"public url not absolute", envMap{"CONNECTHUB_PUBLIC_URL": "hub.example.com"},
+			[]string{`CONNECTHUB_PUBLIC_URL: must be an absolute http(s) URL like https://hub.example.com`}},
 		{"unknown timezone", envMap{"CONNECTHUB_TIMEZONE": "Mars/Olympus_Mons"},
 			[]string{`CONNECTHUB_TIMEZONE: unknown timezone "Mars/Olympus_Mons" (use an IANA name such as Asia/Shanghai or UTC)`}},
 		{"heartbeat not shorter than lease", envMap{"CONNECTHUB_HEARTBEAT": "30s"},
@@ -565,8 +569,8 @@ func TestFormatDuration(t *testing.T) {
 func TestVariablesMatchTheStruct(t *testing.T) {
 	t.Parallel()
 	names := Variables()
-	if len(names) != 29 {
-		t.Errorf("Variables() has %d names, want 29: %q", len(names), names)
+	if len(names) != 30 {
+		t.Errorf("Variables() has %d names, want 30: %q", len(names), names)
 	}
 	seen := map[string]bool{}
 	for _, n := range names {

@@ -45,6 +45,11 @@ func (c *Config) Validate() error {
 	if err := checkListen(c.Listen); err != nil {
 		bad("CONNECTHUB_LISTEN", "%v", err)
 	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("CONNECTHUB_PUBLIC_URL", "must be an absolute http(s) URL like https://hub.example.com")
+		}
+	}
 	if c.DataDir == "" {
 		bad("CONNECTHUB_DATA_DIR", "must not be empty")
 	}

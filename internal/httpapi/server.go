@@ -20,6 +20,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/auth"
+	"github.com/connecthub/connecthub/internal/notify"
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/workerproto"
 )
@@ -64,6 +65,9 @@ type Config struct {
 	// draws on one budget. nil means a Guard of the API's own with the
 	// default budget and no trusted proxies.
 	Guard *auth.Guard
+	// Notify serves channels, alert rules and the delivery log
+	// (notify.go); nil answers those routes 503.
+	Notify *notify.Service
 }
 
 // SessionChecker verifies the admin UI's session cookie; auth.Manager
@@ -158,6 +162,7 @@ func (a *API) routes() {
 	a.workerRoutes(api)
 	a.nodeRoutes(api)
 	a.procRoutes(api)
+	a.notifyRoutes(api)
 	api("/api/v1/", func(w http.ResponseWriter, r *http.Request) error {
 		return connecthub.Errorf(connecthub.KindNotFound, "no route %s %s", r.Method, r.URL.Path)
 	})

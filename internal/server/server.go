@@ -82,6 +82,7 @@ type Server struct {
 	http    http.Handler // /admin → UI, everything else → API
 	sched   *scheduler.Scheduler
 	rescuer *maintenance.Rescuer
+	notify  *notifyRuntime
 	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
 	tracing *tracing.Tracing // nil when tracing is off
@@ -208,10 +209,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
+	s.notify = newNotifyRuntime(st, keys, cfg, s.name, log, promReg)
 	// The admin web UI (/admin); its session cookie also authorises the API.
 	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Sessions: st, Username: cfg.AdminUsername,
 		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: s.name, Nodes: s.svc,
-		Guard: guard, Logger: log.With("component", "adminui")})
+		Guard: guard, Notify: s.notify.svc, Logger: log.With("component", "adminui")})
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +237,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		Worker:       wp,   // the worker protocol (/api/v1/worker)
 		Proc:         proc, // this node's proc API (/api/v1/proc); its pool is set below
 		Guard:        guard,
+		Notify:       s.notify.svc, // channels, alert rules, the delivery log
 	})
 	if err != nil {
 		return nil, err
@@ -419,6 +422,9 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.rescuer.Start(ctx); err != nil {
 		return err
 	}
+	if err := s.notify.start(ctx); err != nil {
+		return err
+	}
 	if s.pool != nil {
 		if err := s.pool.Start(ctx); err != nil {
 			return err
@@ -444,6 +450,7 @@ func (s *Server) stop() {
 		}
 	}
 	s.nodes.stop(ctx)
+	s.notify.stop(ctx, s.log)
 	if err := s.rescuer.Stop(ctx); err != nil {
 		s.log.Warn("rescuer stop", "err", err)
 	}

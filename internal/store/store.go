@@ -112,6 +112,7 @@ type Store interface {
 	CalendarStore
 	QueueStore
 	SecretStore
+	AlertStore
 	Notifier
 
 	// Stats counts runs by status, queue depth and the age of the oldest

@@ -68,6 +68,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Secrets", exerciseSecrets},
 		{"KeyCheck", exerciseKeyCheck},
 		{"Notify", exerciseNotify},
+		{"Alerts", exerciseAlerts},
 		{"Lifecycle", exerciseLifecycle},
 	}
 	for _, g := range groups {
