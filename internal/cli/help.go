@@ -90,6 +90,23 @@ var examples = map[string]string{
 	"connecthub completion": `  source <(connecthub completion bash)
   connecthub completion zsh > "${fpath[1]}/_connecthub"
   connecthub completion fish > ~/.config/fish/completions/connecthub.fish`,
+	"connecthub notify": `  connecthub notify channels create --file ops-dingtalk.json
+  connecthub notify rules create --file payroll-failures.json
+  connecthub notify test ops-dingtalk
+  connecthub notify log --status failed`,
+	"connecthub notify test": `  connecthub notify test ops-dingtalk      # prints the receiver's answer`,
+	"connecthub notify channels": `  connecthub notify channels list
+  connecthub notify channels create --file ops-dingtalk.json`,
+	"connecthub notify channels list":   `  connecthub notify channels list --json`,
+	"connecthub notify channels create": `  connecthub notify channels create --file ops-dingtalk.json   # {"name":"ops-dingtalk","type":"dingtalk","url":"https://…","secret":"SEC…"}`,
+	"connecthub notify channels delete": `  connecthub notify channels delete ops-dingtalk`,
+	"connecthub notify rules": `  connecthub notify rules list
+  connecthub notify rules create --file payroll-failures.json`,
+	"connecthub notify rules list":   `  connecthub notify rules list --json`,
+	"connecthub notify rules create": `  connecthub notify rules create --file payroll-failures.json  # {"name":"payroll failures","match":{"job":"payroll.*"},"event":"failure","channels":["ops-dingtalk"]}`,
+	"connecthub notify rules delete": `  connecthub notify rules delete "payroll failures"`,
+	"connecthub notify log": `  connecthub notify log
+  connecthub notify log --json`,
 	"connecthub queue": `  connecthub queue list
   connecthub queue pause erp      # the ERP is down for maintenance: its runs wait
   connecthub queue resume erp`,

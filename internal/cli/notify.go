@@ -196,7 +196,7 @@ func newNotifyLogCmd(env *Env, cf *clientFlags) *cobra.Command {
 					last = n.History[len(n.History)-1].Response
 				}
 				created := n.CreatedAt
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.ID, fmtTime(&created, ""), n.Channel, n.Event,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.ID, fmtTime(env, &created, ""), n.Channel, n.Event,
 					dash(n.JobID), n.Status, n.Attempts, last)
 			}
 			return tw.Flush()

@@ -57,12 +57,12 @@ func startNode(t *testing.T, cfg *config.Config, extra ...handler.Spec) *node {
 // that restart a node on the same data directory.
 func startStoppableNode(t *testing.T, cfg *config.Config, extra ...handler.Spec) (*node, func()) {
 	t.Helper()
-	return startStoppableNodeWith(t, cfg, server.Options{})
+	return startStoppableNodeWith(t, cfg, server.Options{}, extra...)
 }
 
 // startStoppableNodeWith is startStoppableNode with options; the built-in
-// handlers and a log kept in memory are filled in.
-func startStoppableNodeWith(t *testing.T, cfg *config.Config, opts server.Options) (*node, func()) {
+// handlers, extra and a log kept in memory are filled in.
+func startStoppableNodeWith(t *testing.T, cfg *config.Config, opts server.Options, extra ...handler.Spec) (*node, func()) {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
