@@ -164,6 +164,7 @@ func TestLoadGood(t *testing.T) {
 				"CONNECTHUB_HEARTBEAT":         "10s",
 				"CONNECTHUB_NODE_DEAD_AFTER":   "2m",
 				"CONNECTHUB_SHUTDOWN_TIMEOUT":  "0s",
+				"CONNECTHUB_SHUTDOWN_DELAY":    "5s",
 				"CONNECTHUB_RUN_LOG_MAX_BYTES": "1024",
 				"CONNECTHUB_LOG_DIR":           "/var/log/connecthub",
 				"CONNECTHUB_LOG_FORMAT":        "json",
@@ -196,6 +197,7 @@ func TestLoadGood(t *testing.T) {
 					Heartbeat:       10 * time.Second,
 					NodeDeadAfter:   2 * time.Minute,
 					ShutdownTimeout: 0,
+					ShutdownDelay:   5 * time.Second,
 					RunLogMaxBytes:  1024,
 					LogDir:          "/var/log/connecthub",
 					LogFormat:       "json",
@@ -376,10 +378,12 @@ func TestLoadBad(t *testing.T) {
 				"CONNECTHUB_HEARTBEAT: must be shorter than CONNECTHUB_LEASE_TTL (30s), got 30s",
 				"CONNECTHUB_HEARTBEAT: must be shorter than CONNECTHUB_NODE_DEAD_AFTER (30s), got 30s",
 			}},
-		{"negative durations", envMap{"CONNECTHUB_LEASE_TTL": "-1s", "CONNECTHUB_SHUTDOWN_TIMEOUT": "-5s", "CONNECTHUB_NODE_DEAD_AFTER": "-1m"},
+		{"negative durations", envMap{"CONNECTHUB_LEASE_TTL": "-1s", "CONNECTHUB_SHUTDOWN_TIMEOUT": "-5s", "CONNECTHUB_NODE_DEAD_AFTER": "-1m",
+			"CONNECTHUB_SHUTDOWN_DELAY": "-2s"},
 			[]string{
 				"CONNECTHUB_LEASE_TTL: must be > 0, got -1s",
 				"CONNECTHUB_SHUTDOWN_TIMEOUT: must be >= 0, got -5s",
+				"CONNECTHUB_SHUTDOWN_DELAY: must be >= 0, got -2s",
 				"CONNECTHUB_NODE_DEAD_AFTER: must be > 0, got -1m",
 			}},
 		{"zero values are errors, not defaults", envMap{
@@ -565,8 +569,8 @@ func TestFormatDuration(t *testing.T) {
 func TestVariablesMatchTheStruct(t *testing.T) {
 	t.Parallel()
 	names := Variables()
-	if len(names) != 29 {
-		t.Errorf("Variables() has %d names, want 29: %q", len(names), names)
+	if len(names) != 30 {
+		t.Errorf("Variables() has %d names, want 30: %q", len(names), names)
 	}
 	seen := map[string]bool{}
 	for _, n := range names {
