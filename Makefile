@@ -52,6 +52,7 @@ test: lint test-go
 test-go:
 	scripts/ensure-chromium.sh
 	cd sdk/python && python3 -m unittest discover -s tests -t tests
+	scripts/ensure-nginx.sh
 	CONNECTHUB_TEST_STRICT=1 scripts/with-test-postgres.sh $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # The benchmark harness (docs/benchmarks.md): both drivers, the PostgreSQL

@@ -397,7 +397,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	log.Info("shutting down: not ready, stopping scheduler and claims", "timeout", cfg.ShutdownTimeout)
 	s.stop()
-	shutdownHTTP(srv, ln, gate)
+	shutdownHTTP(srv, ln, gate, log)
 	log.Info("connecthub stopped")
 	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -57,6 +58,13 @@ func (g *httpGate) connState(_ net.Conn, st http.ConnState) {
 	}
 }
 
+// count is the number of open connections.
+func (g *httpGate) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.open
+}
+
 // waitClosed waits until no connection is open, or ctx ends; it reports
 // whether none is.
 func (g *httpGate) waitClosed(ctx context.Context) bool {
@@ -86,12 +94,17 @@ func (g *httpGate) waitClosed(ctx context.Context) bool {
 // them; only then does the server close what is left (idle connections of
 // clients that keep them longer, log follows that do not end by
 // themselves).
-func shutdownHTTP(srv *http.Server, ln net.Listener, gate *httpGate) {
+func shutdownHTTP(srv *http.Server, ln net.Listener, gate *httpGate, log *slog.Logger) {
 	gate.closing.Store(true)
 	_ = ln.Close()
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), httpDrainTimeout)
 	defer cancel()
-	gate.waitClosed(ctx)
+	if gate.waitClosed(ctx) {
+		log.Info("shutting down: clients closed their connections", "took", time.Since(start).Round(time.Millisecond))
+	} else {
+		log.Warn("shutting down: closing the connections clients kept open", "connections", gate.count(), "waited", httpDrainTimeout)
+	}
 	// Whatever is left is idle or streaming: a short grace for a request
 	// that just started, then close.
 	last, cancelLast := context.WithTimeout(context.Background(), time.Second)
