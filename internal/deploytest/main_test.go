@@ -29,7 +29,9 @@ func TestMain(m *testing.M) {
 		app.Main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	cleanBuilds()
+	os.Exit(code)
 }
 
 // strict reports whether a missing tool must fail the test instead of
@@ -85,8 +87,14 @@ type process struct {
 	cmd    *exec.Cmd
 	logs   *testenv.Buffer
 	exited chan struct{}
-	err    error // Wait's result, once exited is closed
+	err    error  // Wait's result, once exited is closed
+	addr   string // the address serve listens on, once serving
+	// serving is closed when serve logs that it serves.
+	serving chan struct{}
 }
+
+// url is the base URL of a serving process.
+func (p *process) url() string { return "http://" + p.addr }
 
 // newProcess prepares `connecthub args...` with env on top of a minimal
 // environment; start runs it.
@@ -99,6 +107,15 @@ var servingRe = regexp.MustCompile(`connecthub serving.*listen=(\S+)`)
 // start runs the process and, for serve, waits until it logs that it
 // serves. It fails the test if the process exits first.
 func (p *process) start() {
+	p.t.Helper()
+	p.launch()
+	if len(p.args) > 0 && p.args[0] == "serve" {
+		p.waitServing()
+	}
+}
+
+// launch starts the process and the reader of its output.
+func (p *process) launch() {
 	p.t.Helper()
 	bin := p.bin
 	vars := map[string]string{"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME"), "TMPDIR": os.TempDir()}
@@ -124,7 +141,8 @@ func (p *process) start() {
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	serving := make(chan struct{})
+	p.serving = make(chan struct{})
+	serving := p.serving
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -132,8 +150,9 @@ func (p *process) start() {
 		for sc.Scan() {
 			line := sc.Text()
 			p.logs.Write([]byte(line + "\n"))
-			if !once && servingRe.MatchString(line) {
+			if m := servingRe.FindStringSubmatch(line); !once && m != nil {
 				once = true
+				p.addr = m[1]
 				close(serving)
 			}
 		}
@@ -148,11 +167,13 @@ func (p *process) start() {
 			<-p.exited
 		}
 	})
-	if len(p.args) == 0 || p.args[0] != "serve" {
-		return
-	}
+}
+
+// waitServing waits until a serve process logs that it serves.
+func (p *process) waitServing() {
+	p.t.Helper()
 	select {
-	case <-serving:
+	case <-p.serving:
 	case <-p.exited:
 		p.t.Fatalf("%s exited before serving: %v\n%s", strings.Join(p.args, " "), p.err, p.logs)
 	case <-time.After(90 * time.Second):
@@ -163,7 +184,7 @@ func (p *process) start() {
 // run runs the process to its end and returns its exit code and output.
 func (p *process) run() (int, string) {
 	p.t.Helper()
-	p.start()
+	p.launch()
 	select {
 	case <-p.exited:
 	case <-time.After(5 * time.Minute):
