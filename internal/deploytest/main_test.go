@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	code := m.Run()
+	removeImages()
 	cleanBuilds()
 	os.Exit(code)
 }
@@ -232,6 +233,11 @@ func keygen(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// clientWithToken is a client of the server at base with token.
+func clientWithToken(base, token string) (*client.Client, error) {
+	return client.New(base, token, nil)
 }
 
 // apiClient is a client of the server at base with the test's admin token.

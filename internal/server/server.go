@@ -99,6 +99,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	defer func() {
 		if err != nil {
 			s.Close()
+			err = explainDataDir(cfg, err)
 		}
 	}()
 	s.log = opts.Logger
