@@ -111,6 +111,27 @@ func runLoad(ctx context.Context, c *client.Client, job string) (*loadResult, *s
 	return res, &wg
 }
 
+// runningOn returns a RUNNING run of job on the node of process pid (node
+// names end in -pid), or "".
+func runningOn(t *testing.T, c *client.Client, job string, pid int) string {
+	t.Helper()
+	page, err := c.ListRuns(t.Context(), url.Values{"job_id": {job}, "status": {string(connecthub.StatusRunning)}, "limit": {"50"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range page.Runs {
+		if strings.HasSuffix(r.Node, fmt.Sprintf("-%d", pid)) {
+			return r.ID
+		}
+	}
+	return ""
+}
+
+// contextWithCancel is the test's context with a cancel of its own.
+func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
+	return context.WithCancel(t.Context())
+}
+
 // checkRuns waits until every run of job is finished and checks that the
 // runs are exactly those the client was told about (none lost, none
 // doubled by a retried POST), each succeeded at its first and only
@@ -190,20 +211,10 @@ func TestRollingRestartBehindNginx(t *testing.T) {
 	started := time.Now()
 	for i, port := range ports {
 		// Stop it while it executes a run, so that the drain has work.
-		node := fmt.Sprintf("-%d", replicas[i].cmd.Process.Pid)
 		var inFlight string
 		waitFor(t, "a run in flight on the replica", 30*time.Second, func() bool {
-			page, err := c.ListRuns(ctx, url.Values{"job_id": {job}, "status": {string(connecthub.StatusRunning)}, "limit": {"50"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range page.Runs {
-				if strings.HasSuffix(r.Node, node) {
-					inFlight = r.ID
-					return true
-				}
-			}
-			return false
+			inFlight = runningOn(t, c, job, replicas[i].cmd.Process.Pid)
+			return inFlight != ""
 		})
 		drain := replicas[i].terminate(60 * time.Second)
 		if r, err := c.GetRun(ctx, inFlight); err != nil || r.Status != connecthub.StatusSuccess || len(r.Attempts) > 1 {
