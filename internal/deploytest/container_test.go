@@ -287,11 +287,7 @@ func TestContainerVolumeOfAnotherUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		skipOrFail(t, "giving a directory to another user needs root")
 	}
-	dir, err := os.MkdirTemp("", "connecthub-other-owner-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := openTempDir(t, "connecthub-other-owner-")
 	if err := os.Chown(dir, 1234, 1234); err != nil {
 		t.Fatal(err)
 	}

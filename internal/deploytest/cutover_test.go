@@ -124,15 +124,7 @@ func TestCutoverOnParallelPorts(t *testing.T) {
 	oldDeployment := newProcess(t, "", oldEnv, "serve")
 	oldDeployment.start()
 
-	certDir, err := os.MkdirTemp("", "connecthub-tls-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(certDir) })
-	if err := os.Chmod(certDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cert, certKey, pool := selfSigned(t, certDir)
+	cert, certKey, pool := selfSigned(t, openTempDir(t, "connecthub-tls-"))
 	site := func(stage int) string { return renderCutover(t, stage, oldPort, newPort, redirectPort, cert, certKey) }
 	ng := startNginx(t, site(0))
 	base := "https://" + ng.addr()

@@ -52,6 +52,23 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 
 const testToken = "deploytest-admin-token-0123456789abcdef"
 
+// openTempDir is a temporary directory, removed when the test ends, that
+// other users may enter (mode 0755): unlike t.TempDir's parent, which is
+// private to the user running the tests, while nginx's workers and
+// containers run as other users.
+func openTempDir(t *testing.T, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 // Replicas need a fixed port, the one nginx's configuration names, and
 // keep it across restarts.

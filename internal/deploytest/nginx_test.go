@@ -63,16 +63,9 @@ func startNginx(t *testing.T, site string) *nginx {
 	if _, err := os.Stat(nginxBin); err != nil {
 		skipOrFail(t, "nginx is not installed at %s (scripts/ensure-nginx.sh installs Debian's)", nginxBin)
 	}
-	// Not t.TempDir: when the test runs as root, nginx's worker processes
-	// run as nobody and must reach the temporary directories.
-	dir, err := os.MkdirTemp("", "connecthub-nginx-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// When the test runs as root, nginx's worker processes run as nobody
+	// and must reach the temporary directories.
+	dir := openTempDir(t, "connecthub-nginx-")
 	for _, sub := range []string{"logs", "tmp"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o777); err != nil {
 			t.Fatal(err)
