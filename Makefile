@@ -8,12 +8,14 @@ LDFLAGS   := -s -w -X github.com/connecthub/connecthub.Version=$(VERSION)
 # hung test from eating CI's budget.
 TEST_TIMEOUT ?= 12m
 PKGS      ?= ./...
+IMAGE     ?= localhost/connecthub:$(VERSION)
 
-.PHONY: help run build test lint fmt-check vet test-go bench bench-nosync bench-micro clean
+.PHONY: help run build image test lint fmt-check vet test-go bench bench-nosync bench-micro clean
 
 help:
 	@echo "make run    - build $(BIN) and start it: serve on $(LISTEN) with ./data (SQLite)"
 	@echo "make build  - build $(BIN)"
+	@echo "make image  - build the container image $(IMAGE) from $(BIN) (podman or docker, no registry needed)"
 	@echo "make test   - gofmt and go vet checks, then go test -race ./..."
 	@echo "make lint   - gofmt and go vet checks only"
 	@echo "make bench  - the benchmark harness on SQLite and a durable PostgreSQL (not part of make test)"
@@ -31,6 +33,11 @@ run: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/connecthub
+
+# The container image of deploy/Containerfile: the binary above on scratch,
+# built with podman (or docker) without pulling a base image.
+image: build
+	deploy/image.sh $(BIN) $(IMAGE)
 
 lint: fmt-check vet
 
@@ -53,6 +60,8 @@ test-go:
 	scripts/ensure-chromium.sh
 	scripts/ensure-prometheus.sh
 	cd sdk/python && python3 -m unittest discover -s tests -t tests
+	scripts/ensure-nginx.sh
+	scripts/ensure-podman.sh
 	CONNECTHUB_TEST_STRICT=1 scripts/with-test-postgres.sh $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # The benchmark harness (docs/benchmarks.md): both drivers, the PostgreSQL

@@ -117,6 +117,9 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		bad("CONNECTHUB_SHUTDOWN_TIMEOUT", "must be >= 0, got %s", formatDuration(c.ShutdownTimeout))
 	}
+	if c.ShutdownDelay < 0 {
+		bad("CONNECTHUB_SHUTDOWN_DELAY", "must be >= 0, got %s", formatDuration(c.ShutdownDelay))
+	}
 	if c.RunLogMaxBytes < minRunLogMaxBytes || c.RunLogMaxBytes > maxRunLogMaxBytes {
 		bad("CONNECTHUB_RUN_LOG_MAX_BYTES", "must be between %d and %d, got %d",
 			minRunLogMaxBytes, maxRunLogMaxBytes, c.RunLogMaxBytes)

@@ -105,6 +105,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	defer func() {
 		if err != nil {
 			s.Close()
+			err = explainDataDir(cfg, err)
 		}
 	}()
 	s.log = opts.Logger
@@ -361,7 +362,7 @@ func (s *Server) Close() error {
 }
 
 // Run serves until ctx is cancelled, then shuts down in order: not ready at
-// once; stop firing and claiming; in-flight runs finish within the
+// once; keep serving for the shutdown delay; stop firing and claiming; in-flight runs finish within the
 // shutdown timeout, the rest are handed back; the HTTP server drains. It
 // returns nil after a shutdown, or the error that stopped the node. Call it
 // once.
@@ -372,7 +373,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: s.http,
+	gate := &httpGate{}
+	srv := &http.Server{Handler: gate.wrap(s.http), ConnState: gate.connState,
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	srvErr := make(chan error, 1)
@@ -390,24 +392,27 @@ func (s *Server) Run(ctx context.Context) error {
 		"db", cfg.DBDriver(), "node", s.name, "workers", cfg.Workers)
 	close(s.ready)
 
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: not ready, stopping scheduler and claims", "timeout", cfg.ShutdownTimeout)
-	case err := <-srvErr:
+	failed := func(err error) error {
 		log.Error("http server failed", "err", err)
 		s.draining.Store(true)
 		s.stop()
 		return err
 	}
-	s.draining.Store(true)
-	s.stop()
-
-	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shCtx); err != nil {
-		// Long-lived streams (log follows) do not end by themselves.
-		_ = srv.Close()
+	select {
+	case <-ctx.Done():
+	case err := <-srvErr:
+		return failed(err)
 	}
+	s.draining.Store(true)
+	if cfg.ShutdownDelay > 0 {
+		log.Info("shutting down: not ready, still serving for the shutdown delay", "delay", cfg.ShutdownDelay)
+		if err := waitShutdownDelay(cfg.ShutdownDelay, srvErr); err != nil {
+			return failed(err)
+		}
+	}
+	log.Info("shutting down: not ready, stopping scheduler and claims", "timeout", cfg.ShutdownTimeout)
+	s.stop()
+	shutdownHTTP(srv, ln, gate, log)
 	log.Info("connecthub stopped")
 	return nil
 }
