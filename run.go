@@ -132,9 +132,12 @@ type Run struct {
 	Error           string          `json:"error"`
 	Traceback       string          `json:"traceback"`
 	Result          json.RawMessage `json:"result"`
-	LogSize         int64           `json:"log_size"`
-	CreatedAt       time.Time       `json:"created_at"`
-	UpdatedAt       time.Time       `json:"updated_at"`
+	// Meta is a JSON object of facts about the run that are not part of
+	// what it executes (see RunMeta), or nil.
+	Meta      json.RawMessage `json:"meta,omitempty"`
+	LogSize   int64           `json:"log_size"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // FillDuration sets Duration from StartedAt and FinishedAt.

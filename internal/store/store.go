@@ -113,6 +113,7 @@ type Store interface {
 	QueueStore
 	SecretStore
 	AlertStore
+	RunImportStore
 	Notifier
 
 	// Stats counts runs by status, queue depth and the age of the oldest

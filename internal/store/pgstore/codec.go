@@ -142,7 +142,7 @@ func runColumns(withSecret bool) string {
 	return `id, job_id, status, "trigger", scheduled_for, queue, priority, snapshot, ` + secret + `,
 	attempt, max_attempts, attempts, available_at, node, lease_expires_at, heartbeat_at,
 	cancel_requested, started_at, finished_at, message, error, traceback, result, log_size,
-	created_at, updated_at`
+	created_at, updated_at, meta`
 }
 
 func scanRun(row pgx.Row) (*connecthub.Run, error) {
@@ -153,16 +153,19 @@ func scanRun(row pgx.Row) (*connecthub.Run, error) {
 	// nullable times are scanned as values, which pgx does not allocate.
 	var c struct {
 		status, trigger                     string
-		snap, attempts, result              []byte
+		snap, attempts, result, meta        []byte
 		priority, attempt, maxAttempts      int32
 		lease, heartbeat, started, finished pgtype.Timestamptz
 	}
 	err := row.Scan(&r.ID, &r.JobID, &c.status, &c.trigger, &r.ScheduledFor, &r.Queue, &c.priority, &c.snap, &r.Snapshot.SecretCfg,
 		&c.attempt, &c.maxAttempts, &c.attempts, &r.AvailableAt, &r.Node, &c.lease, &c.heartbeat,
 		&r.CancelRequested, &c.started, &c.finished, &r.Message, &r.Error, &r.Traceback, &c.result, &r.LogSize,
-		&r.CreatedAt, &r.UpdatedAt)
+		&r.CreatedAt, &r.UpdatedAt, &c.meta)
 	if err != nil {
 		return nil, err
+	}
+	if c.meta != nil {
+		r.Meta = json.RawMessage(c.meta)
 	}
 	if err := store.DecodeSnapshot(c.snap, &r.Snapshot); err != nil {
 		return nil, fmt.Errorf("run %s: decode snapshot: %w", r.ID, err)

@@ -31,7 +31,7 @@ type runRows struct {
 	leaseExpiresAt, heartbeatAt, startedAt, finishedAt                     []*time.Time
 	priority, attempt, maxAttempts                                         []int32
 	cancelRequested                                                        []bool
-	result                                                                 []*string
+	result, meta                                                           []*string
 }
 
 func (rr *runRows) add(r *connecthub.Run) error {
@@ -69,6 +69,7 @@ func (rr *runRows) add(r *connecthub.Run) error {
 	rr.result = append(rr.result, nullJSON(r.Result))
 	rr.createdAt = append(rr.createdAt, utc(r.CreatedAt))
 	rr.updatedAt = append(rr.updatedAt, utc(r.UpdatedAt))
+	rr.meta = append(rr.meta, nullJSON(r.Meta))
 	return nil
 }
 
@@ -80,7 +81,7 @@ func (rr *runRows) args() []any {
 		rr.id, rr.jobID, rr.status, rr.trigger, rr.scheduledFor, rr.queue, rr.priority, rr.handler,
 		rr.snapshot, rr.secret, rr.attempt, rr.maxAttempts, rr.attempts, rr.availableAt, rr.node,
 		rr.leaseExpiresAt, rr.heartbeatAt, rr.cancelRequested, rr.startedAt, rr.finishedAt, rr.message,
-		rr.errText, rr.traceback, rr.result, rr.createdAt, rr.updatedAt,
+		rr.errText, rr.traceback, rr.result, rr.createdAt, rr.updatedAt, rr.meta,
 	}
 }
 
@@ -88,11 +89,11 @@ func (rr *runRows) args() []any {
 const insertRunsSQL = `INSERT INTO runs (id, job_id, status, "trigger", scheduled_for, queue, priority, handler,
 	snapshot, snapshot_secret, attempt, max_attempts, attempts, available_at, node,
 	lease_expires_at, heartbeat_at, cancel_requested, started_at, finished_at, message,
-	error, traceback, result, created_at, updated_at)
+	error, traceback, result, created_at, updated_at, meta)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::int[], $8::text[],
 		$9::json[], $10::text[], $11::int[], $12::int[], $13::json[], $14::timestamptz[], $15::text[],
 		$16::timestamptz[], $17::timestamptz[], $18::boolean[], $19::timestamptz[], $20::timestamptz[], $21::text[],
-		$22::text[], $23::text[], $24::json[], $25::timestamptz[], $26::timestamptz[])`
+		$22::text[], $23::text[], $24::json[], $25::timestamptz[], $26::timestamptz[], $27::json[])`
 
 // RunInsert implements store.RunStore. The batch is one statement, whatever
 // its size: all or nothing.

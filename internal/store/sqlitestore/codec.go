@@ -131,15 +131,15 @@ func runColumns(withSecret bool) string {
 	return `id, job_id, status, "trigger", scheduled_for, queue, priority, snapshot, ` + secret + `,
 	attempt, max_attempts, attempts, available_at, node, lease_expires_at, heartbeat_at,
 	cancel_requested, started_at, finished_at, message, error, traceback, result, log_size,
-	created_at, updated_at`
+	created_at, updated_at, meta`
 }
 
 const runInsertColumns = `id, job_id, status, "trigger", scheduled_for, queue, priority, handler,
 	snapshot, snapshot_secret, attempt, max_attempts, attempts, available_at, node,
 	lease_expires_at, heartbeat_at, cancel_requested, started_at, finished_at, message,
-	error, traceback, result, created_at, updated_at`
+	error, traceback, result, created_at, updated_at, meta`
 
-const runInsertColumnCount = 26
+const runInsertColumnCount = 27
 
 // runInsertArgs appends the values of runInsertColumns for r to args.
 func runInsertArgs(args []any, r *connecthub.Run) ([]any, error) {
@@ -155,7 +155,7 @@ func runInsertArgs(args []any, r *connecthub.Run) ([]any, error) {
 		r.ID, r.JobID, string(r.Status), string(r.Trigger), micros(r.ScheduledFor), r.Queue, int64(r.Priority), r.Snapshot.Handler,
 		snap, r.Snapshot.SecretCfg, int64(r.Attempt), int64(r.MaxAttempts), attempts, micros(r.AvailableAt), r.Node,
 		nullMicros(r.LeaseExpiresAt), nullMicros(r.HeartbeatAt), boolInt(r.CancelRequested), nullMicros(r.StartedAt), nullMicros(r.FinishedAt), r.Message,
-		r.Error, r.Traceback, nullJSON(r.Result), micros(r.CreatedAt), micros(r.UpdatedAt),
+		r.Error, r.Traceback, nullJSON(r.Result), micros(r.CreatedAt), micros(r.UpdatedAt), nullJSON(r.Meta),
 	), nil
 }
 
@@ -168,14 +168,17 @@ func scanRun(sc scanner) (*connecthub.Run, error) {
 		priority, attempt, maxAttempts      int64
 		lease, heartbeat, started, finished sql.NullInt64
 		cancel                              int64
-		result                              sql.NullString
+		result, meta                        sql.NullString
 	)
 	err := sc.Scan(&r.ID, &r.JobID, &status, &trigger, &scheduled, &r.Queue, &priority, &snap, &r.Snapshot.SecretCfg,
 		&attempt, &maxAttempts, &attempts, &available, &r.Node, &lease, &heartbeat,
 		&cancel, &started, &finished, &r.Message, &r.Error, &r.Traceback, &result, &r.LogSize,
-		&created, &upd)
+		&created, &upd, &meta)
 	if err != nil {
 		return nil, err
+	}
+	if meta.Valid {
+		r.Meta = json.RawMessage(meta.String)
 	}
 	if err := store.DecodeSnapshot(snap, &r.Snapshot); err != nil {
 		return nil, fmt.Errorf("run %s: decode snapshot: %w", r.ID, err)

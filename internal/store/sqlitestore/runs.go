@@ -29,7 +29,7 @@ func chunkSizes(n, maxChunk int) []int {
 }
 
 // maxInsertChunk keeps a statement under SQLite's 32766 bound parameters
-// with room to spare (26 columns a row).
+// with room to spare (27 columns a row).
 const maxInsertChunk = 256
 
 // insertRunsSQL returns the multi-row INSERT of n rows; the texts of the

@@ -361,6 +361,7 @@ func checkRun(t *testing.T, want, got *connecthub.Run) {
 		t.Errorf("attempts = %+v, want %+v", got.Attempts, want.Attempts)
 	}
 	checkJSON(t, "result", want.Result, got.Result)
+	checkJSON(t, "meta", want.Meta, got.Meta)
 }
 
 func checkSnapshot(t *testing.T, want, got connecthub.Snapshot) {

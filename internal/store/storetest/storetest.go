@@ -70,6 +70,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Notify", exerciseNotify},
 		{"Alerts", exerciseAlerts},
 		{"Lifecycle", exerciseLifecycle},
+		{"RunImport", exerciseRunImport},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

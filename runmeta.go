@@ -1,0 +1,52 @@
+package connecthub
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// RunMeta is the meta object of a run (Run.Meta): facts about a run that
+// are not part of what it executes, so they live apart from its snapshot.
+// Unknown keys are kept by whoever rewrites the object through
+// json.RawMessage, so features can add their own.
+type RunMeta struct {
+	// ImportedFrom says which record of another system the run was
+	// imported from; nil for runs ConnectHub made.
+	ImportedFrom *ImportedFrom `json:"imported_from,omitempty"`
+}
+
+// ImportedFrom identifies the record an imported run was made from.
+type ImportedFrom struct {
+	// System names where it came from: "python" for the Python ConnectHub.
+	System string `json:"system"`
+	// JobLogsID is the id of the job_logs row, as that database stores it
+	// (a number, or a string for a text id).
+	JobLogsID any `json:"job_logs_id"`
+	// CeleryTaskID is the Celery task that ran it, when it was recorded.
+	CeleryTaskID string `json:"celery_task_id,omitempty"`
+}
+
+// ImportSystemPython is ImportedFrom.System for the Python ConnectHub.
+const ImportSystemPython = "python"
+
+// Encode returns the meta object as JSON for Run.Meta.
+func (m RunMeta) Encode() (json.RawMessage, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode run meta: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeRunMeta reads a run's meta object; an absent one is the zero
+// RunMeta.
+func DecodeRunMeta(raw json.RawMessage) (RunMeta, error) {
+	var m RunMeta
+	if len(raw) == 0 || string(raw) == "null" {
+		return m, nil
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return m, fmt.Errorf("decode run meta: %w", err)
+	}
+	return m, nil
+}
