@@ -145,6 +145,7 @@ func newRoot(env *Env) *cobra.Command {
 		newNotifyCmd(env),
 		newSecretsCmd(env), newBackupCmd(env), newRestoreCmd(env),
 		newCompletionCmd(env),
+		newImportCmd(env), newExportCmd(env),
 	)
 	addExamples(root)
 	return root

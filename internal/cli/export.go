@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/connecthub/connecthub/internal/config"
+	"github.com/connecthub/connecthub/internal/pyimport"
+	"github.com/connecthub/connecthub/internal/server"
+)
+
+const exportLong = `Write each job's enabled and last_run_at back to the Python ConnectHub's
+database (--to), for a rollback: its beat, started again, then runs the jobs
+ConnectHub ran as enabled and does not fire a slot ConnectHub already fired.
+Only jobs the old database has are written; nothing else in it changes.
+Stop ConnectHub's schedulers first (see docs/migrating-from-python.md).`
+
+func newExportCmd(env *Env) *cobra.Command {
+	cmd := &cobra.Command{Use: "export", Short: "Write state back to another system (the Python ConnectHub), for a rollback"}
+	var (
+		flags          serverFlags
+		to             string
+		dryRun, asJSON bool
+	)
+	py := &cobra.Command{
+		Use:   "python",
+		Short: "Write enabled and last_run_at back to a Python ConnectHub's database",
+		Long:  exportLong,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if to == "" {
+				return usageError("export python: --to is required (postgres://… or sqlite:///path)")
+			}
+			cfg, err := flags.load(env)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			src, err := pyimport.OpenSource(ctx, to, !dryRun)
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			if cfg.DBDriver() == config.DriverSQLite {
+				if _, err := os.Stat(cfg.SQLitePath()); err != nil {
+					return fmt.Errorf("there is no ConnectHub database at %s to export from: %w", cfg.SQLitePath(), err)
+				}
+			}
+			st, err := server.OpenStore(ctx, cfg, slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			results, err := pyimport.Export(ctx, src, st, dryRun)
+			if asJSON {
+				if jerr := writeJSONOut(env, results); jerr != nil && err == nil {
+					err = jerr
+				}
+			} else {
+				pyimport.ExportText(env.Stdout, results, dryRun)
+			}
+			return err
+		},
+	}
+	flags.register(py, false)
+	py.Flags().StringVar(&to, "to", "", "the Python ConnectHub's database URL (postgres://… or sqlite:///path)")
+	py.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be written; write nothing")
+	py.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
+	cmd.AddCommand(py)
+	return cmd
+}
