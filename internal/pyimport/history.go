@@ -58,7 +58,6 @@ func importHistory(ctx context.Context, cfg Config, jobs map[string]*imported) (
 		return h, err
 	}
 	prog := newProgress(cfg.Progress, total, cfg.Now)
-	defer func() { h.Elapsed = cfg.Now().Sub(start) }()
 	conv := converter{maxLog: cfg.RunLogMaxBytes, now: start.UTC(), scheds: map[string]*cron.Schedule{}}
 	batch := make([]store.ImportedRun, 0, cfg.BatchSize)
 	flush := func() error {
@@ -100,6 +99,7 @@ func importHistory(ctx context.Context, cfg Config, jobs map[string]*imported) (
 		err = flush()
 	}
 	prog.done(h.Read)
+	h.Elapsed = cfg.Now().Sub(start)
 	return h, err
 }
 

@@ -2,6 +2,10 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -9,24 +13,36 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// importRunSQL inserts one imported run; a run with the same import key for
-// the job is left alone (no row affected). log_size is set at once: the
-// log goes in as a single chunk at offset 0.
-var importRunSQL = `INSERT INTO runs (` + runInsertColumns + `, import_key, log_size)
-	VALUES (` + placeholders(runInsertColumnCount+2) + `)
-	ON CONFLICT (job_id, import_key) WHERE import_key IS NOT NULL DO NOTHING`
+// importChunk is the rows of one multi-row insert of RunImport: 29
+// columns a row keep it far under SQLite's bound-parameter limit.
+const importChunk = 64
 
-// importSlotTakenSQL tells whether another record's cron run holds a slot.
-// A run with the same key is the same record: its insert is skipped anyway.
-const importSlotTakenSQL = `SELECT EXISTS (SELECT 1 FROM runs
-	WHERE job_id = ?1 AND scheduled_for = ?2 AND "trigger" = 'cron' AND import_key IS NOT ?3)`
+// importRunsSQL inserts n imported runs; a run with the same import key
+// for the job is left alone, and RETURNING names the ones inserted.
+// log_size is set at once: the log goes in as one chunk at offset 0.
+func importRunsSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO runs (` + runInsertColumns + `, import_key, log_size) VALUES `)
+	row := "(" + placeholders(runInsertColumnCount+2) + ")"
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(` ON CONFLICT (job_id, import_key) WHERE import_key IS NOT NULL DO NOTHING RETURNING id`)
+	return b.String()
+}
 
-const importLogSQL = `INSERT INTO run_logs (run_id, off, data) VALUES (?, 0, ?)`
+// importSlotsSQL lists a job's cron runs in a range of slots, with the
+// record each was imported from (NULL for ConnectHub's own).
+const importSlotsSQL = `SELECT scheduled_for, import_key FROM runs
+	WHERE job_id = ? AND "trigger" = 'cron' AND scheduled_for BETWEEN ? AND ?`
 
-// RunImport implements store.RunImportStore in one write transaction. Rows
-// go in one by one through prepared statements: SQLite's cost is the
-// commit, not the statements, and the single writer makes the slot check
-// and the insert of each run atomic.
+// RunImport implements store.RunImportStore in one write transaction: a
+// query per job for the cron slots the batch touches, then multi-row
+// inserts of the runs and of their logs. The single writer makes the
+// slot check and the inserts atomic.
 func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.RunImportResult, error) {
 	var res store.RunImportResult
 	if len(runs) == 0 {
@@ -36,60 +52,38 @@ func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.
 	if err != nil {
 		return res, err
 	}
-	inserted := make([]bool, len(rows))
+	inserted := make(map[string]bool, len(rows))
 	err = s.write(ctx, func(tx *sqlx.Tx) error {
-		res = store.RunImportResult{}
-		insert, err := tx.PreparexContext(ctx, importRunSQL)
-		if err != nil {
-			return dbErr(err)
+		if err := demoteTakenSlots(ctx, tx, rows); err != nil {
+			return err
 		}
-		defer insert.Close()
-		taken, err := tx.PreparexContext(ctx, importSlotTakenSQL)
-		if err != nil {
-			return dbErr(err)
-		}
-		defer taken.Close()
-		logs, err := tx.PreparexContext(ctx, importLogSQL)
-		if err != nil {
-			return dbErr(err)
-		}
-		defer logs.Close()
-		args := make([]any, 0, runInsertColumnCount+2)
-		for i, row := range rows {
-			r := row.Run
-			if r.Trigger == connecthub.TriggerCron {
-				var busy bool
-				if err := taken.GetContext(ctx, &busy, r.JobID, micros(r.ScheduledFor), row.Key); err != nil {
-					return dbErr(err)
+		args := make([]any, 0, (runInsertColumnCount+2)*importChunk)
+		for chunk := range slices.Chunk(rows, importChunk) {
+			args = args[:0]
+			for _, row := range chunk {
+				if args, err = runInsertArgs(args, row.Run); err != nil {
+					return err
 				}
-				if busy {
-					store.DemoteImported(r)
-				}
+				args = append(args, row.Key, int64(len(row.Log)))
 			}
-			if args, err = runInsertArgs(args[:0], r); err != nil {
-				return err
-			}
-			args = append(args, row.Key, int64(len(row.Log)))
-			out, err := insert.ExecContext(ctx, args...)
+			ids, err := queryStrings(ctx, tx, importRunsSQL(len(chunk)), args...)
 			if err != nil {
 				return err
 			}
-			n, err := out.RowsAffected()
-			if err != nil {
-				return dbErr(err)
+			for _, id := range ids {
+				inserted[id] = true
 			}
-			if n == 0 {
-				res.Existing++
-				continue
+			var logArgs []any
+			for _, row := range chunk {
+				if inserted[row.Run.ID] && row.Log != "" {
+					logArgs = append(logArgs, row.Run.ID, row.Log)
+				}
 			}
-			inserted[i] = true
-			res.Inserted++
-			if r.Trigger != runs[i].Run.Trigger {
-				res.Demoted++
-			}
-			if row.Log != "" {
-				if _, err := logs.ExecContext(ctx, r.ID, row.Log); err != nil {
-					return dbErr(err)
+			if len(logArgs) > 0 {
+				q := `INSERT INTO run_logs (run_id, off, data) VALUES ` +
+					strings.TrimSuffix(strings.Repeat("(?, 0, ?), ", len(logArgs)/2), ", ")
+				if _, err := tx.ExecContext(ctx, q, logArgs...); err != nil {
+					return err
 				}
 			}
 		}
@@ -104,9 +98,96 @@ func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.
 		return store.RunImportResult{}, dbErr(err)
 	}
 	for i, row := range rows {
-		if inserted[i] {
-			runs[i].Run.ID = row.Run.ID
+		if !inserted[row.Run.ID] {
+			res.Existing++
+			continue
+		}
+		res.Inserted++
+		runs[i].Run.ID = row.Run.ID
+		if row.Run.Trigger != runs[i].Run.Trigger {
+			res.Demoted++
 		}
 	}
 	return res, nil
+}
+
+// demoteTakenSlots demotes the batch's cron runs whose slot has a cron run
+// of another record (a run with the same key is the same record, whose
+// insert is skipped anyway).
+func demoteTakenSlots(ctx context.Context, tx *sqlx.Tx, rows []store.ImportedRun) error {
+	type span struct{ lo, hi time.Time }
+	spans := map[string]*span{}
+	for _, row := range rows {
+		r := row.Run
+		if r.Trigger != connecthub.TriggerCron {
+			continue
+		}
+		if sp := spans[r.JobID]; sp == nil {
+			spans[r.JobID] = &span{r.ScheduledFor, r.ScheduledFor}
+		} else {
+			sp.lo, sp.hi = minTime(sp.lo, r.ScheduledFor), maxTime(sp.hi, r.ScheduledFor)
+		}
+	}
+	taken := map[string]map[int64]string{}
+	for job, sp := range spans {
+		q, err := tx.QueryContext(ctx, importSlotsSQL, job, micros(sp.lo), micros(sp.hi))
+		if err != nil {
+			return err
+		}
+		slots := map[int64]string{}
+		for q.Next() {
+			var at int64
+			var key sql.NullString
+			if err := q.Scan(&at, &key); err != nil {
+				q.Close()
+				return err
+			}
+			slots[at] = key.String
+		}
+		if err := q.Close(); err != nil {
+			return err
+		}
+		taken[job] = slots
+	}
+	for _, row := range rows {
+		r := row.Run
+		if r.Trigger != connecthub.TriggerCron {
+			continue
+		}
+		if key, ok := taken[r.JobID][micros(r.ScheduledFor)]; ok && key != row.Key {
+			store.DemoteImported(r)
+		}
+	}
+	return nil
+}
+
+func queryStrings(ctx context.Context, tx *sqlx.Tx, q string, args ...any) ([]string, error) {
+	rs, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var s string
+		if err := rs.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rs.Err()
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
