@@ -137,19 +137,17 @@ func (s *Source) columns(ctx context.Context, table string) (map[string]string, 
 func (s *Source) has(table, col string) bool { _, ok := s.cols[table][col]; return ok }
 
 // selectList is the SELECT list of wanted columns: a column the table
-// lacks reads as NULL. PostgreSQL values are read as text, so both
-// dialects give the same Go types (json, bool and timestamps included;
-// a timestamp with a zone keeps its offset in the text).
+// lacks reads as NULL. Every value is read as text, so both dialects give
+// the same Go types and no driver interprets a naive timestamp in a zone
+// of its own (modernc's SQLite driver would read a DATETIME as UTC); a
+// timestamp with a zone keeps its offset in the text.
 func (s *Source) selectList(table string, wanted []string) string {
 	parts := make([]string, len(wanted))
 	for i, c := range wanted {
-		switch {
-		case !s.has(table, c):
-			parts[i] = "NULL"
-		case s.dialect == dialectPostgres:
+		if s.has(table, c) {
 			parts[i] = `CAST("` + c + `" AS text)`
-		default:
-			parts[i] = `"` + c + `"`
+		} else {
+			parts[i] = "NULL"
 		}
 	}
 	return strings.Join(parts, ", ")

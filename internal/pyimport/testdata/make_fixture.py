@@ -13,7 +13,8 @@ Standard library plus Debian's python3-cryptography only. Usage:
   make_fixture.py --key-file K --other-key-file K2 --sql-out F --dialect postgres
   make_fixture.py --key-file K --other-key-file K2 --sqlite DB
 
-Other options: --seeyon-url/--didi-url (the example jobs' servers), --logs N
+Other options: --seeyon-url/--didi-url and --creds (the example jobs' servers
+and credentials), --logs N
 (extra job_logs rows of custom.report, for benchmarks), --minimal-columns
 (an older install without the optional columns), --extensions DIR (an
 old-style extensions/ tree with BaseJob subclasses).
@@ -33,6 +34,14 @@ import uuid
 from cryptography.fernet import Fernet
 
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
+
+# The example jobs' credentials, unless --creds (a JSON object) overrides
+# them with those of the fake servers a test runs.
+DEFAULT_CREDS = {
+    "rest_user": "hr-sync", "rest_password": "pw-seeyon-9f8e7d",
+    "client_secret": "didi-cs-5a4b3c", "sign_key": "didi-sign-2b1a0f", "phone": "13800138000",
+    "didi_client_id": "client-1", "didi_company_id": "company-1",
+}
 
 
 def naive(dt):
@@ -58,20 +67,21 @@ def build(args):
     hour = now.replace(minute=0)
     last_slot = hour if hour < now else hour - datetime.timedelta(hours=1)
 
-    oa_secret = {"rest_user": "hr-sync", "rest_password": "pw-seeyon-9f8e7d"}
-    didi_secret = dict(oa_secret, client_secret="didi-cs-5a4b3c", sign_key="didi-sign-2b1a0f", phone="13800138000")
+    creds = dict(DEFAULT_CREDS, **json.loads(args.creds or "{}"))
+    oa_secret = {"rest_user": creds["rest_user"], "rest_password": creds["rest_password"]}
+    didi_secret = dict(oa_secret, client_secret=creds["client_secret"], sign_key=creds["sign_key"], phone=creds["phone"])
     report_secret = {"api_key": "sk-live-abcdef123456"}
     clean = token(f, oa_secret)
     jobs = [
         # id, enabled, cron, handler_path, public_cfg, secret_cfg, last_run_at
         ("oa.check-token", True, "0 8 * * *", "extensions.sync_oa_to_didi.job:SyncOAToDidiTokenJob",
-         {"seeyon_base_url": args.seeyon_url, "seeyon_login_name": "hr-sync"}, '"%s"' % clean, None),
+         {"seeyon_base_url": args.seeyon_url, "seeyon_login_name": creds["rest_user"]}, '"%s"' % clean, None),
         ("oa.export-form", True, "30 8 * * *", "extensions.sync_oa_to_didi.job.SyncOAToDidiExportFormJob",
          {"seeyon_base_url": args.seeyon_url, "template_code": "FORM001"},
          (lambda t: t[:40] + "\n" + t[40:] + "\n")(token(f, oa_secret)), None),
         ("oa.legal-entity", False, "0 2 * * *", "extensions.sync_oa_to_didi.job:SyncOAToDidiLegalEntitySyncJob",
          {"seeyon_base_url": args.seeyon_url, "template_code": "FORM001", "didi_base_url": args.didi_url,
-          "didi_client_id": "client-1", "didi_company_id": "company-1", "edit_interval": "0s"},
+          "didi_client_id": creds["didi_client_id"], "didi_company_id": creds["didi_company_id"], "edit_interval": "0s"},
          "  " + token(f, didi_secret) + "  ", None),
         ("custom.report", True, "0 * * * *", "extensions.reports.daily:DailyReportJob",
          {"recipients": ["ops@example.com"]}, token(f, report_secret), naive(last_slot)),
@@ -248,6 +258,7 @@ def main():
     ap.add_argument("--dialect", choices=["sqlite", "postgres"], default="postgres")
     ap.add_argument("--seeyon-url", default="http://127.0.0.1:1")
     ap.add_argument("--didi-url", default="http://127.0.0.1:1")
+    ap.add_argument("--creds", help="JSON object overriding the example jobs' credentials")
     ap.add_argument("--logs", type=int, default=0)
     ap.add_argument("--minimal-columns", action="store_true")
     ap.add_argument("--extensions")
