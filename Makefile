@@ -59,6 +59,7 @@ test: lint test-go
 test-go:
 	scripts/ensure-chromium.sh
 	scripts/ensure-prometheus.sh
+	scripts/ensure-python-crypto.sh
 	cd sdk/python && python3 -m unittest discover -s tests -t tests
 	scripts/ensure-nginx.sh
 	scripts/ensure-podman.sh

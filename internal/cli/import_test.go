@@ -173,7 +173,7 @@ func testImportPython(t *testing.T, dialect string, env map[string]string) {
 		"refused   bad.truncated", "secret_cfg token looks truncated",
 		"refused   bad.other-key", "cannot be decrypted with the key(s) in " + old.keyFile,
 		"refused   bad.cron", "cron_expr:", "refused   bad id", "refused   bad.public-cfg", "public_cfg must be a JSON object",
-		"dry run: nothing was written",
+		"jobs: 10 read, 5 to create, 0 to update, 0 unchanged, 5 refused", "dry run: nothing was written",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run plan lacks %q:\n%s", want, out)

@@ -58,7 +58,7 @@ func importHistory(ctx context.Context, cfg Config, jobs map[string]*imported) (
 		return h, err
 	}
 	prog := newProgress(cfg.Progress, total, cfg.Now)
-	conv := converter{maxLog: cfg.RunLogMaxBytes, now: start.UTC(), scheds: map[string]*cron.Schedule{}}
+	conv := converter{maxLog: cfg.RunLogMaxBytes, now: start.UTC(), scheds: map[string]*cron.Schedule{}, locs: map[string]*time.Location{}}
 	batch := make([]store.ImportedRun, 0, cfg.BatchSize)
 	flush := func() error {
 		if len(batch) == 0 || cfg.DryRun {
@@ -117,6 +117,7 @@ type converter struct {
 	maxLog int
 	now    time.Time
 	scheds map[string]*cron.Schedule
+	locs   map[string]*time.Location
 }
 
 // oldSnapshot is what the import reads of a job_logs snapshot_params.
@@ -200,7 +201,12 @@ func (c *converter) slot(j *connecthub.Job, t time.Time) (time.Time, bool) {
 	if s == nil {
 		return time.Time{}, false
 	}
-	slot := s.Next(t.Add(-slotTolerance), j.Location())
+	loc, ok := c.locs[j.Timezone]
+	if !ok {
+		loc = j.Location()
+		c.locs[j.Timezone] = loc
+	}
+	slot := s.Next(t.Add(-slotTolerance), loc)
 	if slot.IsZero() || slot.After(t) {
 		return time.Time{}, false
 	}

@@ -231,7 +231,6 @@ func decryptOld(keys *secret.Keyring, token string) (map[string]any, error) {
 
 // ReportText writes the per-job plan and a summary line for people.
 func ReportText(w io.Writer, rep *Report) {
-	verb := map[bool]string{true: "would ", false: ""}[rep.DryRun]
 	counts := map[string]int{}
 	for _, j := range rep.Jobs {
 		counts[j.Action]++
@@ -244,9 +243,15 @@ func ReportText(w io.Writer, rep *Report) {
 		}
 		fmt.Fprintln(w, line)
 	}
-	fmt.Fprintf(w, "jobs: %d read, %s%d created, %s%d updated, %d unchanged, %d refused\n",
-		len(rep.Jobs), verb, counts[string(service.ImportCreate)], verb, counts[string(service.ImportUpdate)],
-		counts[string(service.ImportUnchanged)], counts[ActionRefused])
+	if rep.DryRun {
+		fmt.Fprintf(w, "jobs: %d read, %d to create, %d to update, %d unchanged, %d refused\n",
+			len(rep.Jobs), counts[string(service.ImportCreate)], counts[string(service.ImportUpdate)],
+			counts[string(service.ImportUnchanged)], counts[ActionRefused])
+	} else {
+		fmt.Fprintf(w, "jobs: %d read, %d created, %d updated, %d unchanged, %d refused\n",
+			len(rep.Jobs), counts[string(service.ImportCreate)], counts[string(service.ImportUpdate)],
+			counts[string(service.ImportUnchanged)], counts[ActionRefused])
+	}
 	if h := rep.History; h.Read > 0 || h.Enabled {
 		fmt.Fprintln(w, h.Summary(rep.DryRun))
 	}

@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,9 +12,13 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// importChunk is the rows of one multi-row insert of RunImport: 29
-// columns a row keep it far under SQLite's bound-parameter limit.
+// importChunk is the most rows of one multi-row insert of RunImport (a
+// power of two, see chunkSizes): 29 columns a row keep it far under
+// SQLite's bound-parameter limit.
 const importChunk = 64
+
+// importLogSQL stores an imported run's log as one chunk.
+const importLogSQL = `INSERT INTO run_logs (run_id, off, data) VALUES (?, 0, ?)`
 
 // importRunsSQL inserts n imported runs; a run with the same import key
 // for the job is left alone, and RETURNING names the ones inserted.
@@ -52,13 +55,42 @@ func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.
 	if err != nil {
 		return res, err
 	}
+	// Statements are prepared before the write transaction (see
+	// stmtCache): one per chunk size, powers of two up to importChunk.
+	stmts := map[int]*sqlx.Stmt{}
+	var releases []func()
+	defer func() {
+		for _, r := range releases {
+			r()
+		}
+	}()
+	sizes := chunkSizes(len(rows), importChunk)
+	for _, n := range sizes {
+		if stmts[n] != nil {
+			continue
+		}
+		st, rel, err := s.stmts.prepare(ctx, importRunsSQL(n))
+		if err != nil {
+			return res, err
+		}
+		stmts[n], releases = st, append(releases, rel)
+	}
+	logStmt, rel, err := s.stmts.prepare(ctx, importLogSQL)
+	if err != nil {
+		return res, err
+	}
+	releases = append(releases, rel)
 	inserted := make(map[string]bool, len(rows))
 	err = s.write(ctx, func(tx *sqlx.Tx) error {
 		if err := demoteTakenSlots(ctx, tx, rows); err != nil {
 			return err
 		}
+		logs := tx.StmtxContext(ctx, logStmt)
 		args := make([]any, 0, (runInsertColumnCount+2)*importChunk)
-		for chunk := range slices.Chunk(rows, importChunk) {
+		rest := rows
+		for _, n := range sizes {
+			chunk := rest[:n]
+			rest = rest[n:]
 			args = args[:0]
 			for _, row := range chunk {
 				if args, err = runInsertArgs(args, row.Run); err != nil {
@@ -66,24 +98,18 @@ func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.
 				}
 				args = append(args, row.Key, int64(len(row.Log)))
 			}
-			ids, err := queryStrings(ctx, tx, importRunsSQL(len(chunk)), args...)
+			ids, err := queryStrings(ctx, tx.StmtxContext(ctx, stmts[n]), args...)
 			if err != nil {
 				return err
 			}
 			for _, id := range ids {
 				inserted[id] = true
 			}
-			var logArgs []any
 			for _, row := range chunk {
 				if inserted[row.Run.ID] && row.Log != "" {
-					logArgs = append(logArgs, row.Run.ID, row.Log)
-				}
-			}
-			if len(logArgs) > 0 {
-				q := `INSERT INTO run_logs (run_id, off, data) VALUES ` +
-					strings.TrimSuffix(strings.Repeat("(?, 0, ?), ", len(logArgs)/2), ", ")
-				if _, err := tx.ExecContext(ctx, q, logArgs...); err != nil {
-					return err
+					if _, err := logs.ExecContext(ctx, row.Run.ID, row.Log); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -161,8 +187,9 @@ func demoteTakenSlots(ctx context.Context, tx *sqlx.Tx, rows []store.ImportedRun
 	return nil
 }
 
-func queryStrings(ctx context.Context, tx *sqlx.Tx, q string, args ...any) ([]string, error) {
-	rs, err := tx.QueryContext(ctx, q, args...)
+// queryStrings runs a statement that returns one text column.
+func queryStrings(ctx context.Context, st *sqlx.Stmt, args ...any) ([]string, error) {
+	rs, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
