@@ -115,3 +115,22 @@ func ImportJobMissing(rows []ImportedRun, err error) error {
 	}
 	return RunJobMissing(runs, err)
 }
+
+// ImportOutcome is RunImport's result once the driver knows which rows
+// (by id) it inserted: the runs given get the ids of those, and the
+// counts say what happened to each.
+func ImportOutcome(runs, rows []ImportedRun, inserted map[string]bool) RunImportResult {
+	var res RunImportResult
+	for i, row := range rows {
+		if !inserted[row.Run.ID] {
+			res.Existing++
+			continue
+		}
+		res.Inserted++
+		runs[i].Run.ID = row.Run.ID
+		if row.Run.Trigger != runs[i].Run.Trigger {
+			res.Demoted++
+		}
+	}
+	return res
+}

@@ -40,20 +40,16 @@ const (
 // statements, whatever the size of the batch: which keys exist, which
 // slots are taken, the insert of the runs, the insert of their logs.
 func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.RunImportResult, error) {
-	var res store.RunImportResult
-	if len(runs) == 0 {
-		return res, nil
-	}
 	rows, err := store.PrepareImport(runs, &s.ids)
-	if err != nil {
-		return res, err
+	if err != nil || len(rows) == 0 {
+		return store.RunImportResult{}, err
 	}
 	for _, row := range rows {
 		cleanRunText(row.Run)
 	}
 	var insertedIDs map[string]bool
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		res = store.RunImportResult{}
+		insertedIDs = nil
 		jobs := make([]string, len(rows))
 		keys := make([]string, len(rows))
 		for i, row := range rows {
@@ -69,7 +65,6 @@ func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.
 		var cronAt []int
 		for i, row := range rows {
 			if existing[i] {
-				res.Existing++
 				continue
 			}
 			if row.Run.Trigger == connecthub.TriggerCron {
@@ -118,12 +113,7 @@ func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.
 		var logIDs []string
 		var logData [][]byte
 		for _, row := range fresh {
-			if !insertedIDs[row.Run.ID] {
-				res.Existing++ // inserted by a concurrent import
-				continue
-			}
-			res.Inserted++
-			if row.Log != "" {
+			if insertedIDs[row.Run.ID] && row.Log != "" {
 				logIDs = append(logIDs, row.Run.ID)
 				logData = append(logData, []byte(cleanText(row.Log)))
 			}
@@ -143,15 +133,7 @@ func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.
 	case err != nil:
 		return store.RunImportResult{}, dbErr(err)
 	}
-	for i, row := range rows {
-		if insertedIDs[row.Run.ID] {
-			runs[i].Run.ID = row.Run.ID
-			if row.Run.Trigger != runs[i].Run.Trigger {
-				res.Demoted++
-			}
-		}
-	}
-	return res, nil
+	return store.ImportOutcome(runs, rows, insertedIDs), nil
 }
 
 // positions runs a query over two parallel arrays that returns positions

@@ -47,13 +47,9 @@ const importSlotsSQL = `SELECT scheduled_for, import_key FROM runs
 // inserts of the runs and of their logs. The single writer makes the
 // slot check and the inserts atomic.
 func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.RunImportResult, error) {
-	var res store.RunImportResult
-	if len(runs) == 0 {
-		return res, nil
-	}
 	rows, err := store.PrepareImport(runs, &s.ids)
-	if err != nil {
-		return res, err
+	if err != nil || len(rows) == 0 {
+		return store.RunImportResult{}, err
 	}
 	// Statements are prepared before the write transaction (see
 	// stmtCache): one per chunk size, powers of two up to importChunk.
@@ -71,13 +67,13 @@ func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.
 		}
 		st, rel, err := s.stmts.prepare(ctx, importRunsSQL(n))
 		if err != nil {
-			return res, err
+			return store.RunImportResult{}, err
 		}
 		stmts[n], releases = st, append(releases, rel)
 	}
 	logStmt, rel, err := s.stmts.prepare(ctx, importLogSQL)
 	if err != nil {
-		return res, err
+		return store.RunImportResult{}, err
 	}
 	releases = append(releases, rel)
 	inserted := make(map[string]bool, len(rows))
@@ -123,18 +119,7 @@ func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.
 	case err != nil:
 		return store.RunImportResult{}, dbErr(err)
 	}
-	for i, row := range rows {
-		if !inserted[row.Run.ID] {
-			res.Existing++
-			continue
-		}
-		res.Inserted++
-		runs[i].Run.ID = row.Run.ID
-		if row.Run.Trigger != runs[i].Run.Trigger {
-			res.Demoted++
-		}
-	}
-	return res, nil
+	return store.ImportOutcome(runs, rows, inserted), nil
 }
 
 // demoteTakenSlots demotes the batch's cron runs whose slot has a cron run
