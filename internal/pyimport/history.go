@@ -20,27 +20,30 @@ import (
 type HistoryReport struct {
 	Enabled bool `json:"enabled"`
 	// Read rows of job_logs; Inserted runs; Existing rows imported before.
-	Read, Inserted, Existing int
+	Read     int `json:"read"`
+	Inserted int `json:"inserted"`
+	Existing int `json:"existing"`
 	// Demoted cron runs stored as manual because their slot had a run.
-	Demoted int
+	Demoted int `json:"demoted"`
 	// OtherJobs rows belong to jobs that were refused or do not exist;
 	// BeforeSince rows are older than --since (or have no time at all).
-	OtherJobs, BeforeSince int
-	Elapsed                time.Duration
+	OtherJobs   int                 `json:"other_jobs"`
+	BeforeSince int                 `json:"before_since"`
+	Elapsed     connecthub.Duration `json:"elapsed"`
 }
 
 // Summary is the report's line for people.
 func (h HistoryReport) Summary(dryRun bool) string {
 	rate := 0.0
 	if h.Elapsed > 0 {
-		rate = float64(h.Read) / h.Elapsed.Seconds()
+		rate = float64(h.Read) / h.Elapsed.D().Seconds()
 	}
 	if dryRun {
 		return fmt.Sprintf("history: %d rows read, %d would be imported (rows imported before are skipped then), %d of jobs not imported, %d before --since",
 			h.Read, h.Read-h.OtherJobs-h.BeforeSince, h.OtherJobs, h.BeforeSince)
 	}
 	return fmt.Sprintf("history: %d rows read, %d runs imported, %d imported before, %d cron runs kept as manual (slot taken), %d of jobs not imported, %d before --since; %.1fs, %.0f rows/s",
-		h.Read, h.Inserted, h.Existing, h.Demoted, h.OtherJobs, h.BeforeSince, h.Elapsed.Seconds(), rate)
+		h.Read, h.Inserted, h.Existing, h.Demoted, h.OtherJobs, h.BeforeSince, h.Elapsed.D().Seconds(), rate)
 }
 
 // Reasons the engine records in an imported run's error.
@@ -99,7 +102,7 @@ func importHistory(ctx context.Context, cfg Config, jobs map[string]*imported) (
 		err = flush()
 	}
 	prog.done(h.Read)
-	h.Elapsed = cfg.Now().Sub(start)
+	h.Elapsed = connecthub.Duration(cfg.Now().Sub(start))
 	return h, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -55,6 +56,9 @@ func OpenSource(ctx context.Context, rawURL string, write bool) (*Source, error)
 		}
 		if path == "" {
 			return nil, errors.New("old database: sqlite:// needs a path (sqlite:///var/lib/connecthub/app.db)")
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("old database: %w", err)
 		}
 		mode := "ro"
 		if write {
