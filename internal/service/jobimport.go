@@ -55,11 +55,11 @@ func (s *Service) JobImport(ctx context.Context, in *connecthub.JobInput, lastRu
 		if err != nil {
 			return "", nil, err
 		}
-		if _, err := s.prepare(j, sc, nil, now, true, nodes); err != nil {
+		if _, err := s.prepare(ctx, j, sc, nil, now, true, nodes); err != nil {
 			return "", nil, err
 		}
 		j.LastRunAt = last
-		if err := planAfterLast(j); err != nil {
+		if err := s.planAfterLast(ctx, j); err != nil {
 			return "", nil, err
 		}
 		if !dryRun {
@@ -84,7 +84,7 @@ func (s *Service) JobImport(ctx context.Context, in *connecthub.JobInput, lastRu
 		if err != nil {
 			return "", err
 		}
-		if _, err := s.prepare(j, sc, &before, now, false, nodes); err != nil {
+		if _, err := s.prepare(ctx, j, sc, &before, now, false, nodes); err != nil {
 			return "", err
 		}
 		moved := last != nil && (before.LastRunAt == nil || last.After(*before.LastRunAt))
@@ -97,7 +97,7 @@ func (s *Service) JobImport(ctx context.Context, in *connecthub.JobInput, lastRu
 			j.LastRunAt = last
 		}
 		if replan {
-			if err := planAfterLast(j); err != nil {
+			if err := s.planAfterLast(ctx, j); err != nil {
 				return "", err
 			}
 		}
@@ -125,18 +125,14 @@ func (s *Service) JobImport(ctx context.Context, in *connecthub.JobInput, lastRu
 	return act, j, nil
 }
 
-// planAfterLast sets next_run_at to the first slot after last_run_at, for
-// an enabled cron job that has one; otherwise the plan from now stands.
-func planAfterLast(j *connecthub.Job) error {
+// planAfterLast sets next_run_at to the first slot after last_run_at (that
+// the job's calendar lets through), for an enabled cron job that has one;
+// otherwise the plan from now stands.
+func (s *Service) planAfterLast(ctx context.Context, j *connecthub.Job) error {
 	if !j.Enabled || j.CronExpr == "" || j.LastRunAt == nil {
 		return nil
 	}
-	next, err := j.NextFire(*j.LastRunAt)
-	if err != nil {
-		return connecthub.FieldError("cron_expr", "invalid_cron", "%s", err.Error())
-	}
-	j.NextRunAt = next
-	return nil
+	return s.plan(ctx, j, *j.LastRunAt)
 }
 
 // sameSecrets reports whether the job's stored secrets decrypt to the
