@@ -162,8 +162,11 @@ func (c *converter) run(l *OldLog, imp *imported) store.ImportedRun {
 	}
 	r.Status, r.Error = mapStatus(l.Status)
 	r.StartedAt, r.FinishedAt = l.StartedAt, l.FinishedAt
-	if r.FinishedAt == nil && r.Status != connecthub.StatusSkipped && r.StartedAt != nil {
-		r.FinishedAt = r.StartedAt // ended at an unknown time: no duration rather than a made-up one
+	if r.FinishedAt == nil {
+		// It ended at an unknown time (a RUNNING row, a worker that died):
+		// a finished run has an end, and its start is the only time known
+		// not to be made up, so the run shows a zero duration.
+		r.FinishedAt = firstTime(r.StartedAt, created)
 	}
 	r.Attempt = l.Attempt
 	r.MaxAttempts = max(l.Attempt, j.MaxAttempts)
