@@ -137,7 +137,9 @@ func TestPythonWorkerLegacyPath(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := startServer(t, t.TempDir(), map[string]string{"CONNECTHUB_WORKERS": "0"})
+	// The server runs its own worker pool on the same queue: it claims
+	// only the handlers it has, so the py: runs wait for the Python worker.
+	s := startServer(t, t.TempDir(), nil)
 	tok := s.workerTokenFor("legacy", "py-legacy")
 
 	// A node name outside the token's prefix is refused with a message

@@ -254,7 +254,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	}
 	s.rescuer = maintenance.NewRescuer(maintenance.RescuerConfig{Store: st, LeaseTTL: cfg.LeaseTTL, Logger: log})
 	if cfg.Workers > 0 {
-		local := worker.NewLocalSource(st, keys, s.name, cfg.Queues, cfg.LeaseTTL, time.Now, worker.WithServerSecrets(serverSecrets))
+		// The pool claims only the handlers it has, so runs meant for remote
+		// workers on the same queues (py: jobs of a Python worker) wait for them.
+		var names []string
+		for _, spec := range s.handler.List() {
+			names = append(names, spec.Name)
+		}
+		local := worker.NewLocalSource(st, keys, s.name, cfg.Queues, cfg.LeaseTTL, time.Now,
+			worker.WithServerSecrets(serverSecrets), worker.WithHandlers(names))
 		// Closers run in reverse: the source closes after the worker
 		// stopped and before the store closes.
 		s.closers = append(s.closers, local.Close)

@@ -50,6 +50,7 @@ func (s *LocalSource) claimParams(max int) store.RunClaimParams {
 	return store.RunClaimParams{
 		Node:     s.node,
 		Queues:   s.queues,
+		Handlers: s.handlers,
 		Max:      max,
 		LeaseTTL: s.leaseTTL,
 		Now:      s.now(),

@@ -88,6 +88,9 @@ type LocalSource struct {
 	// serverMasker masks the server's own secrets; each run's masker is
 	// built on it.
 	serverMasker *runlog.Masker
+	// handlers, when set, are the only handlers this source claims runs
+	// of (see WithHandlers).
+	handlers []string
 
 	// attempts holds, for each run this source claimed and has not
 	// completed, the attempt it claimed: only that attempt may log or
@@ -111,6 +114,16 @@ type LocalOption func(*LocalSource)
 // file) cannot store them in clear. Their patterns are computed once.
 func WithServerSecrets(values []string) LocalOption {
 	return func(s *LocalSource) { s.serverMasker = runlog.NewMasker(values) }
+}
+
+// WithHandlers makes the source claim only runs of these handlers: those
+// its worker can execute. Without it a claim takes a run of any handler,
+// which is right only when every handler of its queues is built in: a
+// serve whose queues also carry runs for remote workers (a Python
+// worker's py: jobs, say) would otherwise take them and fail them with
+// "unknown handler", where a remote worker claims only what it serves.
+func WithHandlers(names []string) LocalOption {
+	return func(s *LocalSource) { s.handlers = append([]string(nil), names...) }
 }
 
 // NewLocalSource returns a Source that claims runs from queues as node, with
