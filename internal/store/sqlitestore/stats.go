@@ -8,18 +8,26 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
-// The queries of Stats. Those over runs are each served by a partial
-// index; the nodes table is small (one row per process) and is scanned.
+// The queries of Stats. The active set is counted through the partial
+// indexes runs_claim and runs_lease; the finished runs come from the
+// maintained counts (migration 0006), whose tables hold one row per job and
+// status and one per hour and status, never one per run. The nodes table
+// is small (one row per process) and is scanned.
 const (
 	statsQueuedSQL   = `SELECT 'QUEUED', COUNT(*) FROM runs WHERE status = 'QUEUED'`
 	statsRunningSQL  = `SELECT 'RUNNING', COUNT(*) FROM runs WHERE status = 'RUNNING'`
-	statsFinishedSQL = `SELECT status, COUNT(*) FROM runs WHERE ` + finishedCondition + ` GROUP BY status`
+	statsFinishedSQL = `SELECT status, SUM(n) FROM run_counts GROUP BY status`
+	statsHourlySQL   = `SELECT status, SUM(n) FROM run_counts_hourly WHERE hour >= ?1 GROUP BY status`
 	statsQueuesSQL   = `SELECT queue, COUNT(*), MIN(CASE WHEN available_at <= ?1 THEN available_at END)
 		FROM runs WHERE status = 'QUEUED' GROUP BY queue ORDER BY queue`
-	statsNodesSQL = `SELECT COUNT(*) FROM nodes WHERE present_state IN ('active', 'activating')`
+	statsNodesSQL = `SELECT present_state, COUNT(*) FROM nodes GROUP BY present_state`
 )
+
+// hourMicros is an hour in the unit of the hour column.
+const hourMicros = int64(time.Hour / time.Microsecond)
 
 // Stats implements store.Store from one read snapshot.
 //
@@ -28,33 +36,18 @@ const (
 // waiting out its back-off does not look like a stuck queue. ActiveNodes
 // counts the nodes whose present_state is active or activating.
 func (s *Store) Stats(ctx context.Context, now time.Time) (*connecthub.Stats, error) {
-	st := &connecthub.Stats{Runs: make(map[connecthub.RunStatus]int64, len(connecthub.AllStatuses))}
-	for _, status := range connecthub.AllStatuses {
-		st.Runs[status] = 0
+	if _, err := store.StatsTimes(now); err != nil {
+		return nil, err
 	}
+	st := store.NewStats(now)
 	err := s.read(ctx, func(tx *sqlx.Tx) error {
-		// Three index-only counts (one per partial index) rather than one
-		// GROUP BY, which would scan the whole table.
 		for _, q := range []string{statsQueuedSQL, statsRunningSQL, statsFinishedSQL} {
-			rows, err := tx.QueryContext(ctx, q)
-			if err != nil {
-				return dbErr(err)
+			if err := scanStatusCounts(ctx, tx, st.Runs, q); err != nil {
+				return err
 			}
-			for rows.Next() {
-				var (
-					status string
-					n      int64
-				)
-				if err := rows.Scan(&status, &n); err != nil {
-					rows.Close()
-					return dbErr(err)
-				}
-				st.Runs[connecthub.RunStatus(status)] = n
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return dbErr(err)
-			}
+		}
+		if err := scanStatusCounts(ctx, tx, st.Runs24h, statsHourlySQL, micros(st.Since24h)); err != nil {
+			return err
 		}
 
 		qrows, err := tx.QueryContext(ctx, statsQueuesSQL, micros(now))
@@ -82,13 +75,213 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*connecthub.Stats, er
 			Scan(&st.Jobs, &st.JobsEnabled); err != nil {
 			return dbErr(err)
 		}
-		return dbErr(tx.QueryRowContext(ctx, statsNodesSQL).Scan(&st.ActiveNodes))
+		nrows, err := tx.QueryContext(ctx, statsNodesSQL)
+		if err != nil {
+			return dbErr(err)
+		}
+		defer nrows.Close()
+		for nrows.Next() {
+			var (
+				state string
+				n     int64
+			)
+			if err := nrows.Scan(&state, &n); err != nil {
+				return dbErr(err)
+			}
+			st.Nodes[state] = n
+		}
+		return dbErr(nrows.Err())
 	})
 	if err != nil {
 		return nil, err
 	}
-	if st.Queues == nil {
-		st.Queues = []connecthub.QueueStats{}
-	}
+	store.FinishStats(st)
 	return st, nil
+}
+
+// scanStatusCounts adds the (status, count) rows of query to into.
+func scanStatusCounts(ctx context.Context, tx *sqlx.Tx, into map[connecthub.RunStatus]int64, query string, args ...any) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return dbErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			status string
+			n      sql.NullInt64
+		)
+		if err := rows.Scan(&status, &n); err != nil {
+			return dbErr(err)
+		}
+		into[connecthub.RunStatus(status)] += n.Int64
+	}
+	return dbErr(rows.Err())
+}
+
+// RunCounts implements store.StatsStore.
+func (s *Store) RunCounts(ctx context.Context, since time.Time) (*store.RunCounts, error) {
+	c := store.NewRunCounts()
+	err := s.read(ctx, func(tx *sqlx.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT job_id, status, n FROM run_counts WHERE n <> 0`)
+		if err != nil {
+			return dbErr(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				job, status string
+				n           int64
+			)
+			if err := rows.Scan(&job, &status, &n); err != nil {
+				return dbErr(err)
+			}
+			c.AddJob(job, connecthub.RunStatus(status), n)
+		}
+		if err := rows.Err(); err != nil {
+			return dbErr(err)
+		}
+		hrows, err := tx.QueryContext(ctx, `SELECT hour, status, n FROM run_counts_hourly WHERE hour >= ? AND n <> 0`,
+			micros(since.UTC().Truncate(time.Hour)))
+		if err != nil {
+			return dbErr(err)
+		}
+		defer hrows.Close()
+		for hrows.Next() {
+			var (
+				hour, n int64
+				status  string
+			)
+			if err := hrows.Scan(&hour, &status, &n); err != nil {
+				return dbErr(err)
+			}
+			c.AddHour(fromMicros(hour), connecthub.RunStatus(status), n)
+		}
+		return dbErr(hrows.Err())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// The statements of StatsRebuild: the single writer makes the delete and
+// the recount one consistent step.
+const (
+	rebuildCountsSQL = `INSERT INTO run_counts (job_id, status, n)
+		SELECT job_id, status, COUNT(*) FROM runs WHERE ` + finishedCondition + ` GROUP BY job_id, status`
+	rebuildHourlySQL = `INSERT INTO run_counts_hourly (hour, status, n)
+		SELECT COALESCE(finished_at, created_at) - COALESCE(finished_at, created_at) % 3600000000 AS h, status, COUNT(*)
+		FROM runs WHERE ` + finishedCondition + ` AND COALESCE(finished_at, created_at) >= ?1 GROUP BY h, status`
+)
+
+// StatsRebuild implements store.StatsStore in one write transaction.
+func (s *Store) StatsRebuild(ctx context.Context, now time.Time) error {
+	keep, err := store.StatsTimes(now)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sqlx.Tx) error {
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`DELETE FROM run_counts`, nil},
+			{`DELETE FROM run_counts_hourly`, nil},
+			{rebuildCountsSQL, nil},
+			{rebuildHourlySQL, []any{micros(keep)}},
+		} {
+			if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
+				return dbErr(err)
+			}
+		}
+		return nil
+	})
+}
+
+// StatsCompact implements store.StatsStore. The triggers write the counts
+// themselves (one writer, no contention), so there is nothing to fold:
+// the pass drops zero counts (a deleted job's) and the old hours.
+func (s *Store) StatsCompact(ctx context.Context, now time.Time) error {
+	keep, err := store.StatsTimes(now)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM run_counts WHERE n = 0`); err != nil {
+			return dbErr(err)
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM run_counts_hourly WHERE hour < ? OR n = 0`, micros(keep))
+		return dbErr(err)
+	})
+}
+
+// lastRunSQL finds a job's newest finished run with one seek of
+// runs_job_finished per finished status (the MAX of an index's last
+// column under equalities is its last entry).
+const lastRunSQL = `SELECT id, status, "trigger", finished_at FROM runs WHERE id = (SELECT MAX(id) FROM (
+		SELECT MAX(id) AS id FROM runs WHERE job_id = ?1 AND status = 'SUCCESS'
+		UNION ALL SELECT MAX(id) FROM runs WHERE job_id = ?1 AND status = 'FAILURE'
+		UNION ALL SELECT MAX(id) FROM runs WHERE job_id = ?1 AND status = 'CANCELED'
+		UNION ALL SELECT MAX(id) FROM runs WHERE job_id = ?1 AND status = 'SKIPPED'))`
+
+// JobLastRuns implements store.StatsStore: one indexed lookup per job, in
+// one read snapshot.
+func (s *Store) JobLastRuns(ctx context.Context, jobIDs []string) (map[string]*connecthub.RunSummary, error) {
+	if err := store.CheckJobIDs(jobIDs); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*connecthub.RunSummary, len(jobIDs))
+	err := s.read(ctx, func(tx *sqlx.Tx) error {
+		stmt, err := tx.PreparexContext(ctx, lastRunSQL)
+		if err != nil {
+			return dbErr(err)
+		}
+		defer stmt.Close()
+		for _, id := range jobIDs {
+			var (
+				r        connecthub.RunSummary
+				finished sql.NullInt64
+			)
+			err := stmt.QueryRowContext(ctx, id).Scan(&r.ID, &r.Status, &r.Trigger, &finished)
+			if err == sql.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return dbErr(err)
+			}
+			r.FinishedAt = timePtr(finished)
+			out[id] = &r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// JobDurations implements store.StatsStore, walking runs_job_finished
+// backwards from the job's newest successful run.
+func (s *Store) JobDurations(ctx context.Context, jobID string, n int) ([]time.Duration, error) {
+	if err := store.CheckDurationSample(n); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT started_at, finished_at FROM runs
+		WHERE job_id = ? AND status = 'SUCCESS' ORDER BY id DESC LIMIT ?`, jobID, n)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	out := []time.Duration{}
+	for rows.Next() {
+		var started, finished sql.NullInt64
+		if err := rows.Scan(&started, &finished); err != nil {
+			return nil, dbErr(err)
+		}
+		if started.Valid && finished.Valid {
+			out = append(out, time.Duration(finished.Int64-started.Int64)*time.Microsecond)
+		}
+	}
+	return out, dbErr(rows.Err())
 }
