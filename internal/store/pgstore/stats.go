@@ -331,4 +331,3 @@ func (s *Store) JobDurations(ctx context.Context, jobID string, n int) ([]time.D
 	}
 	return out, nil
 }
-
