@@ -331,3 +331,52 @@ func (s *Store) JobDurations(ctx context.Context, jobID string, n int) ([]time.D
 	}
 	return out, nil
 }
+
+// historySQL inserts runs m in [$1, $2) of one job of a synthetic history
+// (store.History): the run's number is i = $8 + m*$9, its creation time
+// $10 + i*$11 microseconds.
+var historySQL = func() string {
+	id, status, dur := store.HistorySQL("i", "c")
+	return `INSERT INTO runs (id, job_id, status, "trigger", scheduled_for, queue, priority, handler, snapshot,
+		attempt, max_attempts, available_at, started_at, finished_at, created_at, updated_at)
+	SELECT ` + id + `, $3::text, ` + status + `, 'cron', ts, $4::text, $5::integer, $6::text, $7::json, 1, 1, ts, ts, fin, ts, fin
+	FROM (SELECT i, c, timestamptz 'epoch' + c * interval '1 microsecond' AS ts,
+			timestamptz 'epoch' + (c + ` + dur + `) * interval '1 microsecond' AS fin
+		FROM (SELECT i, $10::bigint + i * $11::bigint AS c
+			FROM (SELECT $8::bigint + m * $9::bigint AS i FROM generate_series($1::bigint, $2::bigint - 1) AS m) AS a) AS b) AS r`
+}()
+
+// LoadHistory implements store.HistoryLoader: per job, one INSERT ...
+// SELECT over generate_series per store.HistoryChunk runs, each its own
+// transaction; the count triggers add one delta row per hour and status
+// per statement.
+func (s *Store) LoadHistory(ctx context.Context, h store.History) error {
+	if err := h.Check(); err != nil {
+		return err
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	n := int64(len(h.Jobs))
+	end := h.Offset + h.Runs
+	for k, job := range h.Jobs {
+		first := h.Offset + (int64(k)-h.Offset%n+n)%n // the first i >= Offset of job k
+		if first >= end {
+			continue
+		}
+		count := (end - first + n - 1) / n
+		r, snap, err := store.HistorySnapshot(job, h.From)
+		if err != nil {
+			return err
+		}
+		for lo := int64(0); lo < count; lo += store.HistoryChunk {
+			hi := min(lo+store.HistoryChunk, count)
+			if _, err := db.Exec(ctx, historySQL, lo, hi, job.ID, r.Queue, int64(r.Priority), r.Snapshot.Handler, snap,
+				first, n, h.From.UnixMicro(), h.Step.Microseconds()); err != nil {
+				return dbErr(err)
+			}
+		}
+	}
+	return nil
+}

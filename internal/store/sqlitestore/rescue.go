@@ -69,6 +69,7 @@ func rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandidate, now t
 		requeued bool
 	)
 	nowUS := micros(now)
+	var counts finishCounts // the runs that end rather than re-queue
 	for _, e := range found {
 		var (
 			q    string
@@ -97,7 +98,13 @@ func rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandidate, now t
 		if err != nil {
 			return nil, false, dbErr(err)
 		}
+		if !d.Requeue {
+			counts.addRun(r)
+		}
 		rescued = append(rescued, r)
+	}
+	if err := counts.flush(ctx, tx); err != nil {
+		return nil, false, err
 	}
 	return rescued, requeued, nil
 }

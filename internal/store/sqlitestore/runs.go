@@ -353,8 +353,12 @@ func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*conne
 			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_finished",
 				Message: fmt.Sprintf("run %s already ended %s; it cannot be canceled", id, status)}
 		}
-		run, err = scanRun(tx.QueryRowxContext(ctx, q, args...))
-		return dbErr(err)
+		if run, err = scanRun(tx.QueryRowxContext(ctx, q, args...)); err != nil {
+			return dbErr(err)
+		}
+		var counts finishCounts // a QUEUED run ends CANCELED here
+		counts.addRun(run)
+		return counts.flush(ctx, tx)
 	})
 	if err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
 )
@@ -273,46 +275,90 @@ func checkCountsRandomMix(t *testing.T, s store.Store) {
 	}
 }
 
-// checkCountsBusyDay inserts 100,000 finished runs over 30 hours, in bulk
-// as an importer would, and checks the 24-hour counts against what it
-// inserted.
+// checkCountsBusyDay writes busyDayRuns finished runs over 30 hours, in bulk
+// as an importer would (through store.HistoryLoader where the driver has
+// it, else RunInsert), and checks the 24-hour counts against what it
+// wrote.
 func checkCountsBusyDay(t *testing.T, s store.Store) {
-	const total = 100_000
-	j := newJob(t, s, "busy")
+	const total = busyDayRuns
 	now := t0
 	since := connecthub.Stats24hSince(now)
-	first := now.Add(-30 * time.Hour)
+	h := store.History{
+		Jobs: []*connecthub.Job{newJob(t, s, "busy"), newJob(t, s, "busier")},
+		Runs: total, From: now.Add(-30 * time.Hour), Step: 30 * time.Hour / total,
+	}
 	want := map[connecthub.RunStatus]int64{}
-	statuses := []connecthub.RunStatus{connecthub.StatusSuccess, connecthub.StatusSuccess, connecthub.StatusSuccess,
-		connecthub.StatusFailure, connecthub.StatusCanceled, connecthub.StatusSkipped}
-	batch := make([]*connecthub.Run, 0, 1000)
-	step := 30 * time.Hour / total
-	for i := range total {
-		created := first.Add(time.Duration(i) * step)
-		r := manualRun(j, created)
-		r.Status = statuses[i%len(statuses)]
-		r.StartedAt, r.FinishedAt = ptr(created), ptr(created.Add(time.Second))
-		if !r.FinishedAt.Before(since) {
-			want[r.Status]++
+	wantCounts := store.NewRunCounts()
+	for i := range int64(total) {
+		fin, status := h.HistoryFinished(i), store.HistoryStatus(i)
+		if !fin.Before(since) {
+			want[status]++
 		}
-		batch = append(batch, r)
-		if len(batch) == cap(batch) {
-			insertRuns(t, s, batch...)
-			batch = batch[:0]
+		wantCounts.AddJob(h.Jobs[i%2].ID, status, 1)
+		if !fin.Before(now.Add(-store.HourlyRetention).Truncate(time.Hour)) {
+			wantCounts.AddHour(fin, status, 1)
+		}
+	}
+	if hl, ok := s.(store.HistoryLoader); ok {
+		// In two calls, to check that Offset continues the numbering.
+		first := h
+		first.Runs = total / 3
+		if err := hl.LoadHistory(t.Context(), first); err != nil {
+			t.Fatal(err)
+		}
+		rest := h
+		rest.Offset, rest.Runs = first.Runs, total-first.Runs
+		if err := hl.LoadHistory(t.Context(), rest); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		batch := make([]*connecthub.Run, 0, 1000)
+		for i := range int64(total) {
+			created := h.From.Add(time.Duration(i) * h.Step)
+			r := cronRun(h.Jobs[i%int64(len(h.Jobs))], created, created)
+			r.Status = store.HistoryStatus(i)
+			r.StartedAt, r.FinishedAt = ptr(created), ptr(h.HistoryFinished(i))
+			if batch = append(batch, r); len(batch) == cap(batch) || i == total-1 {
+				insertRuns(t, s, batch...)
+				batch = batch[:0]
+			}
 		}
 	}
 	st, err := s.Stats(t.Context(), now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, status := range statuses {
+	for _, status := range []connecthub.RunStatus{connecthub.StatusSuccess, connecthub.StatusFailure, connecthub.StatusSkipped} {
 		if st.Runs24h[status] != want[status] {
 			t.Errorf("runs_24h[%s] = %d, want %d", status, st.Runs24h[status], want[status])
 		}
 	}
-	if n := st.Runs[connecthub.StatusSuccess] + st.Runs[connecthub.StatusFailure] +
-		st.Runs[connecthub.StatusCanceled] + st.Runs[connecthub.StatusSkipped]; n != total {
+	if n := st.Runs[connecthub.StatusSuccess] + st.Runs[connecthub.StatusFailure] + st.Runs[connecthub.StatusSkipped]; n != total {
 		t.Errorf("finished runs = %d, want %d", n, total)
+	}
+	// The history reads back as runs: newest first, with ids of their
+	// creation time and every field a list shows.
+	runs, _, err := s.RunList(t.Context(), store.RunListParams{Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, r := range runs {
+		i := int64(total - 1 - k)
+		created := h.From.Add(time.Duration(i) * h.Step)
+		if r.JobID != h.Jobs[i%2].ID || r.Status != store.HistoryStatus(i) || !r.CreatedAt.Equal(us(created)) ||
+			r.FinishedAt == nil || !r.FinishedAt.Equal(us(h.HistoryFinished(i))) || r.Snapshot.Handler != "noop" {
+			t.Errorf("run %d of the history = %+v", i, r)
+		}
+		if id, err := ulid.ParseStrict(r.ID); err != nil || id.Time() != uint64(created.UnixMilli()) {
+			t.Errorf("run %d's id %s: %v, time %d, want %d", i, r.ID, err, id.Time(), created.UnixMilli())
+		}
+	}
+	got, err := s.RunCounts(t.Context(), now.Add(-store.HourlyRetention))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.EqualFunc(wantCounts.ByJob, got.ByJob, maps.Equal) || !maps.EqualFunc(wantCounts.ByHour, got.ByHour, maps.Equal) {
+		t.Errorf("counts = %v by job, %v by hour; want %v and %v", got.ByJob, got.ByHour, wantCounts.ByJob, wantCounts.ByHour)
 	}
 }
 

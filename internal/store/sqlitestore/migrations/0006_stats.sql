@@ -3,11 +3,12 @@
 --
 -- Only finished runs (SUCCESS, FAILURE, CANCELED, SKIPPED) are counted
 -- here: QUEUED and RUNNING runs are the small active set, counted through
--- the partial indexes runs_claim and runs_lease. Triggers keep the counts,
--- in the transaction of every write to runs, whatever the path (an insert,
--- a completion, a rescue, a purge, a job's delete cascading to its runs, an
--- importer, a retention cleaner), so they cannot drift. SQLite has one
--- writer, so a row per (job, status) costs no contention.
+-- the partial indexes runs_claim and runs_lease. Triggers keep the counts
+-- in the transaction of every insert and delete of runs, whatever the
+-- path (a bulk insert of finished runs, an importer, a purge, a retention
+-- cleaner, a job's delete cascading to its runs), so they cannot drift;
+-- the driver's statements that finish runs add them (see below). SQLite
+-- has one writer, so a row per (job, status) costs no contention.
 --
 -- run_counts_hourly buckets finished runs by the UTC hour of finished_at
 -- (created_at when a finished run has none); the maintenance pass prunes
@@ -57,32 +58,13 @@ BEGIN
 END;
 -- +goose StatementEnd
 
--- An update that changes what is counted (status, job or finish time) of a
--- run that is or was finished takes the old row out and puts the new one
--- in. Heartbeats and log appends do not name these columns, so the trigger
--- is not even considered for them.
--- +goose StatementBegin
-CREATE TRIGGER run_counts_update AFTER UPDATE OF status, job_id, finished_at, created_at ON runs
-WHEN (OLD.status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED') OR NEW.status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED'))
-    AND (OLD.status IS NOT NEW.status OR OLD.job_id IS NOT NEW.job_id
-        OR OLD.finished_at IS NOT NEW.finished_at OR OLD.created_at IS NOT NEW.created_at)
-BEGIN
-    INSERT INTO run_counts (job_id, status, n)
-        SELECT OLD.job_id, OLD.status, -1 WHERE OLD.status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED')
-        ON CONFLICT (job_id, status) DO UPDATE SET n = n - 1;
-    INSERT INTO run_counts_hourly (hour, status, n)
-        SELECT COALESCE(OLD.finished_at, OLD.created_at) - COALESCE(OLD.finished_at, OLD.created_at) % 3600000000, OLD.status, -1
-        WHERE OLD.status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED')
-        ON CONFLICT (hour, status) DO UPDATE SET n = n - 1;
-    INSERT INTO run_counts (job_id, status, n)
-        SELECT NEW.job_id, NEW.status, 1 WHERE NEW.status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED')
-        ON CONFLICT (job_id, status) DO UPDATE SET n = n + 1;
-    INSERT INTO run_counts_hourly (hour, status, n)
-        SELECT COALESCE(NEW.finished_at, NEW.created_at) - COALESCE(NEW.finished_at, NEW.created_at) % 3600000000, NEW.status, 1
-        WHERE NEW.status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED')
-        ON CONFLICT (hour, status) DO UPDATE SET n = n + 1;
-END;
--- +goose StatementEnd
+-- There is no trigger on UPDATE: in SQLite a row trigger costs a
+-- sub-program call and its statements per row, which halved the rate of
+-- completions (measured: docs/stats.md). The driver's statements that
+-- finish a run (a completion, a cancel, a rescue that gives up, a replaced
+-- cron run) add what they finished in one statement per transaction
+-- instead (finishCounts in stats.go); inserts and deletes, whatever their
+-- path, are counted by the triggers above.
 
 -- The counts of the runs already there.
 INSERT INTO run_counts (job_id, status, n)
@@ -94,7 +76,6 @@ INSERT INTO run_counts_hourly (hour, status, n)
     GROUP BY 1, 2;
 
 -- +goose Down
-DROP TRIGGER run_counts_update;
 DROP TRIGGER run_counts_delete;
 DROP TRIGGER run_counts_insert;
 DROP INDEX runs_job_finished;
