@@ -145,6 +145,7 @@ func newRoot(env *Env) *cobra.Command {
 		newNotifyCmd(env),
 		newSecretsCmd(env), newBackupCmd(env), newRestoreCmd(env),
 		newCompletionCmd(env),
+		newStatsCmd(env),
 	)
 	addExamples(root)
 	return root

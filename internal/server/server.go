@@ -83,6 +83,7 @@ type Server struct {
 	sched   *scheduler.Scheduler
 	rescuer *maintenance.Rescuer
 	notify  *notifyRuntime
+	compact *maintenance.StatsCompactor
 	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
 	tracing *tracing.Tracing // nil when tracing is off
@@ -253,6 +254,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	s.rescuer = maintenance.NewRescuer(maintenance.RescuerConfig{Store: st, LeaseTTL: cfg.LeaseTTL, Logger: log})
+	if s.compact, err = maintenance.NewStatsCompactor(maintenance.StatsCompactorConfig{Store: st, Logger: log}); err != nil {
+		return nil, err
+	}
 	if cfg.Workers > 0 {
 		local := worker.NewLocalSource(st, keys, s.name, cfg.Queues, cfg.LeaseTTL, time.Now, worker.WithServerSecrets(serverSecrets))
 		// Closers run in reverse: the source closes after the worker
@@ -430,6 +434,9 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.notify.start(ctx); err != nil {
 		return err
 	}
+	if err := s.compact.Start(ctx); err != nil {
+		return err
+	}
 	if s.pool != nil {
 		if err := s.pool.Start(ctx); err != nil {
 			return err
@@ -458,5 +465,8 @@ func (s *Server) stop() {
 	s.notify.stop(ctx, s.log)
 	if err := s.rescuer.Stop(ctx); err != nil {
 		s.log.Warn("rescuer stop", "err", err)
+	}
+	if err := s.compact.Stop(ctx); err != nil {
+		s.log.Warn("stats compactor stop", "err", err)
 	}
 }

@@ -86,7 +86,7 @@ func HistorySQL(i, createdUS string) (id, status, durationUS string) {
 		if b.Len() > 0 {
 			b.WriteString(" || ")
 		}
-		fmt.Fprintf(&b, "substr(%s, ((%s >> %d) & 31) + 1, 1)", alphabet, v, shift)
+		fmt.Fprintf(&b, "substr(%s, CAST(((%s >> %d) & 31) + 1 AS INTEGER), 1)", alphabet, v, shift)
 	}
 	ms := "((" + createdUS + ") / 1000)"
 	for k := 9; k >= 0; k-- { // 48 bits of milliseconds: 10 characters

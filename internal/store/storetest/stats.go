@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -304,7 +305,7 @@ func checkCountsBusyDay(t *testing.T, s store.Store) {
 		first := h
 		first.Runs = total / 3
 		if err := hl.LoadHistory(t.Context(), first); err != nil {
-			t.Fatal(err)
+			t.Fatalf("LoadHistory: %v (%v)", err, errors.Unwrap(err))
 		}
 		rest := h
 		rest.Offset, rest.Runs = first.Runs, total-first.Runs
