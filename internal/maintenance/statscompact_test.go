@@ -109,4 +109,3 @@ func TestStatsCompactorKeepsGoing(t *testing.T) {
 		}
 	}
 }
-
