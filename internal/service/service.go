@@ -259,7 +259,7 @@ func (s *Service) JobList(ctx context.Context, f connecthub.JobFilter) ([]*conne
 	if err != nil {
 		return nil, "", err
 	}
-	return jobs, next, s.withLastRuns(ctx, jobs...)
+	return jobs, next, s.FillLastRuns(ctx, jobs...)
 }
 
 // JobDelete deletes a job and its runs.

@@ -6,9 +6,10 @@ import (
 	"github.com/connecthub/connecthub"
 )
 
-// withLastRuns sets each job's LastRun, read in one call from the index of
-// the jobs' finished runs.
-func (s *Service) withLastRuns(ctx context.Context, jobs ...*connecthub.Job) error {
+// FillLastRuns sets each job's LastRun (its newest finished run), read in
+// one call from the index of the jobs' finished runs. JobList and JobGet
+// do it already; a caller holding a job from elsewhere (an update) may.
+func (s *Service) FillLastRuns(ctx context.Context, jobs ...*connecthub.Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
@@ -51,7 +52,7 @@ func (s *Service) durationStats(ctx context.Context, jobID string, n int) (conne
 // last run, and the durations of its last connecthub.DefaultDurationSample
 // successful runs.
 func (s *Service) withJobStats(ctx context.Context, j *connecthub.Job) error {
-	if err := s.withLastRuns(ctx, j); err != nil {
+	if err := s.FillLastRuns(ctx, j); err != nil {
 		return err
 	}
 	d, err := s.durationStats(ctx, j.ID, connecthub.DefaultDurationSample)
