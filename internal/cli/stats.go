@@ -69,3 +69,30 @@ func newStatsCmd(env *Env) *cobra.Command {
 	cmd.AddCommand(rebuild)
 	return cmd
 }
+
+// lastRunCell is the LAST RUN column of `job list`: how the job's newest
+// finished run ended.
+func lastRunCell(j *connecthub.Job) string {
+	if j.LastRun == nil {
+		return "-"
+	}
+	return string(j.LastRun.Status)
+}
+
+// lastRunLine describes the job's newest finished run for `job get`.
+func lastRunLine(env *Env, j *connecthub.Job) string {
+	r := j.LastRun
+	if r == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s %s (%s) finished %s", r.ID, r.Status, r.Trigger, fmtTime(env, r.FinishedAt, j.Timezone))
+}
+
+// durationsLine summarises the durations of the job's last successful
+// runs for `job get`.
+func durationsLine(d *connecthub.DurationStats) string {
+	if d.Runs == 0 {
+		return "- (no successful run yet)"
+	}
+	return fmt.Sprintf("median %s, p95 %s (last %d successful runs)", d.Median, d.P95, d.Runs)
+}

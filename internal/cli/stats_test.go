@@ -2,7 +2,9 @@ package cli_test
 
 import (
 	"database/sql"
+	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +60,63 @@ func TestStatsRebuild(t *testing.T) {
 
 	if code, _, stderr := runCLI(t, map[string]string{"CONNECTHUB_DATA_DIR": dir}, "", "stats", "rebuild", "extra"); code != 2 || stderr == "" {
 		t.Errorf("stats rebuild extra: exit %d, %q; want a usage error", code, stderr)
+	}
+}
+
+// TestJobShowsLastRun checks the last run and the durations in `job get`
+// and `job list`, for people and in JSON.
+func TestJobShowsLastRun(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), nil)
+	env := map[string]string{"CONNECTHUB_SERVER_URL": s.url, "CONNECTHUB_ADMIN_TOKEN": testToken}
+	run := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, env, "", args...)
+		if code != 0 {
+			t.Fatalf("connecthub %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	s.createJob(`{"id":"stats.demo","handler":"noop"}`)
+	if out := run("job", "get", "stats.demo"); !strings.Contains(out, "last finished run:  -") ||
+		!strings.Contains(out, "durations:          - (no successful run yet)") {
+		t.Errorf("job get before any run:\n%s", out)
+	}
+	r := s.waitStatus(s.runNow("stats.demo").ID, connecthub.StatusSuccess)
+
+	out := run("job", "get", "stats.demo")
+	if !strings.Contains(out, "last finished run:  "+r.ID+" SUCCESS (manual) finished ") ||
+		!regexp.MustCompile(`durations:\s+median \S+, p95 \S+ \(last 1 successful runs\)`).MatchString(out) {
+		t.Errorf("job get:\n%s", out)
+	}
+	if out := run("job", "list"); !regexp.MustCompile(`LAST RUN\n.*stats\.demo.*\sSUCCESS\n`).MatchString(out) {
+		t.Errorf("job list:\n%s", out)
+	}
+	var j connecthub.Job
+	if err := json.Unmarshal([]byte(run("job", "get", "stats.demo", "--json")), &j); err != nil ||
+		j.LastRun == nil || j.LastRun.ID != r.ID || j.LastRun.Status != connecthub.StatusSuccess ||
+		j.LastRun.Trigger != connecthub.TriggerManual || j.LastRun.FinishedAt == nil || j.Durations == nil || j.Durations.Runs != 1 {
+		t.Errorf("job get --json: %v, last_run %+v, durations %+v", err, j.LastRun, j.Durations)
+	}
+}
+
+// TestStatsEndpoint checks /api/v1/stats on a real server: the finished run
+// counts in all and in the 24-hour window, from the maintained counts.
+func TestStatsEndpoint(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), nil)
+	s.createJob(`{"id":"stats.api","handler":"noop"}`)
+	s.waitStatus(s.runNow("stats.api").ID, connecthub.StatusSuccess)
+	code, body := s.do("GET", "/api/v1/stats", "")
+	var st connecthub.Stats
+	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
+		t.Fatalf("GET /api/v1/stats: %d %v\n%s", code, err, body)
+	}
+	if st.Runs[connecthub.StatusSuccess] != 1 || st.Runs24h[connecthub.StatusSuccess] != 1 || st.Runs24h[connecthub.StatusFailure] != 0 ||
+		st.Jobs != 1 || st.ActiveNodes != 1 || st.Nodes[connecthub.NodeActive] != 1 || time.Since(st.Since24h) > 24*time.Hour {
+		t.Errorf("stats = %s", body)
+	}
+	if !strings.Contains(body, `"runs_24h":{"CANCELED":0,"FAILURE":0,"SKIPPED":0,"SUCCESS":1}`) {
+		t.Errorf("runs_24h is not every finished status: %s", body)
 	}
 }

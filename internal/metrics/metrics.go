@@ -1,5 +1,5 @@
 // Package metrics exposes ConnectHub's state-derived gauges (queue depth,
-// oldest queued age, jobs, nodes) to Prometheus. Counters and histograms of runs and
+// oldest queued age, jobs; the nodes' gauge is the node registry's) to Prometheus. Counters and histograms of runs and
 // of the scheduler live with the code that observes them (each package's
 // metrics.go, built from an injected prometheus.Registerer).
 package metrics
@@ -45,7 +45,7 @@ type StatsCollector struct {
 	cached *connecthub.Stats
 	readAt time.Time
 
-	depth, oldest, jobs, runs, nodes, up *prometheus.Desc
+	depth, oldest, jobs, runs, up *prometheus.Desc
 }
 
 // NewStatsCollector returns a collector over src. The queues are always
@@ -61,14 +61,13 @@ func NewStatsCollector(src StatsSource, queues []string) *StatsCollector {
 		oldest:  prometheus.NewDesc("connecthub_queue_oldest_age_seconds", "Age of the oldest QUEUED run.", []string{"queue"}, nil),
 		jobs:    prometheus.NewDesc("connecthub_jobs", "Job definitions by enabled state.", []string{"enabled"}, nil),
 		runs:    prometheus.NewDesc("connecthub_runs", "Runs in the database by status.", []string{"status"}, nil),
-		nodes:   prometheus.NewDesc("connecthub_nodes", "Registered nodes by present state.", []string{"state"}, nil),
 		up:      prometheus.NewDesc("connecthub_db_up", "1 if the last stats query succeeded.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *StatsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.jobs, c.runs, c.nodes, c.up} {
+	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.jobs, c.runs, c.up} {
 		ch <- d
 	}
 }
@@ -98,11 +97,6 @@ func (c *StatsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(s.Jobs-s.JobsEnabled), "false")
 	for _, st := range connecthub.AllStatuses {
 		ch <- prometheus.MustNewConstMetric(c.runs, prometheus.GaugeValue, float64(s.Runs[st]), string(st))
-	}
-	// Every state, at 0 when no node is in it, so that "no active node"
-	// is a value an alert can see rather than a missing series.
-	for _, state := range []string{connecthub.NodeActive, connecthub.NodeActivating, connecthub.NodeDeactivating, connecthub.NodeInactive} {
-		ch <- prometheus.MustNewConstMetric(c.nodes, prometheus.GaugeValue, float64(s.Nodes[state]), state)
 	}
 }
 

@@ -43,8 +43,6 @@ func TestStatsCollectorReadsOncePerTTL(t *testing.T) {
 	reg.MustRegister(c)
 
 	want := map[string]float64{
-		`connecthub_nodes{state="activating"}`: 0, `connecthub_nodes{state="active"}`: 2,
-		`connecthub_nodes{state="deactivating"}`: 0, `connecthub_nodes{state="inactive"}`: 0,
 		`connecthub_queue_depth{queue="default"}`: 3, `connecthub_queue_depth{queue="other"}`: 0,
 		`connecthub_jobs{enabled="false"}`: 1, `connecthub_jobs{enabled="true"}`: 3, `connecthub_db_up`: 1,
 	}
