@@ -25,14 +25,14 @@ type queueView struct {
 
 // dashView is the data of the dashboard.
 type dashView struct {
-	Counts      []statusCount
-	Total       int64
-	Queues      []queueView
-	QueueDepth  int64
-	Stats       *connecthub.Stats
-	Failures    []runRow
-	Nodes       nodesView
-	NoJobs      bool
+	Counts     []statusCount
+	Total      int64
+	Queues     []queueView
+	QueueDepth int64
+	Stats      *connecthub.Stats
+	Failures   []runRow
+	Nodes      nodesView
+	NoJobs     bool
 }
 
 // dashboard shows the last 24 h at a glance: runs by status, the queue,
