@@ -69,7 +69,7 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 			insert        = tx.StmtxContext(ctx, stmts[5])
 		)
 		taken := make(map[store.FireSlot]bool)
-		var counts finishCounts // the QUEUED runs replace canceled
+		var counts finishCounts // SKIPPED runs, and the QUEUED runs replace canceled
 		for i := range fires {
 			f := &fires[i]
 			ok, err := execOne(ctx, cas, nullMicros(f.NextRunAt), nullMicros(f.LastRunAt), f.JobID, micros(f.PrevNextRunAt))
@@ -133,6 +133,7 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 				if _, err := insert.ExecContext(ctx, args...); err != nil {
 					return dbErr(err)
 				}
+				counts.addRun(row) // a SKIPPED run is finished at once
 				inserted = inserted || row.Status == connecthub.StatusQueued
 			}
 		}

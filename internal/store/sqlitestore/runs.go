@@ -66,6 +66,13 @@ func buildInsertRunsSQL(n int) string {
 // multi-row statements. Statements must have been prepared by the caller,
 // one per chunk size, in stmts.
 func insertRuns(ctx context.Context, tx *sqlx.Tx, stmts map[int]*sqlx.Stmt, rows []*connecthub.Run) error {
+	var counts finishCounts // the finished runs among them (an import's)
+	for _, r := range rows {
+		counts.addRun(r)
+	}
+	if err := counts.flush(ctx, tx); err != nil {
+		return err
+	}
 	args := make([]any, 0, runInsertColumnCount*min(len(rows), maxInsertChunk))
 	for _, size := range chunkSizes(len(rows), maxInsertChunk) {
 		args = args[:0]
