@@ -137,7 +137,7 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 				inserted = inserted || row.Status == connecthub.StatusQueued
 			}
 		}
-		return counts.flush(ctx, tx)
+		return counts.flush(ctx, tx, &s.stmts)
 	})
 	if err != nil {
 		return nil, err

@@ -475,7 +475,7 @@ func (c *preparedCompletion) exec(ctx context.Context, tx *sqlx.Tx) error {
 		}
 		c.applied[i] = ok
 	}
-	return c.counts.flush(ctx, tx)
+	return c.counts.flush(ctx, tx, &c.s.stmts)
 }
 
 // finishOne ends the run of o with status and errText if it is still

@@ -30,7 +30,7 @@ func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*con
 			return dbErr(err)
 		}
 		var err error
-		rescued, requeued, err = rescueRuns(ctx, tx, found, now)
+		rescued, requeued, err = rescueRuns(ctx, tx, &s.stmts, found, now)
 		return err
 	})
 	if err != nil {
@@ -63,7 +63,7 @@ const rescueCandidateColumns = `id, attempt, max_attempts, attempts, node, start
 // without ends FAILURE "worker lost"; a run whose cancel was requested ends
 // CANCELED. It returns the runs after the change and whether any was
 // re-queued (the caller publishes TopicRuns after commit).
-func rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandidate, now time.Time) ([]*connecthub.Run, bool, error) {
+func rescueRuns(ctx context.Context, tx *sqlx.Tx, cache *stmtCache, found []rescueCandidate, now time.Time) ([]*connecthub.Run, bool, error) {
 	var (
 		rescued  []*connecthub.Run
 		requeued bool
@@ -103,7 +103,7 @@ func rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandidate, now t
 		}
 		rescued = append(rescued, r)
 	}
-	if err := counts.flush(ctx, tx); err != nil {
+	if err := counts.flush(ctx, tx, cache); err != nil {
 		return nil, false, err
 	}
 	return rescued, requeued, nil

@@ -65,12 +65,12 @@ func buildInsertRunsSQL(n int) string {
 // insertRuns inserts rows (already checked by newRun, with ids) in
 // multi-row statements. Statements must have been prepared by the caller,
 // one per chunk size, in stmts.
-func insertRuns(ctx context.Context, tx *sqlx.Tx, stmts map[int]*sqlx.Stmt, rows []*connecthub.Run) error {
+func insertRuns(ctx context.Context, tx *sqlx.Tx, stmts map[int]*sqlx.Stmt, cache *stmtCache, rows []*connecthub.Run) error {
 	var counts finishCounts // the finished runs among them (an import's)
 	for _, r := range rows {
 		counts.addRun(r)
 	}
-	if err := counts.flush(ctx, tx); err != nil {
+	if err := counts.flush(ctx, tx, cache); err != nil {
 		return err
 	}
 	args := make([]any, 0, runInsertColumnCount*min(len(rows), maxInsertChunk))
@@ -130,7 +130,7 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 	}
 	defer release()
 	err = s.write(ctx, func(tx *sqlx.Tx) error {
-		return insertRuns(ctx, tx, stmts, rows)
+		return insertRuns(ctx, tx, stmts, &s.stmts, rows)
 	})
 	switch {
 	case isForeignKeyViolation(err):
@@ -365,7 +365,7 @@ func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*conne
 		}
 		var counts finishCounts // a QUEUED run ends CANCELED here
 		counts.addRun(run)
-		return counts.flush(ctx, tx)
+		return counts.flush(ctx, tx, &s.stmts)
 	})
 	if err != nil {
 		return nil, err

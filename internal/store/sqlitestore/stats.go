@@ -342,7 +342,7 @@ func (s *Store) LoadHistory(ctx context.Context, h store.History) error {
 					first, n, micros(h.From), h.Step.Microseconds()); err != nil {
 					return dbErr(err)
 				}
-				return counts.flush(ctx, tx)
+				return counts.flush(ctx, tx, &s.stmts)
 			})
 			if err != nil {
 				return err
@@ -396,33 +396,44 @@ func (f *finishCounts) addRun(r *connecthub.Run) {
 	f.add(r.JobID, r.Status, micros(at), 1)
 }
 
-// flush adds what was gathered to the counts, in tx, and resets f.
-func (f *finishCounts) flush(ctx context.Context, tx *sqlx.Tx) error {
+// The upserts of finishCounts.flush, one row each. Open prepares them
+// into the writer's statement cache: a flush runs inside a write
+// transaction, which holds the only writer connection, so it cannot
+// prepare a statement there.
+const (
+	countUpsertSQL = `INSERT INTO run_counts (job_id, status, n) VALUES (?, ?, ?)
+		ON CONFLICT (job_id, status) DO UPDATE SET n = n + excluded.n`
+	hourlyUpsertSQL = `INSERT INTO run_counts_hourly (hour, status, n) VALUES (?, ?, ?)
+		ON CONFLICT (hour, status) DO UPDATE SET n = n + excluded.n`
+)
+
+// flush adds what was gathered to the counts, in tx, and resets f: one
+// upsert per job and status and one per hour and status (a completion
+// batch of one job in one hour is two).
+func (f *finishCounts) flush(ctx context.Context, tx *sqlx.Tx, cache *stmtCache) error {
 	if len(f.jobs) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 3*max(len(f.jobs), len(f.hours)))
+	exec := func(query string, args ...any) error {
+		var err error
+		if st, ok := cache.cached(query); ok {
+			_, err = tx.StmtxContext(ctx, st).ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, query, args...)
+		}
+		return dbErr(err)
+	}
 	for k, n := range f.jobs {
-		args = append(args, k.job, k.status, n)
+		if err := exec(countUpsertSQL, k.job, k.status, n); err != nil {
+			return err
+		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO run_counts (job_id, status, n) VALUES `+valueRows(len(f.jobs), 3)+`
-		ON CONFLICT (job_id, status) DO UPDATE SET n = n + excluded.n`, args...); err != nil {
-		return dbErr(err)
-	}
-	args = args[:0]
 	for k, n := range f.hours {
-		args = append(args, k.hour, k.status, n)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO run_counts_hourly (hour, status, n) VALUES `+valueRows(len(f.hours), 3)+`
-		ON CONFLICT (hour, status) DO UPDATE SET n = n + excluded.n`, args...); err != nil {
-		return dbErr(err)
+		if err := exec(hourlyUpsertSQL, k.hour, k.status, n); err != nil {
+			return err
+		}
 	}
 	f.jobs, f.hours = nil, nil
 	return nil
 }
 
-// valueRows is n rows of cols placeholders for a VALUES list.
-func valueRows(n, cols int) string {
-	row := "(" + placeholders(cols) + ")"
-	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-}
