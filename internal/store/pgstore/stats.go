@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -256,22 +257,22 @@ func (s *Store) StatsRebuild(ctx context.Context, now time.Time) error {
 }
 
 // lastRunsSQL finds each job's newest finished run with one backward seek
-// of runs_job_finished per finished status (PostgreSQL cannot walk the
-// four statuses' entries in id order as one, and sorting them all would
-// read the job's history). The ORDER BY names the index's columns: only
-// that index gives the order, so the planner cannot prefer walking
-// runs_job back, which for a status the job never ended in reads all its
-// runs.
-const lastRunsSQL = `SELECT r.job_id, r.id, r.status, r."trigger", r.finished_at
+// of runs_job_finished per finished status, each status a literal: the
+// planner uses a partial index only where it can prove the index's WHERE
+// from the query's, which a status computed at run time (say, from an
+// unnest) does not allow, and it would then walk runs_job back, which for
+// a status the job never ended in reads all its runs. GREATEST ignores
+// the NULL of a status without runs.
+var lastRunsSQL = func() string {
+	var seeks []string
+	for _, st := range []string{"SUCCESS", "FAILURE", "CANCELED", "SKIPPED"} {
+		seeks = append(seeks, `(SELECT id FROM runs WHERE job_id = j.id AND status = '`+st+`' ORDER BY id DESC LIMIT 1)`)
+	}
+	return `SELECT r.job_id, r.id, r.status, r."trigger", r.finished_at
 	FROM unnest($1::text[]) AS j(id)
-	CROSS JOIN LATERAL (
-		SELECT max(x.id) AS id FROM unnest(ARRAY['SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED']) AS s(status)
-		CROSS JOIN LATERAL (
-			SELECT id FROM runs WHERE job_id = j.id AND status = s.status
-			ORDER BY job_id DESC, status DESC, id DESC LIMIT 1
-		) AS x
-	) AS m
+	CROSS JOIN LATERAL (SELECT GREATEST(` + strings.Join(seeks, ", ") + `) AS id) AS m
 	JOIN runs AS r ON r.id = m.id`
+}()
 
 // JobLastRuns implements store.StatsStore in one statement.
 func (s *Store) JobLastRuns(ctx context.Context, jobIDs []string) (map[string]*connecthub.RunSummary, error) {
@@ -318,7 +319,7 @@ func (s *Store) JobDurations(ctx context.Context, jobID string, n int) ([]time.D
 		return nil, err
 	}
 	rows, err := db.Query(ctx, `SELECT started_at, finished_at FROM runs
-		WHERE job_id = $1 AND status = 'SUCCESS' ORDER BY job_id DESC, status DESC, id DESC LIMIT $2`, jobID, n)
+		WHERE job_id = $1 AND status = 'SUCCESS' ORDER BY id DESC LIMIT $2`, jobID, n)
 	if err != nil {
 		return nil, dbErr(err)
 	}
