@@ -48,7 +48,11 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*connecthub.Stats, er
 	st := store.NewStats(now)
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(`SELECT status, count(*) FROM runs WHERE status IN ('QUEUED', 'RUNNING') GROUP BY status`)
+		// One count per partial index (runs_claim, runs_lease), each by a
+		// literal status, so the plan cannot become a scan of the history
+		// while the table's statistics lag behind a bulk load.
+		b.Queue(`SELECT 'QUEUED', count(*) FROM runs WHERE status = 'QUEUED'
+			UNION ALL SELECT 'RUNNING', count(*) FROM runs WHERE status = 'RUNNING'`)
 		b.Queue(countsByStatusSQL)
 		b.Queue(hourlyByStatusSQL, utc(st.Since24h))
 		b.Queue(`SELECT queue, count(*), min(available_at) FILTER (WHERE available_at <= $1)
