@@ -436,4 +436,3 @@ func (f *finishCounts) flush(ctx context.Context, tx *sqlx.Tx, cache *stmtCache)
 	f.jobs, f.hours = nil, nil
 	return nil
 }
-
