@@ -64,6 +64,14 @@ type Job struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
 
+	// LastRun is the job's newest finished run, nil when it has none; and
+	// Durations, the durations of its last successful runs. The store does
+	// not keep them with the job: the service fills them in where a reader
+	// shows them (LastRun in lists and single jobs, Durations in single
+	// jobs), each from an index, never from the job's history.
+	LastRun   *RunSummary    `json:"last_run"`
+	Durations *DurationStats `json:"durations,omitempty"`
+
 	// SecretCfg is the Fernet token of the secret_cfg object, or "". It is
 	// stored as is and never marshalled.
 	SecretCfg string `json:"-"`

@@ -212,6 +212,15 @@ type Stats struct {
 	// Warnings are conditions an operator should fix, such as a calendar
 	// that jobs use and that lacks this year's holidays.
 	Warnings []string `json:"warnings,omitempty"`
+
+	// Runs24h counts the runs that finished since Since24h by status (the
+	// finished statuses only), and Since24h is the start of the UTC hour
+	// 23 hours before now: the window is whole hours, so that maintained
+	// hourly counts give it exactly.
+	Runs24h  map[RunStatus]int64 `json:"runs_24h"`
+	Since24h time.Time           `json:"runs_24h_since"`
+	// Nodes counts the registered nodes by present_state.
+	Nodes map[string]int64 `json:"nodes"`
 }
 
 // QueueStats is the depth of one queue.

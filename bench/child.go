@@ -85,7 +85,7 @@ func parseChildArgs(args []string) (childArgs, error) {
 		return a, fmt.Errorf("child: unknown measurement %q", a.Kind)
 	case a.N < 1:
 		return a, fmt.Errorf("child: -n must be positive, got %d", a.N)
-	case a.Kind != kindInsert && a.C < 1:
+	case a.Kind != kindInsert && a.Kind != kindHistory && a.C < 1:
 		return a, fmt.Errorf("child: -c must be positive for %s, got %d", a.Kind, a.C)
 	case a.Kind == kindLatency && a.Rate < 1:
 		return a, fmt.Errorf("child: -rate must be positive, got %d", a.Rate)
@@ -163,6 +163,8 @@ func runMeasurement(ctx context.Context, a childArgs, log *slog.Logger) (childRe
 		err = m.latency(ctx, &res, starts)
 	case kindCron:
 		err = m.cron(ctx, &res)
+	case kindHistory:
+		err = m.history(ctx, &res)
 	}
 	if err != nil {
 		return childReport{}, err

@@ -11,6 +11,9 @@
 //     node with the default 20 workers, enqueue-to-handler-start p50/p95/p99;
 //   - cron: N jobs whose cron fires in the same second, how long after the
 //     slot the last run was committed and the last one started;
+//   - history: -history-n finished runs of 100 jobs over 90 days, loaded in
+//     bulk, then the stats, metrics, dashboard, jobs and job page reads,
+//     median of 5 each (in the diag line: build_s and <read>_ms);
 //
 // and the peak RSS of each. Every measurement runs in a process of its own
 // (the binary re-executes itself), so that one measurement's memory and
@@ -80,6 +83,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.latN, "lat-n", 500, "runs of the latency measurement")
 	fs.IntVar(&o.latRate, "lat-rate", 100, "insert rate of the latency measurement, runs/s")
 	fs.IntVar(&o.cronJobs, "cron-jobs", 10000, "jobs of the cron fan-out measurement")
+	fs.IntVar(&o.historyN, "history-n", 10_000_000, "finished runs of the history measurement (reads timed over that history)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a single measurement may take")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags]\n\nConnectHub's benchmark harness: see docs/benchmarks.md.\n\n")
@@ -104,7 +108,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"-n", o.n}, {"-repeat", o.repeat}, {"-lat-n", o.latN}, {"-lat-rate", o.latRate}, {"-cron-jobs", o.cronJobs}} {
+	}{{"-n", o.n}, {"-repeat", o.repeat}, {"-lat-n", o.latN}, {"-lat-rate", o.latRate}, {"-cron-jobs", o.cronJobs}, {"-history-n", o.historyN}} {
 		if f.v < 1 {
 			return o, fmt.Errorf("%s must be positive, got %d", f.name, f.v)
 		}

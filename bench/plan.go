@@ -20,10 +20,11 @@ const (
 	kindWork    = "work"    // N queued runs executed by a node with C workers
 	kindLatency = "latency" // runs inserted one at a time into an idle node
 	kindCron    = "cron"    // N jobs due in the same second
+	kindHistory = "history" // reads timed over N finished runs (history.go)
 )
 
 // allKinds is the order in which a repetition runs the measurements.
-var allKinds = []string{kindInsert, kindWork, kindLatency, kindCron}
+var allKinds = []string{kindInsert, kindWork, kindLatency, kindCron, kindHistory}
 
 // Fixed parameters of issue 3.
 const (
@@ -49,6 +50,7 @@ type options struct {
 	latN       int
 	latRate    int
 	cronJobs   int
+	historyN   int
 	timeout    time.Duration
 }
 
@@ -148,6 +150,8 @@ func plan(system string, o options) []spec {
 			specs = append(specs, spec{System: system, Kind: k, N: o.latN, C: defaultWorkers, Rate: o.latRate})
 		case kindCron:
 			specs = append(specs, spec{System: system, Kind: k, N: o.cronJobs, C: slices.Max(o.cs)})
+		case kindHistory:
+			specs = append(specs, spec{System: system, Kind: k, N: o.historyN})
 		}
 	}
 	return specs

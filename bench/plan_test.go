@@ -78,7 +78,7 @@ func TestParseOptions(t *testing.T) {
 
 func TestPlan(t *testing.T) {
 	t.Parallel()
-	o := options{n: 100, cs: []int{50, 2000, 7}, kinds: allKinds, latN: 10, latRate: 5, cronJobs: 30}
+	o := options{n: 100, cs: []int{50, 2000, 7}, kinds: allKinds, latN: 10, latRate: 5, cronJobs: 30, historyN: 40}
 	got := plan(systemPostgres, o)
 	want := []spec{
 		{System: systemPostgres, Kind: kindInsert, N: 100},
@@ -87,6 +87,7 @@ func TestPlan(t *testing.T) {
 		{System: systemPostgres, Kind: kindWork, N: 100, C: 7},
 		{System: systemPostgres, Kind: kindLatency, N: 10, C: defaultWorkers, Rate: 5},
 		{System: systemPostgres, Kind: kindCron, N: 30, C: 2000},
+		{System: systemPostgres, Kind: kindHistory, N: 40},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("plan:\n got %+v\nwant %+v", got, want)

@@ -21,7 +21,7 @@ const jobsPageSize = 50
 type jobRow struct {
 	Job     *connecthub.Job
 	Loc     *time.Location
-	LastRun *connecthub.Run
+	LastRun *connecthub.RunSummary
 	CSRF    string
 	// Return is where the toggle's plain form post comes back to.
 	Return string
@@ -89,22 +89,10 @@ func (u *UI) handlers(ctx context.Context) []service.HandlerInfo {
 	return list
 }
 
-// row builds a job's table row with its latest run.
-func (u *UI) row(ctx context.Context, j *connecthub.Job, csrf, ret string) (jobRow, error) {
-	last, err := u.lastRun(ctx, j.ID)
-	if err != nil {
-		return jobRow{}, err
-	}
-	return jobRow{Job: j, Loc: j.Location(), LastRun: last, CSRF: csrf, Return: ret}, nil
-}
-
-// lastRun returns the job's newest run, or nil.
-func (u *UI) lastRun(ctx context.Context, jobID string) (*connecthub.Run, error) {
-	runs, _, err := u.svc.RunList(ctx, connecthub.RunFilter{JobID: jobID, Limit: 1})
-	if err != nil || len(runs) == 0 {
-		return nil, err
-	}
-	return runs[0], nil
+// row builds a job's table row; its last run is the job's LastRun, which
+// the service's job list fills in.
+func (u *UI) row(_ context.Context, j *connecthub.Job, csrf, ret string) (jobRow, error) {
+	return jobRow{Job: j, Loc: j.Location(), LastRun: j.LastRun, CSRF: csrf, Return: ret}, nil
 }
 
 // jobSetEnabled serves the enabled toggle. From htmx it answers with the
@@ -117,6 +105,10 @@ func (u *UI) jobSetEnabled(enabled bool) http.HandlerFunc {
 			return
 		}
 		if isHTMX(r) {
+			if err := u.svc.FillLastRuns(r.Context(), j); err != nil {
+				u.fail(w, r, err)
+				return
+			}
 			row, err := u.row(r.Context(), j, u.sessions.CSRFToken(sessionOf(r)), safeNext(r.PostFormValue("return")))
 			if err != nil {
 				u.fail(w, r, err)

@@ -146,6 +146,7 @@ func newRoot(env *Env) *cobra.Command {
 		newSecretsCmd(env), newBackupCmd(env), newRestoreCmd(env),
 		newCompletionCmd(env),
 		newImportCmd(env), newExportCmd(env),
+		newStatsCmd(env),
 	)
 	addExamples(root)
 	return root

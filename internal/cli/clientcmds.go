@@ -92,9 +92,9 @@ func newJobCmd(env *Env) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tENABLED\tHANDLER\tCRON\tTIMEZONE\tNEXT RUN")
+			fmt.Fprintln(tw, "ID\tENABLED\tHANDLER\tCRON\tTIMEZONE\tNEXT RUN\tLAST RUN")
 			for _, j := range page.Jobs {
-				fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%s\n", j.ID, j.Enabled, j.Handler, dash(j.CronExpr), j.Timezone, fmtTime(env, j.NextRunAt, j.Timezone))
+				fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Enabled, j.Handler, dash(j.CronExpr), j.Timezone, fmtTime(env, j.NextRunAt, j.Timezone), lastRunCell(&j))
 			}
 			return tw.Flush()
 		},
@@ -484,6 +484,10 @@ func printJob(env *Env, j *connecthub.Job, asJSON bool) error {
 	}
 	row("next run", fmtTime(env, j.NextRunAt, j.Timezone))
 	row("last run", fmtTime(env, j.LastRunAt, j.Timezone))
+	row("last finished run", lastRunLine(env, j))
+	if j.Durations != nil {
+		row("durations", durationsLine(j.Durations))
+	}
 	row("public_cfg", string(j.PublicCfg))
 	row("secret keys", dash(strings.Join(j.SecretKeys, ", ")))
 	row("timeout", fmtTimeout(j.Timeout))

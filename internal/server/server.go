@@ -83,6 +83,7 @@ type Server struct {
 	sched   *scheduler.Scheduler
 	rescuer *maintenance.Rescuer
 	notify  *notifyRuntime
+	compact *maintenance.StatsCompactor
 	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
 	tracing *tracing.Tracing // nil when tracing is off
@@ -253,6 +254,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	s.rescuer = maintenance.NewRescuer(maintenance.RescuerConfig{Store: st, LeaseTTL: cfg.LeaseTTL, Logger: log})
+	if s.compact, err = maintenance.NewStatsCompactor(maintenance.StatsCompactorConfig{Store: st, Logger: log}); err != nil {
+		return nil, err
+	}
 	if cfg.Workers > 0 {
 		// The pool claims only the handlers it has, so runs meant for remote
 		// workers on the same queues (py: jobs of a Python worker) wait for them.
@@ -437,6 +441,9 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.notify.start(ctx); err != nil {
 		return err
 	}
+	if err := s.compact.Start(ctx); err != nil {
+		return err
+	}
 	if s.pool != nil {
 		if err := s.pool.Start(ctx); err != nil {
 			return err
@@ -465,5 +472,8 @@ func (s *Server) stop() {
 	s.notify.stop(ctx, s.log)
 	if err := s.rescuer.Stop(ctx); err != nil {
 		s.log.Warn("rescuer stop", "err", err)
+	}
+	if err := s.compact.Stop(ctx); err != nil {
+		s.log.Warn("stats compactor stop", "err", err)
 	}
 }

@@ -245,13 +245,21 @@ func missingKeys(required, have []string) []string {
 
 // JobGet returns one job.
 func (s *Service) JobGet(ctx context.Context, id string) (*connecthub.Job, error) {
-	return s.st.JobGet(ctx, id)
+	j, err := s.st.JobGet(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return j, s.withJobStats(ctx, j)
 }
 
 // JobList lists a page of the jobs that f selects, and the cursor of the
 // next page ("" after the last).
 func (s *Service) JobList(ctx context.Context, f connecthub.JobFilter) ([]*connecthub.Job, string, error) {
-	return s.st.JobList(ctx, f)
+	jobs, next, err := s.st.JobList(ctx, f)
+	if err != nil {
+		return nil, "", err
+	}
+	return jobs, next, s.FillLastRuns(ctx, jobs...)
 }
 
 // JobDelete deletes a job and its runs.

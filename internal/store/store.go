@@ -70,6 +70,11 @@
 //     retry waiting out its back-off does not look like a stuck queue;
 //     Queues is sorted by name; ActiveNodes counts the nodes whose
 //     present_state is active or activating, whatever their setting_state.
+//     Stats reads the finished statuses from the maintained counts
+//     (StatsStore), never from the history; Runs24h has an entry for every
+//     finished status (0 when none) and counts the runs finished since
+//     Since24h (connecthub.Stats24hSince of Now); Nodes counts the nodes
+//     by present_state (a state without nodes is absent).
 //   - RunActiveCount of a job that does not exist is 0.
 //   - JobList's Query is a literal substring (% and _ are not wildcards),
 //     case-insensitive at least for ASCII.
@@ -114,6 +119,7 @@ type Store interface {
 	SecretStore
 	AlertStore
 	RunImportStore
+	StatsStore
 	Notifier
 
 	// Stats counts runs by status, queue depth and the age of the oldest

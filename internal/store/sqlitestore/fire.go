@@ -69,6 +69,7 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 			insert        = tx.StmtxContext(ctx, stmts[5])
 		)
 		taken := make(map[store.FireSlot]bool)
+		var counts finishCounts // SKIPPED runs, and the QUEUED runs replace canceled
 		for i := range fires {
 			f := &fires[i]
 			ok, err := execOne(ctx, cas, nullMicros(f.NextRunAt), nullMicros(f.LastRunAt), f.JobID, micros(f.PrevNextRunAt))
@@ -107,9 +108,15 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 			}
 			if replace {
 				now := micros(f.Now)
-				if _, err := cancelQueued.ExecContext(ctx, now, connecthub.ReasonCanceled, f.JobID, store.ReplacedMessage); err != nil {
+				canceled, err := cancelQueued.ExecContext(ctx, now, connecthub.ReasonCanceled, f.JobID, store.ReplacedMessage)
+				if err != nil {
 					return dbErr(err)
 				}
+				n, err := canceled.RowsAffected()
+				if err != nil {
+					return dbErr(err)
+				}
+				counts.add(f.JobID, connecthub.StatusCanceled, now, n)
 				requested, err := cancelRunning.ExecContext(ctx, now, f.JobID)
 				if err != nil {
 					return dbErr(err)
@@ -126,10 +133,11 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 				if _, err := insert.ExecContext(ctx, args...); err != nil {
 					return dbErr(err)
 				}
+				counts.addRun(row) // a SKIPPED run is finished at once
 				inserted = inserted || row.Status == connecthub.StatusQueued
 			}
 		}
-		return nil
+		return counts.flush(ctx, tx, &s.stmts)
 	})
 	if err != nil {
 		return nil, err

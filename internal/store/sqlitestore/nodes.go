@@ -144,7 +144,7 @@ func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]
 		if err := tx.SelectContext(ctx, &found, nodeRunsSQL(len(names)), names...); err != nil {
 			return dbErr(err)
 		}
-		rescued, requeued, err = rescueRuns(ctx, tx, found, now)
+		rescued, requeued, err = rescueRuns(ctx, tx, &s.stmts, found, now)
 		return err
 	})
 	if err != nil {

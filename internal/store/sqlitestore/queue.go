@@ -283,7 +283,8 @@ func (s *Store) RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (s
 const (
 	completeTerminalSQL = `UPDATE runs SET status = ?1, finished_at = ?2, message = ?3, error = ?4,
 		traceback = ?5, result = ?6, lease_expires_at = NULL, updated_at = ?2
-		WHERE id = ?7 AND status = 'RUNNING' AND node = ?8 AND (?9 = 0 OR attempt = ?9)`
+		WHERE id = ?7 AND status = 'RUNNING' AND node = ?8 AND (?9 = 0 OR attempt = ?9)
+		RETURNING job_id`
 	completeLookupSQL = `SELECT attempt, max_attempts, attempts, started_at, cancel_requested
 		FROM runs WHERE id = ?1 AND status = 'RUNNING' AND node = ?2 AND (?3 = 0 OR attempt = ?3)`
 	completeRetrySQL = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = ?1,
@@ -330,7 +331,7 @@ func buildCompleteBatchSQL(n int) string {
 	b.WriteString(`) AS v
 		WHERE runs.id = v.column1 AND +runs.status = 'RUNNING' AND runs.node = v.column8
 			AND (v.column9 = 0 OR runs.attempt = v.column9)
-		RETURNING runs.id`)
+		RETURNING runs.id, runs.job_id, runs.status, runs.finished_at`)
 	return b.String()
 }
 
@@ -374,6 +375,7 @@ type preparedCompletion struct {
 	batched  bool  // terminal outcomes go in multi-row statements
 	stmts    map[string]*sqlx.Stmt
 	releases []func()
+	counts   finishCounts // the runs exec finished, for the maintained counts
 
 	applied  []bool
 	requeued bool
@@ -450,7 +452,7 @@ func (c *preparedCompletion) release() {
 func (c *preparedCompletion) exec(ctx context.Context, tx *sqlx.Tx) error {
 	stmt := func(q string) *sqlx.Stmt { return tx.StmtxContext(ctx, c.stmts[q]) }
 	if c.batched {
-		if err := completeBatch(ctx, tx, stmt, c.outcomes, c.terminal, c.applied); err != nil {
+		if err := completeBatch(ctx, tx, stmt, c.outcomes, c.terminal, c.applied, &c.counts); err != nil {
 			return err
 		}
 	}
@@ -463,22 +465,39 @@ func (c *preparedCompletion) exec(ctx context.Context, tx *sqlx.Tx) error {
 			err error
 		)
 		if o.Status == connecthub.StatusQueued {
-			ok, err = c.s.requeue(ctx, stmt, o)
+			ok, err = c.s.requeue(ctx, stmt, o, &c.counts)
 			c.requeued = c.requeued || ok
 		} else {
-			ok, err = execOne(ctx, stmt(completeTerminalSQL), string(o.Status), micros(o.Now), o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.ID, o.Node, int64(o.Attempt))
+			ok, err = finishOne(ctx, stmt, &c.counts, o, o.Status, o.Error)
 		}
 		if err != nil {
 			return err
 		}
 		c.applied[i] = ok
 	}
-	return nil
+	return c.counts.flush(ctx, tx, &c.s.stmts)
+}
+
+// finishOne ends the run of o with status and errText if it is still
+// RUNNING on o's node (in o's attempt), counts it in counts, and reports
+// whether it did.
+func finishOne(ctx context.Context, stmt func(string) *sqlx.Stmt, counts *finishCounts, o store.RunOutcome, status connecthub.RunStatus, errText string) (bool, error) {
+	var job string
+	err := stmt(completeTerminalSQL).QueryRowxContext(ctx, string(status), micros(o.Now), o.Message, errText, o.Traceback,
+		nullJSON(o.Result), o.ID, o.Node, int64(o.Attempt)).Scan(&job)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, dbErr(err)
+	}
+	counts.add(job, status, micros(o.Now), 1)
+	return true, nil
 }
 
 // completeBatch applies the terminal outcomes (whose ids are distinct) in
 // multi-row statements and marks which applied.
-func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stmt, outcomes []store.RunOutcome, terminal []int, applied []bool) error {
+func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stmt, outcomes []store.RunOutcome, terminal []int, applied []bool, counts *finishCounts) error {
 	index := make(map[string]int, len(terminal))
 	args := make([]any, 0, 9*min(len(terminal), maxCompleteChunk))
 	for _, size := range chunkSizes(len(terminal), maxCompleteChunk) {
@@ -494,12 +513,16 @@ func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stm
 			return dbErr(err)
 		}
 		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
+			var (
+				id, job, status string
+				finished        int64
+			)
+			if err := rows.Scan(&id, &job, &status, &finished); err != nil {
 				rows.Close()
 				return dbErr(err)
 			}
 			applied[index[id]] = true
+			counts.add(job, connecthub.RunStatus(status), finished, 1)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -512,7 +535,7 @@ func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stm
 // requeue applies one QUEUED outcome: a retry (ConsumeAttempt) or a
 // hand-back. It reports whether the run was still held by the node (in the
 // outcome's attempt).
-func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o store.RunOutcome) (bool, error) {
+func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o store.RunOutcome, counts *finishCounts) (bool, error) {
 	var cur struct {
 		Attempt     int           `db:"attempt"`
 		MaxAttempts int           `db:"max_attempts"`
@@ -526,9 +549,6 @@ func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o sto
 		return false, dbErr(err)
 	}
 	now := micros(o.Now)
-	terminal := func(status connecthub.RunStatus, errText string) (bool, error) {
-		return execOne(ctx, stmt(completeTerminalSQL), string(status), now, o.Message, errText, o.Traceback, nullJSON(o.Result), o.ID, o.Node, int64(o.Attempt))
-	}
 	d, err := store.DecideCompletion(&o, &store.HeldRun{
 		Attempt: cur.Attempt, MaxAttempts: cur.MaxAttempts, History: cur.Attempts,
 		StartedAt: timePtr(cur.StartedAt), CancelRequested: cur.Cancel,
@@ -538,7 +558,7 @@ func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o sto
 	}
 	switch {
 	case d.Status != connecthub.StatusQueued:
-		return terminal(d.Status, d.Error)
+		return finishOne(ctx, stmt, counts, o, d.Status, d.Error)
 	case d.Retry:
 		return execOne(ctx, stmt(completeRetrySQL), d.History, micros(d.AvailableAt), o.Message, d.Error, o.Traceback, now, o.ID)
 	default:

@@ -30,7 +30,7 @@ func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*con
 			return dbErr(err)
 		}
 		var err error
-		rescued, requeued, err = rescueRuns(ctx, tx, found, now)
+		rescued, requeued, err = rescueRuns(ctx, tx, &s.stmts, found, now)
 		return err
 	})
 	if err != nil {
@@ -63,12 +63,13 @@ const rescueCandidateColumns = `id, attempt, max_attempts, attempts, node, start
 // without ends FAILURE "worker lost"; a run whose cancel was requested ends
 // CANCELED. It returns the runs after the change and whether any was
 // re-queued (the caller publishes TopicRuns after commit).
-func rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandidate, now time.Time) ([]*connecthub.Run, bool, error) {
+func rescueRuns(ctx context.Context, tx *sqlx.Tx, cache *stmtCache, found []rescueCandidate, now time.Time) ([]*connecthub.Run, bool, error) {
 	var (
 		rescued  []*connecthub.Run
 		requeued bool
 	)
 	nowUS := micros(now)
+	var counts finishCounts // the runs that end rather than re-queue
 	for _, e := range found {
 		var (
 			q    string
@@ -97,7 +98,13 @@ func rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandidate, now t
 		if err != nil {
 			return nil, false, dbErr(err)
 		}
+		if !d.Requeue {
+			counts.addRun(r)
+		}
 		rescued = append(rescued, r)
+	}
+	if err := counts.flush(ctx, tx, cache); err != nil {
+		return nil, false, err
 	}
 	return rescued, requeued, nil
 }

@@ -82,6 +82,9 @@ func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.
 			return err
 		}
 		logs := tx.StmtxContext(ctx, logStmt)
+		// The imported runs are finished: they count in the maintained
+		// counts, in this transaction (only those inserted, not skipped).
+		var counts finishCounts
 		args := make([]any, 0, (runInsertColumnCount+2)*importChunk)
 		rest := rows
 		for _, n := range sizes {
@@ -102,14 +105,18 @@ func (s *Store) RunImport(ctx context.Context, runs []store.ImportedRun) (store.
 				inserted[id] = true
 			}
 			for _, row := range chunk {
-				if inserted[row.Run.ID] && row.Log != "" {
+				if !inserted[row.Run.ID] {
+					continue
+				}
+				counts.addRun(row.Run)
+				if row.Log != "" {
 					if _, err := logs.ExecContext(ctx, row.Run.ID, row.Log); err != nil {
 						return err
 					}
 				}
 			}
 		}
-		return nil
+		return counts.flush(ctx, tx, &s.stmts)
 	})
 	switch {
 	case isForeignKeyViolation(err):

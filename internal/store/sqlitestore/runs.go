@@ -65,7 +65,14 @@ func buildInsertRunsSQL(n int) string {
 // insertRuns inserts rows (already checked by newRun, with ids) in
 // multi-row statements. Statements must have been prepared by the caller,
 // one per chunk size, in stmts.
-func insertRuns(ctx context.Context, tx *sqlx.Tx, stmts map[int]*sqlx.Stmt, rows []*connecthub.Run) error {
+func insertRuns(ctx context.Context, tx *sqlx.Tx, stmts map[int]*sqlx.Stmt, cache *stmtCache, rows []*connecthub.Run) error {
+	var counts finishCounts // the finished runs among them (an import's)
+	for _, r := range rows {
+		counts.addRun(r)
+	}
+	if err := counts.flush(ctx, tx, cache); err != nil {
+		return err
+	}
 	args := make([]any, 0, runInsertColumnCount*min(len(rows), maxInsertChunk))
 	for _, size := range chunkSizes(len(rows), maxInsertChunk) {
 		args = args[:0]
@@ -123,7 +130,7 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 	}
 	defer release()
 	err = s.write(ctx, func(tx *sqlx.Tx) error {
-		return insertRuns(ctx, tx, stmts, rows)
+		return insertRuns(ctx, tx, stmts, &s.stmts, rows)
 	})
 	switch {
 	case isForeignKeyViolation(err):
@@ -353,8 +360,12 @@ func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*conne
 			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_finished",
 				Message: fmt.Sprintf("run %s already ended %s; it cannot be canceled", id, status)}
 		}
-		run, err = scanRun(tx.QueryRowxContext(ctx, q, args...))
-		return dbErr(err)
+		if run, err = scanRun(tx.QueryRowxContext(ctx, q, args...)); err != nil {
+			return dbErr(err)
+		}
+		var counts finishCounts // a QUEUED run ends CANCELED here
+		counts.addRun(run)
+		return counts.flush(ctx, tx, &s.stmts)
 	})
 	if err != nil {
 		return nil, err

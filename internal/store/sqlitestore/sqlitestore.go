@@ -119,6 +119,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s := &Store{w: w, r: r, path: path, opts: opts}
 	s.stmts.init(w)
+	for _, q := range []string{countUpsertSQL, hourlyUpsertSQL} {
+		if _, _, err := s.stmts.prepare(ctx, q); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -397,6 +403,16 @@ func (c *stmtCache) prepare(ctx context.Context, query string) (*sqlx.Stmt, func
 	}
 	c.m[query] = st
 	return st, func() {}, nil
+}
+
+// cached returns the statement of query if it is in the cache, without
+// preparing it: for callers inside a write transaction, which holds the
+// writer connection a prepare would wait for.
+func (c *stmtCache) cached(query string) (*sqlx.Stmt, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.m[query]
+	return st, ok
 }
 
 func (c *stmtCache) init(db *sqlx.DB) {

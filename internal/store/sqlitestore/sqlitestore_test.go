@@ -433,7 +433,8 @@ func TestQueryPlans(t *testing.T) {
 		{"active count", activeCountSQL, "runs_active", []any{"j"}},
 		{"stats queued", statsQueuedSQL, "runs_claim", nil},
 		{"stats running", statsRunningSQL, "runs_lease", nil},
-		{"stats finished", statsFinishedSQL, "runs_finished", nil},
+		{"last run", lastRunSQL, "runs_job_finished", []any{"j"}},
+		{"durations", durationsSQL, "runs_job_finished", []any{"j", 20}},
 		{"stats queues", statsQueuesSQL, "runs_claim", []any{1}},
 		{"list failures", `SELECT id FROM runs WHERE status IN (?) AND ` + finishedCondition + ` AND id < ? ORDER BY id DESC LIMIT 10`, "runs_finished", []any{"FAILURE", "x"}},
 	}

@@ -59,6 +59,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Cancel", exerciseCancel},
 		{"Rescue", exerciseRescue},
 		{"Stats", exerciseStats},
+		{"RunCounts", exerciseRunCounts},
 		{"Nodes", exerciseNodes},
 		{"NodeMarkDead", exerciseNodeMarkDead},
 		{"Tokens", exerciseTokens},
