@@ -86,7 +86,7 @@ func TestFollowTellsWhereAndHowARunEnded(t *testing.T) {
 		t.Errorf("job get does not explain a zero timeout:\n%s", out)
 	}
 	must("job", "update", "f.sleep", "--retry-backoff", "30s", "--misfire-window", "2h", "--max-attempts", "3")
-	if out = must("job", "get", "f.sleep"); !strings.Contains(out, "retry backoff:  30s") || !strings.Contains(out, "once (window 2h0m0s)") || !strings.Contains(out, "max attempts:   3") {
+	if out = must("job", "get", "f.sleep"); !regexp.MustCompile(`retry backoff:\s+30s`).MatchString(out) || !strings.Contains(out, "once (window 2h0m0s)") || !regexp.MustCompile(`max attempts:\s+3\b`).MatchString(out) {
 		t.Errorf("job update with the new flags:\n%s", out)
 	}
 }

@@ -107,6 +107,14 @@ var examples = map[string]string{
 	"connecthub notify rules delete": `  connecthub notify rules delete "payroll failures"`,
 	"connecthub notify log": `  connecthub notify log
   connecthub notify log --json`,
+	"connecthub import": `  connecthub import python --from postgres://old:secret@db/connecthub --key /opt/old/fernet.key --dry-run`,
+	"connecthub import python": `  connecthub import python --from sqlite:///opt/old/connecthub.db --key /opt/old/fernet.key --dry-run
+  connecthub import python --from postgres://old:secret@db/connecthub --key fernet.key --history --since 2026-06-01
+  connecthub import python --from postgres://old:secret@db/connecthub --key fernet.key --map handlers.yaml`,
+	"connecthub export":        `  connecthub export python --to postgres://old:secret@db/connecthub`,
+	"connecthub export python": `  connecthub export python --to postgres://old:secret@db/connecthub   # rollback: enabled and last_run_at back to the old stack`,
+	"connecthub stats":         `  connecthub stats rebuild`,
+	"connecthub stats rebuild": `  connecthub stats rebuild                     # recount every finished run (SQLite next to serve, or --db-url)`,
 	"connecthub queue": `  connecthub queue list
   connecthub queue pause erp      # the ERP is down for maintenance: its runs wait
   connecthub queue resume erp`,
