@@ -11,7 +11,7 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const sessionColumns = `id, user_name, hash, created_at, last_seen_at, expires_at, revoked_at, client, user_agent`
+const sessionColumns = `id, user_name, hash, created_at, last_seen_at, expires_at, revoked_at, client, user_agent, break_glass`
 
 // SessionCreate implements store.SessionStore in one statement: the
 // expired sessions are deleted in a CTE of the insert.
@@ -32,9 +32,9 @@ func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error
 	// they are shown, never looked up, so they are stored cleaned rather
 	// than refused.
 	_, err = db.Exec(ctx, `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4)
-		INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		se.ID, se.User, se.Hash, utc(se.CreatedAt), utc(se.LastSeenAt), utc(se.ExpiresAt), utcPtr(se.RevokedAt),
-		cleanText(se.Client), cleanText(se.UserAgent))
+		cleanText(se.Client), cleanText(se.UserAgent), se.BreakGlass)
 	if isCode(err, codeUniqueViolation) {
 		return store.ErrSessionExists(err)
 	}
@@ -134,7 +134,7 @@ func (s *Store) touchIfStale(ctx context.Context, table, column, id string, now 
 func scanSession(row pgx.Row) (*connecthub.Session, error) {
 	var se connecthub.Session
 	if err := row.Scan(&se.ID, &se.User, &se.Hash, &se.CreatedAt, &se.LastSeenAt, &se.ExpiresAt, &se.RevokedAt,
-		&se.Client, &se.UserAgent); err != nil {
+		&se.Client, &se.UserAgent, &se.BreakGlass); err != nil {
 		return nil, err
 	}
 	se.CreatedAt, se.LastSeenAt, se.ExpiresAt = utc(se.CreatedAt), utc(se.LastSeenAt), utc(se.ExpiresAt)

@@ -63,6 +63,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", exerciseTokens},
 		{"Sessions", exerciseSessions},
 		{"Calendars", exerciseCalendars},
+		{"Users", exerciseUsers},
 		{"Secrets", exerciseSecrets},
 		{"KeyCheck", exerciseKeyCheck},
 		{"Notify", exerciseNotify},
