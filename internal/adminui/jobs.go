@@ -25,6 +25,9 @@ type jobRow struct {
 	CSRF    string
 	// Return is where the toggle's plain form post comes back to.
 	Return string
+	// Can is what the viewer's role allows: the row shows only those
+	// controls.
+	Can perms
 }
 
 // jobsView is the data of the jobs page.
@@ -67,7 +70,7 @@ func (u *UI) jobList(w http.ResponseWriter, r *http.Request) {
 		jv.Handlers = append(jv.Handlers, h.Name)
 	}
 	for _, j := range jobs {
-		row, err := u.row(r.Context(), j, u.sessions.CSRFToken(s), r.URL.RequestURI())
+		row, err := u.row(r, j, u.sessions.CSRFToken(s), r.URL.RequestURI())
 		if err != nil {
 			u.fail(w, r, err)
 			return
@@ -90,12 +93,12 @@ func (u *UI) handlers(ctx context.Context) []service.HandlerInfo {
 }
 
 // row builds a job's table row with its latest run.
-func (u *UI) row(ctx context.Context, j *connecthub.Job, csrf, ret string) (jobRow, error) {
-	last, err := u.lastRun(ctx, j.ID)
+func (u *UI) row(r *http.Request, j *connecthub.Job, csrf, ret string) (jobRow, error) {
+	last, err := u.lastRun(r.Context(), j.ID)
 	if err != nil {
 		return jobRow{}, err
 	}
-	return jobRow{Job: j, Loc: j.Location(), LastRun: last, CSRF: csrf, Return: ret}, nil
+	return jobRow{Job: j, Loc: j.Location(), LastRun: last, CSRF: csrf, Return: ret, Can: permsOf(r)}, nil
 }
 
 // lastRun returns the job's newest run, or nil.
@@ -117,7 +120,7 @@ func (u *UI) jobSetEnabled(enabled bool) http.HandlerFunc {
 			return
 		}
 		if isHTMX(r) {
-			row, err := u.row(r.Context(), j, u.sessions.CSRFToken(sessionOf(r)), safeNext(r.PostFormValue("return")))
+			row, err := u.row(r, j, u.sessions.CSRFToken(sessionOf(r)), safeNext(r.PostFormValue("return")))
 			if err != nil {
 				u.fail(w, r, err)
 				return

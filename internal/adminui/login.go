@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/auth"
 )
 
@@ -74,14 +75,26 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		u.showLogin(w, r, http.StatusBadRequest, lv)
 		return
 	}
-	if !u.creds.Match(user, r.PostFormValue("password")) {
-		u.guard.Fail(r, client, auth.KindLogin)
-		lv.ErrorKey = "login.failed"
-		u.showLogin(w, r, http.StatusUnauthorized, lv)
-		return
+	// The bootstrap credentials are checked first: they are the way in
+	// when the users table cannot help (nobody else is admin, or every
+	// admin forgot its password).
+	password := r.PostFormValue("password")
+	breakGlass := u.creds.Match(user, password)
+	if !breakGlass {
+		_, err := u.svc.UserAuthenticate(r.Context(), user, password)
+		switch {
+		case connecthub.IsKind(err, connecthub.KindUnauthorized):
+			u.guard.Fail(r, client, auth.KindLogin)
+			lv.ErrorKey = "login.failed"
+			u.showLogin(w, r, http.StatusUnauthorized, lv)
+			return
+		case err != nil:
+			u.fail(w, r, err)
+			return
+		}
 	}
 	u.guard.Succeeded(client)
-	s, value, err := u.sessions.Issue(r.Context(), user, client, r.UserAgent())
+	s, value, err := u.sessions.IssueFor(r.Context(), user, breakGlass, client, r.UserAgent())
 	if err != nil {
 		u.fail(w, r, err)
 		return
@@ -89,7 +102,7 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	u.sessions.SetCookie(w, r, value, s)
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: Prefix + "/login", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: auth.IsTLS(r)})
-	u.log.Info("admin logged in", "user", user, "client", client)
+	u.log.Info("signed in", "user", user, "break_glass", breakGlass, "client", client)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

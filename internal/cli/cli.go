@@ -133,6 +133,7 @@ func newRoot(env *Env) *cobra.Command {
 		newRunCmd(env),
 		newWorkerCmd(env),
 		newTokenCmd(env),
+		newUserCmd(env),
 		newNodesCmd(env),
 		newSecretsCmd(env), newBackupCmd(env), newRestoreCmd(env),
 	)

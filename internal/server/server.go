@@ -80,6 +80,9 @@ type Server struct {
 	rescuer *maintenance.Rescuer
 	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
+	// apiRoutes and uiRoutes list every route with its role (Routes).
+	apiRoutes []httpapi.Route
+	uiRoutes  []adminui.Route
 
 	draining atomic.Bool
 	ready    chan struct{}
@@ -229,6 +232,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	s.http = ui.Wrap(api)
+	s.apiRoutes, s.uiRoutes = api.Routes(), ui.Routes()
 
 	var schedStore scheduler.Store = st
 	if opts.WrapSchedulerStore != nil {
@@ -290,6 +294,13 @@ func (s *Server) Service() *service.Service { return s.svc }
 
 // Ready is closed once the node accepts connections and runs its services.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Routes returns every API route and every admin UI page and form behind
+// the login, each with the least role it needs, so that a test can hold
+// every one of them to its role.
+func (s *Server) Routes() ([]httpapi.Route, []adminui.Route) {
+	return s.apiRoutes, s.uiRoutes
+}
 
 // Addr is the address the HTTP server is bound to, "" until Ready is
 // closed.

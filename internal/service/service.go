@@ -101,6 +101,9 @@ func (s *Service) JobCreateWithWarnings(ctx context.Context, in *connecthub.JobI
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := requireShellAdmin(ctx, j.Handler); err != nil {
+		return nil, nil, err
+	}
 	warnings, err := s.prepare(ctx, j, sc, nil, now, true, nodes)
 	if err != nil {
 		return nil, nil, err
@@ -133,6 +136,9 @@ func (s *Service) JobUpdateWithWarnings(ctx context.Context, id string, in *conn
 		before := *j
 		sc, err := in.ApplyTo(j, now)
 		if err != nil {
+			return err
+		}
+		if err := requireShellAdmin(ctx, before.Handler, j.Handler); err != nil {
 			return err
 		}
 		warnings, err = s.prepare(ctx, j, sc, &before, now, false, nodes)
