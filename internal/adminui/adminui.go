@@ -66,6 +66,12 @@ type Config struct {
 	// LoginLimit is the budget of the UI's own Guard when Guard is nil;
 	// its zero value allows 5 failures at once, then one every 12s.
 	LoginLimit auth.LimiterConfig
+	// Tokens, when set, lets the "my account" page make and revoke
+	// personal API tokens; *token.Service implements it.
+	Tokens AccountTokens
+	// SessionList, when set, lists a user's own sessions on "my account";
+	// the store implements it.
+	SessionList SessionLister
 	// LogPoll is how often a tailed run log is polled. Default 250ms.
 	LogPoll time.Duration
 	// Now is the clock; nil means time.Now.
@@ -382,6 +388,7 @@ func (u *UI) routes() {
 	p("POST "+Prefix+"/calendars/{name}", admin, u.calendarSave)
 	p("GET "+Prefix+"/calendars/{name}/delete", admin, u.calendarDeleteConfirm)
 	p("POST "+Prefix+"/calendars/{name}/delete", admin, u.calendarDelete)
+	u.userRoutes(p)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, http.StatusNotFound, "", "")
 	})

@@ -26,8 +26,15 @@ var flashKinds = map[string]string{
 	"flash.cancel_asked": "info",
 	"flash.logged_out":   "info",
 
-	"flash.calendar_saved":   "success",
-	"flash.calendar_deleted": "success",
+	"flash.calendar_saved":         "success",
+	"flash.calendar_deleted":       "success",
+	"users.flash.created":          "success",
+	"users.flash.role_set":         "success",
+	"users.flash.disabled":         "info",
+	"users.flash.enabled":          "success",
+	"users.flash.password_changed": "success",
+	"users.flash.token_revoked":    "info",
+	"users.flash.session_revoked":  "info",
 }
 
 // flashMsg is a flash ready to show.

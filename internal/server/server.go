@@ -201,13 +201,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	// The admin web UI (/admin); its session cookie also authorises the API.
-	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Sessions: st, Username: cfg.AdminUsername,
-		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: s.name, Nodes: s.svc,
-		Guard: guard, Logger: log.With("component", "adminui")})
+	apiTokens, err := apitoken.New(st, nil) // API tokens with scopes (connecthub token ...)
 	if err != nil {
 		return nil, err
 	}
-	apiTokens, err := apitoken.New(st, nil) // API tokens with scopes (connecthub token ...)
+	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Sessions: st, Username: cfg.AdminUsername,
+		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: s.name, Nodes: s.svc,
+		Tokens: apiTokens, SessionList: st, Guard: guard, Logger: log.With("component", "adminui")})
 	if err != nil {
 		return nil, err
 	}
