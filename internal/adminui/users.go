@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/connecthub/connecthub"
@@ -161,25 +162,12 @@ func (u *UI) accountTokenRevoke(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, http.StatusNotFound, "", "")
 		return
 	}
-	all, err := u.cfg.Tokens.List(r.Context())
-	if err != nil {
-		u.fail(w, r, err)
-		return
-	}
-	mine := false
-	for _, t := range all {
-		mine = mine || (t.ID == id && t.Scope == connecthub.ScopeUser && t.Owner == p.User)
-	}
-	if !mine {
-		u.renderError(w, r, http.StatusNotFound, "", "")
-		return
-	}
-	if err := u.cfg.Tokens.Revoke(r.Context(), id); err != nil {
-		u.fail(w, r, err)
-		return
-	}
-	setFlash(w, r, "users.flash.token_revoked", id)
-	redirect(w, r, Prefix+"/account")
+	u.revokeOwn(w, r, func(ctx context.Context) (bool, error) {
+		all, err := u.cfg.Tokens.List(ctx)
+		return slices.ContainsFunc(all, func(t *connecthub.Token) bool {
+			return t.ID == id && t.Scope == connecthub.ScopeUser && t.Owner == p.User
+		}), err
+	}, func(ctx context.Context) error { return u.cfg.Tokens.Revoke(ctx, id) }, "users.flash.token_revoked", id)
 }
 
 func (u *UI) accountSessionRevoke(w http.ResponseWriter, r *http.Request) {
@@ -188,24 +176,33 @@ func (u *UI) accountSessionRevoke(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, http.StatusNotFound, "", "")
 		return
 	}
-	all, err := u.cfg.SessionList.SessionList(r.Context(), u.now())
-	if err != nil {
+	u.revokeOwn(w, r, func(ctx context.Context) (bool, error) {
+		all, err := u.cfg.SessionList.SessionList(ctx, u.now())
+		return slices.ContainsFunc(all, func(s *connecthub.Session) bool {
+			return s.ID == id && s.User == p.User && s.BreakGlass == p.BreakGlass
+		}), err
+	}, func(ctx context.Context) error { return u.cfg.Sessions.SessionRevoke(ctx, id, u.now()) }, "users.flash.session_revoked", "")
+}
+
+// revokeOwn ends one of the signed-in user's own tokens or sessions:
+// mine says whether the request names one of them (another user's is as
+// good as unknown, 404), revoke ends it.
+func (u *UI) revokeOwn(w http.ResponseWriter, r *http.Request, mine func(context.Context) (bool, error),
+	revoke func(context.Context) error, flashKey, flashArg string) {
+	ok, err := mine(r.Context())
+	switch {
+	case err != nil:
 		u.fail(w, r, err)
 		return
-	}
-	mine := false
-	for _, s := range all {
-		mine = mine || (s.ID == id && s.User == p.User && s.BreakGlass == p.BreakGlass)
-	}
-	if !mine {
+	case !ok:
 		u.renderError(w, r, http.StatusNotFound, "", "")
 		return
 	}
-	if err := u.cfg.Sessions.SessionRevoke(r.Context(), id, u.now()); err != nil {
+	if err := revoke(r.Context()); err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	setFlash(w, r, "users.flash.session_revoked", "")
+	setFlash(w, r, flashKey, flashArg)
 	redirect(w, r, Prefix+"/account")
 }
 

@@ -177,4 +177,17 @@ func TestBrowserRoles(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || me.User != "ada" || me.Role != "admin" {
 		t.Errorf("the personal token acts as %+v (%d), want ada, admin", me, resp.StatusCode)
 	}
+	run(t, ctx, "admin: revoke the token",
+		chromedp.Navigate(srv.url+"/admin/account"),
+		chromedp.Click(`#tokens-table button`, chromedp.ByQuery),
+		waitJS(`document.querySelector(".flash-info") !== null && document.querySelector("#tokens-table") === null`),
+	)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a revoked personal token got %d, want 401", resp.StatusCode)
+	}
 }
