@@ -111,6 +111,7 @@ type Store interface {
 	SessionStore
 	CalendarStore
 	UserStore
+	AuditStore
 	SecretStore
 	Notifier
 

@@ -23,18 +23,16 @@ func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 	if err != nil {
 		return err
 	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	_, err = db.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		t.ID, t.Name, t.Scope, t.Hash, utc(t.CreatedAt), utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt),
-		row.NodePrefix, row.Queues, t.Owner)
-	if isCode(err, codeUniqueViolation) {
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
-			Message: "a token with this id, name or secret already exists", Err: err}
-	}
-	return dbErr(err)
+	return s.conn(ctx, func(db execer) error {
+		_, err := db.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			t.ID, t.Name, t.Scope, t.Hash, utc(t.CreatedAt), utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt),
+			row.NodePrefix, row.Queues, t.Owner)
+		if isCode(err, codeUniqueViolation) {
+			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
+				Message: "a token with this id, name or secret already exists", Err: err}
+		}
+		return dbErr(err)
+	})
 }
 
 // TokenByHash implements store.TokenStore with one lookup in the hash's
@@ -92,20 +90,12 @@ func (s *Store) TokenRevoke(ctx context.Context, idOrName string, now time.Time)
 	if !storable(idOrName) {
 		return connecthub.NotFound("token", idOrName)
 	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	tag, err := db.Exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1)
-		WHERE id = COALESCE((SELECT id FROM tokens WHERE id = $2), (SELECT id FROM tokens WHERE name = $2))`,
-		utc(now), idOrName)
-	if err != nil {
-		return dbErr(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return connecthub.NotFound("token", idOrName)
-	}
-	return nil
+	return s.conn(ctx, func(db execer) error {
+		tag, err := db.Exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1)
+			WHERE id = COALESCE((SELECT id FROM tokens WHERE id = $2), (SELECT id FROM tokens WHERE name = $2))`,
+			utc(now), idOrName)
+		return affectedOrNotFound(tag, err, "token", idOrName)
+	})
 }
 
 // TokenTouch implements store.TokenStore. It is called on every request

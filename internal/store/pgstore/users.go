@@ -29,16 +29,14 @@ func (s *Store) UserCreate(ctx context.Context, u *connecthub.User) error {
 	if err := checkUserText(u); err != nil {
 		return err
 	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	_, err = db.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		u.Username, u.DisplayName, string(u.Role), u.Disabled, u.PasswordHash, utc(u.CreatedAt), utc(u.UpdatedAt), utcPtr(u.LastLoginAt))
-	if isCode(err, codeUniqueViolation) {
-		return store.ErrUserExists(u.Username, err)
-	}
-	return dbErr(err)
+	return s.conn(ctx, func(db execer) error {
+		_, err := db.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			u.Username, u.DisplayName, string(u.Role), u.Disabled, u.PasswordHash, utc(u.CreatedAt), utc(u.UpdatedAt), utcPtr(u.LastLoginAt))
+		if isCode(err, codeUniqueViolation) {
+			return store.ErrUserExists(u.Username, err)
+		}
+		return dbErr(err)
+	})
 }
 
 // UserGet implements store.UserStore with one primary-key lookup: it runs

@@ -64,6 +64,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Sessions", exerciseSessions},
 		{"Calendars", exerciseCalendars},
 		{"Users", exerciseUsers},
+		{"Audit", exerciseAudit},
 		{"Secrets", exerciseSecrets},
 		{"KeyCheck", exerciseKeyCheck},
 		{"Notify", exerciseNotify},

@@ -1,5 +1,5 @@
--- ConnectHub schema, version 7: users with roles, personal API tokens and
--- sessions that belong to users.
+-- ConnectHub schema, version 7: users with roles, personal API tokens,
+-- sessions that belong to users, and the audit log.
 --
 -- Same conventions as version 1 (STRICT tables, INTEGER unix microseconds).
 
@@ -48,7 +48,35 @@ ALTER TABLE sessions ADD COLUMN break_glass INTEGER NOT NULL DEFAULT 0 CHECK (br
 UPDATE sessions SET break_glass = 1;
 CREATE INDEX sessions_user_name ON sessions (user_name);
 
+-- The audit log: one row per change or sign-in, written in the same
+-- transaction as the change. Append-only: a trigger refuses every UPDATE;
+-- only the retention cleaner deletes, the oldest first. changes is a JSON
+-- array of {field, before, after}.
+CREATE TABLE audit (
+    id          INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    at          INTEGER NOT NULL,
+    actor       TEXT    NOT NULL,
+    actor_kind  TEXT    NOT NULL,
+    break_glass INTEGER NOT NULL DEFAULT 0,
+    action      TEXT    NOT NULL,
+    target      TEXT    NOT NULL DEFAULT '',
+    client      TEXT    NOT NULL DEFAULT '',
+    changes     TEXT    NOT NULL DEFAULT '[]',
+    detail      TEXT    NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_target ON audit (target, id);
+CREATE INDEX audit_actor ON audit (actor, id);
+CREATE INDEX audit_action ON audit (action, id);
+-- +goose StatementBegin
+CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+-- +goose StatementEnd
+
 -- +goose Down
+DROP TABLE audit;
 DROP INDEX sessions_user_name;
 ALTER TABLE sessions DROP COLUMN break_glass;
 DELETE FROM tokens WHERE scope = 'user';
