@@ -125,6 +125,9 @@ type Principal struct {
 	// BreakGlass marks the bootstrap login (and the admin token): the
 	// configured credentials that work without any user in the database.
 	BreakGlass bool `json:"break_glass,omitempty"`
+	// Client is the address the request came from, as the server's
+	// trusted proxies let it see it, for the audit log.
+	Client string `json:"-"`
 }
 
 // Name is how the principal is shown: the user, else the token's name,

@@ -304,6 +304,7 @@ func (u *UI) requireLogin(need connecthub.Role, h http.HandlerFunc) http.Handler
 				return
 			}
 		}
+		p.Client = u.guard.Client(r)
 		ctx := connecthub.WithPrincipal(context.WithValue(r.Context(), sessionKey, s), p)
 		r = r.WithContext(ctx)
 		if !p.Allows(need) {

@@ -85,6 +85,9 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case connecthub.IsKind(err, connecthub.KindUnauthorized):
 			u.guard.Fail(r, client, auth.KindLogin)
+			if aerr := u.svc.AuditSignInFailed(r.Context(), user, client, "wrong username or password, or a disabled user"); aerr != nil {
+				u.log.Error("cannot record a failed sign-in in the audit log", "err", aerr)
+			}
 			lv.ErrorKey = "login.failed"
 			u.showLogin(w, r, http.StatusUnauthorized, lv)
 			return
@@ -94,7 +97,8 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	u.guard.Succeeded(client)
-	s, value, err := u.sessions.IssueFor(r.Context(), user, breakGlass, client, r.UserAgent())
+	actx := u.svc.SignInAudited(r.Context(), user, breakGlass, client, "password")
+	s, value, err := u.sessions.IssueFor(actx, user, breakGlass, client, r.UserAgent())
 	if err != nil {
 		u.fail(w, r, err)
 		return
@@ -110,7 +114,7 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 // is refused everywhere and after a restart, and returns to the login
 // page.
 func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
-	if err := u.sessions.Revoke(r.Context(), sessionOf(r)); err != nil {
+	if err := u.sessions.Revoke(u.svc.Audited(r.Context(), "logout", "session:"+sessionOf(r).ID), sessionOf(r)); err != nil {
 		// The cookie is left in place: a logout that did not reach the
 		// database must not look done.
 		u.fail(w, r, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/connecthub/connecthub"
@@ -145,7 +146,8 @@ func (u *UI) accountTokenCreate(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, http.StatusForbidden, "users.error.break_glass", "")
 		return
 	}
-	t, secret, err := u.cfg.Tokens.CreateFor(r.Context(), r.PostFormValue("name"), connecthub.ScopeUser, nil, "", p.User)
+	name := r.PostFormValue("name")
+	t, secret, err := u.cfg.Tokens.CreateFor(u.svc.Audited(r.Context(), "token.create", "token:"+strings.TrimSpace(name)), name, connecthub.ScopeUser, nil, "", p.User)
 	if msg, ok := u.formError(r, err); ok {
 		u.showAccount(w, r, http.StatusUnprocessableEntity, accountView{Error: msg})
 		return
@@ -167,7 +169,9 @@ func (u *UI) accountTokenRevoke(w http.ResponseWriter, r *http.Request) {
 		return slices.ContainsFunc(all, func(t *connecthub.Token) bool {
 			return t.ID == id && t.Scope == connecthub.ScopeUser && t.Owner == p.User
 		}), err
-	}, func(ctx context.Context) error { return u.cfg.Tokens.Revoke(ctx, id) }, "users.flash.token_revoked", id)
+	}, func(ctx context.Context) error {
+		return u.cfg.Tokens.Revoke(u.svc.Audited(ctx, "token.revoke", "token:"+id), id)
+	}, "users.flash.token_revoked", id)
 }
 
 func (u *UI) accountSessionRevoke(w http.ResponseWriter, r *http.Request) {
@@ -181,7 +185,9 @@ func (u *UI) accountSessionRevoke(w http.ResponseWriter, r *http.Request) {
 		return slices.ContainsFunc(all, func(s *connecthub.Session) bool {
 			return s.ID == id && s.User == p.User && s.BreakGlass == p.BreakGlass
 		}), err
-	}, func(ctx context.Context) error { return u.cfg.Sessions.SessionRevoke(ctx, id, u.now()) }, "users.flash.session_revoked", "")
+	}, func(ctx context.Context) error {
+		return u.cfg.Sessions.SessionRevoke(u.svc.Audited(ctx, "session.revoke", "session:"+id), id, u.now())
+	}, "users.flash.session_revoked", "")
 }
 
 // revokeOwn ends one of the signed-in user's own tokens or sessions:

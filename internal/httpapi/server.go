@@ -155,6 +155,7 @@ func (a *API) routes() {
 	a.tokenRoutes(api)
 	a.sessionRoutes(api)
 	a.userRoutes(api)
+	a.auditRoutes(api)
 	a.workerRoutes(api)
 	a.nodeRoutes(api)
 	a.procRoutes(api)
@@ -219,6 +220,7 @@ func (a *API) authed(need requirement, h func(http.ResponseWriter, *http.Request
 			writeError(w, r, a.log, err)
 			return
 		}
+		p.Client = client
 		r = r.WithContext(connecthub.WithPrincipal(r.Context(), p))
 		if err := h(w, r); err != nil {
 			writeError(w, r, a.log, err)

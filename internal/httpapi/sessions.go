@@ -74,7 +74,7 @@ func (a *API) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
 			return connecthub.NotFound("session", id)
 		}
 	}
-	if err := a.cfg.SessionStore.SessionRevoke(r.Context(), id, time.Now()); err != nil {
+	if err := a.cfg.SessionStore.SessionRevoke(a.svc.Audited(r.Context(), "session.revoke", "session:"+id), id, time.Now()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

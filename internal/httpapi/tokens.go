@@ -177,7 +177,7 @@ func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 	} else if !p.Allows(connecthub.RoleAdmin) {
 		return connecthub.ErrRoleNeeded(connecthub.RoleAdmin, "creating an admin- or worker-scope token")
 	}
-	t, secret, err := a.cfg.Tokens.CreateFor(r.Context(), in.Name, in.Scope, in.Queues, in.NodePrefix, owner)
+	t, secret, err := a.cfg.Tokens.CreateFor(a.svc.Audited(r.Context(), "token.create", "token:"+strings.TrimSpace(in.Name)), in.Name, in.Scope, in.Queues, in.NodePrefix, owner)
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func (a *API) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
 			return connecthub.NotFound("token", r.PathValue("id"))
 		}
 	}
-	if err := a.cfg.Tokens.Revoke(r.Context(), r.PathValue("id")); err != nil {
+	if err := a.cfg.Tokens.Revoke(a.svc.Audited(r.Context(), "token.revoke", "token:"+r.PathValue("id")), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -88,6 +88,8 @@ var apiMatrix = map[string]apiRow{
 	"GET /api/v1/proc/status":                 {role: connecthub.RoleViewer, ok: 200},
 	"GET /api/v1/proc/stop":                   {role: connecthub.RoleOperator, ok: 200},
 	"GET /api/v1/proc/start":                  {role: connecthub.RoleOperator, ok: 200},
+	"GET /api/v1/audit":                       {role: connecthub.RoleViewer, ok: 200},
+	"GET /api/v1/audit/export":                {role: connecthub.RoleViewer, ok: 200},
 	"/api/v1/":                                {role: connecthub.RoleViewer, ok: 404},
 }
 

@@ -78,6 +78,7 @@ type Server struct {
 	http    http.Handler // /admin → UI, everything else → API
 	sched   *scheduler.Scheduler
 	rescuer *maintenance.Rescuer
+	auditor *maintenance.AuditCleaner // keeps the audit log to its retention
 	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
 	// apiRoutes and uiRoutes list every route with its role (Routes).
@@ -242,6 +243,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	s.rescuer = maintenance.NewRescuer(maintenance.RescuerConfig{Store: st, LeaseTTL: cfg.LeaseTTL, Logger: log})
+	s.auditor = maintenance.NewAuditCleaner(maintenance.AuditCleanerConfig{Logger: log,
+		Purge: func(ctx context.Context) (int64, error) { return s.svc.AuditPurge(ctx, cfg.AuditRetention) }})
 	if cfg.Workers > 0 {
 		local := worker.NewLocalSource(st, keys, s.name, cfg.Queues, cfg.LeaseTTL, time.Now, worker.WithServerSecrets(serverSecrets))
 		// Closers run in reverse: the source closes after the worker
@@ -419,6 +422,9 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.rescuer.Start(ctx); err != nil {
 		return err
 	}
+	if err := s.auditor.Start(ctx); err != nil {
+		return err
+	}
 	if s.pool != nil {
 		if err := s.pool.Start(ctx); err != nil {
 			return err
@@ -444,6 +450,9 @@ func (s *Server) stop() {
 		}
 	}
 	s.nodes.stop(ctx)
+	if err := s.auditor.Stop(ctx); err != nil {
+		s.log.Warn("audit cleaner stop", "err", err)
+	}
 	if err := s.rescuer.Stop(ctx); err != nil {
 		s.log.Warn("rescuer stop", "err", err)
 	}

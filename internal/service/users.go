@@ -8,6 +8,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/auth"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
 // ShellHandler is the handler only an admin may put in a job: it runs
@@ -79,7 +80,9 @@ func (s *Service) UserCreate(ctx context.Context, in UserInput) (*connecthub.Use
 	}
 	now := s.now().Truncate(time.Microsecond)
 	u := &connecthub.User{Username: in.Username, DisplayName: name, Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
-	if err := s.st.UserCreate(ctx, u); err != nil {
+	actx, audit := s.audited(ctx, "user.create", "user:"+u.Username)
+	audit.Changes = []connecthub.AuditChange{{Field: "role", After: string(role)}, {Field: "display_name", After: store.AuditValue(name)}}
+	if err := s.st.UserCreate(actx, u); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -119,7 +122,13 @@ func (s *Service) UserUpdate(ctx context.Context, username string, p UserPatch) 
 		}
 		hash = h
 	}
-	return s.st.UserUpdate(ctx, username, s.now(), func(u *connecthub.User) error {
+	actx, audit := s.audited(ctx, "user.update", "user:"+username)
+	return s.st.UserUpdate(actx, username, s.now(), func(u *connecthub.User) error {
+		before := *u
+		defer func() {
+			audit.Changes = store.UserAuditChanges(&before, u)
+			audit.Action = userAction(audit.Changes)
+		}()
 		if role != "" {
 			u.Role = role
 		}
@@ -134,6 +143,26 @@ func (s *Service) UserUpdate(ctx context.Context, username string, p UserPatch) 
 		}
 		return nil
 	})
+}
+
+// userAction names a user update by what it changed: user.set_role,
+// user.disable, user.enable and user.password for one change, user.update
+// for several (or none).
+func userAction(changes []connecthub.AuditChange) string {
+	if len(changes) != 1 {
+		return "user.update"
+	}
+	switch c := changes[0]; {
+	case c.Field == "role":
+		return "user.set_role"
+	case c.Field == "disabled" && c.After == "true":
+		return "user.disable"
+	case c.Field == "disabled":
+		return "user.enable"
+	case c.Field == "password":
+		return "user.password"
+	}
+	return "user.update"
 }
 
 // ChangeOwnPassword sets a user's password after checking the current
