@@ -390,6 +390,7 @@ func (u *UI) routes() {
 	p("GET "+Prefix+"/calendars/{name}/delete", admin, u.calendarDeleteConfirm)
 	p("POST "+Prefix+"/calendars/{name}/delete", admin, u.calendarDelete)
 	u.userRoutes(p)
+	u.auditRoutes(p)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, http.StatusNotFound, "", "")
 	})

@@ -131,6 +131,8 @@ var uiMatrix = map[string]struct {
 	"POST /admin/users/{username}/role":        {connecthub.RoleAdmin, 400},
 	"POST /admin/users/{username}/disable":     {connecthub.RoleAdmin, 404},
 	"POST /admin/users/{username}/enable":      {connecthub.RoleAdmin, 404},
+	"GET /admin/audit":                         {connecthub.RoleViewer, 200},
+	"GET /admin/jobs/{id}/history":             {connecthub.RoleViewer, 404},
 }
 
 var wildcard = regexp.MustCompile(`\{[^}]*\}`)

@@ -17,7 +17,9 @@ import (
 
 var quickHandler = handler.Spec{
 	Name: "demo.quick",
-	Func: func(context.Context, *handler.Task) (*handler.Result, error) { return &handler.Result{Message: "done"}, nil },
+	Func: func(context.Context, *handler.Task) (*handler.Result, error) {
+		return &handler.Result{Message: "done"}, nil
+	},
 }
 
 // signIn logs the tab in as user (signing out whoever was signed in).
@@ -138,6 +140,25 @@ func TestBrowserRoles(t *testing.T) {
 	if _, b := srv.api(t, http.MethodGet, "/api/v1/jobs/roles.demo", ""); !strings.Contains(b, `"description":"after"`) {
 		t.Errorf("the admin's edit was not saved: %s", b)
 	}
+	// The job's History tab shows who changed what, and who ran it.
+	run(t, ctx, "admin: history",
+		chromedp.Click(`[data-action=history]`, chromedp.ByQuery),
+		waitJS(`location.pathname === "/admin/jobs/roles.demo/history"`),
+		waitJS(`(() => { const r = document.querySelector('#audit-table tr[data-action="job.update"][data-actor="ada"]');
+			return r !== null && r.textContent.includes("description") && r.textContent.includes("before") && r.textContent.includes("after"); })()`),
+		waitJS(`document.querySelector('#audit-table tr[data-action="run.now"][data-actor="otto"]') !== null`),
+		waitJS(`document.querySelector('#audit-table tr[data-action="job.create"][data-actor="admin_token"]') !== null`),
+	)
+	shot(t, ctx, "job-history")
+	run(t, ctx, "admin: the audit log, filtered, in Chinese",
+		chromedp.Navigate(srv.url+"/admin/lang?to=zh-CN&next=/admin/audit"),
+		waitJS(`document.querySelector("h1").textContent.includes("审计日志")`),
+		chromedp.SendKeys(`input[name=actor]`, "otto", chromedp.ByQuery),
+		chromedp.Click(`.filters button[type=submit]`, chromedp.ByQuery),
+		waitJS(`location.search.includes("actor=otto") && document.querySelectorAll("#audit-table tbody tr").length === 3`), // login.ok, run.now, logout
+		waitJS(`document.querySelector('#audit-table tr[data-action="login.ok"]') !== null && document.querySelector('a[data-export=csv]').href.includes("actor=otto")`),
+		chromedp.Navigate(srv.url+"/admin/lang?to=en&next=/admin/"),
+	)
 	run(t, ctx, "admin: add a user",
 		chromedp.Navigate(srv.url+"/admin/users"),
 		chromedp.WaitVisible(`#user-add`, chromedp.ByQuery),
