@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/service"
@@ -101,5 +102,27 @@ func TestUsers(t *testing.T) {
 	}
 	if p, err := svc.SessionPrincipal(ctx, "ses_2", "admin", true); err != nil || p.Role != connecthub.RoleAdmin || !p.BreakGlass {
 		t.Errorf("break-glass session = %+v, %v", p, err)
+	}
+}
+
+// TestAuditPurge keeps the log to its retention and records the purge.
+func TestAuditPurge(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, nil) // its clock is t0
+	ctx := context.Background()
+	for _, name := range []string{"a.user", "b.user"} {
+		if _, err := svc.UserCreate(ctx, service.UserInput{Username: name, Password: "twelve chars!"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := svc.AuditPurge(ctx, 24*time.Hour); err != nil || n != 0 {
+		t.Fatalf("purge of fresh entries = %d, %v", n, err)
+	}
+	if n, err := svc.AuditPurge(ctx, -time.Second); err != nil || n != 2 { // everything is older than now+1s
+		t.Fatalf("purge = %d, %v; want 2", n, err)
+	}
+	list, _, err := svc.AuditList(ctx, connecthub.AuditFilter{})
+	if err != nil || len(list) != 1 || list[0].Action != "audit.purge" || list[0].Actor != connecthub.ActorSystem {
+		t.Fatalf("after the purge: %+v, %v", list, err)
 	}
 }
