@@ -90,6 +90,11 @@ var apiMatrix = map[string]apiRow{
 	"GET /api/v1/proc/start":                  {role: connecthub.RoleOperator, ok: 200},
 	"GET /api/v1/audit":                       {role: connecthub.RoleViewer, ok: 200},
 	"GET /api/v1/audit/export":                {role: connecthub.RoleViewer, ok: 200},
+	"GET /api/v1/calendars":                   {role: connecthub.RoleViewer, ok: 200},
+	"POST /api/v1/calendars":                  {role: connecthub.RoleAdmin, ok: 400},
+	"GET /api/v1/calendars/{name}":            {role: connecthub.RoleViewer, ok: 404},
+	"PUT /api/v1/calendars/{name}":            {role: connecthub.RoleAdmin, ok: 400},
+	"DELETE /api/v1/calendars/{name}":         {role: connecthub.RoleAdmin, ok: 404},
 	"/api/v1/":                                {role: connecthub.RoleViewer, ok: 404},
 }
 
@@ -132,6 +137,13 @@ var uiMatrix = map[string]struct {
 	"POST /admin/users/{username}/disable":     {connecthub.RoleAdmin, 404},
 	"POST /admin/users/{username}/enable":      {connecthub.RoleAdmin, 404},
 	"GET /admin/audit":                         {connecthub.RoleViewer, 200},
+	"GET /admin/calendars":                     {connecthub.RoleViewer, 200},
+	"GET /admin/calendars/new":                 {connecthub.RoleAdmin, 200},
+	"POST /admin/calendars":                    {connecthub.RoleAdmin, 422},
+	"GET /admin/calendars/{name}":              {connecthub.RoleViewer, 404},
+	"POST /admin/calendars/{name}":             {connecthub.RoleAdmin, 404},
+	"GET /admin/calendars/{name}/delete":       {connecthub.RoleAdmin, 404},
+	"POST /admin/calendars/{name}/delete":      {connecthub.RoleAdmin, 404},
 	"GET /admin/jobs/{id}/history":             {connecthub.RoleViewer, 404},
 }
 

@@ -157,6 +157,8 @@ func exerciseAudit(t *testing.T, newStore NewStoreFunc) {
 				func(ctx context.Context) error { return s.RunInsert(ctx, []*connecthub.Run{manualRun(getJob(t, s, "a"), t0)}) },
 				func(ctx context.Context) error { _, err := s.RunDeleteFinished(ctx, "a"); return err },
 				func(ctx context.Context) error { return s.JobDelete(ctx, "a") },
+				func(ctx context.Context) error { _, err := s.CalendarPut(ctx, testCalendar("cal"), t0); return err },
+				func(ctx context.Context) error { return s.CalendarDelete(ctx, "cal") },
 			}
 			for i, step := range steps {
 				if err := step(store.WithAudit(ctx, testAudit(fmt.Sprintf("step.s%c", 'a'+i), "", t0))); err != nil {
@@ -164,16 +166,16 @@ func exerciseAudit(t *testing.T, newStore NewStoreFunc) {
 				}
 			}
 			all, _ := auditList(t, s, connecthub.AuditFilter{})
-			want := []string{"step.sh ", "step.sg ", "step.sf ", "step.se ", "step.sd ", "step.sc ", "step.sb ", "step.sa ",
+			want := []string{"step.sj ", "step.si ", "step.sh ", "step.sg ", "step.sf ", "step.se ", "step.sd ", "step.sc ", "step.sb ", "step.sa ",
 				"user.create user:li.lei", "job.update job:a", "job.create job:a"}
 			if !slices.Equal(auditActions(all), want) {
 				t.Fatalf("audit = %v, want %v", auditActions(all), want)
 			}
-			if c := all[9].Changes; len(c) != 1 || c[0].Field != "description" || c[0].After != "changed" {
+			if c := all[11].Changes; len(c) != 1 || c[0].Field != "description" || c[0].After != "changed" {
 				t.Errorf("job.update changes = %+v", c)
 			}
-			if e.ID == 0 || e.ID != all[10].ID {
-				t.Errorf("the written entry's id = %d, want %d", e.ID, all[10].ID)
+			if e.ID == 0 || e.ID != all[12].ID {
+				t.Errorf("the written entry's id = %d, want %d", e.ID, all[12].ID)
 			}
 		},
 		"Purge": func(t *testing.T, s store.Store) {
