@@ -79,7 +79,7 @@ type Server struct {
 	sched   *scheduler.Scheduler
 	rescuer *maintenance.Rescuer
 	auditor *maintenance.AuditCleaner // keeps the audit log to its retention
-	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
+	pool    *worker.Worker            // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
 	// apiRoutes and uiRoutes list every route with its role (Routes).
 	apiRoutes []httpapi.Route

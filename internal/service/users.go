@@ -89,7 +89,9 @@ func (s *Service) UserCreate(ctx context.Context, in UserInput) (*connecthub.Use
 }
 
 // UserList returns every user by username.
-func (s *Service) UserList(ctx context.Context) ([]*connecthub.User, error) { return s.st.UserList(ctx) }
+func (s *Service) UserList(ctx context.Context) ([]*connecthub.User, error) {
+	return s.st.UserList(ctx)
+}
 
 // UserGet returns one user.
 func (s *Service) UserGet(ctx context.Context, username string) (*connecthub.User, error) {

@@ -154,7 +154,9 @@ func exerciseAudit(t *testing.T, newStore NewStoreFunc) {
 					_, err := s.UserUpdate(ctx, "li.lei", t0, func(u *connecthub.User) error { u.Role = connecthub.RoleAdmin; return nil })
 					return err
 				},
-				func(ctx context.Context) error { return s.RunInsert(ctx, []*connecthub.Run{manualRun(getJob(t, s, "a"), t0)}) },
+				func(ctx context.Context) error {
+					return s.RunInsert(ctx, []*connecthub.Run{manualRun(getJob(t, s, "a"), t0)})
+				},
 				func(ctx context.Context) error { _, err := s.RunDeleteFinished(ctx, "a"); return err },
 				func(ctx context.Context) error { return s.JobDelete(ctx, "a") },
 				func(ctx context.Context) error { _, err := s.CalendarPut(ctx, testCalendar("cal"), t0); return err },
