@@ -8,22 +8,36 @@ LDFLAGS   := -s -w -X github.com/connecthub/connecthub.Version=$(VERSION)
 # hung test from eating CI's budget.
 TEST_TIMEOUT ?= 12m
 PKGS      ?= ./...
+IMAGE     ?= localhost/connecthub:$(VERSION)
 
-.PHONY: help run build test lint fmt-check vet test-go bench bench-nosync bench-micro clean
+.PHONY: help run build image test lint fmt-check vet test-go bench bench-nosync bench-micro clean
 
 help:
-	@echo "make run    - start connecthub serve on :8000 with ./data (SQLite)"
+	@echo "make run    - build $(BIN) and start it: serve on $(LISTEN) with ./data (SQLite)"
 	@echo "make build  - build $(BIN)"
+	@echo "make image  - build the container image $(IMAGE) from $(BIN) (podman or docker, no registry needed)"
 	@echo "make test   - gofmt and go vet checks, then go test -race ./..."
 	@echo "make lint   - gofmt and go vet checks only"
 	@echo "make bench  - the benchmark harness on SQLite and a durable PostgreSQL (not part of make test)"
 	@echo "make bench-nosync - the harness on PostgreSQL with fsync off (the test suite's cluster)"
 
-run:
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/connecthub serve
+# make run listens on this machine only: a first run should not put the
+# admin UI on the network. LISTEN=:8000 make run opens it to every interface
+# (the binary's own default, which containers need). The recipe builds the
+# binary and exec's it, so Ctrl-C reaches the server alone as make's child
+# and a clean shutdown (exit 0) ends make without an error.
+LISTEN    ?= 127.0.0.1:8000
+
+run: build
+	exec $(BIN) serve --listen $(LISTEN)
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/connecthub
+
+# The container image of deploy/Containerfile: the binary above on scratch,
+# built with podman (or docker) without pulling a base image.
+image: build
+	deploy/image.sh $(BIN) $(IMAGE)
 
 lint: fmt-check vet
 
@@ -44,6 +58,10 @@ test: lint test-go
 # turns a missing PostgreSQL or browser into a failure rather than a skip.
 test-go:
 	scripts/ensure-chromium.sh
+	scripts/ensure-prometheus.sh
+	cd sdk/python && python3 -m unittest discover -s tests -t tests
+	scripts/ensure-nginx.sh
+	scripts/ensure-podman.sh
 	CONNECTHUB_TEST_STRICT=1 scripts/with-test-postgres.sh $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # The benchmark harness (docs/benchmarks.md): both drivers, the PostgreSQL

@@ -2,6 +2,7 @@ package connecthub
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -51,6 +52,34 @@ type NodeHandler struct {
 	Description  string          `json:"description,omitempty"`
 	ConfigSchema json.RawMessage `json:"config_schema,omitempty"`
 	SecretKeys   []string        `json:"secret_keys,omitempty"`
+}
+
+// HandlerWildcard ends a handler name a node advertises to serve every
+// handler whose name starts with what comes before it: "py:*" serves
+// "py:extensions.billing.job:SyncJob" and every other "py:" handler. A
+// worker that runs code it finds at run time (the Python worker's legacy
+// jobs) cannot list its handlers in advance, and a job must be accepted
+// before that worker has ever seen its handler.
+const HandlerWildcard = "*"
+
+// HandlerPrefix returns the prefix a wildcard handler name serves ("py:"
+// for "py:*"), and false for a plain name.
+func HandlerPrefix(name string) (string, bool) {
+	prefix, ok := strings.CutSuffix(name, HandlerWildcard)
+	if !ok || prefix == "" {
+		return "", false
+	}
+	return prefix, true
+}
+
+// Serves reports whether the handler a node advertises runs the handler
+// name: the same name, or a name its wildcard prefix covers.
+func (h NodeHandler) Serves(name string) bool {
+	if h.Name == name {
+		return true
+	}
+	prefix, ok := HandlerPrefix(h.Name)
+	return ok && strings.HasPrefix(name, prefix)
 }
 
 // Token scopes.

@@ -92,6 +92,9 @@ type SnapshotMeta struct {
 	RetryOf      string    `json:"retry_of,omitempty"`
 	ScheduledFor time.Time `json:"scheduled_for"`
 	RequestedBy  string    `json:"requested_by,omitempty"`
+	// Params are the parameters of a run-now, as given: the snapshot's
+	// public_cfg is the job's with them merged in (ApplyRunParams).
+	Params json.RawMessage `json:"params,omitempty"`
 }
 
 // Attempt is one past attempt of a run that was retried or rescued.
@@ -174,10 +177,12 @@ func NewRun(j *Job, trigger Trigger, scheduledFor, now time.Time, requestedBy st
 }
 
 // RetryRun builds a new QUEUED run that repeats old from its snapshot (not
-// the job's current definition), with trigger retry and meta.retry_of.
+// the job's current definition), with trigger retry and meta.retry_of. The
+// params of a run-now stay, so the retry repeats the same run.
 func RetryRun(old *Run, now time.Time, requestedBy string) *Run {
 	snap := old.Snapshot
-	snap.Meta = SnapshotMeta{Trigger: TriggerRetry, RetryOf: old.ID, ScheduledFor: now, RequestedBy: requestedBy}
+	snap.Meta = SnapshotMeta{Trigger: TriggerRetry, RetryOf: old.ID, ScheduledFor: now, RequestedBy: requestedBy,
+		Params: old.Snapshot.Meta.Params}
 	return &Run{
 		JobID:        old.JobID,
 		Status:       StatusQueued,
@@ -211,4 +216,6 @@ type QueueStats struct {
 	Queue           string  `json:"queue"`
 	Depth           int64   `json:"depth"`
 	OldestAgeSecond float64 `json:"oldest_queued_age_seconds"`
+	// Paused says an operator paused the queue: its runs wait.
+	Paused bool `json:"paused"`
 }

@@ -308,3 +308,11 @@ func (c *Client) Stats(ctx context.Context) (*connecthub.Stats, error) {
 	var out connecthub.Stats
 	return &out, c.do(ctx, http.MethodGet, "/api/v1/stats", nil, nil, &out)
 }
+
+// RunJobWith enqueues a run now with parameters: params (a JSON object) is
+// merged over the job's public_cfg for this run only.
+func (c *Client) RunJobWith(ctx context.Context, id string, params json.RawMessage) (*connecthub.Run, error) {
+	var out connecthub.Run
+	body := map[string]json.RawMessage{"params": params}
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/jobs/"+url.PathEscape(id)+"/run", nil, body, &out)
+}

@@ -55,6 +55,36 @@ type Spec struct {
 	SecretKeys []string
 	// Func runs the handler.
 	Func Func
+	// Translations are Description and the help texts of ConfigSchema's
+	// top-level properties in other languages, by language tag (the admin
+	// UI speaks "zh-CN"). Description and the schema are the English
+	// originals; a missing translation falls back to them, piece by piece.
+	Translations map[string]Text
+}
+
+// Text is what a person reads about a handler, in one language.
+type Text struct {
+	// Description translates Spec.Description.
+	Description string `json:"description,omitempty"`
+	// Fields translate the "description" of the config schema's top-level
+	// properties, by property name.
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// Text returns the handler's text in lang: its translation where there is
+// one, the English original elsewhere. Fields holds only translated
+// properties; the schema's own descriptions serve the others.
+func (s Spec) Text(lang string) Text {
+	out := Text{Description: s.Description}
+	tr, ok := s.Translations[lang]
+	if !ok {
+		return out
+	}
+	if tr.Description != "" {
+		out.Description = tr.Description
+	}
+	out.Fields = tr.Fields
+	return out
 }
 
 // Task is what a handler gets for one run.
@@ -154,6 +184,9 @@ func (r *Registry) Add(s Spec) error {
 	if len(s.ConfigSchema) > 0 && !json.Valid(s.ConfigSchema) {
 		return fmt.Errorf("handler %q: ConfigSchema is not valid JSON", s.Name)
 	}
+	if err := checkTranslations(s); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.specs == nil {
@@ -200,3 +233,23 @@ func Register(s Spec) {
 
 // Default returns the default registry.
 func Default() *Registry { return defaultRegistry }
+
+// checkTranslations refuses a translation of a property the schema does not
+// have: a typo would otherwise leave the field untranslated unnoticed.
+func checkTranslations(s Spec) error {
+	var doc struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if len(s.ConfigSchema) > 0 {
+		// A schema that is not an object has no properties to translate.
+		_ = json.Unmarshal(s.ConfigSchema, &doc)
+	}
+	for lang, tr := range s.Translations {
+		for name := range tr.Fields {
+			if _, ok := doc.Properties[name]; !ok {
+				return fmt.Errorf("handler %q: the %s translation names field %q, which its ConfigSchema does not have", s.Name, lang, name)
+			}
+		}
+	}
+	return nil
+}

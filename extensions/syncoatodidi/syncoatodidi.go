@@ -74,6 +74,7 @@ func Specs(opts Options) []handler.Spec {
 			ConfigSchema: tokenSchema,
 			SecretKeys:   []string{SecretRESTUser, SecretRESTPassword},
 			Func:         h.token,
+			Translations: zhCN("登录致远 OA 的 REST API 以检查凭据；日志只记录令牌的前几个字符和长度。", tokenSchema),
 		},
 		{
 			Name:         ExportFormName,
@@ -81,6 +82,7 @@ func Specs(opts Options) []handler.Spec {
 			ConfigSchema: exportFormSchema,
 			SecretKeys:   []string{SecretRESTUser, SecretRESTPassword},
 			Func:         h.exportForm,
+			Translations: zhCN("导出致远 CAP4 表单（定义和数据）；分段把应答写入日志，并连同其内容类型和长度一起返回。", exportFormSchema),
 		},
 		{
 			Name:         LegalEntitySyncName,
@@ -88,6 +90,7 @@ func Specs(opts Options) []handler.Spec {
 			ConfigSchema: legalEntitySyncSchema,
 			SecretKeys:   []string{SecretRESTUser, SecretRESTPassword, SecretClientSecret, SecretSignKey, SecretPhone},
 			Func:         h.legalEntitySync,
+			Translations: zhCN("按 OA CAP4 表单中每个工号记录的所属公司，设置滴滴成员的法人主体。", legalEntitySyncSchema),
 		},
 	}
 }

@@ -65,7 +65,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/internal/tracing"
 )
 
 // Name is the handler name jobs put in their "handler" field.
@@ -149,6 +152,7 @@ func SpecWithOptions(o Options) handler.Spec {
 		Description:  "Makes an HTTP request, with {{secret.KEY}} placeholders in url, headers and body; fails on an unexpected status.",
 		ConfigSchema: schema,
 		Func:         c.run,
+		Translations: map[string]handler.Text{"zh-CN": zhCN},
 	}
 }
 
@@ -197,7 +201,7 @@ type caller struct {
 	egress *Egress
 }
 
-func (c *caller) run(ctx context.Context, t *handler.Task) (*handler.Result, error) {
+func (c *caller) run(ctx context.Context, t *handler.Task) (_ *handler.Result, err error) {
 	req, redact, err := parse(t)
 	if err != nil {
 		return nil, err
@@ -210,6 +214,22 @@ func (c *caller) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 		reqCtx, cancel = context.WithTimeout(ctx, req.timeout)
 		defer cancel()
 	}
+	// In a traced run the call is a child span of the run's, which records
+	// the URL as written (placeholders, not secrets) and the host unless a
+	// secret is part of it. The errors returned are the run's, already
+	// free of secrets.
+	var span *tracing.ClientSpan
+	if tracing.Traced(reqCtx) {
+		reqCtx, span = tracing.StartClient(reqCtx, req.method, req.spanAttributes(redact)...)
+	}
+	status := 0
+	defer func() {
+		var text string
+		if err != nil {
+			text = err.Error()
+		}
+		span.End(status, text)
+	}()
 	var body io.Reader
 	if req.hasBody {
 		body = bytes.NewReader(req.body)
@@ -222,6 +242,7 @@ func (c *caller) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 	if req.host != "" {
 		httpReq.Host = req.host
 	}
+	span.Inject(reqCtx, httpReq.Header)
 
 	log.Info(req.method + " " + req.display)
 	if err := c.egress.checkURLHost(req.url.Hostname()); err != nil {
@@ -235,6 +256,7 @@ func (c *caller) run(ctx context.Context, t *handler.Task) (*handler.Result, err
 		return nil, req.failure(ctx, reqCtx, err, redact)
 	}
 	defer resp.Body.Close()
+	status = resp.StatusCode
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
 	if err != nil {
 		return nil, req.failure(ctx, reqCtx, fmt.Errorf("reading the response body: %w", err), redact)
@@ -360,6 +382,24 @@ func origin(u *url.URL) string {
 		}
 	}
 	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// spanAttributes describe the call in its span: the method, the URL as
+// written, and the host and port unless a secret is part of them.
+func (r *request) spanAttributes(redact func(string) string) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{
+		attribute.String("http.request.method", r.method),
+		attribute.String("url.template", r.display),
+	}
+	if host := r.url.Host; host != "" && redact(host) == host {
+		attrs = append(attrs, attribute.String("server.address", r.url.Hostname()))
+		if port := r.url.Port(); port != "" {
+			if n, err := strconv.Atoi(port); err == nil {
+				attrs = append(attrs, attribute.Int("server.port", n))
+			}
+		}
+	}
+	return attrs
 }
 
 func (r *request) expected(status int) bool {

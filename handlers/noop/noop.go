@@ -23,6 +23,9 @@ func Spec() handler.Spec {
 		Description:  "Does nothing and succeeds at once; for smoke tests and benchmarks.",
 		ConfigSchema: schema,
 		Func:         run,
+		Translations: map[string]handler.Text{
+			"zh-CN": {Description: "什么也不做，立即成功；用于冒烟测试和基准测试。"},
+		},
 	}
 }
 

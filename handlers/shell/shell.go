@@ -141,6 +141,17 @@ func SpecWithOptions(o Options) (handler.Spec, error) {
 		Description:  "Runs a command on the host; secrets are exported as environment variables and the output goes to the run log.",
 		ConfigSchema: schema,
 		Func:         r.run,
+		Translations: map[string]handler.Text{
+			"zh-CN": {
+				Description: "在主机上运行一条命令；密钥以环境变量传入，输出写入运行日志。",
+				Fields: map[string]string{
+					"command": "要运行的程序：在 PATH 中查找的名字，或一个路径。它不经过 shell 运行：需要管道和重定向时，用 \"sh\" 并把 args 设为 [\"-c\", \"...\"]。必填。",
+					"args":    "程序的参数，例如 [\"-c\", \"./backup.sh --full\"]。",
+					"dir":     "工作目录，默认是服务器的工作目录；相对路径相对于服务器的工作目录。",
+					"env":     "额外的环境变量，例如 {\"MODE\": \"full\"}。它们覆盖 PATH、HOME、LANG 和 TZ；密钥覆盖它们；CONNECTHUB_ 开头的运行变量覆盖两者。凭据请放在 secret_cfg 中，不要放在这里。",
+				},
+			},
+		},
 	}, nil
 }
 

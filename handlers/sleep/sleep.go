@@ -37,6 +37,14 @@ func Spec() handler.Spec {
 		Description:  "Waits for a number of seconds, then succeeds; honours timeouts and cancellation.",
 		ConfigSchema: schema,
 		Func:         run,
+		Translations: map[string]handler.Text{
+			"zh-CN": {
+				Description: "等待若干秒后成功；遵守超时和取消。",
+				Fields: map[string]string{
+					"seconds": "等待的秒数，可以是小数（1.5）。默认 1，最多 86400（一天）。",
+				},
+			},
+		},
 	}
 }
 

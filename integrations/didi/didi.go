@@ -49,6 +49,7 @@ import (
 
 	"github.com/connecthub/connecthub/integrations/internal/httpx"
 	"github.com/connecthub/connecthub/integrations/internal/tokencache"
+	"github.com/connecthub/connecthub/internal/tracing"
 )
 
 // Paths of the endpoints the client knows.
@@ -296,7 +297,7 @@ func (c *Client) send(ctx context.Context, op, method, path string, params map[s
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
+	resp, err := tracing.Do(c.http, req, op) // a child span in a traced run
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w", op, httpx.TransportError(err))
 	}

@@ -62,6 +62,7 @@ import (
 
 	"github.com/connecthub/connecthub/integrations/internal/httpx"
 	"github.com/connecthub/connecthub/integrations/internal/tokencache"
+	"github.com/connecthub/connecthub/internal/tracing"
 )
 
 // Paths of the endpoints the client knows.
@@ -331,7 +332,7 @@ func (c *Client) send(ctx context.Context, op, method, path string, payload []by
 	if tok != "" {
 		req.Header.Set("token", tok)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := tracing.Do(c.http, req, op) // a child span in a traced run
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, httpx.TransportError(err))
 	}

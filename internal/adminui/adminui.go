@@ -24,6 +24,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/auth"
+	"github.com/connecthub/connecthub/internal/notify"
 	"github.com/connecthub/connecthub/internal/service"
 )
 
@@ -57,6 +58,9 @@ type Config struct {
 	// Nodes lists the worker registry; nil shows an empty state explaining
 	// that this server runs its own in-process workers.
 	Nodes NodeLister
+	// Notify serves the notification pages (channels, alert rules,
+	// deliveries); nil answers them 503.
+	Notify *notify.Service
 	// Guard limits and records failed logins and forged session cookies
 	// per client address (trusted proxies included). Share the API's, so
 	// that a password guesser cannot switch to the API when the login page
@@ -369,6 +373,8 @@ func (u *UI) routes() {
 	p("GET "+Prefix+"/jobs/{id}/edit", viewer, u.jobEdit) // read-only below admin
 	p("POST "+Prefix+"/jobs/{id}/edit", admin, u.jobUpdate)
 	p("POST "+Prefix+"/jobs/{id}/run", operator, u.jobRun)
+	p("GET "+Prefix+"/jobs/{id}/run-params", operator, u.runParamsPage)
+	p("POST "+Prefix+"/jobs/{id}/run-params", operator, u.runWithParams)
 	p("POST "+Prefix+"/jobs/{id}/enable", operator, u.jobSetEnabled(true))
 	p("POST "+Prefix+"/jobs/{id}/disable", operator, u.jobSetEnabled(false))
 	p("GET "+Prefix+"/jobs/{id}/delete", admin, u.jobDeleteConfirm)
@@ -382,6 +388,9 @@ func (u *UI) routes() {
 	p("POST "+Prefix+"/runs/{id}/retry", operator, u.runRetry)
 	p("POST "+Prefix+"/runs/{id}/cancel", operator, u.runCancel)
 	p("GET "+Prefix+"/nodes", viewer, u.nodes)
+	p("GET "+Prefix+"/queues", viewer, u.queueList)
+	p("POST "+Prefix+"/queues/{name}/pause", operator, u.queueSetPaused(true))
+	p("POST "+Prefix+"/queues/{name}/resume", operator, u.queueSetPaused(false))
 	p("GET "+Prefix+"/calendars", viewer, u.calendarList)
 	p("GET "+Prefix+"/calendars/new", admin, u.calendarNew)
 	p("POST "+Prefix+"/calendars", admin, u.calendarCreate)
@@ -391,7 +400,11 @@ func (u *UI) routes() {
 	p("POST "+Prefix+"/calendars/{name}/delete", admin, u.calendarDelete)
 	u.userRoutes(p)
 	u.auditRoutes(p)
-	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+	u.notifyRoutes(p)
+	// An unknown admin page is a 404 inside the layout, with the navigation,
+	// like a missing job's page; without a session the login comes first,
+	// so a stranger learns nothing about which pages exist.
+	p(Prefix+"/", viewer, func(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, http.StatusNotFound, "", "")
 	})
 }

@@ -28,6 +28,8 @@ var flashKinds = map[string]string{
 
 	"flash.calendar_saved":         "success",
 	"flash.calendar_deleted":       "success",
+	"flash.queue_paused":           "info",
+	"flash.queue_resumed":          "success",
 	"users.flash.created":          "success",
 	"users.flash.role_set":         "success",
 	"users.flash.disabled":         "info",
@@ -35,6 +37,10 @@ var flashKinds = map[string]string{
 	"users.flash.password_changed": "success",
 	"users.flash.token_revoked":    "info",
 	"users.flash.session_revoked":  "info",
+
+	// A save that worked, but whose runs may wait (no node serves them).
+	"flash.job_created_warn": "warning",
+	"flash.job_saved_warn":   "warning",
 }
 
 // flashMsg is a flash ready to show.

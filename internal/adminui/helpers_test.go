@@ -60,6 +60,10 @@ var schemaHandler = handler.Spec{
 	Func: func(context.Context, *handler.Task) (*handler.Result, error) {
 		return &handler.Result{Message: "ok"}, nil
 	},
+	Translations: map[string]handler.Text{"zh-CN": {
+		Description: "带配置结构的处理器，用于测试。",
+		Fields:      map[string]string{"url": "发送到哪里。"},
+	}},
 }
 
 var noopHandler = handler.Spec{
@@ -283,3 +287,15 @@ func (e *env) jobExists(id string) bool {
 
 // storeOutcome shortens store.RunOutcome in tests.
 type storeOutcome = store.RunOutcome
+
+// formWith is a copy of a form with some fields set to other values.
+func formWith(base url.Values, kv ...string) url.Values {
+	v := url.Values{}
+	for k, vv := range base {
+		v[k] = vv
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v
+}

@@ -1,7 +1,6 @@
 package adminui
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -94,8 +93,8 @@ func formFromRequest(r *http.Request) (*jobForm, string) {
 // decodes it with the API's own decoder, so the form and the API accept
 // exactly the same things. Problems the browser could have caught (JSON
 // editors, numbers) are collected for every field at once.
-func (f *jobForm) input(secret string) (*connecthub.JobInput, map[string]string) {
-	errs := map[string]string{}
+func (f *jobForm) input(secret string) (*connecthub.JobInput, []*connecthub.Error) {
+	var errs []*connecthub.Error
 	body := map[string]any{
 		"description": f.Description, "enabled": f.Enabled, "cron_expr": f.CronExpr, "timezone": f.Timezone,
 		"handler": f.Handler, "concurrency": f.Concurrency, "misfire": f.Misfire,
@@ -112,14 +111,14 @@ func (f *jobForm) input(secret string) (*connecthub.JobInput, map[string]string)
 	} else if connecthub.IsJSONObject(json.RawMessage(f.PublicCfg)) {
 		body["public_cfg"] = json.RawMessage(f.PublicCfg)
 	} else {
-		errs["public_cfg"] = "public_cfg must be a JSON object"
+		errs = append(errs, connecthub.FieldError("public_cfg", "", "public_cfg must be a JSON object"))
 	}
 	// An empty secret editor means "keep the secrets"; {} clears them.
 	if secret != "" && secret != "null" {
 		if connecthub.IsJSONObject(json.RawMessage(secret)) {
 			body["secret_cfg"] = json.RawMessage(secret)
 		} else {
-			errs["secret_cfg"] = "secret_cfg must be a JSON object"
+			errs = append(errs, connecthub.FieldError("secret_cfg", "", "secret_cfg must be a JSON object"))
 		}
 	}
 	if f.Timeout == "" {
@@ -142,7 +141,7 @@ func (f *jobForm) input(secret string) (*connecthub.JobInput, map[string]string)
 		}
 		i, err := strconv.Atoi(n.value)
 		if err != nil {
-			errs[n.name] = n.name + " must be an integer"
+			errs = append(errs, connecthub.FieldError(n.name, "", "%s must be an integer", n.name))
 			continue
 		}
 		body[n.name] = i
@@ -152,7 +151,7 @@ func (f *jobForm) input(secret string) (*connecthub.JobInput, map[string]string)
 	}
 	raw, err := json.Marshal(body)
 	if err != nil {
-		return nil, map[string]string{"": err.Error()}
+		return nil, []*connecthub.Error{connecthub.Errorf(connecthub.KindInvalid, "%s", err.Error())}
 	}
 	in, err := connecthub.DecodeJobInput(raw)
 	if err != nil {
@@ -161,18 +160,60 @@ func (f *jobForm) input(secret string) (*connecthub.JobInput, map[string]string)
 	return in, nil
 }
 
-// fieldErrors turns a service error into the form's errors: by field when
-// the error names one, else under "" (shown above the form).
-func fieldErrors(err error) map[string]string {
+// fieldErrors picks the error a form can show from a service error; nil
+// for an internal error, which is no fault of the form.
+func fieldErrors(err error) []*connecthub.Error {
 	var e *connecthub.Error
 	if !errors.As(err, &e) || e.Kind == connecthub.KindInternal {
 		return nil
 	}
-	field := e.Field
-	if e.Code == "job_exists" {
-		field = "id"
+	return []*connecthub.Error{e}
+}
+
+// valueCodes are the error codes whose message quotes the value typed.
+var valueCodes = map[string]bool{"unknown_handler": true, "handler_disabled": true, "invalid_timezone": true, "invalid_cron": true}
+
+// formErrors turns errors into the form's messages by field ("" is shown
+// above the form). English shows the API's own message, which is the most
+// precise; another language shows the catalog's message for the error's
+// code ("apierr.<code>"), chosen by code and field because the API's
+// messages are English, and the API's message only for a code the catalog
+// does not know.
+func (u *UI) formErrors(r *http.Request, f *jobForm, errs []*connecthub.Error) map[string]string {
+	lang := pickLanguage(r)
+	cat := u.pages.catalogs[lang]
+	out := make(map[string]string, len(errs))
+	for _, e := range errs {
+		field := e.Field
+		if e.Code == "job_exists" {
+			field = "id"
+		}
+		msg := e.Message
+		if key := "apierr." + e.Code; lang != "en" && cat[key] != "" {
+			if valueCodes[e.Code] {
+				msg = cat.T(key, f.value(field))
+			} else {
+				msg = cat.T(key)
+			}
+		}
+		if _, seen := out[field]; !seen {
+			out[field] = msg
+		}
 	}
-	return map[string]string{field: e.Message}
+	return out
+}
+
+// value is what the form holds for a field, for messages that quote it.
+func (f *jobForm) value(field string) string {
+	switch field {
+	case "handler":
+		return f.Handler
+	case "timezone":
+		return f.Timezone
+	case "cron_expr":
+		return f.CronExpr
+	}
+	return ""
 }
 
 // jobNew shows an empty form with the defaults of a new job.
@@ -204,7 +245,7 @@ func (u *UI) jobCreate(w http.ResponseWriter, r *http.Request) {
 	if errs == nil {
 		j, warnings, err := u.svc.JobCreateWithWarnings(r.Context(), in)
 		if err == nil {
-			savedFlash(w, r, "flash.job_created", j.ID, warnings)
+			u.savedFlash(w, r, "flash.job_created", j, warnings)
 			redirect(w, r, jobURL(j.ID))
 			return
 		}
@@ -213,7 +254,7 @@ func (u *UI) jobCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f.Errors, f.SecretDropped = errs, secret != ""
+	f.Errors, f.SecretDropped = u.formErrors(r, f, errs), secret != ""
 	u.showForm(w, r, http.StatusUnprocessableEntity, f)
 }
 
@@ -231,7 +272,7 @@ func (u *UI) jobUpdate(w http.ResponseWriter, r *http.Request) {
 	if errs == nil {
 		j, warnings, err := u.svc.JobUpdateWithWarnings(r.Context(), id, in)
 		if err == nil {
-			savedFlash(w, r, "flash.job_saved", j.ID, warnings)
+			u.savedFlash(w, r, "flash.job_saved", j, warnings)
 			redirect(w, r, jobURL(j.ID))
 			return
 		}
@@ -240,23 +281,34 @@ func (u *UI) jobUpdate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f.Errors, f.SecretDropped = errs, secret != ""
+	f.Errors, f.SecretDropped = u.formErrors(r, f, errs), secret != ""
 	u.showForm(w, r, http.StatusUnprocessableEntity, f)
 }
 
 // savedFlash confirms a save. A save the service accepted with warnings
 // (no active node serves the handler or the queue) says so instead, because
 // the job's runs may not execute until that is fixed.
-func savedFlash(w http.ResponseWriter, r *http.Request, key, id string, warnings []service.Warning) {
+// Like a validation message, a warning outside English is the catalog's
+// text for its code.
+func (u *UI) savedFlash(w http.ResponseWriter, r *http.Request, key string, j *connecthub.Job, warnings []service.Warning) {
 	if len(warnings) == 0 {
-		setFlash(w, r, key, id)
+		setFlash(w, r, key, j.ID)
 		return
 	}
+	lang := pickLanguage(r)
+	cat := u.pages.catalogs[lang]
 	msgs := make([]string, len(warnings))
 	for i, wr := range warnings {
 		msgs[i] = wr.Message
+		if k := "apierr." + wr.Code; lang != "en" && cat[k] != "" {
+			if wr.Code == service.WarnQueueUnserved {
+				msgs[i] = cat.T(k, j.Handler, j.Queue)
+			} else {
+				msgs[i] = cat.T(k, j.Handler)
+			}
+		}
 	}
-	setFlash(w, r, key+"_warn", id+"\x00"+strings.Join(msgs, " "))
+	setFlash(w, r, key+"_warn", j.ID+"\x00"+strings.Join(msgs, " "))
 }
 
 // showForm fills what the form page shows around the fields and renders it.
@@ -268,7 +320,7 @@ func (u *UI) showForm(w http.ResponseWriter, r *http.Request, status int, f *job
 	}
 	known := false
 	for _, h := range u.handlers(r.Context()) {
-		hv := newHandlerView(h)
+		hv := newHandlerView(h, pickLanguage(r))
 		hv.Selected = h.Name == f.Handler
 		known = known || hv.Selected
 		f.Handlers = append(f.Handlers, hv)
@@ -287,7 +339,7 @@ func (u *UI) showForm(w http.ResponseWriter, r *http.Request, status int, f *job
 		f.Calendars = append(f.Calendars, c.Name)
 	}
 	f.Loc = u.locOf(f.Timezone)
-	f.Preview = u.preview(r.Context(), f.CronExpr, f.Timezone, f.Calendar, f.CalendarMode)
+	f.Preview = u.preview(r, f.CronExpr, f.Timezone, f.Calendar, f.CalendarMode)
 	if f.Job != nil {
 		runs, _, err := u.svc.RunList(r.Context(), connecthub.RunFilter{JobID: f.Job.ID, Limit: 10})
 		if err != nil {
@@ -334,8 +386,8 @@ type previewView struct {
 }
 
 // preview computes the next fire times with the service, exactly as the
-// scheduler will.
-func (u *UI) preview(ctx context.Context, expr, tz, cal, mode string) previewView {
+// scheduler will; its error speaks the request's language.
+func (u *UI) preview(r *http.Request, expr, tz, cal, mode string) previewView {
 	if tz == "" {
 		tz = u.cfg.Timezone
 	}
@@ -347,12 +399,18 @@ func (u *UI) preview(ctx context.Context, expr, tz, cal, mode string) previewVie
 	if cal == "" {
 		mode = ""
 	}
-	times, skipped, err := u.svc.CronPreview(ctx, service.CronPreviewParams{
+	times, skipped, err := u.svc.CronPreview(r.Context(), service.CronPreviewParams{
 		Expr: expr, TZ: tz, N: previewCount, After: u.now(), Calendar: cal, Mode: mode})
 	if err != nil {
 		var e *connecthub.Error
 		if errors.As(err, &e) {
-			pv.Error = e.Message
+			// The preview's fields are named expr and tz in the service.
+			f := &jobForm{CronExpr: expr, Timezone: tz}
+			field := e.Field
+			if named, ok := map[string]string{"expr": "cron_expr", "tz": "timezone"}[e.Field]; ok {
+				field = named
+			}
+			pv.Error = u.formErrors(r, f, []*connecthub.Error{{Kind: e.Kind, Code: e.Code, Field: field, Message: e.Message}})[field]
 		} else {
 			pv.Error = err.Error()
 		}
@@ -366,7 +424,7 @@ func (u *UI) preview(ctx context.Context, expr, tz, cal, mode string) previewVie
 // field changes.
 func (u *UI) cronPreview(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	u.renderPartial(w, r, http.StatusOK, "job_form", "cron_preview", u.preview(r.Context(), q.Get("cron_expr"),
+	u.renderPartial(w, r, http.StatusOK, "job_form", "cron_preview", u.preview(r, q.Get("cron_expr"),
 		strings.TrimSpace(q.Get("timezone")), strings.TrimSpace(q.Get("calendar")), strings.TrimSpace(q.Get("calendar_mode"))))
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/httperr"
+	"github.com/connecthub/connecthub/internal/timefmt"
 )
 
 //go:embed templates/*.html
@@ -290,8 +291,10 @@ func asTime(v any) time.Time {
 	return time.Time{}
 }
 
-// when shows a time in loc (the job's timezone) with the UTC instant on
-// hover: <time datetime="…Z" title="… UTC">2026-03-01 20:00:00 CST</time>.
+// when shows a time in loc (the job's timezone) with its UTC offset, and
+// the UTC instant on hover:
+// <time datetime="…Z" title="… UTC">2026-03-01 20:00:00 <span class="tz">+08:00</span></time>.
+// The offset, never a zone abbreviation: "CST" is China and US Central.
 // Every part is formatted from a time value, and is escaped all the same.
 func (u *UI) when(v any, loc *time.Location) template.HTML {
 	t := asTime(v)
@@ -301,11 +304,11 @@ func (u *UI) when(v any, loc *time.Location) template.HTML {
 	if loc == nil {
 		loc = u.defLoc
 	}
-	lt := t.In(loc)
-	zone := lt.Format("MST")
+	human := timefmt.Human(t, loc)
+	wall, offset := human[:len(human)-7], human[len(human)-6:]
 	return template.HTML(fmt.Sprintf(`<time datetime="%s" title="%s">%s <span class="tz">%s</span></time>`,
 		html.EscapeString(t.UTC().Format(time.RFC3339)), html.EscapeString(formatUTC(t)),
-		html.EscapeString(lt.Format("2006-01-02 15:04:05")), html.EscapeString(zone)))
+		html.EscapeString(wall), html.EscapeString(offset)))
 }
 
 func formatUTC(t time.Time) string {

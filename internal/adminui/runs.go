@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/timefmt"
 )
 
 // runsPageSize is how many runs one page of the runs table shows.
@@ -203,10 +204,11 @@ func (u *UI) runDetail(w http.ResponseWriter, r *http.Request) {
 		}
 		run.FillDuration()
 	}
-	rv := runView{Run: run, Loc: u.defLoc, Log: chunk.Data, LogNext: chunk.Next, CSRF: u.sessions.CSRFToken(sessionOf(r))}
+	rv := runView{Run: run, Loc: u.defLoc, LogNext: chunk.Next, CSRF: u.sessions.CSRFToken(sessionOf(r))}
 	if j, err := u.svc.JobGet(r.Context(), run.JobID); err == nil {
 		rv.Job, rv.Loc = j, j.Location()
 	}
+	rv.Log = timefmt.LogLines(chunk.Data, rv.Loc)
 	snap := run.Snapshot
 	snapJSON, _ := json.Marshal(snap) // SecretCfg is never marshalled
 	rv.Snapshot = prettyJSON(snapJSON)
@@ -240,6 +242,11 @@ func (u *UI) runLogStream(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
+	// The lines show in the job's timezone, like the rest of the page.
+	loc := u.defLoc
+	if run, err := u.svc.RunGet(r.Context(), id); err == nil {
+		loc = u.jobLocations(r.Context())(run.JobID)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -260,7 +267,7 @@ func (u *UI) runLogStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if chunk.Data != "" {
-			data, _ := json.Marshal(chunk.Data)
+			data, _ := json.Marshal(timefmt.LogLines(chunk.Data, loc))
 			if _, err := fmt.Fprintf(w, "id: %d\nevent: log\ndata: %s\n\n", chunk.Next, data); err != nil {
 				return
 			}

@@ -9,10 +9,16 @@ import (
 	"github.com/connecthub/connecthub/internal/service"
 )
 
-// newHandlerView describes a handler for the form. Its schema's top-level
-// properties become documented fields, in the order the author wrote them.
-func newHandlerView(h service.HandlerInfo) handlerView {
+// newHandlerView describes a handler for the form in the page's language.
+// Its schema's top-level properties become documented fields, in the order
+// the author wrote them; the handler's translation, when it has one for
+// lang, replaces its description and its fields' help texts.
+func newHandlerView(h service.HandlerInfo, lang string) handlerView {
+	tr := h.Translations[lang]
 	hv := handlerView{Name: h.Name, Description: h.Description, SecretKeys: h.SecretKeys}
+	if tr.Description != "" {
+		hv.Description = tr.Description
+	}
 	raw := schemaBytes(h.ConfigSchema)
 	if len(raw) == 0 {
 		return hv
@@ -22,6 +28,11 @@ func newHandlerView(h service.HandlerInfo) handlerView {
 		// The service reports a broken schema when a job is saved; the form
 		// just offers no fields.
 		return hv
+	}
+	for i := range fields {
+		if d := tr.Fields[fields[i].Name]; d != "" {
+			fields[i].Description = d
+		}
 	}
 	hv.Fields = fields
 	hv.Example = exampleConfig(fields)

@@ -196,7 +196,7 @@ func TestPagesRender(t *testing.T) {
 	}
 	// Times show in the job's timezone with the UTC instant on hover.
 	p := b.get("/admin/jobs")
-	if !regexp.MustCompile(`<time datetime="[^"]+Z" title="[^"]+ UTC">[^<]+ <span class="tz">CST</span></time>`).MatchString(p.body) {
+	if !regexp.MustCompile(`<time datetime="[^"]+Z" title="[^"]+ UTC">[^<]+ <span class="tz">\+08:00</span></time>`).MatchString(p.body) {
 		t.Error("jobs page: next run time is not shown in the job's timezone with the UTC time on hover")
 	}
 }
@@ -335,16 +335,7 @@ func TestJobFormInlineErrorsAndSecretsNeverEchoed(t *testing.T) {
 	const secretValue = "s3cr3t-value-that-must-not-leak"
 	base := url.Values{"id": {"form.job"}, "handler": {"test.schema"}, "enabled": {"true"}, "timezone": {"UTC"},
 		"cron_expr": {"*/5 * * * *"}, "secret_cfg": {`{"api_key":"` + secretValue + `"}`}, "concurrency": {"forbid"}, "misfire": {"once"}}
-	with := func(kv ...string) url.Values {
-		v := url.Values{}
-		for k, vv := range base {
-			v[k] = vv
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			v.Set(kv[i], kv[i+1])
-		}
-		return v
-	}
+	with := func(kv ...string) url.Values { return formWith(base, kv...) }
 	for _, tc := range []struct {
 		name      string
 		form      url.Values
@@ -442,7 +433,7 @@ func TestCronPreview(t *testing.T) {
 	if n := strings.Count(p.body, "<li>"); n != 5 {
 		t.Fatalf("preview lists %d times, want 5:\n%s", n, p.body)
 	}
-	if strings.Count(p.body, "09:30:00 <span class=\"tz\">CST</span>") != 5 || strings.Count(p.body, "01:30:00 UTC") != 5 {
+	if strings.Count(p.body, "09:30:00 <span class=\"tz\">+08:00</span>") != 5 || strings.Count(p.body, "01:30:00 UTC") != 5 {
 		t.Errorf("times not in the job's timezone with UTC on hover:\n%s", p.body)
 	}
 	for q, want := range map[string]string{
@@ -653,6 +644,14 @@ func TestErrorPagesAreFriendly(t *testing.T) {
 		if !strings.Contains(p.body, "Go to the dashboard") || strings.Contains(p.body, "goroutine") || strings.Contains(p.body, ".go:") {
 			t.Errorf("%s: not the friendly error page:\n%s", path, p.body)
 		}
+		// Every error page of a signed-in person keeps the navigation.
+		if !strings.Contains(p.body, `<nav class="mainnav"`) || !strings.Contains(p.body, `href="/admin/runs"`) {
+			t.Errorf("%s: the error page has no navigation:\n%s", path, p.body)
+		}
+	}
+	// Without a session an unknown admin page asks for the login first.
+	if p := e.browser().get("/admin/no/such/page"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/admin/login?next=") {
+		t.Errorf("unknown admin page without a session: %d %q", p.status, p.header.Get("Location"))
 	}
 	// In Chinese too.
 	p := b.get("/admin/runs/nope", "Accept-Language", "zh-CN,zh;q=0.9")

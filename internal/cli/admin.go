@@ -21,6 +21,7 @@ import (
 	"github.com/connecthub/connecthub/internal/server"
 	"github.com/connecthub/connecthub/internal/store/pgstore"
 	"github.com/connecthub/connecthub/internal/store/sqlitestore"
+	"github.com/connecthub/connecthub/internal/timefmt"
 )
 
 func newMigrateCmd(env *Env) *cobra.Command {
@@ -147,7 +148,7 @@ func newCronCmd(env *Env) *cobra.Command {
 	var cf clientFlags
 	next := &cobra.Command{
 		Use:   "next EXPR",
-		Short: "Print the next fire times of a cron expression, one RFC 3339 time per line",
+		Short: "Print the next fire times of a cron expression, one RFC 3339 time with its offset per line",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if calName != "" || calMode != "" {
@@ -166,10 +167,7 @@ func newCronCmd(env *Env) *cobra.Command {
 				return err
 			}
 			if tz == "" {
-				tz = env.Getenv("CONNECTHUB_TIMEZONE")
-			}
-			if tz == "" {
-				tz = "Asia/Shanghai"
+				tz = defaultTimezone(env)
 			}
 			loc, err := time.LoadLocation(tz)
 			if err != nil || strings.EqualFold(tz, "local") {
@@ -189,7 +187,9 @@ func newCronCmd(env *Env) *cobra.Command {
 				return fmt.Errorf("%q never fires", args[0])
 			}
 			for _, t := range times {
-				fmt.Fprintln(env.Stdout, t.In(loc).Format(time.RFC3339))
+				// Always the numeric offset: "+00:00" for London in winter,
+				// where "Z" would read as if --tz had been ignored.
+				fmt.Fprintln(env.Stdout, timefmt.RFC3339(t, loc))
 			}
 			return nil
 		},

@@ -41,10 +41,12 @@ type Env struct {
 	DotEnv string
 }
 
-// exitError carries a specific exit code.
+// exitError carries a specific exit code. A silent one is not printed:
+// the command already told the person everything (a followed run's outcome).
 type exitError struct {
-	code int
-	err  error
+	code   int
+	err    error
+	silent bool
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
@@ -85,11 +87,14 @@ func Run(ctx context.Context, env Env) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(env.Stderr, "connecthub: %s\n", oneLine(err.Error()))
 	var ee *exitError
 	if errors.As(err, &ee) {
+		if !ee.silent {
+			fmt.Fprintf(env.Stderr, "connecthub: %s\n", oneLine(err.Error()))
+		}
 		return ee.code
 	}
+	fmt.Fprintf(env.Stderr, "connecthub: %s\n", oneLine(err.Error()))
 	if isUsage(err) {
 		return 2
 	}
@@ -119,7 +124,9 @@ func newRoot(env *Env) *cobra.Command {
 		SilenceErrors: true,
 		Version:       connecthub.Version,
 	}
+	// Our own completion command (help.go) replaces cobra's.
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetHelpCommand(helpCommand(root))
 	root.AddCommand(
 		newServeCmd(env),
 		newMigrateCmd(env),
@@ -128,6 +135,7 @@ func newRoot(env *Env) *cobra.Command {
 		newVersionCmd(env),
 		newCronCmd(env),
 		newCalendarCmd(env),
+		newQueueCmd(env),
 		newKeygenCmd(env),
 		newJobCmd(env),
 		newRunCmd(env),
@@ -135,7 +143,10 @@ func newRoot(env *Env) *cobra.Command {
 		newTokenCmd(env),
 		newUserCmd(env),
 		newNodesCmd(env),
+		newNotifyCmd(env),
 		newSecretsCmd(env), newBackupCmd(env), newRestoreCmd(env),
+		newCompletionCmd(env),
 	)
+	addExamples(root)
 	return root
 }

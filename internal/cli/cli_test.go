@@ -128,6 +128,9 @@ func TestCLILocalCommands(t *testing.T) {
 		{"cron next", []string{"cron", "next", "0 2 * * *", "--tz", "America/New_York", "-n", "3", "--after", "2026-03-07T12:00:00Z"}, 0, func(o string) bool {
 			return o == "2026-03-08T03:00:00-04:00\n2026-03-09T02:00:00-04:00\n2026-03-10T02:00:00-04:00\n"
 		}},
+		{"cron next at UTC+0", []string{"cron", "next", "0 2 * * *", "--tz", "Europe/London", "-n", "2", "--after", "2026-12-06T12:00:00Z"}, 0, func(o string) bool {
+			return o == "2026-12-07T02:00:00+00:00\n2026-12-08T02:00:00+00:00\n"
+		}},
 		{"cron next bad", []string{"cron", "next", "99 * * * *"}, 1, nil},
 		{"cron next bad tz", []string{"cron", "next", "@daily", "--tz", "Nowhere/Land"}, 2, nil},
 		{"keygen", []string{"keygen"}, 0, func(o string) bool { return len(strings.TrimSpace(o)) == 44 }},

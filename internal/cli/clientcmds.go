@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
+	"github.com/connecthub/connecthub/internal/timefmt"
 )
 
 // clientFlags locate the server for client commands.
@@ -81,10 +83,18 @@ func newJobCmd(env *Env) *cobra.Command {
 			if cf.asJSON {
 				return writeJSONOut(env, page)
 			}
+			if len(page.Jobs) == 0 {
+				if q != "" || handlerName != "" || enabled != "" {
+					fmt.Fprintln(env.Stdout, "no jobs match these filters")
+				} else {
+					fmt.Fprintln(env.Stdout, "no jobs yet: create one with `connecthub job create --id ID --handler NAME` (see `connecthub job create --help`)")
+				}
+				return nil
+			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tENABLED\tHANDLER\tCRON\tTIMEZONE\tNEXT RUN")
 			for _, j := range page.Jobs {
-				fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%s\n", j.ID, j.Enabled, j.Handler, dash(j.CronExpr), j.Timezone, fmtTime(j.NextRunAt, j.Timezone))
+				fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%s\n", j.ID, j.Enabled, j.Handler, dash(j.CronExpr), j.Timezone, fmtTime(env, j.NextRunAt, j.Timezone))
 			}
 			return tw.Flush()
 		},
@@ -156,6 +166,8 @@ func newJobCmd(env *Env) *cobra.Command {
 	uf.register(update, false)
 
 	var follow bool
+	var paramPairs []string
+	var paramsFile string
 	run := &cobra.Command{
 		Use: "run ID", Short: "Run a job now", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -163,17 +175,28 @@ func newJobCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := c.RunJob(cmd.Context(), args[0])
+			params, err := runParams(env, paramsFile, paramPairs)
+			if err != nil {
+				return err
+			}
+			var r *connecthub.Run
+			if params == nil {
+				r, err = c.RunJob(cmd.Context(), args[0])
+			} else {
+				r, err = c.RunJobWith(cmd.Context(), args[0], params)
+			}
 			if err != nil {
 				return err
 			}
 			if !follow {
-				return printRun(env, r, cf.asJSON)
+				return printRun(cmd.Context(), env, c, r, cf.asJSON)
 			}
 			return followRun(cmd, env, c, r.ID)
 		},
 	}
 	run.Flags().BoolVarP(&follow, "follow", "f", false, "follow the run's log until it ends (exit 1 unless SUCCESS)")
+	run.Flags().StringArrayVar(&paramPairs, "param", nil, "a parameter for this run only, key=value (JSON values allowed); repeatable")
+	run.Flags().StringVar(&paramsFile, "params-file", "", "parameters for this run only from a JSON object file (- for stdin)")
 
 	toggle := func(use string, on bool) *cobra.Command {
 		return &cobra.Command{
@@ -220,50 +243,57 @@ func newJobCmd(env *Env) *cobra.Command {
 // jobFlags build a job body from flags or a file.
 type jobFlags struct {
 	file, id, description, cronExpr, tz, handler, config, secret, timeout, concurrency, misfire, queue string
+	retryBackoff, misfireWindow                                                                        string
 	maxAttempts, priority                                                                              int
 	disabled                                                                                           bool
 	calendar, calendarMode                                                                             string
 }
 
+// register declares the job's fields as flags. On create a flag shows the
+// default the server applies when it is left out; on update a flag left out
+// keeps the job's current value, so no default is shown.
 func (f *jobFlags) register(cmd *cobra.Command, create bool) {
 	fl := cmd.Flags()
-	fl.StringVarP(&f.file, "file", "f", "", "JSON body from a file, - for stdin")
+	def := func(v string) string {
+		if create {
+			return v
+		}
+		return ""
+	}
+	fl.StringVarP(&f.file, "file", "f", "", "JSON body from a file, - for stdin (the field flags are then ignored)")
 	if create {
-		fl.StringVar(&f.id, "id", "", "job id")
+		fl.StringVar(&f.id, "id", "", "job id: 1-128 characters of A-Z a-z 0-9 . _ : - (required without --file)")
 		fl.BoolVar(&f.disabled, "disabled", false, "create the job disabled")
 	}
 	fl.StringVar(&f.description, "description", "", "description")
-	fl.StringVar(&f.cronExpr, "cron", "", `cron expression, e.g. "0 2 * * *"`)
-	fl.StringVar(&f.tz, "tz", "", "IANA timezone")
-	fl.StringVar(&f.handler, "handler", "", "handler name")
+	fl.StringVar(&f.cronExpr, "cron", "", `cron expression, e.g. "0 2 * * *" (none: the job runs only when asked)`)
+	fl.StringVar(&f.tz, "tz", "", "IANA timezone of the cron expression (default the server's CONNECTHUB_TIMEZONE)")
+	fl.StringVar(&f.handler, "handler", "", "handler name, e.g. noop, sleep, httpcall (GET /api/v1/handlers lists them)")
 	fl.StringVar(&f.config, "config", "", "public_cfg as a JSON object")
-	fl.StringVar(&f.secret, "secret", "", "secret_cfg as a JSON object (write-only)")
-	fl.StringVar(&f.timeout, "timeout", "", `timeout, e.g. "5m"`)
-	fl.IntVar(&f.maxAttempts, "max-attempts", 0, "attempts before the run fails")
-	fl.StringVar(&f.concurrency, "concurrency", "", "forbid, allow or replace")
-	fl.StringVar(&f.misfire, "misfire", "", "skip, once or all")
-	fl.StringVar(&f.queue, "queue", "", "queue")
-	fl.IntVar(&f.priority, "priority", 0, "priority (higher first)")
+	fl.StringVar(&f.secret, "secret", "", "secret_cfg as a JSON object (write-only, encrypted, never shown)")
+	fl.StringVar(&f.timeout, "timeout", def("0s"), `longest a run may take, e.g. "5m"; 0s = no timeout`)
+	fl.IntVar(&f.maxAttempts, "max-attempts", defInt(create, 1), "attempts before the run fails (1 = no retry)")
+	fl.StringVar(&f.retryBackoff, "retry-backoff", def(connecthub.DefaultRetryBackoff.String()), `wait before the 2nd attempt, doubling each time up to 1h, e.g. "30s"`)
+	fl.StringVar(&f.concurrency, "concurrency", def(connecthub.ConcurrencyForbid), "when a slot fires while a run is active: forbid (skip it), allow or replace")
+	fl.StringVar(&f.misfire, "misfire", def(connecthub.MisfireOnce), "slots missed while no scheduler ran: skip, once (the latest) or all")
+	fl.StringVar(&f.misfireWindow, "misfire-window", def(connecthub.DefaultMisfireWindow.String()), `how old a missed slot may be and still fire, e.g. "1h"`)
+	fl.StringVar(&f.queue, "queue", def(connecthub.DefaultQueue), "queue whose workers run it")
+	fl.IntVar(&f.priority, "priority", 0, "priority within the queue (higher first)")
 	fl.StringVar(&f.calendar, "calendar", "", `working-day calendar, e.g. "cn" ("" for none)`)
 	fl.StringVar(&f.calendarMode, "calendar-mode", "", "workdays (default with a calendar) or skip_holidays")
 }
 
+// defInt is an integer flag's default: shown on create, zero on update.
+func defInt(create bool, v int) int {
+	if create {
+		return v
+	}
+	return 0
+}
+
 func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMessage, error) {
 	if f.file != "" {
-		var data []byte
-		var err error
-		if f.file == "-" {
-			data, err = io.ReadAll(env.Stdin)
-		} else {
-			data, err = os.ReadFile(f.file)
-		}
-		if err != nil {
-			return nil, usageError("--file: %v", err)
-		}
-		if !json.Valid(data) {
-			return nil, usageError("--file %s: not valid JSON", f.file)
-		}
-		return data, nil
+		return readJSONFile(env, f.file)
 	}
 	m := map[string]any{}
 	changed := cmd.Flags().Changed
@@ -281,6 +311,8 @@ func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMess
 	set("max-attempts", "max_attempts", f.maxAttempts)
 	set("concurrency", "concurrency", f.concurrency)
 	set("misfire", "misfire", f.misfire)
+	set("misfire-window", "misfire_window", f.misfireWindow)
+	set("retry-backoff", "retry_backoff", f.retryBackoff)
 	set("queue", "queue", f.queue)
 	set("priority", "priority", f.priority)
 	set("calendar", "calendar", f.calendar)
@@ -335,12 +367,17 @@ func newRunCmd(env *Env) *cobra.Command {
 			if cf.asJSON {
 				return writeJSONOut(env, page)
 			}
+			if len(page.Runs) == 0 {
+				fmt.Fprintln(env.Stdout, emptyRuns(jobID, status, trigger))
+				return nil
+			}
+			zones := newZones(env, c)
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tJOB\tSTATUS\tTRIGGER\tATTEMPT\tSCHEDULED FOR\tDURATION\tERROR")
 			for i := range page.Runs {
 				r := &page.Runs[i]
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.ID, r.JobID, r.Status, r.Trigger, r.Attempt, r.MaxAttempts,
-					r.ScheduledFor.Local().Format(time.RFC3339), fmtDuration(r.Duration), truncate(oneLine(r.Error), 60))
+					timefmt.Human(r.ScheduledFor, zones.of(cmd.Context(), r.JobID)), fmtDuration(r.Duration), truncate(oneLine(r.Error), 60))
 			}
 			return tw.Flush()
 		},
@@ -361,7 +398,7 @@ func newRunCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printRun(env, r, cf.asJSON)
+			return printRun(cmd.Context(), env, c, r, cf.asJSON)
 		},
 	}
 	action := func(use, short string, do func(*client.Client, *cobra.Command, string) (*connecthub.Run, error)) *cobra.Command {
@@ -376,7 +413,7 @@ func newRunCmd(env *Env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printRun(env, r, cf.asJSON)
+				return printRun(cmd.Context(), env, c, r, cf.asJSON)
 			},
 		}
 	}
@@ -397,31 +434,25 @@ func newRunCmd(env *Env) *cobra.Command {
 			if follow {
 				return followRun(cmd, env, c, args[0])
 			}
+			r, err := c.GetRun(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
 			text, _, err := c.RunLog(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			_, err = io.WriteString(env.Stdout, text)
+			if text == "" {
+				fmt.Fprintf(env.Stderr, "run %s has no log lines (status %s)\n", r.ID, r.Status)
+				return nil
+			}
+			_, err = io.WriteString(env.Stdout, timefmt.LogLines(text, newZones(env, c).of(cmd.Context(), r.JobID)))
 			return err
 		},
 	}
 	logs.Flags().BoolVarP(&follow, "follow", "f", false, "follow the log until the run ends (exit 1 unless SUCCESS)")
 	cmd.AddCommand(list, get, retry, cancel, logs)
 	return cmd
-}
-
-// followRun streams a run's log and exits non-zero unless it succeeded, so
-// scripts can `connecthub job run X -f && next-step`.
-func followRun(cmd *cobra.Command, env *Env, c *client.Client, id string) error {
-	status, err := c.FollowRunLog(cmd.Context(), id, env.Stdout)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stderr, "run %s ended %s\n", id, status)
-	if status != connecthub.StatusSuccess {
-		return &exitError{code: 1, err: fmt.Errorf("run %s ended %s", id, status)}
-	}
-	return nil
 }
 
 // printSavedJob prints a saved job and, for people, its warnings on stderr
@@ -451,33 +482,36 @@ func printJob(env *Env, j *connecthub.Job, asJSON bool) error {
 	if j.Calendar != "" {
 		row("calendar", j.Calendar+" ("+j.CalendarMode+")")
 	}
-	row("next run", fmtTime(j.NextRunAt, j.Timezone))
-	row("last run", fmtTime(j.LastRunAt, j.Timezone))
+	row("next run", fmtTime(env, j.NextRunAt, j.Timezone))
+	row("last run", fmtTime(env, j.LastRunAt, j.Timezone))
 	row("public_cfg", string(j.PublicCfg))
 	row("secret keys", dash(strings.Join(j.SecretKeys, ", ")))
-	row("timeout", j.Timeout.String())
+	row("timeout", fmtTimeout(j.Timeout))
 	row("max attempts", strconv.Itoa(j.MaxAttempts))
+	row("retry backoff", j.RetryBackoff.String())
 	row("concurrency", j.Concurrency)
-	row("misfire", j.Misfire)
+	row("misfire", fmt.Sprintf("%s (window %s)", j.Misfire, j.MisfireWindow))
 	row("queue", fmt.Sprintf("%s (priority %d)", j.Queue, j.Priority))
 	return tw.Flush()
 }
 
-func printRun(env *Env, r *connecthub.Run, asJSON bool) error {
+// printRun shows a run, its times in its job's timezone.
+func printRun(ctx context.Context, env *Env, c *client.Client, r *connecthub.Run, asJSON bool) error {
 	if asJSON {
 		return writeJSONOut(env, r)
 	}
+	loc := newZones(env, c).of(ctx, r.JobID)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	row("id", r.ID)
 	row("job", r.JobID)
 	row("status", string(r.Status))
 	row("trigger", string(r.Trigger))
-	row("scheduled for", r.ScheduledFor.Local().Format(time.RFC3339))
+	row("scheduled for", dash(timefmt.Human(r.ScheduledFor, loc)))
 	row("attempt", fmt.Sprintf("%d/%d", r.Attempt, r.MaxAttempts))
 	row("node", dash(r.Node))
-	row("started", fmtTime(r.StartedAt, ""))
-	row("finished", fmtTime(r.FinishedAt, ""))
+	row("started", dash(timefmt.Ptr(r.StartedAt, loc)))
+	row("finished", dash(timefmt.Ptr(r.FinishedAt, loc)))
 	row("duration", fmtDuration(r.Duration))
 	row("message", dash(r.Message))
 	row("error", dash(r.Error))
@@ -503,16 +537,6 @@ func dash(s string) string {
 	return s
 }
 
-func fmtTime(t *time.Time, tz string) string {
-	if t == nil || t.IsZero() {
-		return "-"
-	}
-	if loc, err := time.LoadLocation(tz); err == nil && tz != "" {
-		return t.In(loc).Format(time.RFC3339)
-	}
-	return t.Local().Format(time.RFC3339)
-}
-
 func fmtDuration(d *connecthub.Duration) string {
 	if d == nil {
 		return "-"
@@ -526,4 +550,42 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// emptyRuns says why a runs table is empty and what to do about it.
+func emptyRuns(jobID, status, trigger string) string {
+	if status != "" || trigger != "" {
+		return "no runs match these filters"
+	}
+	if jobID != "" {
+		return fmt.Sprintf("job %s has no runs yet: start one with `connecthub job run %s -f`", jobID, jobID)
+	}
+	return "no runs yet: start one with `connecthub job run ID -f`"
+}
+
+// fmtTimeout says what a zero timeout means rather than printing "0s".
+func fmtTimeout(d connecthub.Duration) string {
+	if d == 0 {
+		return "0s (no timeout)"
+	}
+	return d.String()
+}
+
+// readJSONFile reads a request body given as --file: a path, or - for
+// stdin. It must be JSON.
+func readJSONFile(env *Env, file string) (json.RawMessage, error) {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = io.ReadAll(env.Stdin)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, usageError("--file: %v", err)
+	}
+	if !json.Valid(data) {
+		return nil, usageError("--file %s: not valid JSON", file)
+	}
+	return data, nil
 }

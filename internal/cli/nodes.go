@@ -38,12 +38,16 @@ func newNodesCmd(env *Env) *cobra.Command {
 				}
 				return writeJSONOut(env, map[string]any{"nodes": nodes})
 			}
+			if len(nodes) == 0 {
+				fmt.Fprintln(env.Stdout, "no nodes: start `connecthub serve` (which runs workers unless CONNECTHUB_WORKERS=0) or `connecthub worker`")
+				return nil
+			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tKIND\tSTATE\tSETTING\tRUNNING/MAX\tLAST HEARTBEAT\tQUEUES\tHANDLERS")
 			for _, n := range nodes {
 				hb := n.LastHeartbeat
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", n.Name, n.Kind, n.PresentState, n.SettingState,
-					n.Running, n.MaxConcurrency, fmtTime(&hb, ""), dash(strings.Join(n.Queues, ",")), handlerSummary(n.Handlers))
+					n.Running, n.MaxConcurrency, fmtTime(env, &hb, ""), dash(strings.Join(n.Queues, ",")), handlerSummary(n.Handlers))
 			}
 			return tw.Flush()
 		},

@@ -58,6 +58,9 @@ func startProc(t *testing.T, dataDir string, env map[string]string) *proc {
 		vars[k] = v
 	}
 	for k, v := range vars {
+		if v == "" {
+			continue // an empty value unsets a default of the tests
+		}
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Dir = dataDir

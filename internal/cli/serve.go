@@ -16,11 +16,11 @@ type serverFlags struct {
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, withServe bool) {
-	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "data directory (CONNECTHUB_DATA_DIR)")
-	cmd.Flags().StringVar(&f.dbURL, "db-url", "", "database URL (CONNECTHUB_DB_URL)")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "data directory (CONNECTHUB_DATA_DIR, default ./data)")
+	cmd.Flags().StringVar(&f.dbURL, "db-url", "", "database URL (CONNECTHUB_DB_URL, default sqlite://<data dir>/connecthub.db)")
 	if withServe {
-		cmd.Flags().StringVar(&f.listen, "listen", "", "listen address (CONNECTHUB_LISTEN)")
-		cmd.Flags().StringVar(&f.workers, "workers", "", "concurrent runs of this node, 0 = none (CONNECTHUB_WORKERS)")
+		cmd.Flags().StringVar(&f.listen, "listen", "", "listen address, host:port; an empty host is every interface (CONNECTHUB_LISTEN, default :8000)")
+		cmd.Flags().StringVar(&f.workers, "workers", "", "concurrent runs of this node, 0 = none (CONNECTHUB_WORKERS, default 20)")
 	}
 }
 

@@ -78,11 +78,15 @@ func newTokenCmd(env *Env) *cobra.Command {
 				}
 				return writeJSONOut(env, map[string]any{"tokens": tokens})
 			}
+			if len(tokens) == 0 {
+				fmt.Fprintln(env.Stdout, "no API tokens yet: create one with `connecthub token create --name NAME --scope worker|admin`")
+				return nil
+			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED\tNODE PREFIX\tQUEUES")
 			for _, t := range tokens {
 				created := t.CreatedAt
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, fmtTime(&created, ""), fmtTime(t.LastUsedAt, ""), fmtTime(t.RevokedAt, ""),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, fmtTime(env, &created, ""), fmtTime(env, t.LastUsedAt, ""), fmtTime(env, t.RevokedAt, ""),
 					dash(t.NodePrefix), dash(strings.Join(t.Queues, ",")))
 			}
 			return tw.Flush()

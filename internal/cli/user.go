@@ -79,7 +79,7 @@ func newUserCmd(env *Env) *cobra.Command {
 			fmt.Fprintln(tw, "USERNAME\tDISPLAY NAME\tROLE\tDISABLED\tCREATED\tLAST LOGIN")
 			for _, u := range users {
 				created := u.CreatedAt
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", u.Username, dash(u.DisplayName), u.Role, u.Disabled, fmtTime(&created, ""), fmtTime(u.LastLoginAt, ""))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", u.Username, dash(u.DisplayName), u.Role, u.Disabled, fmtTime(env, &created, ""), fmtTime(env, u.LastLoginAt, ""))
 			}
 			return tw.Flush()
 		},

@@ -279,7 +279,8 @@ func TestWorkerPythonExample(t *testing.T) {
 		Echo    map[string]any `json:"echo"`
 		Attempt int            `json:"attempt"`
 	}
-	if err := json.Unmarshal(run.Result, &result); err != nil || result.Attempt != 1 || result.Echo["lines"] != 2.0 || run.Node != "py-e2e" || run.Message != "echoed" {
+	if err := json.Unmarshal(run.Result, &result); err != nil || result.Attempt != 1 || result.Echo["lines"] != 2.0 || run.Node != "py-e2e" ||
+		run.Message != "echoed\n\nWarnings (1):\nthis line is summarised in the run's message" {
 		t.Errorf("run: node %q message %q result %s\n%s", run.Node, run.Message, run.Result, logs.String())
 	}
 	log, _, err := s.client.RunLog(context.Background(), run.ID)

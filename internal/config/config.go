@@ -64,6 +64,10 @@ type Config struct {
 	// Timezone is the default IANA timezone of jobs' cron expressions.
 	// Default "Asia/Shanghai".
 	Timezone string `env:"CONNECTHUB_TIMEZONE"`
+	// PublicURL is the address operators reach this server at (behind
+	// the load balancer), used for links in notifications. Empty: messages
+	// carry no link.
+	PublicURL string `env:"CONNECTHUB_PUBLIC_URL"`
 	// Workers is how many runs this node executes at once. 0 means this
 	// serve process runs no worker (only API and scheduler). Default 20.
 	// WithDefaults leaves it alone, because 0 is a meaningful setting.
@@ -84,6 +88,11 @@ type Config struct {
 	// ShutdownTimeout is how long in-flight runs may finish after SIGTERM
 	// before they are cancelled and handed back. Default 25s.
 	ShutdownTimeout time.Duration `env:"CONNECTHUB_SHUTDOWN_TIMEOUT"`
+	// ShutdownDelay is how long a serve node keeps serving after SIGTERM,
+	// with /health/ready already 503, before it stops the scheduler and
+	// claims: the time a load balancer needs to take it out of rotation.
+	// Default 0 (no delay).
+	ShutdownDelay time.Duration `env:"CONNECTHUB_SHUTDOWN_DELAY"`
 	// RunLogMaxBytes caps each run's stored log. Default 204800 (200 KiB).
 	RunLogMaxBytes int `env:"CONNECTHUB_RUN_LOG_MAX_BYTES"`
 	// LogDir, when set, receives a rotating connecthub.log in addition to

@@ -159,12 +159,14 @@ func TestLoadGood(t *testing.T) {
 				"CONNECTHUB_ADMIN_PASSWORD":    "hunter2 with spaces",
 				"CONNECTHUB_SESSION_TTL":       "1h30m",
 				"CONNECTHUB_TIMEZONE":          "Europe/Berlin",
+				"CONNECTHUB_PUBLIC_URL":        "https://hub.example.com/",
 				"CONNECTHUB_WORKERS":           "4",
 				"CONNECTHUB_QUEUES":            "default,reports",
 				"CONNECTHUB_LEASE_TTL":         "1m",
 				"CONNECTHUB_HEARTBEAT":         "10s",
 				"CONNECTHUB_NODE_DEAD_AFTER":   "2m",
 				"CONNECTHUB_SHUTDOWN_TIMEOUT":  "0s",
+				"CONNECTHUB_SHUTDOWN_DELAY":    "5s",
 				"CONNECTHUB_RUN_LOG_MAX_BYTES": "1024",
 				"CONNECTHUB_LOG_DIR":           "/var/log/connecthub",
 				"CONNECTHUB_LOG_FORMAT":        "json",
@@ -193,12 +195,14 @@ func TestLoadGood(t *testing.T) {
 					SessionTTL:      90 * time.Minute,
 					AuditRetention:  90 * 24 * time.Hour,
 					Timezone:        "Europe/Berlin",
+					PublicURL:       "https://hub.example.com/",
 					Workers:         4,
 					Queues:          []string{"default", "reports"},
 					LeaseTTL:        time.Minute,
 					Heartbeat:       10 * time.Second,
 					NodeDeadAfter:   2 * time.Minute,
 					ShutdownTimeout: 0,
+					ShutdownDelay:   5 * time.Second,
 					RunLogMaxBytes:  1024,
 					LogDir:          "/var/log/connecthub",
 					LogFormat:       "json",
@@ -372,6 +376,8 @@ func TestLoadBad(t *testing.T) {
 			[]string{`CONNECTHUB_LOG_FORMAT: must be text or json, got "xml"`}},
 		{"unknown log level", envMap{"CONNECTHUB_LOG_LEVEL": "verbose"},
 			[]string{`CONNECTHUB_LOG_LEVEL: must be debug, info, warn or error, got "verbose"`}},
+		{"public url not absolute", envMap{"CONNECTHUB_PUBLIC_URL": "hub.example.com"},
+			[]string{`CONNECTHUB_PUBLIC_URL: must be an absolute http(s) URL like https://hub.example.com`}},
 		{"unknown timezone", envMap{"CONNECTHUB_TIMEZONE": "Mars/Olympus_Mons"},
 			[]string{`CONNECTHUB_TIMEZONE: unknown timezone "Mars/Olympus_Mons" (use an IANA name such as Asia/Shanghai or UTC)`}},
 		{"heartbeat not shorter than lease", envMap{"CONNECTHUB_HEARTBEAT": "30s"},
@@ -379,10 +385,12 @@ func TestLoadBad(t *testing.T) {
 				"CONNECTHUB_HEARTBEAT: must be shorter than CONNECTHUB_LEASE_TTL (30s), got 30s",
 				"CONNECTHUB_HEARTBEAT: must be shorter than CONNECTHUB_NODE_DEAD_AFTER (30s), got 30s",
 			}},
-		{"negative durations", envMap{"CONNECTHUB_LEASE_TTL": "-1s", "CONNECTHUB_SHUTDOWN_TIMEOUT": "-5s", "CONNECTHUB_NODE_DEAD_AFTER": "-1m"},
+		{"negative durations", envMap{"CONNECTHUB_LEASE_TTL": "-1s", "CONNECTHUB_SHUTDOWN_TIMEOUT": "-5s", "CONNECTHUB_NODE_DEAD_AFTER": "-1m",
+			"CONNECTHUB_SHUTDOWN_DELAY": "-2s"},
 			[]string{
 				"CONNECTHUB_LEASE_TTL: must be > 0, got -1s",
 				"CONNECTHUB_SHUTDOWN_TIMEOUT: must be >= 0, got -5s",
+				"CONNECTHUB_SHUTDOWN_DELAY: must be >= 0, got -2s",
 				"CONNECTHUB_NODE_DEAD_AFTER: must be > 0, got -1m",
 			}},
 		{"zero values are errors, not defaults", envMap{
@@ -568,8 +576,17 @@ func TestFormatDuration(t *testing.T) {
 func TestVariablesMatchTheStruct(t *testing.T) {
 	t.Parallel()
 	names := Variables()
-	if len(names) != 30 {
-		t.Errorf("Variables() has %d names, want 30: %q", len(names), names)
+	// Every env-tagged field of Config, counted here independently of
+	// Variables, is one variable.
+	tagged := 0
+	ct := reflect.TypeOf(Config{})
+	for i := range ct.NumField() {
+		if ct.Field(i).Tag.Get("env") != "" {
+			tagged++
+		}
+	}
+	if len(names) != tagged || tagged < 30 {
+		t.Errorf("Variables() has %d names, Config has %d env fields: %q", len(names), tagged, names)
 	}
 	seen := map[string]bool{}
 	for _, n := range names {

@@ -45,6 +45,11 @@ func (c *Config) Validate() error {
 	if err := checkListen(c.Listen); err != nil {
 		bad("CONNECTHUB_LISTEN", "%v", err)
 	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("CONNECTHUB_PUBLIC_URL", "must be an absolute http(s) URL like https://hub.example.com")
+		}
+	}
 	if c.DataDir == "" {
 		bad("CONNECTHUB_DATA_DIR", "must not be empty")
 	}
@@ -114,6 +119,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("CONNECTHUB_SHUTDOWN_TIMEOUT", "must be >= 0, got %s", formatDuration(c.ShutdownTimeout))
+	}
+	if c.ShutdownDelay < 0 {
+		bad("CONNECTHUB_SHUTDOWN_DELAY", "must be >= 0, got %s", formatDuration(c.ShutdownDelay))
 	}
 	if c.RunLogMaxBytes < minRunLogMaxBytes || c.RunLogMaxBytes > maxRunLogMaxBytes {
 		bad("CONNECTHUB_RUN_LOG_MAX_BYTES", "must be between %d and %d, got %d",

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -72,8 +74,23 @@ func (a *API) jobDelete(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// jobRun enqueues a run now. The body is optional: {"params": {...}} runs
+// with those parameters merged over the job's public_cfg (see
+// service.RunNowWith); any other field is a 400.
 func (a *API) jobRun(w http.ResponseWriter, r *http.Request) error {
-	run, err := a.svc.RunNow(r.Context(), r.PathValue("id"), requester(r))
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Params json.RawMessage `json:"params"`
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := unmarshalBody(body, &in, true); err != nil {
+			return err
+		}
+	}
+	run, err := a.svc.RunNowWith(r.Context(), r.PathValue("id"), requester(r), in.Params)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/auth"
+	"github.com/connecthub/connecthub/internal/notify"
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/workerproto"
 )
@@ -64,6 +65,9 @@ type Config struct {
 	// draws on one budget. nil means a Guard of the API's own with the
 	// default budget and no trusted proxies.
 	Guard *auth.Guard
+	// Notify serves channels, alert rules and the delivery log
+	// (notify.go); nil answers those routes 503.
+	Notify *notify.Service
 }
 
 // SessionChecker verifies the admin UI's session cookie; auth.Manager
@@ -152,6 +156,7 @@ func (a *API) routes() {
 	api("GET /api/v1/cron/next", connecthub.RoleViewer, a.cronNext)
 	api("GET /api/v1/stats", connecthub.RoleViewer, a.stats)
 	a.calendarRoutes(api)
+	a.queueRoutes(api)
 	a.tokenRoutes(api)
 	a.sessionRoutes(api)
 	a.userRoutes(api)
@@ -159,6 +164,7 @@ func (a *API) routes() {
 	a.workerRoutes(api)
 	a.nodeRoutes(api)
 	a.procRoutes(api)
+	a.notifyRoutes(api)
 	api("/api/v1/", connecthub.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
 		return connecthub.Errorf(connecthub.KindNotFound, "no route %s %s", r.Method, r.URL.Path)
 	})
@@ -178,6 +184,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
+	}
+	if a.unrouted(r) {
+		if r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") {
+			writeError(w, r, a.log, connecthub.Errorf(connecthub.KindNotFound, "no route %s %s", r.Method, r.URL.Path))
+		} else {
+			notFoundPage(w, r)
+		}
+		return
 	}
 	a.mux.ServeHTTP(w, r)
 }

@@ -91,6 +91,11 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 		{"no handlers", func(n *connecthub.Node) { n.Handlers = nil }, "handlers"},
 		{"handler without a name", func(n *connecthub.Node) { n.Handlers = []connecthub.NodeHandler{{Name: "a"}, {}} }, "handlers[1].name"},
 		{"duplicate handler", func(n *connecthub.Node) { n.Handlers = []connecthub.NodeHandler{{Name: "a"}, {Name: "a"}} }, "handlers[1].name"},
+		{"wildcard alone", func(n *connecthub.Node) { n.Handlers = []connecthub.NodeHandler{{Name: "*"}} }, "handlers[0].name"},
+		{"wildcard not at the end", func(n *connecthub.Node) { n.Handlers = []connecthub.NodeHandler{{Name: "py:*x"}} }, "handlers[0].name"},
+		{"wildcard name too long", func(n *connecthub.Node) {
+			n.Handlers = []connecthub.NodeHandler{{Name: strings.Repeat("p", 128) + "*"}}
+		}, "handlers[0].name"},
 		{"schema not an object", func(n *connecthub.Node) {
 			n.Handlers = []connecthub.NodeHandler{{Name: "a", ConfigSchema: json.RawMessage(`[1]`)}}
 		}, "handlers[0].config_schema"},
@@ -134,6 +139,22 @@ func TestRegisterAcceptsEndpointForms(t *testing.T) {
 		if _, err := f.reg.Register(context.Background(), n); err != nil {
 			t.Errorf("endpoint %q refused: %v", ep, err)
 		}
+	}
+}
+
+// TestRegisterAcceptsWildcardHandler: a prefix followed by * is a handler
+// name a node may advertise (it serves every handler the prefix starts).
+func TestRegisterAcceptsWildcardHandler(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	n := workerNode("py")
+	n.Handlers = []connecthub.NodeHandler{{Name: "py:*"}, {Name: "py.echo"}}
+	got, err := f.reg.Register(context.Background(), n)
+	if err != nil {
+		t.Fatalf("wildcard handler refused: %v", err)
+	}
+	if len(got.Handlers) != 2 || got.Handlers[0].Name != "py:*" {
+		t.Fatalf("handlers stored as %+v", got.Handlers)
 	}
 }
 

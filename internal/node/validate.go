@@ -115,6 +115,16 @@ func validateQueues(queues []string) error {
 	return nil
 }
 
+// validHandlerName accepts a handler name, or a prefix of one followed by
+// the wildcard (connecthub.HandlerWildcard), which serves every handler the
+// prefix starts.
+func validHandlerName(name string) bool {
+	if prefix, ok := connecthub.HandlerPrefix(name); ok {
+		return namePattern.MatchString(prefix) && len(name) <= 128
+	}
+	return namePattern.MatchString(name)
+}
+
 // validateHandlers requires at least one handler: a node claims only runs of
 // the handlers it lists, and an empty list must never be read as "any".
 func validateHandlers(handlers []connecthub.NodeHandler) error {
@@ -127,8 +137,8 @@ func validateHandlers(handlers []connecthub.NodeHandler) error {
 	seen := make(map[string]bool, len(handlers))
 	for i, h := range handlers {
 		field := fmt.Sprintf("handlers[%d]", i)
-		if !namePattern.MatchString(h.Name) {
-			return connecthub.FieldError(field+".name", "invalid_handlers", "handler name must be 1-128 characters of A-Z a-z 0-9 . _ : - (got %q)", truncate(h.Name, 64))
+		if !validHandlerName(h.Name) {
+			return connecthub.FieldError(field+".name", "invalid_handlers", "handler name must be 1-128 characters of A-Z a-z 0-9 . _ : -, or such a prefix followed by * to serve every handler that starts with it (got %q)", truncate(h.Name, 64))
 		}
 		if seen[h.Name] {
 			return connecthub.FieldError(field+".name", "invalid_handlers", "handler %q is listed twice", h.Name)

@@ -44,10 +44,11 @@ func testConfig(t *testing.T, dataDir string) *config.Config {
 	return cfg
 }
 
-// startNode runs a node with cfg until the test ends.
-func startNode(t *testing.T, cfg *config.Config) *node {
+// startNode runs a node with cfg, its built-in handlers and extra, until
+// the test ends.
+func startNode(t *testing.T, cfg *config.Config, extra ...handler.Spec) *node {
 	t.Helper()
-	n, stop := startStoppableNode(t, cfg)
+	n, stop := startStoppableNode(t, cfg, extra...)
 	t.Cleanup(stop)
 	return n
 }
@@ -55,7 +56,14 @@ func startNode(t *testing.T, cfg *config.Config) *node {
 // startStoppableNode runs a node with cfg and returns it with a function
 // that stops it and waits until it has (safe to call twice), for tests
 // that restart a node on the same data directory.
-func startStoppableNode(t *testing.T, cfg *config.Config) (*node, func()) {
+func startStoppableNode(t *testing.T, cfg *config.Config, extra ...handler.Spec) (*node, func()) {
+	t.Helper()
+	return startStoppableNodeWith(t, cfg, server.Options{}, extra...)
+}
+
+// startStoppableNodeWith is startStoppableNode with options; the built-in
+// handlers, extra and a log kept in memory are filled in.
+func startStoppableNodeWith(t *testing.T, cfg *config.Config, opts server.Options, extra ...handler.Spec) (*node, func()) {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -64,8 +72,14 @@ func startStoppableNode(t *testing.T, cfg *config.Config) (*node, func()) {
 	if err := builtin.Register(reg, builtin.Options{}); err != nil {
 		t.Fatal(err)
 	}
+	for _, h := range extra {
+		if err := reg.Add(h); err != nil {
+			t.Fatal(err)
+		}
+	}
 	logs := &testenv.Buffer{}
-	srv, err := server.New(t.Context(), cfg, server.Options{Handlers: reg, LogOutput: logs})
+	opts.Handlers, opts.LogOutput = reg, logs
+	srv, err := server.New(t.Context(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

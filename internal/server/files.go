@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/connecthub/connecthub/internal/config"
 )
@@ -71,3 +72,27 @@ func warnLooseModes(log *slog.Logger, cfg *config.Config) {
 
 // lockPath is the lock file of the SQLite database db.
 func lockPath(db string) string { return db + ".lock" }
+
+// explainDataDir adds what an operator needs to fix a start-up error about
+// a path in the data directory when the directory itself cannot be
+// written by this process: typically a volume that belongs to another user
+// than the one the container runs as. The bare error ("open
+// /data/admin.token: permission denied") names neither.
+func explainDataDir(cfg *config.Config, err error) error {
+	dir := cfg.DataDir
+	if err == nil || dir == "" || !strings.Contains(err.Error(), dir) {
+		return err
+	}
+	probe, perr := os.CreateTemp(dir, ".connecthub-write-check-*")
+	if perr == nil {
+		probe.Close()
+		os.Remove(probe.Name())
+		return err
+	}
+	owner := ""
+	if info, serr := os.Stat(dir); serr == nil {
+		owner = " " + describeOwner(info)
+	}
+	return fmt.Errorf("the data directory %s is not writable by this process (%s)%s: give it to that user (for a container volume: chown -R UID:GID on it, 65532:65532 for the ConnectHub image) or set CONNECTHUB_DATA_DIR to a directory it can write: %w",
+		dir, processUser(), owner, err)
+}

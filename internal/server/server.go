@@ -38,6 +38,7 @@ import (
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/store"
 	apitoken "github.com/connecthub/connecthub/internal/token"
+	"github.com/connecthub/connecthub/internal/tracing"
 	"github.com/connecthub/connecthub/internal/worker"
 	"github.com/connecthub/connecthub/internal/workerproto"
 	"github.com/connecthub/connecthub/internal/workerproto/runrules"
@@ -62,6 +63,9 @@ type Options struct {
 	// what the calls do.
 	WrapSource         func(worker.Source) worker.Source
 	WrapSchedulerStore func(scheduler.Store) scheduler.Store
+	// Getenv, when set, is read for the OTEL_* variables that turn tracing
+	// on instead of the process's environment, for tests.
+	Getenv func(string) string
 }
 
 // Server is one node, built by New and run by Run.
@@ -79,8 +83,10 @@ type Server struct {
 	sched   *scheduler.Scheduler
 	rescuer *maintenance.Rescuer
 	auditor *maintenance.AuditCleaner // keeps the audit log to its retention
-	pool    *worker.Worker            // nil when CONNECTHUB_WORKERS=0
+	notify  *notifyRuntime
+	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
+	tracing *tracing.Tracing // nil when tracing is off
 	// apiRoutes and uiRoutes list every route with its role (Routes).
 	apiRoutes []httpapi.Route
 	uiRoutes  []adminui.Route
@@ -103,6 +109,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	defer func() {
 		if err != nil {
 			s.Close()
+			err = explainDataDir(cfg, err)
 		}
 	}()
 	s.log = opts.Logger
@@ -163,6 +170,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	s.name = NodeName()
+	// Tracing (off unless an OTLP endpoint is set) is flushed when the
+	// node closes, after the pool and the HTTP server have stopped.
+	if s.tracing, err = tracing.Setup(ctx, tracing.Config{Getenv: opts.Getenv, Version: connecthub.Version, Instance: s.name, Logger: log}); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.tracing.Close)
 	// Every component writes through a store that s.health watches, so
 	// that readiness sees a database that refuses writes (disk full,
 	// read-only) even though it still answers a ping.
@@ -201,6 +214,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
+	s.notify = newNotifyRuntime(st, keys, cfg, s.name, log, promReg)
 	// The admin web UI (/admin); its session cookie also authorises the API.
 	apiTokens, err := apitoken.New(st, nil) // API tokens with scopes (connecthub token ...)
 	if err != nil {
@@ -208,7 +222,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	}
 	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Sessions: st, Username: cfg.AdminUsername,
 		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: s.name, Nodes: s.svc,
-		Tokens: apiTokens, SessionList: st, Guard: guard, Logger: log.With("component", "adminui")})
+		Tokens: apiTokens, SessionList: st, Guard: guard, Notify: s.notify.svc, Logger: log.With("component", "adminui")})
 	if err != nil {
 		return nil, err
 	}
@@ -228,11 +242,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		Worker:       wp,   // the worker protocol (/api/v1/worker)
 		Proc:         proc, // this node's proc API (/api/v1/proc); its pool is set below
 		Guard:        guard,
+		Notify:       s.notify.svc, // channels, alert rules, the delivery log
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.http = ui.Wrap(api)
+	s.http = httpapi.Traced(ui.Wrap(api), s.tracing)
 	s.apiRoutes, s.uiRoutes = api.Routes(), ui.Routes()
 
 	var schedStore scheduler.Store = st
@@ -257,7 +272,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		s.pool, err = worker.New(worker.Config{
 			Source: src, Registry: s.handler, Node: s.name, Concurrency: cfg.Workers, Heartbeat: cfg.Heartbeat,
 			ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax,
-			Logger: log, Metrics: promReg,
+			Logger: log, Metrics: promReg, Tracing: s.tracing,
 		})
 		if err != nil {
 			return nil, err
@@ -361,7 +376,7 @@ func (s *Server) Close() error {
 }
 
 // Run serves until ctx is cancelled, then shuts down in order: not ready at
-// once; stop firing and claiming; in-flight runs finish within the
+// once; keep serving for the shutdown delay; stop firing and claiming; in-flight runs finish within the
 // shutdown timeout, the rest are handed back; the HTTP server drains. It
 // returns nil after a shutdown, or the error that stopped the node. Call it
 // once.
@@ -372,7 +387,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: s.http,
+	gate := &httpGate{}
+	srv := &http.Server{Handler: gate.wrap(s.http), ConnState: gate.connState,
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	srvErr := make(chan error, 1)
@@ -390,24 +406,27 @@ func (s *Server) Run(ctx context.Context) error {
 		"db", cfg.DBDriver(), "node", s.name, "workers", cfg.Workers)
 	close(s.ready)
 
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: not ready, stopping scheduler and claims", "timeout", cfg.ShutdownTimeout)
-	case err := <-srvErr:
+	failed := func(err error) error {
 		log.Error("http server failed", "err", err)
 		s.draining.Store(true)
 		s.stop()
 		return err
 	}
-	s.draining.Store(true)
-	s.stop()
-
-	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shCtx); err != nil {
-		// Long-lived streams (log follows) do not end by themselves.
-		_ = srv.Close()
+	select {
+	case <-ctx.Done():
+	case err := <-srvErr:
+		return failed(err)
 	}
+	s.draining.Store(true)
+	if cfg.ShutdownDelay > 0 {
+		log.Info("shutting down: not ready, still serving for the shutdown delay", "delay", cfg.ShutdownDelay)
+		if err := waitShutdownDelay(cfg.ShutdownDelay, srvErr); err != nil {
+			return failed(err)
+		}
+	}
+	log.Info("shutting down: not ready, stopping scheduler and claims", "timeout", cfg.ShutdownTimeout)
+	s.stop()
+	shutdownHTTP(srv, ln, gate, log)
 	log.Info("connecthub stopped")
 	return nil
 }
@@ -423,6 +442,9 @@ func (s *Server) start(ctx context.Context) error {
 		return err
 	}
 	if err := s.auditor.Start(ctx); err != nil {
+		return err
+	}
+	if err := s.notify.start(ctx); err != nil {
 		return err
 	}
 	if s.pool != nil {
@@ -453,6 +475,7 @@ func (s *Server) stop() {
 	if err := s.auditor.Stop(ctx); err != nil {
 		s.log.Warn("audit cleaner stop", "err", err)
 	}
+	s.notify.stop(ctx, s.log)
 	if err := s.rescuer.Stop(ctx); err != nil {
 		s.log.Warn("rescuer stop", "err", err)
 	}

@@ -1,11 +1,8 @@
 package server_test
 
 import (
-	"context"
-	"io"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/handlers/builtin"
@@ -51,35 +48,9 @@ func TestHandlersGatesShell(t *testing.T) {
 // checks that it answers, and stops it through its context.
 func TestRunServesAndStops(t *testing.T) {
 	t.Parallel()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.DBURL, cfg.FernetKeyPath = "", ""
-	cfg.WithDefaults()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Workers = 2
-	reg := handler.NewRegistry()
-	if err := builtin.Register(reg, builtin.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(t.Context(), cfg, server.Options{Handlers: reg, LogOutput: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if srv.Addr() != "" {
-		t.Errorf("Addr before Run = %q, want empty", srv.Addr())
-	}
+	srv, cancel, done := runNode(t, func(cfg *config.Config) { cfg.Workers = 2 })
 	if srv.Service() == nil || srv.Name() == "" {
 		t.Fatal("the server has no service or no name")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("Run returned before ready: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the server never became ready")
 	}
 	resp, err := http.Get("http://" + srv.Addr() + "/health/ready")
 	if err != nil {
@@ -90,12 +61,5 @@ func TestRunServesAndStops(t *testing.T) {
 		t.Errorf("GET /health/ready = %d, want 200", resp.StatusCode)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run = %v, want nil after a shutdown", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the server did not stop")
-	}
+	waitStopped(t, done)
 }

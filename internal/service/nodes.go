@@ -248,9 +248,17 @@ func better(a, b *connecthub.Node) bool {
 	return cmp.Less(a.Name, b.Name)
 }
 
+// nodeHandler returns what node n advertises for the handler name: the
+// handler of that name, else a wildcard handler ("py:*") whose prefix
+// covers it, so that a job may use a handler only such a node can run.
 func nodeHandler(n *connecthub.Node, name string) (connecthub.NodeHandler, bool) {
 	for _, h := range n.Handlers {
 		if h.Name == name {
+			return h, true
+		}
+	}
+	for _, h := range n.Handlers {
+		if h.Serves(name) {
 			return h, true
 		}
 	}

@@ -5,7 +5,9 @@
 package service
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -274,16 +276,64 @@ func (s *Service) JobDelete(ctx context.Context, id string) error {
 // RunNow enqueues a run from the job's current definition; it works on
 // disabled jobs too.
 func (s *Service) RunNow(ctx context.Context, jobID, requestedBy string) (*connecthub.Run, error) {
+	return s.RunNowWith(ctx, jobID, requestedBy, nil)
+}
+
+// RunNowWith is RunNow with parameters: params (a JSON object, or empty)
+// is merged over the job's public_cfg as a JSON merge patch for this run
+// only, the result is checked against the handler's schema like a save
+// is (a 400 on the params field), and both are recorded in the snapshot.
+func (s *Service) RunNowWith(ctx context.Context, jobID, requestedBy string, params json.RawMessage) (*connecthub.Run, error) {
 	j, err := s.st.JobGet(ctx, jobID)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
 	r := connecthub.NewRun(j, connecthub.TriggerManual, now, now, requestedBy)
-	if err := s.st.RunInsert(s.Audited(ctx, "run.now", "job:"+jobID), []*connecthub.Run{r}); err != nil {
+	if len(bytes.TrimSpace(params)) > 0 && !bytes.Equal(bytes.TrimSpace(params), []byte("null")) {
+		if err := s.applyParams(ctx, j, r, params); err != nil {
+			return nil, err
+		}
+	}
+	actx, e := s.audited(ctx, "run.now", "job:"+jobID)
+	if r.Snapshot.Meta.Params != nil {
+		e.Changes = append(e.Changes, connecthub.AuditChange{Field: "params", After: store.AuditValue(r.Snapshot.Meta.Params)})
+	}
+	if err := s.st.RunInsert(actx, []*connecthub.Run{r}); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// applyParams merges params into the run's snapshot and validates the
+// result against the handler's schema.
+func (s *Service) applyParams(ctx context.Context, j *connecthub.Job, r *connecthub.Run, params json.RawMessage) error {
+	merged, err := connecthub.ApplyRunParams(j.PublicCfg, params)
+	if err != nil {
+		return err
+	}
+	nodes, err := s.nodesForSave(ctx)
+	if err != nil {
+		return err
+	}
+	spec, _, err := s.resolveHandler(j, nodes, false)
+	if err != nil {
+		return err
+	}
+	if err := s.schemas.validate(spec, merged); err != nil {
+		var e *connecthub.Error
+		if errors.As(err, &e) && e.Field == "public_cfg" {
+			return connecthub.FieldError("params", e.Code, "params: %s", strings.Replace(e.Message, "public_cfg", "the job's public_cfg with params merged in", 1))
+		}
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, params); err != nil {
+		return connecthub.FieldError("params", "", "params must be a JSON object")
+	}
+	r.Snapshot.PublicCfg = merged
+	r.Snapshot.Meta.Params = buf.Bytes()
+	return nil
 }
 
 // RunRetry enqueues a new run from a terminal run's snapshot.
@@ -342,6 +392,9 @@ func (s *Service) Stats(ctx context.Context) (*connecthub.Stats, error) {
 	if st.Warnings, err = s.CalendarStatsWarnings(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.markPaused(ctx, st); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -356,6 +409,9 @@ type HandlerInfo struct {
 	Local bool `json:"local"`
 	// Nodes are the registered nodes that serve the handler.
 	Nodes []HandlerNode `json:"nodes"`
+	// Translations are the description and the schema's help texts in
+	// other languages, by language tag (see handler.Spec.Translations).
+	Translations map[string]handler.Text `json:"translations,omitempty"`
 }
 
 // Handlers lists the handlers of this server's own registry, without
@@ -378,7 +434,7 @@ func (s *Service) Handlers(node string) []HandlerInfo {
 
 // infoOf describes a spec, with empty lists rather than null in JSON.
 func infoOf(sp handler.Spec) HandlerInfo {
-	info := HandlerInfo{Name: sp.Name, Description: sp.Description, SecretKeys: sp.SecretKeys, Nodes: []HandlerNode{}}
+	info := HandlerInfo{Name: sp.Name, Description: sp.Description, SecretKeys: sp.SecretKeys, Nodes: []HandlerNode{}, Translations: sp.Translations}
 	if info.SecretKeys == nil {
 		info.SecretKeys = []string{}
 	}

@@ -30,8 +30,7 @@ func Migrate(ctx context.Context, dialect goose.Dialect, db *sql.DB, files fs.FS
 	}
 	sources := p.ListSources()
 	if latest := sources[len(sources)-1].Version; current > latest {
-		return nil, &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "schema_too_new",
-			Message: fmt.Sprintf("the database schema is at version %d, newer than this connecthub supports (%d); run a newer connecthub", current, latest)}
+		return nil, schemaTooNew(ctx, dialect, db, current, latest)
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
@@ -41,7 +40,42 @@ func Migrate(ctx context.Context, dialect goose.Dialect, db *sql.DB, files fs.FS
 	for _, r := range results {
 		versions = append(versions, r.Source.Version)
 	}
+	if len(versions) > 0 {
+		// The first binary to reach this schema is the oldest one that
+		// can run on it: a rolled-back older binary names it.
+		q := `INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+		if dialect == goose.DialectPostgres {
+			q = `INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+		}
+		if _, err := db.ExecContext(ctx, q, MetaSchemaWrittenBy, connecthub.Version); err != nil {
+			return versions, wrap(err)
+		}
+	}
 	return versions, nil
+}
+
+// MetaSchemaWrittenBy names the meta row that holds the connecthub version
+// that applied the database's newest migration, so that an older binary
+// refusing the schema can say which version to run instead.
+const MetaSchemaWrittenBy = "schema_written_by"
+
+// schemaTooNew is the refusal of a schema newer than this binary's newest
+// migration. It names the version to run when the database recorded which
+// connecthub migrated it (versions from this one on do); a database
+// migrated by an earlier version gets the general advice.
+func schemaTooNew(ctx context.Context, dialect goose.Dialect, db *sql.DB, current, latest int64) error {
+	q := `SELECT value FROM meta WHERE name = ?`
+	if dialect == goose.DialectPostgres {
+		q = `SELECT value FROM meta WHERE name = $1`
+	}
+	by, run := "a newer connecthub", "run a newer connecthub (the version that migrated it, or a later one)"
+	var v string
+	if err := db.QueryRowContext(ctx, q, MetaSchemaWrittenBy).Scan(&v); err == nil && v != "" {
+		by, run = "connecthub "+v, "run connecthub "+v+" or later"
+	}
+	return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "schema_too_new",
+		Message: fmt.Sprintf("this database was written by %s (schema version %d); this connecthub (%s) knows schema versions up to %d and must not change it: %s",
+			by, current, connecthub.Version, latest, run)}
 }
 
 // MigrationFailed is the error of a migration that failed for a reason

@@ -22,6 +22,7 @@ type SecretColumn struct {
 var SecretColumns = [...]SecretColumn{
 	{SecretKindJob, "jobs", "secret_cfg"},
 	{SecretKindRun, "runs", "snapshot_secret"},
+	{SecretKindChannel, "notify_channels", "secret"},
 }
 
 // SecretPageSize bounds how many tokens a driver holds in memory at once

@@ -112,7 +112,9 @@ type Store interface {
 	CalendarStore
 	UserStore
 	AuditStore
+	QueueStore
 	SecretStore
+	AlertStore
 	Notifier
 
 	// Stats counts runs by status, queue depth and the age of the oldest
@@ -263,6 +265,11 @@ type RunClaimParams struct {
 	// Handlers, when not empty, restricts the claim to runs whose snapshot
 	// handler is in the list (a remote worker serves only what it knows).
 	Handlers []string
+	// HandlerPrefixes, when not empty, also admits runs whose snapshot
+	// handler starts with one of them (a node advertising "py:*" serves
+	// every "py:" handler). A claim with prefixes but no Handlers claims
+	// only the prefixes' runs; with neither, any handler.
+	HandlerPrefixes []string
 }
 
 // RunHeartbeatParams extends leases.

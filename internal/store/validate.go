@@ -139,8 +139,9 @@ func JobUpdateChangedID() error {
 // Validate checks a claim and returns its queues and handlers without
 // duplicates, in order, never nil (the statements want an empty list, not
 // NULL). A claim names a node, at least one and at most MaxClaimQueues
-// queues, at most MaxClaimHandlers handlers, no empty name, Max of at least
-// 1, a positive lease TTL and Now.
+// queues, at most MaxClaimHandlers handlers and handler prefixes, no empty
+// name, Max of at least 1, a positive lease TTL and Now. It leaves the
+// prefixes without duplicates in p.HandlerPrefixes, never nil.
 func (p *RunClaimParams) Validate() (queues, handlers []string, err error) {
 	switch {
 	case p.Node == "":
@@ -167,6 +168,14 @@ func (p *RunClaimParams) Validate() (queues, handlers []string, err error) {
 	if len(handlers) > MaxClaimHandlers {
 		return nil, nil, connecthub.FieldError("handlers", "", "a claim may name at most %d handlers", MaxClaimHandlers)
 	}
+	prefixes, err := distinctNonEmpty("handler_prefixes", p.HandlerPrefixes)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(handlers)+len(prefixes) > MaxClaimHandlers {
+		return nil, nil, connecthub.FieldError("handler_prefixes", "", "a claim may name at most %d handlers and handler prefixes", MaxClaimHandlers)
+	}
+	p.HandlerPrefixes = prefixes
 	return queues, handlers, nil
 }
 

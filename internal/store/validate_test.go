@@ -56,6 +56,11 @@ func TestRunClaimParamsValidate(t *testing.T) {
 		{"queues at the bound", func(p *RunClaimParams) { p.Queues = names("q", MaxClaimQueues) }, "", names("q", MaxClaimQueues), []string{}},
 		{"too many queues", func(p *RunClaimParams) { p.Queues = names("q", MaxClaimQueues+1) }, "queues", nil, nil},
 		{"too many handlers", func(p *RunClaimParams) { p.Handlers = names("h", MaxClaimHandlers+1) }, "handlers", nil, nil},
+		{"empty handler prefix", func(p *RunClaimParams) { p.HandlerPrefixes = []string{"py:", ""} }, "handler_prefixes", nil, nil},
+		{"handlers and prefixes over the bound", func(p *RunClaimParams) {
+			p.Handlers = names("h", MaxClaimHandlers)
+			p.HandlerPrefixes = []string{"py:"}
+		}, "handler_prefixes", nil, nil},
 		{"duplicates do not count", func(p *RunClaimParams) {
 			p.Handlers = append(names("h", MaxClaimHandlers), names("h", MaxClaimHandlers)...)
 		}, "", []string{"a"}, names("h", MaxClaimHandlers)},

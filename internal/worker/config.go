@@ -12,6 +12,7 @@ import (
 
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/tracing"
 )
 
 // Defaults of Config. Those with an environment variable are the process
@@ -70,6 +71,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, when not nil, receives the run metrics (see metrics.go).
 	Metrics prometheus.Registerer
+	// Tracing, when not nil, makes each run attempt a span whose context
+	// the handler gets, so that its HTTP calls are child spans.
+	Tracing *tracing.Tracing
 	// Clock is the clock of the times recorded in outcomes (finished_at,
 	// retry times), of the heartbeat period and of the claim back-off after
 	// a failed claim (with its store probes). Default clock.Real(). Run

@@ -14,6 +14,7 @@ import (
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/internal/runlog"
 	"github.com/connecthub/connecthub/internal/store"
+	"github.com/connecthub/connecthub/internal/tracing"
 )
 
 // The causes a run's context is cancelled with. A handler can read them with
@@ -48,7 +49,8 @@ type task struct {
 	cancel    context.CancelCauseFunc
 	stopTimer context.CancelFunc // releases the timeout context, if any
 
-	capture *runlog.Capture // set before the handler starts, nil if it never does
+	capture *runlog.Capture  // set before the handler starts, nil if it never does
+	span    *tracing.RunSpan // the attempt's span; nil when tracing is off
 
 	// decided is set by whoever records the outcome first: the goroutine
 	// when its handler returns, or the force timer when it does not.
@@ -152,6 +154,8 @@ func (w *Worker) execute(t *task) {
 		w.decideNow(t, w.handBackOutcome(t))
 		return
 	}
+	hctx := t.ctx // the handler's context: t.ctx, carrying the attempt's span
+	hctx, t.span = w.cfg.Tracing.StartRun(hctx, t.run, w.cfg.Node)
 	if t.claimed.Err != nil {
 		w.decideNow(t, w.endOutcome(t, connecthub.StatusFailure, t.claimed.Err.Error(), ""))
 		return
@@ -191,7 +195,7 @@ func (w *Worker) execute(t *task) {
 	w.pipeLeave()
 	stopAfter := context.AfterFunc(t.ctx, t.armForce)
 	started := time.Now()
-	r := call(t.ctx, spec.Func, ht)
+	r := call(hctx, spec.Func, ht)
 	elapsed := time.Since(started)
 	stopAfter()
 	t.disarmForce()
@@ -271,6 +275,12 @@ type outcome struct {
 
 // Metric labels for outcomes that are not a terminal status.
 const labelRetry = "RETRY"
+
+// The status a run span ends with when the attempt was not decided here.
+const (
+	spanLeaseLost  = "LEASE_LOST"
+	spanHandedBack = "HANDED_BACK"
+)
 
 // outcomeOf decides how an attempt ended from what the handler returned and
 // why its context was cancelled (nil if it was not).
@@ -391,6 +401,7 @@ func (w *Worker) report(t *task, o outcome) {
 	if o.drop || t.lost.Load() {
 		w.log.Info("run lease lost; its outcome is not recorded (another worker may own the run now)",
 			"run_id", t.run.ID, "job_id", t.run.JobID, "attempt", t.run.Attempt)
+		t.span.End(spanLeaseLost, "")
 		w.untrack(t)
 		t.unrefSlot()
 		t.settle()
@@ -414,6 +425,9 @@ func (w *Worker) report(t *task, o outcome) {
 	o.rec.Result = m.MaskJSON(o.rec.Result)
 	if o.label != "" {
 		w.metrics.countRun(t.run.JobID, o.label, string(t.run.Trigger))
+		t.span.End(o.label, o.rec.Error)
+	} else {
+		t.span.End(spanHandedBack, "")
 	}
 	w.comp.add(t, o.rec)
 	t.unrefSlot()

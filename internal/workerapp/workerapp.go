@@ -25,6 +25,7 @@ import (
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/internal/config"
 	"github.com/connecthub/connecthub/internal/server"
+	"github.com/connecthub/connecthub/internal/tracing"
 	"github.com/connecthub/connecthub/internal/worker"
 )
 
@@ -49,6 +50,9 @@ type Options struct {
 	Handlers *handler.Registry
 	// LogOutput receives the log; nil means os.Stderr.
 	LogOutput io.Writer
+	// Getenv, when set, is read for the OTEL_* variables that turn tracing
+	// on instead of the process's environment, for tests.
+	Getenv func(string) string
 }
 
 // UsageError is an error of the worker's settings rather than of its run
@@ -69,6 +73,7 @@ type Worker struct {
 	done chan struct{} // closed once the worker runs (Ready)
 
 	closeLog  func() error
+	tracing   *tracing.Tracing // nil when tracing is off; flushed by Close
 	closeOnce sync.Once
 }
 
@@ -123,12 +128,16 @@ func New(cfg *config.Config, opts Options) (_ *Worker, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The same OTEL_* variables as serve turn tracing of the runs on.
+	if w.tracing, err = tracing.Setup(context.Background(), tracing.Config{Getenv: opts.Getenv, Version: connecthub.Version, Instance: name, Logger: log}); err != nil {
+		return nil, err
+	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.pool, err = worker.New(worker.Config{
 		Source: n.src, Registry: reg, Node: name, Concurrency: cfg.Workers, Heartbeat: cfg.Heartbeat,
 		ShutdownTimeout: cfg.ShutdownTimeout, RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax,
-		Logger: log, Metrics: promReg,
+		Logger: log, Metrics: promReg, Tracing: w.tracing,
 	})
 	if err != nil {
 		return nil, err
@@ -157,6 +166,9 @@ func (w *Worker) Close() error {
 	w.closeOnce.Do(func() {
 		if w.ln != nil {
 			_ = w.ln.Close() // the control server may have closed it already
+		}
+		if terr := w.tracing.Close(); terr != nil {
+			w.log.Warn("tracing: flushing spans at shutdown failed", "err", terr)
 		}
 		if w.closeLog != nil {
 			err = w.closeLog()

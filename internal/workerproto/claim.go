@@ -79,6 +79,12 @@ func claimedRun(run *connecthub.Run, secrets map[string]any) protocol.ClaimedRun
 	return cr
 }
 
+// claimHandlers is what a node serves, as a claim asks for it: handler
+// names, and the prefixes of its wildcard handlers.
+type claimHandlers struct {
+	names, prefixes []string
+}
+
 // claimedTask is a claimed run and its decrypted secrets.
 type claimedTask struct {
 	run     *connecthub.Run
@@ -91,13 +97,19 @@ type claimedTask struct {
 // passes, the caller goes away, or this server starts draining (a long
 // poll must not hold a shutdown up).
 func (s *Service) claimWaiting(ctx context.Context, n *connecthub.Node, max int, wait time.Duration) ([]*claimedTask, error) {
-	handlers := make([]string, 0, len(n.Handlers))
-	for _, h := range n.Handlers {
-		handlers = append(handlers, h.Name)
+	// A wildcard handler ("py:*") claims every run whose handler starts
+	// with its prefix.
+	var h claimHandlers
+	for _, nh := range n.Handlers {
+		if prefix, ok := connecthub.HandlerPrefix(nh.Name); ok {
+			h.prefixes = append(h.prefixes, prefix)
+		} else {
+			h.names = append(h.names, nh.Name)
+		}
 	}
 	// A node an operator stopped, or that serves nothing, gets nothing;
 	// it still waits, so a worker that ignores setting_state does not spin.
-	idle := n.SettingState == connecthub.NodeInactive || len(handlers) == 0 || len(n.Queues) == 0
+	idle := n.SettingState == connecthub.NodeInactive || len(n.Handlers) == 0 || len(n.Queues) == 0
 
 	var wake <-chan struct{}
 	if !idle && wait > 0 {
@@ -116,7 +128,7 @@ func (s *Service) claimWaiting(ctx context.Context, n *connecthub.Node, max int,
 			return nil, nil // the caller went away: claim nothing for it
 		}
 		if !idle {
-			runs, err := s.claimOnce(ctx, n, handlers, max)
+			runs, err := s.claimOnce(ctx, n, h, max)
 			if err != nil || len(runs) > 0 || wait <= 0 {
 				return runs, err
 			}
@@ -146,14 +158,14 @@ func (s *Service) claimWaiting(ctx context.Context, n *connecthub.Node, max int,
 // claimOnce claims runs and decrypts their secrets. A run whose secrets
 // cannot be decrypted is ended FAILURE here, with the reason, instead of
 // being sent to a worker that could not run it either.
-func (s *Service) claimOnce(ctx context.Context, n *connecthub.Node, handlers []string, max int) ([]*claimedTask, error) {
+func (s *Service) claimOnce(ctx context.Context, n *connecthub.Node, h claimHandlers, max int) ([]*claimedTask, error) {
 	st := s.cfg.Store
 	now := s.now()
 	// The claim itself is not cut short when the caller goes away: runs
 	// it committed would be left RUNNING for nobody until their leases
 	// expired. The transport hands them back instead.
 	runs, err := st.RunClaim(context.WithoutCancel(ctx), store.RunClaimParams{
-		Node: n.Name, Queues: n.Queues, Handlers: handlers, Max: max,
+		Node: n.Name, Queues: n.Queues, Handlers: h.names, HandlerPrefixes: h.prefixes, Max: max,
 		LeaseTTL: s.cfg.LeaseTTL, Now: now,
 	})
 	if err != nil {

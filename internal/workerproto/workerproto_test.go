@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,31 @@ func TestClaimServesOnlyTheNodesQueuesAndHandlers(t *testing.T) {
 	n, err := e.nodes.Get(t.Context(), "w1")
 	if err != nil || n.PresentState != connecthub.NodeActive {
 		t.Errorf("node after its first claim: %+v, %v; want active", n, err)
+	}
+}
+
+// TestClaimWildcardHandler: a node that advertises "py:*" claims every
+// run of a "py:" handler, and nothing else.
+func TestClaimWildcardHandler(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.register(t, "py-1", "py:*", connecthub.DefaultQueue)
+	colon := e.run(t, "colon", "py:extensions.x.job:MyJob", connecthub.DefaultQueue, nil)
+	dotted := e.run(t, "dotted", "py:extensions.x.job.MyJob", connecthub.DefaultQueue, nil)
+	other := e.run(t, "other", "pyx", connecthub.DefaultQueue, nil)
+
+	var got []string
+	for _, r := range e.claim(t, "py-1") {
+		got = append(got, r.ID)
+	}
+	slices.Sort(got)
+	want := []string{colon, dotted}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("claimed %v, want %v", got, want)
+	}
+	if r := e.get(t, other); r.Status != connecthub.StatusQueued {
+		t.Errorf("the run of another handler is %s", r.Status)
 	}
 }
 

@@ -375,6 +375,9 @@ func TestBrowserFlow(t *testing.T) {
 		waitJS(`document.body.dataset.runEnded === "true" && document.querySelector('[data-run-status="SUCCESS"]') !== null`),
 		waitJS(`window.__sameDocument === true`), // tailed in place, not reloaded
 		waitJS(`!document.querySelector("button[data-action=retry]").disabled`),
+		// A line that came through the live tail is in the job's timezone
+		// (Europe/Berlin) with its offset, like the rest of the page.
+		waitJS(`/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \+0[12]:00 INFO synced 42 records/.test(document.querySelector("#run-log").textContent)`),
 	)
 	var firstRun string
 	run(t, ctx, "first run id", chromedp.Evaluate(`location.pathname.split("/").pop()`, &firstRun))

@@ -72,13 +72,11 @@ func TestBrowserCalendars(t *testing.T) {
 		waitJS(`document.querySelectorAll("#cron-preview ol li").length === 5`),
 		setSelect("#calendar", "plant"),
 		setSelect("#calendar_mode", "skip_holidays"),
-		waitJS(`document.querySelector("#cron-preview .preview-skipped s") !== null && document.querySelector("#cron-preview .preview-skipped").textContent.includes("inventory day")`),
+		// One expression reads the preview: htmx may swap it again (one
+		// request per changed field) between two separate reads.
+		waitJS(fmt.Sprintf(`(() => { const s = document.querySelector("#cron-preview .preview-skipped");
+			return s !== null && s.textContent.includes("inventory day") && s.querySelector("s").textContent.includes(%q); })()`, tomorrow)),
 	)
-	var skipped string
-	run(t, ctx, "read the skipped slot", chromedp.Text(`#cron-preview .preview-skipped s`, &skipped, chromedp.ByQuery))
-	if !strings.Contains(skipped, tomorrow) {
-		t.Errorf("skipped slot %q: want %s", skipped, tomorrow)
-	}
 
 	run(t, ctx, "zh-CN",
 		chromedp.Navigate(srv.url+"/admin/lang?to=zh-CN&next=/admin/calendars"),

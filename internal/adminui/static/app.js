@@ -67,7 +67,10 @@
 
   function checkEditor(editor) {
     var r = parseObject(editor);
-    showEditorError(editor, r.ok ? "" : r.message + (r.detail ? " (" + r.detail + ")" : ""));
+    // The parser's detail is in the browser's language, which need not be
+    // the page's: only English pages show it.
+    var detail = r.detail && document.documentElement.lang === "en" ? " (" + r.detail + ")" : "";
+    showEditorError(editor, r.ok ? "" : r.message + detail);
     return r;
   }
 
@@ -277,6 +280,9 @@
       log.removeAttribute("data-log-stream");
       log.dataset.logEnded = e.data;
       if (indicator) { indicator.hidden = true; }
+      // A run that ended without a line is no longer waiting for one.
+      var empty = $("[data-log-empty]");
+      if (empty) { empty.textContent = log.dataset.emptyText; }
       refreshLiveRegions();
     });
     es.addEventListener("error", function () {

@@ -26,7 +26,7 @@ func (s *Store) CompleteAndClaimPays() bool { return false }
 // waits. A batch with re-queues, or naming a run twice, is rare (retries,
 // shutdowns, lost leases): it is RunComplete then RunClaim.
 func (s *Store) RunCompleteAndClaim(ctx context.Context, outcomes []store.RunOutcome, claim store.RunClaimParams) ([]bool, []*connecthub.Run, error) {
-	cargs, err := claimArgs(claim)
+	csql, cargs, err := claimArgs(claim)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Store) RunCompleteAndClaim(ctx context.Context, outcomes []store.RunOut
 	args, index := completeBatchArgs(outcomes, order)
 	b := &pgx.Batch{}
 	b.Queue(completeBatchSQL, args...)
-	b.Queue(claimSQL, cargs...)
+	b.Queue(csql, cargs...)
 	var runs []*connecthub.Run
 	err = s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
 		rows, err := br.Query()

@@ -24,20 +24,33 @@ import (
 // walks the runs_claim index in claim order and locks at most $5 rows,
 // skipping rows another claimer holds (FOR UPDATE SKIP LOCKED); the union,
 // at most $5 per queue, is ordered again and cut to $5. So a backlog of any
-// size costs a bounded walk, and the claim order holds across queues. The
+// size costs a bounded walk, and the claim order holds across queues. A
+// paused queue (a row in paused_queues) gives nothing: the check is
+// per queue, before its runs are walked or locked. The
 // picked ids are then updated by key: they were QUEUED when they were
 // locked, and the lock keeps them so.
 //
 // Parameters: $1 node, $2 lease expiry, $3 now, $4 queues, $5 max, $6
 // handlers (empty: any handler).
-var claimSQL = `UPDATE runs
+var claimSQL = buildClaimSQL(`(cardinality($6::text[]) = 0 OR handler = ANY($6::text[]))`)
+
+// claimPrefixSQL is claimSQL for a node that also serves handler prefixes
+// ($7, never empty): a run is claimed when its handler is one of $6 or
+// starts with one of $7. It is a statement of its own so that the common
+// claim's plan does not carry the prefix test.
+var claimPrefixSQL = buildClaimSQL(`(handler = ANY($6::text[])
+				OR EXISTS (SELECT 1 FROM unnest($7::text[]) AS hp(prefix) WHERE left(handler, length(hp.prefix)) = hp.prefix))`)
+
+func buildClaimSQL(handlerFilter string) string {
+	return `UPDATE runs
 	SET status = 'RUNNING', node = $1, lease_expires_at = $2, heartbeat_at = $3, started_at = $3, updated_at = $3
 	WHERE id = ANY(ARRAY(
 		SELECT c.id FROM unnest($4::text[]) AS q(name)
 		CROSS JOIN LATERAL (
 			SELECT id, priority FROM runs
 			WHERE status = 'QUEUED' AND queue = q.name AND available_at <= $3
-				AND (cardinality($6::text[]) = 0 OR handler = ANY($6::text[]))
+				AND ` + handlerFilter + `
+				AND NOT EXISTS (SELECT 1 FROM paused_queues p WHERE p.name = q.name)
 			ORDER BY priority DESC, id
 			LIMIT $5
 			FOR UPDATE SKIP LOCKED
@@ -45,6 +58,7 @@ var claimSQL = `UPDATE runs
 		ORDER BY c.priority DESC, c.id
 		LIMIT $5))
 	RETURNING ` + runColumns(true)
+}
 
 // RunClaim implements store.RunStore in one statement (see claimSQL).
 //
@@ -52,11 +66,11 @@ var claimSQL = `UPDATE runs
 // worker needs it to run them, and a second query per run would cost the
 // queue's throughput.
 func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connecthub.Run, error) {
-	args, err := claimArgs(p)
+	sql, args, err := claimArgs(p)
 	if err != nil {
 		return nil, err
 	}
-	runs, err := s.queryRuns(ctx, claimSQL, args...)
+	runs, err := s.queryRuns(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -64,13 +78,18 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connec
 	return runs, nil
 }
 
-// claimArgs checks p and returns the parameters of claimSQL.
-func claimArgs(p store.RunClaimParams) ([]any, error) {
+// claimArgs checks p and returns the claim statement (claimSQL, or
+// claimPrefixSQL for a claim with handler prefixes) and its parameters.
+func claimArgs(p store.RunClaimParams) (string, []any, error) {
 	queues, handlers, err := p.Validate()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return []any{p.Node, utc(p.Now.Add(p.LeaseTTL)), utc(p.Now), queues, p.Max, handlers}, nil
+	args := []any{p.Node, utc(p.Now.Add(p.LeaseTTL)), utc(p.Now), queues, p.Max, handlers}
+	if len(p.HandlerPrefixes) > 0 {
+		return claimPrefixSQL, append(args, p.HandlerPrefixes), nil
+	}
+	return claimSQL, args, nil
 }
 
 // sortClaimed puts claimed runs in claim order: RETURNING has none.

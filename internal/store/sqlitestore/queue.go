@@ -60,19 +60,23 @@ func (s *Store) prepareClaim(ctx context.Context, p store.RunClaimParams) (*prep
 	if err != nil {
 		return nil, err
 	}
-	st, release, err := s.stmts.prepare(ctx, claimSQL(len(queues), len(handlers)))
+	prefixes := p.HandlerPrefixes
+	st, release, err := s.stmts.prepare(ctx, claimSQL(len(queues), len(handlers), len(prefixes)))
 	if err != nil {
 		return nil, err
 	}
 
 	now := micros(p.Now)
-	args := make([]any, 0, 4+len(queues)+len(handlers))
+	args := make([]any, 0, 4+len(queues)+len(handlers)+len(prefixes))
 	args = append(args, p.Node, micros(p.Now.Add(p.LeaseTTL)), now, p.Max)
 	for _, q := range queues {
 		args = append(args, q)
 	}
 	for _, h := range handlers {
 		args = append(args, h)
+	}
+	for _, hp := range prefixes {
+		args = append(args, hp)
 	}
 	return &preparedClaim{st: st, release: release, args: args}, nil
 }
@@ -107,10 +111,11 @@ func (c *preparedClaim) exec(ctx context.Context, tx *sqlx.Tx) ([]*connecthub.Ru
 
 // claimTexts memoises claimSQL: claimers call it with the same shape every
 // time, and building the text is measurable at thousands of claims a second.
-var claimTexts sync.Map // [2]int{queues, handlers} -> string
+var claimTexts sync.Map // [3]int{queues, handlers, prefixes} -> string
 
 // claimSQL returns the claim statement. Parameters: ?1 node, ?2 lease
-// expiry, ?3 now, ?4 max, then the queues, then the handlers.
+// expiry, ?3 now, ?4 max, then the queues, then the handlers, then the
+// handler prefixes (a run whose handler starts with one is claimed too).
 //
 // The runs are picked by rowid, which the entries of runs_claim carry, so
 // that the update reaches each row directly rather than through the index
@@ -125,28 +130,39 @@ var claimTexts sync.Map // [2]int{queues, handlers} -> string
 // The unary plus makes the limit an expression whose value the planner
 // does not look at; the plan is the same, as it was planned without the
 // value the first time. TestHotStatementsNotReprepared checks it.
-func claimSQL(nQueues, nHandlers int) string {
-	key := [2]int{nQueues, nHandlers}
+func claimSQL(nQueues, nHandlers, nPrefixes int) string {
+	key := [3]int{nQueues, nHandlers, nPrefixes}
 	if sql, ok := claimTexts.Load(key); ok {
 		return sql.(string)
 	}
-	sql := buildClaimSQL(nQueues, nHandlers)
+	sql := buildClaimSQL(nQueues, nHandlers, nPrefixes)
 	claimTexts.Store(key, sql)
 	return sql
 }
 
-func buildClaimSQL(nQueues, nHandlers int) string {
-	handlerFilter := ""
+func buildClaimSQL(nQueues, nHandlers, nPrefixes int) string {
+	var tests []string
 	if nHandlers > 0 {
 		ps := make([]string, nHandlers)
 		for i := range ps {
 			ps[i] = "?" + strconv.Itoa(5+nQueues+i)
 		}
-		handlerFilter = " AND handler IN (" + strings.Join(ps, ", ") + ")"
+		tests = append(tests, "handler IN ("+strings.Join(ps, ", ")+")")
+	}
+	// substr rather than LIKE: handler names contain _, which LIKE reads
+	// as a wildcard.
+	for i := range nPrefixes {
+		p := "?" + strconv.Itoa(5+nQueues+nHandlers+i)
+		tests = append(tests, "substr(handler, 1, length("+p+")) = "+p)
+	}
+	handlerFilter := ""
+	if len(tests) > 0 {
+		handlerFilter = " AND (" + strings.Join(tests, " OR ") + ")"
 	}
 	pick := func(q int, cols string) string {
 		return `SELECT ` + cols + ` FROM runs
 			WHERE status = 'QUEUED' AND queue = ?` + strconv.Itoa(5+q) + ` AND available_at <= ?3` + handlerFilter + `
+				AND NOT EXISTS (SELECT 1 FROM paused_queues WHERE name = ?` + strconv.Itoa(5+q) + `)
 			ORDER BY priority DESC, id LIMIT +?4`
 	}
 	ids := pick(0, "rowid")

@@ -55,7 +55,7 @@ func (s *Store) SessionList(ctx context.Context, now time.Time) ([]*connecthub.S
 
 // queryAll runs a query on db and scans every row with scan; the slice is
 // empty, never nil, when there is no row.
-func queryAll[T any](ctx context.Context, db *sqlx.DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, db sqlx.QueryerContext, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbErr(err)

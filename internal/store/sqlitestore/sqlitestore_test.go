@@ -421,9 +421,10 @@ func TestQueryPlans(t *testing.T) {
 		name, query, index string
 		args               []any
 	}{
-		{"claim, one queue", claimSQL(1, 0), "runs_claim", []any{"n", 1, 1, 10, "q"}},
-		{"claim, one queue, handlers", claimSQL(1, 2), "runs_claim", []any{"n", 1, 1, 10, "q", "h1", "h2"}},
-		{"claim, three queues", claimSQL(3, 0), "runs_claim", []any{"n", 1, 1, 10, "q1", "q2", "q3"}},
+		{"claim, one queue", claimSQL(1, 0, 0), "runs_claim", []any{"n", 1, 1, 10, "q"}},
+		{"claim, one queue, handlers", claimSQL(1, 2, 0), "runs_claim", []any{"n", 1, 1, 10, "q", "h1", "h2"}},
+		{"claim, one queue, handlers and prefixes", claimSQL(1, 1, 2), "runs_claim", []any{"n", 1, 1, 10, "q", "h1", "py:", "js:"}},
+		{"claim, three queues", claimSQL(3, 0, 0), "runs_claim", []any{"n", 1, 1, 10, "q1", "q2", "q3"}},
 		{"complete batch", completeBatchSQL(4), "sqlite_autoindex_runs_1", make([]any, 36)},
 		{"heartbeat", heartbeatSQL(4), "sqlite_autoindex_runs_1", make([]any, 11)},
 		{"dead nodes' runs", nodeRunsSQL(3), "runs_lease", []any{"n1", "n2", "n3"}},

@@ -52,6 +52,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Runs", exerciseRuns},
 		{"Logs", exerciseLogs},
 		{"Claim", exerciseClaim},
+		{"ClaimHandlerPrefix", exerciseClaimHandlerPrefix},
 		{"Heartbeat", exerciseHeartbeat},
 		{"Complete", exerciseComplete},
 		{"CompleteClaim", exerciseCompleteClaim},
@@ -65,9 +66,11 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Calendars", exerciseCalendars},
 		{"Users", exerciseUsers},
 		{"Audit", exerciseAudit},
+		{"Queues", exerciseQueues},
 		{"Secrets", exerciseSecrets},
 		{"KeyCheck", exerciseKeyCheck},
 		{"Notify", exerciseNotify},
+		{"Alerts", exerciseAlerts},
 		{"Lifecycle", exerciseLifecycle},
 	}
 	for _, g := range groups {

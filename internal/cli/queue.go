@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/connecthub/connecthub/client"
+)
+
+// newQueueCmd lists, pauses and resumes queues.
+func newQueueCmd(env *Env) *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   "queue",
+		Short: "List, pause and resume queues",
+		Long: "A paused queue keeps its runs QUEUED: no worker claims from it until it is resumed.\n" +
+			"Runs already RUNNING go on. Its depth is still reported (stats, metrics).",
+	}
+	cf.register(cmd)
+	list := &cobra.Command{
+		Use: "list", Short: "List the queues with waiting runs or paused", Args: cobra.NoArgs,
+		Example: "  connecthub queue list",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			qs, err := c.ListQueues(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if cf.asJSON {
+				if qs == nil {
+					qs = []client.Queue{}
+				}
+				return writeJSONOut(env, qs)
+			}
+			if len(qs) == 0 {
+				fmt.Fprintln(env.Stdout, "no queued runs and no paused queue")
+				return nil
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "QUEUE\tSTATE\tDEPTH\tOLDEST")
+			for _, q := range qs {
+				state := "running"
+				if q.Paused {
+					state = "paused"
+					if q.Pause != nil && q.Pause.PausedBy != "" {
+						state += " by " + q.Pause.PausedBy
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%.0fs\n", q.Queue, state, q.Depth, q.OldestAgeSecond)
+			}
+			return tw.Flush()
+		},
+	}
+	toggle := func(use string, pause bool, short, example string) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " QUEUE", Short: short, Args: cobra.ExactArgs(1), Example: example,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := cf.client(env)
+				if err != nil {
+					return err
+				}
+				changed, err := c.SetQueuePaused(cmd.Context(), args[0], pause)
+				if err != nil {
+					return err
+				}
+				switch {
+				case pause && changed:
+					fmt.Fprintf(env.Stdout, "queue %s paused: its runs wait until `connecthub queue resume %s`\n", args[0], args[0])
+				case pause:
+					fmt.Fprintf(env.Stdout, "queue %s was already paused\n", args[0])
+				case changed:
+					fmt.Fprintf(env.Stdout, "queue %s resumed\n", args[0])
+				default:
+					fmt.Fprintf(env.Stdout, "queue %s was not paused\n", args[0])
+				}
+				return nil
+			},
+		}
+	}
+	cmd.AddCommand(list,
+		toggle("pause", true, "Pause a queue: workers claim nothing from it", "  connecthub queue pause payroll"),
+		toggle("resume", false, "Resume a paused queue", "  connecthub queue resume payroll"))
+	return cmd
+}

@@ -1,0 +1,189 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+const notificationColumns = `id, rule_id, channel, event, job_id, run_id, alert, status, attempts, history,
+	next_attempt_at, created_at, sent_at`
+
+func insertNotifications(ctx context.Context, tx *sqlx.Tx, ns []*connecthub.Notification) error {
+	for _, n := range ns {
+		alert, history, err := store.EncodeNotification(n)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (`+notificationColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, NULL)`,
+			n.ID, n.RuleID, n.Channel, n.Event, n.JobID, n.RunID, alert, history,
+			micros(n.NextAttemptAt), micros(n.CreatedAt)); err != nil {
+			return dbErr(err)
+		}
+	}
+	return nil
+}
+
+// NotificationInsert implements store.AlertStore.
+func (s *Store) NotificationInsert(ctx context.Context, ns []*connecthub.Notification) error {
+	for _, n := range ns {
+		if err := store.PrepareNotification(n); err != nil {
+			return err
+		}
+	}
+	return s.write(ctx, func(tx *sqlx.Tx) error {
+		for _, n := range ns {
+			id, err := s.ids.Next(n.CreatedAt)
+			if err != nil {
+				return err
+			}
+			n.ID, n.Status, n.Attempts = id, connecthub.DeliveryPending, 0
+		}
+		return insertNotifications(ctx, tx, ns)
+	})
+}
+
+// NotificationClaim implements store.AlertStore: the single writer makes
+// the select and the lease one step.
+func (s *Store) NotificationClaim(ctx context.Context, p store.NotificationClaimParams) ([]*connecthub.Notification, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	// Most polls find nothing due: a reader answers those, so an idle
+	// sender never takes the only writer from the queue.
+	var due int
+	if err := s.r.GetContext(ctx, &due, `SELECT count(*) FROM (SELECT 1 FROM notifications
+		WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1)`, micros(p.Now)); err != nil {
+		return nil, dbErr(err)
+	}
+	if due == 0 {
+		return []*connecthub.Notification{}, nil
+	}
+	var out []*connecthub.Notification
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, err = queryAll(ctx, tx, scanNotification, `UPDATE notifications SET lease_owner = ?1, lease_expires_at = ?2
+			WHERE id IN (SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?3
+				AND (lease_expires_at IS NULL OR lease_expires_at <= ?3) ORDER BY next_attempt_at, id LIMIT ?4)
+			RETURNING `+notificationColumns, p.Owner, micros(p.Now.Add(p.LeaseTTL)), micros(p.Now), p.Max)
+		return err
+	})
+	sortNotifications(out)
+	return out, err
+}
+
+// NotificationRecord implements store.AlertStore.
+func (s *Store) NotificationRecord(ctx context.Context, r store.NotificationResult) (bool, error) {
+	if err := r.Validate(); err != nil {
+		return false, err
+	}
+	applied := false
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		var history string
+		err := tx.GetContext(ctx, &history, `SELECT history FROM notifications
+			WHERE id = ? AND status = 'pending' AND lease_owner = ?`, r.ID, r.Owner)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return dbErr(err)
+		}
+		d, err := store.DecideDelivery([]byte(history), r)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE notifications SET status = ?, attempts = attempts + 1, history = ?,
+			next_attempt_at = ?, sent_at = ?, lease_owner = '', lease_expires_at = NULL WHERE id = ?`,
+			d.Status, d.History, micros(d.Next), nullMicros(d.SentAt), r.ID)
+		applied = err == nil
+		return dbErr(err)
+	})
+	return applied, err
+}
+
+// NotificationGet implements store.AlertStore.
+func (s *Store) NotificationGet(ctx context.Context, id string) (*connecthub.Notification, error) {
+	n, err := scanNotification(s.r.QueryRowContext(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, connecthub.NotFound("notification", id)
+	}
+	return n, dbErr(err)
+}
+
+// NotificationList implements store.AlertStore.
+func (s *Store) NotificationList(ctx context.Context, f connecthub.NotificationFilter) ([]*connecthub.Notification, string, error) {
+	limit, err := store.NotificationLimit(f)
+	if err != nil {
+		return nil, "", err
+	}
+	var (
+		where []string
+		args  []any
+	)
+	for _, c := range []struct{ col, v string }{{"channel", f.Channel}, {"event", f.Event}, {"status", f.Status}, {"job_id", f.JobID}, {"id <", f.Cursor}} {
+		if c.v == "" {
+			continue
+		}
+		op := " = ?"
+		if strings.HasSuffix(c.col, "<") {
+			op = " ?"
+		}
+		where = append(where, c.col+op)
+		args = append(args, c.v)
+	}
+	q := `SELECT ` + notificationColumns + ` FROM notifications`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	items, err := queryAll(ctx, s.r, scanNotification, q+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	page, next := store.Page(items, limit, func(n *connecthub.Notification) string { return n.ID })
+	return page, next, nil
+}
+
+func scanNotification(sc scanner) (*connecthub.Notification, error) {
+	var (
+		n              connecthub.Notification
+		alert, history string
+		next, created  int64
+		sent           sql.NullInt64
+	)
+	if err := sc.Scan(&n.ID, &n.RuleID, &n.Channel, &n.Event, &n.JobID, &n.RunID, &alert, &n.Status, &n.Attempts,
+		&history, &next, &created, &sent); err != nil {
+		return nil, err
+	}
+	n.NextAttemptAt, n.CreatedAt, n.SentAt = fromMicros(next), fromMicros(created), timePtr(sent)
+	return &n, store.DecodeNotification(&n, []byte(alert), []byte(history))
+}
+
+func sortNotifications(ns []*connecthub.Notification) {
+	store.SortNotifications(ns)
+}
+
+// NotificationPrune implements store.AlertStore.
+func (s *Store) NotificationPrune(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if err := store.CheckPrune(before, limit); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE id IN (SELECT id FROM notifications
+			WHERE status IN ('sent', 'failed') AND created_at < ? ORDER BY id LIMIT ?)`, micros(before), limit)
+		if err != nil {
+			return dbErr(err)
+		}
+		n, err = res.RowsAffected()
+		return dbErr(err)
+	})
+	return n, err
+}

@@ -1,0 +1,45 @@
+package sqlitestore
+
+import (
+	"context"
+	"time"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+// QueuePause implements store.QueueStore; INSERT OR IGNORE keeps the
+// first pause.
+func (s *Store) QueuePause(ctx context.Context, name, by string, now time.Time) (bool, error) {
+	if err := store.CheckQueuePause(name, by, now); err != nil {
+		return false, err
+	}
+	res, err := s.w.ExecContext(ctx, `INSERT INTO paused_queues (name, paused_at, paused_by) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO NOTHING`, name, micros(now), by)
+	if err != nil {
+		return false, dbErr(err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, dbErr(err)
+}
+
+// QueueResume implements store.QueueStore.
+func (s *Store) QueueResume(ctx context.Context, name string) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM paused_queues WHERE name = ?`, name)
+	if err != nil {
+		return false, dbErr(err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, dbErr(err)
+}
+
+// QueuePausedList implements store.QueueStore.
+func (s *Store) QueuePausedList(ctx context.Context) ([]connecthub.PausedQueue, error) {
+	return queryAll(ctx, s.r, func(sc scanner) (connecthub.PausedQueue, error) {
+		var q connecthub.PausedQueue
+		var at int64
+		err := sc.Scan(&q.Name, &at, &q.PausedBy)
+		q.PausedAt = fromMicros(at)
+		return q, err
+	}, `SELECT name, paused_at, paused_by FROM paused_queues ORDER BY name`)
+}

@@ -1,0 +1,59 @@
+package connecthub
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// MaxRunParamsBytes bounds the params of one run-now: they are copied into
+// the run's snapshot, which every claim reads.
+const MaxRunParamsBytes = 64 << 10
+
+// ApplyRunParams merges a run-now's params over a job's public_cfg as a
+// JSON merge patch (RFC 7396): an object merges key by key, recursively; a
+// null removes the key; any other value replaces it. params must be a JSON
+// object (or empty, which changes nothing); the error names the params
+// field. The result is compact JSON.
+func ApplyRunParams(publicCfg, params json.RawMessage) (json.RawMessage, error) {
+	params = bytes.TrimSpace(params)
+	if len(params) == 0 || bytes.Equal(params, []byte("null")) {
+		return publicCfg, nil
+	}
+	if len(params) > MaxRunParamsBytes {
+		return nil, FieldError("params", "", "params must be at most %d bytes", MaxRunParamsBytes)
+	}
+	var patch map[string]any
+	if err := json.Unmarshal(params, &patch); err != nil || patch == nil {
+		return nil, FieldError("params", "", "params must be a JSON object")
+	}
+	var target map[string]any
+	if len(bytes.TrimSpace(publicCfg)) > 0 {
+		if err := json.Unmarshal(publicCfg, &target); err != nil {
+			return nil, FieldError("public_cfg", "", "public_cfg must be a JSON object")
+		}
+	}
+	out, err := json.Marshal(mergePatch(target, patch))
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// mergePatch applies patch to target as RFC 7396 describes.
+func mergePatch(target, patch map[string]any) map[string]any {
+	if target == nil {
+		target = map[string]any{}
+	}
+	for k, v := range patch {
+		switch pv := v.(type) {
+		case nil:
+			delete(target, k)
+		case map[string]any:
+			tv, _ := target[k].(map[string]any)
+			target[k] = mergePatch(tv, pv)
+		default:
+			target[k] = v
+		}
+	}
+	return target
+}
