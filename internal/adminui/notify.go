@@ -161,9 +161,9 @@ func (u *UI) channelSave(svc *notify.Service, w http.ResponseWriter, r *http.Req
 		err error
 	)
 	if f.IsNew {
-		c, err = svc.CreateChannel(r.Context(), in)
+		c, err = svc.CreateChannel(u.svc.Audited(r.Context(), "channel.create", "channel:"+strings.TrimSpace(in.Name)), in)
 	} else {
-		c, err = svc.UpdateChannel(r.Context(), name, in)
+		c, err = svc.UpdateChannel(u.svc.Audited(r.Context(), "channel.update", "channel:"+name), name, in)
 	}
 	if err != nil {
 		if f.Errors = errorsByField(err); f.Errors == nil {
@@ -197,7 +197,7 @@ func (u *UI) channelTest(svc *notify.Service, w http.ResponseWriter, r *http.Req
 
 func (u *UI) channelDelete(svc *notify.Service, w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if err := svc.Store.ChannelDelete(r.Context(), name); err != nil {
+	if err := svc.Store.ChannelDelete(u.svc.Audited(r.Context(), "channel.delete", "channel:"+name), name); err != nil {
 		u.fail(w, r, err)
 		return
 	}
