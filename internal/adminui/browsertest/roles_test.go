@@ -75,6 +75,17 @@ func TestBrowserRoles(t *testing.T) {
 	if code, b := srv.api(t, http.MethodPost, "/api/v1/jobs", `{"id":"roles.demo","handler":"demo.quick","description":"before"}`); code != http.StatusCreated {
 		t.Fatalf("create job: %d %s", code, b)
 	}
+	// A channel, a rule and a paused queue, so that their pages have rows
+	// whose controls a viewer must not get.
+	for _, c := range []struct{ path, body string }{
+		{"/api/v1/channels", `{"name":"ops","type":"webhook","url":"http://127.0.0.1:9/hook"}`},
+		{"/api/v1/alert-rules", `{"name":"all failures","event":"failure","channels":["ops"]}`},
+		{"/api/v1/queues/batch/pause", ""},
+	} {
+		if code, b := srv.api(t, http.MethodPost, c.path, c.body); code != http.StatusCreated && code != http.StatusOK {
+			t.Fatalf("POST %s: %d %s", c.path, code, b)
+		}
+	}
 	runs := func() int {
 		_, b := srv.api(t, http.MethodGet, "/api/v1/runs?job_id=roles.demo", "")
 		var out struct{ Runs []json.RawMessage }
@@ -88,9 +99,11 @@ func TestBrowserRoles(t *testing.T) {
 	// is refused.
 	signIn(t, ctx, srv, "vera", "password of vera")
 	run(t, ctx, "viewer: jobs", chromedp.Navigate(srv.url+"/admin/jobs"), chromedp.WaitVisible(`#job-roles\.demo`, chromedp.ByQuery))
-	for _, page := range []string{"/admin/", "/admin/jobs", "/admin/jobs/roles.demo/edit", "/admin/runs"} {
+	for _, page := range []string{"/admin/", "/admin/jobs", "/admin/jobs/roles.demo/edit", "/admin/runs", "/admin/queues",
+		"/admin/notify/channels", "/admin/notify/rules", "/admin/notify/deliveries"} {
 		run(t, ctx, "viewer: "+page, chromedp.Navigate(srv.url+page), chromedp.WaitVisible(`main`, chromedp.ByQuery))
-		if n := count(t, ctx, `main form[method=post], main [data-action=run-now], main [data-action=delete], main [data-action=save], main a[href="/admin/jobs/new"]`); n != 0 {
+		if n := count(t, ctx, `main form[method=post], main [data-action=run-now], main [data-action=run-params], main [data-action=pause], main [data-action=resume], `+
+			`main [data-action=delete], main [data-action=save], main a[href="/admin/jobs/new"], main a[href*="/notify/channels/"], main a[href*="/notify/rules/"], main [data-notify-shortcut]`); n != 0 {
 			t.Errorf("viewer: %s offers %d controls that change something", page, n)
 		}
 		if n := count(t, ctx, `a[href="/admin/users"]`); n != 0 {
@@ -99,7 +112,11 @@ func TestBrowserRoles(t *testing.T) {
 	}
 	run(t, ctx, "viewer: job page is read only", chromedp.Navigate(srv.url+"/admin/jobs/roles.demo/edit"),
 		waitJS(`document.querySelector("#job-form[data-readonly] fieldset[disabled]") !== null`))
-	for _, p := range []string{"/admin/jobs/roles.demo/run", "/admin/jobs/roles.demo/edit", "/admin/jobs/roles.demo/delete", "/admin/jobs/roles.demo/disable"} {
+	run(t, ctx, "viewer: the queues and rules are listed", chromedp.Navigate(srv.url+"/admin/queues"),
+		waitJS(`document.querySelector('#queues-table tr[data-queue="batch"][data-paused="true"]') !== null`),
+		chromedp.Navigate(srv.url+"/admin/notify/rules"), waitJS(`document.querySelector("#rules-table").textContent.includes("all failures")`))
+	for _, p := range []string{"/admin/jobs/roles.demo/run", "/admin/jobs/roles.demo/edit", "/admin/jobs/roles.demo/delete", "/admin/jobs/roles.demo/disable",
+		"/admin/jobs/roles.demo/run-params", "/admin/queues/batch/resume", "/admin/notify/channels/ops/delete", "/admin/notify/channels/ops/test"} {
 		if st := postFromPage(t, ctx, p); st != http.StatusForbidden {
 			t.Errorf("viewer: direct POST %s answered %d, want 403", p, st)
 		}
@@ -112,9 +129,21 @@ func TestBrowserRoles(t *testing.T) {
 	signIn(t, ctx, srv, "otto", "password of otto")
 	run(t, ctx, "operator: job page", chromedp.Navigate(srv.url+"/admin/jobs/roles.demo/edit"),
 		chromedp.WaitVisible(`[data-action=run-now]`, chromedp.ByQuery))
-	if n := count(t, ctx, `[data-action=save], [data-action=delete], form#job-form`); n != 0 {
+	if n := count(t, ctx, `[data-action=save], [data-action=delete], form#job-form, [data-notify-shortcut]`); n != 0 {
 		t.Errorf("operator: the job page offers %d edit or delete controls", n)
 	}
+	if n := count(t, ctx, `[data-action=run-params]`); n != 1 {
+		t.Errorf("operator: the job page offers %d \"Run with parameters…\" links, want 1", n)
+	}
+	run(t, ctx, "operator: resumes the queue", chromedp.Navigate(srv.url+"/admin/queues"),
+		chromedp.Click(`#queues-table tr[data-queue="batch"] [data-action=resume]`, chromedp.ByQuery),
+		waitJS(`document.querySelector('#queues-table tr[data-queue="batch"]') === null || document.querySelector('#queues-table tr[data-queue="batch"][data-paused="false"]') !== null`))
+	run(t, ctx, "operator: no channel forms", chromedp.Navigate(srv.url+"/admin/notify/channels"), chromedp.WaitVisible(`#channels-table`, chromedp.ByQuery))
+	if n := count(t, ctx, `main form[method=post], main a[href*="/notify/channels/"]`); n != 0 {
+		t.Errorf("operator: the channels page offers %d controls that change something", n)
+	}
+	run(t, ctx, "operator: back to the job", chromedp.Navigate(srv.url+"/admin/jobs/roles.demo/edit"),
+		chromedp.WaitVisible(`[data-action=run-now]`, chromedp.ByQuery))
 	if st := postFromPage(t, ctx, "/admin/jobs/roles.demo/edit"); st != http.StatusForbidden {
 		t.Errorf("operator: direct POST edit answered %d, want 403", st)
 	}
@@ -155,7 +184,7 @@ func TestBrowserRoles(t *testing.T) {
 		waitJS(`document.querySelector("h1").textContent.includes("审计日志")`),
 		chromedp.SendKeys(`input[name=actor]`, "otto", chromedp.ByQuery),
 		chromedp.Click(`.filters button[type=submit]`, chromedp.ByQuery),
-		waitJS(`location.search.includes("actor=otto") && document.querySelectorAll("#audit-table tbody tr").length === 3`), // login.ok, run.now, logout
+		waitJS(`location.search.includes("actor=otto") && document.querySelectorAll("#audit-table tbody tr").length === 4`), // login.ok, queue.resume, run.now, logout
 		waitJS(`document.querySelector('#audit-table tr[data-action="login.ok"]') !== null && document.querySelector('a[data-export=csv]').href.includes("actor=otto")`),
 		chromedp.Navigate(srv.url+"/admin/lang?to=en&next=/admin/"),
 	)
