@@ -110,11 +110,11 @@ func TestBrowserRoles(t *testing.T) {
 			t.Errorf("viewer: %s links to the users page", page)
 		}
 	}
-	run(t, ctx, "viewer: job page is read only", chromedp.Navigate(srv.url+"/admin/jobs/roles.demo/edit"),
-		waitJS(`document.querySelector("#job-form[data-readonly] fieldset[disabled]") !== null`))
 	run(t, ctx, "viewer: the queues and rules are listed", chromedp.Navigate(srv.url+"/admin/queues"),
 		waitJS(`document.querySelector('#queues-table tr[data-queue="batch"][data-paused="true"]') !== null`),
 		chromedp.Navigate(srv.url+"/admin/notify/rules"), waitJS(`document.querySelector("#rules-table").textContent.includes("all failures")`))
+	run(t, ctx, "viewer: job page is read only", chromedp.Navigate(srv.url+"/admin/jobs/roles.demo/edit"),
+		waitJS(`document.querySelector("#job-form[data-readonly] fieldset[disabled]") !== null`))
 	for _, p := range []string{"/admin/jobs/roles.demo/run", "/admin/jobs/roles.demo/edit", "/admin/jobs/roles.demo/delete", "/admin/jobs/roles.demo/disable",
 		"/admin/jobs/roles.demo/run-params", "/admin/queues/batch/resume", "/admin/notify/channels/ops/delete", "/admin/notify/channels/ops/test"} {
 		if st := postFromPage(t, ctx, p); st != http.StatusForbidden {
