@@ -102,7 +102,10 @@ type Token struct {
 	// NodePrefix is the prefix of every node name a worker-scope token
 	// may act for (default: the token's name); empty for admin scope. It
 	// keeps one worker's token from speaking for another node.
-	NodePrefix string     `json:"node_prefix,omitempty"`
+	NodePrefix string `json:"node_prefix,omitempty"`
+	// Owner is the user a personal (user-scope) token acts for, with that
+	// user's role; empty for admin and worker scope.
+	Owner      string     `json:"owner,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`

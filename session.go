@@ -20,4 +20,9 @@ type Session struct {
 	// Both help an operator recognise a session, neither is trusted.
 	Client    string `json:"client"`
 	UserAgent string `json:"user_agent"`
+	// BreakGlass marks a login with the bootstrap credentials
+	// (CONNECTHUB_ADMIN_USERNAME and _PASSWORD): an admin that needs no
+	// user row, for when nobody else can sign in. Any other session acts
+	// with the role its user has at the time of each request.
+	BreakGlass bool `json:"break_glass"`
 }

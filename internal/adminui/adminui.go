@@ -41,9 +41,11 @@ type Config struct {
 	// Sessions keeps the logins in the database, so that a logout holds
 	// across restarts and replicas; the store implements it. Required.
 	Sessions auth.SessionStore
-	// Username is the login name. Default "admin".
+	// Username is the bootstrap (break-glass) login name. Default
+	// "admin". Users in the database sign in with their own names.
 	Username string
-	// Password is the login password. Default: the admin token.
+	// Password is the bootstrap login's password. Default: the admin
+	// token.
 	Password string
 	// SessionTTL is how long a login lasts. Default 12h.
 	SessionTTL time.Duration
@@ -68,6 +70,12 @@ type Config struct {
 	// LoginLimit is the budget of the UI's own Guard when Guard is nil;
 	// its zero value allows 5 failures at once, then one every 12s.
 	LoginLimit auth.LimiterConfig
+	// Tokens, when set, lets the "my account" page make and revoke
+	// personal API tokens; *token.Service implements it.
+	Tokens AccountTokens
+	// SessionList, when set, lists a user's own sessions on "my account";
+	// the store implements it.
+	SessionList SessionLister
 	// LogPoll is how often a tailed run log is polled. Default 250ms.
 	LogPoll time.Duration
 	// Now is the clock; nil means time.Now.
@@ -99,6 +107,9 @@ type UI struct {
 	static   *staticFiles
 	cop      *http.CrossOriginProtection
 	mux      *http.ServeMux
+	// routeTable lists the pages and forms behind the login with their
+	// roles.
+	routeTable []Route
 }
 
 // New checks cfg, fills its defaults and builds the UI.
@@ -233,19 +244,38 @@ func sessionOf(r *http.Request) *auth.Session {
 	return s
 }
 
+// principalOf returns who the request acts for, with its role now (set
+// by requireLogin); nil on pages without a session.
+func principalOf(r *http.Request) *connecthub.Principal {
+	return connecthub.PrincipalFrom(r.Context())
+}
+
 // isHTMX reports a request made by htmx, which wants a fragment back.
 func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" }
 
 // requireLogin guards a page: without a valid session a browser is sent to
 // the login page (and back here afterwards); an unsafe request must also
 // carry the session's CSRF token, from a form field or the X-CSRF-Token
-// header.
-func (u *UI) requireLogin(h http.HandlerFunc) http.HandlerFunc {
+// header; and the session's user must hold the page's role (need) now,
+// read from the database on every request, else the answer is a 403 page
+// naming the role.
+func (u *UI) requireLogin(need connecthub.Role, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, err := u.sessions.FromRequest(r)
 		if err != nil && !auth.NoSession(err) {
 			u.fail(w, r, err) // the session store failed: not the person's fault
 			return
+		}
+		var p *connecthub.Principal
+		if err == nil {
+			p, err = u.svc.SessionPrincipal(r.Context(), s.ID, s.User, s.BreakGlass)
+			switch {
+			case connecthub.IsKind(err, connecthub.KindUnauthorized):
+				err = auth.ErrRevoked // a disabled user is signed out
+			case err != nil:
+				u.fail(w, r, err)
+				return
+			}
 		}
 		if err != nil {
 			if auth.CountsAsFailure(err) {
@@ -278,7 +308,15 @@ func (u *UI) requireLogin(h http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), sessionKey, s)))
+		p.Client = u.guard.Client(r)
+		ctx := connecthub.WithPrincipal(context.WithValue(r.Context(), sessionKey, s), p)
+		r = r.WithContext(ctx)
+		if !p.Allows(need) {
+			u.log.Info("refused a page the role does not allow", "user", p.Name(), "role", p.Role, "need", need, "method", r.Method, "path", r.URL.Path)
+			u.renderError(w, r, http.StatusForbidden, "", u.tr(r, "users.error.role", u.tr(r, "users.role."+string(need))))
+			return
+		}
+		h(w, r)
 	}
 }
 
@@ -286,9 +324,35 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
+// Route is one page or form of the UI and the least role it needs.
+type Route struct {
+	Pattern string
+	Role    connecthub.Role
+}
+
+// Routes returns every page and form behind the login with its role, in
+// the order they were registered, for the route-by-role tests.
+func (u *UI) Routes() []Route { return append([]Route(nil), u.routeTable...) }
+
+// page registers a page or form behind the login with the least role
+// that may use it. A route without a valid role does not register (the
+// server does not start), so no form is ever left open by mistake.
+func (u *UI) pageRoute(pattern string, role connecthub.Role, h http.HandlerFunc) {
+	if !role.Valid() {
+		panic(fmt.Sprintf("adminui: route %q declares no valid role (%q)", pattern, role))
+	}
+	u.routeTable = append(u.routeTable, Route{Pattern: pattern, Role: role})
+	u.mux.HandleFunc(pattern, u.requireLogin(role, h))
+}
+
 func (u *UI) routes() {
 	m := u.mux
-	p := func(pattern string, h http.HandlerFunc) { m.HandleFunc(pattern, u.requireLogin(h)) }
+	p := u.pageRoute
+	const (
+		viewer   = connecthub.RoleViewer
+		operator = connecthub.RoleOperator
+		admin    = connecthub.RoleAdmin
+	)
 
 	m.HandleFunc("GET "+Prefix, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"/", http.StatusFound)
@@ -297,48 +361,50 @@ func (u *UI) routes() {
 	m.HandleFunc("GET "+Prefix+"/login", u.loginPage)
 	m.HandleFunc("POST "+Prefix+"/login", u.loginSubmit)
 	m.HandleFunc("GET "+Prefix+"/lang", u.setLanguage)
-	p("POST "+Prefix+"/logout", u.logout)
+	p("POST "+Prefix+"/logout", viewer, u.logout)
 
-	p("GET "+Prefix+"/{$}", u.dashboard)
-	p("GET "+Prefix+"/jobs", u.jobList)
-	p("GET "+Prefix+"/jobs/new", u.jobNew)
-	p("POST "+Prefix+"/jobs", u.jobCreate)
-	p("GET "+Prefix+"/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+	p("GET "+Prefix+"/{$}", viewer, u.dashboard)
+	p("GET "+Prefix+"/jobs", viewer, u.jobList)
+	p("GET "+Prefix+"/jobs/new", admin, u.jobNew)
+	p("POST "+Prefix+"/jobs", admin, u.jobCreate)
+	p("GET "+Prefix+"/jobs/{id}", viewer, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, jobURL(r.PathValue("id")), http.StatusFound)
 	})
-	p("GET "+Prefix+"/jobs/{id}/edit", u.jobEdit)
-	p("POST "+Prefix+"/jobs/{id}/edit", u.jobUpdate)
-	p("POST "+Prefix+"/jobs/{id}/run", u.jobRun)
-	p("GET "+Prefix+"/jobs/{id}/run-params", u.runParamsPage)
-	p("POST "+Prefix+"/jobs/{id}/run-params", u.runWithParams)
-	p("POST "+Prefix+"/jobs/{id}/enable", u.jobSetEnabled(true))
-	p("POST "+Prefix+"/jobs/{id}/disable", u.jobSetEnabled(false))
-	p("GET "+Prefix+"/jobs/{id}/delete", u.jobDeleteConfirm)
-	p("POST "+Prefix+"/jobs/{id}/delete", u.jobDelete)
-	p("GET "+Prefix+"/jobs/{id}/purge", u.jobPurgeConfirm)
-	p("POST "+Prefix+"/jobs/{id}/purge", u.jobPurge)
-	p("GET "+Prefix+"/cron/preview", u.cronPreview)
-	p("GET "+Prefix+"/runs", u.runList)
-	p("GET "+Prefix+"/runs/{id}", u.runDetail)
-	p("GET "+Prefix+"/runs/{id}/log", u.runLogStream)
-	p("POST "+Prefix+"/runs/{id}/retry", u.runRetry)
-	p("POST "+Prefix+"/runs/{id}/cancel", u.runCancel)
-	p("GET "+Prefix+"/nodes", u.nodes)
-	p("GET "+Prefix+"/queues", u.queueList)
-	p("POST "+Prefix+"/queues/{name}/pause", u.queueSetPaused(true))
-	p("POST "+Prefix+"/queues/{name}/resume", u.queueSetPaused(false))
-	p("GET "+Prefix+"/calendars", u.calendarList)
-	p("GET "+Prefix+"/calendars/new", u.calendarNew)
-	p("POST "+Prefix+"/calendars", u.calendarCreate)
-	p("GET "+Prefix+"/calendars/{name}", u.calendarShow)
-	p("POST "+Prefix+"/calendars/{name}", u.calendarSave)
-	p("GET "+Prefix+"/calendars/{name}/delete", u.calendarDeleteConfirm)
-	p("POST "+Prefix+"/calendars/{name}/delete", u.calendarDelete)
+	p("GET "+Prefix+"/jobs/{id}/edit", viewer, u.jobEdit) // read-only below admin
+	p("POST "+Prefix+"/jobs/{id}/edit", admin, u.jobUpdate)
+	p("POST "+Prefix+"/jobs/{id}/run", operator, u.jobRun)
+	p("GET "+Prefix+"/jobs/{id}/run-params", operator, u.runParamsPage)
+	p("POST "+Prefix+"/jobs/{id}/run-params", operator, u.runWithParams)
+	p("POST "+Prefix+"/jobs/{id}/enable", operator, u.jobSetEnabled(true))
+	p("POST "+Prefix+"/jobs/{id}/disable", operator, u.jobSetEnabled(false))
+	p("GET "+Prefix+"/jobs/{id}/delete", admin, u.jobDeleteConfirm)
+	p("POST "+Prefix+"/jobs/{id}/delete", admin, u.jobDelete)
+	p("GET "+Prefix+"/jobs/{id}/purge", admin, u.jobPurgeConfirm)
+	p("POST "+Prefix+"/jobs/{id}/purge", admin, u.jobPurge)
+	p("GET "+Prefix+"/cron/preview", viewer, u.cronPreview)
+	p("GET "+Prefix+"/runs", viewer, u.runList)
+	p("GET "+Prefix+"/runs/{id}", viewer, u.runDetail)
+	p("GET "+Prefix+"/runs/{id}/log", viewer, u.runLogStream)
+	p("POST "+Prefix+"/runs/{id}/retry", operator, u.runRetry)
+	p("POST "+Prefix+"/runs/{id}/cancel", operator, u.runCancel)
+	p("GET "+Prefix+"/nodes", viewer, u.nodes)
+	p("GET "+Prefix+"/queues", viewer, u.queueList)
+	p("POST "+Prefix+"/queues/{name}/pause", operator, u.queueSetPaused(true))
+	p("POST "+Prefix+"/queues/{name}/resume", operator, u.queueSetPaused(false))
+	p("GET "+Prefix+"/calendars", viewer, u.calendarList)
+	p("GET "+Prefix+"/calendars/new", admin, u.calendarNew)
+	p("POST "+Prefix+"/calendars", admin, u.calendarCreate)
+	p("GET "+Prefix+"/calendars/{name}", viewer, u.calendarShow)
+	p("POST "+Prefix+"/calendars/{name}", admin, u.calendarSave)
+	p("GET "+Prefix+"/calendars/{name}/delete", admin, u.calendarDeleteConfirm)
+	p("POST "+Prefix+"/calendars/{name}/delete", admin, u.calendarDelete)
+	u.userRoutes(p)
+	u.auditRoutes(p)
 	u.notifyRoutes(p)
 	// An unknown admin page is a 404 inside the layout, with the navigation,
 	// like a missing job's page; without a session the login comes first,
 	// so a stranger learns nothing about which pages exist.
-	p(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+	p(Prefix+"/", viewer, func(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, http.StatusNotFound, "", "")
 	})
 }

@@ -26,10 +26,17 @@ var flashKinds = map[string]string{
 	"flash.cancel_asked": "info",
 	"flash.logged_out":   "info",
 
-	"flash.calendar_saved":   "success",
-	"flash.calendar_deleted": "success",
-	"flash.queue_paused":     "info",
-	"flash.queue_resumed":    "success",
+	"flash.calendar_saved":         "success",
+	"flash.calendar_deleted":       "success",
+	"flash.queue_paused":           "info",
+	"flash.queue_resumed":          "success",
+	"users.flash.created":          "success",
+	"users.flash.role_set":         "success",
+	"users.flash.disabled":         "info",
+	"users.flash.enabled":          "success",
+	"users.flash.password_changed": "success",
+	"users.flash.token_revoked":    "info",
+	"users.flash.session_revoked":  "info",
 
 	// A save that worked, but whose runs may wait (no node serves them).
 	"flash.job_created_warn": "warning",

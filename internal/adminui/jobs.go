@@ -25,6 +25,9 @@ type jobRow struct {
 	CSRF    string
 	// Return is where the toggle's plain form post comes back to.
 	Return string
+	// Can is what the viewer's role allows: the row shows only those
+	// controls.
+	Can perms
 }
 
 // jobsView is the data of the jobs page.
@@ -67,7 +70,7 @@ func (u *UI) jobList(w http.ResponseWriter, r *http.Request) {
 		jv.Handlers = append(jv.Handlers, h.Name)
 	}
 	for _, j := range jobs {
-		row, err := u.row(r.Context(), j, u.sessions.CSRFToken(s), r.URL.RequestURI())
+		row, err := u.row(r, j, u.sessions.CSRFToken(s), r.URL.RequestURI())
 		if err != nil {
 			u.fail(w, r, err)
 			return
@@ -91,8 +94,8 @@ func (u *UI) handlers(ctx context.Context) []service.HandlerInfo {
 
 // row builds a job's table row; its last run is the job's LastRun, which
 // the service's job list fills in.
-func (u *UI) row(_ context.Context, j *connecthub.Job, csrf, ret string) (jobRow, error) {
-	return jobRow{Job: j, Loc: j.Location(), LastRun: j.LastRun, CSRF: csrf, Return: ret}, nil
+func (u *UI) row(r *http.Request, j *connecthub.Job, csrf, ret string) (jobRow, error) {
+	return jobRow{Job: j, Loc: j.Location(), LastRun: j.LastRun, CSRF: csrf, Return: ret, Can: permsOf(r)}, nil
 }
 
 // jobSetEnabled serves the enabled toggle. From htmx it answers with the
@@ -109,7 +112,7 @@ func (u *UI) jobSetEnabled(enabled bool) http.HandlerFunc {
 				u.fail(w, r, err)
 				return
 			}
-			row, err := u.row(r.Context(), j, u.sessions.CSRFToken(sessionOf(r)), safeNext(r.PostFormValue("return")))
+			row, err := u.row(r, j, u.sessions.CSRFToken(sessionOf(r)), safeNext(r.PostFormValue("return")))
 			if err != nil {
 				u.fail(w, r, err)
 				return

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/auth"
 )
 
@@ -74,14 +75,30 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		u.showLogin(w, r, http.StatusBadRequest, lv)
 		return
 	}
-	if !u.creds.Match(user, r.PostFormValue("password")) {
-		u.guard.Fail(r, client, auth.KindLogin)
-		lv.ErrorKey = "login.failed"
-		u.showLogin(w, r, http.StatusUnauthorized, lv)
-		return
+	// The bootstrap credentials are checked first: they are the way in
+	// when the users table cannot help (nobody else is admin, or every
+	// admin forgot its password).
+	password := r.PostFormValue("password")
+	breakGlass := u.creds.Match(user, password)
+	if !breakGlass {
+		_, err := u.authenticateUser(r, user, password)
+		switch {
+		case connecthub.IsKind(err, connecthub.KindUnauthorized):
+			u.guard.Fail(r, client, auth.KindLogin)
+			if aerr := u.svc.AuditSignInFailed(r.Context(), user, client, "wrong username or password, or a disabled user"); aerr != nil {
+				u.log.Error("cannot record a failed sign-in in the audit log", "err", aerr)
+			}
+			lv.ErrorKey = "login.failed"
+			u.showLogin(w, r, http.StatusUnauthorized, lv)
+			return
+		case err != nil:
+			u.fail(w, r, err)
+			return
+		}
 	}
 	u.guard.Succeeded(client)
-	s, value, err := u.sessions.Issue(r.Context(), user, client, r.UserAgent())
+	actx := u.svc.SignInAudited(r.Context(), user, breakGlass, client, "password")
+	s, value, err := u.sessions.IssueFor(actx, user, breakGlass, client, r.UserAgent())
 	if err != nil {
 		u.fail(w, r, err)
 		return
@@ -89,7 +106,7 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	u.sessions.SetCookie(w, r, value, s)
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: Prefix + "/login", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: auth.IsTLS(r)})
-	u.log.Info("admin logged in", "user", user, "client", client)
+	u.log.Info("signed in", "user", user, "break_glass", breakGlass, "client", client)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -97,7 +114,7 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request) {
 // is refused everywhere and after a restart, and returns to the login
 // page.
 func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
-	if err := u.sessions.Revoke(r.Context(), sessionOf(r)); err != nil {
+	if err := u.sessions.Revoke(u.svc.Audited(r.Context(), "logout", "session:"+sessionOf(r).ID), sessionOf(r)); err != nil {
 		// The cookie is left in place: a logout that did not reach the
 		// database must not look done.
 		u.fail(w, r, err)
@@ -106,4 +123,18 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	u.sessions.ClearCookie(w, r)
 	setFlash(w, r, "flash.logged_out", "")
 	redirect(w, r, Prefix+"/login")
+}
+
+// authenticateUser checks a user's password. A wrong password for the
+// bootstrap username, when no user row has that name, fails at once: the
+// name is known from the configuration, so skipping the slow hash that
+// hides which names exist gives nothing away, and the login form stays
+// quick for the person who mistyped the break-glass password.
+func (u *UI) authenticateUser(r *http.Request, user, password string) (*connecthub.User, error) {
+	if user == u.cfg.Username {
+		if _, err := u.svc.UserGet(r.Context(), user); connecthub.IsKind(err, connecthub.KindNotFound) {
+			return nil, connecthub.Errorf(connecthub.KindUnauthorized, "wrong username or password")
+		}
+	}
+	return u.svc.UserAuthenticate(r.Context(), user, password)
 }

@@ -24,23 +24,26 @@ func init() {
 	}
 }
 
-func (u *UI) notifyRoutes(p func(string, http.HandlerFunc)) {
-	p("GET "+Prefix+"/notify/channels", u.withNotify(u.channelsPage))
-	p("GET "+Prefix+"/notify/channels/new", u.withNotify(u.channelNew))
-	p("POST "+Prefix+"/notify/channels", u.withNotify(u.channelSave))
-	p("GET "+Prefix+"/notify/channels/{name}/edit", u.withNotify(u.channelEdit))
-	p("POST "+Prefix+"/notify/channels/{name}/edit", u.withNotify(u.channelSave))
-	p("POST "+Prefix+"/notify/channels/{name}/test", u.withNotify(u.channelTest))
-	p("POST "+Prefix+"/notify/channels/{name}/delete", u.withNotify(u.channelDelete))
-	p("GET "+Prefix+"/notify/rules", u.withNotify(u.rulesPage))
-	p("GET "+Prefix+"/notify/rules/new", u.withNotify(u.ruleNew))
-	p("POST "+Prefix+"/notify/rules", u.withNotify(u.ruleSave))
-	p("GET "+Prefix+"/notify/rules/{id}/edit", u.withNotify(u.ruleEdit))
-	p("POST "+Prefix+"/notify/rules/{id}/edit", u.withNotify(u.ruleSave))
-	p("POST "+Prefix+"/notify/rules/{id}/delete", u.withNotify(u.ruleDelete))
-	p("GET "+Prefix+"/notify/deliveries", u.withNotify(u.deliveriesPage))
-	p("GET "+Prefix+"/notify/jobs/{id}/shortcut", u.withNotify(u.shortcutPanel))
-	p("POST "+Prefix+"/notify/jobs/{id}/shortcut", u.withNotify(u.shortcutSave))
+// notifyRoutes registers the notification pages: everyone signed in
+// sees the channels, rules and deliveries; only an administrator opens
+// their forms, changes them or sends a test.
+func (u *UI) notifyRoutes(p func(string, connecthub.Role, http.HandlerFunc)) {
+	p("GET "+Prefix+"/notify/channels", connecthub.RoleViewer, u.withNotify(u.channelsPage))
+	p("GET "+Prefix+"/notify/channels/new", connecthub.RoleAdmin, u.withNotify(u.channelNew))
+	p("POST "+Prefix+"/notify/channels", connecthub.RoleAdmin, u.withNotify(u.channelSave))
+	p("GET "+Prefix+"/notify/channels/{name}/edit", connecthub.RoleAdmin, u.withNotify(u.channelEdit))
+	p("POST "+Prefix+"/notify/channels/{name}/edit", connecthub.RoleAdmin, u.withNotify(u.channelSave))
+	p("POST "+Prefix+"/notify/channels/{name}/test", connecthub.RoleAdmin, u.withNotify(u.channelTest))
+	p("POST "+Prefix+"/notify/channels/{name}/delete", connecthub.RoleAdmin, u.withNotify(u.channelDelete))
+	p("GET "+Prefix+"/notify/rules", connecthub.RoleViewer, u.withNotify(u.rulesPage))
+	p("GET "+Prefix+"/notify/rules/new", connecthub.RoleAdmin, u.withNotify(u.ruleNew))
+	p("POST "+Prefix+"/notify/rules", connecthub.RoleAdmin, u.withNotify(u.ruleSave))
+	p("GET "+Prefix+"/notify/rules/{id}/edit", connecthub.RoleAdmin, u.withNotify(u.ruleEdit))
+	p("POST "+Prefix+"/notify/rules/{id}/edit", connecthub.RoleAdmin, u.withNotify(u.ruleSave))
+	p("POST "+Prefix+"/notify/rules/{id}/delete", connecthub.RoleAdmin, u.withNotify(u.ruleDelete))
+	p("GET "+Prefix+"/notify/deliveries", connecthub.RoleViewer, u.withNotify(u.deliveriesPage))
+	p("GET "+Prefix+"/notify/jobs/{id}/shortcut", connecthub.RoleAdmin, u.withNotify(u.shortcutPanel))
+	p("POST "+Prefix+"/notify/jobs/{id}/shortcut", connecthub.RoleAdmin, u.withNotify(u.shortcutSave))
 }
 
 type notifyHandler func(svc *notify.Service, w http.ResponseWriter, r *http.Request)
@@ -158,9 +161,9 @@ func (u *UI) channelSave(svc *notify.Service, w http.ResponseWriter, r *http.Req
 		err error
 	)
 	if f.IsNew {
-		c, err = svc.CreateChannel(r.Context(), in)
+		c, err = svc.CreateChannel(u.svc.Audited(r.Context(), "channel.create", "channel:"+strings.TrimSpace(in.Name)), in)
 	} else {
-		c, err = svc.UpdateChannel(r.Context(), name, in)
+		c, err = svc.UpdateChannel(u.svc.Audited(r.Context(), "channel.update", "channel:"+name), name, in)
 	}
 	if err != nil {
 		if f.Errors = errorsByField(err); f.Errors == nil {
@@ -194,7 +197,7 @@ func (u *UI) channelTest(svc *notify.Service, w http.ResponseWriter, r *http.Req
 
 func (u *UI) channelDelete(svc *notify.Service, w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if err := svc.Store.ChannelDelete(r.Context(), name); err != nil {
+	if err := svc.Store.ChannelDelete(u.svc.Audited(r.Context(), "channel.delete", "channel:"+name), name); err != nil {
 		u.fail(w, r, err)
 		return
 	}

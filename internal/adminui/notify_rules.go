@@ -98,9 +98,9 @@ func (u *UI) ruleSave(svc *notify.Service, w http.ResponseWriter, r *http.Reques
 		QuietPeriod: &quiet, Match: connecthub.RuleMatch{Job: f.Job, Handler: f.Handler, Queue: f.Queue}}
 	var rule *connecthub.AlertRule
 	if f.IsNew {
-		rule, err = svc.CreateRule(r.Context(), in)
+		rule, err = svc.CreateRule(u.svc.Audited(r.Context(), "alert_rule.create", "alert_rule:"+in.Name), in)
 	} else {
-		rule, err = svc.UpdateRule(r.Context(), id, in)
+		rule, err = svc.UpdateRule(u.svc.Audited(r.Context(), "alert_rule.update", "alert_rule:"+id), id, in)
 	}
 	if err != nil {
 		if f.Errors = errorsByField(err); f.Errors == nil {
@@ -118,7 +118,7 @@ func (u *UI) ruleDelete(svc *notify.Service, w http.ResponseWriter, r *http.Requ
 	id := r.PathValue("id")
 	rule, err := svc.Store.AlertRuleGet(r.Context(), id)
 	if err == nil {
-		err = svc.Store.AlertRuleDelete(r.Context(), id)
+		err = svc.Store.AlertRuleDelete(u.svc.Audited(r.Context(), "alert_rule.delete", "alert_rule:"+id), id)
 	}
 	if err != nil {
 		u.fail(w, r, err)
@@ -247,14 +247,14 @@ func (u *UI) shortcutSave(svc *notify.Service, w http.ResponseWriter, r *http.Re
 	switch {
 	case rule == nil && !enabled:
 	case rule == nil:
-		_, err = svc.CreateRule(r.Context(), in)
+		_, err = svc.CreateRule(u.svc.Audited(r.Context(), "alert_rule.create", "alert_rule:"+in.Name), in)
 	case !enabled:
 		in.Channels = rule.Channels
 		in.QuietPeriod = &rule.QuietPeriod
-		_, err = svc.UpdateRule(r.Context(), rule.ID, in)
+		_, err = svc.UpdateRule(u.svc.Audited(r.Context(), "alert_rule.update", "alert_rule:"+rule.ID), rule.ID, in)
 	default:
 		in.QuietPeriod = &rule.QuietPeriod
-		_, err = svc.UpdateRule(r.Context(), rule.ID, in)
+		_, err = svc.UpdateRule(u.svc.Audited(r.Context(), "alert_rule.update", "alert_rule:"+rule.ID), rule.ID, in)
 	}
 	if err != nil {
 		u.fail(w, r, err)

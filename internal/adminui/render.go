@@ -86,7 +86,23 @@ type view struct {
 	Flash *flashMsg
 	// Bare hides the navigation (login, and errors without a session).
 	Bare bool
+	// Can says what the signed-in user's role allows, so that pages show
+	// only the controls it may use.
+	Can  perms
+	Role connecthub.Role
 	Data any
+}
+
+// perms is what a role allows, as the templates ask it.
+type perms struct {
+	Operate bool // run now, retry, cancel, enable and disable jobs
+	Admin   bool // create, edit and delete jobs; users and tokens
+}
+
+// permsOf returns what the request's principal may do.
+func permsOf(r *http.Request) perms {
+	p := principalOf(r)
+	return perms{Operate: p.Allows(connecthub.RoleOperator), Admin: p.Allows(connecthub.RoleAdmin)}
 }
 
 // page starts a view for the request: language, user, CSRF token, flash.
@@ -96,6 +112,10 @@ func (u *UI) page(w http.ResponseWriter, r *http.Request, nav, titleKey string, 
 	v.Title = u.pages.catalogs[lang].T(titleKey)
 	if s := sessionOf(r); s != nil {
 		v.User, v.CSRF, v.Bare = s.User, u.sessions.CSRFToken(s), false
+		v.Can = permsOf(r)
+		if p := principalOf(r); p != nil {
+			v.Role = p.Role
+		}
 	}
 	v.Flash = u.takeFlash(w, r, lang)
 	return v

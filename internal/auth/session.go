@@ -92,6 +92,9 @@ type Session struct {
 	User      string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// BreakGlass marks a login with the bootstrap credentials: an admin
+	// without a user row. Any other session acts with its user's role.
+	BreakGlass bool
 }
 
 // Manager issues and verifies session cookies and CSRF tokens. It is safe
@@ -155,10 +158,16 @@ func (m *Manager) hash(value string) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// Issue starts a session for user, recording the client address and the
-// browser's user agent that the session list shows, and returns it with
-// the cookie value.
+// Issue starts a break-glass session (the bootstrap login) for user, like
+// IssueFor.
 func (m *Manager) Issue(ctx context.Context, user, client, userAgent string) (*Session, string, error) {
+	return m.IssueFor(ctx, user, true, client, userAgent)
+}
+
+// IssueFor starts a session for user, recording the client address and
+// the browser's user agent that the session list shows, and returns it
+// with the cookie value. breakGlass marks the bootstrap login.
+func (m *Manager) IssueFor(ctx context.Context, user string, breakGlass bool, client, userAgent string) (*Session, string, error) {
 	id, err := RandomToken(12)
 	if err != nil {
 		return nil, "", err
@@ -169,7 +178,8 @@ func (m *Manager) Issue(ctx context.Context, user, client, userAgent string) (*S
 	}
 	now := m.now().UTC()
 	row := &connecthub.Session{ID: "ses_" + id, User: user, Hash: m.hash(value), CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(m.ttl), Client: clipText(client, maxClient), UserAgent: clipText(userAgent, maxUserAgent)}
+		ExpiresAt: now.Add(m.ttl), Client: clipText(client, maxClient), UserAgent: clipText(userAgent, maxUserAgent),
+		BreakGlass: breakGlass}
 	if err := m.store.SessionCreate(ctx, row); err != nil {
 		return nil, "", fmt.Errorf("auth: cannot store the session: %w", err)
 	}
@@ -185,7 +195,7 @@ func clipText(s string, n int) string {
 }
 
 func sessionOf(row *connecthub.Session) *Session {
-	return &Session{ID: row.ID, User: row.User, IssuedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt}
+	return &Session{ID: row.ID, User: row.User, IssuedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt, BreakGlass: row.BreakGlass}
 }
 
 // Verify looks a cookie value up, then checks its revocation and expiry,
@@ -286,17 +296,17 @@ func (m *Manager) CheckCSRF(s *Session, token string) bool {
 	return subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1
 }
 
-// Check implements the API's session checker: ok is true when the request
-// carries a valid session cookie, csrfOK when it also carries that
-// session's CSRF token in the X-CSRF-Token header. err says why there is
-// no session (ErrNoSession without a cookie), so that the caller can count
-// a forged cookie as a failed attempt (CountsAsFailure).
-func (m *Manager) Check(r *http.Request) (ok, csrfOK bool, err error) {
-	s, err := m.FromRequest(r)
+// Check implements the API's session checker: the session of the
+// request's valid session cookie, and csrfOK when the request also carries
+// that session's CSRF token in the X-CSRF-Token header. err says why there
+// is no session (ErrNoSession without a cookie), so that the caller can
+// count a forged cookie as a failed attempt (CountsAsFailure).
+func (m *Manager) Check(r *http.Request) (s *Session, csrfOK bool, err error) {
+	s, err = m.FromRequest(r)
 	if err != nil {
-		return false, false, err
+		return nil, false, err
 	}
-	return true, m.CheckCSRF(s, r.Header.Get(CSRFHeader)), nil
+	return s, m.CheckCSRF(s, r.Header.Get(CSRFHeader)), nil
 }
 
 // RandomToken returns n random bytes, base64url-encoded.

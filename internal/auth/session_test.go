@@ -293,9 +293,9 @@ func TestCheckRequest(t *testing.T) {
 			if tc.csrf != "" {
 				r.Header.Set(auth.CSRFHeader, tc.csrf)
 			}
-			ok, csrfOK, err := m.Check(r)
-			if ok != tc.ok || csrfOK != tc.csrfOK {
-				t.Fatalf("Check = %v, %v; want %v, %v", ok, csrfOK, tc.ok, tc.csrfOK)
+			got, csrfOK, err := m.Check(r)
+			if ok := got != nil; ok != tc.ok || csrfOK != tc.csrfOK {
+				t.Fatalf("Check = %v, %v; want a session %v, %v", got, csrfOK, tc.ok, tc.csrfOK)
 			}
 			if got := auth.CountsAsFailure(err); got != tc.failure {
 				t.Fatalf("CountsAsFailure(%v) = %v, want %v", err, got, tc.failure)

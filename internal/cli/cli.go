@@ -141,6 +141,7 @@ func newRoot(env *Env) *cobra.Command {
 		newRunCmd(env),
 		newWorkerCmd(env),
 		newTokenCmd(env),
+		newUserCmd(env),
 		newNodesCmd(env),
 		newNotifyCmd(env),
 		newSecretsCmd(env), newBackupCmd(env), newRestoreCmd(env),

@@ -122,6 +122,15 @@ var examples = map[string]string{
   connecthub calendar get cn --json > cn.json      # edit, then:
   connecthub calendar put cn -f cn.json`,
 	"connecthub help": `  connecthub help job create`,
+	"connecthub user": `  connecthub user list
+  printf '%s' "$PW" | connecthub user add li.lei --role operator --display-name 李雷 --password-stdin
+  connecthub user set-role li.lei admin`,
+	"connecthub user add":      `  printf '%s' "$PW" | connecthub user add li.lei --role operator --display-name 李雷 --password-stdin`,
+	"connecthub user list":     `  connecthub user list --json`,
+	"connecthub user set-role": `  connecthub user set-role li.lei viewer`,
+	"connecthub user passwd":   `  printf '%s' "$NEW_PW" | connecthub user passwd li.lei   # reads the new password from stdin`,
+	"connecthub user disable": `  connecthub user disable li.lei          # revokes its sessions and tokens
+  connecthub user disable li.lei --undo   # lets it sign in again`,
 }
 
 // addExamples fills the Example of every command that has none from

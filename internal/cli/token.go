@@ -23,7 +23,7 @@ func newTokenCmd(env *Env) *cobra.Command {
 	var name, scope, nodePrefix string
 	var queues []string
 	create := &cobra.Command{
-		Use:   "create --name NAME [--scope worker|admin] [--queues a,b] [--node-prefix P]",
+		Use:   "create --name NAME [--scope worker|admin|user] [--queues a,b] [--node-prefix P]",
 		Short: "Create a token and print its secret (shown only once)",
 		Long: "Create an API token. The secret is printed alone on stdout, so that\n" +
 			"  T=$(connecthub token create --name worker-1)\n" +
@@ -41,7 +41,7 @@ func newTokenCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if scope == connecthub.ScopeAdmin && (len(queues) > 0 || nodePrefix != "") {
+			if scope != connecthub.ScopeWorker && (len(queues) > 0 || nodePrefix != "") {
 				return usageError("--queues and --node-prefix bind worker tokens only")
 			}
 			t, err := c.CreateTokenWith(cmd.Context(), client.TokenRequest{Name: name, Scope: scope, Queues: queues, NodePrefix: nodePrefix})
@@ -57,7 +57,7 @@ func newTokenCmd(env *Env) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "a name for the token, e.g. the worker or team it is for (required)")
-	create.Flags().StringVar(&scope, "scope", connecthub.ScopeWorker, "worker (the worker protocol only) or admin (everything)")
+	create.Flags().StringVar(&scope, "scope", connecthub.ScopeWorker, "worker (the worker protocol only), admin (everything) or user (a personal token acting with your role)")
 	create.Flags().StringSliceVar(&queues, "queues", nil, "worker scope: the queues its workers may serve, comma-separated (default: default)")
 	create.Flags().StringVar(&nodePrefix, "node-prefix", "", "worker scope: the prefix of the node names its workers may use (default: the token's name)")
 

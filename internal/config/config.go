@@ -58,6 +58,9 @@ type Config struct {
 	AdminPassword Secret `env:"CONNECTHUB_ADMIN_PASSWORD"`
 	// SessionTTL is how long an admin UI login lasts. Default 12h.
 	SessionTTL time.Duration `env:"CONNECTHUB_SESSION_TTL"`
+	// AuditRetention is how long audit entries are kept before the
+	// background cleaner deletes them. Default 365d.
+	AuditRetention time.Duration `env:"CONNECTHUB_AUDIT_RETENTION"`
 	// Timezone is the default IANA timezone of jobs' cron expressions.
 	// Default "Asia/Shanghai".
 	Timezone string `env:"CONNECTHUB_TIMEZONE"`
@@ -163,6 +166,7 @@ const (
 	DefaultDataDir         = "./data"
 	DefaultAdminUsername   = "admin"
 	DefaultSessionTTL      = 12 * time.Hour
+	DefaultAuditRetention  = 365 * 24 * time.Hour
 	DefaultTimezone        = "Asia/Shanghai"
 	DefaultWorkers         = 20
 	DefaultQueue           = "default"
@@ -188,6 +192,7 @@ func base() *Config {
 		DataDir:         DefaultDataDir,
 		AdminUsername:   DefaultAdminUsername,
 		SessionTTL:      DefaultSessionTTL,
+		AuditRetention:  DefaultAuditRetention,
 		Timezone:        DefaultTimezone,
 		Workers:         DefaultWorkers,
 		Queues:          []string{DefaultQueue},
@@ -227,6 +232,7 @@ func (c *Config) WithDefaults() {
 	setIfZero(&c.DataDir, d.DataDir)
 	setIfZero(&c.AdminUsername, d.AdminUsername)
 	setIfZero(&c.SessionTTL, d.SessionTTL)
+	setIfZero(&c.AuditRetention, d.AuditRetention)
 	setIfZero(&c.Timezone, d.Timezone)
 	if len(c.Queues) == 0 {
 		c.Queues = d.Queues

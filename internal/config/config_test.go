@@ -61,6 +61,7 @@ func TestDefaults(t *testing.T) {
 		FernetKeyPath:   filepath.Join("data", "fernet.key"),
 		AdminUsername:   "admin",
 		SessionTTL:      12 * time.Hour,
+		AuditRetention:  365 * 24 * time.Hour,
 		Timezone:        "Asia/Shanghai",
 		Workers:         20,
 		Queues:          []string{"default"},
@@ -180,6 +181,7 @@ func TestLoadGood(t *testing.T) {
 				"CONNECTHUB_RETRY_BACKOFF_MAX": "10m",
 				"CONNECTHUB_MAX_BODY_BYTES":    "8388608",
 				"CONNECTHUB_TRUSTED_PROXIES":   " 10.1.2.0/24 , 192.168.0.1,,::1",
+				"CONNECTHUB_AUDIT_RETENTION":   "90d",
 			},
 			check: func(t *testing.T, c *Config) {
 				want := &Config{
@@ -191,6 +193,7 @@ func TestLoadGood(t *testing.T) {
 					AdminUsername:   "root",
 					AdminPassword:   "hunter2 with spaces",
 					SessionTTL:      90 * time.Minute,
+					AuditRetention:  90 * 24 * time.Hour,
 					Timezone:        "Europe/Berlin",
 					PublicURL:       "https://hub.example.com/",
 					Workers:         4,

@@ -186,7 +186,15 @@ func (c *Config) parseErrors(err error) error {
 // a .env file or a Kubernetes manifest, is ignored.
 var parsers = map[reflect.Type]env.ParserFunc{
 	reflect.TypeFor[time.Duration](): func(s string) (any, error) {
-		d, err := time.ParseDuration(strings.TrimSpace(s))
+		t := strings.TrimSpace(s)
+		// Whole days ("365d"), which retention periods are counted in and
+		// Go's syntax lacks.
+		if days, ok := strings.CutSuffix(t, "d"); ok {
+			if n, err := strconv.ParseInt(days, 10, 32); err == nil && n >= 0 && n <= 100000 {
+				return time.Duration(n) * 24 * time.Hour, nil
+			}
+		}
+		d, err := time.ParseDuration(t)
 		if err != nil {
 			return nil, fmt.Errorf("not a duration: %q (use Go syntax such as 30s, 5m or 1h30m)", s)
 		}

@@ -71,6 +71,9 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.AdminUsername) == "" {
 		bad("CONNECTHUB_ADMIN_USERNAME", "must not be empty")
 	}
+	if c.AuditRetention < time.Hour {
+		bad("CONNECTHUB_AUDIT_RETENTION", "must be at least 1h, got %s", formatDuration(c.AuditRetention))
+	}
 	if c.SessionTTL <= 0 {
 		bad("CONNECTHUB_SESSION_TTL", "must be > 0, got %s", formatDuration(c.SessionTTL))
 	}
@@ -265,6 +268,10 @@ func parseURL(raw string) (*url.URL, error) {
 // formatDuration prints a duration the way an operator would write it:
 // "12h" rather than time.Duration's "12h0m0s".
 func formatDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d >= day && d%day == 0 {
+		return strconv.FormatInt(int64(d/day), 10) + "d" // as retention periods are written
+	}
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -7,12 +7,14 @@ import (
 	"github.com/connecthub/connecthub/calendar"
 )
 
-func (a *API) calendarRoutes(api func(string, func(http.ResponseWriter, *http.Request) error)) {
-	api("GET /api/v1/calendars", a.calendarList)
-	api("POST /api/v1/calendars", a.calendarCreate)
-	api("GET /api/v1/calendars/{name}", a.calendarGet)
-	api("PUT /api/v1/calendars/{name}", a.calendarPut)
-	api("DELETE /api/v1/calendars/{name}", a.calendarDelete)
+// calendarRoutes registers the calendar routes: anyone signed in reads
+// them, admins create, replace and delete them.
+func (a *API) calendarRoutes(api apiFunc) {
+	api("GET /api/v1/calendars", connecthub.RoleViewer, a.calendarList)
+	api("POST /api/v1/calendars", connecthub.RoleAdmin, a.calendarCreate)
+	api("GET /api/v1/calendars/{name}", connecthub.RoleViewer, a.calendarGet)
+	api("PUT /api/v1/calendars/{name}", connecthub.RoleAdmin, a.calendarPut)
+	api("DELETE /api/v1/calendars/{name}", connecthub.RoleAdmin, a.calendarDelete)
 }
 
 // calendarView is a calendar as the API shows it: with the years it

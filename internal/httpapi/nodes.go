@@ -16,13 +16,14 @@ import (
 // service discovery, and the endpoints whose answers depend on which nodes
 // serve which handlers (the handler listing, and job saves with warnings).
 
-// nodeRoutes registers the node registry routes (admin scope).
-func (a *API) nodeRoutes(api func(string, func(http.ResponseWriter, *http.Request) error)) {
-	api("GET /api/v1/nodes", a.nodeList)
-	api("POST /api/v1/nodes/clean", a.nodeClean)
-	api("POST /api/v1/nodes/{name}/stop", a.nodeSetState(connecthub.NodeInactive))
-	api("POST /api/v1/nodes/{name}/start", a.nodeSetState(connecthub.NodeActive))
-	api("GET /api/v1/sd/prometheus", a.prometheusSD)
+// nodeRoutes registers the node registry routes: operators stop, start
+// and clean nodes, everyone signed in reads them.
+func (a *API) nodeRoutes(api apiFunc) {
+	api("GET /api/v1/nodes", connecthub.RoleViewer, a.nodeList)
+	api("POST /api/v1/nodes/clean", connecthub.RoleOperator, a.nodeClean)
+	api("POST /api/v1/nodes/{name}/stop", connecthub.RoleOperator, a.nodeSetState(connecthub.NodeInactive))
+	api("POST /api/v1/nodes/{name}/start", connecthub.RoleOperator, a.nodeSetState(connecthub.NodeActive))
+	api("GET /api/v1/sd/prometheus", WorkerOrViewer, a.prometheusSD)
 }
 
 func (a *API) nodeList(w http.ResponseWriter, r *http.Request) error {

@@ -2,28 +2,29 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/notify"
 )
 
 // notifyRoutes registers channels, alert rules and the delivery log.
-// Channels and rules are the administrator's; the log is for every
-// signed-in user.
-func (a *API) notifyRoutes(api func(string, func(http.ResponseWriter, *http.Request) error)) {
-	api("GET /api/v1/channels", a.notifyCall(a.channelList))
-	api("POST /api/v1/channels", a.notifyCall(a.channelCreate))
-	api("GET /api/v1/channels/{name}", a.notifyCall(a.channelGet))
-	api("PATCH /api/v1/channels/{name}", a.notifyCall(a.channelUpdate))
-	api("DELETE /api/v1/channels/{name}", a.notifyCall(a.channelDelete))
-	api("POST /api/v1/channels/{name}/test", a.notifyCall(a.channelTest))
-	api("GET /api/v1/alert-rules", a.notifyCall(a.ruleList))
-	api("POST /api/v1/alert-rules", a.notifyCall(a.ruleCreate))
-	api("GET /api/v1/alert-rules/{id}", a.notifyCall(a.ruleGet))
-	api("PUT /api/v1/alert-rules/{id}", a.notifyCall(a.ruleUpdate))
-	api("DELETE /api/v1/alert-rules/{id}", a.notifyCall(a.ruleDelete))
-	api("GET /api/v1/notifications", a.notifyCall(a.notificationList))
-	api("GET /api/v1/notifications/{id}", a.notifyCall(a.notificationGet))
+// Everyone signed in reads them; only an administrator changes channels
+// and rules or sends a test (which reaches outside the server).
+func (a *API) notifyRoutes(api apiFunc) {
+	api("GET /api/v1/channels", connecthub.RoleViewer, a.notifyCall(a.channelList))
+	api("POST /api/v1/channels", connecthub.RoleAdmin, a.notifyCall(a.channelCreate))
+	api("GET /api/v1/channels/{name}", connecthub.RoleViewer, a.notifyCall(a.channelGet))
+	api("PATCH /api/v1/channels/{name}", connecthub.RoleAdmin, a.notifyCall(a.channelUpdate))
+	api("DELETE /api/v1/channels/{name}", connecthub.RoleAdmin, a.notifyCall(a.channelDelete))
+	api("POST /api/v1/channels/{name}/test", connecthub.RoleAdmin, a.notifyCall(a.channelTest))
+	api("GET /api/v1/alert-rules", connecthub.RoleViewer, a.notifyCall(a.ruleList))
+	api("POST /api/v1/alert-rules", connecthub.RoleAdmin, a.notifyCall(a.ruleCreate))
+	api("GET /api/v1/alert-rules/{id}", connecthub.RoleViewer, a.notifyCall(a.ruleGet))
+	api("PUT /api/v1/alert-rules/{id}", connecthub.RoleAdmin, a.notifyCall(a.ruleUpdate))
+	api("DELETE /api/v1/alert-rules/{id}", connecthub.RoleAdmin, a.notifyCall(a.ruleDelete))
+	api("GET /api/v1/notifications", connecthub.RoleViewer, a.notifyCall(a.notificationList))
+	api("GET /api/v1/notifications/{id}", connecthub.RoleViewer, a.notifyCall(a.notificationGet))
 }
 
 func (a *API) notifySvc() (*notify.Service, error) {
@@ -59,7 +60,7 @@ func (a *API) channelCreate(svc *notify.Service, w http.ResponseWriter, r *http.
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	c, err := svc.CreateChannel(r.Context(), in)
+	c, err := svc.CreateChannel(a.svc.Audited(r.Context(), "channel.create", "channel:"+strings.TrimSpace(in.Name)), in)
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func (a *API) channelUpdate(svc *notify.Service, w http.ResponseWriter, r *http.
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	c, err := svc.UpdateChannel(r.Context(), r.PathValue("name"), in)
+	c, err := svc.UpdateChannel(a.svc.Audited(r.Context(), "channel.update", "channel:"+r.PathValue("name")), r.PathValue("name"), in)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func (a *API) channelUpdate(svc *notify.Service, w http.ResponseWriter, r *http.
 }
 
 func (a *API) channelDelete(svc *notify.Service, w http.ResponseWriter, r *http.Request) error {
-	if err := svc.Store.ChannelDelete(r.Context(), r.PathValue("name")); err != nil {
+	if err := svc.Store.ChannelDelete(a.svc.Audited(r.Context(), "channel.delete", "channel:"+r.PathValue("name")), r.PathValue("name")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -124,7 +125,7 @@ func (a *API) ruleCreate(svc *notify.Service, w http.ResponseWriter, r *http.Req
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	rule, err := svc.CreateRule(r.Context(), in)
+	rule, err := svc.CreateRule(a.svc.Audited(r.Context(), "alert_rule.create", "alert_rule:"+in.Name), in)
 	if err != nil {
 		return err
 	}
@@ -147,7 +148,7 @@ func (a *API) ruleUpdate(svc *notify.Service, w http.ResponseWriter, r *http.Req
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	rule, err := svc.UpdateRule(r.Context(), r.PathValue("id"), in)
+	rule, err := svc.UpdateRule(a.svc.Audited(r.Context(), "alert_rule.update", "alert_rule:"+r.PathValue("id")), r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
@@ -156,7 +157,7 @@ func (a *API) ruleUpdate(svc *notify.Service, w http.ResponseWriter, r *http.Req
 }
 
 func (a *API) ruleDelete(svc *notify.Service, w http.ResponseWriter, r *http.Request) error {
-	if err := svc.Store.AlertRuleDelete(r.Context(), r.PathValue("id")); err != nil {
+	if err := svc.Store.AlertRuleDelete(a.svc.Audited(r.Context(), "alert_rule.delete", "alert_rule:"+r.PathValue("id")), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -39,16 +39,16 @@ type Proc interface {
 	ProcStart() error
 }
 
-func (a *API) procRoutes(api func(string, func(http.ResponseWriter, *http.Request) error)) {
+func (a *API) procRoutes(api apiFunc) {
 	if a.cfg.Proc == nil {
 		return
 	}
-	api("GET /api/v1/proc/status", func(w http.ResponseWriter, r *http.Request) error {
+	api("GET /api/v1/proc/status", connecthub.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, a.cfg.Proc.ProcStatus(r.Context()))
 		return nil
 	})
-	api("GET /api/v1/proc/stop", a.procControl(a.cfg.Proc.ProcStop))
-	api("GET /api/v1/proc/start", a.procControl(a.cfg.Proc.ProcStart))
+	api("GET /api/v1/proc/stop", connecthub.RoleOperator, a.procControl(a.cfg.Proc.ProcStop))
+	api("GET /api/v1/proc/start", connecthub.RoleOperator, a.procControl(a.cfg.Proc.ProcStart))
 }
 
 // procControl runs a stop or start. The proc API makes them GET requests,
@@ -60,7 +60,7 @@ func (a *API) procControl(do func() error) func(http.ResponseWriter, *http.Reque
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if !viaBearer(r) {
 			return &connecthub.Error{Kind: connecthub.KindForbidden, Code: "token_required",
-				Message: "proc stop and start need Authorization: Bearer <admin token>; the admin session cookie is not enough for them"}
+				Message: "proc stop and start need Authorization: Bearer <token> (an operator's or an admin's); the admin session cookie is not enough for them"}
 		}
 		if err := do(); err != nil {
 			return err

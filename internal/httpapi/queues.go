@@ -2,12 +2,16 @@ package httpapi
 
 import (
 	"net/http"
+
+	"github.com/connecthub/connecthub"
 )
 
-func (a *API) queueRoutes(api func(string, func(http.ResponseWriter, *http.Request) error)) {
-	api("GET /api/v1/queues", a.queueList)
-	api("POST /api/v1/queues/{name}/pause", a.queuePause(true))
-	api("POST /api/v1/queues/{name}/resume", a.queuePause(false))
+// queueRoutes registers the queues: everyone signed in sees them, an
+// operator pauses and resumes them like running a job.
+func (a *API) queueRoutes(api apiFunc) {
+	api("GET /api/v1/queues", connecthub.RoleViewer, a.queueList)
+	api("POST /api/v1/queues/{name}/pause", connecthub.RoleOperator, a.queuePause(true))
+	api("POST /api/v1/queues/{name}/resume", connecthub.RoleOperator, a.queuePause(false))
 }
 
 func (a *API) queueList(w http.ResponseWriter, r *http.Request) error {

@@ -71,12 +71,12 @@ type Config struct {
 }
 
 // SessionChecker verifies the admin UI's session cookie; auth.Manager
-// implements it. ok reports a valid session, csrfOK that the request also
-// carries that session's CSRF token (header X-CSRF-Token).
+// implements it. s is the valid session, csrfOK reports that the request
+// also carries that session's CSRF token (header X-CSRF-Token).
 type SessionChecker interface {
 	// Check's err says why there is no session; auth.CountsAsFailure
 	// tells a forged cookie from a missing or expired one.
-	Check(r *http.Request) (ok, csrfOK bool, err error)
+	Check(r *http.Request) (s *auth.Session, csrfOK bool, err error)
 }
 
 // API is the http.Handler of the REST API.
@@ -86,6 +86,8 @@ type API struct {
 	log       *slog.Logger
 	tokenHash [32]byte
 	mux       *http.ServeMux
+	// routeTable lists the /api/v1 routes with their roles (roles.go).
+	routeTable []Route
 }
 
 // New builds the API handler.
@@ -135,35 +137,35 @@ func (a *API) routes() {
 		m.Handle("GET /metrics", a.cfg.Metrics)
 	}
 
-	api := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
-		m.Handle(pattern, a.authed(h))
-	}
-	api("GET /api/v1/jobs", a.jobList)
-	api("POST /api/v1/jobs", a.jobCreate)
-	api("GET /api/v1/jobs/{id}", a.jobGet)
-	api("PATCH /api/v1/jobs/{id}", a.jobUpdate)
-	api("DELETE /api/v1/jobs/{id}", a.jobDelete)
-	api("POST /api/v1/jobs/{id}/run", a.jobRun)
-	api("POST /api/v1/jobs/{id}/enable", a.jobEnable(true))
-	api("POST /api/v1/jobs/{id}/disable", a.jobEnable(false))
-	api("DELETE /api/v1/jobs/{id}/runs", a.jobPurgeRuns)
-	api("GET /api/v1/runs", a.runList)
-	api("GET /api/v1/runs/{id}", a.runGet)
-	api("GET /api/v1/runs/{id}/log", a.runLog)
-	api("POST /api/v1/runs/{id}/retry", a.runRetry)
-	api("POST /api/v1/runs/{id}/cancel", a.runCancel)
-	api("GET /api/v1/handlers", a.handlerList)
-	api("GET /api/v1/cron/next", a.cronNext)
-	api("GET /api/v1/stats", a.stats)
+	api := a.register
+	api("GET /api/v1/jobs", connecthub.RoleViewer, a.jobList)
+	api("POST /api/v1/jobs", connecthub.RoleAdmin, a.jobCreate)
+	api("GET /api/v1/jobs/{id}", connecthub.RoleViewer, a.jobGet)
+	api("PATCH /api/v1/jobs/{id}", connecthub.RoleAdmin, a.jobUpdate)
+	api("DELETE /api/v1/jobs/{id}", connecthub.RoleAdmin, a.jobDelete)
+	api("POST /api/v1/jobs/{id}/run", connecthub.RoleOperator, a.jobRun)
+	api("POST /api/v1/jobs/{id}/enable", connecthub.RoleOperator, a.jobEnable(true))
+	api("POST /api/v1/jobs/{id}/disable", connecthub.RoleOperator, a.jobEnable(false))
+	api("DELETE /api/v1/jobs/{id}/runs", connecthub.RoleAdmin, a.jobPurgeRuns)
+	api("GET /api/v1/runs", connecthub.RoleViewer, a.runList)
+	api("GET /api/v1/runs/{id}", connecthub.RoleViewer, a.runGet)
+	api("GET /api/v1/runs/{id}/log", connecthub.RoleViewer, a.runLog)
+	api("POST /api/v1/runs/{id}/retry", connecthub.RoleOperator, a.runRetry)
+	api("POST /api/v1/runs/{id}/cancel", connecthub.RoleOperator, a.runCancel)
+	api("GET /api/v1/handlers", connecthub.RoleViewer, a.handlerList)
+	api("GET /api/v1/cron/next", connecthub.RoleViewer, a.cronNext)
+	api("GET /api/v1/stats", connecthub.RoleViewer, a.stats)
 	a.calendarRoutes(api)
 	a.queueRoutes(api)
 	a.tokenRoutes(api)
 	a.sessionRoutes(api)
+	a.userRoutes(api)
+	a.auditRoutes(api)
 	a.workerRoutes(api)
 	a.nodeRoutes(api)
 	a.procRoutes(api)
 	a.notifyRoutes(api)
-	api("/api/v1/", func(w http.ResponseWriter, r *http.Request) error {
+	api("/api/v1/", connecthub.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
 		return connecthub.Errorf(connecthub.KindNotFound, "no route %s %s", r.Method, r.URL.Path)
 	})
 }
@@ -194,13 +196,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
-// authed authenticates the request and turns a handler's error into a JSON
+// authed authenticates the request, holds its principal to the route's
+// requirement (need, see register) and turns a handler's error into a JSON
 // error response. A Bearer token is compared in constant time (comparing
 // SHA-256 digests, so the token's length does not leak either); the admin
 // UI's session cookie also authorises. Failed attempts draw on the
 // client's budget in the Guard: once it is used up, a Bearer token is
 // refused with 429 before it is compared, so a guesser learns nothing.
-func (a *API) authed(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+func (a *API) authed(need requirement, h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g := a.cfg.Guard
 		client := g.Client(r)
@@ -211,45 +214,67 @@ func (a *API) authed(h func(http.ResponseWriter, *http.Request) error) http.Hand
 				return
 			}
 		}
-		r, ok, err := a.bearerAuthorized(r)
+		p, r, err := a.bearerPrincipal(r)
 		if err != nil {
 			writeError(w, r, a.log, err)
 			return
 		}
-		if ok {
+		if p != nil {
 			r = r.WithContext(context.WithValue(r.Context(), viaBearerKey{}, true))
 		} else {
 			if hasBearer {
 				g.Fail(r, client, auth.KindBearer)
 			}
-			// With the session cookie, unsafe methods need the session's
-			// CSRF token, or a page on another site could make the browser
-			// call the API.
-			ok, csrfOK, serr := a.sessionCheck(r)
-			switch {
-			case serr != nil && !auth.NoSession(serr):
-				// The session store could not answer: a 503, not a 401
-				// that would send the UI's scripts to the login page.
-				writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "unavailable",
-					Message: "cannot check the session now (database unavailable); try again", Err: serr})
-				return
-			case ok && (csrfOK || safeMethod(r.Method)):
-			case ok:
-				writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindForbidden, Code: "csrf_failed", Message: "missing or invalid CSRF token (send X-CSRF-Token with the admin session cookie)"})
-				return
-			default:
-				if auth.CountsAsFailure(serr) {
-					g.Fail(r, client, auth.KindSession)
-				}
-				w.Header().Set("WWW-Authenticate", `Bearer realm="connecthub"`)
-				writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindUnauthorized, Code: "unauthorized", Message: "missing or invalid token (send Authorization: Bearer <token>)"})
+			var ok bool
+			if p, ok = a.sessionPrincipal(w, r, client); !ok {
 				return
 			}
 		}
+		if err := need.check(p, r); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		p.Client = client
+		r = r.WithContext(connecthub.WithPrincipal(r.Context(), p))
 		if err := h(w, r); err != nil {
 			writeError(w, r, a.log, err)
 		}
 	})
+}
+
+// sessionPrincipal authenticates the admin UI's session cookie. With the
+// cookie, unsafe methods need the session's CSRF token, or a page on
+// another site could make the browser call the API. ok false means an
+// answer was written.
+func (a *API) sessionPrincipal(w http.ResponseWriter, r *http.Request, client string) (*connecthub.Principal, bool) {
+	s, csrfOK, serr := a.sessionCheck(r)
+	switch {
+	case serr != nil && !auth.NoSession(serr):
+		// The session store could not answer: a 503, not a 401 that
+		// would send the UI's scripts to the login page.
+		writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "unavailable",
+			Message: "cannot check the session now (database unavailable); try again", Err: serr})
+		return nil, false
+	case s != nil && !csrfOK && !safeMethod(r.Method):
+		writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindForbidden, Code: "csrf_failed", Message: "missing or invalid CSRF token (send X-CSRF-Token with the admin session cookie)"})
+		return nil, false
+	case s != nil:
+		p, err := a.svc.SessionPrincipal(r.Context(), s.ID, s.User, s.BreakGlass)
+		if err == nil {
+			return p, true
+		}
+		if !connecthub.IsKind(err, connecthub.KindUnauthorized) {
+			writeError(w, r, a.log, err)
+			return nil, false
+		}
+	default:
+		if auth.CountsAsFailure(serr) {
+			a.cfg.Guard.Fail(r, client, auth.KindSession)
+		}
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="connecthub"`)
+	writeError(w, r, a.log, &connecthub.Error{Kind: connecthub.KindUnauthorized, Code: "unauthorized", Message: "missing or invalid token (send Authorization: Bearer <token>)"})
+	return nil, false
 }
 
 // viaBearerKey marks, in a request's context, that a valid Bearer token
@@ -282,9 +307,9 @@ func (a *API) authorized(r *http.Request) bool {
 }
 
 // sessionCheck asks the configured SessionChecker, if any.
-func (a *API) sessionCheck(r *http.Request) (ok, csrfOK bool, err error) {
+func (a *API) sessionCheck(r *http.Request) (s *auth.Session, csrfOK bool, err error) {
 	if a.cfg.Sessions == nil {
-		return false, false, nil
+		return nil, false, auth.ErrNoSession
 	}
 	return a.cfg.Sessions.Check(r)
 }

@@ -18,6 +18,8 @@ type Tokens interface {
 	// once). queues and nodePrefix bind a worker-scope token (nil and ""
 	// for the defaults: the default queue and the token's name).
 	CreateBound(ctx context.Context, name, scope string, queues []string, nodePrefix string) (*connecthub.Token, string, error)
+	// CreateFor is CreateBound with the owner of a user-scope token.
+	CreateFor(ctx context.Context, name, scope string, queues []string, nodePrefix, owner string) (*connecthub.Token, string, error)
 	List(ctx context.Context) ([]*connecthub.Token, error)
 	Revoke(ctx context.Context, idOrName string) error
 	// Authenticate returns the live token whose secret is bearer, or nil.
@@ -27,14 +29,16 @@ type Tokens interface {
 // tokenPrefixes are the prefixes of every secret Tokens.Create makes. A
 // bearer without one cannot be an API token, so it costs no database
 // lookup: random garbage in Authorization headers stays cheap.
-var tokenPrefixes = []string{"chw_", "cha_"}
+var tokenPrefixes = []string{"chw_", "cha_", "chu_"}
 
-// tokenRoutes registers the API token routes (admin scope only, like
-// every route outside /api/v1/worker).
-func (a *API) tokenRoutes(api func(string, func(http.ResponseWriter, *http.Request) error)) {
-	api("POST /api/v1/tokens", a.tokenCreate)
-	api("GET /api/v1/tokens", a.tokenList)
-	api("DELETE /api/v1/tokens/{id}", a.tokenRevoke)
+// tokenRoutes registers the API token routes. Anyone signed in may make,
+// list and revoke personal tokens of its own; the handlers hold every
+// other token (admin and worker scope, or another user's) to the admin
+// role, because which one a request touches is in its body or path.
+func (a *API) tokenRoutes(api apiFunc) {
+	api("POST /api/v1/tokens", connecthub.RoleViewer, a.tokenCreate)
+	api("GET /api/v1/tokens", connecthub.RoleViewer, a.tokenList)
+	api("DELETE /api/v1/tokens/{id}", connecthub.RoleViewer, a.tokenRevoke)
 }
 
 // bearer returns the token of an "Authorization: Bearer" header.
@@ -47,32 +51,32 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// bearerAuthorized reports whether the request's bearer token authorises
-// it: the admin token everywhere, an admin-scope API token everywhere, a
-// worker-scope API token only on the worker protocol (elsewhere it is a
-// 403, not a 401: the token is good, its scope is not). false without an
-// error means there is no valid bearer token (a session cookie may still
-// authorise the request). The request returned carries a worker-scope
-// token in its context, so that the worker protocol holds the token to its
-// binding (node names and queues).
-func (a *API) bearerAuthorized(r *http.Request) (*http.Request, bool, error) {
+// bearerPrincipal returns who the request's bearer token acts for: the
+// admin token and admin-scope tokens are admins, a personal token its
+// owner with the owner's role now, a worker-scope token a worker (the
+// request returned carries it, so that the worker protocol holds it to
+// its binding). nil without an error means there is no valid bearer token
+// (a session cookie may still authorise the request); a personal token of
+// a disabled user is no valid token.
+func (a *API) bearerPrincipal(r *http.Request) (*connecthub.Principal, *http.Request, error) {
 	if a.authorized(r) {
-		return r, true, nil
+		return &connecthub.Principal{Kind: connecthub.PrincipalAdminToken, Role: connecthub.RoleAdmin, BreakGlass: true}, r, nil
 	}
 	t, err := a.apiToken(r)
-	switch {
-	case err != nil:
-		return r, false, err
-	case t == nil:
-		return r, false, nil
-	case t.Scope == connecthub.ScopeAdmin:
-		return r, true, nil
-	case t.Scope == connecthub.ScopeWorker && workerScopeAllowed(r.URL.Path):
-		return r.WithContext(workerproto.WithWorkerToken(r.Context(), t)), true, nil
-	case t.Scope == connecthub.ScopeWorker:
-		return r, false, errWorkerScope
+	if err != nil || t == nil {
+		return nil, r, err
 	}
-	return r, false, nil
+	p, err := a.svc.TokenPrincipal(r.Context(), t)
+	switch {
+	case connecthub.IsKind(err, connecthub.KindUnauthorized):
+		return nil, r, nil
+	case err != nil:
+		return nil, r, err
+	}
+	if p.Kind == connecthub.PrincipalWorker {
+		r = r.WithContext(workerproto.WithWorkerToken(r.Context(), t))
+	}
+	return p, r, nil
 }
 
 // apiToken authenticates an API token (not the admin token) and returns
@@ -103,15 +107,6 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 	return false
 }
 
-// workerScopeAllowed reports whether a worker-scope token may call the
-// path: the worker protocol, and the Prometheus service discovery, which
-// shows only what workers already announce about themselves. That lets a
-// Prometheus server use a worker token instead of the admin token, which
-// could change every job.
-func workerScopeAllowed(path string) bool {
-	return strings.HasPrefix(path, "/api/v1/worker/") || path == "/api/v1/sd/prometheus"
-}
-
 // errWorkerScope answers a worker-scope token outside the worker protocol.
 var errWorkerScope = &connecthub.Error{Kind: connecthub.KindForbidden, Code: "forbidden_scope",
 	Message: "this token has the worker scope: it may call only the worker protocol (/api/v1/worker/...)"}
@@ -121,6 +116,34 @@ func (a *API) tokensEnabled() error {
 		return &connecthub.Error{Kind: connecthub.KindUnavailable, Code: "tokens_disabled", Message: "API tokens are not enabled on this server"}
 	}
 	return nil
+}
+
+// visibleTokens is what p may see of the tokens: an admin every token,
+// anyone else its own personal tokens.
+func visibleTokens(p *connecthub.Principal, all []*connecthub.Token) []*connecthub.Token {
+	out := []*connecthub.Token{}
+	for _, t := range all {
+		if p.Allows(connecthub.RoleAdmin) || (t.Scope == connecthub.ScopeUser && t.Owner == p.User && p.User != "" && !p.BreakGlass) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ownsToken reports whether idOrName names one of mine, matching ids
+// first like the store's revoke does.
+func ownsToken(mine []*connecthub.Token, idOrName string) bool {
+	for _, t := range mine {
+		if t.ID == idOrName {
+			return true
+		}
+	}
+	for _, t := range mine {
+		if t.Name == idOrName {
+			return true
+		}
+	}
+	return false
 }
 
 // createdToken is a new token with its secret: the only answer that ever
@@ -143,7 +166,18 @@ func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	t, secret, err := a.cfg.Tokens.CreateBound(r.Context(), in.Name, in.Scope, in.Queues, in.NodePrefix)
+	p := connecthub.PrincipalFrom(r.Context())
+	owner := ""
+	if in.Scope == connecthub.ScopeUser {
+		if p.User == "" || p.BreakGlass {
+			return &connecthub.Error{Kind: connecthub.KindForbidden, Code: "no_user", Field: "scope",
+				Message: "a personal (user-scope) token belongs to a user: sign in as one (the admin token and the break-glass login have none)"}
+		}
+		owner = p.User
+	} else if !p.Allows(connecthub.RoleAdmin) {
+		return connecthub.ErrRoleNeeded(connecthub.RoleAdmin, "creating an admin- or worker-scope token")
+	}
+	t, secret, err := a.cfg.Tokens.CreateFor(a.svc.Audited(r.Context(), "token.create", "token:"+strings.TrimSpace(in.Name)), in.Name, in.Scope, in.Queues, in.NodePrefix, owner)
 	if err != nil {
 		return err
 	}
@@ -159,9 +193,7 @@ func (a *API) tokenList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []*connecthub.Token{}
-	}
+	list = visibleTokens(connecthub.PrincipalFrom(r.Context()), list)
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": list})
 	return nil
 }
@@ -170,7 +202,19 @@ func (a *API) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err := a.tokensEnabled(); err != nil {
 		return err
 	}
-	if err := a.cfg.Tokens.Revoke(r.Context(), r.PathValue("id")); err != nil {
+	p := connecthub.PrincipalFrom(r.Context())
+	if !p.Allows(connecthub.RoleAdmin) {
+		// A non-admin may revoke only its own personal tokens; another
+		// token is as good as unknown to it.
+		list, err := a.cfg.Tokens.List(r.Context())
+		if err != nil {
+			return err
+		}
+		if !ownsToken(visibleTokens(p, list), r.PathValue("id")) {
+			return connecthub.NotFound("token", r.PathValue("id"))
+		}
+	}
+	if err := a.cfg.Tokens.Revoke(a.svc.Audited(r.Context(), "token.revoke", "token:"+r.PathValue("id")), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

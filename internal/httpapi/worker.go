@@ -17,15 +17,15 @@ import (
 // encodes its answer; errors go through writeError like every other route.
 
 // workerRoutes registers the protocol's routes.
-func (a *API) workerRoutes(api func(string, func(http.ResponseWriter, *http.Request) error)) {
-	api("POST /api/v1/worker/register", a.workerRegister)
-	api("POST /api/v1/worker/keepalive", a.workerKeepalive)
-	api("POST /api/v1/worker/prestop", a.workerPrestop)
-	api("POST /api/v1/worker/claim", a.workerClaim)
-	api("POST /api/v1/worker/heartbeat", a.workerHeartbeat)
-	api("POST /api/v1/worker/runs/{id}/heartbeat", a.workerRunHeartbeat)
-	api("POST /api/v1/worker/runs/{id}/log", a.workerRunLog)
-	api("POST /api/v1/worker/runs/{id}/complete", a.workerRunComplete)
+func (a *API) workerRoutes(api apiFunc) {
+	api("POST /api/v1/worker/register", WorkerOrAdmin, a.workerRegister)
+	api("POST /api/v1/worker/keepalive", WorkerOrAdmin, a.workerKeepalive)
+	api("POST /api/v1/worker/prestop", WorkerOrAdmin, a.workerPrestop)
+	api("POST /api/v1/worker/claim", WorkerOrAdmin, a.workerClaim)
+	api("POST /api/v1/worker/heartbeat", WorkerOrAdmin, a.workerHeartbeat)
+	api("POST /api/v1/worker/runs/{id}/heartbeat", WorkerOrAdmin, a.workerRunHeartbeat)
+	api("POST /api/v1/worker/runs/{id}/log", WorkerOrAdmin, a.workerRunLog)
+	api("POST /api/v1/worker/runs/{id}/complete", WorkerOrAdmin, a.workerRunComplete)
 }
 
 // workerDecode checks that the protocol is enabled, reads the body once

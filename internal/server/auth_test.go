@@ -28,6 +28,7 @@ type node struct {
 	t    *testing.T
 	url  string
 	logs *testenv.Buffer
+	srv  *server.Server
 }
 
 // testConfig is a valid configuration of a node on a fresh data directory.
@@ -105,7 +106,7 @@ func startStoppableNodeWith(t *testing.T, cfg *config.Config, opts server.Option
 		stop()
 		t.Fatal("the node never became ready")
 	}
-	return &node{t: t, url: "http://" + srv.Addr(), logs: logs}, stop
+	return &node{t: t, url: "http://" + srv.Addr(), logs: logs, srv: srv}, stop
 }
 
 // clientFrom returns an HTTP client whose connections come from the local
@@ -162,15 +163,22 @@ func (n *node) send(c *http.Client, req *http.Request) (*http.Response, string) 
 
 var nonceRe = regexp.MustCompile(`name="login_nonce" value="([^"]+)"`)
 
-// login submits the admin login form and returns the response status.
+// login submits the admin login form as the bootstrap user and returns
+// the response status.
 func (n *node) login(c *http.Client, password string) int {
+	n.t.Helper()
+	return n.loginAs(c, "admin", password)
+}
+
+// loginAs submits the admin login form and returns the response status.
+func (n *node) loginAs(c *http.Client, user, password string) int {
 	n.t.Helper()
 	_, page := n.get(c, "/admin/login")
 	m := nonceRe.FindStringSubmatch(page)
 	if m == nil {
 		n.t.Fatalf("no login nonce in the login page:\n%s", page)
 	}
-	form := url.Values{"username": {"admin"}, "password": {password}, "login_nonce": {m[1]}, "next": {"/admin/"}}
+	form := url.Values{"username": {user}, "password": {password}, "login_nonce": {m[1]}, "next": {"/admin/"}}
 	req, err := http.NewRequest(http.MethodPost, n.url+"/admin/login", strings.NewReader(form.Encode()))
 	if err != nil {
 		n.t.Fatal(err)

@@ -82,11 +82,15 @@ type Server struct {
 	http    http.Handler // /admin → UI, everything else → API
 	sched   *scheduler.Scheduler
 	rescuer *maintenance.Rescuer
+	auditor *maintenance.AuditCleaner // keeps the audit log to its retention
 	notify  *notifyRuntime
 	compact *maintenance.StatsCompactor
 	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
 	tracing *tracing.Tracing // nil when tracing is off
+	// apiRoutes and uiRoutes list every route with its role (Routes).
+	apiRoutes []httpapi.Route
+	uiRoutes  []adminui.Route
 
 	draining atomic.Bool
 	ready    chan struct{}
@@ -213,13 +217,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	}
 	s.notify = newNotifyRuntime(st, keys, cfg, s.name, log, promReg)
 	// The admin web UI (/admin); its session cookie also authorises the API.
-	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Sessions: st, Username: cfg.AdminUsername,
-		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: s.name, Nodes: s.svc,
-		Guard: guard, Notify: s.notify.svc, Logger: log.With("component", "adminui")})
+	apiTokens, err := apitoken.New(st, nil) // API tokens with scopes (connecthub token ...)
 	if err != nil {
 		return nil, err
 	}
-	apiTokens, err := apitoken.New(st, nil) // API tokens with scopes (connecthub token ...)
+	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Sessions: st, Username: cfg.AdminUsername,
+		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: s.name, Nodes: s.svc,
+		Tokens: apiTokens, SessionList: st, Guard: guard, Notify: s.notify.svc, Logger: log.With("component", "adminui")})
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +249,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	s.http = httpapi.Traced(ui.Wrap(api), s.tracing)
+	s.apiRoutes, s.uiRoutes = api.Routes(), ui.Routes()
 
 	var schedStore scheduler.Store = st
 	if opts.WrapSchedulerStore != nil {
@@ -257,6 +262,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if s.compact, err = maintenance.NewStatsCompactor(maintenance.StatsCompactorConfig{Store: st, Logger: log}); err != nil {
 		return nil, err
 	}
+	s.auditor = maintenance.NewAuditCleaner(maintenance.AuditCleanerConfig{Logger: log,
+		Purge: func(ctx context.Context) (int64, error) { return s.svc.AuditPurge(ctx, cfg.AuditRetention) }})
 	if cfg.Workers > 0 {
 		// The pool claims only the handlers it has, so runs meant for remote
 		// workers on the same queues (py: jobs of a Python worker) wait for them.
@@ -316,6 +323,13 @@ func (s *Server) Service() *service.Service { return s.svc }
 
 // Ready is closed once the node accepts connections and runs its services.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Routes returns every API route and every admin UI page and form behind
+// the login, each with the least role it needs, so that a test can hold
+// every one of them to its role.
+func (s *Server) Routes() ([]httpapi.Route, []adminui.Route) {
+	return s.apiRoutes, s.uiRoutes
+}
 
 // Addr is the address the HTTP server is bound to, "" until Ready is
 // closed.
@@ -438,6 +452,9 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.rescuer.Start(ctx); err != nil {
 		return err
 	}
+	if err := s.auditor.Start(ctx); err != nil {
+		return err
+	}
 	if err := s.notify.start(ctx); err != nil {
 		return err
 	}
@@ -469,6 +486,9 @@ func (s *Server) stop() {
 		}
 	}
 	s.nodes.stop(ctx)
+	if err := s.auditor.Stop(ctx); err != nil {
+		s.log.Warn("audit cleaner stop", "err", err)
+	}
 	s.notify.stop(ctx, s.log)
 	if err := s.rescuer.Stop(ctx); err != nil {
 		s.log.Warn("rescuer stop", "err", err)

@@ -44,7 +44,7 @@ func (s *Service) CalendarPut(ctx context.Context, c *connecthub.Calendar, creat
 			return nil, 0, err
 		}
 	}
-	saved, err := s.st.CalendarPut(ctx, c, s.now())
+	saved, err := s.st.CalendarPut(s.Audited(ctx, "calendar.put", "calendar:"+c.Name), c, s.now())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -54,7 +54,7 @@ func (s *Service) CalendarPut(ctx context.Context, c *connecthub.Calendar, creat
 
 // CalendarDelete deletes a calendar no job names.
 func (s *Service) CalendarDelete(ctx context.Context, name string) error {
-	return s.st.CalendarDelete(ctx, name)
+	return s.st.CalendarDelete(s.Audited(ctx, "calendar.delete", "calendar:"+name), name)
 }
 
 // EnsureBuiltinCalendars stores the built-in calendars that are missing

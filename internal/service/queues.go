@@ -17,7 +17,7 @@ type QueueView struct {
 // QueuePause pauses a queue: workers claim nothing from it until it is
 // resumed; its runs stay QUEUED. It reports whether it was running.
 func (s *Service) QueuePause(ctx context.Context, name, by string) (bool, error) {
-	return s.st.QueuePause(ctx, name, by, s.now())
+	return s.st.QueuePause(s.Audited(ctx, "queue.pause", "queue:"+name), name, by, s.now())
 }
 
 // QueueResume resumes a paused queue; it reports whether it was paused.
@@ -25,7 +25,7 @@ func (s *Service) QueueResume(ctx context.Context, name string) (bool, error) {
 	if err := connecthub.ValidateQueueName("queue", name); err != nil {
 		return false, err
 	}
-	return s.st.QueueResume(ctx, name)
+	return s.st.QueueResume(s.Audited(ctx, "queue.resume", "queue:"+name), name)
 }
 
 // Queues lists the queues that have waiting runs or are paused, by name.

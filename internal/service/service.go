@@ -103,11 +103,16 @@ func (s *Service) JobCreateWithWarnings(ctx context.Context, in *connecthub.JobI
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := requireShellAdmin(ctx, j.Handler); err != nil {
+		return nil, nil, err
+	}
 	warnings, err := s.prepare(ctx, j, sc, nil, now, true, nodes)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.st.JobCreate(ctx, j); err != nil {
+	actx, audit := s.audited(ctx, "job.create", "job:"+j.ID)
+	audit.Changes = store.JobAuditChanges(nil, j)
+	if err := s.st.JobCreate(actx, j); err != nil {
 		return nil, nil, err
 	}
 	return j, warnings, nil
@@ -131,13 +136,18 @@ func (s *Service) JobUpdateWithWarnings(ctx context.Context, id string, in *conn
 	}
 	now := s.now()
 	var warnings []Warning
-	j, err := s.st.JobUpdate(ctx, id, func(j *connecthub.Job) error {
+	actx, audit := s.audited(ctx, "job.update", "job:"+id)
+	j, err := s.st.JobUpdate(actx, id, func(j *connecthub.Job) error {
 		before := *j
 		sc, err := in.ApplyTo(j, now)
 		if err != nil {
 			return err
 		}
+		if err := requireShellAdmin(ctx, before.Handler, j.Handler); err != nil {
+			return err
+		}
 		warnings, err = s.prepare(ctx, j, sc, &before, now, false, nodes)
+		audit.Changes = store.JobAuditChanges(&before, j)
 		return err
 	})
 	if err != nil {
@@ -151,7 +161,11 @@ func (s *Service) JobUpdateWithWarnings(ctx context.Context, id string, in *conn
 // clears next_run_at (it will not run) but keeps its runs.
 func (s *Service) JobSetEnabled(ctx context.Context, id string, enabled bool) (*connecthub.Job, error) {
 	now := s.now()
-	return s.st.JobUpdate(ctx, id, func(j *connecthub.Job) error {
+	action := "job.disable"
+	if enabled {
+		action = "job.enable"
+	}
+	return s.st.JobUpdate(s.Audited(ctx, action, "job:"+id), id, func(j *connecthub.Job) error {
 		if j.Enabled == enabled {
 			return nil
 		}
@@ -264,7 +278,7 @@ func (s *Service) JobList(ctx context.Context, f connecthub.JobFilter) ([]*conne
 
 // JobDelete deletes a job and its runs.
 func (s *Service) JobDelete(ctx context.Context, id string) error {
-	return s.st.JobDelete(ctx, id)
+	return s.st.JobDelete(s.Audited(ctx, "job.delete", "job:"+id), id)
 }
 
 // RunNow enqueues a run from the job's current definition; it works on
@@ -289,7 +303,11 @@ func (s *Service) RunNowWith(ctx context.Context, jobID, requestedBy string, par
 			return nil, err
 		}
 	}
-	if err := s.st.RunInsert(ctx, []*connecthub.Run{r}); err != nil {
+	actx, e := s.audited(ctx, "run.now", "job:"+jobID)
+	if r.Snapshot.Meta.Params != nil {
+		e.Changes = append(e.Changes, connecthub.AuditChange{Field: "params", After: store.AuditValue(r.Snapshot.Meta.Params)})
+	}
+	if err := s.st.RunInsert(actx, []*connecthub.Run{r}); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -341,7 +359,7 @@ func (s *Service) RunRetry(ctx context.Context, runID, requestedBy string) (*con
 	}
 	old.Snapshot.SecretCfg = token
 	r := connecthub.RetryRun(old, s.now(), requestedBy)
-	if err := s.st.RunInsert(ctx, []*connecthub.Run{r}); err != nil {
+	if err := s.st.RunInsert(s.Audited(ctx, "run.retry", "run:"+runID), []*connecthub.Run{r}); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -349,7 +367,7 @@ func (s *Service) RunRetry(ctx context.Context, runID, requestedBy string) (*con
 
 // RunCancel cancels a queued or running run.
 func (s *Service) RunCancel(ctx context.Context, runID string) (*connecthub.Run, error) {
-	return s.st.RunCancel(ctx, runID, s.now())
+	return s.st.RunCancel(s.Audited(ctx, "run.cancel", "run:"+runID), runID, s.now())
 }
 
 // RunGet returns a run.
@@ -370,7 +388,7 @@ func (s *Service) RunLogRead(ctx context.Context, runID string, offset int64) (c
 
 // RunPurge deletes a job's finished runs.
 func (s *Service) RunPurge(ctx context.Context, jobID string) (int64, error) {
-	return s.st.RunDeleteFinished(ctx, jobID)
+	return s.st.RunDeleteFinished(s.Audited(ctx, "runs.purge", "job:"+jobID), jobID)
 }
 
 // Stats summarises runs and jobs.

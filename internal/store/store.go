@@ -115,6 +115,8 @@ type Store interface {
 	TokenStore
 	SessionStore
 	CalendarStore
+	UserStore
+	AuditStore
 	QueueStore
 	SecretStore
 	AlertStore
@@ -410,7 +412,8 @@ type NodeKeepaliveParams struct {
 type TokenStore interface {
 	// TokenCreate stores a token; KindConflict if the id, the name or the
 	// hash exists (revoked tokens keep theirs). KindInvalid without an id,
-	// name, hash or CreatedAt, or with a scope other than admin or worker.
+	// name, hash or CreatedAt, or with a scope other than admin, worker or
+	// user; a user-scope token needs an Owner, the others must have none.
 	TokenCreate(ctx context.Context, t *connecthub.Token) error
 	// TokenByHash returns the token with that hash, revoked or not (the
 	// caller decides what a revoked token means); KindNotFound if none.

@@ -30,14 +30,15 @@ type TokenRow struct {
 // starting with its name, one without queues to the default queue: the
 // binding every worker token had before it could be chosen, so that a
 // token never comes out of the store unbound. An admin-scope token is
-// bound to nothing and may not name a binding, which it could not honour.
+// bound to nothing and may not name a binding, which it could not honour;
+// nor may a user-scope (personal) token, which acts with its owner's role.
 func PrepareToken(t *connecthub.Token) (TokenRow, error) {
 	if err := CheckToken(t); err != nil {
 		return TokenRow{}, err
 	}
-	if t.Scope == connecthub.ScopeAdmin {
+	if t.Scope != connecthub.ScopeWorker {
 		if t.NodePrefix != "" || len(t.Queues) > 0 {
-			return TokenRow{}, connecthub.FieldError("scope", "", "queues and node_prefix bind worker-scope tokens only; an admin token may do everything")
+			return TokenRow{}, connecthub.FieldError("scope", "", "queues and node_prefix bind worker-scope tokens only; an %s token acts with its role", t.Scope)
 		}
 		return TokenRow{Queues: "[]"}, nil
 	}

@@ -375,8 +375,12 @@ func CheckToken(t *connecthub.Token) error {
 		return connecthub.FieldError("name", "", "token name is required")
 	case t.Hash == "":
 		return connecthub.FieldError("hash", "", "token hash is required")
-	case t.Scope != connecthub.ScopeAdmin && t.Scope != connecthub.ScopeWorker:
-		return connecthub.FieldError("scope", "", "scope must be %s or %s, not %q", connecthub.ScopeAdmin, connecthub.ScopeWorker, t.Scope)
+	case t.Scope != connecthub.ScopeAdmin && t.Scope != connecthub.ScopeWorker && t.Scope != connecthub.ScopeUser:
+		return connecthub.FieldError("scope", "", "scope must be %s, %s or %s, not %q", connecthub.ScopeAdmin, connecthub.ScopeWorker, connecthub.ScopeUser, t.Scope)
+	case t.Scope == connecthub.ScopeUser && t.Owner == "":
+		return connecthub.FieldError("owner", "", "a user-scope token needs an owner")
+	case t.Scope != connecthub.ScopeUser && t.Owner != "":
+		return connecthub.FieldError("owner", "", "only a user-scope token has an owner")
 	case t.CreatedAt.IsZero():
 		return connecthub.FieldError("created_at", "", "created_at is required")
 	}

@@ -30,6 +30,7 @@ import (
 const (
 	PrefixWorker = "chw_"
 	PrefixAdmin  = "cha_"
+	PrefixUser   = "chu_"
 )
 
 // secretBytes is the entropy of a secret.
@@ -85,6 +86,13 @@ func (s *Service) Create(ctx context.Context, name, scope string) (*connecthub.T
 // a worker's credential from speaking for other nodes or receiving the
 // secrets of other queues' jobs; the store checks it.
 func (s *Service) CreateBound(ctx context.Context, name, scope string, queues []string, nodePrefix string) (*connecthub.Token, string, error) {
+	return s.CreateFor(ctx, name, scope, queues, nodePrefix, "")
+}
+
+// CreateFor is CreateBound with an owner: a user-scope (personal) token
+// acts for owner, with owner's role at the time of each request; the
+// other scopes have no owner.
+func (s *Service) CreateFor(ctx context.Context, name, scope string, queues []string, nodePrefix, owner string) (*connecthub.Token, string, error) {
 	name = strings.TrimSpace(name)
 	if !namePattern.MatchString(name) {
 		return nil, "", connecthub.FieldError("name", "", "name is required: 1-128 characters of A-Z a-z 0-9 . _ : -")
@@ -103,8 +111,10 @@ func (s *Service) CreateBound(ctx context.Context, name, scope string, queues []
 		prefix = PrefixWorker
 	case connecthub.ScopeAdmin:
 		prefix = PrefixAdmin
+	case connecthub.ScopeUser:
+		prefix = PrefixUser
 	default:
-		return nil, "", connecthub.FieldError("scope", "", "scope must be %s or %s", connecthub.ScopeWorker, connecthub.ScopeAdmin)
+		return nil, "", connecthub.FieldError("scope", "", "scope must be %s, %s or %s", connecthub.ScopeWorker, connecthub.ScopeAdmin, connecthub.ScopeUser)
 	}
 	raw := make([]byte, secretBytes)
 	if _, err := rand.Read(raw); err != nil {
@@ -120,6 +130,7 @@ func (s *Service) CreateBound(ctx context.Context, name, scope string, queues []
 		Name:      name,
 		Scope:     scope,
 		Hash:      Hash(secret),
+		Owner:     owner,
 		CreatedAt: s.now(),
 	}
 	if scope == connecthub.ScopeWorker {

@@ -53,17 +53,17 @@ func (s *Store) ChannelCreate(ctx context.Context, c *connecthub.Channel) error 
 	if !storable(c.URL) || !storable(c.SecretToken) {
 		return connecthub.FieldError("url", "", "url must be valid UTF-8 without NUL bytes")
 	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	_, err = db.Exec(ctx, `INSERT INTO notify_channels (`+channelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		c.Name, c.Type, c.Language, c.URL, smtp, c.SecretToken, utc(c.CreatedAt), utc(c.UpdatedAt))
-	if isCode(err, codeUniqueViolation) {
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "channel_exists",
-			Message: "a channel named " + c.Name + " already exists", Err: err}
-	}
-	return dbErr(err)
+	// One transaction, so that the audit entry of an audited change
+	// commits with it.
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO notify_channels (`+channelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			c.Name, c.Type, c.Language, c.URL, smtp, c.SecretToken, utc(c.CreatedAt), utc(c.UpdatedAt))
+		if isCode(err, codeUniqueViolation) {
+			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "channel_exists",
+				Message: "a channel named " + c.Name + " already exists", Err: err}
+		}
+		return dbErr(err)
+	})
 }
 
 // ChannelGet implements store.AlertStore.
@@ -136,20 +136,18 @@ func (s *Store) ChannelDelete(ctx context.Context, name string) error {
 	if !storable(name) {
 		return connecthub.NotFound("channel", name)
 	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	tag, err := db.Exec(ctx, `DELETE FROM notify_channels WHERE id = $1`, name)
-	switch {
-	case isCode(err, codeForeignKeyViolation):
-		return store.ChannelInUse(name)
-	case err != nil:
-		return dbErr(err)
-	case tag.RowsAffected() == 0:
-		return connecthub.NotFound("channel", name)
-	}
-	return nil
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM notify_channels WHERE id = $1`, name)
+		switch {
+		case isCode(err, codeForeignKeyViolation):
+			return store.ChannelInUse(name)
+		case err != nil:
+			return dbErr(err)
+		case tag.RowsAffected() == 0:
+			return connecthub.NotFound("channel", name)
+		}
+		return nil
+	})
 }
 
 func scanChannel(row pgx.Row) (*connecthub.Channel, error) {
@@ -276,18 +274,16 @@ func (s *Store) AlertRuleDelete(ctx context.Context, id string) error {
 	if !storable(id) {
 		return connecthub.NotFound("alert rule", id)
 	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	tag, err := db.Exec(ctx, `DELETE FROM alert_rules WHERE id = $1`, id)
-	if err != nil {
-		return dbErr(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return connecthub.NotFound("alert rule", id)
-	}
-	return nil
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM alert_rules WHERE id = $1`, id)
+		if err != nil {
+			return dbErr(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return connecthub.NotFound("alert rule", id)
+		}
+		return nil
+	})
 }
 
 func scanRule(row pgx.Row) (*connecthub.AlertRule, error) {

@@ -32,6 +32,16 @@ func (s *Store) CalendarPut(ctx context.Context, c *connecthub.Calendar, now tim
 	if !storable(c.Name) || !storable(c.Description) {
 		return nil, connecthub.FieldError("description", "", "description must be UTF-8 text without NUL characters")
 	}
+	if e, _ := store.AuditToWrite(ctx); e != nil {
+		// An audited save: the calendar and its entry commit together.
+		var out *connecthub.Calendar
+		err := s.tx(ctx, func(tx pgx.Tx) error {
+			var err error
+			out, err = putCalendar(ctx, tx, c, now)
+			return err
+		})
+		return out, err
+	}
 	db, err := s.db()
 	if err != nil {
 		return nil, err

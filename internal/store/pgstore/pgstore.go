@@ -310,7 +310,19 @@ func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return dbErr(tx.Commit(ctx))
+	// The audit entry of the change, when the caller gave one, commits
+	// with it or not at all.
+	audit, done := store.AuditToWrite(ctx)
+	if audit != nil {
+		if err := insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return dbErr(err)
+	}
+	done()
+	return nil
 }
 
 // sendBatch sends b in one round trip and runs fn on its results. Without
@@ -319,6 +331,19 @@ func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 func (s *Store) sendBatch(ctx context.Context, b *pgx.Batch, fn func(br pgx.BatchResults) error) error {
 	if s.closed.Load() {
 		return dbErr(errStoreClosed)
+	}
+	if e, _ := store.AuditToWrite(ctx); e != nil {
+		// An audited change: the batch runs in an explicit transaction
+		// that also writes its audit entry, and commits only when fn
+		// found the batch did what it should.
+		return s.tx(ctx, func(tx pgx.Tx) error {
+			br := tx.SendBatch(ctx, b)
+			err := fn(br)
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		})
 	}
 	br := s.pool.SendBatch(ctx, b)
 	err := fn(br)

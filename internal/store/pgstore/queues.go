@@ -16,16 +16,16 @@ func (s *Store) QueuePause(ctx context.Context, name, by string, now time.Time) 
 	if err := store.CheckQueuePause(name, by, now); err != nil {
 		return false, err
 	}
-	db, err := s.db()
-	if err != nil {
-		return false, err
-	}
-	tag, err := db.Exec(ctx, `INSERT INTO paused_queues (name, paused_at, paused_by) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO NOTHING`, name, utc(now), cleanText(by))
-	if err != nil {
-		return false, dbErr(err)
-	}
-	return tag.RowsAffected() > 0, nil
+	// One transaction, so that the audit entry of an audited pause
+	// commits with it.
+	var changed bool
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO paused_queues (name, paused_at, paused_by) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO NOTHING`, name, utc(now), cleanText(by))
+		changed = err == nil && tag.RowsAffected() > 0
+		return dbErr(err)
+	})
+	return changed, err
 }
 
 // QueueResume implements store.QueueStore.
@@ -33,15 +33,13 @@ func (s *Store) QueueResume(ctx context.Context, name string) (bool, error) {
 	if !storable(name) {
 		return false, nil
 	}
-	db, err := s.db()
-	if err != nil {
-		return false, err
-	}
-	tag, err := db.Exec(ctx, `DELETE FROM paused_queues WHERE name = $1`, name)
-	if err != nil {
-		return false, dbErr(err)
-	}
-	return tag.RowsAffected() > 0, nil
+	var changed bool
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM paused_queues WHERE name = $1`, name)
+		changed = err == nil && tag.RowsAffected() > 0
+		return dbErr(err)
+	})
+	return changed, err
 }
 
 // QueuePausedList implements store.QueueStore.

@@ -373,25 +373,28 @@ func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*conne
 
 // RunDeleteFinished implements store.RunStore, in one statement.
 func (s *Store) RunDeleteFinished(ctx context.Context, jobID string) (int64, error) {
-	db, err := s.db()
-	if err != nil {
-		return 0, err
-	}
 	var (
 		jobs int
 		n    int64
 	)
-	err = db.QueryRow(ctx, `WITH job AS (SELECT id FROM jobs WHERE id = $1),
+	err := s.conn(ctx, func(db execer) error {
+		err := db.QueryRow(ctx, `WITH job AS (SELECT id FROM jobs WHERE id = $1),
 		deleted AS (
 			DELETE FROM runs WHERE job_id IN (SELECT id FROM job)
 				AND status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED')
 			RETURNING 1)
 		SELECT (SELECT count(*) FROM job), (SELECT count(*) FROM deleted)`, jobID).Scan(&jobs, &n)
+		if err != nil {
+			return dbErr(err)
+		}
+		if jobs == 0 {
+			// Nothing to record: the audited transaction rolls back.
+			return connecthub.NotFound("job", jobID)
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, dbErr(err)
-	}
-	if jobs == 0 {
-		return 0, connecthub.NotFound("job", jobID)
+		return 0, err
 	}
 	return n, nil
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const sessionColumns = `id, user_name, hash, created_at, last_seen_at, expires_at, revoked_at, client, user_agent`
+const sessionColumns = `id, user_name, hash, created_at, last_seen_at, expires_at, revoked_at, client, user_agent, break_glass`
 
 // SessionCreate implements store.SessionStore in one statement: the
 // expired sessions are deleted in a CTE of the insert.
@@ -24,21 +24,19 @@ func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error
 			return connecthub.FieldError(f.name, "", "%s must be UTF-8 text without NUL characters", f.name)
 		}
 	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
 	// The client address and the user agent are what the browser sent:
 	// they are shown, never looked up, so they are stored cleaned rather
 	// than refused.
-	_, err = db.Exec(ctx, `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4)
-		INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		se.ID, se.User, se.Hash, utc(se.CreatedAt), utc(se.LastSeenAt), utc(se.ExpiresAt), utcPtr(se.RevokedAt),
-		cleanText(se.Client), cleanText(se.UserAgent))
-	if isCode(err, codeUniqueViolation) {
-		return store.ErrSessionExists(err)
-	}
-	return dbErr(err)
+	return s.conn(ctx, func(db execer) error {
+		_, err := db.Exec(ctx, `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4)
+			INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			se.ID, se.User, se.Hash, utc(se.CreatedAt), utc(se.LastSeenAt), utc(se.ExpiresAt), utcPtr(se.RevokedAt),
+			cleanText(se.Client), cleanText(se.UserAgent), se.BreakGlass)
+		if isCode(err, codeUniqueViolation) {
+			return store.ErrSessionExists(err)
+		}
+		return dbErr(err)
+	})
 }
 
 // SessionByHash implements store.SessionStore with one lookup in the
@@ -88,18 +86,10 @@ func (s *Store) SessionRevoke(ctx context.Context, id string, now time.Time) err
 	if !storable(id) {
 		return connecthub.NotFound("session", id)
 	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	tag, err := db.Exec(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, utc(now), id)
-	if err != nil {
-		return dbErr(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return connecthub.NotFound("session", id)
-	}
-	return nil
+	return s.conn(ctx, func(db execer) error {
+		tag, err := db.Exec(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, utc(now), id)
+		return affectedOrNotFound(tag, err, "session", id)
+	})
 }
 
 // SessionTouch implements store.SessionStore: one UPDATE whose condition
@@ -134,7 +124,7 @@ func (s *Store) touchIfStale(ctx context.Context, table, column, id string, now 
 func scanSession(row pgx.Row) (*connecthub.Session, error) {
 	var se connecthub.Session
 	if err := row.Scan(&se.ID, &se.User, &se.Hash, &se.CreatedAt, &se.LastSeenAt, &se.ExpiresAt, &se.RevokedAt,
-		&se.Client, &se.UserAgent); err != nil {
+		&se.Client, &se.UserAgent, &se.BreakGlass); err != nil {
 		return nil, err
 	}
 	se.CreatedAt, se.LastSeenAt, se.ExpiresAt = utc(se.CreatedAt), utc(se.LastSeenAt), utc(se.ExpiresAt)

@@ -11,7 +11,7 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at, node_prefix, queues`
+const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at, node_prefix, queues, owner`
 
 // tokenTouchEvery is how stale last_used_at must be before TokenTouch
 // writes it again.
@@ -23,18 +23,16 @@ func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 	if err != nil {
 		return err
 	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	_, err = db.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		t.ID, t.Name, t.Scope, t.Hash, utc(t.CreatedAt), utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt),
-		row.NodePrefix, row.Queues)
-	if isCode(err, codeUniqueViolation) {
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
-			Message: "a token with this id, name or secret already exists", Err: err}
-	}
-	return dbErr(err)
+	return s.conn(ctx, func(db execer) error {
+		_, err := db.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			t.ID, t.Name, t.Scope, t.Hash, utc(t.CreatedAt), utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt),
+			row.NodePrefix, row.Queues, t.Owner)
+		if isCode(err, codeUniqueViolation) {
+			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
+				Message: "a token with this id, name or secret already exists", Err: err}
+		}
+		return dbErr(err)
+	})
 }
 
 // TokenByHash implements store.TokenStore with one lookup in the hash's
@@ -92,20 +90,12 @@ func (s *Store) TokenRevoke(ctx context.Context, idOrName string, now time.Time)
 	if !storable(idOrName) {
 		return connecthub.NotFound("token", idOrName)
 	}
-	db, err := s.db()
-	if err != nil {
-		return err
-	}
-	tag, err := db.Exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1)
-		WHERE id = COALESCE((SELECT id FROM tokens WHERE id = $2), (SELECT id FROM tokens WHERE name = $2))`,
-		utc(now), idOrName)
-	if err != nil {
-		return dbErr(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return connecthub.NotFound("token", idOrName)
-	}
-	return nil
+	return s.conn(ctx, func(db execer) error {
+		tag, err := db.Exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1)
+			WHERE id = COALESCE((SELECT id FROM tokens WHERE id = $2), (SELECT id FROM tokens WHERE name = $2))`,
+			utc(now), idOrName)
+		return affectedOrNotFound(tag, err, "token", idOrName)
+	})
 }
 
 // TokenTouch implements store.TokenStore. It is called on every request
@@ -125,7 +115,7 @@ func checkToken(t *connecthub.Token) (store.TokenRow, error) {
 	if err != nil {
 		return row, err
 	}
-	for _, f := range []struct{ name, value string }{{"id", t.ID}, {"name", t.Name}, {"hash", t.Hash}} {
+	for _, f := range []struct{ name, value string }{{"id", t.ID}, {"name", t.Name}, {"hash", t.Hash}, {"owner", t.Owner}} {
 		if !storable(f.value) {
 			return row, connecthub.FieldError(f.name, "", "%s must be UTF-8 text without NUL characters", f.name)
 		}
@@ -138,7 +128,7 @@ func scanToken(row pgx.Row) (*connecthub.Token, error) {
 		t      connecthub.Token
 		queues []byte
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.Scope, &t.Hash, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt, &t.NodePrefix, &queues); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.Scope, &t.Hash, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt, &t.NodePrefix, &queues, &t.Owner); err != nil {
 		return nil, err
 	}
 	if err := store.DecodeTokenQueues(&t, queues); err != nil {

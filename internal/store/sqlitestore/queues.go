@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
 )
@@ -14,23 +16,33 @@ func (s *Store) QueuePause(ctx context.Context, name, by string, now time.Time) 
 	if err := store.CheckQueuePause(name, by, now); err != nil {
 		return false, err
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO paused_queues (name, paused_at, paused_by) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO NOTHING`, name, micros(now), by)
-	if err != nil {
-		return false, dbErr(err)
-	}
-	n, err := res.RowsAffected()
-	return n > 0, dbErr(err)
+	var changed bool
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO paused_queues (name, paused_at, paused_by) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO NOTHING`, name, micros(now), by)
+		if err != nil {
+			return dbErr(err)
+		}
+		n, err := res.RowsAffected()
+		changed = n > 0
+		return dbErr(err)
+	})
+	return changed, err
 }
 
 // QueueResume implements store.QueueStore.
 func (s *Store) QueueResume(ctx context.Context, name string) (bool, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM paused_queues WHERE name = ?`, name)
-	if err != nil {
-		return false, dbErr(err)
-	}
-	n, err := res.RowsAffected()
-	return n > 0, dbErr(err)
+	var changed bool
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM paused_queues WHERE name = ?`, name)
+		if err != nil {
+			return dbErr(err)
+		}
+		n, err := res.RowsAffected()
+		changed = n > 0
+		return dbErr(err)
+	})
+	return changed, err
 }
 
 // QueuePausedList implements store.QueueStore.

@@ -12,7 +12,7 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const sessionColumns = `id, user_name, hash, created_at, last_seen_at, expires_at, revoked_at, client, user_agent`
+const sessionColumns = `id, user_name, hash, created_at, last_seen_at, expires_at, revoked_at, client, user_agent, break_glass`
 
 // SessionCreate implements store.SessionStore: the expired sessions are
 // deleted and the new one inserted in one write transaction.
@@ -24,9 +24,9 @@ func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, micros(se.CreatedAt)); err != nil {
 			return dbErr(err)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			se.ID, se.User, se.Hash, micros(se.CreatedAt), micros(se.LastSeenAt), micros(se.ExpiresAt),
-			nullMicros(se.RevokedAt), se.Client, se.UserAgent)
+			nullMicros(se.RevokedAt), se.Client, se.UserAgent, boolInt(se.BreakGlass))
 		if isUniqueViolation(err) {
 			return store.ErrSessionExists(err)
 		}
@@ -115,10 +115,12 @@ func scanSession(sc scanner) (*connecthub.Session, error) {
 		se                     connecthub.Session
 		created, seen, expires int64
 		revoked                sql.NullInt64
+		breakGlass             int64
 	)
-	if err := sc.Scan(&se.ID, &se.User, &se.Hash, &created, &seen, &expires, &revoked, &se.Client, &se.UserAgent); err != nil {
+	if err := sc.Scan(&se.ID, &se.User, &se.Hash, &created, &seen, &expires, &revoked, &se.Client, &se.UserAgent, &breakGlass); err != nil {
 		return nil, err
 	}
+	se.BreakGlass = breakGlass != 0
 	se.CreatedAt, se.LastSeenAt, se.ExpiresAt = fromMicros(created), fromMicros(seen), fromMicros(expires)
 	se.RevokedAt = timePtr(revoked)
 	return &se, nil

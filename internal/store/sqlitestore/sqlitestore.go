@@ -340,9 +340,18 @@ func (s *Store) write(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
+	// The audit entry of the change, when the caller gave one, commits
+	// with it or not at all.
+	audit, done := store.AuditToWrite(ctx)
+	if audit != nil {
+		if err := insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return dbErr(err)
 	}
+	done()
 	return nil
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at, node_prefix, queues`
+const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at, node_prefix, queues, owner`
 
 // tokenTouchEvery is how stale last_used_at must be before TokenTouch
 // writes it again.
@@ -25,9 +25,9 @@ func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 		return err
 	}
 	return s.write(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.ID, t.Name, t.Scope, t.Hash, micros(t.CreatedAt), nullMicros(t.LastUsedAt), nullMicros(t.RevokedAt),
-			row.NodePrefix, row.Queues)
+			row.NodePrefix, row.Queues, t.Owner)
 		if isUniqueViolation(err) {
 			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
 				Message: "a token with this id, name or secret already exists", Err: err}
@@ -86,7 +86,7 @@ func scanToken(sc scanner) (*connecthub.Token, error) {
 		lastUsed, revoke sql.NullInt64
 		queues           string
 	)
-	if err := sc.Scan(&t.ID, &t.Name, &t.Scope, &t.Hash, &created, &lastUsed, &revoke, &t.NodePrefix, &queues); err != nil {
+	if err := sc.Scan(&t.ID, &t.Name, &t.Scope, &t.Hash, &created, &lastUsed, &revoke, &t.NodePrefix, &queues, &t.Owner); err != nil {
 		return nil, err
 	}
 	if err := store.DecodeTokenQueues(&t, []byte(queues)); err != nil {

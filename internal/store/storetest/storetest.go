@@ -65,6 +65,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", exerciseTokens},
 		{"Sessions", exerciseSessions},
 		{"Calendars", exerciseCalendars},
+		{"Users", exerciseUsers},
+		{"Audit", exerciseAudit},
 		{"Queues", exerciseQueues},
 		{"Secrets", exerciseSecrets},
 		{"KeyCheck", exerciseKeyCheck},

@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/client"
+)
+
+// newUserCmd manages users through the server's API (admin only), like
+// every other client command.
+func newUserCmd(env *Env) *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{Use: "user", Short: "Manage users and their roles (viewer, operator, admin)"}
+	cf.register(cmd)
+
+	var displayName, role string
+	var passwordStdin bool
+	add := &cobra.Command{
+		Use:   "add USERNAME [--role viewer|operator|admin] [--display-name NAME] --password-stdin",
+		Short: "Add a user",
+		Long: "Add a user who signs in to the admin UI with a password. The password is read\n" +
+			"from the first line of stdin (never from a flag, which other users could see\n" +
+			"in the process list):\n" +
+			"  printf '%s\\n' \"$PW\" | connecthub user add li.lei --role operator --password-stdin",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !passwordStdin {
+				return usageError("--password-stdin is required: pipe the password in on stdin")
+			}
+			pw, err := readPassword(env.Stdin)
+			if err != nil {
+				return err
+			}
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			u, err := c.CreateUser(cmd.Context(), client.UserRequest{Username: args[0], DisplayName: displayName, Role: role, Password: pw})
+			if err != nil {
+				return err
+			}
+			if cf.asJSON {
+				return writeJSONOut(env, u)
+			}
+			fmt.Fprintf(env.Stdout, "added %s (%s)\n", u.Username, u.Role)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&role, "role", string(connecthub.RoleViewer), "viewer (reads), operator (also runs, retries, cancels, enables) or admin (everything)")
+	add.Flags().StringVar(&displayName, "display-name", "", "the name shown in the UI, e.g. 李雷")
+	add.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin (required)")
+
+	list := &cobra.Command{
+		Use: "list", Short: "List users (never their passwords)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client(env)
+			if err != nil {
+				return err
+			}
+			users, err := c.ListUsers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if cf.asJSON {
+				if users == nil {
+					users = []connecthub.User{}
+				}
+				return writeJSONOut(env, map[string]any{"users": users})
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "USERNAME\tDISPLAY NAME\tROLE\tDISABLED\tCREATED\tLAST LOGIN")
+			for _, u := range users {
+				created := u.CreatedAt
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", u.Username, dash(u.DisplayName), u.Role, u.Disabled, fmtTime(env, &created, ""), fmtTime(env, u.LastLoginAt, ""))
+			}
+			return tw.Flush()
+		},
+	}
+
+	patch := func(use, short string, args cobra.PositionalArgs, mk func(args []string) (client.UserPatch, string, error)) *cobra.Command {
+		return &cobra.Command{Use: use, Short: short, Args: args,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				p, done, err := mk(args)
+				if err != nil {
+					return err
+				}
+				c, err := cf.client(env)
+				if err != nil {
+					return err
+				}
+				u, err := c.UpdateUser(cmd.Context(), args[0], p)
+				if err != nil {
+					return err
+				}
+				if cf.asJSON {
+					return writeJSONOut(env, u)
+				}
+				fmt.Fprintf(env.Stdout, "%s %s\n", done, u.Username)
+				return nil
+			}}
+	}
+	setRole := patch("set-role USERNAME ROLE", "Set a user's role; it holds from the user's next request", cobra.ExactArgs(2),
+		func(args []string) (client.UserPatch, string, error) {
+			r, err := connecthub.ParseRole(args[1])
+			if err != nil {
+				return client.UserPatch{}, "", usageError("%s", err.Error())
+			}
+			s := string(r)
+			return client.UserPatch{Role: &s}, "set role " + s + " for", nil
+		})
+	passwd := patch("passwd USERNAME", "Set a user's password, read from the first line of stdin", cobra.ExactArgs(1),
+		func([]string) (client.UserPatch, string, error) {
+			pw, err := readPassword(env.Stdin)
+			if err != nil {
+				return client.UserPatch{}, "", err
+			}
+			return client.UserPatch{Password: &pw}, "set the password of", nil
+		})
+	var enable bool
+	disable := patch("disable USERNAME", "Disable a user: its sessions and personal tokens stop working at once", cobra.ExactArgs(1),
+		func([]string) (client.UserPatch, string, error) {
+			off := !enable
+			if enable {
+				return client.UserPatch{Disabled: &off}, "enabled", nil
+			}
+			return client.UserPatch{Disabled: &off}, "disabled", nil
+		})
+	disable.Flags().BoolVar(&enable, "undo", false, "enable the user again (its revoked sessions and tokens stay revoked)")
+	cmd.AddCommand(add, list, setRole, passwd, disable)
+	return cmd
+}
+
+// readPassword reads a password from the first line of r, without its
+// line ending.
+func readPassword(r io.Reader) (string, error) {
+	if r == nil {
+		return "", usageError("no stdin to read the password from")
+	}
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password from stdin: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", usageError("the password read from stdin is empty")
+	}
+	return line, nil
+}

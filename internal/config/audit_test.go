@@ -1,0 +1,43 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAuditRetention: retention is written in whole days, Go durations
+// also work, and less than an hour is refused.
+func TestAuditRetention(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		value string
+		want  time.Duration
+		err   string
+	}{
+		{"", 365 * 24 * time.Hour, ""},
+		{"90d", 90 * 24 * time.Hour, ""},
+		{" 30d ", 30 * 24 * time.Hour, ""},
+		{"720h", 720 * time.Hour, ""},
+		{"10m", 0, "CONNECTHUB_AUDIT_RETENTION: must be at least 1h"},
+		{"ninety days", 0, "CONNECTHUB_AUDIT_RETENTION: not a duration"},
+	} {
+		c2, err := Load(func(k string) string {
+			if k == "CONNECTHUB_AUDIT_RETENTION" {
+				return c.value
+			}
+			return ""
+		}, "")
+		if err == nil {
+			err = c2.Validate()
+		}
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.value, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: error %v, want %q", c.value, err, c.err)
+		case c.err == "" && c2.AuditRetention != c.want:
+			t.Errorf("%q: %s, want %s", c.value, c2.AuditRetention, c.want)
+		}
+	}
+}
