@@ -159,12 +159,12 @@ func (u *UI) saveCalendar(w http.ResponseWriter, r *http.Request, create bool) {
 			redirect(w, r, calendarURL(saved.Name))
 			return
 		}
-		var e *connecthub.Error
-		if !errors.As(err, &e) || e.Kind == connecthub.KindInternal {
+		errs := fieldErrors(err) // nil: an internal error, no fault of the form
+		if errs == nil {
 			u.fail(w, r, err)
 			return
 		}
-		err = errors.New(e.Message)
+		err = errors.New(errs[0].Message)
 	}
 	f.Error = err.Error()
 	u.showCalendar(w, r, http.StatusUnprocessableEntity, f)

@@ -120,12 +120,12 @@ func (u *UI) runWithParams(w http.ResponseWriter, r *http.Request) {
 			redirect(w, r, runURL(run.ID))
 			return
 		}
-		var e *connecthub.Error
-		if !errors.As(err, &e) || e.Kind == connecthub.KindInternal {
+		errs := fieldErrors(err) // nil: an internal error, no fault of the form
+		if errs == nil {
 			u.fail(w, r, err)
 			return
 		}
-		err = errors.New(e.Message)
+		err = errors.New(errs[0].Message)
 	}
 	f.Error = err.Error()
 	u.showRunParams(w, r, http.StatusUnprocessableEntity, f)
