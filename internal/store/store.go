@@ -116,6 +116,7 @@ type Store interface {
 	SessionStore
 	CalendarStore
 	UserStore
+	OIDCStore
 	AuditStore
 	QueueStore
 	SecretStore

@@ -66,6 +66,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Sessions", exerciseSessions},
 		{"Calendars", exerciseCalendars},
 		{"Users", exerciseUsers},
+		{"OIDC", exerciseOIDC},
 		{"Audit", exerciseAudit},
 		{"Queues", exerciseQueues},
 		{"Secrets", exerciseSecrets},

@@ -1,0 +1,106 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+const testIssuer = "https://sso.example.com/realms/ops"
+
+func oidcSignIn(sub, username string, role connecthub.Role) store.OIDCSignIn {
+	return store.OIDCSignIn{Issuer: testIssuer, Subject: sub, Username: username, DisplayName: "韩梅梅", Role: role}
+}
+
+func exerciseOIDC(t *testing.T, newStore NewStoreFunc) {
+	parallel(t, newStore, map[string]func(t *testing.T, s store.Store){
+		"FirstSignInCreatesLaterOnesSync": func(t *testing.T, s store.Store) {
+			var before, after *connecthub.User
+			seen := func(b, a *connecthub.User) { before, after = b, a }
+			u, err := s.OIDCSignIn(t.Context(), oidcSignIn("sub-1", "han.meimei", connecthub.RoleOperator), t0, seen)
+			if err != nil || before != nil || after == nil || after.Username != "han.meimei" {
+				t.Fatalf("first sign-in = %+v, %v (fn saw %+v → %+v)", u, err, before, after)
+			}
+			want := &connecthub.User{Username: "han.meimei", DisplayName: "韩梅梅", Role: connecthub.RoleOperator,
+				CreatedAt: t0, UpdatedAt: t0, LastLoginAt: &t0}
+			checkUser(t, want, getUser(t, s, "han.meimei"))
+			// The issuer renamed the person and lowered the role: the
+			// link decides who signs in, the role follows the claims.
+			later := t0.Add(time.Hour)
+			in := oidcSignIn("sub-1", "meimei.han", connecthub.RoleViewer)
+			in.DisplayName = "other"
+			u, err = s.OIDCSignIn(t.Context(), in, later, seen)
+			if err != nil || u.Username != "han.meimei" || before == nil || before.Role != connecthub.RoleOperator {
+				t.Fatalf("second sign-in = %+v, %v (before %+v)", u, err, before)
+			}
+			want.Role, want.UpdatedAt, want.LastLoginAt = connecthub.RoleViewer, later, &later
+			checkUser(t, want, getUser(t, s, "han.meimei"))
+			if _, err := s.UserGet(t.Context(), "meimei.han"); !connecthub.IsKind(err, connecthub.KindNotFound) {
+				t.Errorf("a renamed account made a second user: %v", err)
+			}
+			ids, err := s.OIDCIdentities(t.Context(), "han.meimei")
+			if err != nil || len(ids) != 1 || ids[0].Issuer != testIssuer || ids[0].Subject != "sub-1" {
+				t.Fatalf("OIDCIdentities = %+v, %v", ids, err)
+			}
+			checkTime(t, "identity created_at", t0, ids[0].CreatedAt)
+			// The same subject at another issuer is another person.
+			other := oidcSignIn("sub-1", "han.meimei", connecthub.RoleAdmin)
+			other.Issuer = "https://other.example.com"
+			_, err = s.OIDCSignIn(t.Context(), other, later, nil)
+			requireKind(t, err, connecthub.KindConflict)
+			if getUser(t, s, "han.meimei").Role != connecthub.RoleViewer {
+				t.Error("a refused sign-in changed the user")
+			}
+		},
+		"TakenUsernameAndDisabledUserAreRefused": func(t *testing.T, s store.Store) {
+			createUser(t, s, testUser("li.lei", t0))
+			_, err := s.OIDCSignIn(t.Context(), oidcSignIn("sub-2", "li.lei", connecthub.RoleAdmin), t0, nil)
+			requireKind(t, err, connecthub.KindConflict)
+			if u := getUser(t, s, "li.lei"); u.Role != connecthub.RoleOperator || u.LastLoginAt != nil {
+				t.Errorf("a local user was taken over: %+v", u)
+			}
+			if ids, _ := s.OIDCIdentities(t.Context(), "li.lei"); len(ids) != 0 {
+				t.Errorf("a refused first sign-in left a link: %+v", ids)
+			}
+			if _, err := s.OIDCSignIn(t.Context(), oidcSignIn("sub-3", "wang.wu", connecthub.RoleViewer), t0, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.UserUpdate(t.Context(), "wang.wu", t0, func(u *connecthub.User) error { u.Disabled = true; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			called := false
+			_, err = s.OIDCSignIn(t.Context(), oidcSignIn("sub-3", "wang.wu", connecthub.RoleAdmin), t0.Add(time.Minute),
+				func(_, _ *connecthub.User) { called = true })
+			requireKind(t, err, connecthub.KindForbidden)
+			if u := getUser(t, s, "wang.wu"); u.Role != connecthub.RoleViewer || !u.Disabled || called {
+				t.Errorf("a disabled user's sign-in changed it: %+v (fn called: %v)", u, called)
+			}
+		},
+		"BadInputAndAudit": func(t *testing.T, s store.Store) {
+			for name, in := range map[string]store.OIDCSignIn{
+				"no issuer":  {Subject: "s", Username: "a", Role: connecthub.RoleViewer},
+				"no subject": {Issuer: testIssuer, Username: "a", Role: connecthub.RoleViewer},
+				"bad role":   {Issuer: testIssuer, Subject: "s", Username: "a", Role: "root"},
+				"bad name":   {Issuer: testIssuer, Subject: "s", Username: "a b", Role: connecthub.RoleViewer},
+				"nul":        {Issuer: testIssuer, Subject: "s\x00", Username: "a", Role: connecthub.RoleViewer},
+			} {
+				_, err := s.OIDCSignIn(t.Context(), in, t0, nil)
+				if !connecthub.IsKind(err, connecthub.KindInvalid) {
+					t.Errorf("%s: OIDCSignIn = %v, want an invalid-input error", name, err)
+				}
+			}
+			e := testAudit("login.ok", "user:zhao.liu", t0)
+			ctx := store.WithAudit(t.Context(), e)
+			if _, err := s.OIDCSignIn(ctx, oidcSignIn("sub-4", "zhao.liu", connecthub.RoleViewer), t0,
+				func(_, a *connecthub.User) { e.Detail = "oidc, role " + string(a.Role) }); err != nil {
+				t.Fatal(err)
+			}
+			list, _ := auditList(t, s, connecthub.AuditFilter{Target: "user:zhao.liu"})
+			if len(list) != 1 || list[0].Detail != "oidc, role viewer" {
+				t.Errorf("audit of the sign-in = %+v, want one entry completed inside the transaction", list)
+			}
+		},
+	})
+}
