@@ -135,6 +135,26 @@ type Config struct {
 	// for the authentication rate limit. Default none: the header is
 	// ignored, because any client can send it.
 	TrustedProxies []string `env:"CONNECTHUB_TRUSTED_PROXIES"`
+	// OIDCIssuer turns on single sign-on through this OpenID Connect
+	// issuer (its URL exactly as its ID tokens' iss claim has it).
+	// Default "": off.
+	OIDCIssuer string `env:"CONNECTHUB_OIDC_ISSUER"`
+	// OIDCClientID is the client registered at the issuer.
+	OIDCClientID string `env:"CONNECTHUB_OIDC_CLIENT_ID"`
+	// OIDCClientSecret is that client's secret; empty for a public client.
+	OIDCClientSecret Secret `env:"CONNECTHUB_OIDC_CLIENT_SECRET"`
+	// OIDCScopes are the scopes a sign-in asks for. Default
+	// ["openid", "profile", "email"].
+	OIDCScopes []string `env:"CONNECTHUB_OIDC_SCOPES"`
+	// OIDCRoleClaim names the claim with the person's groups or roles
+	// (a dotted name reaches into objects). Default "groups".
+	OIDCRoleClaim string `env:"CONNECTHUB_OIDC_ROLE_CLAIM"`
+	// OIDCRoleMap maps claim values to roles, "ops-admins=admin,ops=operator";
+	// unmapped people are viewers. Default "".
+	OIDCRoleMap string `env:"CONNECTHUB_OIDC_ROLE_MAP"`
+	// OIDCName is the issuer's name on the login page's button ("Sign in
+	// with …"). Default "SSO".
+	OIDCName string `env:"CONNECTHUB_OIDC_NAME"`
 
 	// sources maps a variable name to where its value came from; nil for a
 	// Config not built by Load.
@@ -181,6 +201,8 @@ const (
 	DefaultRetryBackoff    = 10 * time.Second
 	DefaultRetryBackoffMax = time.Hour
 	DefaultMaxBodyBytes    = 1 << 20
+	DefaultOIDCRoleClaim   = "groups"
+	DefaultOIDCName        = "SSO"
 )
 
 // base returns the defaults of every setting that does not depend on
@@ -208,6 +230,9 @@ func base() *Config {
 		RetryBackoffMax: DefaultRetryBackoffMax,
 		MaxBodyBytes:    DefaultMaxBodyBytes,
 		HTTPCallDeny:    slices.Clone(DefaultHTTPCallDeny),
+		OIDCScopes:      slices.Clone(DefaultOIDCScopes),
+		OIDCRoleClaim:   DefaultOIDCRoleClaim,
+		OIDCName:        DefaultOIDCName,
 	}
 }
 
@@ -251,6 +276,11 @@ func (c *Config) WithDefaults() {
 	setIfZero(&c.RetryBackoff, d.RetryBackoff)
 	setIfZero(&c.RetryBackoffMax, d.RetryBackoffMax)
 	setIfZero(&c.MaxBodyBytes, d.MaxBodyBytes)
+	if len(c.OIDCScopes) == 0 {
+		c.OIDCScopes = d.OIDCScopes
+	}
+	setIfZero(&c.OIDCRoleClaim, d.OIDCRoleClaim)
+	setIfZero(&c.OIDCName, d.OIDCName)
 	c.derive()
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"net/netip"
 	"os"
 	"os/user"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connecthub/connecthub"
 )
 
 // currentUser is a CONNECTHUB_SHELL_USER that exists wherever the tests run
@@ -77,6 +80,9 @@ func TestDefaults(t *testing.T) {
 		RetryBackoffMax: time.Hour,
 		MaxBodyBytes:    1 << 20,
 		HTTPCallDeny:    []string{"169.254.0.0/16", "fd00:ec2::254/128"},
+		OIDCScopes:      []string{"openid", "profile", "email"},
+		OIDCRoleClaim:   "groups",
+		OIDCName:        "SSO",
 	}
 	if got := exported(c); !reflect.DeepEqual(got, exported(want)) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, exported(want))
@@ -150,79 +156,101 @@ func TestLoadGood(t *testing.T) {
 		{
 			name: "every variable set",
 			env: envMap{
-				"CONNECTHUB_LISTEN":            "0.0.0.0:9000",
-				"CONNECTHUB_DATA_DIR":          "/var/lib/connecthub",
-				"CONNECTHUB_DB_URL":            "postgres://ch:pw@db:5432/connecthub?sslmode=disable",
-				"CONNECTHUB_FERNET_KEY_PATH":   "/etc/connecthub/fernet.key",
-				"CONNECTHUB_ADMIN_TOKEN":       "admintoken-0123456789",
-				"CONNECTHUB_ADMIN_USERNAME":    "root",
-				"CONNECTHUB_ADMIN_PASSWORD":    "hunter2 with spaces",
-				"CONNECTHUB_SESSION_TTL":       "1h30m",
-				"CONNECTHUB_TIMEZONE":          "Europe/Berlin",
-				"CONNECTHUB_PUBLIC_URL":        "https://hub.example.com/",
-				"CONNECTHUB_WORKERS":           "4",
-				"CONNECTHUB_QUEUES":            "default,reports",
-				"CONNECTHUB_LEASE_TTL":         "1m",
-				"CONNECTHUB_HEARTBEAT":         "10s",
-				"CONNECTHUB_NODE_DEAD_AFTER":   "2m",
-				"CONNECTHUB_SHUTDOWN_TIMEOUT":  "0s",
-				"CONNECTHUB_SHUTDOWN_DELAY":    "5s",
-				"CONNECTHUB_RUN_LOG_MAX_BYTES": "1024",
-				"CONNECTHUB_LOG_DIR":           "/var/log/connecthub",
-				"CONNECTHUB_LOG_FORMAT":        "json",
-				"CONNECTHUB_LOG_LEVEL":         "debug",
-				"CONNECTHUB_ENABLE_SHELL":      "true",
-				"CONNECTHUB_SHELL_USER":        currentUser,
-				"CONNECTHUB_HTTPCALL_DENY":     " 169.254.0.0/16, metadata.internal,",
-				"CONNECTHUB_HTTPCALL_ALLOW":    "10.0.0.0/8,api.example.com",
-				"CONNECTHUB_SERVER_URL":        "https://hub.example.com",
-				"CONNECTHUB_WORKER_TOKEN":      "workertoken-0123456789",
-				"CONNECTHUB_RETRY_BACKOFF":     "1s",
-				"CONNECTHUB_RETRY_BACKOFF_MAX": "10m",
-				"CONNECTHUB_MAX_BODY_BYTES":    "8388608",
-				"CONNECTHUB_TRUSTED_PROXIES":   " 10.1.2.0/24 , 192.168.0.1,,::1",
-				"CONNECTHUB_AUDIT_RETENTION":   "90d",
+				"CONNECTHUB_LISTEN":             "0.0.0.0:9000",
+				"CONNECTHUB_DATA_DIR":           "/var/lib/connecthub",
+				"CONNECTHUB_DB_URL":             "postgres://ch:pw@db:5432/connecthub?sslmode=disable",
+				"CONNECTHUB_FERNET_KEY_PATH":    "/etc/connecthub/fernet.key",
+				"CONNECTHUB_ADMIN_TOKEN":        "admintoken-0123456789",
+				"CONNECTHUB_ADMIN_USERNAME":     "root",
+				"CONNECTHUB_ADMIN_PASSWORD":     "hunter2 with spaces",
+				"CONNECTHUB_SESSION_TTL":        "1h30m",
+				"CONNECTHUB_TIMEZONE":           "Europe/Berlin",
+				"CONNECTHUB_PUBLIC_URL":         "https://hub.example.com/",
+				"CONNECTHUB_WORKERS":            "4",
+				"CONNECTHUB_QUEUES":             "default,reports",
+				"CONNECTHUB_LEASE_TTL":          "1m",
+				"CONNECTHUB_HEARTBEAT":          "10s",
+				"CONNECTHUB_NODE_DEAD_AFTER":    "2m",
+				"CONNECTHUB_SHUTDOWN_TIMEOUT":   "0s",
+				"CONNECTHUB_SHUTDOWN_DELAY":     "5s",
+				"CONNECTHUB_RUN_LOG_MAX_BYTES":  "1024",
+				"CONNECTHUB_LOG_DIR":            "/var/log/connecthub",
+				"CONNECTHUB_LOG_FORMAT":         "json",
+				"CONNECTHUB_LOG_LEVEL":          "debug",
+				"CONNECTHUB_ENABLE_SHELL":       "true",
+				"CONNECTHUB_SHELL_USER":         currentUser,
+				"CONNECTHUB_HTTPCALL_DENY":      " 169.254.0.0/16, metadata.internal,",
+				"CONNECTHUB_HTTPCALL_ALLOW":     "10.0.0.0/8,api.example.com",
+				"CONNECTHUB_SERVER_URL":         "https://hub.example.com",
+				"CONNECTHUB_WORKER_TOKEN":       "workertoken-0123456789",
+				"CONNECTHUB_RETRY_BACKOFF":      "1s",
+				"CONNECTHUB_RETRY_BACKOFF_MAX":  "10m",
+				"CONNECTHUB_MAX_BODY_BYTES":     "8388608",
+				"CONNECTHUB_TRUSTED_PROXIES":    " 10.1.2.0/24 , 192.168.0.1,,::1",
+				"CONNECTHUB_AUDIT_RETENTION":    "90d",
+				"CONNECTHUB_OIDC_ISSUER":        " https://sso.example.com/realms/ops ",
+				"CONNECTHUB_OIDC_CLIENT_ID":     "connecthub",
+				"CONNECTHUB_OIDC_CLIENT_SECRET": "oidc-client-secret",
+				"CONNECTHUB_OIDC_SCOPES":        "openid, profile,groups",
+				"CONNECTHUB_OIDC_ROLE_CLAIM":    "realm_access.roles",
+				"CONNECTHUB_OIDC_ROLE_MAP":      "ops-admins=admin, ops=operator,cn=dev=viewer",
+				"CONNECTHUB_OIDC_NAME":          "Keycloak",
 			},
 			check: func(t *testing.T, c *Config) {
 				want := &Config{
-					Listen:          "0.0.0.0:9000",
-					DataDir:         "/var/lib/connecthub",
-					DBURL:           "postgres://ch:pw@db:5432/connecthub?sslmode=disable",
-					FernetKeyPath:   "/etc/connecthub/fernet.key",
-					AdminToken:      "admintoken-0123456789",
-					AdminUsername:   "root",
-					AdminPassword:   "hunter2 with spaces",
-					SessionTTL:      90 * time.Minute,
-					AuditRetention:  90 * 24 * time.Hour,
-					Timezone:        "Europe/Berlin",
-					PublicURL:       "https://hub.example.com/",
-					Workers:         4,
-					Queues:          []string{"default", "reports"},
-					LeaseTTL:        time.Minute,
-					Heartbeat:       10 * time.Second,
-					NodeDeadAfter:   2 * time.Minute,
-					ShutdownTimeout: 0,
-					ShutdownDelay:   5 * time.Second,
-					RunLogMaxBytes:  1024,
-					LogDir:          "/var/log/connecthub",
-					LogFormat:       "json",
-					LogLevel:        "debug",
-					EnableShell:     true,
-					ShellUser:       currentUser,
-					HTTPCallDeny:    []string{"169.254.0.0/16", "metadata.internal"},
-					HTTPCallAllow:   []string{"10.0.0.0/8", "api.example.com"},
-					ServerURL:       "https://hub.example.com",
-					WorkerToken:     "workertoken-0123456789",
-					RetryBackoff:    time.Second,
-					RetryBackoffMax: 10 * time.Minute,
-					MaxBodyBytes:    8 << 20,
-					TrustedProxies:  []string{"10.1.2.0/24", "192.168.0.1", "::1"},
+					Listen:           "0.0.0.0:9000",
+					DataDir:          "/var/lib/connecthub",
+					DBURL:            "postgres://ch:pw@db:5432/connecthub?sslmode=disable",
+					FernetKeyPath:    "/etc/connecthub/fernet.key",
+					AdminToken:       "admintoken-0123456789",
+					AdminUsername:    "root",
+					AdminPassword:    "hunter2 with spaces",
+					SessionTTL:       90 * time.Minute,
+					AuditRetention:   90 * 24 * time.Hour,
+					Timezone:         "Europe/Berlin",
+					PublicURL:        "https://hub.example.com/",
+					Workers:          4,
+					Queues:           []string{"default", "reports"},
+					LeaseTTL:         time.Minute,
+					Heartbeat:        10 * time.Second,
+					NodeDeadAfter:    2 * time.Minute,
+					ShutdownTimeout:  0,
+					ShutdownDelay:    5 * time.Second,
+					RunLogMaxBytes:   1024,
+					LogDir:           "/var/log/connecthub",
+					LogFormat:        "json",
+					LogLevel:         "debug",
+					EnableShell:      true,
+					ShellUser:        currentUser,
+					HTTPCallDeny:     []string{"169.254.0.0/16", "metadata.internal"},
+					HTTPCallAllow:    []string{"10.0.0.0/8", "api.example.com"},
+					ServerURL:        "https://hub.example.com",
+					WorkerToken:      "workertoken-0123456789",
+					RetryBackoff:     time.Second,
+					RetryBackoffMax:  10 * time.Minute,
+					MaxBodyBytes:     8 << 20,
+					TrustedProxies:   []string{"10.1.2.0/24", "192.168.0.1", "::1"},
+					OIDCIssuer:       "https://sso.example.com/realms/ops",
+					OIDCClientID:     "connecthub",
+					OIDCClientSecret: "oidc-client-secret",
+					OIDCScopes:       []string{"openid", "profile", "groups"},
+					OIDCRoleClaim:    "realm_access.roles",
+					OIDCRoleMap:      "ops-admins=admin, ops=operator,cn=dev=viewer",
+					OIDCName:         "Keycloak",
 				}
 				if got := exported(c); !reflect.DeepEqual(got, exported(want)) {
 					t.Errorf("\n got %+v\nwant %+v", got, exported(want))
 				}
 				if c.DBDriver() != DriverPostgres || c.SQLitePath() != "" {
 					t.Errorf("DBDriver, SQLitePath = %q, %q", c.DBDriver(), c.SQLitePath())
+				}
+				roles, err := c.OIDCRoles()
+				wantRoles := map[string]connecthub.Role{"ops-admins": connecthub.RoleAdmin, "ops": connecthub.RoleOperator, "cn=dev": connecthub.RoleViewer}
+				if !maps.Equal(roles, wantRoles) || err != nil {
+					t.Errorf("OIDCRoles() = %v, %v, want %v", roles, err, wantRoles)
+				}
+				if got := c.OIDCRedirectURL(); got != "https://hub.example.com/admin/oidc/callback" {
+					t.Errorf("OIDCRedirectURL() = %q", got)
 				}
 				if c.Location().String() != "Europe/Berlin" {
 					t.Errorf("Location() = %v", c.Location())
@@ -376,6 +404,17 @@ func TestLoadBad(t *testing.T) {
 			[]string{`CONNECTHUB_LOG_FORMAT: must be text or json, got "xml"`}},
 		{"unknown log level", envMap{"CONNECTHUB_LOG_LEVEL": "verbose"},
 			[]string{`CONNECTHUB_LOG_LEVEL: must be debug, info, warn or error, got "verbose"`}},
+		{"oidc without issuer", envMap{"CONNECTHUB_OIDC_CLIENT_ID": "connecthub"},
+			[]string{"CONNECTHUB_OIDC_CLIENT_ID: is set but CONNECTHUB_OIDC_ISSUER is not: set the issuer to turn single sign-on on"}},
+		{"oidc incomplete", envMap{"CONNECTHUB_OIDC_ISSUER": "sso.example.com", "CONNECTHUB_OIDC_ROLE_MAP": "ops=root,admins",
+			"CONNECTHUB_OIDC_SCOPES": "openid,a b", "CONNECTHUB_OIDC_CLIENT_SECRET": "s3cr3t-value"},
+			[]string{
+				"CONNECTHUB_OIDC_ISSUER: must be the issuer's absolute http(s) URL without query, like https://sso.example.com/realms/ops",
+				"CONNECTHUB_OIDC_CLIENT_ID: is required when CONNECTHUB_OIDC_ISSUER is set",
+				"CONNECTHUB_PUBLIC_URL: is required when CONNECTHUB_OIDC_ISSUER is set: the redirect URI is derived from it (<public url>/admin/oidc/callback)",
+				`CONNECTHUB_OIDC_SCOPES: scope "a b" must not contain spaces or quotes`,
+				`CONNECTHUB_OIDC_ROLE_MAP: "ops=root" is not value=role with a role of viewer, operator or admin`,
+			}},
 		{"public url not absolute", envMap{"CONNECTHUB_PUBLIC_URL": "hub.example.com"},
 			[]string{`CONNECTHUB_PUBLIC_URL: must be an absolute http(s) URL like https://hub.example.com`}},
 		{"unknown timezone", envMap{"CONNECTHUB_TIMEZONE": "Mars/Olympus_Mons"},

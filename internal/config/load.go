@@ -249,6 +249,10 @@ func (c *Config) normalize() {
 	c.HTTPCallAllow = trimList(c.HTTPCallAllow)
 	c.ShellUser = strings.TrimSpace(c.ShellUser)
 	c.TrustedProxies = trimList(c.TrustedProxies)
+	c.OIDCScopes = trimList(c.OIDCScopes)
+	c.OIDCIssuer = strings.TrimSpace(c.OIDCIssuer)
+	c.OIDCClientID = strings.TrimSpace(c.OIDCClientID)
+	c.OIDCName = strings.TrimSpace(c.OIDCName)
 }
 
 // trimList drops the blanks around a list's entries and the empty ones.

@@ -24,12 +24,20 @@ var secretEnv = envMap{
 	"CONNECTHUB_SERVER_URL":     "https://worker:SECRET-basic-auth@hub.example.com/",
 	"CONNECTHUB_DATA_DIR":       "/var/lib/connecthub",
 	"CONNECTHUB_WORKERS":        "4",
+	// Single sign-on needs its issuer, client and the public URL to be
+	// valid around its secret.
+	"CONNECTHUB_OIDC_ISSUER":        "https://sso.example.com/realms/ops",
+	"CONNECTHUB_OIDC_CLIENT_ID":     "connecthub",
+	"CONNECTHUB_OIDC_CLIENT_SECRET": "SECRET-oidc-client",
+	"CONNECTHUB_PUBLIC_URL":         "https://hub.example.com",
 }
 
-// assertNoSecret fails if out shows any secret of secretEnv in clear.
+// assertNoSecret fails if out shows any secret of secretEnv in clear
+// (each value starts with "SECRET-"; variable names such as
+// CONNECTHUB_OIDC_CLIENT_SECRET may show).
 func assertNoSecret(t *testing.T, what, out string) {
 	t.Helper()
-	if strings.Contains(out, "SECRET") {
+	if strings.Contains(out, "SECRET-") {
 		t.Errorf("%s shows a secret in clear:\n%s", what, out)
 	}
 }

@@ -135,6 +135,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("CONNECTHUB_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
 	}
+	c.validateOIDC(bad)
 	if err := checkServerURL(c.ServerURL); err != nil {
 		bad("CONNECTHUB_SERVER_URL", "%v", err)
 	}
