@@ -26,6 +26,7 @@ import (
 	"github.com/connecthub/connecthub/internal/auth"
 	"github.com/connecthub/connecthub/internal/notify"
 	"github.com/connecthub/connecthub/internal/service"
+	"github.com/connecthub/connecthub/internal/sso"
 )
 
 // Prefix is where the UI is mounted.
@@ -76,6 +77,10 @@ type Config struct {
 	// SessionList, when set, lists a user's own sessions on "my account";
 	// the store implements it.
 	SessionList SessionLister
+	// SSO, when set, offers single sign-on through an OpenID Connect
+	// issuer on the login page, labelled "Sign in with SSOName".
+	SSO     *sso.Client
+	SSOName string
 	// LogPoll is how often a tailed run log is polled. Default 250ms.
 	LogPoll time.Duration
 	// Now is the clock; nil means time.Now.
@@ -138,6 +143,9 @@ func New(cfg Config) (*UI, error) {
 	loc, err := time.LoadLocation(cfg.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("adminui: Timezone: %w", err)
+	}
+	if cfg.SSO != nil && cfg.SSOName == "" {
+		cfg.SSOName = "SSO"
 	}
 	if cfg.LogPoll <= 0 {
 		cfg.LogPoll = 250 * time.Millisecond
@@ -361,6 +369,10 @@ func (u *UI) routes() {
 	m.HandleFunc("GET "+Prefix+"/login", u.loginPage)
 	m.HandleFunc("POST "+Prefix+"/login", u.loginSubmit)
 	m.HandleFunc("GET "+Prefix+"/lang", u.setLanguage)
+	if u.cfg.SSO != nil {
+		m.HandleFunc("GET "+Prefix+"/oidc/start", u.oidcStart)
+		m.HandleFunc("GET "+Prefix+"/oidc/callback", u.oidcCallback)
+	}
 	p("POST "+Prefix+"/logout", viewer, u.logout)
 
 	p("GET "+Prefix+"/{$}", viewer, u.dashboard)

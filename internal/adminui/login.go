@@ -26,6 +26,8 @@ type loginView struct {
 	RetrySecs     int
 	Expired       bool
 	ShowTokenHint bool
+	// SSOName labels the single sign-on button; "" hides it.
+	SSOName string
 }
 
 // loginPage shows the form, or goes straight on when already logged in.
@@ -48,6 +50,9 @@ func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, status int, lv lo
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: auth.IsTLS(r)})
 	lv.Nonce = nonce
 	lv.ShowTokenHint = u.cfg.Password == u.cfg.AdminToken
+	if u.cfg.SSO != nil {
+		lv.SSOName = u.cfg.SSOName
+	}
 	v := u.page(w, r, "", "login.title", lv)
 	u.render(w, r, status, "login", v)
 }

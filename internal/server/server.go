@@ -221,7 +221,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
-	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Sessions: st, Username: cfg.AdminUsername,
+	signOn, err := newSSO(cfg, token, log)
+	if err != nil {
+		return nil, err
+	}
+	ui, err := adminui.New(adminui.Config{Service: s.svc, AdminToken: token, Sessions: st, Username: cfg.AdminUsername, SSO: signOn, SSOName: cfg.OIDCName,
 		Password: cfg.AdminPassword.Value(), SessionTTL: cfg.SessionTTL, Timezone: cfg.Timezone, Node: s.name, Nodes: s.svc,
 		Tokens: apiTokens, SessionList: st, Guard: guard, Notify: s.notify.svc, Logger: log.With("component", "adminui")})
 	if err != nil {
