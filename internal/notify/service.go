@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,7 +86,9 @@ func (s *Service) UpdateChannel(ctx context.Context, name string, in ChannelInpu
 	if in.Name != "" && in.Name != name {
 		return nil, store.ChannelRenamed()
 	}
+	audit := store.PendingAudit(ctx)
 	return s.Store.ChannelUpdate(ctx, name, func(c *connecthub.Channel) error {
+		before := cloneChannel(c)
 		var old connecthub.ChannelSecret
 		if c.SecretToken != "" {
 			plain, err := s.Keyring.Decrypt(c.SecretToken)
@@ -110,7 +113,17 @@ func (s *Service) UpdateChannel(ctx context.Context, name string, in ChannelInpu
 			in.SMTP = &SMTPInput{ChannelSMTP: *c.SMTP}
 		}
 		c.UpdatedAt = s.now()
-		return s.apply(c, in, old)
+		if err := s.apply(c, in, old); err != nil {
+			return err
+		}
+		if audit != nil {
+			changed, err := s.secretsChanged(old, c)
+			if err != nil {
+				return err
+			}
+			audit.Changes = store.ChannelAuditChanges(before, c, changed)
+		}
+		return nil
 	})
 }
 
@@ -177,8 +190,14 @@ func (s *Service) CreateRule(ctx context.Context, in RuleInput) (*connecthub.Ale
 
 // UpdateRule replaces an alert rule's settings.
 func (s *Service) UpdateRule(ctx context.Context, id string, in RuleInput) (*connecthub.AlertRule, error) {
+	audit := store.PendingAudit(ctx)
 	return s.Store.AlertRuleUpdate(ctx, id, func(r *connecthub.AlertRule) error {
+		before := *r
+		before.Channels = slices.Clone(r.Channels)
 		applyRule(r, in, s.now())
+		if audit != nil {
+			audit.Changes = store.AlertRuleAuditChanges(&before, r)
+		}
 		return nil
 	})
 }
