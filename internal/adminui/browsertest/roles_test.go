@@ -23,18 +23,51 @@ var quickHandler = handler.Spec{
 }
 
 // signIn logs the tab in as user (signing out whoever was signed in).
+// Every step waits on a condition of the page for as long as the tab's
+// context allows, not on a short deadline of its own: under a heavy load
+// a password hash and a page render can take many seconds, and the step
+// is still right when it finishes. The sign-out is one click, so that it
+// is recorded once.
 func signIn(t *testing.T, ctx context.Context, srv *serveProc, user, password string) {
 	t.Helper()
+	const onLogin = `location.pathname === "/admin/login" && document.readyState === "complete" && !!document.querySelector("input[name=password]")`
+	run(t, ctx, "open the login page before signing in as "+user, chromedp.Navigate(srv.url+"/admin/login"),
+		waitUntil(`document.readyState === "complete" && (!!document.querySelector("form.logout") || (`+onLogin+`))`))
+	var signedIn bool
+	run(t, ctx, "is somebody signed in", chromedp.Evaluate(`!!document.querySelector("form.logout")`, &signedIn))
+	if signedIn {
+		run(t, ctx, "sign out before signing in as "+user,
+			chromedp.Click(`form.logout button`, chromedp.ByQuery), waitUntil(onLogin))
+	}
 	run(t, ctx, "sign in as "+user,
-		chromedp.Navigate(srv.url+"/admin/login"),
-		// Signed in already, the login page goes on to the dashboard:
-		// sign out there first.
-		waitJS(`document.querySelector("form.logout") ? (document.querySelector("form.logout").submit(), false) : !!document.querySelector("input[name=password]")`),
-		chromedp.SendKeys(`input[name=username]`, user, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, password, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		waitJS(`location.pathname === "/admin/"`),
+		chromedp.SetValue(`input[name=username]`, user, chromedp.ByQuery),
+		chromedp.SetValue(`input[name=password]`, password, chromedp.ByQuery),
+		chromedp.Click(`form[action="/admin/login"] button[type=submit]`, chromedp.ByQuery),
+		waitUntil(`location.pathname === "/admin/" && document.readyState === "complete" && !!document.querySelector("form.logout")`),
 	)
+}
+
+// waitUntil waits until the expression is truthy in the page, for as long
+// as ctx allows. A navigation destroys the document a poll runs in; the
+// wait then starts again on the new page.
+func waitUntil(expr string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		for {
+			var ok bool
+			err := chromedp.Poll(expr, &ok).Do(ctx)
+			if err == nil {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("waiting for %s: %w", expr, err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s: %w", expr, ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
 }
 
 // postFromPage sends a form post the page itself did not offer, with the
@@ -93,7 +126,9 @@ func TestBrowserRoles(t *testing.T) {
 		return len(out.Runs)
 	}
 	browser := newBrowser(t, chromium)
-	ctx := tab(t, browser, 120*time.Second)
+	// A bound for the whole walk-through on a loaded machine; each step
+	// waits on its page, not on a deadline of its own.
+	ctx := tab(t, browser, 300*time.Second)
 
 	// The viewer: no control that changes anything, and a hand-made POST
 	// is refused.
