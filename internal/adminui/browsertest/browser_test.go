@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -133,6 +134,12 @@ func (b *lockedBuffer) String() string {
 
 func startServe(t *testing.T, specs ...handler.Spec) *serveProc {
 	t.Helper()
+	return startServeWith(t, nil, specs...)
+}
+
+// startServeWith is startServe with extra environment variables.
+func startServeWith(t *testing.T, extra map[string]string, specs ...handler.Spec) *serveProc {
+	t.Helper()
 	dir := t.TempDir()
 	vars := map[string]string{
 		"CONNECTHUB_LISTEN":         "127.0.0.1:0",
@@ -143,6 +150,7 @@ func startServe(t *testing.T, specs ...handler.Spec) *serveProc {
 		"CONNECTHUB_LOG_FORMAT":     "text",
 		"CONNECTHUB_HEARTBEAT":      "500ms",
 	}
+	maps.Copy(vars, extra)
 	reg := handler.NewRegistry()
 	for _, s := range specs {
 		if err := reg.Add(s); err != nil {
