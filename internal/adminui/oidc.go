@@ -2,9 +2,12 @@ package adminui
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/auth"
 	"github.com/connecthub/connecthub/internal/sso"
 	"github.com/connecthub/connecthub/internal/store"
 )
@@ -30,6 +33,12 @@ var oidcStatus = map[string]int{
 	reasonDisabled: http.StatusForbidden, reasonTaken: http.StatusConflict,
 }
 
+// forged are the reasons that point at a forged or replayed answer rather
+// than at the person or the issuer: they use up the client's budget of
+// failed sign-ins.
+var forged = map[string]bool{sso.ReasonState: true, sso.ReasonNonce: true, sso.ReasonIssuer: true,
+	sso.ReasonAudience: true, sso.ReasonSignature: true}
+
 // oidcStart sends the browser to the issuer, with the flow cookie that
 // the callback checks.
 func (u *UI) oidcStart(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +59,15 @@ func (u *UI) oidcStart(w http.ResponseWriter, r *http.Request) {
 // (sso.Client.Finish), the user found or created with its mapped role,
 // and a session started exactly as a password login starts one.
 func (u *UI) oidcCallback(w http.ResponseWriter, r *http.Request) {
+	// A client that keeps sending forged answers shares the password
+	// form's budget: once it is spent, callbacks are turned away before
+	// they are checked (or audited), so they cannot flood the audit log.
+	if blocked, wait := u.guard.Blocked(u.guard.Client(r), auth.KindLogin); blocked {
+		secs := max(int(math.Ceil(wait.Seconds())), 1)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		u.showLogin(w, r, http.StatusTooManyRequests, loginView{Next: Prefix + "/", ErrorKey: "login.limited", RetrySecs: secs})
+		return
+	}
 	id, next, err := u.cfg.SSO.Finish(w, r)
 	if err != nil {
 		u.oidcRefused(w, r, safeNext(next), "", err)
@@ -101,6 +119,9 @@ func (u *UI) oidcRefused(w http.ResponseWriter, r *http.Request, next, user stri
 	}
 	if aerr := u.svc.AuditSignInFailed(r.Context(), user, client, detail); aerr != nil {
 		u.log.Error("cannot record a refused single sign-on in the audit log", "err", aerr)
+	}
+	if forged[f.Reason] {
+		u.guard.Fail(r, client, auth.KindLogin)
 	}
 	u.log.Warn("single sign-on refused", "reason", f.Reason, "user", user, "client", client, "err", f.Err)
 	status, ok := oidcStatus[f.Reason]

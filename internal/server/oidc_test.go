@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -204,13 +205,16 @@ func TestOIDCSignIn(t *testing.T) {
 		{name: "disabled user", login: meimei, status: 403, reason: "disabled", message: "is disabled",
 			setup: func() { n.adminJSON(http.MethodPatch, "/api/v1/users/han.meimei", `{"disabled":true}`, 200, nil) }},
 	}
-	for _, tc := range refusals {
+	for i, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup()
 			}
 			idp.SetLogin(tc.login)
-			browser := clientFrom(t, "127.0.0.6")
+			// Each case from its own address: forged answers use up an
+			// address's budget of failed sign-ins.
+			addr := fmt.Sprintf("127.0.1.%d", i+1)
+			browser := clientFrom(t, addr)
 			resp, body := n.oidcSignIn(browser, tc.tamper)
 			if resp.StatusCode != tc.status || !strings.Contains(body, tc.message) || !strings.Contains(body, `class="notice notice-error" role="alert"`) {
 				t.Fatalf("callback: %d, want %d with %q:\n%.3000s", resp.StatusCode, tc.status, tc.message, body)
@@ -219,10 +223,22 @@ func TestOIDCSignIn(t *testing.T) {
 				t.Errorf("a refused sign-in left a session: /api/v1/me is %d", r.StatusCode)
 			}
 			e := n.lastAudit("login.failed")
-			if !strings.HasPrefix(e.Detail, "oidc: "+tc.reason) || (e.Client != "127.0.0.6" && e.Client != "127.0.0.5") {
+			if !strings.HasPrefix(e.Detail, "oidc: "+tc.reason) || (e.Client != addr && e.Client != "127.0.0.5") {
 				t.Errorf("login.failed entry: %+v, want reason %s from the browser's address", e, tc.reason)
 			}
 		})
+	}
+	// Forged answers from one address use up its budget: then its
+	// callbacks are turned away (429) before they are checked or audited.
+	idp.SetLogin(meimei)
+	forger := clientFrom(t, "127.0.2.1")
+	statuses := []int{}
+	for range 7 {
+		resp, _ := n.oidcSignIn(forger, setState)
+		statuses = append(statuses, resp.StatusCode)
+	}
+	if statuses[0] != http.StatusBadRequest || statuses[6] != http.StatusTooManyRequests {
+		t.Errorf("forged callbacks from one address answered %v, want 400 first and 429 once the budget is spent", statuses)
 	}
 	var li connecthub.User
 	n.adminJSON(http.MethodGet, "/api/v1/users/li.lei", "", 200, &li)
