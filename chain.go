@@ -116,7 +116,7 @@ func (j *Job) ValidateChains() error {
 		}
 		for _, id := range f.ids {
 			if err := ValidateID(id); err != nil {
-				return FieldError(f.name, "", "%s: %q is not a job id (1-128 characters of A-Z a-z 0-9 . _ : -)", f.name, id)
+				return FieldError(f.name, "", "%q is not a job id (1-128 characters of A-Z a-z 0-9 . _ : -)", id)
 			}
 		}
 	}
@@ -136,4 +136,39 @@ func NewChainRun(j *Job, parent *Upstream, now time.Time) (*Run, error) {
 	}
 	r.Meta = meta
 	return r, nil
+}
+
+// JobChain is a job's place in the chains: the jobs that start it
+// (Upstream: their on_success or on_failure names it) and the jobs it
+// starts.
+type JobChain struct {
+	JobID     string   `json:"job_id"`
+	Upstream  []string `json:"upstream"`
+	OnSuccess []string `json:"on_success"`
+	OnFailure []string `json:"on_failure"`
+}
+
+// ChainRun is a run as a chain's links show it.
+type ChainRun struct {
+	ID         string     `json:"id"`
+	JobID      string     `json:"job_id"`
+	Status     RunStatus  `json:"status"`
+	Trigger    Trigger    `json:"trigger"`
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// ChainRunOf returns r as a chain link.
+func ChainRunOf(r *Run) ChainRun {
+	return ChainRun{ID: r.ID, JobID: r.JobID, Status: r.Status, Trigger: r.Trigger, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt}
+}
+
+// RunChain is a run's links: the run whose end started it (ParentRun, its
+// id, from meta.parent_run; Parent, nil when that run is gone) and the
+// runs its own end started.
+type RunChain struct {
+	RunID     string     `json:"run_id"`
+	ParentRun string     `json:"parent_run,omitempty"`
+	Parent    *ChainRun  `json:"parent"`
+	Children  []ChainRun `json:"children"`
 }

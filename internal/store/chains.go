@@ -75,7 +75,7 @@ func CheckChainWrite(j *connecthub.Job, graph ChainGraph, exists map[string]bool
 	}{{connecthub.ChainSuccess, j.OnSuccess}, {connecthub.ChainFailure, j.OnFailure}} {
 		for _, id := range f.ids {
 			if id != j.ID && !exists[id] {
-				return connecthub.FieldError(f.name, "unknown_job", "%s: job %q does not exist", f.name, id)
+				return connecthub.FieldError(f.name, "unknown_job", "job %q does not exist", id)
 			}
 		}
 	}
@@ -85,8 +85,8 @@ func CheckChainWrite(j *connecthub.Job, graph ChainGraph, exists map[string]bool
 	}
 	g[j.ID] = ChainEdges{OnSuccess: j.OnSuccess, OnFailure: j.OnFailure}
 	if cycle, field := findCycle(g, j.ID); cycle != nil {
-		return connecthub.FieldError(field, "chain_cycle", "%s: chains may not loop, and this makes a cycle: %s",
-			field, strings.Join(cycle, " → "))
+		return connecthub.FieldError(field, "chain_cycle", "chains may not loop, and this makes a cycle: %s",
+			strings.Join(cycle, " → "))
 	}
 	return nil
 }
