@@ -59,11 +59,6 @@ type Job struct {
 	// says how it applies (calendar.ModeWorkdays or ModeSkipHolidays).
 	Calendar     string     `json:"calendar"`
 	CalendarMode string     `json:"calendar_mode"`
-	// OnSuccess and OnFailure are the jobs a run of this job starts when
-	// it ends SUCCESS, or FAILURE after its last attempt (trigger chain;
-	// see chain.go). Never nil.
-	OnSuccess []string `json:"on_success"`
-	OnFailure []string `json:"on_failure"`
 	LastRunAt    *time.Time `json:"last_run_at"`
 	NextRunAt    *time.Time `json:"next_run_at"`
 	CreatedAt    time.Time  `json:"created_at"`
@@ -76,6 +71,12 @@ type Job struct {
 	// jobs), each from an index, never from the job's history.
 	LastRun   *RunSummary    `json:"last_run"`
 	Durations *DurationStats `json:"durations,omitempty"`
+
+	// OnSuccess and OnFailure are the jobs a run of this job starts when
+	// it ends SUCCESS, or FAILURE after its last attempt (trigger chain;
+	// see chain.go). Never nil.
+	OnSuccess []string `json:"on_success"`
+	OnFailure []string `json:"on_failure"`
 
 	// SecretCfg is the Fernet token of the secret_cfg object, or "". It is
 	// stored as is and never marshalled.
