@@ -72,6 +72,12 @@ type Job struct {
 	LastRun   *RunSummary    `json:"last_run"`
 	Durations *DurationStats `json:"durations,omitempty"`
 
+	// OnSuccess and OnFailure are the jobs a run of this job starts when
+	// it ends SUCCESS, or FAILURE after its last attempt (trigger chain;
+	// see chain.go). Never nil.
+	OnSuccess []string `json:"on_success"`
+	OnFailure []string `json:"on_failure"`
+
 	// SecretCfg is the Fernet token of the secret_cfg object, or "". It is
 	// stored as is and never marshalled.
 	SecretCfg string `json:"-"`

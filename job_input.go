@@ -40,6 +40,8 @@ type JobInput struct {
 	Priority      *int
 	Calendar      *string
 	CalendarMode  *string
+	OnSuccess     *[]string
+	OnFailure     *[]string
 }
 
 // readOnlyJobFields are accepted and ignored on input, so a client may send
@@ -114,6 +116,10 @@ func DecodeJobInput(body []byte) (*JobInput, error) {
 			in.Calendar, err = decodeString(name, raw)
 		case "calendar_mode":
 			in.CalendarMode, err = decodeString(name, raw)
+		case ChainSuccess:
+			in.OnSuccess, err = decodeChainList(name, raw)
+		case ChainFailure:
+			in.OnFailure, err = decodeChainList(name, raw)
 		default:
 			if !readOnlyJobFields[name] {
 				err = FieldError(name, "unknown_field", "unknown field %q", name)
@@ -178,6 +184,8 @@ func NewJob(in *JobInput, defaults JobDefaults, now time.Time) (*Job, SecretChan
 		Misfire:       MisfireOnce,
 		MisfireWindow: DefaultMisfireWindow,
 		Queue:         DefaultQueue,
+		OnSuccess:     []string{},
+		OnFailure:     []string{},
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}
@@ -249,6 +257,12 @@ func (in *JobInput) ApplyTo(j *Job, now time.Time) (SecretChange, error) {
 		j.CalendarMode = ""
 	case j.Calendar != "" && j.CalendarMode == "":
 		j.CalendarMode = string(calendar.ModeWorkdays)
+	}
+	if in.OnSuccess != nil {
+		j.OnSuccess = normalizeChainList(*in.OnSuccess)
+	}
+	if in.OnFailure != nil {
+		j.OnFailure = normalizeChainList(*in.OnFailure)
 	}
 	j.UpdatedAt = now
 
@@ -353,7 +367,7 @@ func (j *Job) Validate() error {
 			return FieldError("calendar_mode", "", "%s", err.Error())
 		}
 	}
-	return nil
+	return j.ValidateChains()
 }
 
 // Location returns the job's time zone, UTC if it cannot be loaded (which

@@ -57,7 +57,7 @@ const (
 // Valid reports whether t is one of the known triggers.
 func (t Trigger) Valid() bool {
 	switch t {
-	case TriggerCron, TriggerManual, TriggerRetry, TriggerAPI:
+	case TriggerCron, TriggerManual, TriggerRetry, TriggerAPI, TriggerChain:
 		return true
 	}
 	return false
@@ -95,6 +95,8 @@ type SnapshotMeta struct {
 	// Params are the parameters of a run-now, as given: the snapshot's
 	// public_cfg is the job's with them merged in (ApplyRunParams).
 	Params json.RawMessage `json:"params,omitempty"`
+	// Upstream is the run that started a chained run (trigger chain).
+	Upstream *Upstream `json:"upstream,omitempty"`
 }
 
 // Attempt is one past attempt of a run that was retried or rescued.
@@ -185,7 +187,7 @@ func NewRun(j *Job, trigger Trigger, scheduledFor, now time.Time, requestedBy st
 func RetryRun(old *Run, now time.Time, requestedBy string) *Run {
 	snap := old.Snapshot
 	snap.Meta = SnapshotMeta{Trigger: TriggerRetry, RetryOf: old.ID, ScheduledFor: now, RequestedBy: requestedBy,
-		Params: old.Snapshot.Meta.Params}
+		Params: old.Snapshot.Meta.Params, Upstream: old.Snapshot.Meta.Upstream}
 	return &Run{
 		JobID:        old.JobID,
 		Status:       StatusQueued,

@@ -13,6 +13,8 @@ type RunMeta struct {
 	// ImportedFrom says which record of another system the run was
 	// imported from; nil for runs ConnectHub made.
 	ImportedFrom *ImportedFrom `json:"imported_from,omitempty"`
+	// ParentRun is the run whose end started this one (trigger chain).
+	ParentRun string `json:"parent_run,omitempty"`
 }
 
 // ImportedFrom identifies the record an imported run was made from.

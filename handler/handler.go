@@ -35,6 +35,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/connecthub/connecthub"
 )
 
 // Func is the signature of a handler.
@@ -116,7 +118,15 @@ type Task struct {
 	// Log writes to the run log. Lines at WARN level are also summarised in
 	// the run's message.
 	Log *slog.Logger
+	// Upstream is the run whose end started this one through a chain
+	// (Trigger "chain"): its run and job, how it ended and its result.
+	// nil for runs a chain did not start.
+	Upstream *Upstream
 }
+
+// Upstream is what a chained run's handler knows of the run that started
+// it. It is the domain's connecthub.Upstream.
+type Upstream = connecthub.Upstream
 
 // Bind decodes the task's public configuration into v.
 func (t *Task) Bind(v any) error {
@@ -127,6 +137,19 @@ func (t *Task) Bind(v any) error {
 		return fmt.Errorf("public_cfg: %w", err)
 	}
 	return nil
+}
+
+// BindUpstream decodes the result of the run that started this one
+// through a chain into v. It reports false, leaving v alone, when the task
+// has no upstream or the upstream run returned no result.
+func (t *Task) BindUpstream(v any) (bool, error) {
+	if t.Upstream == nil || len(t.Upstream.Result) == 0 || string(t.Upstream.Result) == "null" {
+		return false, nil
+	}
+	if err := json.Unmarshal(t.Upstream.Result, v); err != nil {
+		return false, fmt.Errorf("upstream result: %w", err)
+	}
+	return true, nil
 }
 
 // Secret returns one secret value, "" when absent.

@@ -91,6 +91,9 @@ type ClaimedRun struct {
 	Trigger        connecthub.Trigger  `json:"trigger"`
 	ScheduledFor   time.Time           `json:"scheduled_for"`
 	LeaseExpiresAt time.Time           `json:"lease_expires_at"`
+	// Upstream is the run whose end started this one (trigger chain),
+	// absent for other runs.
+	Upstream *connecthub.Upstream `json:"upstream,omitempty"`
 }
 
 // ClaimResponse is the answer to a claim.

@@ -413,6 +413,7 @@ func (u *UI) routes() {
 	u.userRoutes(p)
 	u.auditRoutes(p)
 	u.notifyRoutes(p)
+	u.chainRoutes(p)
 	// An unknown admin page is a 404 inside the layout, with the navigation,
 	// like a missing job's page; without a session the login comes first,
 	// so a stranger learns nothing about which pages exist.

@@ -29,6 +29,9 @@ type jobForm struct {
 	MisfireWindow, Queue, Priority                           string
 	Calendar, CalendarMode                                   string
 	Enabled                                                  bool
+	// OnSuccess and OnFailure are the chain lists as typed: ids separated
+	// by commas.
+	OnSuccess, OnFailure string
 
 	// SecretKeys are the names of the secrets already set. Their values are
 	// never sent to the browser.
@@ -70,6 +73,7 @@ func formFromJob(j *connecthub.Job) *jobForm {
 		MaxAttempts: strconv.Itoa(j.MaxAttempts), RetryBackoff: j.RetryBackoff.String(), Concurrency: j.Concurrency,
 		Misfire: j.Misfire, MisfireWindow: j.MisfireWindow.String(), Queue: j.Queue, Priority: strconv.Itoa(j.Priority),
 		SecretKeys: j.SecretKeys, Calendar: j.Calendar, CalendarMode: j.CalendarMode,
+		OnSuccess: chainFormValue(j.OnSuccess), OnFailure: chainFormValue(j.OnFailure),
 	}
 }
 
@@ -85,6 +89,7 @@ func formFromRequest(r *http.Request) (*jobForm, string) {
 		Concurrency: v("concurrency"), Misfire: v("misfire"), MisfireWindow: strings.TrimSpace(v("misfire_window")),
 		Queue: strings.TrimSpace(v("queue")), Priority: strings.TrimSpace(v("priority")),
 		Calendar: strings.TrimSpace(v("calendar")), CalendarMode: strings.TrimSpace(v("calendar_mode")),
+		OnSuccess: v("on_success"), OnFailure: v("on_failure"),
 	}
 	return f, strings.TrimSpace(v("secret_cfg"))
 }
@@ -98,7 +103,7 @@ func (f *jobForm) input(secret string) (*connecthub.JobInput, []*connecthub.Erro
 	body := map[string]any{
 		"description": f.Description, "enabled": f.Enabled, "cron_expr": f.CronExpr, "timezone": f.Timezone,
 		"handler": f.Handler, "concurrency": f.Concurrency, "misfire": f.Misfire,
-		"calendar": f.Calendar,
+		"calendar": f.Calendar, "on_success": f.OnSuccess, "on_failure": f.OnFailure,
 	}
 	if f.Calendar != "" {
 		body["calendar_mode"] = f.CalendarMode
@@ -190,7 +195,9 @@ func (u *UI) formErrors(r *http.Request, f *jobForm, errs []*connecthub.Error) m
 		}
 		msg := e.Message
 		if key := "apierr." + e.Code; lang != "en" && cat[key] != "" {
-			if valueCodes[e.Code] {
+			if args := chainErrorArgs(e); args != nil {
+				msg = cat.T(key, args...)
+			} else if valueCodes[e.Code] {
 				msg = cat.T(key, f.value(field))
 			} else {
 				msg = cat.T(key)

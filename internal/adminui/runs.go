@@ -49,7 +49,7 @@ type rangeLink struct {
 	Active bool
 }
 
-var allTriggers = []connecthub.Trigger{connecthub.TriggerCron, connecthub.TriggerManual, connecthub.TriggerRetry, connecthub.TriggerAPI}
+var allTriggers = []connecthub.Trigger{connecthub.TriggerCron, connecthub.TriggerManual, connecthub.TriggerRetry, connecthub.TriggerAPI, connecthub.TriggerChain}
 
 // dateInputLayout is what <input type="datetime-local"> sends.
 const dateInputLayout = "2006-01-02T15:04"

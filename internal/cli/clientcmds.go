@@ -246,7 +246,7 @@ type jobFlags struct {
 	retryBackoff, misfireWindow                                                                        string
 	maxAttempts, priority                                                                              int
 	disabled                                                                                           bool
-	calendar, calendarMode                                                                             string
+	calendar, calendarMode, onSuccess, onFailure                                                       string
 }
 
 // register declares the job's fields as flags. On create a flag shows the
@@ -281,6 +281,8 @@ func (f *jobFlags) register(cmd *cobra.Command, create bool) {
 	fl.IntVar(&f.priority, "priority", 0, "priority within the queue (higher first)")
 	fl.StringVar(&f.calendar, "calendar", "", `working-day calendar, e.g. "cn" ("" for none)`)
 	fl.StringVar(&f.calendarMode, "calendar-mode", "", "workdays (default with a calendar) or skip_holidays")
+	fl.StringVar(&f.onSuccess, "on-success", "", `jobs to start when a run succeeds, comma-separated ("" for none)`)
+	fl.StringVar(&f.onFailure, "on-failure", "", `jobs to start when a run fails for good, comma-separated ("" for none)`)
 }
 
 // defInt is an integer flag's default: shown on create, zero on update.
@@ -317,6 +319,8 @@ func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMess
 	set("priority", "priority", f.priority)
 	set("calendar", "calendar", f.calendar)
 	set("calendar-mode", "calendar_mode", f.calendarMode)
+	set("on-success", "on_success", connecthub.SplitChainList(f.onSuccess))
+	set("on-failure", "on_failure", connecthub.SplitChainList(f.onFailure))
 	if f.disabled {
 		m["enabled"] = false
 	}
@@ -482,6 +486,7 @@ func printJob(env *Env, j *connecthub.Job, asJSON bool) error {
 	if j.Calendar != "" {
 		row("calendar", j.Calendar+" ("+j.CalendarMode+")")
 	}
+	printChains(row, j)
 	row("next run", fmtTime(env, j.NextRunAt, j.Timezone))
 	row("last run", fmtTime(env, j.LastRunAt, j.Timezone))
 	row("last finished run", lastRunLine(env, j))

@@ -123,6 +123,7 @@ type Store interface {
 	AlertStore
 	RunImportStore
 	StatsStore
+	ChainStore
 	Notifier
 
 	// Stats counts runs by status, queue depth and the age of the oldest

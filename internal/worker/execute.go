@@ -187,6 +187,7 @@ func (w *Worker) execute(t *task) {
 		Config:       cfg,
 		Secrets:      t.claimed.Secrets,
 		Log:          t.capture.Logger(),
+		Upstream:     t.run.Snapshot.Meta.Upstream,
 	}
 
 	// The task leaves the pipe before the force timer can be armed, so

@@ -222,7 +222,7 @@ func remoteClaimed(node string, cr *client.ClaimedRun) *Claimed {
 			Timeout:     cr.Timeout,
 			MaxAttempts: cr.MaxAttempts,
 			HasSecret:   len(cr.Secrets) > 0,
-			Meta:        connecthub.SnapshotMeta{Trigger: cr.Trigger, ScheduledFor: cr.ScheduledFor},
+			Meta:        connecthub.SnapshotMeta{Trigger: cr.Trigger, ScheduledFor: cr.ScheduledFor, Upstream: cr.Upstream},
 		},
 	}
 	c := &Claimed{Run: run}

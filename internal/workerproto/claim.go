@@ -72,6 +72,7 @@ func claimedRun(run *connecthub.Run, secrets map[string]any) protocol.ClaimedRun
 		ID: run.ID, JobID: run.JobID, Attempt: run.Attempt, MaxAttempts: run.MaxAttempts,
 		Handler: run.Snapshot.Handler, Queue: run.Queue, PublicCfg: cfg, Secrets: secrets,
 		Timeout: run.Snapshot.Timeout, Trigger: run.Trigger, ScheduledFor: run.ScheduledFor,
+		Upstream: run.Snapshot.Meta.Upstream,
 	}
 	if run.LeaseExpiresAt != nil {
 		cr.LeaseExpiresAt = *run.LeaseExpiresAt

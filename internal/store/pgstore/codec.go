@@ -47,7 +47,7 @@ func cleanText(s string) string {
 const jobColumns = `id, description, enabled, cron_expr, timezone, handler, public_cfg,
 	secret_cfg, secret_keys, has_secret, timeout_ns, max_attempts, retry_backoff_ns,
 	concurrency, misfire, misfire_window_ns, queue, priority, last_run_at, next_run_at,
-	created_at, updated_at, calendar, calendar_mode`
+	created_at, updated_at, calendar, calendar_mode, on_success, on_failure`
 
 // jobUpdateSet assigns every column but the id from $2.. in jobColumns'
 // order; $1 is the id.
@@ -75,6 +75,7 @@ func jobArgs(j *connecthub.Job) ([]any, error) {
 		j.SecretCfg, keys, j.HasSecret, int64(j.Timeout), int64(j.MaxAttempts), int64(j.RetryBackoff),
 		j.Concurrency, j.Misfire, int64(j.MisfireWindow), j.Queue, int64(j.Priority), utcPtr(j.LastRunAt), utcPtr(j.NextRunAt),
 		utc(j.CreatedAt), utc(j.UpdatedAt), j.Calendar, j.CalendarMode,
+		chainList(j.OnSuccess), chainList(j.OnFailure),
 	}, nil
 }
 
@@ -110,7 +111,7 @@ func scanJob(row pgx.Row) (*connecthub.Job, error) {
 	err := row.Scan(&j.ID, &j.Description, &j.Enabled, &j.CronExpr, &j.Timezone, &j.Handler, &public,
 		&j.SecretCfg, &j.SecretKeys, &j.HasSecret, &timeout, &maxAttempts, &retryBackoff,
 		&j.Concurrency, &j.Misfire, &misfireWindow, &j.Queue, &priority, &lastRun, &nextRun,
-		&j.CreatedAt, &j.UpdatedAt, &j.Calendar, &j.CalendarMode)
+		&j.CreatedAt, &j.UpdatedAt, &j.Calendar, &j.CalendarMode, &j.OnSuccess, &j.OnFailure)
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +119,7 @@ func scanJob(row pgx.Row) (*connecthub.Job, error) {
 	if j.SecretKeys == nil {
 		j.SecretKeys = []string{}
 	}
+	j.OnSuccess, j.OnFailure = chainList(j.OnSuccess), chainList(j.OnFailure)
 	j.Timeout = connecthub.Duration(timeout)
 	j.MaxAttempts = int(maxAttempts)
 	j.RetryBackoff = connecthub.Duration(retryBackoff)

@@ -76,6 +76,11 @@ func (s *Store) RunCompleteAndClaim(ctx context.Context, outcomes []store.RunOut
 	if err != nil {
 		return nil, nil, dbErr(err)
 	}
+	// The runs whose end starts a chain were left alone: complete them
+	// where their chains can start.
+	if err := s.completeChained(ctx, outcomes, applied); err != nil {
+		return nil, nil, err
+	}
 	sortClaimed(runs)
 	return applied, runs, nil
 }

@@ -26,6 +26,9 @@ func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
 	if err != nil {
 		return err
 	}
+	if job.HasChains() {
+		return s.jobCreateChained(ctx, job, args)
+	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(1, len(args))+`)`, args...)
 	s.queueNotify(b, store.TopicJobs)
@@ -157,6 +160,9 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 		if err := checkJobText(j); err != nil {
 			return err
 		}
+		if err := checkChainWrite(ctx, tx, j); err != nil {
+			return err
+		}
 		args, err := jobArgs(j)
 		if err != nil {
 			return err
@@ -178,23 +184,21 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 }
 
 // JobDelete implements store.JobStore. The runs (and their logs) go with
-// the job through ON DELETE CASCADE.
+// the job through ON DELETE CASCADE. A job that others chain to is refused
+// (checkChainDelete), in the transaction that deletes.
 func (s *Store) JobDelete(ctx context.Context, id string) error {
-	b := &pgx.Batch{}
-	b.Queue(`DELETE FROM jobs WHERE id = $1`, id)
-	s.queueNotify(b, store.TopicJobs)
-	err := s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
-		tag, err := br.Exec()
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := checkChainDelete(ctx, tx, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM jobs WHERE id = $1`, id)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			// Nothing changed, so nobody needs waking; the notification
-			// that is still queued in the batch is harmless.
 			return connecthub.NotFound("job", id)
 		}
-		_, err = br.Exec()
-		return err
+		return s.notify(ctx, tx, store.TopicJobs)
 	})
 	if err != nil {
 		return dbErr(err)

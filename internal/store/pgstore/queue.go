@@ -192,7 +192,10 @@ const (
 // there, statistics that say few runs are RUNNING (they lag behind a burst
 // of claims) make a walk of a status index look cheaper than the key
 // lookup, and that walk visits every RUNNING entry, live or dead, for each
-// outcome. It returns the ids of the runs it ended.
+// outcome. A run whose end would start a chain (its job's on_success or
+// on_failure for the outcome's status is not empty) is left alone, for
+// RunComplete to complete where it can start the chain. It returns the ids
+// of the runs it ended.
 //
 // Parameters are arrays of equal length: $1 id, $2 status, $3 now, $4
 // message, $5 error, $6 traceback, $7 result (JSON text or NULL), $8 node,
@@ -204,9 +207,11 @@ const completeBatchSQL = `UPDATE runs AS r SET status = o.status, finished_at = 
 		SELECT u.* FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
 			$7::text[], $8::text[], $9::integer[]) AS u(id, status, now, message, error, traceback, result, node, attempt)
 		CROSS JOIN LATERAL (
-			SELECT status, node, attempt FROM runs WHERE runs.id = u.id LIMIT 1 FOR NO KEY UPDATE
+			SELECT status, node, attempt, job_id FROM runs WHERE runs.id = u.id LIMIT 1 FOR NO KEY UPDATE
 		) AS held
 		WHERE held.status = 'RUNNING' AND held.node = u.node AND (u.attempt = 0 OR held.attempt = u.attempt)
+			AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = held.job_id
+				AND ((u.status = 'SUCCESS' AND jobs.on_success <> '{}') OR (u.status = 'FAILURE' AND jobs.on_failure <> '{}')))
 	) AS o
 	WHERE r.id = o.id
 	RETURNING r.id`
@@ -215,13 +220,16 @@ const completeBatchSQL = `UPDATE runs AS r SET status = o.status, finished_at = 
 // transaction.
 //
 // A batch of terminal outcomes for distinct runs (the hot path) is one
-// statement, completeBatchSQL. A batch that names a run twice is a pipeline
-// of single-row UPDATEs in one round trip, which PostgreSQL runs as one
-// implicit transaction, in id order (see Lock order) and, for one run, in
-// the caller's order, so that the first outcome that applies wins, as if
-// the outcomes had come one call after the other. A batch with re-queues
-// locks the runs it names first (SELECT ... FOR UPDATE), decides each
-// outcome from their state, and writes all changes in a second round trip.
+// statement, completeBatchSQL, except for the runs whose end starts a
+// chain, which that statement leaves alone: they are completed by the
+// general path below, which starts their chains in the same transaction.
+// Any other batch (re-queues, or a run named twice) takes the general
+// path: it locks the runs it names first (SELECT ... FOR UPDATE) in id
+// order (see Lock order), decides each outcome from their state (for one
+// run in the caller's order, so that the first outcome that applies wins,
+// as if the outcomes had come one call after the other), writes all
+// changes in a second round trip, and starts the chains of the runs that
+// ended.
 //
 // What a re-queue writes is store.DecideCompletion's.
 func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([]bool, error) {
@@ -233,41 +241,68 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 	if err != nil {
 		return nil, err
 	}
-
-	switch {
-	case !requeues && !repeated:
+	if !requeues && !repeated {
 		if err := s.completeTerminal(ctx, outcomes, order, applied); err != nil {
 			return nil, err
 		}
-		return applied, nil
-	case !requeues:
-		b := &pgx.Batch{}
-		for _, i := range order {
-			queueTerminal(b, outcomes[i], outcomes[i].Status, outcomes[i].Error)
-		}
-		err := s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
-			for _, i := range order {
-				tag, err := br.Exec()
-				if err != nil {
-					return err
-				}
-				applied[i] = tag.RowsAffected() == 1
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, dbErr(err)
+		if err := s.completeChained(ctx, outcomes, applied); err != nil {
+			return nil, err
 		}
 		return applied, nil
 	}
+	requeued, chained, err := s.completeInTx(ctx, outcomes, order, applied)
+	if err != nil {
+		return nil, err
+	}
+	if requeued {
+		s.Publish(store.TopicRuns)
+	}
+	s.publishChains(chained)
+	return applied, nil
+}
 
+// completeChained completes, through completeInTx, the terminal outcomes
+// that completeBatchSQL did not apply (see chainedOutcomes), and marks
+// which applied.
+func (s *Store) completeChained(ctx context.Context, outcomes []store.RunOutcome, applied []bool) error {
+	redo := chainedOutcomes(outcomes, applied)
+	if len(redo) == 0 {
+		return nil
+	}
+	sub := make([]store.RunOutcome, len(redo))
+	for k, i := range redo {
+		sub[k] = outcomes[i]
+	}
+	order, _, _, err := checkOutcomes(sub)
+	if err != nil {
+		return err
+	}
+	subApplied := make([]bool, len(sub))
+	_, chained, err := s.completeInTx(ctx, sub, order, subApplied)
+	if err != nil {
+		return err
+	}
+	for k, i := range redo {
+		applied[i] = subApplied[k]
+	}
+	s.publishChains(chained)
+	return nil
+}
+
+// completeInTx applies outcomes in one transaction, in order, by locking
+// the runs they name and deciding each by store.DecideCompletion, and
+// starts the chains of the runs that ended. It marks which applied and
+// reports whether any run was re-queued and what the chains started.
+func (s *Store) completeInTx(ctx context.Context, outcomes []store.RunOutcome, order []int, applied []bool) (bool, store.ChainStarted, error) {
 	requeued := false
-	err = s.tx(ctx, func(tx pgx.Tx) error {
+	var chained store.ChainStarted
+	err := s.tx(ctx, func(tx pgx.Tx) error {
 		held, err := lockRunning(ctx, tx, outcomes)
 		if err != nil {
 			return err
 		}
 		b := &pgx.Batch{}
+		var ends []store.ChainEnd
 		for _, i := range order {
 			o := outcomes[i]
 			cur, ok := held[o.ID]
@@ -292,6 +327,8 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 			switch {
 			case d.Status != connecthub.StatusQueued:
 				queueTerminal(b, o, d.Status, d.Error)
+				ends = append(ends, store.ChainEnd{RunID: o.ID, JobID: cur.jobID, Status: d.Status,
+					Result: o.Result, Error: cleanText(d.Error), At: o.Now})
 			case d.Retry:
 				b.Queue(completeRetrySQL, d.History, utc(d.AvailableAt), cleanText(o.Message), d.Error,
 					cleanText(o.Traceback), now, o.ID)
@@ -311,15 +348,16 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 				return dbErr(err)
 			}
 		}
-		return dbErr(br.Close())
+		if err := br.Close(); err != nil {
+			return dbErr(err)
+		}
+		chained, err = s.startChains(ctx, tx, ends)
+		return err
 	})
 	if err != nil {
-		return nil, err
+		return false, store.ChainStarted{}, err
 	}
-	if requeued {
-		s.Publish(store.TopicRuns)
-	}
-	return applied, nil
+	return requeued, chained, nil
 }
 
 // checkOutcomes checks a batch of outcomes. It returns the order to apply
@@ -404,6 +442,7 @@ func readApplied(rows pgx.Rows, index map[string]int, applied []bool) error {
 // runningRun is the state of a RUNNING run that RunComplete needs.
 type runningRun struct {
 	node                 string
+	jobID                string // read by lockRunning only
 	attempt, maxAttempts int
 	attempts             []byte
 	startedAt            *time.Time
@@ -415,10 +454,10 @@ type runningRun struct {
 // RUNNING; see completeBatchSQL for why the status is tested outside the
 // LATERAL subquery.
 const lockRunningSQL = `SELECT u.id, held.node, held.attempt, held.max_attempts, held.attempts, held.started_at,
-		held.cancel_requested
+		held.cancel_requested, held.job_id
 	FROM unnest($1::text[]) AS u(id)
 	CROSS JOIN LATERAL (
-		SELECT status, node, attempt, max_attempts, attempts, started_at, cancel_requested
+		SELECT status, node, attempt, max_attempts, attempts, started_at, cancel_requested, job_id
 		FROM runs WHERE runs.id = u.id LIMIT 1 FOR NO KEY UPDATE
 	) AS held
 	WHERE held.status = 'RUNNING'`
@@ -443,7 +482,7 @@ func lockRunning(ctx context.Context, tx pgx.Tx, outcomes []store.RunOutcome) (m
 			r                    runningRun
 			attempt, maxAttempts int32
 		)
-		if err := rows.Scan(&id, &r.node, &attempt, &maxAttempts, &r.attempts, &r.startedAt, &r.cancel); err != nil {
+		if err := rows.Scan(&id, &r.node, &attempt, &maxAttempts, &r.attempts, &r.startedAt, &r.cancel, &r.jobID); err != nil {
 			return nil, dbErr(err)
 		}
 		r.attempt, r.maxAttempts = int(attempt), int(maxAttempts)
@@ -530,8 +569,9 @@ func lockRescueCandidates(ctx context.Context, tx pgx.Tx, query string, args ...
 // its history; a run without ends FAILURE "worker lost"; a run whose cancel
 // was requested ends CANCELED. When it re-queues any, it queues the
 // TopicRuns notification in tx; the caller publishes in-process after
-// commit. It returns the runs after the change and whether any was
-// re-queued.
+// commit. A run that ends FAILURE starts its job's on_failure chain in tx
+// (whose notifications startChains queues). It returns the runs after the
+// change and whether any was re-queued or a chained run queued.
 func (s *Store) rescueRuns(ctx context.Context, tx pgx.Tx, found []rescueCandidate, now time.Time) ([]*connecthub.Run, bool, error) {
 	if len(found) == 0 {
 		return nil, false, nil
@@ -578,5 +618,15 @@ func (s *Store) rescueRuns(ctx context.Context, tx pgx.Tx, found []rescueCandida
 	if err := br.Close(); err != nil {
 		return nil, false, dbErr(err)
 	}
-	return rescued, requeued, nil
+	var ends []store.ChainEnd
+	for _, r := range rescued {
+		if r.Status.Terminal() {
+			ends = append(ends, store.ChainEnd{RunID: r.ID, JobID: r.JobID, Status: r.Status, Result: r.Result, Error: r.Error, At: now})
+		}
+	}
+	chained, err := s.startChains(ctx, tx, ends)
+	if err != nil {
+		return nil, false, err
+	}
+	return rescued, requeued || chained.Queued, nil
 }

@@ -52,5 +52,6 @@ func (s *Store) RunCompleteAndClaim(ctx context.Context, outcomes []store.RunOut
 	if co.requeued {
 		s.Publish(store.TopicRuns)
 	}
+	s.publishChains(co.chained)
 	return co.applied, runs, nil
 }

@@ -24,6 +24,9 @@ func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
 		return err
 	}
 	err = s.write(ctx, func(tx *sqlx.Tx) error {
+		if err := checkChainWrite(ctx, tx, job); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(len(args))+`)`, args...)
 		return err
 	})
@@ -142,6 +145,9 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 		if j.ID != id {
 			return store.JobUpdateChangedID()
 		}
+		if err := checkChainWrite(ctx, tx, j); err != nil {
+			return err
+		}
 		args, err := jobArgs(j)
 		if err != nil {
 			return err
@@ -167,6 +173,9 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 // the job through ON DELETE CASCADE.
 func (s *Store) JobDelete(ctx context.Context, id string) error {
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		if err := checkChainDelete(ctx, tx, id); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id)
 		if err != nil {
 			return dbErr(err)

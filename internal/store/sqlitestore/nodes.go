@@ -128,6 +128,7 @@ func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]
 		dead     []*connecthub.Node
 		rescued  []*connecthub.Run
 		requeued bool
+		chained  store.ChainStarted
 	)
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
 		var err error
@@ -144,7 +145,7 @@ func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]
 		if err := tx.SelectContext(ctx, &found, nodeRunsSQL(len(names)), names...); err != nil {
 			return dbErr(err)
 		}
-		rescued, requeued, err = rescueRuns(ctx, tx, &s.stmts, found, now)
+		rescued, requeued, chained, err = s.rescueRuns(ctx, tx, found, now)
 		return err
 	})
 	if err != nil {
@@ -155,6 +156,7 @@ func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]
 	if requeued {
 		s.Publish(store.TopicRuns)
 	}
+	s.publishChains(chained)
 	return dead, rescued, nil
 }
 

@@ -360,6 +360,7 @@ func (s *Store) RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([
 	if c.requeued {
 		s.Publish(store.TopicRuns)
 	}
+	s.publishChains(c.chained)
 	return c.applied, nil
 }
 
@@ -376,9 +377,11 @@ type preparedCompletion struct {
 	stmts    map[string]*sqlx.Stmt
 	releases []func()
 	counts   finishCounts // the runs exec finished, for the maintained counts
+	ends     []store.ChainEnd
 
 	applied  []bool
 	requeued bool
+	chained  store.ChainStarted // the runs the ends started
 }
 
 // prepareComplete checks outcomes and prepares the statements that apply
@@ -418,6 +421,7 @@ func (s *Store) prepareComplete(ctx context.Context, outcomes []store.RunOutcome
 	if len(requeue) > 0 {
 		queries = append(queries, completeTerminalSQL, completeLookupSQL, completeRetrySQL, completeHandBackSQL)
 	}
+	queries = append(queries, chainEdgesSQL)
 	c := &preparedCompletion{
 		s:        s,
 		outcomes: outcomes,
@@ -452,7 +456,7 @@ func (c *preparedCompletion) release() {
 func (c *preparedCompletion) exec(ctx context.Context, tx *sqlx.Tx) error {
 	stmt := func(q string) *sqlx.Stmt { return tx.StmtxContext(ctx, c.stmts[q]) }
 	if c.batched {
-		if err := completeBatch(ctx, tx, stmt, c.outcomes, c.terminal, c.applied, &c.counts); err != nil {
+		if err := completeBatch(ctx, tx, stmt, c.outcomes, c.terminal, c.applied, &c.counts, &c.ends); err != nil {
 			return err
 		}
 	}
@@ -465,23 +469,28 @@ func (c *preparedCompletion) exec(ctx context.Context, tx *sqlx.Tx) error {
 			err error
 		)
 		if o.Status == connecthub.StatusQueued {
-			ok, err = c.s.requeue(ctx, stmt, o, &c.counts)
+			ok, err = c.s.requeue(ctx, stmt, o, &c.counts, &c.ends)
 			c.requeued = c.requeued || ok
 		} else {
-			ok, err = finishOne(ctx, stmt, &c.counts, o, o.Status, o.Error)
+			ok, err = finishOne(ctx, stmt, &c.counts, &c.ends, o, o.Status, o.Error)
 		}
 		if err != nil {
 			return err
 		}
 		c.applied[i] = ok
 	}
+	// The runs that ended start their chains in this transaction.
+	var err error
+	if c.chained, err = c.s.startChains(ctx, tx, c.stmts[chainEdgesSQL], &c.counts, c.ends); err != nil {
+		return err
+	}
 	return c.counts.flush(ctx, tx, &c.s.stmts)
 }
 
 // finishOne ends the run of o with status and errText if it is still
-// RUNNING on o's node (in o's attempt), counts it in counts, and reports
-// whether it did.
-func finishOne(ctx context.Context, stmt func(string) *sqlx.Stmt, counts *finishCounts, o store.RunOutcome, status connecthub.RunStatus, errText string) (bool, error) {
+// RUNNING on o's node (in o's attempt), counts it in counts, adds it to
+// ends, and reports whether it did.
+func finishOne(ctx context.Context, stmt func(string) *sqlx.Stmt, counts *finishCounts, ends *[]store.ChainEnd, o store.RunOutcome, status connecthub.RunStatus, errText string) (bool, error) {
 	var job string
 	err := stmt(completeTerminalSQL).QueryRowxContext(ctx, string(status), micros(o.Now), o.Message, errText, o.Traceback,
 		nullJSON(o.Result), o.ID, o.Node, int64(o.Attempt)).Scan(&job)
@@ -492,12 +501,13 @@ func finishOne(ctx context.Context, stmt func(string) *sqlx.Stmt, counts *finish
 		return false, dbErr(err)
 	}
 	counts.add(job, status, micros(o.Now), 1)
+	*ends = append(*ends, store.ChainEnd{RunID: o.ID, JobID: job, Status: status, Result: o.Result, Error: errText, At: o.Now})
 	return true, nil
 }
 
 // completeBatch applies the terminal outcomes (whose ids are distinct) in
 // multi-row statements and marks which applied.
-func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stmt, outcomes []store.RunOutcome, terminal []int, applied []bool, counts *finishCounts) error {
+func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stmt, outcomes []store.RunOutcome, terminal []int, applied []bool, counts *finishCounts, ends *[]store.ChainEnd) error {
 	index := make(map[string]int, len(terminal))
 	args := make([]any, 0, 9*min(len(terminal), maxCompleteChunk))
 	for _, size := range chunkSizes(len(terminal), maxCompleteChunk) {
@@ -523,6 +533,8 @@ func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stm
 			}
 			applied[index[id]] = true
 			counts.add(job, connecthub.RunStatus(status), finished, 1)
+			o := &outcomes[index[id]]
+			*ends = append(*ends, store.ChainEnd{RunID: id, JobID: job, Status: o.Status, Result: o.Result, Error: o.Error, At: o.Now})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -535,7 +547,7 @@ func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stm
 // requeue applies one QUEUED outcome: a retry (ConsumeAttempt) or a
 // hand-back. It reports whether the run was still held by the node (in the
 // outcome's attempt).
-func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o store.RunOutcome, counts *finishCounts) (bool, error) {
+func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o store.RunOutcome, counts *finishCounts, ends *[]store.ChainEnd) (bool, error) {
 	var cur struct {
 		Attempt     int           `db:"attempt"`
 		MaxAttempts int           `db:"max_attempts"`
@@ -558,7 +570,7 @@ func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o sto
 	}
 	switch {
 	case d.Status != connecthub.StatusQueued:
-		return finishOne(ctx, stmt, counts, o, d.Status, d.Error)
+		return finishOne(ctx, stmt, counts, ends, o, d.Status, d.Error)
 	case d.Retry:
 		return execOne(ctx, stmt(completeRetrySQL), d.History, micros(d.AvailableAt), o.Message, d.Error, o.Traceback, now, o.ID)
 	default:

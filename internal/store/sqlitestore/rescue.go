@@ -21,6 +21,7 @@ func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*con
 	var (
 		rescued  []*connecthub.Run
 		requeued bool
+		chained  store.ChainStarted
 	)
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
 		var found []rescueCandidate
@@ -30,7 +31,7 @@ func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*con
 			return dbErr(err)
 		}
 		var err error
-		rescued, requeued, err = rescueRuns(ctx, tx, &s.stmts, found, now)
+		rescued, requeued, chained, err = s.rescueRuns(ctx, tx, found, now)
 		return err
 	})
 	if err != nil {
@@ -39,6 +40,7 @@ func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*con
 	if requeued {
 		s.Publish(store.TopicRuns)
 	}
+	s.publishChains(chained)
 	return rescued, nil
 }
 
@@ -61,15 +63,20 @@ const rescueCandidateColumns = `id, attempt, max_attempts, attempts, node, start
 // one set of rules: a run with attempts left is re-queued with attempt+1,
 // available at now, with a "worker lost" entry in its history; a run
 // without ends FAILURE "worker lost"; a run whose cancel was requested ends
-// CANCELED. It returns the runs after the change and whether any was
-// re-queued (the caller publishes TopicRuns after commit).
-func rescueRuns(ctx context.Context, tx *sqlx.Tx, cache *stmtCache, found []rescueCandidate, now time.Time) ([]*connecthub.Run, bool, error) {
+// CANCELED. A run that ends FAILURE starts its job's on_failure chain. It
+// returns the runs after the change, whether any was re-queued (the caller
+// publishes TopicRuns after commit) and what the chains started (the
+// caller publishes it with publishChains).
+func (s *Store) rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandidate, now time.Time) ([]*connecthub.Run, bool, store.ChainStarted, error) {
 	var (
 		rescued  []*connecthub.Run
 		requeued bool
 	)
 	nowUS := micros(now)
-	var counts finishCounts // the runs that end rather than re-queue
+	var (
+		counts finishCounts // the runs that end rather than re-queue
+		ends   []store.ChainEnd
+	)
 	for _, e := range found {
 		var (
 			q    string
@@ -80,7 +87,7 @@ func rescueRuns(ctx context.Context, tx *sqlx.Tx, cache *stmtCache, found []resc
 			History: e.Attempts, StartedAt: timePtr(e.StartedAt), CancelRequested: e.Cancel,
 		}, now)
 		if err != nil {
-			return nil, false, err
+			return nil, false, store.ChainStarted{}, err
 		}
 		if d.Requeue {
 			q = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = ?1, available_at = ?2,
@@ -96,15 +103,20 @@ func rescueRuns(ctx context.Context, tx *sqlx.Tx, cache *stmtCache, found []resc
 		}
 		r, err := scanRun(tx.QueryRowxContext(ctx, q, args...))
 		if err != nil {
-			return nil, false, dbErr(err)
+			return nil, false, store.ChainStarted{}, dbErr(err)
 		}
 		if !d.Requeue {
 			counts.addRun(r)
+			ends = append(ends, store.ChainEnd{RunID: r.ID, JobID: r.JobID, Status: r.Status, Result: r.Result, Error: r.Error, At: now})
 		}
 		rescued = append(rescued, r)
 	}
-	if err := counts.flush(ctx, tx, cache); err != nil {
-		return nil, false, err
+	chained, err := s.startChains(ctx, tx, nil, &counts, ends)
+	if err != nil {
+		return nil, false, chained, err
 	}
-	return rescued, requeued, nil
+	if err := counts.flush(ctx, tx, &s.stmts); err != nil {
+		return nil, false, chained, err
+	}
+	return rescued, requeued, chained, nil
 }

@@ -75,6 +75,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Alerts", exerciseAlerts},
 		{"Lifecycle", exerciseLifecycle},
 		{"RunImport", exerciseRunImport},
+		{"Chains", exerciseChains},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

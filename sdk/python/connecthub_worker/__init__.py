@@ -20,12 +20,12 @@ docs/python-worker.md.
 from .client import APIError, Client
 from .handlers import REGISTRY, Cancelled, Handler, Registry, handler
 from .legacy import LegacyError, LegacyJobs
-from .tasks import Task
+from .tasks import Task, Upstream
 from .worker import VERSION, FatalError, Worker
 
 __version__ = VERSION
 
 __all__ = [
     "APIError", "Cancelled", "Client", "FatalError", "Handler", "LegacyError", "LegacyJobs",
-    "REGISTRY", "Registry", "Task", "Worker", "handler", "__version__",
+    "REGISTRY", "Registry", "Task", "Upstream", "Worker", "handler", "__version__",
 ]

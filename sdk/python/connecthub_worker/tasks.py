@@ -52,11 +52,36 @@ def go_duration(seconds):
     return "%gs" % round(seconds, 3)
 
 
+class Upstream:
+    """The run whose end started a chained run (trigger "chain").
+
+    Attributes: run_id, job_id, status ("SUCCESS" or "FAILURE"), result
+    (what the parent returned, decoded from JSON; None when it returned
+    nothing) and error (the parent's error, "" when none).
+    """
+
+    def __init__(self, doc):
+        self.run_id = doc.get("run_id", "")
+        self.job_id = doc.get("job_id", "")
+        self.status = doc.get("status", "")
+        self.result = doc.get("result")
+        self.error = doc.get("error", "")
+
+    @classmethod
+    def of(cls, doc):
+        """Returns the Upstream of a claim's upstream object, or None."""
+        return cls(doc) if isinstance(doc, dict) else None
+
+    def __repr__(self):
+        return "Upstream(run_id=%r, job_id=%r, status=%r)" % (self.run_id, self.job_id, self.status)
+
+
 class Task:
     """One claimed run, as a handler sees it.
 
     Attributes: id, job_id, attempt, max_attempts, handler, queue, trigger,
     scheduled_for, timeout (seconds, 0 = none), config (public_cfg),
+    upstream (an Upstream for a run a chain started, else None),
     secrets (decrypted secret_cfg: keep them in memory, never log them) and
     cancelled, a threading.Event set when the handler should stop (cancel
     request, timeout, lost lease, shutdown).
@@ -73,6 +98,7 @@ class Task:
         self.scheduled_for = run.get("scheduled_for", "")
         self.config = run.get("public_cfg") or {}
         self.secrets = run.get("secrets") or {}
+        self.upstream = Upstream.of(run.get("upstream"))
         try:
             self.timeout = max(0.0, parse_duration(run.get("timeout")))
         except ValueError:

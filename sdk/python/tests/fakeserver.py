@@ -44,14 +44,19 @@ class FakeServer:
 
     # -- what tests do -----------------------------------------------------
 
-    def queue(self, run_id, handler, public_cfg=None, secrets=None, timeout="0s", attempt=1, max_attempts=1):
+    def queue(self, run_id, handler, public_cfg=None, secrets=None, timeout="0s", attempt=1, max_attempts=1,
+              upstream=None):
         with self.cond:
-            self.queued.append({
+            run = {
                 "id": run_id, "job_id": "job-" + run_id, "attempt": attempt, "max_attempts": max_attempts,
                 "handler": handler, "queue": "default", "public_cfg": public_cfg or {},
                 "secrets": secrets or {}, "timeout": timeout, "trigger": "manual",
                 "scheduled_for": "2026-03-01T02:00:00Z", "lease_expires_at": "2026-03-01T02:00:30Z",
-            })
+            }
+            if upstream is not None:
+                # A chained run, as the server sends one (trigger chain).
+                run["trigger"], run["upstream"] = "chain", upstream
+            self.queued.append(run)
             self.cond.notify_all()
 
     def wait_for(self, what, predicate, timeout=15.0):

@@ -43,6 +43,24 @@ class DecoratorHandlers(WorkerCase):
                 self.assertEqual((got["name"], got["attempt"]), ("py-1", 1))
                 self.assertNotIn("result", set(got) - set(want))
 
+    def test_upstream_of_a_chained_run(self):
+        seen = {}
+
+        @handler("h", registry=self.registry)
+        def h(task):
+            seen[task.id] = task.upstream
+            return "ok"
+        self.start_worker()
+        self.fake.queue("chained", "h", upstream={"run_id": "p-1", "job_id": "get_token", "status": "SUCCESS",
+                                                   "result": {"token": "t-1"}})
+        self.fake.queue("plain", "h")
+        for run_id in ("chained", "plain"):
+            self.assertEqual(self.fake.wait_complete(run_id)["status"], "SUCCESS")
+        up = seen["chained"]
+        self.assertEqual((up.run_id, up.job_id, up.status, up.result, up.error),
+                         ("p-1", "get_token", "SUCCESS", {"token": "t-1"}, ""))
+        self.assertIsNone(seen["plain"])
+
     def test_log_lines_and_warning_summary(self):
         @handler("h", registry=self.registry)
         def h(task):
