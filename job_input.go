@@ -40,6 +40,8 @@ type JobInput struct {
 	Priority      *int
 	Calendar      *string
 	CalendarMode  *string
+	KeepRuns      *int
+	KeepFor       *Duration
 }
 
 // readOnlyJobFields are accepted and ignored on input, so a client may send
@@ -114,6 +116,10 @@ func DecodeJobInput(body []byte) (*JobInput, error) {
 			in.Calendar, err = decodeString(name, raw)
 		case "calendar_mode":
 			in.CalendarMode, err = decodeString(name, raw)
+		case "keep_runs":
+			in.KeepRuns, err = decodeField[int](name, raw, "must be an integer")
+		case "keep_for":
+			in.KeepFor, err = decodeKeepFor(raw)
 		default:
 			if !readOnlyJobFields[name] {
 				err = FieldError(name, "unknown_field", "unknown field %q", name)
@@ -250,6 +256,7 @@ func (in *JobInput) ApplyTo(j *Job, now time.Time) (SecretChange, error) {
 	case j.Calendar != "" && j.CalendarMode == "":
 		j.CalendarMode = string(calendar.ModeWorkdays)
 	}
+	in.applyRetention(j)
 	j.UpdatedAt = now
 
 	var sc SecretChange
@@ -353,7 +360,7 @@ func (j *Job) Validate() error {
 			return FieldError("calendar_mode", "", "%s", err.Error())
 		}
 	}
-	return nil
+	return j.validateRetention()
 }
 
 // Location returns the job's time zone, UTC if it cannot be loaded (which

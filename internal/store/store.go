@@ -121,6 +121,7 @@ type Store interface {
 	SecretStore
 	AlertStore
 	RunImportStore
+	RetentionStore
 	StatsStore
 	Notifier
 

@@ -57,7 +57,8 @@ func placeholders(n int) string {
 const jobColumns = `id, description, enabled, cron_expr, timezone, handler, public_cfg,
 	secret_cfg, secret_keys, has_secret, timeout_ns, max_attempts, retry_backoff_ns,
 	concurrency, misfire, misfire_window_ns, queue, priority, last_run_at, next_run_at,
-	created_at, updated_at, calendar, calendar_mode`
+	created_at, updated_at, calendar, calendar_mode,
+	keep_runs, keep_for_ns`
 
 // jobArgs returns the values of jobColumns for j, in order.
 func jobArgs(j *connecthub.Job) ([]any, error) {
@@ -78,6 +79,7 @@ func jobArgs(j *connecthub.Job) ([]any, error) {
 		j.SecretCfg, string(secretKeys), boolInt(j.HasSecret), int64(j.Timeout), int64(j.MaxAttempts), int64(j.RetryBackoff),
 		j.Concurrency, j.Misfire, int64(j.MisfireWindow), j.Queue, int64(j.Priority), nullMicros(j.LastRunAt), nullMicros(j.NextRunAt),
 		micros(j.CreatedAt), micros(j.UpdatedAt), j.Calendar, j.CalendarMode,
+		int64(j.KeepRuns), int64(j.KeepFor),
 	}, nil
 }
 
@@ -90,11 +92,13 @@ func scanJob(sc scanner) (*connecthub.Job, error) {
 		priority                                     int64
 		lastRun, nextRun                             sql.NullInt64
 		created, updated                             int64
+		keepRuns, keepFor                            int64
 	)
 	err := sc.Scan(&j.ID, &j.Description, &enabled, &j.CronExpr, &j.Timezone, &j.Handler, &public,
 		&j.SecretCfg, &secretKeys, &hasSecret, &timeout, &maxAtt, &retryBackoff,
 		&j.Concurrency, &j.Misfire, &misfireWindow, &j.Queue, &priority, &lastRun, &nextRun,
-		&created, &updated, &j.Calendar, &j.CalendarMode)
+		&created, &updated, &j.Calendar, &j.CalendarMode,
+		&keepRuns, &keepFor)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +116,8 @@ func scanJob(sc scanner) (*connecthub.Job, error) {
 	j.RetryBackoff = connecthub.Duration(retryBackoff)
 	j.MisfireWindow = connecthub.Duration(misfireWindow)
 	j.Priority = int(priority)
+	j.KeepRuns = int(keepRuns)
+	j.KeepFor = connecthub.Duration(keepFor)
 	j.LastRunAt = timePtr(lastRun)
 	j.NextRunAt = timePtr(nextRun)
 	j.CreatedAt = fromMicros(created)
