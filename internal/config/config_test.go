@@ -62,6 +62,7 @@ func TestDefaults(t *testing.T) {
 		AdminUsername:   "admin",
 		SessionTTL:      12 * time.Hour,
 		AuditRetention:  365 * 24 * time.Hour,
+		RunRetention:    90 * 24 * time.Hour,
 		Timezone:        "Asia/Shanghai",
 		Workers:         20,
 		Queues:          []string{"default"},
@@ -182,6 +183,7 @@ func TestLoadGood(t *testing.T) {
 				"CONNECTHUB_MAX_BODY_BYTES":    "8388608",
 				"CONNECTHUB_TRUSTED_PROXIES":   " 10.1.2.0/24 , 192.168.0.1,,::1",
 				"CONNECTHUB_AUDIT_RETENTION":   "90d",
+				"CONNECTHUB_RUN_RETENTION":     "30d",
 			},
 			check: func(t *testing.T, c *Config) {
 				want := &Config{
@@ -194,6 +196,7 @@ func TestLoadGood(t *testing.T) {
 					AdminPassword:   "hunter2 with spaces",
 					SessionTTL:      90 * time.Minute,
 					AuditRetention:  90 * 24 * time.Hour,
+					RunRetention:    30 * 24 * time.Hour,
 					Timezone:        "Europe/Berlin",
 					PublicURL:       "https://hub.example.com/",
 					Workers:         4,
