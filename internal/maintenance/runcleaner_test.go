@@ -111,7 +111,9 @@ func TestRunCleaner(t *testing.T) {
 		t.Error("a cleaner without Clean was built")
 	}
 	if _, err := maintenance.NewRunCleaner(maintenance.RunCleanerConfig{Interval: -time.Second,
-		Clean: func(context.Context, func(int64)) (maintenance.RunCleanReport, error) { return maintenance.RunCleanReport{}, nil }}); err == nil {
+		Clean: func(context.Context, func(int64)) (maintenance.RunCleanReport, error) {
+			return maintenance.RunCleanReport{}, nil
+		}}); err == nil {
 		t.Error("a cleaner with a negative interval was built")
 	}
 }

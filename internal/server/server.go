@@ -85,7 +85,7 @@ type Server struct {
 	auditor *maintenance.AuditCleaner // keeps the audit log to its retention
 	notify  *notifyRuntime
 	compact *maintenance.StatsCompactor
-	cleaner *maintenance.RunCleaner // keeps runs to their jobs' retention
+	cleaner *maintenance.RunCleaner
 	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
 	tracing *tracing.Tracing // nil when tracing is off
