@@ -157,6 +157,7 @@ func (a *API) routes() {
 	api("GET /api/v1/stats", connecthub.RoleViewer, a.stats)
 	a.calendarRoutes(api)
 	a.queueRoutes(api)
+	a.runBulkRoutes(api)
 	a.tokenRoutes(api)
 	a.sessionRoutes(api)
 	a.userRoutes(api)
