@@ -64,6 +64,12 @@ type Job struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
 
+	// KeepRuns keeps at most this many finished runs of the job (0: no
+	// count limit); KeepFor deletes finished runs older than it (0: the
+	// server's CONNECTHUB_RUN_RETENTION). See retention.go.
+	KeepRuns int      `json:"keep_runs"`
+	KeepFor  Duration `json:"keep_for"`
+
 	// LastRun is the job's newest finished run, nil when it has none; and
 	// Durations, the durations of its last successful runs. The store does
 	// not keep them with the job: the service fills them in where a reader

@@ -42,6 +42,8 @@ type JobInput struct {
 	CalendarMode  *string
 	OnSuccess     *[]string
 	OnFailure     *[]string
+	KeepRuns      *int
+	KeepFor       *Duration
 }
 
 // readOnlyJobFields are accepted and ignored on input, so a client may send
@@ -120,6 +122,10 @@ func DecodeJobInput(body []byte) (*JobInput, error) {
 			in.OnSuccess, err = decodeChainList(name, raw)
 		case ChainFailure:
 			in.OnFailure, err = decodeChainList(name, raw)
+		case "keep_runs":
+			in.KeepRuns, err = decodeField[int](name, raw, "must be an integer")
+		case "keep_for":
+			in.KeepFor, err = decodeKeepFor(raw)
 		default:
 			if !readOnlyJobFields[name] {
 				err = FieldError(name, "unknown_field", "unknown field %q", name)
@@ -264,6 +270,7 @@ func (in *JobInput) ApplyTo(j *Job, now time.Time) (SecretChange, error) {
 	if in.OnFailure != nil {
 		j.OnFailure = normalizeChainList(*in.OnFailure)
 	}
+	in.applyRetention(j)
 	j.UpdatedAt = now
 
 	var sc SecretChange
@@ -367,7 +374,10 @@ func (j *Job) Validate() error {
 			return FieldError("calendar_mode", "", "%s", err.Error())
 		}
 	}
-	return j.ValidateChains()
+	if err := j.ValidateChains(); err != nil {
+		return err
+	}
+	return j.validateRetention()
 }
 
 // Location returns the job's time zone, UTC if it cannot be loaded (which

@@ -410,6 +410,7 @@ func (u *UI) routes() {
 	p("POST "+Prefix+"/calendars/{name}", admin, u.calendarSave)
 	p("GET "+Prefix+"/calendars/{name}/delete", admin, u.calendarDeleteConfirm)
 	p("POST "+Prefix+"/calendars/{name}/delete", admin, u.calendarDelete)
+	u.bulkRoutes(p)
 	u.userRoutes(p)
 	u.auditRoutes(p)
 	u.notifyRoutes(p)

@@ -139,6 +139,7 @@ func newRoot(env *Env) *cobra.Command {
 		newKeygenCmd(env),
 		newJobCmd(env),
 		newRunCmd(env),
+		newRunsCmd(env),
 		newWorkerCmd(env),
 		newTokenCmd(env),
 		newUserCmd(env),

@@ -66,6 +66,14 @@ var examples = map[string]string{
 	"connecthub run get":    `  connecthub run get RUN_ID                 # status, node, times, message, error, traceback`,
 	"connecthub run retry":  `  connecthub run retry RUN_ID               # a new run from the same snapshot`,
 	"connecthub run cancel": `  connecthub run cancel RUN_ID`,
+	"connecthub runs": `  connecthub runs retry --job payroll.sync --status FAILURE            # show what would be retried
+  connecthub runs retry --job payroll.sync --status FAILURE --yes      # and retry them
+  connecthub runs cancel --status QUEUED --job stuck.job --yes
+  connecthub runs delete --status SUCCESS --until 2026-01-01T00:00:00+08:00 --yes`,
+	"connecthub runs retry": `  connecthub runs retry --job payroll.sync --status FAILURE --since 2026-03-01T00:00:00+08:00
+  connecthub runs retry --id 01J9...,01J9... --yes`,
+	"connecthub runs cancel": `  connecthub runs cancel --job stuck.job --status QUEUED,RUNNING --yes`,
+	"connecthub runs delete": `  connecthub runs delete --job noisy.job --status SKIPPED --yes   # needs the admin role`,
 	"connecthub run logs": `  connecthub run logs RUN_ID
   connecthub run logs RUN_ID -f             # until the run ends`,
 	"connecthub worker": `  connecthub worker --server http://127.0.0.1:8000         # next to a local server

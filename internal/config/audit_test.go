@@ -41,3 +41,38 @@ func TestAuditRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRetention: the default is 90 days, 0 turns it off, and a
+// negative or sub-hour value is refused with the variable's name.
+func TestRunRetention(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		value string
+		want  time.Duration
+		err   string
+	}{
+		{"", 90 * 24 * time.Hour, ""},
+		{"30d", 30 * 24 * time.Hour, ""},
+		{"0", 0, ""},
+		{"0d", 0, ""},
+		{"2h", 2 * time.Hour, ""},
+		{"10m", 0, "CONNECTHUB_RUN_RETENTION: must be at least 1h, or 0"},
+		{"-1h", 0, "CONNECTHUB_RUN_RETENTION: must be at least 1h, or 0"},
+		{"off", 0, "CONNECTHUB_RUN_RETENTION: not a duration"},
+	} {
+		c2, err := Load(func(k string) string {
+			if k == "CONNECTHUB_RUN_RETENTION" {
+				return c.value
+			}
+			return ""
+		}, "")
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.value, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: error %v, want %q", c.value, err, c.err)
+		case c.err == "" && c2.RunRetention != c.want:
+			t.Errorf("%q: %s, want %s", c.value, c2.RunRetention, c.want)
+		}
+	}
+}

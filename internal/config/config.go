@@ -61,6 +61,11 @@ type Config struct {
 	// AuditRetention is how long audit entries are kept before the
 	// background cleaner deletes them. Default 365d.
 	AuditRetention time.Duration `env:"CONNECTHUB_AUDIT_RETENTION"`
+	// RunRetention is how long finished runs are kept when their job sets
+	// no keep_for; 0 turns the default off (jobs' own limits still
+	// apply). Default 90d. WithDefaults leaves it alone, because 0 is a
+	// meaningful setting.
+	RunRetention time.Duration `env:"CONNECTHUB_RUN_RETENTION"`
 	// Timezone is the default IANA timezone of jobs' cron expressions.
 	// Default "Asia/Shanghai".
 	Timezone string `env:"CONNECTHUB_TIMEZONE"`
@@ -187,6 +192,7 @@ const (
 	DefaultAdminUsername   = "admin"
 	DefaultSessionTTL      = 12 * time.Hour
 	DefaultAuditRetention  = 365 * 24 * time.Hour
+	DefaultRunRetention    = 90 * 24 * time.Hour
 	DefaultTimezone        = "Asia/Shanghai"
 	DefaultWorkers         = 20
 	DefaultQueue           = "default"
@@ -215,6 +221,7 @@ func base() *Config {
 		AdminUsername:   DefaultAdminUsername,
 		SessionTTL:      DefaultSessionTTL,
 		AuditRetention:  DefaultAuditRetention,
+		RunRetention:    DefaultRunRetention,
 		Timezone:        DefaultTimezone,
 		Workers:         DefaultWorkers,
 		Queues:          []string{DefaultQueue},

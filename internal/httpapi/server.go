@@ -158,6 +158,7 @@ func (a *API) routes() {
 	a.calendarRoutes(api)
 	a.queueRoutes(api)
 	a.chainRoutes(api)
+	a.runBulkRoutes(api)
 	a.tokenRoutes(api)
 	a.sessionRoutes(api)
 	a.userRoutes(api)

@@ -1,8 +1,9 @@
 // Package maintenance holds the background services that keep the
 // database healthy on every `serve` replica: the Rescuer, which takes back
 // the runs whose lease expired, and the NodeReaper, which declares silent
-// nodes dead and rescues their runs at once. Future cleaners (old runs,
-// old logs) belong here too.
+// nodes dead and rescues their runs at once, the cleaners that keep the
+// audit log and the runs to their retention (AuditCleaner, RunCleaner), and
+// the StatsCompactor.
 //
 // Each service is built on internal/startstop, reads the time from an
 // injected clock.Clock, and does its work in idempotent store calls, so

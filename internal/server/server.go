@@ -85,6 +85,7 @@ type Server struct {
 	auditor *maintenance.AuditCleaner // keeps the audit log to its retention
 	notify  *notifyRuntime
 	compact *maintenance.StatsCompactor
+	cleaner *maintenance.RunCleaner
 	pool    *worker.Worker // nil when CONNECTHUB_WORKERS=0
 	nodes   *nodeRuntime
 	tracing *tracing.Tracing // nil when tracing is off
@@ -268,6 +269,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	}
 	s.auditor = maintenance.NewAuditCleaner(maintenance.AuditCleanerConfig{Logger: log,
 		Purge: func(ctx context.Context) (int64, error) { return s.svc.AuditPurge(ctx, cfg.AuditRetention) }})
+	if s.cleaner, err = newRunCleaner(s.svc, cfg, log, promReg); err != nil {
+		return nil, err
+	}
 	if cfg.Workers > 0 {
 		// The pool claims only the handlers it has, so runs meant for remote
 		// workers on the same queues (py: jobs of a Python worker) wait for them.
@@ -465,6 +469,9 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.compact.Start(ctx); err != nil {
 		return err
 	}
+	if err := s.cleaner.Start(ctx); err != nil {
+		return err
+	}
 	if s.pool != nil {
 		if err := s.pool.Start(ctx); err != nil {
 			return err
@@ -499,5 +506,8 @@ func (s *Server) stop() {
 	}
 	if err := s.compact.Stop(ctx); err != nil {
 		s.log.Warn("stats compactor stop", "err", err)
+	}
+	if err := s.cleaner.Stop(ctx); err != nil {
+		s.log.Warn("run cleaner stop", "err", err)
 	}
 }

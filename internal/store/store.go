@@ -122,6 +122,7 @@ type Store interface {
 	SecretStore
 	AlertStore
 	RunImportStore
+	RetentionStore
 	StatsStore
 	ChainStore
 	Notifier

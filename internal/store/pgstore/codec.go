@@ -47,7 +47,8 @@ func cleanText(s string) string {
 const jobColumns = `id, description, enabled, cron_expr, timezone, handler, public_cfg,
 	secret_cfg, secret_keys, has_secret, timeout_ns, max_attempts, retry_backoff_ns,
 	concurrency, misfire, misfire_window_ns, queue, priority, last_run_at, next_run_at,
-	created_at, updated_at, calendar, calendar_mode, on_success, on_failure`
+	created_at, updated_at, calendar, calendar_mode, on_success, on_failure,
+	keep_runs, keep_for_ns`
 
 // jobUpdateSet assigns every column but the id from $2.. in jobColumns'
 // order; $1 is the id.
@@ -76,6 +77,7 @@ func jobArgs(j *connecthub.Job) ([]any, error) {
 		j.Concurrency, j.Misfire, int64(j.MisfireWindow), j.Queue, int64(j.Priority), utcPtr(j.LastRunAt), utcPtr(j.NextRunAt),
 		utc(j.CreatedAt), utc(j.UpdatedAt), j.Calendar, j.CalendarMode,
 		chainList(j.OnSuccess), chainList(j.OnFailure),
+		int64(j.KeepRuns), int64(j.KeepFor),
 	}, nil
 }
 
@@ -107,11 +109,14 @@ func scanJob(row pgx.Row) (*connecthub.Job, error) {
 		timeout, retryBackoff, misfireWindow int64
 		maxAttempts, priority                int32
 		lastRun, nextRun                     *time.Time
+		keepRuns                             int32
+		keepFor                              int64
 	)
 	err := row.Scan(&j.ID, &j.Description, &j.Enabled, &j.CronExpr, &j.Timezone, &j.Handler, &public,
 		&j.SecretCfg, &j.SecretKeys, &j.HasSecret, &timeout, &maxAttempts, &retryBackoff,
 		&j.Concurrency, &j.Misfire, &misfireWindow, &j.Queue, &priority, &lastRun, &nextRun,
-		&j.CreatedAt, &j.UpdatedAt, &j.Calendar, &j.CalendarMode, &j.OnSuccess, &j.OnFailure)
+		&j.CreatedAt, &j.UpdatedAt, &j.Calendar, &j.CalendarMode, &j.OnSuccess, &j.OnFailure,
+		&keepRuns, &keepFor)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +130,8 @@ func scanJob(row pgx.Row) (*connecthub.Job, error) {
 	j.RetryBackoff = connecthub.Duration(retryBackoff)
 	j.MisfireWindow = connecthub.Duration(misfireWindow)
 	j.Priority = int(priority)
+	j.KeepRuns = int(keepRuns)
+	j.KeepFor = connecthub.Duration(keepFor)
 	j.LastRunAt = utcPtr(lastRun)
 	j.NextRunAt = utcPtr(nextRun)
 	j.CreatedAt = utc(j.CreatedAt)

@@ -57,7 +57,8 @@ func placeholders(n int) string {
 const jobColumns = `id, description, enabled, cron_expr, timezone, handler, public_cfg,
 	secret_cfg, secret_keys, has_secret, timeout_ns, max_attempts, retry_backoff_ns,
 	concurrency, misfire, misfire_window_ns, queue, priority, last_run_at, next_run_at,
-	created_at, updated_at, calendar, calendar_mode, on_success, on_failure`
+	created_at, updated_at, calendar, calendar_mode, on_success, on_failure,
+	keep_runs, keep_for_ns`
 
 // jobArgs returns the values of jobColumns for j, in order.
 func jobArgs(j *connecthub.Job) ([]any, error) {
@@ -79,6 +80,7 @@ func jobArgs(j *connecthub.Job) ([]any, error) {
 		j.Concurrency, j.Misfire, int64(j.MisfireWindow), j.Queue, int64(j.Priority), nullMicros(j.LastRunAt), nullMicros(j.NextRunAt),
 		micros(j.CreatedAt), micros(j.UpdatedAt), j.Calendar, j.CalendarMode,
 		chainListJSON(j.OnSuccess), chainListJSON(j.OnFailure),
+		int64(j.KeepRuns), int64(j.KeepFor),
 	}, nil
 }
 
@@ -92,11 +94,13 @@ func scanJob(sc scanner) (*connecthub.Job, error) {
 		lastRun, nextRun                             sql.NullInt64
 		created, updated                             int64
 		onSuccess, onFailure                         string
+		keepRuns, keepFor                            int64
 	)
 	err := sc.Scan(&j.ID, &j.Description, &enabled, &j.CronExpr, &j.Timezone, &j.Handler, &public,
 		&j.SecretCfg, &secretKeys, &hasSecret, &timeout, &maxAtt, &retryBackoff,
 		&j.Concurrency, &j.Misfire, &misfireWindow, &j.Queue, &priority, &lastRun, &nextRun,
-		&created, &updated, &j.Calendar, &j.CalendarMode, &onSuccess, &onFailure)
+		&created, &updated, &j.Calendar, &j.CalendarMode, &onSuccess, &onFailure,
+		&keepRuns, &keepFor)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +118,8 @@ func scanJob(sc scanner) (*connecthub.Job, error) {
 	j.RetryBackoff = connecthub.Duration(retryBackoff)
 	j.MisfireWindow = connecthub.Duration(misfireWindow)
 	j.Priority = int(priority)
+	j.KeepRuns = int(keepRuns)
+	j.KeepFor = connecthub.Duration(keepFor)
 	j.LastRunAt = timePtr(lastRun)
 	j.NextRunAt = timePtr(nextRun)
 	j.CreatedAt = fromMicros(created)

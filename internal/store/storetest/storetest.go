@@ -76,6 +76,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Lifecycle", exerciseLifecycle},
 		{"RunImport", exerciseRunImport},
 		{"Chains", exerciseChains},
+		{"Retention", exerciseRetention},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -124,6 +125,8 @@ func testJob(id string) *connecthub.Job {
 		Priority:      0,
 		Calendar:      "cn",
 		CalendarMode:  "workdays",
+		KeepRuns:      7,
+		KeepFor:       connecthub.Duration(30 * 24 * time.Hour),
 		CreatedAt:     created,
 		UpdatedAt:     created,
 	}
