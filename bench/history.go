@@ -47,7 +47,11 @@ var historyReadsTimed = []struct{ name, path string }{
 	{"jobs_page", "/admin/jobs"},
 	{"job_api", "/api/v1/jobs/{job}"},
 	{"job_page", "/admin/jobs/{job}/edit"},
+	{"runs_api", "/api/v1/runs?limit=50"},
+	{"runs_page", "/admin/runs"},
 	{"runs_failed", "/admin/runs?status=FAILURE"},
+	{"runs_job", "/admin/runs?job_id={job}"},
+	{"run_page", "/admin/runs/{run}"},
 }
 
 // history builds the history and times the reads.
@@ -101,8 +105,12 @@ func (m *measurement) history(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
+	newest, _, err := m.e.st.RunList(ctx, store.RunListParams{Limit: 1})
+	if err != nil || len(newest) == 0 {
+		return fmt.Errorf("the newest run: %v (%d runs)", err, len(newest))
+	}
 	for _, r := range historyReadsTimed {
-		path := strings.ReplaceAll(r.path, "{job}", url.PathEscape(jobs[0].ID))
+		path := strings.NewReplacer("{job}", url.PathEscape(jobs[0].ID), "{run}", url.PathEscape(newest[0].ID)).Replace(r.path)
 		ms, err := timeReads(ctx, c, base+path)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
