@@ -3,6 +3,7 @@ package connecthub
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // RunMeta is the meta object of a run (Run.Meta): facts about a run that
@@ -26,6 +27,32 @@ type ImportedFrom struct {
 	JobLogsID any `json:"job_logs_id"`
 	// CeleryTaskID is the Celery task that ran it, when it was recorded.
 	CeleryTaskID string `json:"celery_task_id,omitempty"`
+}
+
+// String says where the run came from in one line, for the CLI:
+// "python job_logs 123, celery task abc".
+func (f *ImportedFrom) String() string {
+	if f == nil {
+		return ""
+	}
+	s := f.System + " job_logs " + f.LogID()
+	if f.CeleryTaskID != "" {
+		s += ", celery task " + f.CeleryTaskID
+	}
+	return s
+}
+
+// LogID is JobLogsID as text. A number decoded from JSON is a float64,
+// which %v would print as 1e+06; it is printed in full.
+func (f *ImportedFrom) LogID() string {
+	switch v := f.JobLogsID.(type) {
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(v)
+	}
 }
 
 // ImportSystemPython is ImportedFrom.System for the Python ConnectHub.

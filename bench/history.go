@@ -15,6 +15,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/config"
+	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/server"
 	"github.com/connecthub/connecthub/internal/store"
 )
@@ -47,7 +48,11 @@ var historyReadsTimed = []struct{ name, path string }{
 	{"jobs_page", "/admin/jobs"},
 	{"job_api", "/api/v1/jobs/{job}"},
 	{"job_page", "/admin/jobs/{job}/edit"},
+	{"runs_api", "/api/v1/runs?limit=50"},
+	{"runs_page", "/admin/runs"},
 	{"runs_failed", "/admin/runs?status=FAILURE"},
+	{"runs_job", "/admin/runs?job_id={job}"},
+	{"run_page", "/admin/runs/{run}"},
 }
 
 // history builds the history and times the reads.
@@ -62,6 +67,21 @@ func (m *measurement) history(ctx context.Context, res *Result) error {
 	hl, ok := m.e.st.(store.HistoryLoader)
 	if !ok {
 		return fmt.Errorf("the %s store cannot load a history in bulk", m.e.driver)
+	}
+	// A deployment's history accumulates under a running server, whose
+	// first start stored the key check; without it the node's first start
+	// would prove its key by walking every run for a stored secret (once,
+	// but through all N runs), which is not a read this measures.
+	keys, _, err := secret.LoadOrCreate(m.historyKeyPath())
+	if err != nil {
+		return err
+	}
+	check, err := keys.NewCheck()
+	if err != nil {
+		return err
+	}
+	if _, err := m.e.st.KeyCheckInit(ctx, check); err != nil {
+		return fmt.Errorf("store the key check: %w", err)
 	}
 	now := time.Now().UTC()
 	h := store.History{Jobs: jobs, Runs: int64(m.a.N), From: now.Add(-historySpan), Step: max(historySpan/time.Duration(m.a.N), time.Microsecond)}
@@ -101,8 +121,12 @@ func (m *measurement) history(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
+	newest, _, err := m.e.st.RunList(ctx, store.RunListParams{Limit: 1})
+	if err != nil || len(newest) == 0 {
+		return fmt.Errorf("the newest run: %v (%d runs)", err, len(newest))
+	}
 	for _, r := range historyReadsTimed {
-		path := strings.ReplaceAll(r.path, "{job}", url.PathEscape(jobs[0].ID))
+		path := strings.NewReplacer("{job}", url.PathEscape(jobs[0].ID), "{run}", url.PathEscape(newest[0].ID)).Replace(r.path)
 		ms, err := timeReads(ctx, c, base+path)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
@@ -128,7 +152,7 @@ func (m *measurement) historyNode(ctx context.Context) (string, func(), error) {
 	cfg.Workers = 1
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = m.e.dir
-	cfg.FernetKeyPath = filepath.Join(m.e.dir, "fernet.key")
+	cfg.FernetKeyPath = m.historyKeyPath()
 	cfg.AdminToken, cfg.AdminPassword = config.Secret(historyToken), config.Secret(historyPassword)
 	if m.e.driver == "postgres" {
 		cfg.DBURL = m.e.dsn
@@ -148,6 +172,9 @@ func (m *measurement) historyNode(ctx context.Context) (string, func(), error) {
 	}
 	return "http://" + srv.Addr(), func() { cancel(); <-done }, nil
 }
+
+// historyKeyPath is the node's Fernet key file.
+func (m *measurement) historyKeyPath() string { return filepath.Join(m.e.dir, "fernet.key") }
 
 // adminClient logs in to the node's admin UI and returns a client that
 // sends the session cookie and the admin token.

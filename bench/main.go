@@ -260,7 +260,7 @@ func runChild(ctx context.Context, self string, s spec, o options, tag string, s
 		return rep, err
 	}
 	defer os.RemoveAll(dir)
-	a := childArgs{spec: s, dir: dir, cpuProfile: o.cpuProfile, tag: tag, timeout: o.timeout}
+	a := childArgs{spec: s, dir: dir, cpuProfile: o.cpuProfile, tag: tag, timeout: s.timeout(o.timeout)}
 	if s.System == systemPostgres {
 		name, dbURL, err := pgCreateDatabase(ctx, o.pgURL)
 		if err != nil {
@@ -278,7 +278,7 @@ func runChild(ctx context.Context, self string, s spec, o options, tag string, s
 
 	// The child has its own deadline; this one, a little later, only
 	// catches a child that hangs past it.
-	ctx, cancel := context.WithTimeout(ctx, o.timeout+time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, a.timeout+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, self, a.flags()...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }

@@ -72,6 +72,21 @@ func (s spec) label() string {
 	return s.Kind
 }
 
+// historyBuildAllowance is how long the history measurement may spend
+// per run it loads, on top of -timeout: ten million runs take about 10
+// minutes to build on a loaded machine of this kind (docs/benchmarks.md),
+// so a fixed timeout would cut the default measurement short.
+const historyBuildAllowance = 200 * time.Microsecond
+
+// timeout is how long the measurement may take: base, plus the history's
+// build allowance.
+func (s spec) timeout(base time.Duration) time.Duration {
+	if s.Kind == kindHistory {
+		return base + time.Duration(s.N)*historyBuildAllowance
+	}
+	return base
+}
+
 // driver returns the store driver of the spec's system.
 func (s spec) driver() string {
 	if s.System == systemPostgres {

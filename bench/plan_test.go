@@ -98,6 +98,14 @@ func TestPlan(t *testing.T) {
 	if got[0].driver() != "postgres" || (spec{System: systemSQLite}).driver() != "sqlite" {
 		t.Error("driver mapping is wrong")
 	}
+	// The history's build gets time in proportion to its size; the others
+	// keep -timeout.
+	if d := (spec{Kind: kindHistory, N: 10_000_000}).timeout(5 * time.Minute); d != 5*time.Minute+2000*time.Second {
+		t.Errorf("the timeout of a history of 10M runs = %s", d)
+	}
+	if d := got[1].timeout(5 * time.Minute); d != 5*time.Minute {
+		t.Errorf("the timeout of a work measurement = %s", d)
+	}
 }
 
 func TestChildArgsRoundTrip(t *testing.T) {

@@ -178,6 +178,9 @@ type runView struct {
 	RetryReason string
 	CanCancel   bool
 	CSRF        string
+	// ImportedFrom is the record of another system the run was imported
+	// from (meta.imported_from), or nil.
+	ImportedFrom *connecthub.ImportedFrom
 }
 
 // runDetail shows everything about a run except its secret values: the
@@ -209,6 +212,11 @@ func (u *UI) runDetail(w http.ResponseWriter, r *http.Request) {
 		rv.Job, rv.Loc = j, j.Location()
 	}
 	rv.Log = timefmt.LogLines(chunk.Data, rv.Loc)
+	// A meta object that does not decode shows nothing rather than failing
+	// the page: it is informational, and the raw run is in the API.
+	if meta, err := connecthub.DecodeRunMeta(run.Meta); err == nil {
+		rv.ImportedFrom = meta.ImportedFrom
+	}
 	snap := run.Snapshot
 	snapJSON, _ := json.Marshal(snap) // SecretCfg is never marshalled
 	rv.Snapshot = prettyJSON(snapJSON)

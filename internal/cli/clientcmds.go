@@ -524,6 +524,9 @@ func printRun(ctx context.Context, env *Env, c *client.Client, r *connecthub.Run
 	row("duration", fmtDuration(r.Duration))
 	row("message", dash(r.Message))
 	row("error", dash(r.Error))
+	if meta, err := connecthub.DecodeRunMeta(r.Meta); err == nil && meta.ImportedFrom != nil {
+		row("imported from", meta.ImportedFrom.String())
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -337,33 +337,3 @@ func adminPage(t *testing.T, s *server, path string) string {
 	}
 	return b.String()
 }
-
-// TestImportedPythonJobRunsOnLegacyWorker runs an imported custom job
-// unchanged: the Python worker serves it from the old extensions/ tree,
-// with the secret the import re-encrypted, masked in the log.
-func TestImportedPythonJobRunsOnLegacyWorker(t *testing.T) {
-	t.Parallel()
-	old := newOldConnectHub(t, "sqlite")
-	dataDir := t.TempDir()
-	vars := map[string]string{"CONNECTHUB_DATA_DIR": dataDir, "CONNECTHUB_ADMIN_TOKEN": testToken}
-	if code, out, errOut := runCLI(t, vars, "", "import", "python", "--from", old.url, "--key", old.keyFile); code != 1 ||
-		!strings.Contains(out, "create    custom.report") {
-		t.Fatalf("import: exit %d: %s%s", code, out, errOut)
-	}
-	// The server's own pool claims every run of its queues, py: ones too
-	// (and fails them: it has no such handler), so it runs none here, as
-	// docs/migrating-from-python.md says to keep py: jobs away from it.
-	s := startServer(t, dataDir, map[string]string{"CONNECTHUB_WORKERS": "0"})
-	tok := s.workerTokenFor("legacy", "py-legacy")
-	startPyWorker(t, pythonWithCrypto(t), tok, "--server", s.url, "--name", "py-legacy-1", "--legacy-path", old.extensions,
-		"--heartbeat", "0.2", "--shutdown-timeout", "3")
-	s.waitNode("py-legacy-1", connecthub.NodeActive)
-	run := s.waitRun(s.runNow("custom.report").ID, "finished", func(r *connecthub.Run) bool { return r.Status.Terminal() })
-	if run.Status != connecthub.StatusSuccess || run.Node != "py-legacy-1" || !strings.Contains(string(run.Result), `"sent":1`) {
-		t.Fatalf("custom.report on the Python worker: %s on %q, result %s, error %s", run.Status, run.Node, run.Result, run.Error)
-	}
-	_, logText := s.do("GET", "/api/v1/runs/"+run.ID+"/log", "")
-	if !strings.Contains(logText, "with key ******") || strings.Contains(logText, old.desc.ReportSecret) {
-		t.Errorf("run log not masked or missing the job's lines:\n%s", logText)
-	}
-}

@@ -117,9 +117,20 @@ func TestREADMEFirstSteps(t *testing.T) {
 // in dir, with the server's URL where the README's default would be.
 func runProgram(t *testing.T, dir, serverURL string, args []string) (int, string, string) {
 	t.Helper()
+	return runProgramEnv(t, dir, map[string]string{"CONNECTHUB_SERVER_URL": serverURL}, args...)
+}
+
+// runProgramEnv runs the test binary as the connecthub program (see
+// TestMain) in dir, with env and nothing else of the test's environment
+// but PATH and HOME.
+func runProgramEnv(t *testing.T, dir string, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Dir = dir
-	cmd.Env = []string{"CONNECTHUB_TEST_AS_MAIN=1", "CONNECTHUB_SERVER_URL=" + serverURL, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Env = []string{"CONNECTHUB_TEST_AS_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -113,6 +113,8 @@ var failingHandler = handler.Spec{
 type serveProc struct {
 	url  string
 	logs *lockedBuffer
+	// dir is the server's data directory (CONNECTHUB_DATA_DIR).
+	dir string
 }
 
 type lockedBuffer struct {
@@ -158,7 +160,7 @@ func startServeWith(t *testing.T, extra map[string]string, specs ...handler.Spec
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &serveProc{logs: &lockedBuffer{}}
+	p := &serveProc{logs: &lockedBuffer{}, dir: dir}
 	ready := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {

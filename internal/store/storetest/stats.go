@@ -276,17 +276,20 @@ func checkCountsRandomMix(t *testing.T, s store.Store) {
 	}
 }
 
-// checkCountsBusyDay writes busyDayRuns finished runs over 30 hours, in bulk
+// checkCountsBusyDay writes busyDayRuns finished runs over 50 hours, in bulk
 // as an importer would (through store.HistoryLoader where the driver has
-// it, else RunInsert), and checks the 24-hour counts against what it
-// wrote.
+// it, else RunInsert), and checks the 24-hour counts and every hour's
+// count against what it wrote. The 50 hours cross midnight twice, the
+// 24-hour window's first hour and the hourly table's 48-hour edge, so a
+// run counted in the wrong hour, or an hour kept or dropped at either
+// edge, shows.
 func checkCountsBusyDay(t *testing.T, s store.Store) {
 	const total = busyDayRuns
 	now := t0
 	since := connecthub.Stats24hSince(now)
 	h := store.History{
 		Jobs: []*connecthub.Job{newJob(t, s, "busy"), newJob(t, s, "busier")},
-		Runs: total, From: now.Add(-30 * time.Hour), Step: 30 * time.Hour / total,
+		Runs: total, From: now.Add(-50 * time.Hour), Step: 50 * time.Hour / total,
 	}
 	want := map[connecthub.RunStatus]int64{}
 	wantCounts := store.NewRunCounts()
@@ -299,6 +302,10 @@ func checkCountsBusyDay(t *testing.T, s store.Store) {
 		if !fin.Before(now.Add(-store.HourlyRetention).Truncate(time.Hour)) {
 			wantCounts.AddHour(fin, status, 1)
 		}
+	}
+	if in24h := want[connecthub.StatusSuccess] + want[connecthub.StatusFailure] + want[connecthub.StatusSkipped]; in24h == 0 || in24h == total ||
+		len(wantCounts.ByHour) == 0 || h.From.After(now.Add(-store.HourlyRetention)) {
+		t.Fatalf("the history does not cross the 24-hour and 48-hour edges: %d of %d runs in 24 hours, from %v", in24h, total, h.From)
 	}
 	if hl, ok := s.(store.HistoryLoader); ok {
 		// In two calls, to check that Offset continues the numbering.
