@@ -150,6 +150,12 @@ func (w *watched) RunLogAppend(ctx context.Context, id string, chunk string) err
 	return err
 }
 
+func (w *watched) RunLogAppendHeld(ctx context.Context, p RunLogAppendParams) (bool, error) {
+	ok, err := w.Store.RunLogAppendHeld(ctx, p)
+	w.observe(err, false) // an append to a run not held that way writes nothing
+	return ok, err
+}
+
 func (w *watched) RunClaim(ctx context.Context, p RunClaimParams) ([]*connecthub.Run, error) {
 	runs, err := w.Store.RunClaim(ctx, p)
 	w.observe(err, len(runs) > 0)

@@ -111,6 +111,7 @@ import (
 type Store interface {
 	JobStore
 	RunStore
+	HeldLogStore
 	NodeStore
 	TokenStore
 	SessionStore

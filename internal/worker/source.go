@@ -68,7 +68,7 @@ func (c *Claimed) masker() *runlog.Masker {
 type LocalStore interface {
 	RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connecthub.Run, error)
 	RunHeartbeat(ctx context.Context, p store.RunHeartbeatParams) (store.RunHeartbeatResult, error)
-	RunLogAppend(ctx context.Context, id string, chunk string) error
+	RunLogAppendHeld(ctx context.Context, p store.RunLogAppendParams) (bool, error)
 	RunComplete(ctx context.Context, outcomes []store.RunOutcome) ([]bool, error)
 	RunSecret(ctx context.Context, id string) (string, error)
 	RunGet(ctx context.Context, id string) (*connecthub.Run, error)
@@ -238,22 +238,12 @@ func (s *LocalSource) Heartbeat(ctx context.Context, runIDs []string) (store.Run
 // log, as in the worker protocol: lines of an execution whose lease was
 // lost (the run was rescued and may be running elsewhere as a new attempt)
 // are dropped without error, so they never land in a later attempt's log.
-// The check and the append are two statements, so a rescue that falls
-// between them can still let one chunk through; the worker stops logging
-// as soon as its heartbeat learns of the loss.
+// The store checks the holder in the statement that writes, so a rescue
+// cannot fall between the check and the append.
 func (s *LocalSource) AppendLog(ctx context.Context, runID, chunk string) error {
-	run, err := s.st.RunGet(ctx, runID)
-	if err != nil {
-		if connecthub.IsKind(err, connecthub.KindNotFound) {
-			return nil // deleted: nothing to log to
-		}
-		return err
-	}
 	// An attempt this source did not claim (0) is checked by node only.
-	if a := s.attempt(runID); run.Status != connecthub.StatusRunning || run.Node != s.node || (a != 0 && run.Attempt != a) {
-		return nil
-	}
-	return s.st.RunLogAppend(ctx, runID, chunk)
+	_, err := s.st.RunLogAppendHeld(ctx, store.RunLogAppendParams{RunID: runID, Node: s.node, Attempt: s.attempt(runID), Chunk: chunk})
+	return err
 }
 
 // Complete implements Source. Every outcome is recorded as this source's

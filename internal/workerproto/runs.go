@@ -167,7 +167,13 @@ func (s *Service) AppendLog(ctx context.Context, id string, req protocol.LogRequ
 	if chunk == "" {
 		return nil
 	}
-	return s.cfg.Store.RunLogAppend(ctx, run.ID, chunk)
+	// The holder is checked again in the statement that writes: a rescue
+	// since heldRun must not let this chunk into a later attempt's log.
+	held, err := s.cfg.Store.RunLogAppendHeld(ctx, store.RunLogAppendParams{RunID: run.ID, Node: req.Name, Attempt: req.Attempt, Chunk: chunk})
+	if err == nil && !held {
+		return LeaseLost(id)
+	}
+	return err
 }
 
 // Complete records how an attempt ended and returns the run after it. Only

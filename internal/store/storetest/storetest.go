@@ -51,6 +51,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"JobsFire", exerciseJobsFire},
 		{"Runs", exerciseRuns},
 		{"Logs", exerciseLogs},
+		{"HeldLog", exerciseHeldLog},
 		{"Claim", exerciseClaim},
 		{"ClaimHandlerPrefix", exerciseClaimHandlerPrefix},
 		{"Heartbeat", exerciseHeartbeat},
