@@ -58,6 +58,16 @@ type Service struct {
 	Clock   clock.Clock
 	// Wake is called after a test notification was written. Optional.
 	Wake func()
+	// ChannelsChanged is called after a channel was created or changed,
+	// so that the run masker masks its new secrets at once. Optional.
+	ChannelsChanged func()
+}
+
+// changed tells ChannelsChanged, if set, that the channels changed.
+func (s *Service) changed() {
+	if s.ChannelsChanged != nil {
+		s.ChannelsChanged()
+	}
 }
 
 func (s *Service) now() time.Time {
@@ -77,6 +87,7 @@ func (s *Service) CreateChannel(ctx context.Context, in ChannelInput) (*connecth
 	if err := s.Store.ChannelCreate(ctx, c); err != nil {
 		return nil, err
 	}
+	s.changed()
 	return c, nil
 }
 
@@ -87,6 +98,7 @@ func (s *Service) UpdateChannel(ctx context.Context, name string, in ChannelInpu
 		return nil, store.ChannelRenamed()
 	}
 	audit := store.PendingAudit(ctx)
+	defer s.changed()
 	return s.Store.ChannelUpdate(ctx, name, func(c *connecthub.Channel) error {
 		before := cloneChannel(c)
 		var old connecthub.ChannelSecret

@@ -34,6 +34,7 @@ import (
 	"github.com/connecthub/connecthub/internal/logging"
 	"github.com/connecthub/connecthub/internal/maintenance"
 	"github.com/connecthub/connecthub/internal/metrics"
+	"github.com/connecthub/connecthub/internal/notify"
 	"github.com/connecthub/connecthub/internal/scheduler"
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/store"
@@ -217,6 +218,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	s.notify = newNotifyRuntime(st, keys, cfg, s.name, log, promReg)
+	// Channel secrets change while the server runs: the masks reload them
+	// when a channel changes here, and every few seconds for changes made
+	// on another replica.
+	serverMasks := runrules.NewServerMasks(serverSecrets, func(ctx context.Context) ([]string, error) {
+		return notify.SecretValues(ctx, st, keys)
+	}, 0)
+	s.notify.svc.ChannelsChanged = serverMasks.Invalidate
 	// The admin web UI (/admin); its session cookie also authorises the API.
 	apiTokens, err := apitoken.New(st, nil) // API tokens with scopes (connecthub token ...)
 	if err != nil {
@@ -235,7 +243,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	proc := &serverProc{name: s.name, max: cfg.Workers, ping: st.Ping}
 	wp, err := workerproto.New(workerproto.Config{Store: st, Nodes: s.nodes.reg, Keys: keys, LeaseTTL: cfg.LeaseTTL, Heartbeat: cfg.Heartbeat,
 		RunLogMaxBytes: cfg.RunLogMaxBytes, RetryBackoffMax: cfg.RetryBackoffMax, Ready: s.readiness, Clock: clock.Real(), Logger: log,
-		ServerSecrets: serverSecrets})
+		ServerMasks: serverMasks})
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +288,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 			names = append(names, spec.Name)
 		}
 		local := worker.NewLocalSource(st, keys, s.name, cfg.Queues, cfg.LeaseTTL, time.Now,
-			worker.WithServerSecrets(serverSecrets), worker.WithHandlers(names))
+			worker.WithServerMasks(serverMasks), worker.WithHandlers(names))
 		// Closers run in reverse: the source closes after the worker
 		// stopped and before the store closes.
 		s.closers = append(s.closers, local.Close)

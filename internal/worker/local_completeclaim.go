@@ -67,10 +67,11 @@ func (s *LocalSource) claimed(ctx context.Context, runs []*connecthub.Run) []*Cl
 	}
 	s.attemptsMu.Unlock()
 	out := make([]*Claimed, len(runs))
+	base := s.serverMasks.Masker(ctx)
 	for i, r := range runs {
 		c := &Claimed{Run: r}
 		c.Secrets, c.Err = s.secrets(ctx, r)
-		c.Masker = runrules.RunMasker(s.serverMasker, c.Secrets)
+		c.Masker = runrules.RunMasker(base, c.Secrets)
 		out[i] = c
 	}
 	return out

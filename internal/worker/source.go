@@ -85,9 +85,9 @@ type LocalSource struct {
 	queues   []string
 	leaseTTL time.Duration
 	now      func() time.Time
-	// serverMasker masks the server's own secrets; each run's masker is
+	// serverMasks masks the server's own secrets; each run's masker is
 	// built on it.
-	serverMasker *runlog.Masker
+	serverMasks *runrules.ServerMasks
 	// handlers, when set, are the only handlers this source claims runs
 	// of (see WithHandlers).
 	handlers []string
@@ -113,7 +113,14 @@ type LocalOption func(*LocalSource)
 // secrets, so that a job that reads them (a shell job printing the key
 // file) cannot store them in clear. Their patterns are computed once.
 func WithServerSecrets(values []string) LocalOption {
-	return func(s *LocalSource) { s.serverMasker = runlog.NewMasker(values) }
+	return func(s *LocalSource) { s.serverMasks = runrules.FixedServerMasks(values) }
+}
+
+// WithServerMasks is WithServerSecrets for secrets that change while the
+// server runs (notification channels' secrets): each claimed run is
+// masked for them as they are at its claim.
+func WithServerMasks(m *runrules.ServerMasks) LocalOption {
+	return func(s *LocalSource) { s.serverMasks = m }
 }
 
 // WithHandlers makes the source claim only runs of these handlers: those

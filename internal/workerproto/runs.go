@@ -122,7 +122,7 @@ func (s *Service) masker(ctx context.Context, run *connecthub.Run) (*runlog.Mask
 	if err != nil {
 		return nil, err
 	}
-	return runrules.Masker(s.serverMasker, values)
+	return runrules.Masker(s.serverMasks.Masker(ctx), values)
 }
 
 // AppendLog appends to the log of a run the node holds: req.Chunk, then

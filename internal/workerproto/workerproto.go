@@ -87,16 +87,19 @@ type Config struct {
 	// they are masked out of every text a worker reports, as the run's
 	// own secrets are.
 	ServerSecrets []string
-	Logger        *slog.Logger
+	// ServerMasks, when set, replaces ServerSecrets with secrets that may
+	// change while the server runs (notification channels' secrets).
+	ServerMasks *runrules.ServerMasks
+	Logger      *slog.Logger
 }
 
 // Service serves the worker protocol. It is safe for concurrent use.
 type Service struct {
 	cfg Config
 	log *slog.Logger
-	// serverMasker masks the server's own secrets; each run's masker is
+	// serverMasks masks the server's own secrets; each run's masker is
 	// built on it, so that their patterns are computed once.
-	serverMasker *runlog.Masker
+	serverMasks *runrules.ServerMasks
 }
 
 // handBackTimeout bounds the writes that give runs back after their
@@ -129,7 +132,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, serverMasker: runlog.NewMasker(cfg.ServerSecrets)}, nil
+	masks := cfg.ServerMasks
+	if masks == nil {
+		masks = runrules.FixedServerMasks(cfg.ServerSecrets)
+	}
+	return &Service{cfg: cfg, log: cfg.Logger, serverMasks: masks}, nil
 }
 
 // now is the time of a decision, in UTC as the store keeps it.
