@@ -163,13 +163,16 @@ func (s *Service) AppendLog(ctx context.Context, id string, req protocol.LogRequ
 	if err != nil {
 		return err
 	}
-	chunk = runrules.CapChunk(m.Mask(chunk), run.LogSize, s.cfg.RunLogMaxBytes)
-	if chunk == "" {
-		return nil
+	// A foreign worker may cut its log anywhere, even inside a secret: the
+	// end of the previous request that could begin one is masked with this
+	// request, and the end of this one is held for the next. The holder is
+	// checked again in the statement that writes, so a rescue since
+	// heldRun cannot let this chunk into a later attempt's log.
+	prev, err := s.heldText(ctx, run, req.Attempt)
+	if err != nil {
+		return err
 	}
-	// The holder is checked again in the statement that writes: a rescue
-	// since heldRun must not let this chunk into a later attempt's log.
-	held, err := s.cfg.Store.RunLogAppendHeld(ctx, store.RunLogAppendParams{RunID: run.ID, Node: req.Name, Attempt: req.Attempt, Chunk: chunk})
+	held, err := s.appendSplit(ctx, run, req.Name, req.Attempt, m, prev, chunk, false)
 	if err == nil && !held {
 		return LeaseLost(id)
 	}
@@ -231,6 +234,17 @@ func (s *Service) Complete(ctx context.Context, id string, req protocol.Complete
 		o.Result = m.MaskJSON(result)
 	}
 	if runrules.Holds(run, req.Name, req.Attempt) {
+		// The end of the log held back for a secret's remainder ends
+		// with the attempt: it is masked as it is and stored first.
+		prev, err := s.heldText(ctx, run, req.Attempt)
+		if err != nil {
+			return nil, err
+		}
+		if prev != "" {
+			if _, err := s.appendSplit(ctx, run, req.Name, req.Attempt, m, prev, "", true); err != nil {
+				return nil, err
+			}
+		}
 		applied, err := st.RunComplete(ctx, []store.RunOutcome{o})
 		if err != nil {
 			return nil, err

@@ -35,6 +35,7 @@ import (
 type Store interface {
 	worker.LocalStore
 	RunGet(ctx context.Context, id string) (*connecthub.Run, error)
+	RunLogHeldGet(ctx context.Context, runID string, attempt int) (string, error)
 }
 
 // Nodes is the node registry as the protocol uses it; *node.Registry

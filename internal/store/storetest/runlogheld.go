@@ -67,12 +67,63 @@ func exerciseHeldLog(t *testing.T, newStore NewStoreFunc) {
 				t.Errorf("log_size = %d, want %d", got, len(want[r.ID]))
 			}
 		},
+		"HeldPart": func(t *testing.T, s store.Store) {
+			j := newJob(t, s, "j", func(j *connecthub.Job) { j.MaxAttempts = 3 })
+			r := reclaimedRun(t, s, j) // RUNNING on node1 in attempt 2
+			ctx := t.Context()
+			set := func(node string, attempt int, chunk, held string) bool {
+				t.Helper()
+				ok, err := s.RunLogAppendHeld(ctx, store.RunLogAppendParams{RunID: r.ID, Node: node, Attempt: attempt, Chunk: chunk, Held: &held})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ok
+			}
+			get := func(attempt int) string {
+				t.Helper()
+				tok, err := s.RunLogHeldGet(ctx, r.ID, attempt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tok
+			}
+			if got := get(2); got != "" {
+				t.Fatalf("held part before any = %q", got)
+			}
+			if !set(node1, 2, "", "tok-1") || get(2) != "tok-1" {
+				t.Fatalf("a held part alone was not kept: %q", get(2))
+			}
+			if !set(node1, 2, "line\n", "tok-2") || get(2) != "tok-2" || string(readLog(t, s, r.ID, 0).Data) != "line\n" {
+				t.Fatalf("a chunk with a held part: held %q, log %q", get(2), readLog(t, s, r.ID, 0).Data)
+			}
+			if get(1) != "" {
+				t.Error("the held part of attempt 2 was returned for attempt 1")
+			}
+			// A held part is a secret token like any other: key rotation
+			// walks and rewrites it.
+			if !slices.Contains(walkSecrets(t, s), storedSecret{store.SecretKindRunLogHeld, r.ID, "tok-2"}) {
+				t.Errorf("SecretTokens does not report the held part: %v", walkSecrets(t, s))
+			}
+			if set(node1, 1, "stale\n", "tok-stale") || set(node2, 2, "", "tok-foreign") || get(2) != "tok-2" {
+				t.Errorf("a stale attempt or another node changed the held part: %q", get(2))
+			}
+			if !set(node1, 2, "", "") || get(2) != "" {
+				t.Errorf("the held part was not cleared: %q", get(2))
+			}
+			if got := string(readLog(t, s, r.ID, 0).Data); got != "line\n" {
+				t.Errorf("log = %q, want only the holder's chunk", got)
+			}
+			if tok, err := s.RunLogHeldGet(ctx, ulid.Make().String(), 1); err != nil || tok != "" {
+				t.Errorf("held part of a missing run = %q, %v", tok, err)
+			}
+		},
 		"Invalid": func(t *testing.T, s store.Store) {
 			for name, p := range map[string]store.RunLogAppendParams{
 				"no run":           {Node: node1, Chunk: "x"},
 				"no node":          {RunID: "r", Chunk: "x"},
 				"negative attempt": {RunID: "r", Node: node1, Attempt: -1, Chunk: "x"},
 				"huge attempt":     {RunID: "r", Node: node1, Attempt: 1 << 31, Chunk: "x"},
+				"held, no attempt": {RunID: "r", Node: node1, Chunk: "x", Held: new(string)},
 			} {
 				ok, err := s.RunLogAppendHeld(t.Context(), p)
 				if ok {
