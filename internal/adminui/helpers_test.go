@@ -21,6 +21,7 @@ import (
 	"github.com/connecthub/connecthub/internal/auth"
 	"github.com/connecthub/connecthub/internal/clock"
 	"github.com/connecthub/connecthub/internal/httpapi"
+	"github.com/connecthub/connecthub/internal/notify"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/service"
 	"github.com/connecthub/connecthub/internal/store"
@@ -48,6 +49,8 @@ type env struct {
 type options struct {
 	nodes adminui.NodeLister
 	limit auth.LimiterConfig
+	// notify turns the notification pages on.
+	notify bool
 }
 
 // schemaHandler declares a config schema and a secret, so the form shows
@@ -99,8 +102,12 @@ func newEnv(t *testing.T, opts options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var notifySvc *notify.Service
+	if opts.notify {
+		notifySvc = &notify.Service{Store: st, Keyring: keys, Clock: clk}
+	}
 	ui, err := adminui.New(adminui.Config{Service: svc, AdminToken: testToken, Sessions: st, Password: testPassword, Timezone: "Asia/Shanghai",
-		Node: "test-node", Nodes: opts.nodes, LoginLimit: opts.limit, Now: clk.Now, LogPoll: 10 * time.Millisecond})
+		Node: "test-node", Nodes: opts.nodes, LoginLimit: opts.limit, Now: clk.Now, LogPoll: 10 * time.Millisecond, Notify: notifySvc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -202,6 +202,11 @@ func jobRule(rules []*connecthub.AlertRule, jobID string) *connecthub.AlertRule 
 
 func (u *UI) shortcutPanel(svc *notify.Service, w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	// A job that does not exist has no panel: 404, as its form would be.
+	if _, err := u.svc.JobGet(r.Context(), id); err != nil {
+		u.fail(w, r, err)
+		return
+	}
 	chans, err := svc.Store.ChannelList(r.Context())
 	if err != nil {
 		u.fail(w, r, err)

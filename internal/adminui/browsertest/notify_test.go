@@ -38,6 +38,10 @@ func TestBrowserNotify(t *testing.T) {
 		setSelect(`select[name=language]`, "en"),
 		setText(`input[name=url]`, ding.URL+"/robot/send?access_token=tok-browser-77"),
 		chromedp.SendKeys(`input[name=secret]`, "SEC-browser-secret", chromedp.ByQuery),
+	)
+	fullShot(t, ctx, "notify-channel-dingtalk")
+	run(t, ctx, "save the DingTalk channel",
+		chromedp.EmulateViewport(1366, 900),
 		chromedp.Click(`#channel-form button[type=submit]`, chromedp.ByQuery),
 		waitJS(`location.pathname === "/admin/notify/channels" && document.querySelector(".flash-success") !== null`),
 		waitJS(`document.querySelector("#channels-table").textContent.includes("access_token=******")`),
@@ -86,7 +90,22 @@ func TestBrowserNotify(t *testing.T) {
 		chromedp.Click(`#rule-form button[type=submit]`, chromedp.ByQuery),
 		waitJS(`location.pathname === "/admin/notify/rules" && document.querySelector("#rules-table").textContent.includes("payroll runs long")`),
 	)
+	run(t, ctx, "the email channel form for the docs",
+		chromedp.Navigate(srv.url+"/admin/notify/channels/new"),
+		chromedp.WaitVisible(`#channel-form`, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name=name]`, "ops-mail", chromedp.ByQuery),
+		setSelect(`select[name=type]`, "email"),
+		chromedp.WaitVisible(`input[name=smtp_host]`, chromedp.ByQuery),
+		setText(`input[name=smtp_host]`, "smtp.example.com"),
+		setText(`input[name=smtp_port]`, "587"),
+		setText(`input[name=smtp_username]`, "hub@example.com"),
+		chromedp.SendKeys(`input[name=smtp_password]`, "app-password-of-the-mailbox", chromedp.ByQuery),
+		setText(`input[name=smtp_from]`, "ConnectHub <hub@example.com>"),
+		setText(`textarea[name=smtp_to]`, "ops@example.com"),
+	)
+	fullShot(t, ctx, "notify-channel-email")
 	run(t, ctx, "the rule form for the docs",
+		chromedp.EmulateViewport(1366, 900),
 		chromedp.Navigate(srv.url+"/admin/notify/rules/new?job=payroll.monthly"),
 		chromedp.WaitVisible(`#rule-form`, chromedp.ByQuery),
 		setText(`input[name=name]`, "payroll failures"),
@@ -105,7 +124,9 @@ func TestBrowserNotify(t *testing.T) {
 		chromedp.Click(`#notify-shortcut button[type=submit]`, chromedp.ByQuery),
 		waitJS(`location.pathname === "/admin/jobs/payroll.monthly/edit" && document.querySelector(".flash-success") !== null`),
 		waitJS(`document.querySelector("#notify-shortcut select[name=channel]").value === "ops-dingtalk"`),
+		chromedp.ScrollIntoView(`#notify-shortcut`, chromedp.ByQuery),
 	)
+	shot(t, ctx, "notify-job-shortcut")
 	if _, body := srv.api(t, http.MethodGet, "/api/v1/alert-rules", ""); !strings.Contains(body, `"name":"job payroll.monthly failures"`) ||
 		!strings.Contains(body, `"job":"payroll.monthly"`) {
 		t.Fatalf("the shortcut made no rule for the job: %s", body)
