@@ -10,11 +10,12 @@ import (
 	"github.com/connecthub/connecthub/internal/testpg"
 )
 
-// outageLength is how long the database stays down: long enough for the
-// claim loop's back-off to grow past anything a run-now could tolerate
-// (which is what made the first run after an outage wait), short enough
-// for the suite.
-const outageLength = 8 * time.Second
+// outageLength is how long the database stays down: the 20 s the
+// contract names, long enough for the claim loop's back-off to grow to
+// 16 s (which is what made the first run after an outage wait). The test
+// runs in parallel with the package's others, so its wait costs the suite
+// little of its wall time.
+const outageLength = 20 * time.Second
 
 // TestProcessPostgresOutageRunNowStartsAtOnce is the outage finding with
 // the real thing: a serve on a PostgreSQL server that is stopped under it
