@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/connecthub/connecthub/internal/runlog/masktest"
 )
 
 // feedSplit masks pieces as a server does requests: each piece after the
@@ -53,6 +55,28 @@ func TestMaskSplitEveryPosition(t *testing.T) {
 			for j := i; j <= len(text); j += 7 {
 				if got := feedSplit(m, text[:i], text[i:j], text[j:]); got != want {
 					t.Errorf("%s split at %d and %d: stored %q, want %q", name, i, j, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestMaskSplitEveryForm cuts the text of each form the masker promises,
+// as the worker protocol's tests print it, at every byte into two and three
+// pieces: the pieces store what the whole text stores.
+func TestMaskSplitEveryForm(t *testing.T) {
+	t.Parallel()
+	m := NewMasker([]string{masktest.Secret})
+	for _, form := range masktest.Forms {
+		text := masktest.Text(form, masktest.Secret)
+		want := m.Mask(text)
+		for i := 0; i <= len(text); i++ {
+			if got := feedSplit(m, text[:i], text[i:]); got != want {
+				t.Errorf("%s cut at %d: stored %q, want %q", form.Name, i, got, want)
+			}
+			for j := i; j <= len(text); j += 5 {
+				if got := feedSplit(m, text[:i], text[i:j], text[j:]); got != want {
+					t.Errorf("%s cut at %d and %d: stored %q, want %q", form.Name, i, j, got, want)
 				}
 			}
 		}

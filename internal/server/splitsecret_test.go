@@ -82,6 +82,9 @@ func (w *remoteWorker) complete() {
 func TestForeignWorkerSplitsASecret(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t, t.TempDir())
+	// The worker neither heartbeats nor keeps its node alive: leases and
+	// node liveness outlast the test even on a loaded machine.
+	cfg.LeaseTTL, cfg.NodeDeadAfter = time.Hour, time.Hour
 	n, stop := startStoppableNode(t, cfg)
 	w := newRemoteWorker(t, n, "ext-1")
 	if code, body := n.api("POST", "/api/v1/jobs", `{"id":"split","handler":"ext.split","secret_cfg":{"api_key":`+
@@ -96,6 +99,9 @@ func TestForeignWorkerSplitsASecret(t *testing.T) {
 	}
 	var lines []sent
 	for _, form := range masktest.Forms {
+		if !splitForms[form.Name] {
+			continue
+		}
 		text := masktest.Text(form, masktest.Secret)
 		for cut := 1; cut < len(text); cut++ {
 			if !utf8.RuneStart(text[cut]) {
@@ -136,6 +142,14 @@ func TestForeignWorkerSplitsASecret(t *testing.T) {
 	if strings.Contains(log, masktest.Secret) {
 		t.Error("the secret is in the log in clear")
 	}
+}
+
+// splitForms are the forms cut at every position: one of each encoding
+// (the masker's own tests cover every form at every cut), so that the
+// HTTP round trips stay few.
+var splitForms = map[string]bool{
+	"raw": true, "JSON-escaped": true, "URL query lower hex": true, "base64 url unpadded": true,
+	"base64 embedded at offset 2 (Basic auth)": true, "hex upper": true,
 }
 
 // jsonString quotes s as a JSON string.
