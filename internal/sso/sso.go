@@ -125,9 +125,6 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, client: client}, nil
 }
 
-// Issuer returns the configured issuer URL.
-func (c *Client) Issuer() string { return c.cfg.Issuer }
-
 // provider returns the discovered issuer, discovering it now when no
 // earlier sign-in did. A failure is not remembered: the next sign-in
 // tries again.
@@ -139,25 +136,8 @@ func (c *Client) provider(ctx context.Context) (*oidc.Provider, error) {
 	}
 	// The provider keeps the context it was discovered with to fetch the
 	// issuer's keys later, so it must outlive this request; the client's
-	// timeout bounds each fetch.
-	base := oidc.ClientContext(context.WithoutCancel(ctx), c.client)
-	done := make(chan struct{})
-	var (
-		p   *oidc.Provider
-		err error
-	)
-	go func() {
-		defer close(done)
-		p, err = oidc.NewProvider(base, c.cfg.Issuer)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		<-done // the client's timeout ends the request soon
-		if err == nil {
-			err = ctx.Err()
-		}
-	}
+	// timeout bounds each fetch, and a person waits at most that long.
+	p, err := oidc.NewProvider(oidc.ClientContext(context.WithoutCancel(ctx), c.client), c.cfg.Issuer)
 	if err != nil {
 		return nil, &Failure{Reason: ReasonDiscovery, Err: err}
 	}
