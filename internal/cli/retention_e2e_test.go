@@ -104,12 +104,12 @@ func TestRunsBulkEndToEnd(t *testing.T) {
 		return code, res, raw
 	}
 	// A dry run: what would a delete of these four runs do?
-	idsBody := fmt.Sprintf(`"ids":[%q,%q,%q,%q]`, done[0], done[1], done[2], stuck.ID)
+	idsBody := fmt.Sprintf(`"ids":[%q,%q,%q,%q,"01NOSUCHRUN"]`, done[0], done[1], done[2], stuck.ID)
 	code, res, raw := bulk("delete", `{`+idsBody+`,"dry_run":true}`)
-	if code != 200 || res.Matched != 4 || res.OK != 3 || res.Skipped != 1 || s.jobRunCount("b.done") != 3 {
+	if code != 200 || res.Matched != 5 || res.OK != 3 || res.Skipped != 2 || s.jobRunCount("b.done") != 3 {
 		t.Fatalf("dry run: %d %s", code, raw)
 	}
-	if code, _, raw := bulk("delete", `{`+idsBody+`,"expect":5}`); code != 409 || !strings.Contains(raw, "count_changed") {
+	if code, _, raw := bulk("delete", `{`+idsBody+`,"expect":4}`); code != 409 || !strings.Contains(raw, "count_changed") {
 		t.Errorf("a changed count: %d %s; want 409 count_changed", code, raw)
 	}
 	if code, _, raw := bulk("delete", `{`+idsBody+`}`); code != 400 || !strings.Contains(raw, `"field":"expect"`) {
@@ -118,13 +118,16 @@ func TestRunsBulkEndToEnd(t *testing.T) {
 	if code, _, raw := bulk("retry", `{"filter":{"status":["DONE"]},"dry_run":true}`); code != 400 || !strings.Contains(raw, "filter.status") {
 		t.Errorf("a bad status: %d %s; want a 400 naming filter.status", code, raw)
 	}
-	code, res, raw = bulk("delete", `{`+idsBody+`,"expect":4}`)
-	if code != 200 || !res.Complete || res.OK != 3 || res.Skipped != 1 {
+	code, res, raw = bulk("delete", `{`+idsBody+`,"expect":5}`)
+	if code != 200 || !res.Complete || res.OK != 3 || res.Skipped != 2 {
 		t.Fatalf("delete: %d %s", code, raw)
 	}
 	for _, o := range res.Outcomes {
 		if o.RunID == stuck.ID && (o.Outcome != connecthub.BulkSkipped || !strings.Contains(o.Reason, "QUEUED")) {
 			t.Errorf("the queued run's outcome: %+v", o)
+		}
+		if o.RunID == "01NOSUCHRUN" && (o.Outcome != connecthub.BulkSkipped || !strings.Contains(o.Reason, "does not exist")) {
+			t.Errorf("the missing run's outcome: %+v", o)
 		}
 	}
 	if n := s.jobRunCount("b.done"); n != 0 {

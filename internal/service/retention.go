@@ -132,6 +132,10 @@ func (s *Service) bulkSelect(ctx context.Context, req connecthub.BulkRunRequest)
 			}
 			seen[id] = true
 			r, err := s.st.RunGet(ctx, id)
+			if connecthub.IsKind(err, connecthub.KindNotFound) {
+				// Named but gone: listed as skipped, never acted on.
+				r, err = &connecthub.Run{ID: id}, nil
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -166,7 +170,9 @@ func (s *Service) bulkSelect(ctx context.Context, req connecthub.BulkRunRequest)
 func (s *Service) bulkApply(ctx context.Context, action string, batch []*connecthub.Run, dry bool, requestedBy string, res *connecthub.BulkRunResult) error {
 	outcome := func(r *connecthub.Run) connecthub.BulkRunOutcome {
 		o := connecthub.BulkRunOutcome{RunID: r.ID, JobID: r.JobID, Status: r.Status, Outcome: connecthub.BulkOK}
-		if reason := connecthub.BulkSkipReason(action, r.Status); reason != "" {
+		if r.Status == "" {
+			o.Outcome, o.Reason = connecthub.BulkSkipped, "run does not exist"
+		} else if reason := connecthub.BulkSkipReason(action, r.Status); reason != "" {
 			o.Outcome, o.Reason = connecthub.BulkSkipped, reason
 		}
 		return o
