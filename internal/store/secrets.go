@@ -23,6 +23,7 @@ var SecretColumns = [...]SecretColumn{
 	{SecretKindJob, "jobs", "secret_cfg"},
 	{SecretKindRun, "runs", "snapshot_secret"},
 	{SecretKindChannel, "notify_channels", "secret"},
+	{SecretKindRevision, "job_revisions", "secret_cfg"},
 }
 
 // SecretPageSize bounds how many tokens a driver holds in memory at once
