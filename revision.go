@@ -35,10 +35,10 @@ const (
 // changed between two revisions without revealing it), and the encrypted
 // secret_cfg exactly as the job stored it, which a restore writes back.
 type Revision struct {
-	JobID    string    `json:"job_id"`
-	Revision int       `json:"revision"`
-	Action   string    `json:"action"`
-	Actor    string    `json:"actor"`
+	JobID    string `json:"job_id"`
+	Revision int    `json:"revision"`
+	Action   string `json:"action"`
+	Actor    string `json:"actor"`
 	// ActorKind is the kind of principal (session, token, admin token) or
 	// system when the server made the change itself.
 	ActorKind string `json:"actor_kind"`
