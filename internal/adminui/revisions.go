@@ -188,3 +188,6 @@ func (u *UI) renderRestore(w http.ResponseWriter, r *http.Request, status int, c
 	v := revisionsView{JobID: c.JobID, Exists: c.Exists, Loc: u.defLoc, Confirm: c}
 	u.render(w, r, status, "revisions", u.page(w, r, "jobs", "revisions.restore.title", v))
 }
+
+// The restore's flash is one of the messages a flash may carry.
+func init() { flashKinds["revisions.flash.restored"] = "success" }
