@@ -312,3 +312,44 @@ func CloneJob(j *connecthub.Job) *connecthub.Job {
 	c.PublicCfg = slices.Clone(j.PublicCfg)
 	return &c
 }
+
+// RecordJobRevision is what a driver's job write does for revisions, in
+// its transaction after the job's row was written: it decides the
+// revision (JobRevision; nothing for an update that changed nothing),
+// first records a baseline when an update or delete finds the job
+// without revisions (hasRevisions reads that in the transaction), and
+// inserts through insert, which assigns the number.
+func RecordJobRevision(ctx context.Context, op string, before, after *connecthub.Job,
+	hasRevisions func(jobID string) (bool, error), insert func(*connecthub.Revision) error) error {
+	rev, err := JobRevision(ctx, op, before, after)
+	if err != nil || rev == nil {
+		return err
+	}
+	if op != connecthub.RevisionCreate {
+		has, err := hasRevisions(before.ID)
+		if err != nil {
+			return err
+		}
+		if !has {
+			base, err := BaselineRevision(ctx, before)
+			if err != nil {
+				return err
+			}
+			if err := insert(base); err != nil {
+				return err
+			}
+		}
+	}
+	return insert(rev)
+}
+
+// DeletedJobsPage cuts the last revisions of deleted jobs, read with
+// limit+1 rows in job id order, to a page of RevisionDeletedJobs.
+func DeletedJobsPage(revs []*connecthub.Revision, limit int) ([]*connecthub.DeletedJob, string) {
+	revs, next := Page(revs, limit, func(r *connecthub.Revision) string { return r.JobID })
+	out := make([]*connecthub.DeletedJob, len(revs))
+	for i, r := range revs {
+		out[i] = &connecthub.DeletedJob{JobID: r.JobID, Last: r}
+	}
+	return out, next
+}

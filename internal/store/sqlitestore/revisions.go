@@ -20,26 +20,14 @@ const revisionColumns = `job_id, revision, action, actor, actor_kind, source, at
 // revision yet. Every write of a job calls it in its own transaction,
 // after the job's row was written.
 func recordJobRevision(ctx context.Context, tx *sqlx.Tx, op string, before, after *connecthub.Job) error {
-	rev, err := store.JobRevision(ctx, op, before, after)
-	if err != nil || rev == nil {
-		return err
-	}
-	if op != connecthub.RevisionCreate {
+	return store.RecordJobRevision(ctx, op, before, after, func(jobID string) (bool, error) {
 		var last int
-		err := tx.GetContext(ctx, &last, `SELECT last_revision FROM job_revision_heads WHERE job_id = ?`, before.ID)
+		err := tx.GetContext(ctx, &last, `SELECT last_revision FROM job_revision_heads WHERE job_id = ?`, jobID)
 		if errors.Is(err, sql.ErrNoRows) {
-			base, err := store.BaselineRevision(ctx, before)
-			if err != nil {
-				return err
-			}
-			if err := insertRevision(ctx, tx, base); err != nil {
-				return err
-			}
-		} else if err != nil {
-			return dbErr(err)
+			return false, nil
 		}
-	}
-	return insertRevision(ctx, tx, rev)
+		return err == nil, dbErr(err)
+	}, func(rev *connecthub.Revision) error { return insertRevision(ctx, tx, rev) })
 }
 
 // insertRevision writes rev in tx with the job's next number, which it
@@ -149,10 +137,6 @@ func (s *Store) RevisionDeletedJobs(ctx context.Context, p store.DeletedJobsPara
 	if err != nil {
 		return nil, "", err
 	}
-	revs, next := store.Page(revs, limit, func(r *connecthub.Revision) string { return r.JobID })
-	out := make([]*connecthub.DeletedJob, len(revs))
-	for i, r := range revs {
-		out[i] = &connecthub.DeletedJob{JobID: r.JobID, Last: r}
-	}
+	out, next := store.DeletedJobsPage(revs, limit)
 	return out, next, nil
 }
