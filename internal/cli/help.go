@@ -41,7 +41,7 @@ var examples = map[string]string{
 	"connecthub job diff": `  connecthub job diff demo.hello 3 4         # what revision 4 changed
   connecthub job diff demo.hello 1 7 --json`,
 	"connecthub job restore": `  connecthub job restore demo.hello 3        # definition and secrets of revision 3
-  connecthub job deleted && connecthub job restore old.job 5   # bring back a deleted job`,
+  connecthub job restore old.job 5           # re-creates a deleted job (see job deleted)`,
 	"connecthub job deleted": `  connecthub job deleted
   connecthub job deleted --json | jq -r '.jobs[].job_id'`,
 	"connecthub job get": `  connecthub job get demo.hello
