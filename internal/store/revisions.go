@@ -310,6 +310,7 @@ func CloneJob(j *connecthub.Job) *connecthub.Job {
 	c := *j
 	c.SecretKeys = slices.Clone(j.SecretKeys)
 	c.PublicCfg = slices.Clone(j.PublicCfg)
+	c.OnSuccess, c.OnFailure = slices.Clone(j.OnSuccess), slices.Clone(j.OnFailure)
 	return &c
 }
 
