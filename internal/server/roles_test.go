@@ -196,7 +196,7 @@ var uiMatrix = map[string]struct {
 	"POST /admin/notify/rules/{id}/edit":        {connecthub.RoleAdmin, 422},
 	"POST /admin/notify/rules/{id}/delete":      {connecthub.RoleAdmin, 404},
 	"GET /admin/notify/deliveries":              {connecthub.RoleViewer, 200},
-	"GET /admin/notify/jobs/{id}/shortcut":      {connecthub.RoleAdmin, 200},
+	"GET /admin/notify/jobs/{id}/shortcut":      {connecthub.RoleAdmin, 404},
 	"POST /admin/notify/jobs/{id}/shortcut":     {connecthub.RoleAdmin, 404},
 	"/admin/":                                   {connecthub.RoleViewer, 404},
 
