@@ -415,6 +415,7 @@ func (u *UI) routes() {
 	u.auditRoutes(p)
 	u.notifyRoutes(p)
 	u.chainRoutes(p)
+	u.revisionRoutes(p)
 	// An unknown admin page is a 404 inside the layout, with the navigation,
 	// like a missing job's page; without a session the login comes first,
 	// so a stranger learns nothing about which pages exist.

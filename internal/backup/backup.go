@@ -114,7 +114,7 @@ func Backup(ctx context.Context, std Streams, cfg *config.Config, out string, fo
 		if err != nil {
 			return err
 		}
-		secrets := info.census.jobs + info.census.runs
+		secrets := info.census.total()
 		man.Jobs, man.Runs, man.Secrets = &info.jobs, &info.runs, &secrets
 		if err := info.census.err(keys.Source(), "`connecthub restore` will refuse this archive: add the missing key "+
 			"to the key file or re-enter those jobs' secrets, then back up again"); err != nil {

@@ -171,7 +171,7 @@ func restoreSQLite(ctx context.Context, std Streams, cfg *config.Config, in stri
 		made = fmt.Sprintf(" (made %s by connecthub %s)", m.CreatedAt.Format(time.RFC3339), m.Version)
 	}
 	fmt.Fprintf(std.Stdout, "restored %s%s: %s, %s, %s, all decrypted with its key\n", in, made,
-		plural(int(info.jobs), "job"), plural(int(info.runs), "run"), plural(info.census.jobs+info.census.runs, "secret"))
+		plural(int(info.jobs), "job"), plural(int(info.runs), "run"), plural(info.census.total(), "secret"))
 	fmt.Fprintf(std.Stdout, "database: %s\nkey file: %s\n", dbPath, keyPath)
 	for _, m := range moved {
 		fmt.Fprintln(std.Stdout, m)

@@ -111,7 +111,8 @@ const maxBadListed = 5
 // secretCensus counts the stored secrets and checks each against a keyring,
 // and the key check with them.
 type secretCensus struct {
-	jobs, runs int      // tokens stored
+	jobs, runs int      // tokens stored (runs: every kind but jobs and revisions)
+	revisions  int      // tokens the jobs' revisions keep
 	stale      int      // tokens made with a key other than the first
 	bad        []string // "job ID (reason)", the first maxBadListed
 	badCount   int
@@ -140,9 +141,12 @@ func takeCensus(ctx context.Context, st store.SecretStore, keys *secret.Keyring)
 	const maxRemembered = 10000
 	good := make(map[string]bool) // decrypted token → made with an older key
 	err = st.SecretTokens(ctx, func(kind, id, token string) error {
-		if kind == store.SecretKindJob {
+		switch kind {
+		case store.SecretKindJob:
 			c.jobs++
-		} else {
+		case store.SecretKindRevision:
+			c.revisions++
+		default:
 			c.runs++
 		}
 		if stale, ok := good[token]; ok {
@@ -188,10 +192,16 @@ func (c *secretCensus) err(keySource, advice string) error {
 }
 
 // describe says how many secrets were counted, e.g. "2 job secrets and 5
-// run secrets".
+// run secrets" (and the revisions' secrets, when there are any).
 func (c *secretCensus) describe() string {
+	if c.revisions > 0 {
+		return plural(c.jobs, "job secret") + ", " + plural(c.runs, "run secret") + " and " + plural(c.revisions, "revision secret")
+	}
 	return plural(c.jobs, "job secret") + " and " + plural(c.runs, "run secret")
 }
+
+// total is how many tokens were counted.
+func (c *secretCensus) total() int { return c.jobs + c.runs + c.revisions }
 
 // andCheck is ", and the key check" when the rotation rewrites it, so
 // that the report names everything it changed.

@@ -231,7 +231,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("backup: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "1 job, 1 run, 2 secrets") || !strings.Contains(stderr, "contains the Fernet key") {
+	if !strings.Contains(stdout, "1 job, 1 run, 3 secrets") || !strings.Contains(stderr, "contains the Fernet key") {
 		t.Errorf("backup output:\n%s\nstderr:\n%s", stdout, stderr)
 	}
 	checkMode(t, out, 0o600)
@@ -272,7 +272,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	dirB := t.TempDir()
 	envB := map[string]string{"CONNECTHUB_DATA_DIR": dirB}
 	code, stdout, stderr = runCLI(t, envB, "", "restore", "--in", out)
-	if code != 0 || !strings.Contains(stdout, "1 job, 1 run, 2 secrets, all decrypted") {
+	if code != 0 || !strings.Contains(stdout, "1 job, 1 run, 3 secrets, all decrypted") {
 		t.Fatalf("restore: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if !bytes.Equal(mustRead(t, filepath.Join(dirB, "fernet.key")), mustRead(t, filepath.Join(dirA, "fernet.key"))) {
@@ -520,7 +520,7 @@ func TestSecretsRotate(t *testing.T) {
 	seedJob(t, st, keyring(t, oldKey), "sync", 2)
 	seedJob(t, st, keyring(t, oldKey), "other", 0)
 	before := storedTokens(t, st)
-	if len(before) != 4 {
+	if len(before) != 6 { // each job's, its runs', and its revision's
 		t.Fatalf("seeded tokens: %v", before)
 	}
 	// The key check the first start wrote with the old key.
@@ -535,7 +535,7 @@ func TestSecretsRotate(t *testing.T) {
 
 	writeKeyFile(t, keyPath, newKeyText, oldKey) // step 2 of the procedure
 	code, stdout, stderr := runCLI(t, env, "", "secrets", "rotate", "--dry-run")
-	if code != 0 || !strings.Contains(stdout, "4 of 2 job secrets and 2 run secrets, and the key check would be re-encrypted") {
+	if code != 0 || !strings.Contains(stdout, "6 of 2 job secrets, 2 run secrets and 2 revision secrets, and the key check would be re-encrypted") {
 		t.Fatalf("rotate --dry-run: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if got := storedTokens(t, st); !maps.Equal(got, before) {
@@ -612,7 +612,7 @@ func TestSecretsRotateRefusesUndecryptable(t *testing.T) {
 	for _, args := range [][]string{{"secrets", "rotate"}, {"secrets", "rotate", "--dry-run"}} {
 		code, _, stderr := runCLI(t, env, "", args...)
 		if code != 1 || !strings.Contains(stderr, "job lost") || !strings.Contains(stderr, "run "+bad.ID) ||
-			!strings.Contains(stderr, "2 secrets") || !strings.Contains(stderr, "nothing was changed") {
+			!strings.Contains(stderr, "revision lost/1") || !strings.Contains(stderr, "4 secrets") || !strings.Contains(stderr, "nothing was changed") {
 			t.Errorf("%v: exit %d, %s", args, code, stderr)
 		}
 		for where, token := range before {

@@ -237,6 +237,7 @@ func newJobCmd(env *Env) *cobra.Command {
 	}
 	del.Flags().BoolVarP(&yes, "yes", "y", false, "confirm")
 	cmd.AddCommand(list, get, create, update, run, toggle("enable", true), toggle("disable", false), del)
+	addRevisionCmds(cmd, &cf, env)
 	return cmd
 }
 

@@ -36,6 +36,14 @@ var examples = map[string]string{
 	"connecthub job list": `  connecthub job list
   connecthub job list --handler httpcall --enabled true
   connecthub job list --q invoices --json`,
+	"connecthub job revisions": `  connecthub job revisions demo.hello
+  connecthub job revisions demo.hello --limit 10 --json`,
+	"connecthub job diff": `  connecthub job diff demo.hello 3 4         # what revision 4 changed
+  connecthub job diff demo.hello 1 7 --json`,
+	"connecthub job restore": `  connecthub job restore demo.hello 3        # definition and secrets of revision 3
+  connecthub job restore old.job 5           # re-creates a deleted job (see job deleted)`,
+	"connecthub job deleted": `  connecthub job deleted
+  connecthub job deleted --json | jq -r '.jobs[].job_id'`,
 	"connecthub job get": `  connecthub job get demo.hello
   connecthub job get demo.hello --json`,
 	"connecthub job create": `  # a job that runs every 5 minutes and does nothing (a smoke test)

@@ -117,6 +117,13 @@ var apiMatrix = map[string]apiRow{
 	"GET /api/v1/notifications":               {role: connecthub.RoleViewer, ok: 200},
 	"GET /api/v1/notifications/{id}":          {role: connecthub.RoleViewer, ok: 404},
 	"/api/v1/":                                {role: connecthub.RoleViewer, ok: 404},
+
+	// Job revisions ({n}, {a} and {b} are not numbers here: a 400).
+	"GET /api/v1/jobs/{id}/revisions":              {role: connecthub.RoleViewer, ok: 404},
+	"GET /api/v1/jobs/{id}/revisions/{n}":          {role: connecthub.RoleViewer, ok: 400},
+	"GET /api/v1/jobs/{id}/revisions/{a}/diff/{b}": {role: connecthub.RoleViewer, ok: 400},
+	"POST /api/v1/jobs/{id}/revisions/{n}/restore": {role: connecthub.RoleAdmin, ok: 400},
+	"GET /api/v1/deleted-jobs":                     {role: connecthub.RoleViewer, ok: 200},
 }
 
 // uiMatrix lists every admin UI page and form behind the login, with the
@@ -196,6 +203,12 @@ var uiMatrix = map[string]struct {
 	"GET /admin/notify/jobs/{id}/shortcut":      {connecthub.RoleAdmin, 404},
 	"POST /admin/notify/jobs/{id}/shortcut":     {connecthub.RoleAdmin, 404},
 	"/admin/":                                   {connecthub.RoleViewer, 404},
+
+	// Job revisions ({n} is not a number here: a 400).
+	"GET /admin/jobs/{id}/revisions":              {connecthub.RoleViewer, 404},
+	"GET /admin/jobs/{id}/revisions/{n}/restore":  {connecthub.RoleAdmin, 400},
+	"POST /admin/jobs/{id}/revisions/{n}/restore": {connecthub.RoleAdmin, 400},
+	"GET /admin/deleted-jobs":                     {connecthub.RoleViewer, 200},
 }
 
 var wildcard = regexp.MustCompile(`\{[^}]*\}`)

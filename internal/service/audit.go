@@ -34,16 +34,18 @@ func clip(s string, n int) string {
 // Audited returns ctx carrying the audit entry of action on target by the
 // request's principal, for a change a transport makes through another
 // component (API tokens, sessions): the store writes the entry in the
-// same transaction as the change made with the returned context.
+// same transaction as the change made with the returned context. The
+// context also fingerprints the secrets of the job revisions its writes
+// record.
 func (s *Service) Audited(ctx context.Context, action, target string) context.Context {
-	return store.WithAudit(ctx, s.newAudit(ctx, action, target))
+	return store.WithAudit(s.withFingerprinter(ctx), s.newAudit(ctx, action, target))
 }
 
 // audited is Audited that also returns the entry, for a caller that fills
 // in the changes inside the transaction.
 func (s *Service) audited(ctx context.Context, action, target string) (context.Context, *connecthub.AuditEntry) {
 	e := s.newAudit(ctx, action, target)
-	return store.WithAudit(ctx, e), e
+	return store.WithAudit(s.withFingerprinter(ctx), e), e
 }
 
 // SignInAudited returns ctx carrying the login.ok entry of user signing

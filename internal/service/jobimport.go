@@ -47,6 +47,7 @@ func (s *Service) JobImport(ctx context.Context, in *connecthub.JobInput, lastRu
 	if err != nil {
 		return "", nil, err
 	}
+	ctx = store.WithRevisionSource(s.withFingerprinter(ctx), connecthub.RevisionImport, "")
 	now := s.now()
 	last := store.UTCMicroPtr(lastRunAt)
 	existing, err := s.st.JobGet(ctx, *in.ID)

@@ -24,6 +24,7 @@ var SecretColumns = [...]SecretColumn{
 	{SecretKindRun, "runs", "snapshot_secret"},
 	{SecretKindChannel, "notify_channels", "secret"},
 	{SecretKindRunLogHeld, "run_log_held", "token"},
+	{SecretKindRevision, "job_revisions", "secret_cfg"},
 }
 
 // SecretPageSize bounds how many tokens a driver holds in memory at once

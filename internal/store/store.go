@@ -126,6 +126,7 @@ type Store interface {
 	RetentionStore
 	StatsStore
 	ChainStore
+	RevisionStore
 	Notifier
 
 	// Stats counts runs by status, queue depth and the age of the oldest

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,29 +95,6 @@ func checkChainWrite(ctx context.Context, tx pgx.Tx, j *connecthub.Job) error {
 		exists[id] = true
 	}
 	return store.CheckChainWrite(j, graph, exists)
-}
-
-// jobCreateChained is JobCreate for a job with chain lists: the check and
-// the insert in one transaction under the chain lock.
-func (s *Store) jobCreateChained(ctx context.Context, job *connecthub.Job, args []any) error {
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if err := checkChainWrite(ctx, tx, job); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(1, len(args))+`)`, args...); err != nil {
-			return err
-		}
-		return s.notify(ctx, tx, store.TopicJobs)
-	})
-	if isCode(err, codeUniqueViolation) {
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_exists",
-			Message: fmt.Sprintf("job %q already exists", job.ID), Err: err}
-	}
-	if err != nil {
-		return dbErr(err)
-	}
-	s.Publish(store.TopicJobs)
-	return nil
 }
 
 // checkChainDelete refuses, in tx, the delete of a job that others chain

@@ -26,18 +26,20 @@ func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
 	if err != nil {
 		return err
 	}
-	if job.HasChains() {
-		return s.jobCreateChained(ctx, job, args)
-	}
-	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(1, len(args))+`)`, args...)
-	s.queueNotify(b, store.TopicJobs)
-	err = s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
-		if _, err := br.Exec(); err != nil {
+	// A transaction rather than a batch: the revision's number is read
+	// back before the revision is written. checkChainWrite takes the
+	// chain lock only for a job that chains.
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		if err := checkChainWrite(ctx, tx, job); err != nil {
 			return err
 		}
-		_, err := br.Exec()
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(1, len(args))+`)`, args...); err != nil {
+			return err
+		}
+		if err := recordJobRevision(ctx, tx, connecthub.RevisionCreate, nil, job); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, store.TopicJobs)
 	})
 	if isCode(err, codeUniqueViolation) {
 		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_exists",
@@ -150,6 +152,7 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 		if err != nil {
 			return notFound(err, "job", id)
 		}
+		before := store.CloneJob(j)
 		if err := update(j); err != nil {
 			updateErr = err
 			return err
@@ -171,6 +174,9 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 		if err != nil {
 			return dbErr(err)
 		}
+		if err := recordJobRevision(ctx, tx, connecthub.RevisionUpdate, before, job); err != nil {
+			return err
+		}
 		return s.notify(ctx, tx, store.TopicJobs)
 	})
 	if updateErr != nil {
@@ -191,12 +197,13 @@ func (s *Store) JobDelete(ctx context.Context, id string) error {
 		if err := checkChainDelete(ctx, tx, id); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM jobs WHERE id = $1`, id)
+		// RETURNING gives the job as it was, which its delete revision keeps.
+		j, err := scanJob(tx.QueryRow(ctx, `DELETE FROM jobs WHERE id = $1 RETURNING `+jobColumns, id))
 		if err != nil {
-			return err
+			return notFound(err, "job", id)
 		}
-		if tag.RowsAffected() == 0 {
-			return connecthub.NotFound("job", id)
+		if err := recordJobRevision(ctx, tx, connecthub.RevisionDelete, j, nil); err != nil {
+			return err
 		}
 		return s.notify(ctx, tx, store.TopicJobs)
 	})

@@ -27,8 +27,10 @@ func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
 		if err := checkChainWrite(ctx, tx, job); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(len(args))+`)`, args...)
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(len(args))+`)`, args...); err != nil {
+			return err
+		}
+		return recordJobRevision(ctx, tx, connecthub.RevisionCreate, nil, job)
 	})
 	if isUniqueViolation(err) {
 		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_exists",
@@ -138,6 +140,7 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 		if err != nil {
 			return dbErr(err)
 		}
+		before := store.CloneJob(j)
 		if err := update(j); err != nil {
 			updateErr = err
 			return err
@@ -157,7 +160,10 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 			return dbErr(err)
 		}
 		job, err = scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
-		return dbErr(err)
+		if err != nil {
+			return dbErr(err)
+		}
+		return recordJobRevision(ctx, tx, connecthub.RevisionUpdate, before, job)
 	})
 	if updateErr != nil {
 		return nil, updateErr // the caller's own error, as it was
@@ -176,16 +182,15 @@ func (s *Store) JobDelete(ctx context.Context, id string) error {
 		if err := checkChainDelete(ctx, tx, id); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id)
+		// RETURNING gives the job as it was, which its delete revision keeps.
+		j, err := scanJob(tx.QueryRowxContext(ctx, `DELETE FROM jobs WHERE id = ? RETURNING `+jobColumns, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return connecthub.NotFound("job", id)
+		}
 		if err != nil {
 			return dbErr(err)
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return dbErr(err)
-		} else if n == 0 {
-			return connecthub.NotFound("job", id)
-		}
-		return nil
+		return recordJobRevision(ctx, tx, connecthub.RevisionDelete, j, nil)
 	})
 	if err != nil {
 		return err

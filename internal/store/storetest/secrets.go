@@ -90,6 +90,10 @@ func (f *secretFixture) want(rewritten bool) []storedSecret {
 		{store.SecretKindRun, f.runsA[0].ID, tok("old:a")},
 		{store.SecretKindRun, f.runsA[1].ID, tok("old:a")},
 		{store.SecretKindRun, f.runC.ID, "new:c"},
+		// Each job write recorded a revision with the token it wrote.
+		{store.SecretKindRevision, store.RevisionKey("a", 1), tok("old:a")},
+		{store.SecretKindRevision, store.RevisionKey("a", 2), tok("old:a2")},
+		{store.SecretKindRevision, store.RevisionKey("c", 1), "new:c"},
 	}
 }
 
@@ -221,6 +225,7 @@ func exerciseSecrets(t *testing.T, newStore NewStoreFunc) {
 			for i, r := range batch {
 				want = append(want, storedSecret{store.SecretKindRun, r.ID, fmt.Sprintf("new:%d", i)})
 			}
+			want = append(want, storedSecret{store.SecretKindRevision, store.RevisionKey("j", 1), "new:j"})
 			jobs, runs, err := s.SecretsRewrite(t.Context(), renew(t))
 			if err != nil || jobs != 0 || runs != len(batch) {
 				t.Fatalf("SecretsRewrite = %d, %d, %v; want 0 jobs and %d runs", jobs, runs, err, len(batch))
