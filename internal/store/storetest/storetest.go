@@ -78,6 +78,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RunImport", exerciseRunImport},
 		{"Chains", exerciseChains},
 		{"Retention", exerciseRetention},
+		{"Batches", exerciseBatches},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
