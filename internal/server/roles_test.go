@@ -114,6 +114,10 @@ var apiMatrix = map[string]apiRow{
 	"DELETE /api/v1/alert-rules/{id}":         {role: connecthub.RoleAdmin, ok: 404},
 	"GET /api/v1/notifications":               {role: connecthub.RoleViewer, ok: 200},
 	"GET /api/v1/notifications/{id}":          {role: connecthub.RoleViewer, ok: 404},
+	"GET /api/v1/batches":                     {role: connecthub.RoleViewer, ok: 200},
+	"POST /api/v1/batches":                    {role: connecthub.RoleAdmin, ok: 400},
+	"GET /api/v1/batches/{id}":                {role: connecthub.RoleViewer, ok: 404},
+	"POST /api/v1/batches/{id}/rollback":      {role: connecthub.RoleAdmin, ok: 404},
 	"/api/v1/":                                {role: connecthub.RoleViewer, ok: 404},
 }
 
