@@ -2,6 +2,7 @@ package connecthub
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -110,4 +111,26 @@ func (r *BatchApplyResult) Changed() bool {
 		}
 	}
 	return false
+}
+
+// DocumentError names where in the applied files a problem is: the
+// field, then the file, the document's position in it (from 1) and the
+// job, so that a person can go straight to the line. The message starts
+// with the field, so that it reads whole without it.
+func DocumentError(file string, index int, jobID string, err error) error {
+	where := fmt.Sprintf("%s, document %d", file, index+1)
+	if jobID != "" {
+		where += ", job " + jobID
+	}
+	e, ok := err.(*Error)
+	if !ok {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	out := *e
+	if e.Field != "" {
+		out.Message = e.Field + " (" + where + "): " + e.Message
+	} else {
+		out.Message = where + ": " + e.Message
+	}
+	return &out
 }

@@ -16,27 +16,6 @@ import (
 // MaxBatchDocuments bounds the definitions of one apply.
 const MaxBatchDocuments = store.MaxBatchItems
 
-// DocumentError names where in the applied files a problem is: the file,
-// the document's position in it (from 1) and the job, before the field
-// error itself, so that a person can go straight to the line.
-func DocumentError(file string, index int, jobID string, err error) error {
-	where := fmt.Sprintf("%s, document %d", file, index+1)
-	if jobID != "" {
-		where += " (job " + jobID + ")"
-	}
-	e, ok := err.(*connecthub.Error)
-	if !ok {
-		return fmt.Errorf("%s: %w", where, err)
-	}
-	out := *e
-	if e.Field != "" {
-		out.Message = where + ", field " + e.Field + ": " + e.Message
-	} else {
-		out.Message = where + ": " + e.Message
-	}
-	return &out
-}
-
 // BatchApply plans a set of job definitions against the stored jobs and,
 // unless the request is a dry run or nothing changes, writes the plan as
 // one batch: every job or none. A definition is the whole job: a field it
@@ -67,22 +46,22 @@ func (s *Service) BatchApply(ctx context.Context, req *connecthub.BatchApplyRequ
 	for i, doc := range req.Documents {
 		in, err := connecthub.DecodeJobInput(doc.Job)
 		if err != nil {
-			return nil, DocumentError(doc.File, doc.Index, "", err)
+			return nil, connecthub.DocumentError(doc.File, doc.Index, "", err)
 		}
 		if in.ID == nil {
-			return nil, DocumentError(doc.File, doc.Index, "", connecthub.FieldError("id", "", "id is required"))
+			return nil, connecthub.DocumentError(doc.File, doc.Index, "", connecthub.FieldError("id", "", "id is required"))
 		}
 		id := *in.ID
 		if prev, dup := named[id]; dup {
 			p := req.Documents[prev]
-			return nil, DocumentError(doc.File, doc.Index, id, connecthub.FieldError("id", "duplicate_job",
+			return nil, connecthub.DocumentError(doc.File, doc.Index, id, connecthub.FieldError("id", "duplicate_job",
 				"job %q is also defined in %s, document %d", id, p.File, p.Index+1))
 		}
 		named[id] = i
 		before := current[id]
 		after, err := s.planDefinition(ctx, in, before, nodes, now)
 		if err != nil {
-			return nil, DocumentError(doc.File, doc.Index, id, err)
+			return nil, connecthub.DocumentError(doc.File, doc.Index, id, err)
 		}
 		item := connecthub.BatchPlanItem{JobID: id, Action: connecthub.BatchCreate, Changes: store.JobAuditChanges(before, after)}
 		if before != nil {
