@@ -211,6 +211,10 @@ func checkSchema(doc []byte) error {
 		if field == "" {
 			continue
 		}
+		if field == "secret_cfg" || strings.HasPrefix(field, "secret_cfg.") {
+			// The message would quote the value, which may be a secret.
+			return connecthub.FieldError(field, "", "a secret_cfg value must be a ${ENV} or file:PATH reference, not the secret itself")
+		}
 		return connecthub.FieldError(field, "", "%s", msg)
 	}
 	return connecthub.Errorf(connecthub.KindInvalid, "%s", strings.TrimSpace(ve.Error()))
