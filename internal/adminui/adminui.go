@@ -413,6 +413,7 @@ func (u *UI) routes() {
 	u.bulkRoutes(p)
 	u.userRoutes(p)
 	u.auditRoutes(p)
+	u.batchRoutes(p)
 	u.notifyRoutes(p)
 	u.chainRoutes(p)
 	// An unknown admin page is a 404 inside the layout, with the navigation,

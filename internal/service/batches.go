@@ -256,3 +256,24 @@ func (s *Service) ImportBatch(ctx context.Context, source connecthub.BatchSource
 	}
 	return b, nil
 }
+
+// BatchChangedSince lists the jobs of a batch that are no longer in the
+// state the batch left them in (their ids, in the batch's order): the
+// jobs a rollback of the batch would be refused for. It reads without
+// locking, for display; BatchRollback decides in its transaction.
+func (s *Service) BatchChangedSince(ctx context.Context, b *connecthub.Batch) ([]string, error) {
+	var out []string
+	for _, it := range b.Items {
+		cur, err := s.st.JobGet(ctx, it.JobID)
+		if connecthub.IsKind(err, connecthub.KindNotFound) {
+			cur, err = nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !store.SameJobState(cur, it.After) {
+			out = append(out, it.JobID)
+		}
+	}
+	return out, nil
+}
