@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/internal/jobfile"
 	"github.com/connecthub/connecthub/internal/timefmt"
 )
@@ -71,11 +72,7 @@ func newBatchesCmd(env *Env) *cobra.Command {
 		Short: "Show a batch: every job it touched and the fields it changed",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseBatchID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := cf.client(env)
+			c, id, err := batchClient(env, &cf, args[0])
 			if err != nil {
 				return err
 			}
@@ -118,11 +115,7 @@ of its own. When a job was changed since the batch, nothing changes and the
 jobs are named. Asks on a terminal; --yes for scripts.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseBatchID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := cf.client(env)
+			c, id, err := batchClient(env, &cf, args[0])
 			if err != nil {
 				return err
 			}
@@ -153,6 +146,16 @@ jobs are named. Asks on a terminal; --yes for scripts.`,
 	cf.register(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "roll back without asking (for scripts)")
 	return cmd
+}
+
+// batchClient reads a batch id argument and builds the API client.
+func batchClient(env *Env, cf *clientFlags, arg string) (*client.Client, int64, error) {
+	id, err := parseBatchID(arg)
+	if err != nil {
+		return nil, 0, err
+	}
+	c, err := cf.client(env)
+	return c, id, err
 }
 
 func batchAction(b *connecthub.Batch) string {

@@ -193,17 +193,27 @@ Undo with connecthub rollback BATCH. See docs/config-as-code.md.`,
 	return cmd
 }
 
-func runApply(ctx context.Context, env *Env, f *applyFlags) error {
+// planFiles loads the files and asks the server for their plan (a dry
+// run), returning the client and the request for an apply that follows.
+func planFiles(ctx context.Context, env *Env, f *applyFlags) (*client.Client, *connecthub.BatchApplyRequest, *connecthub.BatchApplyResult, error) {
 	set, err := loadFiles(env, f.files)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	c, err := f.cf.client(env)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	req := &connecthub.BatchApplyRequest{Documents: set.Documents, Source: set.Source, Prune: f.prune, DryRun: true}
 	plan, err := c.ApplyBatch(ctx, req)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, req, plan, nil
+}
+
+func runApply(ctx context.Context, env *Env, f *applyFlags) error {
+	c, req, plan, err := planFiles(ctx, env, f)
 	if err != nil {
 		return err
 	}
@@ -263,15 +273,7 @@ that CI can fail on drift. With --prune, a job on the server that no file
 names is drift too. Needs an admin token: the comparison includes secrets.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := loadFiles(env, f.files)
-			if err != nil {
-				return err
-			}
-			c, err := f.cf.client(env)
-			if err != nil {
-				return err
-			}
-			res, err := c.ApplyBatch(cmd.Context(), &connecthub.BatchApplyRequest{Documents: set.Documents, Source: set.Source, Prune: f.prune, DryRun: true})
+			_, _, res, err := planFiles(cmd.Context(), env, &f)
 			if err != nil {
 				return err
 			}

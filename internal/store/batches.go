@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/connecthub/connecthub"
@@ -224,16 +223,8 @@ func DecodeBatchFiles(s string) ([]string, error) {
 }
 
 // CheckBatchFilter checks BatchList's filter and returns the page limit
-// and the id the page starts below (0: from the newest).
+// and the id the page starts below (0: from the newest). Batches page
+// like the audit log: newest id first, the cursor the last id shown.
 func CheckBatchFilter(f connecthub.BatchFilter) (limit int, below int64, err error) {
-	if limit, err = PageLimit(f.Limit); err != nil {
-		return 0, 0, err
-	}
-	if f.Cursor != "" {
-		below, err = strconv.ParseInt(f.Cursor, 10, 64)
-		if err != nil || below <= 0 {
-			return 0, 0, connecthub.FieldError("cursor", "", "cursor %q is not one this server gave", f.Cursor)
-		}
-	}
-	return limit, below, nil
+	return CheckAuditFilter(connecthub.AuditFilter{Limit: f.Limit, Cursor: f.Cursor})
 }
