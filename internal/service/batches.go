@@ -25,7 +25,9 @@ const MaxBatchDocuments = store.MaxBatchItems
 // save is, before anything is written; the first problem is returned,
 // naming its file, document and field.
 func (s *Service) BatchApply(ctx context.Context, req *connecthub.BatchApplyRequest) (*connecthub.BatchApplyResult, error) {
-	if req == nil || (len(req.Documents) == 0 && !req.Prune) {
+	// No documents is a mistake, not a wish: with prune it would delete
+	// every job.
+	if req == nil || len(req.Documents) == 0 {
 		return nil, connecthub.FieldError("documents", "", "documents are required: at least one job definition")
 	}
 	if len(req.Documents) > MaxBatchDocuments {
@@ -134,6 +136,11 @@ func (s *Service) planDefinition(ctx context.Context, in *connecthub.JobInput, b
 	}
 	if _, err := s.prepare(ctx, j, sc, before, now, before == nil, nodes); err != nil {
 		return nil, err
+	}
+	if before != nil && canonicalRaw(before.PublicCfg) == canonicalRaw(j.PublicCfg) {
+		// The same object however the database renders it: keep the
+		// stored form, so that the plan does not list it as changed.
+		j.PublicCfg = before.PublicCfg
 	}
 	if before != nil && store.SameJobState(before, j) {
 		// Nothing changed: keep the stored job as it is, times included.

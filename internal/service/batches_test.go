@@ -94,6 +94,26 @@ func TestBatchApplyIsDeclarative(t *testing.T) {
 	}
 }
 
+// TestBatchApplyRefusesNothingToApply: an apply without documents is a
+// mistake, and with prune it would delete every job: refused, nothing
+// deleted.
+func TestBatchApplyRefusesNothingToApply(t *testing.T) {
+	t.Parallel()
+	svc, st := batchService(t)
+	ctx := as(connecthub.RoleAdmin)
+	if _, err := svc.JobCreate(ctx, jobInput(t, `{"id":"a","handler":"noop"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []*connecthub.BatchApplyRequest{nil, {}, {Prune: true}, {Prune: true, DryRun: true}} {
+		if _, err := svc.BatchApply(ctx, req); !connecthub.IsKind(err, connecthub.KindInvalid) {
+			t.Errorf("BatchApply(%+v) = %v, want invalid", req, err)
+		}
+	}
+	if _, err := st.JobGet(ctx, "a"); err != nil {
+		t.Errorf("a after the refused applies: %v", err)
+	}
+}
+
 // TestBatchRollbackOfRollback: a rollback is a batch and can itself be
 // rolled back; an import is rolled back like an apply.
 func TestBatchRollbackOfRollback(t *testing.T) {
