@@ -90,6 +90,9 @@ func jobNode(j *connecthub.Job) (*yaml.Node, error) {
 			if err := d.Decode(&v); err != nil {
 				return nil, fmt.Errorf("job %s: field %s: %w", j.ID, name, err)
 			}
+			if v == nil {
+				continue // none (an empty list): left out, as it reads back
+			}
 		}
 		var val yaml.Node
 		if err := val.Encode(v); err != nil {

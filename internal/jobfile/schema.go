@@ -142,10 +142,13 @@ func typeSchema(t reflect.Type) map[string]any {
 		return map[string]any{"type": "integer"}
 	case reflect.Float32, reflect.Float64:
 		return map[string]any{"type": "number"}
-	case reflect.Slice, reflect.Array:
+	case reflect.Slice:
+		// null is a nil slice: none, as the job decoder takes it.
+		return map[string]any{"type": []string{"array", "null"}, "items": typeSchema(t.Elem())}
+	case reflect.Array:
 		return map[string]any{"type": "array", "items": typeSchema(t.Elem())}
 	case reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": typeSchema(t.Elem())}
+		return map[string]any{"type": []string{"object", "null"}, "additionalProperties": typeSchema(t.Elem())}
 	case reflect.Struct:
 		props := map[string]any{}
 		for i := range t.NumField() {

@@ -103,8 +103,10 @@ func JobDefinition(j *connecthub.Job) map[string]json.RawMessage {
 	raw, _ := json.Marshal(j)
 	var m map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &m)
-	for k := range m {
-		if jobStateSkip[k] {
+	for k, v := range m {
+		// An empty list is no list: a nil slice and a stored empty one
+		// are the same definition.
+		if jobStateSkip[k] || string(v) == "null" || string(v) == "[]" {
 			delete(m, k)
 		}
 	}

@@ -70,6 +70,9 @@ func (s *Store) BatchWrite(ctx context.Context, b *connecthub.Batch) error {
 				return err
 			}
 		}
+		if err := checkBatchChains(ctx, tx, b.Items); err != nil {
+			return err
+		}
 		return s.notify(ctx, tx, store.TopicJobs)
 	})
 	if err != nil {
@@ -101,6 +104,25 @@ func writeBatchJob(ctx context.Context, tx pgx.Tx, it *connecthub.BatchItem) err
 	}
 	_, err = tx.Exec(ctx, `UPDATE jobs SET `+jobUpdateSet+` WHERE id = $1`, args...)
 	return dbErr(err)
+}
+
+// checkBatchChains applies the chain rules of a job write and a job
+// delete to a batch's jobs once all of them are written, so that jobs of
+// one batch may chain to each other in any order, and a job is deleted
+// only when no job chains to it in the batch's final state.
+func checkBatchChains(ctx context.Context, tx pgx.Tx, items []connecthub.BatchItem) error {
+	for _, it := range items {
+		var err error
+		if it.Op == connecthub.BatchDelete {
+			err = checkChainDelete(ctx, tx, it.JobID)
+		} else {
+			err = checkChainWrite(ctx, tx, it.After)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func insertBatchItem(ctx context.Context, tx pgx.Tx, batchID int64, seq int, it *connecthub.BatchItem) error {

@@ -56,6 +56,9 @@ func (s *Store) BatchWrite(ctx context.Context, b *connecthub.Batch) error {
 				return err
 			}
 		}
+		if err := checkBatchChains(ctx, tx, b.Items); err != nil {
+			return err
+		}
 		return nil
 	})
 	if err != nil {
@@ -89,6 +92,25 @@ func writeBatchJob(ctx context.Context, tx *sqlx.Tx, it *connecthub.BatchItem) e
 		_, err = tx.ExecContext(ctx, jobUpdateSQL, append(args[1:], it.JobID)...)
 		return dbErr(err)
 	}
+}
+
+// checkBatchChains applies the chain rules of a job write and a job
+// delete to a batch's jobs once all of them are written, so that jobs of
+// one batch may chain to each other in any order, and a job is deleted
+// only when no job chains to it in the batch's final state.
+func checkBatchChains(ctx context.Context, tx *sqlx.Tx, items []connecthub.BatchItem) error {
+	for _, it := range items {
+		var err error
+		if it.Op == connecthub.BatchDelete {
+			err = checkChainDelete(ctx, tx, it.JobID)
+		} else {
+			err = checkChainWrite(ctx, tx, it.After)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func insertBatchItem(ctx context.Context, tx *sqlx.Tx, batchID int64, seq int, it *connecthub.BatchItem) error {

@@ -203,6 +203,30 @@ func exerciseBatches(t *testing.T, newStore NewStoreFunc) {
 		}
 	})
 
+	t.Run("Chains", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		// A job may chain to one the same batch creates after it.
+		up := testJob("up")
+		up.OnSuccess = []string{"down"}
+		if err := s.BatchWrite(t.Context(), &connecthub.Batch{CreatedAt: t0, Action: connecthub.BatchApply,
+			Items: []connecthub.BatchItem{{JobID: "up", After: up}, {JobID: "down", After: testJob("down")}}}); err != nil {
+			t.Fatalf("a batch creating a chain: %v", err)
+		}
+		// Deleting a job another chains to is refused, nothing written.
+		err := s.BatchWrite(t.Context(), &connecthub.Batch{CreatedAt: t0, Action: connecthub.BatchApply,
+			Items: []connecthub.BatchItem{{JobID: "down", Before: getJob(t, s, "down")}}})
+		if err == nil {
+			t.Fatal("a batch deleted a job another chains to")
+		}
+		getJob(t, s, "down")
+		// Deleting both in one batch is fine.
+		if err := s.BatchWrite(t.Context(), &connecthub.Batch{CreatedAt: t0, Action: connecthub.BatchApply,
+			Items: []connecthub.BatchItem{{JobID: "down", Before: getJob(t, s, "down")}, {JobID: "up", Before: getJob(t, s, "up")}}}); err != nil {
+			t.Errorf("a batch deleting a chain and its target: %v", err)
+		}
+	})
+
 	t.Run("ListPages", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
