@@ -413,6 +413,7 @@ func (u *UI) routes() {
 	u.bulkRoutes(p)
 	u.userRoutes(p)
 	u.auditRoutes(p)
+	u.batchRoutes(p)
 	u.notifyRoutes(p)
 	u.chainRoutes(p)
 	u.revisionRoutes(p)

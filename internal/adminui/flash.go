@@ -37,6 +37,7 @@ var flashKinds = map[string]string{
 	"users.flash.password_changed": "success",
 	"users.flash.token_revoked":    "info",
 	"users.flash.session_revoked":  "info",
+	"batches.flash.rolled_back":    "success",
 
 	// A save that worked, but whose runs may wait (no node serves them).
 	"flash.job_created_warn": "warning",

@@ -149,6 +149,7 @@ func newRoot(env *Env) *cobra.Command {
 		newCompletionCmd(env),
 		newImportCmd(env), newExportCmd(env),
 		newStatsCmd(env),
+		newApplyCmd(env), newDiffCmd(env), newBatchesCmd(env), newRollbackCmd(env),
 	)
 	addExamples(root)
 	return root

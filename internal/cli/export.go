@@ -19,7 +19,7 @@ Only jobs the old database has are written; nothing else in it changes.
 Stop ConnectHub's schedulers first (see docs/migrating-from-python.md).`
 
 func newExportCmd(env *Env) *cobra.Command {
-	cmd := &cobra.Command{Use: "export", Short: "Write state back to another system (the Python ConnectHub), for a rollback"}
+	cmd := &cobra.Command{Use: "export", Short: "Write job definitions as YAML (export python: state back to the Python ConnectHub)"}
 	var (
 		flags          serverFlags
 		to             string
@@ -70,5 +70,6 @@ func newExportCmd(env *Env) *cobra.Command {
 	py.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be written; write nothing")
 	py.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
 	cmd.AddCommand(py)
+	addYAMLExport(env, cmd)
 	return cmd
 }

@@ -127,7 +127,17 @@ var examples = map[string]string{
 	"connecthub import python": `  connecthub import python --from sqlite:///opt/old/connecthub.db --key /opt/old/fernet.key --dry-run
   connecthub import python --from postgres://old:secret@db/connecthub --key fernet.key --history --since 2026-06-01
   connecthub import python --from postgres://old:secret@db/connecthub --key fernet.key --map handlers.yaml`,
-	"connecthub export":        `  connecthub export python --to postgres://old:secret@db/connecthub`,
+	"connecthub export": `  connecthub export -o jobs.yaml
+  connecthub export --job 'oa.*' -o jobs/oa.yaml
+  connecthub export python --to postgres://old:secret@db/connecthub`,
+	"connecthub apply": `  connecthub apply -f jobs/ --dry-run
+  connecthub apply -f jobs/ --yes
+  connecthub apply -f jobs/ --prune   # also deletes jobs the files do not name; asks first`,
+	"connecthub diff":          `  connecthub diff -f jobs/   # exit 1 when the server differs from the files (CI)`,
+	"connecthub batches":       `  connecthub batches list`,
+	"connecthub batches list":  `  connecthub batches list --limit 20`,
+	"connecthub batches show":  `  connecthub batches show 12`,
+	"connecthub rollback":      `  connecthub rollback 12 --yes`,
 	"connecthub export python": `  connecthub export python --to postgres://old:secret@db/connecthub   # rollback: enabled and last_run_at back to the old stack`,
 	"connecthub stats":         `  connecthub stats rebuild`,
 	"connecthub stats rebuild": `  connecthub stats rebuild                     # recount every finished run (SQLite next to serve, or --db-url)`,

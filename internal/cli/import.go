@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,7 +128,7 @@ func importPython(ctx context.Context, env *Env, cfg *config.Config, o importOpt
 		return err
 	}
 	rep, err := pyimport.Run(ctx, pyimport.Config{
-		Source: src, OldKeys: oldKeys, Mapping: pyimport.NewMapping(overrides),
+		Source: src, SourceName: redactURL(o.from), OldKeys: oldKeys, Mapping: pyimport.NewMapping(overrides),
 		Service: service.Config{Store: st, Keys: keys, Registry: reg, DisabledHandlers: server.DisabledHandlers(cfg),
 			Defaults: connecthub.JobDefaults{Timezone: cfg.Timezone, RetryBackoff: connecthub.Duration(cfg.RetryBackoff)}},
 		Store: st, ServerSecrets: serverSecrets, RunLogMaxBytes: cfg.RunLogMaxBytes,
@@ -208,4 +209,16 @@ func importServerSecrets(cfg *config.Config) ([]string, error) {
 		keyFile = ""
 	}
 	return runrules.ServerSecrets(token, cfg.AdminPassword.Value(), cfg.WorkerToken.Value(), cfg.DBURL, keyFile)
+}
+
+// redactURL is a database URL without its credentials, for the record of
+// an import's batch.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "python import"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	return u.String()
 }

@@ -168,6 +168,7 @@ func (a *API) routes() {
 	a.procRoutes(api)
 	a.notifyRoutes(api)
 	a.revisionRoutes(api)
+	a.batchRoutes(api)
 	api("/api/v1/", connecthub.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
 		return connecthub.Errorf(connecthub.KindNotFound, "no route %s %s", r.Method, r.URL.Path)
 	})

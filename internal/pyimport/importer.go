@@ -38,6 +38,9 @@ type Config struct {
 	// --key); nil refuses every job that has secrets.
 	OldKeys *secret.Keyring
 	Mapping *Mapping
+	// SourceName names the source in the import's batch: its URL without
+	// credentials.
+	SourceName string
 	// Service configures the service that validates and saves the jobs,
 	// as a server's would be; its Registry (this server's handlers) gets
 	// the py: handlers of the old jobs added.
@@ -77,12 +80,17 @@ type Report struct {
 	Refused int           `json:"refused"`
 	History HistoryReport `json:"history"`
 	DryRun  bool          `json:"dry_run"`
+	// Batch is the batch that wrote the jobs (0: none, nothing changed or
+	// a dry run); `connecthub rollback` undoes it.
+	Batch int64 `json:"batch,omitempty"`
 }
 
 // imported is a job the import brought over, with what its history needs.
 type imported struct {
 	job    *connecthub.Job
 	masker *runlog.Masker
+	// item is the job's change in the import's batch, nil when unchanged.
+	item *connecthub.BatchItem
 }
 
 // Run imports the jobs, then (with History) their history. Refused jobs
@@ -106,15 +114,30 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{DryRun: cfg.DryRun}
 	jobs := make(map[string]*imported, len(olds))
 	base := runlog.NewMasker(cfg.ServerSecrets)
+	var items []connecthub.BatchItem
 	for _, old := range olds {
 		res, imp := importJob(ctx, cfg, svc, old, base)
 		if imp != nil {
 			jobs[old.ID] = imp
+			if imp.item != nil {
+				items = append(items, *imp.item)
+			}
 		}
 		if res.Action == ActionRefused {
 			rep.Refused++
 		}
 		rep.Jobs = append(rep.Jobs, res)
+	}
+	// The jobs are written together, in one batch that a rollback undoes
+	// as a whole, and before the history that needs them.
+	if !cfg.DryRun {
+		b, err := svc.ImportBatch(ctx, connecthub.BatchSource{Files: []string{cfg.SourceName}}, items)
+		if err != nil {
+			return rep, err
+		}
+		if b != nil {
+			rep.Batch = b.ID
+		}
 	}
 	if cfg.History {
 		h, err := importHistory(ctx, cfg, jobs)
@@ -164,7 +187,7 @@ func importJob(ctx context.Context, cfg Config, svc *service.Service, old OldJob
 		ID: &old.ID, Description: old.Description, Enabled: &old.Enabled, CronExpr: &old.CronExpr,
 		Timezone: &tz, Handler: &res.Handler, PublicCfg: json.RawMessage(public), SecretCfg: secretJSON,
 	}
-	act, j, err := svc.JobImport(ctx, in, old.LastRunAt, cfg.DryRun)
+	act, before, j, err := svc.JobImportPlan(ctx, in, old.LastRunAt)
 	if err != nil {
 		return refuse("%s", err)
 	}
@@ -173,7 +196,11 @@ func importJob(ctx context.Context, cfg Config, svc *service.Service, old OldJob
 	if err != nil {
 		return refuse("secret_cfg: %s", err)
 	}
-	return res, &imported{job: j, masker: m}
+	imp := &imported{job: j, masker: m}
+	if act != service.ImportUnchanged {
+		imp.item = &connecthub.BatchItem{JobID: j.ID, Before: before, After: j}
+	}
+	return res, imp
 }
 
 // newService returns the service that saves the jobs: the configured one,
@@ -251,6 +278,9 @@ func ReportText(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "jobs: %d read, %d created, %d updated, %d unchanged, %d refused\n",
 			len(rep.Jobs), counts[string(service.ImportCreate)], counts[string(service.ImportUpdate)],
 			counts[string(service.ImportUnchanged)], counts[ActionRefused])
+		if rep.Batch > 0 {
+			fmt.Fprintf(w, "batch %d (undo with: connecthub rollback %d)\n", rep.Batch, rep.Batch)
+		}
 	}
 	if h := rep.History; h.Read > 0 || h.Enabled {
 		fmt.Fprintln(w, h.Summary(rep.DryRun))

@@ -116,6 +116,10 @@ var apiMatrix = map[string]apiRow{
 	"DELETE /api/v1/alert-rules/{id}":         {role: connecthub.RoleAdmin, ok: 404},
 	"GET /api/v1/notifications":               {role: connecthub.RoleViewer, ok: 200},
 	"GET /api/v1/notifications/{id}":          {role: connecthub.RoleViewer, ok: 404},
+	"GET /api/v1/batches":                     {role: connecthub.RoleViewer, ok: 200},
+	"POST /api/v1/batches":                    {role: connecthub.RoleAdmin, ok: 400},
+	"GET /api/v1/batches/{id}":                {role: connecthub.RoleViewer, ok: 404},
+	"POST /api/v1/batches/{id}/rollback":      {role: connecthub.RoleAdmin, ok: 404},
 	"/api/v1/":                                {role: connecthub.RoleViewer, ok: 404},
 
 	// Job revisions ({n}, {a} and {b} are not numbers here: a 400).
@@ -167,6 +171,10 @@ var uiMatrix = map[string]struct {
 	"POST /admin/users/{username}/disable":      {connecthub.RoleAdmin, 404},
 	"POST /admin/users/{username}/enable":       {connecthub.RoleAdmin, 404},
 	"GET /admin/audit":                          {connecthub.RoleViewer, 200},
+	"GET /admin/batches":                        {connecthub.RoleViewer, 200},
+	"GET /admin/batches/{id}":                   {connecthub.RoleViewer, 404},
+	"GET /admin/batches/{id}/rollback":          {connecthub.RoleAdmin, 404},
+	"POST /admin/batches/{id}/rollback":         {connecthub.RoleAdmin, 404},
 	"GET /admin/calendars":                      {connecthub.RoleViewer, 200},
 	"GET /admin/calendars/new":                  {connecthub.RoleAdmin, 200},
 	"POST /admin/calendars":                     {connecthub.RoleAdmin, 422},

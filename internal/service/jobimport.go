@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/connecthub/connecthub"
@@ -21,13 +20,27 @@ const (
 	ImportUnchanged ImportAction = "unchanged"
 )
 
-// errUnchanged aborts the update transaction of an import that would
-// write nothing new.
-var errUnchanged = errors.New("unchanged")
-
 // JobImport saves a job definition that comes from another system (the
 // Python ConnectHub) with the validation, encryption and planning of any
-// save, in one store write, and keeps the last slot that system fired.
+// save, and keeps the last slot that system fired. It is JobImportPlan
+// followed, unless dryRun or unchanged, by a batch of that one job
+// (ImportBatch); an import of many jobs plans each and writes them all
+// in one batch instead.
+func (s *Service) JobImport(ctx context.Context, in *connecthub.JobInput, lastRunAt *time.Time, dryRun bool) (ImportAction, *connecthub.Job, error) {
+	act, before, after, err := s.JobImportPlan(ctx, in, lastRunAt)
+	if err != nil || dryRun || act == ImportUnchanged {
+		return act, after, err
+	}
+	if _, err := s.ImportBatch(ctx, connecthub.BatchSource{Files: []string{}},
+		[]connecthub.BatchItem{{JobID: after.ID, Before: before, After: after}}); err != nil {
+		return "", nil, err
+	}
+	return act, after, nil
+}
+
+// JobImportPlan decides what importing a job definition from another
+// system does, without writing: the action, the stored job (nil when it
+// does not exist) and the job to write.
 //
 // in holds the fields the other system defines (its secrets as a plain
 // object, which is encrypted with this server's key); fields it leaves nil
@@ -37,93 +50,65 @@ var errUnchanged = errors.New("unchanged")
 // then planned from it: the first slot after it fires (late slots under
 // the job's misfire policy) and no slot at or before it fires again. An
 // import whose definition equals the job (secrets compared decrypted) and
-// whose lastRunAt is not later is ImportUnchanged and writes nothing.
-// dryRun decides and validates the same way without writing.
-func (s *Service) JobImport(ctx context.Context, in *connecthub.JobInput, lastRunAt *time.Time, dryRun bool) (ImportAction, *connecthub.Job, error) {
+// whose lastRunAt is not later is ImportUnchanged, with the stored job as
+// both before and after.
+func (s *Service) JobImportPlan(ctx context.Context, in *connecthub.JobInput, lastRunAt *time.Time) (ImportAction, *connecthub.Job, *connecthub.Job, error) {
 	if in == nil || in.ID == nil {
-		return "", nil, connecthub.FieldError("id", "", "id is required")
+		return "", nil, nil, connecthub.FieldError("id", "", "id is required")
 	}
 	nodes, err := s.nodesForSave(ctx)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	ctx = store.WithRevisionSource(s.withFingerprinter(ctx), connecthub.RevisionImport, "")
 	now := s.now()
 	last := store.UTCMicroPtr(lastRunAt)
 	existing, err := s.st.JobGet(ctx, *in.ID)
 	if connecthub.IsKind(err, connecthub.KindNotFound) {
 		j, sc, err := connecthub.NewJob(in, s.defaults, now)
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		if _, err := s.prepare(ctx, j, sc, nil, now, true, nodes); err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		j.LastRunAt = last
 		if err := s.planAfterLast(ctx, j); err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
-		if !dryRun {
-			if err := s.st.JobCreate(ctx, j); err != nil {
-				return "", nil, err
-			}
-		}
-		return ImportCreate, j, nil
+		return ImportCreate, nil, j, nil
 	}
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	upd := *in
 	if same, err := s.sameSecrets(existing, in.SecretCfg); err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	} else if same {
 		upd.SecretCfg = nil
 	}
-	decide := func(j *connecthub.Job) (ImportAction, error) {
-		before := *j
-		sc, err := upd.ApplyTo(j, now)
-		if err != nil {
-			return "", err
-		}
-		if _, err := s.prepare(ctx, j, sc, &before, now, false, nodes); err != nil {
-			return "", err
-		}
-		moved := last != nil && (before.LastRunAt == nil || last.After(*before.LastRunAt))
-		replan := moved || before.CronExpr != j.CronExpr || before.Timezone != j.Timezone || before.Enabled != j.Enabled
-		if !moved && !sc.Set && sameDefinition(&before, j) {
-			*j = before
-			return ImportUnchanged, nil
-		}
-		if moved {
-			j.LastRunAt = last
-		}
-		if replan {
-			if err := s.planAfterLast(ctx, j); err != nil {
-				return "", err
-			}
-		}
-		return ImportUpdate, nil
-	}
-	if dryRun {
-		j := *existing
-		act, err := decide(&j)
-		return act, &j, err
-	}
-	var act ImportAction
-	j, err := s.st.JobUpdate(ctx, *in.ID, func(j *connecthub.Job) error {
-		var err error
-		if act, err = decide(j); err == nil && act == ImportUnchanged {
-			return errUnchanged
-		}
-		return err
-	})
-	if errors.Is(err, errUnchanged) {
-		return ImportUnchanged, existing, nil
-	}
+	j := *existing
+	before := *existing
+	sc, err := upd.ApplyTo(&j, now)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	return act, j, nil
+	if _, err := s.prepare(ctx, &j, sc, &before, now, false, nodes); err != nil {
+		return "", nil, nil, err
+	}
+	moved := last != nil && (before.LastRunAt == nil || last.After(*before.LastRunAt))
+	replan := moved || before.CronExpr != j.CronExpr || before.Timezone != j.Timezone || before.Enabled != j.Enabled
+	if !moved && !sc.Set && sameDefinition(&before, &j) {
+		return ImportUnchanged, existing, existing, nil
+	}
+	if moved {
+		j.LastRunAt = last
+	}
+	if replan {
+		if err := s.planAfterLast(ctx, &j); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	return ImportUpdate, existing, &j, nil
 }
 
 // planAfterLast sets next_run_at to the first slot after last_run_at (that

@@ -119,6 +119,7 @@ type Store interface {
 	UserStore
 	OIDCStore
 	AuditStore
+	BatchStore
 	QueueStore
 	SecretStore
 	AlertStore

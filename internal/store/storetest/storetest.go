@@ -79,6 +79,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Chains", exerciseChains},
 		{"Retention", exerciseRetention},
 		{"Revisions", exerciseRevisions},
+		{"Batches", exerciseBatches},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,308 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/client"
+	"github.com/connecthub/connecthub/internal/jobfile"
+)
+
+// Configuration as code: export jobs to YAML, apply YAML files as one
+// batch, report drift, list batches and roll them back. Every command
+// talks to the server through the API.
+
+// localClientFlags registers the client flags on cmd alone (not its
+// subcommands), for a command whose subcommands have flags of their own.
+func (f *clientFlags) registerLocal(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.server, "server", "", "server URL (CONNECTHUB_SERVER_URL, default http://127.0.0.1:8000)")
+	cmd.Flags().StringVar(&f.token, "token", "", "API token (CONNECTHUB_ADMIN_TOKEN, else ./data/admin.token)")
+}
+
+const exportYAMLLong = `Without a subcommand, write job definitions as YAML: one document per job,
+fields in a stable order, a comment with the job's next fire times, and its
+secrets as ${ENV} references (OA_SYNC_PASSWORD for key password of job
+oa.sync), never their values. --job selects jobs by a glob on the id
+(oa.*); -o writes to a file. The output is what connecthub apply reads.
+See docs/config-as-code.md.`
+
+// addYAMLExport makes `connecthub export` itself write job definitions
+// as YAML; its subcommands (python) keep their own meaning.
+func addYAMLExport(env *Env, cmd *cobra.Command) {
+	var (
+		cf        clientFlags
+		glob, out string
+	)
+	cmd.Long = exportYAMLLong
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if glob != "" {
+			if _, err := path.Match(glob, ""); err != nil {
+				return usageError("--job %q is not a valid glob: %v", glob, err)
+			}
+		}
+		c, err := cf.client(env)
+		if err != nil {
+			return err
+		}
+		jobs, err := listAllJobs(cmd.Context(), c)
+		if err != nil {
+			return err
+		}
+		var picked []*connecthub.Job
+		for _, j := range jobs {
+			if ok, _ := path.Match(glob, j.ID); glob == "" || ok {
+				picked = append(picked, j)
+			}
+		}
+		if glob != "" && len(picked) == 0 {
+			return &exitError{code: 1, err: fmt.Errorf("no job matches %q", glob)}
+		}
+		w := env.Stdout
+		if out != "" {
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			w = f
+		}
+		if err := jobfile.Export(w, picked, time.Now()); err != nil {
+			return err
+		}
+		if out != "" {
+			fmt.Fprintf(env.Stderr, "wrote %d job(s) to %s\n", len(picked), out)
+		}
+		return nil
+	}
+	cf.registerLocal(cmd)
+	cmd.Flags().StringVar(&glob, "job", "", "export only the jobs whose id matches this glob (oa.*)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of standard output")
+}
+
+// listAllJobs reads every job, page by page, by id.
+func listAllJobs(ctx context.Context, c *client.Client) ([]*connecthub.Job, error) {
+	var out []*connecthub.Job
+	q := url.Values{"limit": {"500"}}
+	for {
+		page, err := c.ListJobs(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page.Jobs {
+			out = append(out, &page.Jobs[i])
+		}
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		q.Set("cursor", page.NextCursor)
+	}
+}
+
+// isTerminal reports whether v is a terminal (a character device).
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// useColor: colours on a terminal, unless NO_COLOR is set.
+func useColor(env *Env) bool {
+	return isTerminal(env.Stdout) && env.Getenv("NO_COLOR") == ""
+}
+
+// confirm asks a yes/no question on the terminal; without one it refuses
+// unless --yes was given, so that a script never applies by accident.
+func confirm(env *Env, yes bool, question string) error {
+	if yes {
+		return nil
+	}
+	if !isTerminal(env.Stdin) || !isTerminal(env.Stdout) {
+		return usageError("not a terminal: pass --yes to go ahead without a confirmation")
+	}
+	fmt.Fprintf(env.Stdout, "%s [y/N] ", question)
+	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		return &exitError{code: 1, err: errors.New("cancelled: nothing was changed")}
+	}
+	return nil
+}
+
+// loadFiles reads the definition files, or says every problem in them.
+func loadFiles(env *Env, files []string) (*jobfile.Set, error) {
+	if len(files) == 0 {
+		return nil, usageError("-f FILE or -f DIR is required")
+	}
+	set, err := jobfile.Load(files, env.Getenv)
+	if err != nil {
+		var errs jobfile.Errors
+		if errors.As(err, &errs) {
+			return nil, &exitError{code: 1, err: fmt.Errorf("%s\n%d problem(s); nothing was applied", err, len(errs))}
+		}
+		return nil, &exitError{code: 1, err: err}
+	}
+	return set, nil
+}
+
+type applyFlags struct {
+	cf                         clientFlags
+	files                      []string
+	prune, dryRun, yes, verbos bool
+}
+
+func newApplyCmd(env *Env) *cobra.Command {
+	var f applyFlags
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE|DIR",
+		Short: "Apply job definitions from YAML files as one batch: all or nothing",
+		Long: `Read job definitions (YAML, one job per document; a directory's .yaml and
+.yml files), check them against docs/jobs.schema.json and the server's own
+validation, resolve their secret references (${ENV}, file:PATH), show what
+changes field by field, and after a confirmation (--yes in scripts) apply
+everything in one batch, in one transaction: a problem in any document
+applies nothing. --prune also deletes the jobs the files do not name
+(listed before the question). --dry-run shows the plan only.
+Undo with connecthub rollback BATCH. See docs/config-as-code.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runApply(cmd.Context(), env, &f) },
+	}
+	f.cf.register(cmd)
+	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, "a YAML file or a directory of them (repeatable)")
+	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete the jobs the files do not name")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "show the plan; change nothing")
+	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "apply without asking (for scripts)")
+	cmd.Flags().BoolVarP(&f.verbos, "verbose", "v", false, "list unchanged jobs too")
+	return cmd
+}
+
+// planFiles loads the files and asks the server for their plan (a dry
+// run), returning the client and the request for an apply that follows.
+func planFiles(ctx context.Context, env *Env, f *applyFlags) (*client.Client, *connecthub.BatchApplyRequest, *connecthub.BatchApplyResult, error) {
+	set, err := loadFiles(env, f.files)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := f.cf.client(env)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	req := &connecthub.BatchApplyRequest{Documents: set.Documents, Source: set.Source, Prune: f.prune, DryRun: true}
+	plan, err := c.ApplyBatch(ctx, req)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, req, plan, nil
+}
+
+func runApply(ctx context.Context, env *Env, f *applyFlags) error {
+	c, req, plan, err := planFiles(ctx, env, f)
+	if err != nil {
+		return err
+	}
+	if f.cf.asJSON && (f.dryRun || !plan.Changed()) {
+		return writeJSONOut(env, plan)
+	}
+	counts := jobfile.PrintPlan(env.Stdout, plan.Plan, useColor(env), f.verbos)
+	if f.dryRun {
+		fmt.Fprintln(env.Stdout, "Dry run: nothing was changed.")
+		return nil
+	}
+	if !counts.Changed() {
+		fmt.Fprintln(env.Stdout, "Nothing to apply: the server matches the files.")
+		return nil
+	}
+	question := "Apply these changes?"
+	if counts.Delete > 0 {
+		var ids []string
+		for _, p := range plan.Plan {
+			if p.Action == connecthub.BatchDelete {
+				ids = append(ids, p.JobID)
+			}
+		}
+		question = fmt.Sprintf("This DELETES %d job(s) with their runs: %s.\nApply these changes?", counts.Delete, strings.Join(ids, ", "))
+	}
+	if err := confirm(env, f.yes, question); err != nil {
+		return err
+	}
+	req.DryRun = false
+	res, err := c.ApplyBatch(ctx, req)
+	if err != nil {
+		return err
+	}
+	if f.cf.asJSON {
+		return writeJSONOut(env, res)
+	}
+	if jobfile.CountPlan(res.Plan) != counts {
+		fmt.Fprintln(env.Stdout, "The jobs changed while you looked; what was applied:")
+		jobfile.PrintPlan(env.Stdout, res.Plan, useColor(env), f.verbos)
+	}
+	if res.Batch != nil {
+		fmt.Fprintf(env.Stdout, "Applied as batch %d (undo with: connecthub rollback %d).\n", res.Batch.ID, res.Batch.ID)
+	} else {
+		fmt.Fprintln(env.Stdout, "Nothing to apply: the server matches the files.")
+	}
+	return nil
+}
+
+func newDiffCmd(env *Env) *cobra.Command {
+	var f applyFlags
+	cmd := &cobra.Command{
+		Use:   "diff -f DIR",
+		Short: "Report drift between job definition files and the server (exit 1 on any)",
+		Long: `Compare job definition files with the jobs on the server, field by field,
+as apply --dry-run does, and exit 1 when they differ (0 when they match), so
+that CI can fail on drift. With --prune, a job on the server that no file
+names is drift too. Needs an admin token: the comparison includes secrets.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, _, res, err := planFiles(cmd.Context(), env, &f)
+			if err != nil {
+				return err
+			}
+			var counts jobfile.Counts
+			if f.cf.asJSON {
+				if err := writeJSONOut(env, res); err != nil {
+					return err
+				}
+				counts = jobfile.CountPlan(res.Plan)
+			} else {
+				counts = jobfile.PrintPlan(env.Stdout, res.Plan, useColor(env), f.verbos)
+			}
+			if counts.Changed() {
+				return &exitError{code: 1, err: errors.New("drift: the server differs from the files"), silent: f.cf.asJSON}
+			}
+			return nil
+		},
+	}
+	f.cf.register(cmd)
+	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, "a YAML file or a directory of them (repeatable)")
+	cmd.Flags().BoolVar(&f.prune, "prune", false, "count jobs the files do not name as drift")
+	cmd.Flags().BoolVarP(&f.verbos, "verbose", "v", false, "list unchanged jobs too")
+	return cmd
+}
+
+func parseBatchID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usageError("%q is not a batch id (a number, as batches list shows)", s)
+	}
+	return id, nil
+}

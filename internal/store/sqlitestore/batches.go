@@ -1,0 +1,210 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/internal/store"
+)
+
+const batchColumns = `id, created_at, actor, action, source_files, source_hash, rollback_of, created, updated, deleted`
+
+// BatchWrite implements store.BatchStore: every job of the batch is read,
+// compared and written, and the batch recorded, in one write transaction.
+func (s *Store) BatchWrite(ctx context.Context, b *connecthub.Batch) error {
+	if err := store.CheckBatch(b); err != nil {
+		return err
+	}
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		var conflicts []string
+		current := make([]*connecthub.Job, len(b.Items))
+		for i, it := range b.Items {
+			j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, it.JobID))
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return dbErr(err)
+			}
+			current[i] = j
+			if !store.SameJobState(j, it.Before) {
+				conflicts = append(conflicts, it.JobID)
+			}
+		}
+		if len(conflicts) > 0 {
+			return store.BatchConflict(conflicts)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO batches (created_at, actor, action, source_files, source_hash, rollback_of, created, updated, deleted)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, micros(b.CreatedAt), b.Actor, b.Action, store.EncodeBatchFiles(b.Source.Files),
+			b.Source.Hash, b.RollbackOf, b.Created, b.Updated, b.Deleted)
+		if err != nil {
+			return dbErr(err)
+		}
+		if b.ID, err = res.LastInsertId(); err != nil {
+			return dbErr(err)
+		}
+		rctx := store.BatchRevisionContext(ctx, b)
+		for i := range b.Items {
+			it := &b.Items[i]
+			it.Before = current[i]
+			it.After = store.DecideBatchJob(current[i], it.After)
+			if err := writeBatchJob(rctx, tx, it); err != nil {
+				return err
+			}
+			if err := insertBatchItem(ctx, tx, b.ID, i, it); err != nil {
+				return err
+			}
+		}
+		if err := checkBatchChains(ctx, tx, b.Items); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.Publish(store.TopicJobs)
+	return nil
+}
+
+// writeBatchJob writes one item's after-state in the batch's transaction:
+// it creates, replaces or deletes the job's row. It is the one place a
+// batch changes a job, so whatever every job write must also do (such as
+// storing a revision) belongs here too.
+func writeBatchJob(ctx context.Context, tx *sqlx.Tx, it *connecthub.BatchItem) error {
+	if err := writeBatchRow(ctx, tx, it); err != nil {
+		return err
+	}
+	return recordJobRevision(ctx, tx, store.BatchRevisionOp(it.Op), it.Before, it.After)
+}
+
+// writeBatchRow creates, replaces or deletes the job's row.
+func writeBatchRow(ctx context.Context, tx *sqlx.Tx, it *connecthub.BatchItem) error {
+	switch it.Op {
+	case connecthub.BatchDelete:
+		_, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, it.JobID)
+		return dbErr(err)
+	case connecthub.BatchCreate:
+		args, err := jobArgs(it.After)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(len(args))+`)`, args...)
+		return dbErr(err)
+	default:
+		args, err := jobArgs(it.After)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, jobUpdateSQL, append(args[1:], it.JobID)...)
+		return dbErr(err)
+	}
+}
+
+// checkBatchChains applies the chain rules of a job write and a job
+// delete to a batch's jobs once all of them are written, so that jobs of
+// one batch may chain to each other in any order, and a job is deleted
+// only when no job chains to it in the batch's final state.
+func checkBatchChains(ctx context.Context, tx *sqlx.Tx, items []connecthub.BatchItem) error {
+	for _, it := range items {
+		var err error
+		if it.Op == connecthub.BatchDelete {
+			err = checkChainDelete(ctx, tx, it.JobID)
+		} else {
+			err = checkChainWrite(ctx, tx, it.After)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertBatchItem(ctx context.Context, tx *sqlx.Tx, batchID int64, seq int, it *connecthub.BatchItem) error {
+	before, beforeSecret, err := store.EncodeBatchJob(it.Before)
+	if err != nil {
+		return err
+	}
+	after, afterSecret, err := store.EncodeBatchJob(it.After)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO batch_items (batch_id, seq, job_id, op, before_state, before_secret, after_state, after_secret)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, batchID, seq, it.JobID, it.Op, before, beforeSecret, after, afterSecret)
+	return dbErr(err)
+}
+
+// BatchGet implements store.BatchStore, in one read transaction.
+func (s *Store) BatchGet(ctx context.Context, id int64) (*connecthub.Batch, error) {
+	var b *connecthub.Batch
+	err := s.read(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		b, err = scanBatch(tx.QueryRowxContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return connecthub.NotFound("batch", fmt.Sprint(id))
+		}
+		if err != nil {
+			return dbErr(err)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT job_id, op, before_state, before_secret, after_state, after_secret
+			FROM batch_items WHERE batch_id = ? ORDER BY seq`, id)
+		if err != nil {
+			return dbErr(err)
+		}
+		defer rows.Close()
+		b.Items = []connecthub.BatchItem{}
+		for rows.Next() {
+			var it connecthub.BatchItem
+			var bs, bsec, as, asec string
+			if err := rows.Scan(&it.JobID, &it.Op, &bs, &bsec, &as, &asec); err != nil {
+				return dbErr(err)
+			}
+			if it.Before, err = store.DecodeBatchJob(bs, bsec); err != nil {
+				return err
+			}
+			if it.After, err = store.DecodeBatchJob(as, asec); err != nil {
+				return err
+			}
+			b.Items = append(b.Items, it)
+		}
+		return dbErr(rows.Err())
+	})
+	return b, err
+}
+
+// BatchList implements store.BatchStore.
+func (s *Store) BatchList(ctx context.Context, f connecthub.BatchFilter) ([]*connecthub.Batch, string, error) {
+	limit, below, err := store.CheckBatchFilter(f)
+	if err != nil {
+		return nil, "", err
+	}
+	q, args := `SELECT `+batchColumns+` FROM batches`, []any{}
+	if below > 0 {
+		q += ` WHERE id < ?`
+		args = append(args, below)
+	}
+	args = append(args, limit+1)
+	list, err := queryAll(ctx, s.r, scanBatch, q+` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	page, next := store.Page(list, limit, func(b *connecthub.Batch) string { return fmt.Sprint(b.ID) })
+	return page, next, nil
+}
+
+func scanBatch(sc scanner) (*connecthub.Batch, error) {
+	var (
+		b       connecthub.Batch
+		created int64
+		files   string
+	)
+	if err := sc.Scan(&b.ID, &created, &b.Actor, &b.Action, &files, &b.Source.Hash, &b.RollbackOf, &b.Created, &b.Updated, &b.Deleted); err != nil {
+		return nil, err
+	}
+	b.CreatedAt = fromMicros(created)
+	var err error
+	b.Source.Files, err = store.DecodeBatchFiles(files)
+	return &b, err
+}
