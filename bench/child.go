@@ -133,6 +133,10 @@ type measurement struct {
 	xactBase int64
 	// walBase is the server's WAL counters then (PostgreSQL only).
 	walBase pgWAL
+	// pgPM is the local server's postmaster (0: not measured) and
+	// serverCPUBase its CPU time before the measured phase.
+	pgPM          int
+	serverCPUBase time.Duration
 
 	cpuFile  *os.File
 	cpuStart cpuTimes

@@ -106,6 +106,7 @@ func (m *measurement) beginMeasured(ctx context.Context) error {
 		if m.walBase, err = pgWALStats(ctx, m.a.adminURL); err != nil {
 			return err
 		}
+		m.pgPM = pgPostmaster(ctx, m.a.adminURL)
 	}
 	if err := m.e.open(ctx); err != nil {
 		return err
@@ -125,6 +126,9 @@ func (m *measurement) beginMeasured(ctx context.Context) error {
 		m.cpuFile = f
 	}
 	m.cpuStart = readCPUTimes()
+	if m.pgPM != 0 {
+		m.serverCPUBase, _ = serverCPU(m.pgPM)
+	}
 	return nil
 }
 
@@ -134,6 +138,13 @@ func (m *measurement) beginMeasured(ctx context.Context) error {
 // for the verification.
 func (m *measurement) endMeasured(ctx context.Context, n *node) error {
 	end := readCPUTimes()
+	if m.pgPM != 0 {
+		if cpu, err := serverCPU(m.pgPM); err == nil {
+			// The whole server's, so the measurement's own only on a
+			// server nothing else uses, like pgWALStats.
+			m.note("server_cpu_s", round((cpu-m.serverCPUBase).Seconds(), 3))
+		}
+	}
 	m.diag.WallS = round(end.wall.Sub(m.cpuStart.wall).Seconds(), 3)
 	m.diag.ProcessCPUS = round((end.process - m.cpuStart.process).Seconds(), 3)
 	m.diag.MachineCPUS = -1

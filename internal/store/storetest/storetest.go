@@ -74,6 +74,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"KeyCheck", exerciseKeyCheck},
 		{"Notify", exerciseNotify},
 		{"Alerts", exerciseAlerts},
+		{"AlertBatches", exerciseAlertBatches},
 		{"Lifecycle", exerciseLifecycle},
 		{"RunImport", exerciseRunImport},
 		{"Chains", exerciseChains},
