@@ -32,6 +32,10 @@ type jobForm struct {
 	// OnSuccess and OnFailure are the chain lists as typed: ids separated
 	// by commas.
 	OnSuccess, OnFailure string
+	// KeepRuns and KeepFor are the job's retention as typed: a count
+	// ("" or 0: no count limit) and a period ("30d", "720h"; "": the
+	// server's default).
+	KeepRuns, KeepFor string
 
 	// SecretKeys are the names of the secrets already set. Their values are
 	// never sent to the browser.
@@ -74,7 +78,29 @@ func formFromJob(j *connecthub.Job) *jobForm {
 		Misfire: j.Misfire, MisfireWindow: j.MisfireWindow.String(), Queue: j.Queue, Priority: strconv.Itoa(j.Priority),
 		SecretKeys: j.SecretKeys, Calendar: j.Calendar, CalendarMode: j.CalendarMode,
 		OnSuccess: chainFormValue(j.OnSuccess), OnFailure: chainFormValue(j.OnFailure),
+		KeepRuns: keepRunsFormValue(j.KeepRuns), KeepFor: keepForFormValue(j.KeepFor),
 	}
+}
+
+// keepRunsFormValue shows no count limit as an empty field.
+func keepRunsFormValue(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+// keepForFormValue shows a period the way operators write it: whole days
+// as "30d", anything else as a Go duration, the default as empty.
+func keepForFormValue(d connecthub.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d == 0:
+		return ""
+	case time.Duration(d)%day == 0:
+		return strconv.FormatInt(int64(time.Duration(d)/day), 10) + "d"
+	}
+	return d.String()
 }
 
 // formFromRequest reads the posted form. The secret editor's text is kept
@@ -90,6 +116,7 @@ func formFromRequest(r *http.Request) (*jobForm, string) {
 		Queue: strings.TrimSpace(v("queue")), Priority: strings.TrimSpace(v("priority")),
 		Calendar: strings.TrimSpace(v("calendar")), CalendarMode: strings.TrimSpace(v("calendar_mode")),
 		OnSuccess: v("on_success"), OnFailure: v("on_failure"),
+		KeepRuns: strings.TrimSpace(v("keep_runs")), KeepFor: strings.TrimSpace(v("keep_for")),
 	}
 	return f, strings.TrimSpace(v("secret_cfg"))
 }
@@ -104,6 +131,8 @@ func (f *jobForm) input(secret string) (*connecthub.JobInput, []*connecthub.Erro
 		"description": f.Description, "enabled": f.Enabled, "cron_expr": f.CronExpr, "timezone": f.Timezone,
 		"handler": f.Handler, "concurrency": f.Concurrency, "misfire": f.Misfire,
 		"calendar": f.Calendar, "on_success": f.OnSuccess, "on_failure": f.OnFailure,
+		// Always sent, so that emptying a field clears the limit.
+		"keep_runs": 0, "keep_for": f.KeepFor,
 	}
 	if f.Calendar != "" {
 		body["calendar_mode"] = f.CalendarMode
@@ -140,7 +169,7 @@ func (f *jobForm) input(secret string) (*connecthub.JobInput, []*connecthub.Erro
 	}
 	for _, n := range []struct {
 		name, value string
-	}{{"max_attempts", f.MaxAttempts}, {"priority", f.Priority}} {
+	}{{"max_attempts", f.MaxAttempts}, {"priority", f.Priority}, {"keep_runs", f.KeepRuns}} {
 		if n.value == "" {
 			continue
 		}
