@@ -63,7 +63,7 @@ func (f BulkRunFilter) RunFilter() (RunFilter, error) {
 	if f.Trigger != "" {
 		t := Trigger(strings.ToLower(strings.TrimSpace(string(f.Trigger))))
 		if !t.Valid() {
-			return RunFilter{}, FieldError("filter.trigger", "", "trigger must be one of cron, manual, retry, api")
+			return RunFilter{}, FieldError("filter.trigger", "", "trigger must be one of cron, manual, retry, api, chain")
 		}
 		out.Trigger = t
 	}

@@ -30,7 +30,7 @@ func (a *API) runList(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("trigger"); v != "" {
 		t := connecthub.Trigger(strings.ToLower(v))
 		if !t.Valid() {
-			return invalid("trigger", "trigger must be one of cron, manual, retry, api")
+			return invalid("trigger", "trigger must be one of cron, manual, retry, api, chain")
 		}
 		p.Trigger = t
 	}

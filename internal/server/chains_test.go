@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,8 +18,8 @@ import (
 
 // TestChainsSyncOAToDidi chains the three sync_oa_to_didi example jobs
 // (token → export_form → legal_entity_sync) against the fake Seeyon OA
-// and the fake Didi, with an alert job on the token's failure: one run of
-// the first job runs the three in order, each started by its parent's end;
+// and the fake Didi, with an alert job on the token's failure: one cron slot
+// of the first job runs the three in order, each started by its parent's end;
 // a failed token run starts only the alert job, whose Go handler sees the
 // failed parent as task.Upstream. Bad chains are refused through the API.
 func TestChainsSyncOAToDidi(t *testing.T) {
@@ -95,12 +96,29 @@ func TestChainsSyncOAToDidi(t *testing.T) {
 		t.Errorf("chain of oa.export: %+v %v", jc, err)
 	}
 
-	// One run of the first job runs the three in order.
-	var first connecthub.Run
-	if err := json.Unmarshal([]byte(call(http.MethodPost, "/api/v1/jobs/oa.token/run", nil, 202)), &first); err != nil {
-		t.Fatal(err)
+	// One cron slot of the first job runs the three in order. The slot is
+	// a one-off a few seconds ahead (seconds field, today's date), so
+	// exactly one fires while the test runs; a save that lands after it
+	// (a starved machine) plans next year's and is made again.
+	for attempt := 0; ; attempt++ {
+		slot := time.Now().UTC().Add(4 * time.Second).Truncate(time.Second)
+		expr := fmt.Sprintf("%d %d %d %d %d *", slot.Second(), slot.Minute(), slot.Hour(), slot.Day(), int(slot.Month()))
+		var saved connecthub.Job
+		if err := json.Unmarshal([]byte(call(http.MethodPatch, "/api/v1/jobs/oa.token",
+			map[string]any{"timezone": "UTC", "cron_expr": expr}, 200)), &saved); err != nil {
+			t.Fatal(err)
+		}
+		if saved.NextRunAt != nil && saved.NextRunAt.Equal(slot) {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("oa.token's next run is %v, want the slot %v", saved.NextRunAt, slot)
+		}
 	}
-	token := n.waitRun(c, first.ID, connecthub.StatusSuccess)
+	token := n.waitRun(c, n.cronRun(c, "oa.token"), connecthub.StatusSuccess)
+	if token.Trigger != connecthub.TriggerCron {
+		t.Errorf("the first run's trigger is %s, want cron", token.Trigger)
+	}
 	export := n.waitRun(c, n.chainChild(c, token.ID, "oa.export"), connecthub.StatusSuccess)
 	sync := n.waitRun(c, n.chainChild(c, export.ID, "oa.sync"), connecthub.StatusSuccess)
 	for _, pair := range [][2]connecthub.Run{{token, export}, {export, sync}} {
@@ -130,6 +148,7 @@ func TestChainsSyncOAToDidi(t *testing.T) {
 	// A failed token run starts the alert job, and only it.
 	call(http.MethodPatch, "/api/v1/jobs/oa.token", map[string]any{"secret_cfg": map[string]any{
 		"rest_user": seeyontest.DefaultUser, "rest_password": "wrong"}}, 200)
+	var first connecthub.Run
 	if err := json.Unmarshal([]byte(call(http.MethodPost, "/api/v1/jobs/oa.token/run", nil, 202)), &first); err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +166,30 @@ func TestChainsSyncOAToDidi(t *testing.T) {
 
 // chainChild waits until the end of run parent has started a run of job,
 // and returns its id.
+// cronRun waits for the first run of job that a cron slot fired and
+// returns its id.
+func (n *node) cronRun(c *http.Client, job string) string {
+	n.t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(60 * time.Second)
+	for {
+		_, body := n.get(c, "/api/v1/runs?trigger=cron&job_id="+job, "Authorization", "Bearer "+nodeToken)
+		var page struct{ Runs []connecthub.Run }
+		if err := json.Unmarshal([]byte(body), &page); err != nil {
+			n.t.Fatalf("runs of %s: %v: %s", job, err, body)
+		}
+		if len(page.Runs) > 0 {
+			return page.Runs[len(page.Runs)-1].ID
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			n.t.Fatalf("no cron run of %s: %s", job, body)
+		}
+	}
+}
+
 func (n *node) chainChild(c *http.Client, parent, job string) string {
 	n.t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
