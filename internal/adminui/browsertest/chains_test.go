@@ -32,14 +32,7 @@ func TestBrowserChains(t *testing.T) {
 	}
 	browser := newBrowser(t, chromium)
 	ctx := tab(t, browser, 90*time.Second)
-	run(t, ctx, "log in",
-		chromedp.Navigate(srv.url+"/admin/jobs/first/edit"),
-		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		waitJS(`location.pathname === "/admin/jobs/first/edit"`),
-	)
+	loginAt(t, ctx, srv, "/admin/jobs/first/edit")
 	run(t, ctx, "a cycle is refused under the field",
 		setText(`input[name=on_success]`, "second"),
 		chromedp.Click(`button[data-action=save]`, chromedp.ByQuery),

@@ -43,6 +43,20 @@ func login(t *testing.T, ctx context.Context, srv *serveProc) {
 	)
 }
 
+// loginAt opens path (an admin page without a query), signs the tab in
+// on the login form it is sent to, and waits until it is back on path.
+func loginAt(t *testing.T, ctx context.Context, srv *serveProc, path string) {
+	t.Helper()
+	run(t, ctx, "log in at "+path,
+		chromedp.Navigate(srv.url+path),
+		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
+		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
+		waitJS(`location.pathname === "`+path+`"`),
+	)
+}
+
 // englishSentence finds three English words in a row: what an untranslated
 // sentence looks like, while names and code (public_cfg, {{secret.KEY}},
 // Asia/Shanghai, GET) stand alone among Chinese text.

@@ -86,14 +86,7 @@ func TestBrowserJobRetentionFields(t *testing.T) {
 	}
 	browser := newBrowser(t, chromium)
 	ctx := tab(t, browser, 90*time.Second)
-	run(t, ctx, "log in",
-		chromedp.Navigate(srv.url+"/admin/jobs/kept/edit"),
-		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		waitJS(`location.pathname === "/admin/jobs/kept/edit"`),
-	)
+	loginAt(t, ctx, srv, "/admin/jobs/kept/edit")
 	run(t, ctx, "a count that is no number is refused under the field",
 		setText(`input[name=keep_runs]`, "many"),
 		chromedp.Click(`button[data-action=save]`, chromedp.ByQuery),

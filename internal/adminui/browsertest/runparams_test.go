@@ -21,14 +21,7 @@ func TestBrowserRunWithParams(t *testing.T) {
 	}
 	browser := newBrowser(t, chromium)
 	ctx := tab(t, browser, 90*time.Second)
-	run(t, ctx, "log in",
-		chromedp.Navigate(srv.url+"/admin/jobs/nap/edit"),
-		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		waitJS(`location.pathname === "/admin/jobs/nap/edit"`),
-	)
+	loginAt(t, ctx, srv, "/admin/jobs/nap/edit")
 	run(t, ctx, "open the form from the job page",
 		chromedp.Click(`a[data-action=run-params]`, chromedp.ByQuery),
 		waitJS(`location.pathname === "/admin/jobs/nap/run-params"`),
