@@ -37,8 +37,10 @@ const (
 	// one inserted), as does a cron fire of it (its compare-and-set
 	// updates the row).
 	chainJobsSQL = `SELECT ` + jobColumns + ` FROM jobs WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
-	// chainActiveSQL reports whether a job has a QUEUED or RUNNING run.
-	chainActiveSQL = `SELECT EXISTS (SELECT 1 FROM runs WHERE job_id = $1 AND status IN ('QUEUED', 'RUNNING'))`
+	// chainActiveSQL reports whether a job has a QUEUED or RUNNING run, one
+	// partial index per status (runs_queued_job, runs_running).
+	chainActiveSQL = `SELECT EXISTS (SELECT 1 FROM runs WHERE job_id = $1 AND status = 'QUEUED')
+		OR EXISTS (SELECT 1 FROM runs WHERE job_id = $1 AND status = 'RUNNING')`
 )
 
 // chainList is a chain list as stored: never nil (the column is NOT NULL).

@@ -29,8 +29,13 @@ const (
 	fireTakenSQL = `SELECT r.job_id, r.scheduled_for
 		FROM unnest($1::text[], $2::timestamptz[]) AS s(job_id, slot)
 		JOIN runs AS r ON r.job_id = s.job_id AND r.scheduled_for = s.slot AND r."trigger" = 'cron'`
-	// fireActiveSQL returns the jobs among $1 that have a QUEUED or RUNNING run.
-	fireActiveSQL = `SELECT DISTINCT job_id FROM runs WHERE job_id = ANY($1) AND status IN ('QUEUED', 'RUNNING')`
+	// fireActiveSQL returns the jobs among $1 that have a QUEUED or RUNNING
+	// run. Each job is asked whether it has one, which stops at the first
+	// found, per status, so that each reads its partial index
+	// (runs_queued_job, runs_running) and a job's backlog is not read.
+	fireActiveSQL = `SELECT f.id FROM unnest($1::text[]) AS f(id)
+		WHERE EXISTS (SELECT 1 FROM runs WHERE job_id = f.id AND status = 'QUEUED')
+			OR EXISTS (SELECT 1 FROM runs WHERE job_id = f.id AND status = 'RUNNING')`
 	// fireCancelQueuedSQL cancels the QUEUED runs of the replaced jobs.
 	fireCancelQueuedSQL = `UPDATE runs AS r SET status = 'CANCELED', finished_at = f.now, error = $3, message = $4, updated_at = f.now
 		FROM unnest($1::text[], $2::timestamptz[]) AS f(job_id, now)

@@ -135,7 +135,7 @@ func (s *Store) NodeDelete(ctx context.Context, name string) error {
 // and rescued by the same code as RunRescue: a run whose heartbeat or
 // completion is in flight is left to lease expiry, and nothing here ever
 // waits for a lock, so it cannot deadlock with the queue. The runs are
-// found through the runs_lease index (RUNNING runs only), which is bounded
+// found through the runs_running index (RUNNING runs only), which is bounded
 // by the work in flight, so the runs table needs no index on node, which
 // every claim would have to maintain.
 func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]*connecthub.Node, []*connecthub.Run, error) {

@@ -179,10 +179,7 @@ func (s *Store) RunRescue(ctx context.Context, now time.Time, limit int) ([]*con
 		requeued bool
 	)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		found, err := lockRescueCandidates(ctx, tx, `SELECT `+rescueCandidateColumns+`
-			FROM runs WHERE status = 'RUNNING' AND lease_expires_at < $1
-			ORDER BY lease_expires_at, id LIMIT $2
-			FOR NO KEY UPDATE SKIP LOCKED`, utc(now), limit)
+		found, err := lockRescueCandidates(ctx, tx, rescueSQL, utc(now), limit)
 		if err != nil {
 			return err
 		}
@@ -207,6 +204,16 @@ type rescueCandidate struct {
 // rescueCandidateColumns selects a rescueCandidate (lockRescueCandidates
 // scans them).
 const rescueCandidateColumns = `id, node, attempt, max_attempts, attempts, started_at, cancel_requested`
+
+// rescueSQL locks up to $2 runs whose lease expired before $1, soonest
+// expired first. It finds them among the RUNNING runs through the partial
+// index runs_running, which holds the work in flight and nothing else: no
+// index holds lease_expires_at, so that a heartbeat, which changes only the
+// lease, is a HOT update that adds no index entry (migration 0020).
+const rescueSQL = `SELECT ` + rescueCandidateColumns + `
+	FROM runs WHERE status = 'RUNNING' AND lease_expires_at < $1
+	ORDER BY lease_expires_at, id LIMIT $2
+	FOR NO KEY UPDATE SKIP LOCKED`
 
 // lockRescueCandidates runs query, which selects rescueCandidateColumns of
 // the runs to rescue and locks them.

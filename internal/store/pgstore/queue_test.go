@@ -73,13 +73,14 @@ func TestQueuePlans(t *testing.T) {
 			strings.Join([]string{idArray, fill("'SUCCESS'::text"), fill(at), fill("''::text"), fill("''::text"),
 				fill("''::text"), fill("NULL::text"), fill("'n'::text"), fill("0")}, ", "), []string{"runs_pkey"}},
 		{"lock for re-queues", lockRunningSQL, "text[]", idArray, []string{"runs_pkey"}},
+		{"rescue", rescueSQL, "timestamptz, integer", at + ", 100", []string{"runs_running"}},
 		{"heartbeat", heartbeatSQL, "timestamptz, timestamptz, text, text[], integer[]",
 			at + ", " + at + ", 'n', " + idArray + ", " + fill("0"), []string{"runs_pkey"}},
 	}
 	for _, mode := range []string{"force_generic_plan", "force_custom_plan"} {
 		for _, tt := range tests {
 			plan := explainPrepared(t, conn.Conn(), mode, tt.query, tt.types, tt.args)
-			for _, index := range []string{"runs_status", "runs_lease", "runs_active", "runs_claim"} {
+			for _, index := range []string{"runs_status", "runs_running", "runs_queued_job", "runs_claim"} {
 				if strings.Contains(plan, index) && !slices.Contains(tt.uses, index) {
 					t.Errorf("%s, %s: the plan uses the status index %s:\n%s", tt.name, mode, index, plan)
 				}

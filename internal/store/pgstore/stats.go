@@ -33,9 +33,9 @@ const (
 
 // Stats implements store.Store. Its queries go in one round trip, inside
 // one REPEATABLE READ read-only transaction, so they see one snapshot. The
-// active set is counted through the partial index runs_active, the
-// finished runs come from the maintained counts: nothing here reads the
-// history.
+// active set is counted through the partial indexes runs_claim and
+// runs_running, the finished runs come from the maintained counts: nothing
+// here reads the history.
 //
 // A queue's depth counts all its QUEUED runs; its oldest age is measured
 // from available_at, over the runs already available, so that a retry
@@ -48,7 +48,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*connecthub.Stats, er
 	st := store.NewStats(now)
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		// One count per partial index (runs_claim, runs_lease), each by a
+		// One count per partial index (runs_claim, runs_running), each by a
 		// literal status, so the plan cannot become a scan of the history
 		// while the table's statistics lag behind a bulk load.
 		b.Queue(`SELECT 'QUEUED', count(*) FROM runs WHERE status = 'QUEUED'
