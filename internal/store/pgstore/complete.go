@@ -42,7 +42,9 @@ const (
 // lookup, and that walk visits every RUNNING entry, live or dead, for each
 // outcome. A run whose end would start a chain (its job's on_success or
 // on_failure for the outcome's status is not empty) is left alone, for
-// RunComplete to complete where it can start the chain. It returns the ids
+// RunComplete to complete where it can start the chain; the jobs that
+// chain are read once per statement (two hashed subplans over the partial
+// index jobs_chained), not looked up once per outcome. It returns the ids
 // of the runs it ended.
 //
 // Parameters are arrays of equal length: $1 id, $2 status, $3 now, $4
@@ -58,8 +60,8 @@ const completeBatchSQL = `UPDATE runs AS r SET status = o.status, finished_at = 
 			SELECT status, node, attempt, job_id FROM runs WHERE runs.id = u.id LIMIT 1 FOR NO KEY UPDATE
 		) AS held
 		WHERE held.status = 'RUNNING' AND held.node = u.node AND (u.attempt = 0 OR held.attempt = u.attempt)
-			AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = held.job_id
-				AND ((u.status = 'SUCCESS' AND jobs.on_success <> '{}') OR (u.status = 'FAILURE' AND jobs.on_failure <> '{}')))
+			AND NOT (u.status = 'SUCCESS' AND held.job_id IN (SELECT id FROM jobs WHERE on_success <> '{}'))
+			AND NOT (u.status = 'FAILURE' AND held.job_id IN (SELECT id FROM jobs WHERE on_failure <> '{}'))
 	) AS o
 	WHERE r.id = o.id
 	RETURNING r.id`
