@@ -83,10 +83,16 @@ func (w *Worker) newTask(c *Claimed, handBack bool) *task {
 	t.slotRefs.Store(2)
 	t.holdRefs.Store(2)
 	t.ctx, t.cancel = context.WithCancelCause(w.runBase)
-	if d := c.Run.Snapshot.Timeout.D(); d > 0 && !handBack {
+	return t
+}
+
+// startTimeout starts the run's timeout, if it has one, when the task
+// starts (see Worker.start): a run claimed ahead does not spend its time
+// waiting for a slot.
+func (t *task) startTimeout() {
+	if d := t.run.Snapshot.Timeout.D(); d > 0 && !t.handBack {
 		t.ctx, t.stopTimer = context.WithTimeoutCause(t.ctx, d, &timeoutError{d})
 	}
-	return t
 }
 
 // unrefSlot drops one reference to the slot; the last one frees it.
@@ -105,6 +111,7 @@ func (t *task) settle() { t.unhold() }
 func (t *task) unhold() {
 	if t.holdRefs.Add(-1) == 0 {
 		t.w.held.Add(-1)
+		t.w.wakeClaim() // a claim ahead may have waited for room
 	}
 }
 

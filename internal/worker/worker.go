@@ -91,6 +91,13 @@ type Worker struct {
 	// time it checks a state (the value is the same before and after).
 	slotWait atomic.Int64
 
+	// ahead holds the runs claimed ahead of free slots, in claim order,
+	// and estimate how many to claim so (see ahead.go); freed counts the
+	// slots freed so far. Only the claim loop touches ahead and estimate.
+	ahead    []*task
+	estimate aheadEstimator
+	freed    atomic.Int64
+
 	comp *completer
 	// finalFlush is finalFlushTimeout; tests shorten it.
 	finalFlush time.Duration
@@ -246,6 +253,7 @@ func (w *Worker) Running() int { return int(w.held.Load()) }
 func (w *Worker) claimLoop(wake <-chan struct{}) {
 	defer close(w.claimDone)
 	defer w.comp.disarmClaim()
+	defer w.handBackAhead()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -258,20 +266,24 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 		default:
 		}
 		if w.Paused() {
+			w.handBackAhead()
 			w.comp.disarmClaim()
 			if !w.waitUnpaused() {
 				return
 			}
 		}
+		w.startAhead()
 		w.comp.armClaim()
 		// Claim for the free slots, but while tasks in the pipe are about
 		// to free theirs, wait for them rather than claim a partial batch
 		// now and the rest right after: that would split the slots into
 		// several small batches in flight, each costing a claim and a
 		// completion. A task in its handler is not in the pipe, so a run
-		// waits for no handler to finish.
+		// waits for no handler to finish. With short runs, claim ahead of
+		// the free slots instead (see ahead.go).
 		free := w.cfg.Concurrency - int(w.used.Load())
-		if !w.claimDueFor(free) {
+		n := w.claimSize(free)
+		if n == 0 {
 			w.slotWait.Add(1)
 			select {
 			case <-w.claimWake:
@@ -282,8 +294,8 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 				return
 			}
 		}
-		n := min(free, w.cfg.ClaimBatch)
 		claimCtx, claimDone := w.claimContext()
+		w.estimate.claimStarted(w.cfg.Clock.Now(), w.freed.Load())
 		claimed, err := w.claim(claimCtx, n)
 		interrupted := claimDone()
 		if err != nil {
@@ -308,6 +320,7 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 		}
 		failures = 0
 		out.down = false
+		w.estimate.claimEnded(w.cfg.Clock.Now())
 		select {
 		case <-w.stopClaim:
 			// Stop came while the claim was in flight: these runs are
@@ -319,11 +332,18 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 		default:
 		}
 		// Runs that arrive after a Pause are given back rather than
-		// started: a paused node claims nothing.
+		// started: a paused node claims nothing. The others start on the
+		// free slots, in claim order after those claimed ahead before
+		// them, and the rest wait for slots.
 		paused := w.Paused()
 		for _, c := range claimed {
-			w.launch(c, paused)
+			if paused {
+				w.launch(c, true)
+			} else if t := w.hold(c, false); t != nil {
+				w.ahead = append(w.ahead, t)
+			}
 		}
+		w.startAhead()
 		if len(claimed) >= n {
 			continue // a full batch: more may be waiting
 		}
@@ -334,14 +354,21 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 }
 
 // sleep waits for a wake-up, the delay, or Stop; it reports false on Stop.
+// While runs claimed ahead wait for slots, a freed slot wakes it too.
 func (w *Worker) sleep(timer *time.Timer, wake <-chan struct{}, d time.Duration) bool {
 	w.comp.disarmClaim()
 	timer.Reset(d)
 	defer timer.Stop()
+	var slots <-chan struct{}
+	if len(w.ahead) > 0 {
+		slots = w.claimWake
+	}
 	select {
 	case <-wake:
 		return true
 	case <-timer.C:
+		return true
+	case <-slots:
 		return true
 	case <-w.stopClaim:
 		return false
@@ -435,16 +462,31 @@ func (w *Worker) claimBackoff(n int) time.Duration {
 // launch takes a slot for a claimed run and starts its goroutine; with
 // handBack the run is returned to the queue without executing.
 func (w *Worker) launch(c *Claimed, handBack bool) {
+	if t := w.hold(c, handBack); t != nil {
+		w.start(t)
+	}
+}
+
+// hold makes a task of a claimed run, held by this worker and heartbeated
+// from now on, but not started; it returns nil for an empty claim.
+func (w *Worker) hold(c *Claimed, handBack bool) *task {
 	if c == nil || c.Run == nil {
 		w.log.Error("source returned an empty claim; ignoring it")
-		return
+		return nil
 	}
 	t := w.newTask(c, handBack)
-	w.used.Add(1)
 	w.held.Add(1)
 	w.undecided.Add(1)
-	w.pipe.Add(1)
 	w.track(t)
+	return t
+}
+
+// start takes a slot for a held task and starts its goroutine. The run's
+// timeout counts from here, not from the claim.
+func (w *Worker) start(t *task) {
+	t.startTimeout()
+	w.used.Add(1)
+	w.pipe.Add(1)
 	go w.execute(t)
 }
 
@@ -497,6 +539,7 @@ func (w *Worker) committed(t *task) {
 // releaseSlot frees a slot and wakes the claim loop if it waits for one.
 func (w *Worker) releaseSlot() {
 	w.used.Add(-1)
+	w.freed.Add(1)
 	w.wakeClaim()
 }
 
