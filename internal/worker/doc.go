@@ -39,6 +39,14 @@
 //     runs, one batch's outcomes and the next batch's claim are one
 //     transaction and one commit (on a durable PostgreSQL, one WAL flush
 //     where two separate calls each wait for their own);
+//   - with runs shorter than a claim's round trip, the claim loop claims
+//     ahead of free slots: as many runs as it expects slots to free during
+//     one claim (estimated from the rate slots were freed at and the
+//     latency of recent claims), which wait in the worker, heartbeated,
+//     and start in claim order as slots free; so claims follow one
+//     another back to back instead of waiting for the runs. With longer
+//     runs the estimate is zero and nothing is claimed ahead (see
+//     ahead.go);
 //   - one heartbeat call extends the leases of all the runs the node holds.
 //
 // # Bounds
@@ -53,9 +61,16 @@
 //     written). A run that finishes while the completer holds that many
 //     waits for room with its slot still taken, so a slow database slows
 //     claiming down instead of piling up outcomes in memory.
-//   - Hence the runs this node holds RUNNING in the database (Running)
-//     exceed Concurrency only by the outcomes waiting to be recorded: never
-//     more than 2 × Concurrency.
+//   - The runs this node holds RUNNING in the database (Running) are the
+//     runs in slots, the outcomes waiting to be recorded and the runs
+//     claimed ahead, and never more than 2 × Concurrency: a claim ahead
+//     asks for no more than 2 × Concurrency minus the runs held. Without
+//     runs claimed ahead (longer runs), they exceed Concurrency only by the
+//     outcomes waiting to be recorded.
+//   - A run claimed ahead waits about one claim round trip for its slot.
+//     Its lease is heartbeated meanwhile, a cancel request ends it
+//     CANCELED when it starts, its timeout counts from its start, and a
+//     pause or Stop hands it back to the queue unrun.
 //   - A run whose outcome waits is still heartbeated: its lease is extended
 //     until the outcome is committed, so it cannot be rescued meanwhile.
 //
