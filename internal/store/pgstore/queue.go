@@ -26,9 +26,13 @@ import (
 // at most $5 per queue, is ordered again and cut to $5. So a backlog of any
 // size costs a bounded walk, and the claim order holds across queues. A
 // paused queue (a row in paused_queues) gives nothing: the check is
-// per queue, before its runs are walked or locked. The
-// picked ids are then updated by key: they were QUEUED when they were
-// locked, and the lock keeps them so.
+// per queue, before its runs are walked or locked. The picked rows are
+// then updated where the lock found them (by ctid, a TID scan rather than
+// a second walk of the primary key per run): they were QUEUED when they
+// were locked, and the lock keeps them so. A row that another transaction
+// changed and committed after this statement's snapshot (only then is the
+// locked version one the update cannot see) is left out of the claim, not
+// claimed twice: it stays where it is for the next claim.
 //
 // Parameters: $1 node, $2 lease expiry, $3 now, $4 queues, $5 max, $6
 // handlers (empty: any handler).
@@ -44,10 +48,10 @@ var claimPrefixSQL = buildClaimSQL(`(handler = ANY($6::text[])
 func buildClaimSQL(handlerFilter string) string {
 	return `UPDATE runs
 	SET status = 'RUNNING', node = $1, lease_expires_at = $2, heartbeat_at = $3, started_at = $3, updated_at = $3
-	WHERE id = ANY(ARRAY(
-		SELECT c.id FROM unnest($4::text[]) AS q(name)
+	WHERE ctid = ANY(ARRAY(
+		SELECT c.ctid FROM unnest($4::text[]) AS q(name)
 		CROSS JOIN LATERAL (
-			SELECT id, priority FROM runs
+			SELECT ctid, id, priority FROM runs
 			WHERE status = 'QUEUED' AND queue = q.name AND available_at <= $3
 				AND ` + handlerFilter + `
 				AND NOT EXISTS (SELECT 1 FROM paused_queues p WHERE p.name = q.name)

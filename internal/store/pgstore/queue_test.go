@@ -66,9 +66,9 @@ func TestQueuePlans(t *testing.T) {
 		uses                     []string
 	}{
 		{"claim", claimSQL, "text, timestamptz, timestamptz, text[], integer, text[]",
-			"'m', " + at + ", " + at + ", ARRAY['default'], 20, ARRAY[]::text[]", []string{"runs_claim", "runs_pkey"}},
+			"'m', " + at + ", " + at + ", ARRAY['default'], 20, ARRAY[]::text[]", []string{"runs_claim", "Tid Scan on runs"}},
 		{"claim with handler prefixes", claimPrefixSQL, "text, timestamptz, timestamptz, text[], integer, text[], text[]",
-			"'m', " + at + ", " + at + ", ARRAY['default'], 20, ARRAY['noop']::text[], ARRAY['py:']::text[]", []string{"runs_claim", "runs_pkey"}},
+			"'m', " + at + ", " + at + ", ARRAY['default'], 20, ARRAY['noop']::text[], ARRAY['py:']::text[]", []string{"runs_claim", "Tid Scan on runs"}},
 		{"complete", completeBatchSQL, "text[], text[], timestamptz[], text[], text[], text[], text[], text[], integer[]",
 			strings.Join([]string{idArray, fill("'SUCCESS'::text"), fill(at), fill("''::text"), fill("''::text"),
 				fill("''::text"), fill("NULL::text"), fill("'n'::text"), fill("0")}, ", "), []string{"runs_pkey"}},
