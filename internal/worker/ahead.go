@@ -31,7 +31,10 @@ import (
 //   - A Source that records outcomes together with its claim (the combined
 //     call, on SQLite) does not claim ahead: there a claim and a completion
 //     share one writer, so claiming sooner only splits what the combined
-//     call would have written in one transaction.
+//     call would have written in one transaction. Nor does a Source whose
+//     claims are long polls (the remote worker's, see BlockingClaimer): the
+//     runs claimed ahead start only when the claim loop is back, and a
+//     long poll may hold it for seconds while slots are free.
 //   - A pause or a Stop hands the runs claimed ahead back (QUEUED, same
 //     attempt) without running them, as it does the runs of a claim that
 //     arrives after it.
@@ -92,7 +95,7 @@ func (e *aheadEstimator) allowance(limit int) int {
 func (w *Worker) claimSize(free int) int {
 	room := 2*w.cfg.Concurrency - int(w.held.Load())
 	allow := 0
-	if w.comp.cc == nil {
+	if w.comp.cc == nil && !w.pause.interruptible {
 		allow = w.estimate.allowance(w.cfg.Concurrency)
 	}
 	if allow > len(w.ahead) {
