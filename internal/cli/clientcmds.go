@@ -248,6 +248,8 @@ type jobFlags struct {
 	maxAttempts, priority                                                                              int
 	disabled                                                                                           bool
 	calendar, calendarMode, onSuccess, onFailure                                                       string
+	keepRuns                                                                                           int
+	keepFor                                                                                            string
 }
 
 // register declares the job's fields as flags. On create a flag shows the
@@ -284,6 +286,8 @@ func (f *jobFlags) register(cmd *cobra.Command, create bool) {
 	fl.StringVar(&f.calendarMode, "calendar-mode", "", "workdays (default with a calendar) or skip_holidays")
 	fl.StringVar(&f.onSuccess, "on-success", "", `jobs to start when a run succeeds, comma-separated ("" for none)`)
 	fl.StringVar(&f.onFailure, "on-failure", "", `jobs to start when a run fails for good, comma-separated ("" for none)`)
+	fl.IntVar(&f.keepRuns, "keep-runs", 0, "keep at most this many finished runs, the newest (0 = no count limit)")
+	fl.StringVar(&f.keepFor, "keep-for", "", `delete finished runs older than this, e.g. "30d" or "720h" ("" or 0 = the server's CONNECTHUB_RUN_RETENTION)`)
 }
 
 // defInt is an integer flag's default: shown on create, zero on update.
@@ -325,6 +329,9 @@ func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMess
 	if f.disabled {
 		m["enabled"] = false
 	}
+	if err := f.retention(changed, m); err != nil {
+		return nil, err
+	}
 	for flag, key := range map[string]string{"config": "public_cfg", "secret": "secret_cfg"} {
 		if !changed(flag) {
 			continue
@@ -345,6 +352,24 @@ func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMess
 		return nil, usageError("nothing to change: give --file or some field flags")
 	}
 	return json.Marshal(m)
+}
+
+// retention checks --keep-runs and --keep-for here, so that a bad value
+// is a usage error naming the flag rather than the API's field name.
+func (f *jobFlags) retention(changed func(string) bool, m map[string]any) error {
+	if changed("keep-runs") {
+		if f.keepRuns < 0 || f.keepRuns > connecthub.MaxKeepRuns {
+			return usageError("--keep-runs must be between 0 (no count limit) and %d, got %d", connecthub.MaxKeepRuns, f.keepRuns)
+		}
+		m["keep_runs"] = f.keepRuns
+	}
+	if changed("keep-for") {
+		if _, err := connecthub.ParseKeepFor(f.keepFor); err != nil {
+			return usageError("--keep-for: %v", err)
+		}
+		m["keep_for"] = f.keepFor
+	}
+	return nil
 }
 
 // printSavedJob prints a saved job and, for people, its warnings on stderr
