@@ -2,11 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,11 +13,9 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/cron"
-	"github.com/connecthub/connecthub/internal/config"
+	"github.com/connecthub/connecthub/internal/dbadmin"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/server"
-	"github.com/connecthub/connecthub/internal/store/pgstore"
-	"github.com/connecthub/connecthub/internal/store/sqlitestore"
 	"github.com/connecthub/connecthub/internal/timefmt"
 )
 
@@ -35,17 +30,7 @@ func newMigrateCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var applied []int64
-			switch cfg.DBDriver() {
-			case config.DriverPostgres:
-				applied, err = pgstore.Migrate(cmd.Context(), cfg.DBURL)
-			default:
-				path := cfg.SQLitePath()
-				if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-					return err
-				}
-				applied, err = sqlitestore.Migrate(cmd.Context(), path)
-			}
+			applied, err := dbadmin.Migrate(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -218,11 +203,4 @@ func newKeygenCmd(env *Env) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-func writeJSONOut(env *Env, v any) error {
-	enc := json.NewEncoder(env.Stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
 }
