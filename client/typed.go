@@ -32,8 +32,17 @@ func (p Page) values() url.Values {
 	return q
 }
 
-// setIf sets a query parameter only when it has a value: an empty filter
-// field means "any", as the API reads a missing parameter.
+// with is the page's query and the filter's parameters, given as name,
+// value pairs; an empty value is left out, as the API reads a missing
+// parameter as "any".
+func (p Page) with(kv ...string) url.Values {
+	q := p.values()
+	for i := 0; i+1 < len(kv); i += 2 {
+		setIf(q, kv[i], kv[i+1])
+	}
+	return q
+}
+
 func setIf(q url.Values, k, v string) {
 	if v != "" {
 		q.Set(k, v)
@@ -53,11 +62,7 @@ type JobsAPI struct{ c *Client }
 
 // List returns one page of the jobs f selects, by id.
 func (a JobsAPI) List(ctx context.Context, f JobFilter) (*JobList, error) {
-	q := f.Page.values()
-	setIf(q, "q", f.Query)
-	setIf(q, "handler", f.Handler)
-	setIf(q, "enabled", f.Enabled)
-	return a.c.ListJobs(ctx, q)
+	return a.c.ListJobs(ctx, f.Page.with("q", f.Query, "handler", f.Handler, "enabled", f.Enabled))
 }
 
 // All returns every job f selects, reading page after page of the
@@ -91,11 +96,7 @@ type RunsAPI struct{ c *Client }
 
 // List returns one page of the runs f selects, newest first.
 func (a RunsAPI) List(ctx context.Context, f RunFilter) (*RunList, error) {
-	q := f.Page.values()
-	setIf(q, "job_id", f.JobID)
-	setIf(q, "status", f.Status)
-	setIf(q, "trigger", f.Trigger)
-	return a.c.ListRuns(ctx, q)
+	return a.c.ListRuns(ctx, f.Page.with("job_id", f.JobID, "status", f.Status, "trigger", f.Trigger))
 }
 
 // Bulk applies action (connecthub.BulkRetry, BulkCancel or BulkDelete) to
@@ -151,11 +152,7 @@ type NotificationsAPI struct{ c *Client }
 
 // List returns the newest entries of the delivery log that f selects.
 func (a NotificationsAPI) List(ctx context.Context, f NotificationFilter) (*NotificationList, error) {
-	q := Page{Limit: f.Limit}.values()
-	setIf(q, "channel", f.Channel)
-	setIf(q, "event", f.Event)
-	setIf(q, "status", f.Status)
-	setIf(q, "job_id", f.JobID)
+	q := Page{Limit: f.Limit}.with("channel", f.Channel, "event", f.Event, "status", f.Status, "job_id", f.JobID)
 	return a.c.ListNotifications(ctx, q)
 }
 

@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -65,17 +65,11 @@ func newHealthcheckCmd(env *Env) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				return usageError("--url %q: %v", url, err)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
+			var bad *client.ErrBadProbeURL
+			if err := client.Probe(ctx, url); errors.As(err, &bad) {
+				return usageError("--url %q: %v", url, bad.Err)
+			} else if err != nil {
 				return fmt.Errorf("unhealthy: %v", err)
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("unhealthy: %s answered %s", url, resp.Status)
 			}
 			fmt.Fprintln(env.Stdout, "ok")
 			return nil

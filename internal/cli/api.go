@@ -136,6 +136,14 @@ type keyed[T any] struct {
 
 func (k keyed[T]) jsonValue() any { return map[string][]T{k.key: nonNil(k.items)} }
 
+// keyedList is the call of a list command whose JSON is {"key": [...]}.
+func keyedList[T any](key string, list func(*client.Client, context.Context) ([]T, error)) func(apiCall) (keyed[T], error) {
+	return func(a apiCall) (keyed[T], error) {
+		items, err := list(a.c, a.ctx)
+		return keyed[T]{key, items}, err
+	}
+}
+
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}

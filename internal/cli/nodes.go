@@ -22,10 +22,7 @@ func newNodesCmd(env *Env) *cobra.Command {
 	cf.register(cmd)
 
 	list := &cobra.Command{Use: "list", Short: "List registered nodes", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, func(a apiCall) (keyed[connecthub.Node], error) {
-			nodes, err := a.c.ListNodes(a.ctx)
-			return keyed[connecthub.Node]{"nodes", nodes}, err
-		}, func(_ apiCall, nodes keyed[connecthub.Node]) error {
+		RunE: apiCmd(env, &cf, keyedList("nodes", (*client.Client).ListNodes), func(_ apiCall, nodes keyed[connecthub.Node]) error {
 			if len(nodes.items) == 0 {
 				return say(env, "no nodes: start `connecthub serve` (which runs workers unless CONNECTHUB_WORKERS=0) or `connecthub worker`")
 			}

@@ -57,10 +57,7 @@ func newNotifyCmd(env *Env) *cobra.Command {
 
 	channels := &cobra.Command{Use: "channels", Short: "List, create and delete channels"}
 	channels.AddCommand(&cobra.Command{Use: "list", Short: "List channels", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, func(a apiCall) (keyed[connecthub.Channel], error) {
-			list, err := a.c.ListChannels(a.ctx)
-			return keyed[connecthub.Channel]{"channels", list}, err
-		}, func(_ apiCall, list keyed[connecthub.Channel]) error {
+		RunE: apiCmd(env, &cf, keyedList("channels", (*client.Client).ListChannels), func(_ apiCall, list keyed[connecthub.Channel]) error {
 			tw := newTable(env.Stdout, "NAME\tTYPE\tLANGUAGE\tSECRET\tTARGET")
 			for _, ch := range list.items {
 				target := ch.URL
@@ -82,10 +79,7 @@ func newNotifyCmd(env *Env) *cobra.Command {
 
 	rules := &cobra.Command{Use: "rules", Short: "List, create and delete alert rules"}
 	rules.AddCommand(&cobra.Command{Use: "list", Short: "List alert rules", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, func(a apiCall) (keyed[connecthub.AlertRule], error) {
-			list, err := a.c.ListAlertRules(a.ctx)
-			return keyed[connecthub.AlertRule]{"alert_rules", list}, err
-		}, func(_ apiCall, list keyed[connecthub.AlertRule]) error {
+		RunE: apiCmd(env, &cf, keyedList("alert_rules", (*client.Client).ListAlertRules), func(_ apiCall, list keyed[connecthub.AlertRule]) error {
 			tw := newTable(env.Stdout, "ID\tNAME\tENABLED\tEVENT\tTHRESHOLD\tMATCH\tCHANNELS\tQUIET")
 			for _, r := range list.items {
 				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Enabled, r.Event, dash(r.Threshold),

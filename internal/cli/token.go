@@ -52,10 +52,7 @@ func newTokenCmd(env *Env) *cobra.Command {
 	create.Flags().StringVar(&req.NodePrefix, "node-prefix", "", "worker scope: the prefix of the node names its workers may use (default: the token's name)")
 
 	list := &cobra.Command{Use: "list", Short: "List tokens (never their secrets)", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, func(a apiCall) (keyed[connecthub.Token], error) {
-			tokens, err := a.c.ListTokens(a.ctx)
-			return keyed[connecthub.Token]{"tokens", tokens}, err
-		}, func(_ apiCall, tokens keyed[connecthub.Token]) error {
+		RunE: apiCmd(env, &cf, keyedList("tokens", (*client.Client).ListTokens), func(_ apiCall, tokens keyed[connecthub.Token]) error {
 			if len(tokens.items) == 0 {
 				return say(env, "no API tokens yet: create one with `connecthub token create --name NAME --scope worker|admin`")
 			}

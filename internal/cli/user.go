@@ -48,10 +48,7 @@ func newUserCmd(env *Env) *cobra.Command {
 	add.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin (required)")
 
 	list := &cobra.Command{Use: "list", Short: "List users (never their passwords)", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, func(a apiCall) (keyed[connecthub.User], error) {
-			users, err := a.c.ListUsers(a.ctx)
-			return keyed[connecthub.User]{"users", users}, err
-		}, func(_ apiCall, users keyed[connecthub.User]) error {
+		RunE: apiCmd(env, &cf, keyedList("users", (*client.Client).ListUsers), func(_ apiCall, users keyed[connecthub.User]) error {
 			tw := newTable(env.Stdout, "USERNAME\tDISPLAY NAME\tROLE\tDISABLED\tCREATED\tLAST LOGIN")
 			for _, u := range users.items {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", u.Username, dash(u.DisplayName), u.Role, u.Disabled, fmtTime(env, &u.CreatedAt, ""), fmtTime(env, u.LastLoginAt, ""))
