@@ -23,6 +23,13 @@ type Client struct {
 	base  string
 	token string
 	http  *http.Client
+
+	// The typed API, by resource (see Page).
+	Jobs          JobsAPI
+	Runs          RunsAPI
+	Revisions     RevisionsAPI
+	Notifications NotificationsAPI
+	Batches       BatchesAPI
 }
 
 // New returns a client for the server at baseURL (e.g.
@@ -35,7 +42,10 @@ func New(baseURL, token string, hc *http.Client) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
-	return &Client{base: u.String(), token: token, http: hc}, nil
+	c := &Client{base: u.String(), token: token, http: hc}
+	c.Jobs, c.Runs, c.Revisions = JobsAPI{c}, RunsAPI{c}, RevisionsAPI{c}
+	c.Notifications, c.Batches = NotificationsAPI{c}, BatchesAPI{c}
+	return c, nil
 }
 
 // APIError is an error answered by the server.

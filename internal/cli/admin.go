@@ -2,11 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,11 +13,9 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/cron"
-	"github.com/connecthub/connecthub/internal/config"
+	"github.com/connecthub/connecthub/internal/dbadmin"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/server"
-	"github.com/connecthub/connecthub/internal/store/pgstore"
-	"github.com/connecthub/connecthub/internal/store/sqlitestore"
 	"github.com/connecthub/connecthub/internal/timefmt"
 )
 
@@ -35,17 +30,7 @@ func newMigrateCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var applied []int64
-			switch cfg.DBDriver() {
-			case config.DriverPostgres:
-				applied, err = pgstore.Migrate(cmd.Context(), cfg.DBURL)
-			default:
-				path := cfg.SQLitePath()
-				if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-					return err
-				}
-				applied, err = sqlitestore.Migrate(cmd.Context(), path)
-			}
+			applied, err := dbadmin.Migrate(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -80,17 +65,11 @@ func newHealthcheckCmd(env *Env) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				return usageError("--url %q: %v", url, err)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
+			var bad *client.ErrBadProbeURL
+			if err := client.Probe(ctx, url); errors.As(err, &bad) {
+				return usageError("--url %q: %v", url, bad.Err)
+			} else if err != nil {
 				return fmt.Errorf("unhealthy: %v", err)
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("unhealthy: %s answered %s", url, resp.Status)
 			}
 			fmt.Fprintln(env.Stdout, "ok")
 			return nil
@@ -218,11 +197,4 @@ func newKeygenCmd(env *Env) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-func writeJSONOut(env *Env, v any) error {
-	enc := json.NewEncoder(env.Stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
 }

@@ -2,8 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,74 +27,47 @@ func newBatchesCmd(env *Env) *cobra.Command {
 		Short: "List and show batches: applies, imports and rollbacks of job definitions",
 	}
 	cf.register(cmd)
-	var limit int
-	var cursor string
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List batches, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			page, err := c.ListBatches(cmd.Context(), limit, cursor)
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				return writeJSONOut(env, page)
-			}
-			if len(page.Batches) == 0 {
-				fmt.Fprintln(env.Stdout, "No batches yet: connecthub apply and import record them.")
+	var page client.Page
+	list := &cobra.Command{Use: "list", Short: "List batches, newest first", Args: cobra.NoArgs,
+		RunE: apiCmd(env, &cf, func(a apiCall) (*client.BatchList, error) { return a.c.Batches.List(a.ctx, page) },
+			func(_ apiCall, page *client.BatchList) error {
+				if len(page.Batches) == 0 {
+					return say(env, "No batches yet: connecthub apply and import record them.")
+				}
+				loc := batchZone(env)
+				tw := newTable(env.Stdout, "ID\tCREATED\tACTOR\tACTION\tCHANGES\tSOURCE")
+				for _, b := range page.Batches {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", b.ID, timefmt.Human(b.CreatedAt, loc), dash(b.Actor), batchAction(&b),
+						batchCounts(&b), truncate(batchSource(&b), 60))
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if page.NextCursor != "" {
+					fmt.Fprintf(env.Stdout, "more: --cursor %s\n", page.NextCursor)
+				}
 				return nil
-			}
-			loc := batchZone(env)
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCREATED\tACTOR\tACTION\tCHANGES\tSOURCE")
-			for _, b := range page.Batches {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", b.ID, timefmt.Human(b.CreatedAt, loc), dash(b.Actor), batchAction(&b),
-					batchCounts(&b), truncate(batchSource(&b), 60))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if page.NextCursor != "" {
-				fmt.Fprintf(env.Stdout, "more: --cursor %s\n", page.NextCursor)
-			}
-			return nil
-		},
-	}
-	list.Flags().IntVar(&limit, "limit", 0, "batches per page (default 50)")
-	list.Flags().StringVar(&cursor, "cursor", "", "the next page's cursor, as the previous page printed")
+			})}
+	list.Flags().IntVar(&page.Limit, "limit", 0, "batches per page (default 50)")
+	list.Flags().StringVar(&page.Cursor, "cursor", "", "the next page's cursor, as the previous page printed")
 	show := &cobra.Command{
 		Use:   "show BATCH",
 		Short: "Show a batch: every job it touched and the fields it changed",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, id, err := batchClient(env, &cf, args[0])
-			if err != nil {
-				return err
-			}
-			b, err := c.GetBatch(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				return writeJSONOut(env, b)
-			}
-			fmt.Fprintf(env.Stdout, "batch %d: %s by %s at %s, %s\n", b.ID, batchAction(&b.Batch), dash(b.Actor),
-				timefmt.Human(b.CreatedAt, batchZone(env)), batchCounts(&b.Batch))
-			if src := batchSource(&b.Batch); src != "" {
-				fmt.Fprintf(env.Stdout, "source: %s\n", src)
-			}
-			plan := make([]connecthub.BatchPlanItem, len(b.Items))
-			for i, it := range b.Items {
-				plan[i] = connecthub.BatchPlanItem{JobID: it.JobID, Action: it.Op, Changes: it.Changes}
-			}
-			jobfile.PrintPlan(env.Stdout, plan, useColor(env), false)
-			return nil
-		},
+		RunE: checked(batchArg, apiCmd(env, &cf, func(a apiCall) (*client.Batch, error) { return a.c.GetBatch(a.ctx, batchID(a.args[0])) },
+			func(_ apiCall, b *client.Batch) error {
+				fmt.Fprintf(env.Stdout, "batch %d: %s by %s at %s, %s\n", b.ID, batchAction(&b.Batch), dash(b.Actor),
+					timefmt.Human(b.CreatedAt, batchZone(env)), batchCounts(&b.Batch))
+				if src := batchSource(&b.Batch); src != "" {
+					fmt.Fprintf(env.Stdout, "source: %s\n", src)
+				}
+				plan := make([]connecthub.BatchPlanItem, len(b.Items))
+				for i, it := range b.Items {
+					plan[i] = connecthub.BatchPlanItem{JobID: it.JobID, Action: it.Op, Changes: it.Changes}
+				}
+				jobfile.PrintPlan(env.Stdout, plan, useColor(env), false)
+				return nil
+			})),
 	}
 	cmd.AddCommand(list, show)
 	return cmd
@@ -114,48 +87,46 @@ one it deleted is created again), in one transaction recorded as a batch
 of its own. When a job was changed since the batch, nothing changes and the
 jobs are named. Asks on a terminal; --yes for scripts.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, id, err := batchClient(env, &cf, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: checked(batchArg, apiCmd(env, &cf, func(a apiCall) (*client.Batch, error) {
+			id := batchID(a.args[0])
 			if !yes {
-				b, err := c.GetBatch(cmd.Context(), id)
+				b, err := a.c.GetBatch(a.ctx, id)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				ids := make([]string, len(b.Items))
 				for i, it := range b.Items {
 					ids[i] = it.JobID
 				}
 				if err := confirm(env, yes, fmt.Sprintf("Roll back batch %d, restoring %d job(s): %s?", id, len(ids), strings.Join(ids, ", "))); err != nil {
-					return err
+					return nil, err
 				}
 			}
-			rb, err := c.RollbackBatch(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				return writeJSONOut(env, rb)
-			}
-			fmt.Fprintf(env.Stdout, "Rolled back batch %d as batch %d: %s.\n", id, rb.ID, batchCounts(&rb.Batch))
-			return nil
-		},
+			return a.c.RollbackBatch(a.ctx, id)
+		}, func(a apiCall, rb *client.Batch) error {
+			return say(env, "Rolled back batch %d as batch %d: %s.", batchID(a.args[0]), rb.ID, batchCounts(&rb.Batch))
+		})),
 	}
 	cf.register(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "roll back without asking (for scripts)")
 	return cmd
 }
 
-// batchClient reads a batch id argument and builds the API client.
-func batchClient(env *Env, cf *clientFlags, arg string) (*client.Client, int64, error) {
-	id, err := parseBatchID(arg)
-	if err != nil {
-		return nil, 0, err
+// batchArg checks a batch id argument (#12 or 12, as batches list shows).
+func batchArg(args []string) error {
+	if batchID(args[0]) <= 0 {
+		return usageError("%q is not a batch id (a number, as batches list shows)", args[0])
 	}
-	c, err := cf.client(env)
-	return c, id, err
+	return nil
+}
+
+// batchID reads a batch id argument, 0 when it is none.
+func batchID(s string) int64 {
+	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0
+	}
+	return id
 }
 
 func batchAction(b *connecthub.Batch) string {

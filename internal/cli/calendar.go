@@ -2,10 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,69 +26,42 @@ func newCalendarCmd(env *Env) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List calendars with the years they cover", Args: cobra.NoArgs,
 		Example: "  connecthub calendar list",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			cals, err := c.ListCalendars(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				if cals == nil {
-					cals = []client.Calendar{}
-				}
-				return writeJSONOut(env, cals)
-			}
+		RunE: apiCmd(env, &cf, func(a apiCall) ([]client.Calendar, error) {
+			cals, err := a.c.ListCalendars(a.ctx)
+			return nonNil(cals), err
+		}, func(_ apiCall, cals []client.Calendar) error {
 			if len(cals) == 0 {
-				fmt.Fprintln(env.Stdout, "no calendars")
-				return nil
+				return say(env, "no calendars")
 			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tBUILT-IN\tYEARS\tDAYS\tDESCRIPTION")
+			tw := newTable(env.Stdout, "NAME\tBUILT-IN\tYEARS\tDAYS\tDESCRIPTION")
 			for _, cal := range cals {
 				years := make([]string, len(cal.Years))
 				for i, y := range cal.Years {
 					years[i] = fmt.Sprint(y)
 				}
-				builtin := "no"
-				if cal.Builtin {
-					builtin = "yes"
-				}
+				builtin := map[bool]string{true: "yes", false: "no"}[cal.Builtin]
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", cal.Name, builtin, dash(strings.Join(years, ",")), len(cal.Days), cal.Description)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a calendar's days (with --json: the document `calendar put` takes)", Args: cobra.ExactArgs(1),
 		Example: "  connecthub calendar get cn\n  connecthub calendar get cn --json > cn.json",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			cal, err := c.GetCalendar(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				return writeJSONOut(env, map[string]any{
-					"name": cal.Name, "description": cal.Description, "sources": cal.Sources, "days": cal.Days,
-				})
-			}
+		RunE: apiCmd(env, &cf, func(a apiCall) (calendarDoc, error) {
+			cal, err := a.c.GetCalendar(a.ctx, a.args[0])
+			return calendarDoc{cal}, err
+		}, func(_ apiCall, doc calendarDoc) error {
+			cal := doc.Calendar
 			fmt.Fprintf(env.Stdout, "%s: %s\n", cal.Name, cal.Description)
 			for y, src := range cal.Sources {
 				fmt.Fprintf(env.Stdout, "  %s: %s\n", y, src)
 			}
 			if len(cal.Days) == 0 {
-				fmt.Fprintln(env.Stdout, "no days")
-				return nil
+				return say(env, "no days")
 			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "DATE\tWEEKDAY\tKIND\tNAME")
+			tw := newTable(env.Stdout, "DATE\tWEEKDAY\tKIND\tNAME")
 			for _, d := range cal.Days {
 				wd := ""
 				if t, err := time.Parse("2006-01-02", d.Date); err == nil {
@@ -100,7 +70,7 @@ func newCalendarCmd(env *Env) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Date, wd, d.Kind, d.Name)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 
 	var file string
@@ -118,29 +88,14 @@ func newCalendarCmd(env *Env) *cobra.Command {
 			if file == "" {
 				return usageError("-f FILE is required (- reads stdin)")
 			}
-			var body []byte
-			var err error
-			if file == "-" {
-				body, err = io.ReadAll(env.Stdin)
-			} else {
-				body, err = os.ReadFile(file)
-			}
+			body, err := readFileArg(env, file)
 			if err != nil {
 				return usageError("read %s: %v", file, err)
 			}
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			saved, err := c.PutCalendar(cmd.Context(), args[0], body)
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				return writeJSONOut(env, saved)
-			}
-			fmt.Fprintf(env.Stdout, "calendar %s saved: %d days; %d job(s) re-planned\n", saved.Calendar.Name, len(saved.Calendar.Days), saved.JobsReplanned)
-			return nil
+			return apiCmd(env, &cf, func(a apiCall) (*client.SavedCalendar, error) { return a.c.PutCalendar(a.ctx, a.args[0], body) },
+				func(_ apiCall, saved *client.SavedCalendar) error {
+					return say(env, "calendar %s saved: %d days; %d job(s) re-planned", saved.Calendar.Name, len(saved.Calendar.Days), saved.JobsReplanned)
+				})(cmd, args)
 		},
 	}
 	put.Flags().StringVarP(&file, "file", "f", "", "the calendar's JSON file, or - for stdin (required)")
@@ -148,20 +103,19 @@ func newCalendarCmd(env *Env) *cobra.Command {
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a calendar that no job uses", Args: cobra.ExactArgs(1),
 		Example: "  connecthub calendar delete old-plant",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteCalendar(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "calendar %s deleted\n", args[0])
-			return nil
-		},
+		RunE: apiAct(env, &cf, func(a apiCall) error { return a.c.DeleteCalendar(a.ctx, a.args[0]) },
+			func(args []string) string { return "calendar " + args[0] + " deleted" }),
 	}
 	cmd.AddCommand(list, get, put, del)
 	return cmd
+}
+
+// calendarDoc is a calendar as `calendar get --json` prints it: the
+// document `calendar put` takes.
+type calendarDoc struct{ *client.Calendar }
+
+func (d calendarDoc) jsonValue() any {
+	return map[string]any{"name": d.Name, "description": d.Description, "sources": d.Sources, "days": d.Days}
 }
 
 // cronNextOnServer is `cron next --calendar`: calendars live in the

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,13 +21,6 @@ import (
 // Configuration as code: export jobs to YAML, apply YAML files as one
 // batch, report drift, list batches and roll them back. Every command
 // talks to the server through the API.
-
-// localClientFlags registers the client flags on cmd alone (not its
-// subcommands), for a command whose subcommands have flags of their own.
-func (f *clientFlags) registerLocal(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.server, "server", "", "server URL (CONNECTHUB_SERVER_URL, default http://127.0.0.1:8000)")
-	cmd.Flags().StringVar(&f.token, "token", "", "API token (CONNECTHUB_ADMIN_TOKEN, else ./data/admin.token)")
-}
 
 const exportYAMLLong = `Without a subcommand, write job definitions as YAML: one document per job,
 fields in a stable order, a comment with the job's next fire times, and its
@@ -57,14 +48,14 @@ func addYAMLExport(env *Env, cmd *cobra.Command) {
 		if err != nil {
 			return err
 		}
-		jobs, err := listAllJobs(cmd.Context(), c)
+		jobs, err := c.Jobs.All(cmd.Context(), client.JobFilter{})
 		if err != nil {
 			return err
 		}
 		var picked []*connecthub.Job
-		for _, j := range jobs {
-			if ok, _ := path.Match(glob, j.ID); glob == "" || ok {
-				picked = append(picked, j)
+		for i := range jobs {
+			if ok, _ := path.Match(glob, jobs[i].ID); glob == "" || ok {
+				picked = append(picked, &jobs[i])
 			}
 		}
 		if glob != "" && len(picked) == 0 {
@@ -90,25 +81,6 @@ func addYAMLExport(env *Env, cmd *cobra.Command) {
 	cf.registerLocal(cmd)
 	cmd.Flags().StringVar(&glob, "job", "", "export only the jobs whose id matches this glob (oa.*)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of standard output")
-}
-
-// listAllJobs reads every job, page by page, by id.
-func listAllJobs(ctx context.Context, c *client.Client) ([]*connecthub.Job, error) {
-	var out []*connecthub.Job
-	q := url.Values{"limit": {"500"}}
-	for {
-		page, err := c.ListJobs(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for i := range page.Jobs {
-			out = append(out, &page.Jobs[i])
-		}
-		if page.NextCursor == "" {
-			return out, nil
-		}
-		q.Set("cursor", page.NextCursor)
-	}
 }
 
 // isTerminal reports whether v is a terminal (a character device).
@@ -195,21 +167,19 @@ Undo with connecthub rollback BATCH. See docs/config-as-code.md.`,
 
 // planFiles loads the files and asks the server for their plan (a dry
 // run), returning the client and the request for an apply that follows.
-func planFiles(ctx context.Context, env *Env, f *applyFlags) (*client.Client, *connecthub.BatchApplyRequest, *connecthub.BatchApplyResult, error) {
+func planFiles(ctx context.Context, env *Env, f *applyFlags) (*client.Client, connecthub.BatchApplyRequest, *connecthub.BatchApplyResult, error) {
+	var req connecthub.BatchApplyRequest
 	set, err := loadFiles(env, f.files)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, req, nil, err
 	}
 	c, err := f.cf.client(env)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, req, nil, err
 	}
-	req := &connecthub.BatchApplyRequest{Documents: set.Documents, Source: set.Source, Prune: f.prune, DryRun: true}
-	plan, err := c.ApplyBatch(ctx, req)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return c, req, plan, nil
+	req = connecthub.BatchApplyRequest{Documents: set.Documents, Source: set.Source, Prune: f.prune}
+	plan, err := c.Batches.Plan(ctx, req)
+	return c, req, plan, err
 }
 
 func runApply(ctx context.Context, env *Env, f *applyFlags) error {
@@ -242,8 +212,7 @@ func runApply(ctx context.Context, env *Env, f *applyFlags) error {
 	if err := confirm(env, f.yes, question); err != nil {
 		return err
 	}
-	req.DryRun = false
-	res, err := c.ApplyBatch(ctx, req)
+	res, err := c.Batches.Apply(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -297,12 +266,4 @@ names is drift too. Needs an admin token: the comparison includes secrets.`,
 	cmd.Flags().BoolVar(&f.prune, "prune", false, "count jobs the files do not name as drift")
 	cmd.Flags().BoolVarP(&f.verbos, "verbose", "v", false, "list unchanged jobs too")
 	return cmd
-}
-
-func parseBatchID(s string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, usageError("%q is not a batch id (a number, as batches list shows)", s)
-	}
-	return id, nil
 }

@@ -1,15 +1,10 @@
 package cli
 
 import (
-	"fmt"
-	"log/slog"
-	"os"
-
 	"github.com/spf13/cobra"
 
-	"github.com/connecthub/connecthub/internal/config"
+	"github.com/connecthub/connecthub/internal/dbadmin"
 	"github.com/connecthub/connecthub/internal/pyimport"
-	"github.com/connecthub/connecthub/internal/server"
 )
 
 const exportLong = `Write each job's enabled and last_run_at back to the Python ConnectHub's
@@ -38,23 +33,7 @@ func newExportCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			src, err := pyimport.OpenSource(ctx, to, !dryRun)
-			if err != nil {
-				return err
-			}
-			defer src.Close()
-			if cfg.DBDriver() == config.DriverSQLite {
-				if _, err := os.Stat(cfg.SQLitePath()); err != nil {
-					return fmt.Errorf("there is no ConnectHub database at %s to export from: %w", cfg.SQLitePath(), err)
-				}
-			}
-			st, err := server.OpenStore(ctx, cfg, slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			results, err := pyimport.Export(ctx, src, st, dryRun)
+			results, err := dbadmin.ExportPython(cmd.Context(), cfg, to, dryRun, env.Stderr)
 			if asJSON {
 				if jerr := writeJSONOut(env, results); jerr != nil && err == nil {
 					err = jerr

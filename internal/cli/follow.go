@@ -63,24 +63,10 @@ func followRun(cmd *cobra.Command, env *Env, c *client.Client, id string) error 
 // waitStarted says that a queued run waits for a worker and returns it once
 // a worker took it (or it ended without one, canceled or skipped).
 func waitStarted(ctx context.Context, env *Env, c *client.Client, r *connecthub.Run) (*connecthub.Run, error) {
-	if r.Status != connecthub.StatusQueued {
-		return r, nil
+	if r.Status == connecthub.StatusQueued {
+		fmt.Fprintf(env.Stderr, "run %s of job %s queued (%s), waiting for a worker…\n", r.ID, r.JobID, r.Trigger)
 	}
-	fmt.Fprintf(env.Stderr, "run %s of job %s queued (%s), waiting for a worker…\n", r.ID, r.JobID, r.Trigger)
-	tick := time.NewTicker(startPoll)
-	defer tick.Stop()
-	for r.Status == connecthub.StatusQueued {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-tick.C:
-		}
-		var err error
-		if r, err = c.GetRun(ctx, r.ID); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
+	return c.Runs.WaitStarted(ctx, r, startPoll)
 }
 
 // printOutcome writes the end of a followed run: one line with the status,

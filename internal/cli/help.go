@@ -55,10 +55,14 @@ var examples = map[string]string{
     --config '{"url":"https://api.acme.example/ping?key={{secret.api_key}}"}' \
     --secret '{"api_key":"s3cr3t"}'
 
+  # keep the 200 newest finished runs, none older than 30 days
+  connecthub job create --id acme.sync --handler httpcall --keep-runs 200 --keep-for 30d
+
   # from a file (the API's JSON body)
   connecthub job create --file job.json`,
 	"connecthub job update": `  connecthub job update demo.hello --cron "0 * * * *" --timeout 5m
   connecthub job update acme.ping --secret '{"api_key":"n3w"}'
+  connecthub job update demo.hello --keep-runs 50 --keep-for 7d   # retention: 0 clears a limit
   echo '{"description":"nightly"}' | connecthub job update demo.hello --file -`,
 	"connecthub job run": `  connecthub job run demo.hello             # queue a run, print it
   connecthub job run demo.hello -f          # and follow it: node, log, status, message, error`,

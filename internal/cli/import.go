@@ -1,28 +1,12 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"log/slog"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/connecthub/connecthub"
-	"github.com/connecthub/connecthub/handler"
-	"github.com/connecthub/connecthub/internal/config"
+	"github.com/connecthub/connecthub/internal/dbadmin"
 	"github.com/connecthub/connecthub/internal/pyimport"
-	"github.com/connecthub/connecthub/internal/secret"
-	"github.com/connecthub/connecthub/internal/server"
-	"github.com/connecthub/connecthub/internal/service"
-	"github.com/connecthub/connecthub/internal/store"
-	"github.com/connecthub/connecthub/internal/workerproto/runrules"
 )
 
 const importLong = `Import the jobs (and with --history their job_logs) of a Python ConnectHub.
@@ -61,15 +45,30 @@ func newImportCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := importOptions{from: from, keyFile: keyFile, mapFile: mapFile, history: history, dryRun: dryRun, asJSON: asJSON}
+			opts := dbadmin.ImportOptions{From: from, KeyFile: keyFile, MapFile: mapFile, History: history, DryRun: dryRun,
+				Handlers: env.Registry, Log: env.Stderr}
 			if since != "" {
 				t, err := pyimport.ParseSince(since)
 				if err != nil {
 					return usageError("%s", err)
 				}
-				opts.since = &t
+				opts.Since = &t
 			}
-			return importPython(cmd.Context(), env, cfg, opts)
+			rep, err := dbadmin.ImportPython(cmd.Context(), cfg, opts)
+			if rep != nil {
+				if asJSON {
+					if jerr := writeJSONOut(env, rep); jerr != nil && err == nil {
+						err = jerr
+					}
+				} else {
+					pyimport.ReportText(env.Stdout, rep)
+				}
+			}
+			if err == nil && rep.Refused > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("%d job(s) refused; the others were %s", rep.Refused,
+					map[bool]string{true: "planned (dry run)", false: "imported"}[dryRun])}
+			}
+			return err
 		},
 	}
 	flags.register(py, false)
@@ -83,142 +82,4 @@ func newImportCmd(env *Env) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.AddCommand(py)
 	return cmd
-}
-
-type importOptions struct {
-	from, keyFile, mapFile  string
-	history, dryRun, asJSON bool
-	since                   *time.Time
-}
-
-func importPython(ctx context.Context, env *Env, cfg *config.Config, o importOptions) error {
-	var oldKeys *secret.Keyring
-	if o.keyFile != "" {
-		k, err := secret.Load(o.keyFile)
-		if err != nil {
-			return fmt.Errorf("--key: %w", err)
-		}
-		oldKeys = k
-	}
-	var overrides map[string]string
-	if o.mapFile != "" {
-		m, err := pyimport.LoadMapFile(o.mapFile)
-		if err != nil {
-			return err
-		}
-		overrides = m
-	}
-	src, err := pyimport.OpenSource(ctx, o.from, false)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, keys, cleanup, err := openImportTarget(ctx, cfg, log, o.dryRun)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	reg, err := server.Handlers(cfg, handler.Default(), env.Registry)
-	if err != nil {
-		return err
-	}
-	serverSecrets, err := importServerSecrets(cfg)
-	if err != nil {
-		return err
-	}
-	rep, err := pyimport.Run(ctx, pyimport.Config{
-		Source: src, SourceName: redactURL(o.from), OldKeys: oldKeys, Mapping: pyimport.NewMapping(overrides),
-		Service: service.Config{Store: st, Keys: keys, Registry: reg, DisabledHandlers: server.DisabledHandlers(cfg),
-			Defaults: connecthub.JobDefaults{Timezone: cfg.Timezone, RetryBackoff: connecthub.Duration(cfg.RetryBackoff)}},
-		Store: st, ServerSecrets: serverSecrets, RunLogMaxBytes: cfg.RunLogMaxBytes,
-		History: o.history, Since: o.since, DryRun: o.dryRun, Progress: env.Stderr,
-	})
-	if rep != nil {
-		if o.asJSON {
-			if jerr := writeJSONOut(env, rep); jerr != nil && err == nil {
-				err = jerr
-			}
-		} else {
-			pyimport.ReportText(env.Stdout, rep)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if rep.Refused > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d job(s) refused; the others were %s", rep.Refused,
-			map[bool]string{true: "planned (dry run)", false: "imported"}[o.dryRun])}
-	}
-	return nil
-}
-
-// openImportTarget opens ConnectHub's database and key for an import. A
-// dry run writes nothing: a SQLite database that does not exist yet is
-// stood in for by a throwaway one, and a missing key file by a throwaway
-// key, since nothing they would encrypt is kept.
-func openImportTarget(ctx context.Context, cfg *config.Config, log *slog.Logger, dryRun bool) (store.Store, *secret.Keyring, func(), error) {
-	cleanup := func() {}
-	dryCfg := *cfg
-	if dryRun && cfg.DBDriver() == config.DriverSQLite {
-		if _, err := os.Stat(cfg.SQLitePath()); errors.Is(err, fs.ErrNotExist) {
-			dir, err := os.MkdirTemp("", "connecthub-import-dry-*")
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			cleanup = func() { os.RemoveAll(dir) }
-			dryCfg.DBURL = "sqlite://" + filepath.Join(dir, "dry.db")
-		}
-	}
-	st, err := server.OpenStore(ctx, &dryCfg, log)
-	if err != nil {
-		cleanup()
-		return nil, nil, nil, err
-	}
-	done := func() { st.Close(); cleanup() }
-	var keys *secret.Keyring
-	if _, statErr := os.Stat(cfg.FernetKeyPath); dryRun && errors.Is(statErr, fs.ErrNotExist) {
-		k, kerr := secret.GenerateKey()
-		if kerr == nil {
-			keys, err = secret.Parse(k, "a throwaway key (dry run)")
-		} else {
-			err = kerr
-		}
-	} else {
-		keys, err = server.OpenKeys(ctx, cfg.FernetKeyPath, st, log)
-	}
-	if err != nil {
-		done()
-		return nil, nil, nil, err
-	}
-	return st, keys, done, nil
-}
-
-// importServerSecrets lists the server's own secrets, masked out of the
-// imported history as out of every run. The admin token file is read if
-// it exists, never created.
-func importServerSecrets(cfg *config.Config) ([]string, error) {
-	token := cfg.AdminToken.Value()
-	if token == "" {
-		if b, err := os.ReadFile(cfg.AdminTokenPath()); err == nil {
-			token = strings.TrimSpace(string(b))
-		}
-	}
-	keyFile := cfg.FernetKeyPath
-	if _, err := os.Stat(keyFile); err != nil {
-		keyFile = ""
-	}
-	return runrules.ServerSecrets(token, cfg.AdminPassword.Value(), cfg.WorkerToken.Value(), cfg.DBURL, keyFile)
-}
-
-// redactURL is a database URL without its credentials, for the record of
-// an import's batch.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "python import"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	return u.String()
 }

@@ -1,10 +1,10 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -21,37 +21,18 @@ func newNodesCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "nodes", Short: "Show and manage the nodes that execute runs"}
 	cf.register(cmd)
 
-	list := &cobra.Command{
-		Use: "list", Short: "List registered nodes", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
+	list := &cobra.Command{Use: "list", Short: "List registered nodes", Args: cobra.NoArgs,
+		RunE: apiCmd(env, &cf, keyedList("nodes", (*client.Client).ListNodes), func(_ apiCall, nodes keyed[connecthub.Node]) error {
+			if len(nodes.items) == 0 {
+				return say(env, "no nodes: start `connecthub serve` (which runs workers unless CONNECTHUB_WORKERS=0) or `connecthub worker`")
 			}
-			nodes, err := c.ListNodes(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				if nodes == nil {
-					nodes = []connecthub.Node{}
-				}
-				return writeJSONOut(env, map[string]any{"nodes": nodes})
-			}
-			if len(nodes) == 0 {
-				fmt.Fprintln(env.Stdout, "no nodes: start `connecthub serve` (which runs workers unless CONNECTHUB_WORKERS=0) or `connecthub worker`")
-				return nil
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tKIND\tSTATE\tSETTING\tRUNNING/MAX\tLAST HEARTBEAT\tQUEUES\tHANDLERS")
-			for _, n := range nodes {
-				hb := n.LastHeartbeat
+			tw := newTable(env.Stdout, "NAME\tKIND\tSTATE\tSETTING\tRUNNING/MAX\tLAST HEARTBEAT\tQUEUES\tHANDLERS")
+			for _, n := range nodes.items {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", n.Name, n.Kind, n.PresentState, n.SettingState,
-					n.Running, n.MaxConcurrency, fmtTime(env, &hb, ""), dash(strings.Join(n.Queues, ",")), handlerSummary(n.Handlers))
+					n.Running, n.MaxConcurrency, fmtTime(env, &n.LastHeartbeat, ""), dash(strings.Join(n.Queues, ",")), handlerSummary(n.Handlers))
 			}
 			return tw.Flush()
-		},
-	}
+		})}
 
 	olderThan := node.DefaultCleanAfter
 	clean := &cobra.Command{
@@ -61,57 +42,30 @@ func newNodesCmd(env *Env) *cobra.Command {
 			"a prestop) whose last heartbeat is older than --older-than. Live nodes are\n" +
 			"never deleted, and a cleaned node that comes back simply registers again.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: checked(func([]string) error {
 			if olderThan <= 0 {
 				return usageError("--older-than must be a positive duration such as 24h or 90m")
 			}
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			n, err := c.CleanNodes(cmd.Context(), olderThan)
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				return writeJSONOut(env, map[string]int64{"deleted": n})
-			}
-			fmt.Fprintf(env.Stdout, "deleted %d inactive node(s) silent for more than %s\n", n, olderThan)
 			return nil
-		},
+		}, apiCmd(env, &cf, func(a apiCall) (map[string]int64, error) {
+			n, err := a.c.CleanNodes(a.ctx, olderThan)
+			return map[string]int64{"deleted": n}, err
+		}, func(_ apiCall, n map[string]int64) error {
+			return say(env, "deleted %d inactive node(s) silent for more than %s", n["deleted"], olderThan)
+		})),
 	}
 	clean.Flags().DurationVar(&olderThan, "older-than", olderThan, "minimum silence of the inactive nodes to delete")
 
-	setState := func(use, short string, do func(*client.Client, *cobra.Command, string) (*connecthub.Node, error)) *cobra.Command {
-		return &cobra.Command{
-			Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := cf.client(env)
-				if err != nil {
-					return err
-				}
-				n, err := do(c, cmd, args[0])
-				if err != nil {
-					return err
-				}
-				if cf.asJSON {
-					return writeJSONOut(env, n)
-				}
-				fmt.Fprintf(env.Stdout, "node %s: setting state %s (the node applies it at its next keepalive)\n", n.Name, n.SettingState)
-				return nil
-			},
-		}
+	setState := func(use, short string, do func(*client.Client, context.Context, string) (*connecthub.Node, error)) *cobra.Command {
+		return &cobra.Command{Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1),
+			RunE: apiCmd(env, &cf, func(a apiCall) (*connecthub.Node, error) { return do(a.c, a.ctx, a.args[0]) },
+				func(_ apiCall, n *connecthub.Node) error {
+					return say(env, "node %s: setting state %s (the node applies it at its next keepalive)", n.Name, n.SettingState)
+				})}
 	}
-	stop := setState("stop", "Stop a node claiming runs; its runs in flight finish",
-		func(c *client.Client, cmd *cobra.Command, name string) (*connecthub.Node, error) {
-			return c.StopNode(cmd.Context(), name)
-		})
-	start := setState("start", "Let a stopped node claim runs again",
-		func(c *client.Client, cmd *cobra.Command, name string) (*connecthub.Node, error) {
-			return c.StartNode(cmd.Context(), name)
-		})
-
-	cmd.AddCommand(list, clean, stop, start)
+	cmd.AddCommand(list, clean,
+		setState("stop", "Stop a node claiming runs; its runs in flight finish", (*client.Client).StopNode),
+		setState("start", "Let a stopped node claim runs again", (*client.Client).StartNode))
 	return cmd
 }
 

@@ -1,11 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"net/url"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,16 +31,8 @@ func newNotifyCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			deadline := time.Now().Add(wait)
-			for n.Status == connecthub.DeliveryPending && len(n.History) == 0 && time.Now().Before(deadline) {
-				select {
-				case <-cmd.Context().Done():
-					return cmd.Context().Err()
-				case <-time.After(200 * time.Millisecond):
-				}
-				if n, err = c.GetNotification(cmd.Context(), n.ID); err != nil {
-					return err
-				}
+			if n, err = c.Notifications.WaitAttempt(cmd.Context(), n, wait, 200*time.Millisecond); err != nil {
+				return err
 			}
 			if cf.asJSON {
 				if err := writeJSONOut(env, n); err != nil {
@@ -65,29 +55,11 @@ func newNotifyCmd(env *Env) *cobra.Command {
 	}
 	test.Flags().DurationVar(&wait, "wait", wait, "how long to wait for the first delivery attempt")
 
-	cmd.AddCommand(test, newNotifyChannelsCmd(env, &cf), newNotifyRulesCmd(env, &cf), newNotifyLogCmd(env, &cf))
-	return cmd
-}
-
-func newNotifyChannelsCmd(env *Env, cf *clientFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "channels", Short: "List, create and delete channels"}
-	cmd.AddCommand(&cobra.Command{
-		Use: "list", Short: "List channels", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			list, err := c.ListChannels(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				return writeJSONOut(env, map[string]any{"channels": nonNil(list)})
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tTYPE\tLANGUAGE\tSECRET\tTARGET")
-			for _, ch := range list {
+	channels := &cobra.Command{Use: "channels", Short: "List, create and delete channels"}
+	channels.AddCommand(&cobra.Command{Use: "list", Short: "List channels", Args: cobra.NoArgs,
+		RunE: apiCmd(env, &cf, keyedList("channels", (*client.Client).ListChannels), func(_ apiCall, list keyed[connecthub.Channel]) error {
+			tw := newTable(env.Stdout, "NAME\tTYPE\tLANGUAGE\tSECRET\tTARGET")
+			for _, ch := range list.items {
 				target := ch.URL
 				if ch.SMTP != nil {
 					target = fmt.Sprintf("smtp %s:%d (%s) → %s", ch.SMTP.Host, ch.SMTP.Port, ch.SMTP.TLS, strings.Join(ch.SMTP.To, ","))
@@ -95,56 +67,63 @@ func newNotifyChannelsCmd(env *Env, cf *clientFlags) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", ch.Name, ch.Type, ch.Language, ch.HasSecret, target)
 			}
 			return tw.Flush()
-		},
-	})
-	cmd.AddCommand(createCmd(env, cf, "channel", func(c clientCall, body []byte) (any, string, error) {
-		ch, err := c.client.CreateChannel(c.cmd.Context(), body)
-		if err != nil {
-			return nil, "", err
-		}
-		return ch, "created channel " + ch.Name, nil
-	}))
-	cmd.AddCommand(deleteCmd(env, cf, "NAME", "channel", func(c clientCall, name string) error {
-		return c.client.DeleteChannel(c.cmd.Context(), name)
-	}))
-	return cmd
-}
+		})},
+		createCmd(env, &cf, "channel", func(a apiCall, body []byte) (string, any, error) {
+			ch, err := a.c.CreateChannel(a.ctx, body)
+			if err != nil {
+				return "", nil, err
+			}
+			return "created channel " + ch.Name, ch, nil
+		}),
+		deleteCmd(env, &cf, "NAME", "channel", (*client.Client).DeleteChannel))
 
-func newNotifyRulesCmd(env *Env, cf *clientFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "rules", Short: "List, create and delete alert rules"}
-	cmd.AddCommand(&cobra.Command{
-		Use: "list", Short: "List alert rules", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			list, err := c.ListAlertRules(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				return writeJSONOut(env, map[string]any{"alert_rules": nonNil(list)})
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tENABLED\tEVENT\tTHRESHOLD\tMATCH\tCHANNELS\tQUIET")
-			for _, r := range list {
+	rules := &cobra.Command{Use: "rules", Short: "List, create and delete alert rules"}
+	rules.AddCommand(&cobra.Command{Use: "list", Short: "List alert rules", Args: cobra.NoArgs,
+		RunE: apiCmd(env, &cf, keyedList("alert_rules", (*client.Client).ListAlertRules), func(_ apiCall, list keyed[connecthub.AlertRule]) error {
+			tw := newTable(env.Stdout, "ID\tNAME\tENABLED\tEVENT\tTHRESHOLD\tMATCH\tCHANNELS\tQUIET")
+			for _, r := range list.items {
 				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Enabled, r.Event, dash(r.Threshold),
 					matchSummary(r.Match), strings.Join(r.Channels, ","), r.QuietPeriod)
 			}
 			return tw.Flush()
-		},
-	})
-	cmd.AddCommand(createCmd(env, cf, "alert rule", func(c clientCall, body []byte) (any, string, error) {
-		r, err := c.client.CreateAlertRule(c.cmd.Context(), body)
-		if err != nil {
-			return nil, "", err
-		}
-		return r, "created alert rule " + r.ID + " (" + r.Name + ")", nil
-	}))
-	cmd.AddCommand(deleteCmd(env, cf, "ID", "alert rule", func(c clientCall, id string) error {
-		return c.client.DeleteAlertRule(c.cmd.Context(), id)
-	}))
+		})},
+		createCmd(env, &cf, "alert rule", func(a apiCall, body []byte) (string, any, error) {
+			r, err := a.c.CreateAlertRule(a.ctx, body)
+			if err != nil {
+				return "", nil, err
+			}
+			return "created alert rule " + r.ID + " (" + r.Name + ")", r, nil
+		}),
+		deleteCmd(env, &cf, "ID", "alert rule", (*client.Client).DeleteAlertRule))
+
+	var nf client.NotificationFilter
+	log := &cobra.Command{Use: "log", Short: "Show the delivery log, newest first", Args: cobra.NoArgs,
+		RunE: apiCmd(env, &cf, func(a apiCall) (*client.NotificationList, error) {
+			page, err := a.c.Notifications.List(a.ctx, nf)
+			if page != nil {
+				page.Notifications = nonNil(page.Notifications)
+			}
+			return page, err
+		}, func(_ apiCall, page *client.NotificationList) error {
+			tw := newTable(env.Stdout, "ID\tCREATED\tCHANNEL\tEVENT\tJOB\tSTATUS\tATTEMPTS\tLAST ANSWER")
+			for _, n := range page.Notifications {
+				last := "-"
+				if len(n.History) > 0 {
+					last = n.History[len(n.History)-1].Response
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.ID, fmtTime(env, &n.CreatedAt, ""), n.Channel, n.Event,
+					dash(n.JobID), n.Status, n.Attempts, last)
+			}
+			return tw.Flush()
+		})}
+	fl := log.Flags()
+	fl.StringVar(&nf.Channel, "channel", "", "only this channel")
+	fl.StringVar(&nf.Event, "event", "", "only this event")
+	fl.StringVar(&nf.Status, "status", "", "pending, sent or failed")
+	fl.StringVar(&nf.JobID, "job", "", "only this job")
+	fl.IntVar(&nf.Limit, "limit", 0, "page size")
+
+	cmd.AddCommand(test, channels, rules, log)
 	return cmd
 }
 
@@ -161,116 +140,40 @@ func matchSummary(m connecthub.RuleMatch) string {
 	return strings.Join(parts, " ")
 }
 
-func newNotifyLogCmd(env *Env, cf *clientFlags) *cobra.Command {
-	var channel, event, status, job string
-	var limit int
-	cmd := &cobra.Command{
-		Use: "log", Short: "Show the delivery log, newest first", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
-			for k, v := range map[string]string{"channel": channel, "event": event, "status": status, "job_id": job} {
-				if v != "" {
-					q.Set(k, v)
-				}
-			}
-			if limit > 0 {
-				q.Set("limit", strconv.Itoa(limit))
-			}
-			page, err := c.ListNotifications(cmd.Context(), q)
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				page.Notifications = nonNil(page.Notifications)
-				return writeJSONOut(env, page)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCREATED\tCHANNEL\tEVENT\tJOB\tSTATUS\tATTEMPTS\tLAST ANSWER")
-			for _, n := range page.Notifications {
-				last := "-"
-				if len(n.History) > 0 {
-					last = n.History[len(n.History)-1].Response
-				}
-				created := n.CreatedAt
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.ID, fmtTime(env, &created, ""), n.Channel, n.Event,
-					dash(n.JobID), n.Status, n.Attempts, last)
-			}
-			return tw.Flush()
-		},
-	}
-	fl := cmd.Flags()
-	fl.StringVar(&channel, "channel", "", "only this channel")
-	fl.StringVar(&event, "event", "", "only this event")
-	fl.StringVar(&status, "status", "", "pending, sent or failed")
-	fl.StringVar(&job, "job", "", "only this job")
-	fl.IntVar(&limit, "limit", 0, "page size")
-	return cmd
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-// clientCall is what a create or delete command hands its API call.
-type clientCall struct {
-	cmd    *cobra.Command
-	client *client.Client
-}
-
 // createCmd is a "create --file DEF.json" command: create makes the
-// object and returns it with the line to print.
-func createCmd(env *Env, cf *clientFlags, what string, create func(clientCall, []byte) (any, string, error)) *cobra.Command {
+// object and returns the line to print with the object (for --json).
+func createCmd(env *Env, cf *clientFlags, what string, create func(apiCall, []byte) (string, any, error)) *cobra.Command {
 	var file string
+	var body []byte
 	cmd := &cobra.Command{
 		Use: "create --file DEF.json", Short: "Create a " + what + " from its JSON definition (docs/notifications.md)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: checked(func([]string) (err error) {
 			if file == "" {
 				return usageError("--file is required: the %s's JSON definition (a path, or - for stdin)", what)
 			}
-			body, err := readJSONFile(env, file)
-			if err != nil {
-				return err
-			}
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			v, line, err := create(clientCall{cmd, c}, body)
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				return writeJSONOut(env, v)
-			}
-			fmt.Fprintln(env.Stdout, line)
-			return nil
-		},
+			body, err = readJSONFile(env, file)
+			return err
+		}, apiCmd(env, cf, func(a apiCall) (created, error) {
+			line, v, err := create(a, body)
+			return created{line, v}, err
+		}, func(_ apiCall, c created) error { return say(env, "%s", c.line) })),
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "JSON definition from a file, - for stdin")
 	return cmd
 }
 
+// created is what a create command made: the line for people, the
+// object for --json.
+type created struct {
+	line string
+	v    any
+}
+
+func (c created) jsonValue() any { return c.v }
+
 // deleteCmd is a "delete ARG" command.
-func deleteCmd(env *Env, cf *clientFlags, arg, what string, del func(clientCall, string) error) *cobra.Command {
-	return &cobra.Command{
-		Use: "delete " + arg, Short: "Delete a " + what, Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			if err := del(clientCall{cmd, c}, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "deleted %s %s\n", what, args[0])
-			return nil
-		},
-	}
+func deleteCmd(env *Env, cf *clientFlags, arg, what string, del func(*client.Client, context.Context, string) error) *cobra.Command {
+	return &cobra.Command{Use: "delete " + arg, Short: "Delete a " + what, Args: cobra.ExactArgs(1),
+		RunE: apiAct(env, cf, func(a apiCall) error { return del(a.c, a.ctx, a.args[0]) },
+			func(args []string) string { return "deleted " + what + " " + args[0] })}
 }

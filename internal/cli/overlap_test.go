@@ -75,7 +75,10 @@ func TestProcessKill9ShellRunDoesNotOverlapItsRescue(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(t.TempDir(), "steps.txt")
-	env := map[string]string{"CONNECTHUB_ENABLE_SHELL": "true"}
+	// A lease of 3s rather than the tests' 1s: attempt 2's heartbeats must
+	// not miss a lease while a loaded machine slows the restarted serve's
+	// first retention pass, or the rescuer takes attempt 2 as well.
+	env := map[string]string{"CONNECTHUB_ENABLE_SHELL": "true", "CONNECTHUB_LEASE_TTL": "3s"}
 	p := startProc(t, dir, env)
 	ctx := context.Background()
 	body := `{"id":"overlap","handler":"shell","max_attempts":2,"retry_backoff":"10ms",` +

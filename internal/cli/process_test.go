@@ -57,6 +57,7 @@ func startProc(t *testing.T, dataDir string, env map[string]string) *proc {
 	for k, v := range env {
 		vars[k] = v
 	}
+	seedMigrated(t, vars)
 	for k, v := range vars {
 		if v == "" {
 			continue // an empty value unsets a default of the tests

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -22,27 +21,14 @@ func newQueueCmd(env *Env) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List the queues with waiting runs or paused", Args: cobra.NoArgs,
 		Example: "  connecthub queue list",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			qs, err := c.ListQueues(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				if qs == nil {
-					qs = []client.Queue{}
-				}
-				return writeJSONOut(env, qs)
-			}
+		RunE: apiCmd(env, &cf, func(a apiCall) ([]client.Queue, error) {
+			qs, err := a.c.ListQueues(a.ctx)
+			return nonNil(qs), err
+		}, func(_ apiCall, qs []client.Queue) error {
 			if len(qs) == 0 {
-				fmt.Fprintln(env.Stdout, "no queued runs and no paused queue")
-				return nil
+				return say(env, "no queued runs and no paused queue")
 			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "QUEUE\tSTATE\tDEPTH\tOLDEST")
+			tw := newTable(env.Stdout, "QUEUE\tSTATE\tDEPTH\tOLDEST")
 			for _, q := range qs {
 				state := "running"
 				if q.Paused {
@@ -54,7 +40,7 @@ func newQueueCmd(env *Env) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%.0fs\n", q.Queue, state, q.Depth, q.OldestAgeSecond)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	toggle := func(use string, pause bool, short, example string) *cobra.Command {
 		return &cobra.Command{

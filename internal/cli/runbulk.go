@@ -70,7 +70,7 @@ func newRunsActionCmd(env *Env, cf *clientFlags, action, short string) *cobra.Co
 				return err
 			}
 			req := connecthub.BulkRunRequest{Filter: f, IDs: ids, DryRun: true}
-			preview, err := c.RunBulk(cmd.Context(), action, req)
+			preview, err := c.Runs.Bulk(cmd.Context(), action, req)
 			if err != nil {
 				return err
 			}
@@ -88,7 +88,7 @@ func newRunsActionCmd(env *Env, cf *clientFlags, action, short string) *cobra.Co
 				return usageError("nothing done: add --yes to %s these %d runs", action, preview.OK)
 			}
 			req.DryRun, req.Expect = false, &preview.Matched
-			res, err := c.RunBulk(cmd.Context(), action, req)
+			res, err := c.Runs.Bulk(cmd.Context(), action, req)
 			if err != nil {
 				return err
 			}

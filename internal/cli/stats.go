@@ -2,14 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/connecthub/connecthub"
-	"github.com/connecthub/connecthub/internal/server"
+	"github.com/connecthub/connecthub/internal/dbadmin"
 )
 
 // statsRebuildLong is the help of `stats rebuild`.
@@ -39,16 +38,7 @@ func newStatsCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := server.OpenStore(cmd.Context(), cfg, slog.New(slog.DiscardHandler))
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			start := time.Now()
-			if err := st.StatsRebuild(cmd.Context(), start); err != nil {
-				return fmt.Errorf("rebuild the run counts: %w", err)
-			}
-			s, err := st.Stats(cmd.Context(), time.Now())
+			s, took, err := dbadmin.RebuildStats(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -61,38 +51,11 @@ func newStatsCmd(env *Env) *cobra.Command {
 				}
 			}
 			fmt.Fprintf(env.Stdout, "rebuilt the run counts in %s: %d finished runs (%s)\n",
-				time.Since(start).Round(time.Millisecond), total, strings.Join(parts, ", "))
+				took.Round(time.Millisecond), total, strings.Join(parts, ", "))
 			return nil
 		},
 	}
 	flags.register(rebuild, false)
 	cmd.AddCommand(rebuild)
 	return cmd
-}
-
-// lastRunCell is the LAST RUN column of `job list`: how the job's newest
-// finished run ended.
-func lastRunCell(j *connecthub.Job) string {
-	if j.LastRun == nil {
-		return "-"
-	}
-	return string(j.LastRun.Status)
-}
-
-// lastRunLine describes the job's newest finished run for `job get`.
-func lastRunLine(env *Env, j *connecthub.Job) string {
-	r := j.LastRun
-	if r == nil {
-		return "-"
-	}
-	return fmt.Sprintf("%s %s (%s) finished %s", r.ID, r.Status, r.Trigger, fmtTime(env, r.FinishedAt, j.Timezone))
-}
-
-// durationsLine summarises the durations of the job's last successful
-// runs for `job get`.
-func durationsLine(d *connecthub.DurationStats) string {
-	if d.Runs == 0 {
-		return "- (no successful run yet)"
-	}
-	return fmt.Sprintf("median %s, p95 %s (last %d successful runs)", d.Median, d.P95, d.Runs)
 }

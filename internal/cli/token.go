@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -20,8 +19,7 @@ func newTokenCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens (worker tokens for `connecthub worker`)"}
 	cf.register(cmd)
 
-	var name, scope, nodePrefix string
-	var queues []string
+	var req client.TokenRequest
 	create := &cobra.Command{
 		Use:   "create --name NAME [--scope worker|admin|user] [--queues a,b] [--node-prefix P]",
 		Short: "Create a token and print its secret (shown only once)",
@@ -33,80 +31,42 @@ func newTokenCmd(env *Env) *cobra.Command {
 			"may serve only --queues (default: default): the jobs of those queues, with\n" +
 			"their secrets, are what its workers can receive.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if name == "" {
+		RunE: checked(func([]string) error {
+			if req.Name == "" {
 				return usageError("--name is required")
 			}
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			if scope != connecthub.ScopeWorker && (len(queues) > 0 || nodePrefix != "") {
-				return usageError("--queues and --node-prefix bind worker tokens only")
-			}
-			t, err := c.CreateTokenWith(cmd.Context(), client.TokenRequest{Name: name, Scope: scope, Queues: queues, NodePrefix: nodePrefix})
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				return writeJSONOut(env, t)
-			}
-			fmt.Fprintf(env.Stderr, "created %s token %s (%s); its secret is shown only now:\n", t.Scope, t.Name, t.ID)
-			fmt.Fprintln(env.Stdout, t.Secret)
 			return nil
-		},
+		}, apiCmd(env, &cf, func(a apiCall) (*client.CreatedToken, error) {
+			if req.Scope != connecthub.ScopeWorker && (len(req.Queues) > 0 || req.NodePrefix != "") {
+				return nil, usageError("--queues and --node-prefix bind worker tokens only")
+			}
+			return a.c.CreateTokenWith(a.ctx, req)
+		}, func(_ apiCall, t *client.CreatedToken) error {
+			fmt.Fprintf(env.Stderr, "created %s token %s (%s); its secret is shown only now:\n", t.Scope, t.Name, t.ID)
+			return say(env, "%s", t.Secret)
+		})),
 	}
-	create.Flags().StringVar(&name, "name", "", "a name for the token, e.g. the worker or team it is for (required)")
-	create.Flags().StringVar(&scope, "scope", connecthub.ScopeWorker, "worker (the worker protocol only), admin (everything) or user (a personal token acting with your role)")
-	create.Flags().StringSliceVar(&queues, "queues", nil, "worker scope: the queues its workers may serve, comma-separated (default: default)")
-	create.Flags().StringVar(&nodePrefix, "node-prefix", "", "worker scope: the prefix of the node names its workers may use (default: the token's name)")
+	create.Flags().StringVar(&req.Name, "name", "", "a name for the token, e.g. the worker or team it is for (required)")
+	create.Flags().StringVar(&req.Scope, "scope", connecthub.ScopeWorker, "worker (the worker protocol only), admin (everything) or user (a personal token acting with your role)")
+	create.Flags().StringSliceVar(&req.Queues, "queues", nil, "worker scope: the queues its workers may serve, comma-separated (default: default)")
+	create.Flags().StringVar(&req.NodePrefix, "node-prefix", "", "worker scope: the prefix of the node names its workers may use (default: the token's name)")
 
-	list := &cobra.Command{
-		Use: "list", Short: "List tokens (never their secrets)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
+	list := &cobra.Command{Use: "list", Short: "List tokens (never their secrets)", Args: cobra.NoArgs,
+		RunE: apiCmd(env, &cf, keyedList("tokens", (*client.Client).ListTokens), func(_ apiCall, tokens keyed[connecthub.Token]) error {
+			if len(tokens.items) == 0 {
+				return say(env, "no API tokens yet: create one with `connecthub token create --name NAME --scope worker|admin`")
 			}
-			tokens, err := c.ListTokens(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				if tokens == nil {
-					tokens = []connecthub.Token{}
-				}
-				return writeJSONOut(env, map[string]any{"tokens": tokens})
-			}
-			if len(tokens) == 0 {
-				fmt.Fprintln(env.Stdout, "no API tokens yet: create one with `connecthub token create --name NAME --scope worker|admin`")
-				return nil
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED\tNODE PREFIX\tQUEUES")
-			for _, t := range tokens {
-				created := t.CreatedAt
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, fmtTime(env, &created, ""), fmtTime(env, t.LastUsedAt, ""), fmtTime(env, t.RevokedAt, ""),
-					dash(t.NodePrefix), dash(strings.Join(t.Queues, ",")))
+			tw := newTable(env.Stdout, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED\tNODE PREFIX\tQUEUES")
+			for _, t := range tokens.items {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, fmtTime(env, &t.CreatedAt, ""), fmtTime(env, t.LastUsedAt, ""),
+					fmtTime(env, t.RevokedAt, ""), dash(t.NodePrefix), dash(strings.Join(t.Queues, ",")))
 			}
 			return tw.Flush()
-		},
-	}
+		})}
 
-	revoke := &cobra.Command{
-		Use: "revoke ID|NAME", Short: "Revoke a token: it stops working at once", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			if err := c.RevokeToken(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "revoked %s\n", args[0])
-			return nil
-		},
-	}
+	revoke := &cobra.Command{Use: "revoke ID|NAME", Short: "Revoke a token: it stops working at once", Args: cobra.ExactArgs(1),
+		RunE: apiAct(env, &cf, func(a apiCall) error { return a.c.RevokeToken(a.ctx, a.args[0]) },
+			func(args []string) string { return "revoked " + args[0] })}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
 }

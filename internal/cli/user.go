@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -39,73 +38,33 @@ func newUserCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			u, err := c.CreateUser(cmd.Context(), client.UserRequest{Username: args[0], DisplayName: displayName, Role: role, Password: pw})
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				return writeJSONOut(env, u)
-			}
-			fmt.Fprintf(env.Stdout, "added %s (%s)\n", u.Username, u.Role)
-			return nil
+			return apiCmd(env, &cf, func(a apiCall) (*connecthub.User, error) {
+				return a.c.CreateUser(a.ctx, client.UserRequest{Username: a.args[0], DisplayName: displayName, Role: role, Password: pw})
+			}, func(_ apiCall, u *connecthub.User) error { return say(env, "added %s (%s)", u.Username, u.Role) })(cmd, args)
 		},
 	}
 	add.Flags().StringVar(&role, "role", string(connecthub.RoleViewer), "viewer (reads), operator (also runs, retries, cancels, enables) or admin (everything)")
 	add.Flags().StringVar(&displayName, "display-name", "", "the name shown in the UI, e.g. 李雷")
 	add.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin (required)")
 
-	list := &cobra.Command{
-		Use: "list", Short: "List users (never their passwords)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
-			users, err := c.ListUsers(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if cf.asJSON {
-				if users == nil {
-					users = []connecthub.User{}
-				}
-				return writeJSONOut(env, map[string]any{"users": users})
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "USERNAME\tDISPLAY NAME\tROLE\tDISABLED\tCREATED\tLAST LOGIN")
-			for _, u := range users {
-				created := u.CreatedAt
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", u.Username, dash(u.DisplayName), u.Role, u.Disabled, fmtTime(env, &created, ""), fmtTime(env, u.LastLoginAt, ""))
+	list := &cobra.Command{Use: "list", Short: "List users (never their passwords)", Args: cobra.NoArgs,
+		RunE: apiCmd(env, &cf, keyedList("users", (*client.Client).ListUsers), func(_ apiCall, users keyed[connecthub.User]) error {
+			tw := newTable(env.Stdout, "USERNAME\tDISPLAY NAME\tROLE\tDISABLED\tCREATED\tLAST LOGIN")
+			for _, u := range users.items {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", u.Username, dash(u.DisplayName), u.Role, u.Disabled, fmtTime(env, &u.CreatedAt, ""), fmtTime(env, u.LastLoginAt, ""))
 			}
 			return tw.Flush()
-		},
-	}
+		})}
 
 	patch := func(use, short string, args cobra.PositionalArgs, mk func(args []string) (client.UserPatch, string, error)) *cobra.Command {
+		var p client.UserPatch
+		var done string
 		return &cobra.Command{Use: use, Short: short, Args: args,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				p, done, err := mk(args)
-				if err != nil {
-					return err
-				}
-				c, err := cf.client(env)
-				if err != nil {
-					return err
-				}
-				u, err := c.UpdateUser(cmd.Context(), args[0], p)
-				if err != nil {
-					return err
-				}
-				if cf.asJSON {
-					return writeJSONOut(env, u)
-				}
-				fmt.Fprintf(env.Stdout, "%s %s\n", done, u.Username)
-				return nil
-			}}
+			RunE: checked(func(args []string) (err error) {
+				p, done, err = mk(args)
+				return err
+			}, apiCmd(env, &cf, func(a apiCall) (*connecthub.User, error) { return a.c.UpdateUser(a.ctx, a.args[0], p) },
+				func(_ apiCall, u *connecthub.User) error { return say(env, "%s %s", done, u.Username) }))}
 	}
 	setRole := patch("set-role USERNAME ROLE", "Set a user's role; it holds from the user's next request", cobra.ExactArgs(2),
 		func(args []string) (client.UserPatch, string, error) {

@@ -1,0 +1,216 @@
+package cli
+
+// What every client command shares: the flags that locate the server, the
+// call-then-print shape of a command, and the small formatters of tables.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/connecthub/connecthub"
+	"github.com/connecthub/connecthub/client"
+)
+
+// clientFlags locate the server for client commands.
+type clientFlags struct {
+	server, token string
+	asJSON        bool
+}
+
+func (f *clientFlags) register(cmd *cobra.Command) {
+	f.registerOn(cmd.PersistentFlags().StringVar)
+	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print JSON for scripts")
+}
+
+// registerLocal registers the server flags on cmd alone (not its
+// subcommands), for a command whose subcommands have flags of their own.
+func (f *clientFlags) registerLocal(cmd *cobra.Command) { f.registerOn(cmd.Flags().StringVar) }
+
+func (f *clientFlags) registerOn(stringVar func(*string, string, string, string)) {
+	stringVar(&f.server, "server", "", "server URL (CONNECTHUB_SERVER_URL, default http://127.0.0.1:8000)")
+	stringVar(&f.token, "token", "", "API token (CONNECTHUB_ADMIN_TOKEN, else ./data/admin.token)")
+}
+
+// client builds an API client. Without --token or CONNECTHUB_ADMIN_TOKEN it
+// reads the token a local server generated, so `connecthub job list` just
+// works next to `connecthub serve`.
+func (f *clientFlags) client(env *Env) (*client.Client, error) {
+	server := firstNonEmpty(f.server, env.Getenv("CONNECTHUB_SERVER_URL"), "http://127.0.0.1:8000")
+	token := firstNonEmpty(f.token, env.Getenv("CONNECTHUB_ADMIN_TOKEN"))
+	if token == "" {
+		dir := firstNonEmpty(env.Getenv("CONNECTHUB_DATA_DIR"), "./data")
+		b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+		if err != nil {
+			return nil, usageError("no API token: pass --token, set CONNECTHUB_ADMIN_TOKEN, or run next to the server's %s", filepath.Join(dir, "admin.token"))
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	return client.New(server, token, nil)
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// apiCall is what a client command's call gets: the command's context,
+// the API client and the positional arguments.
+type apiCall struct {
+	ctx  context.Context
+	c    *client.Client
+	args []string
+}
+
+type runE = func(*cobra.Command, []string) error
+
+// apiCmd is the RunE of a client command that makes one call and prints
+// its answer: as JSON with --json, else as text does.
+func apiCmd[T any](env *Env, cf *clientFlags, call func(apiCall) (T, error), text func(apiCall, T) error) runE {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := cf.client(env)
+		if err != nil {
+			return err
+		}
+		a := apiCall{cmd.Context(), c, args}
+		v, err := call(a)
+		if err != nil {
+			return err
+		}
+		if cf.asJSON {
+			var out any = v
+			if k, ok := out.(interface{ jsonValue() any }); ok {
+				out = k.jsonValue()
+			}
+			return writeJSONOut(env, out)
+		}
+		return text(a, v)
+	}
+}
+
+// apiAct is the RunE of a client command whose call answers nothing: it
+// prints line (the same with --json, for scripts read the exit code).
+func apiAct(env *Env, cf *clientFlags, call func(apiCall) error, line func(args []string) string) runE {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := cf.client(env)
+		if err != nil {
+			return err
+		}
+		if err := call(apiCall{cmd.Context(), c, args}); err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, line(args))
+		return nil
+	}
+}
+
+// checked runs check on the arguments first, so that a mistake in the
+// command line is told before a missing token or an unreachable server.
+func checked(check func(args []string) error, run runE) runE {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(args); err != nil {
+			return err
+		}
+		return run(cmd, args)
+	}
+}
+
+// keyed is a list printed as {"key": [...]} with --json, [] rather than
+// null when it is empty.
+type keyed[T any] struct {
+	key   string
+	items []T
+}
+
+func (k keyed[T]) jsonValue() any { return map[string][]T{k.key: nonNil(k.items)} }
+
+// keyedList is the call of a list command whose JSON is {"key": [...]}.
+func keyedList[T any](key string, list func(*client.Client, context.Context) ([]T, error)) func(apiCall) (keyed[T], error) {
+	return func(a apiCall) (keyed[T], error) {
+		items, err := list(a.c, a.ctx)
+		return keyed[T]{key, items}, err
+	}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// newTable starts a table of aligned columns under header; rows are
+// written with fmt.Fprintf(tw, …) and the table ends with tw.Flush().
+func newTable(w io.Writer, header string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	return tw
+}
+
+// say prints one line and ends a command's text output.
+func say(env *Env, format string, args ...any) error {
+	fmt.Fprintf(env.Stdout, format+"\n", args...)
+	return nil
+}
+
+func writeJSONOut(env *Env, v any) error {
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func fmtDuration(d *connecthub.Duration) string {
+	if d == nil {
+		return "-"
+	}
+	return d.D().Round(time.Millisecond).String()
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// readFileArg reads a --file argument: a path, or - for stdin.
+func readFileArg(env *Env, file string) ([]byte, error) {
+	if file == "-" {
+		return io.ReadAll(env.Stdin)
+	}
+	return os.ReadFile(file)
+}
+
+// readJSONFile reads a request body given as --file: a path, or - for
+// stdin. It must be JSON.
+func readJSONFile(env *Env, file string) (json.RawMessage, error) {
+	data, err := readFileArg(env, file)
+	if err != nil {
+		return nil, usageError("--file: %v", err)
+	}
+	if !json.Valid(data) {
+		return nil, usageError("--file %s: not valid JSON", file)
+	}
+	return data, nil
+}
