@@ -47,9 +47,11 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connec
 // preparedClaim is a checked claim with its statement, ready to execute in
 // a write transaction (RunClaim's, or RunCompleteAndClaim's).
 type preparedClaim struct {
-	st      *sqlx.Stmt
-	release func()
-	args    []any
+	st         *sqlx.Stmt
+	release    func()
+	args       []any
+	node       string
+	lease, now int64 // unix microseconds, as the claim writes them
 }
 
 // prepareClaim checks p and prepares its statement. The statement must be
@@ -66,9 +68,9 @@ func (s *Store) prepareClaim(ctx context.Context, p store.RunClaimParams) (*prep
 		return nil, err
 	}
 
-	now := micros(p.Now)
+	now, lease := micros(p.Now), micros(p.Now.Add(p.LeaseTTL))
 	args := make([]any, 0, 4+len(queues)+len(handlers)+len(prefixes))
-	args = append(args, p.Node, micros(p.Now.Add(p.LeaseTTL)), now, p.Max)
+	args = append(args, p.Node, lease, now, p.Max)
 	for _, q := range queues {
 		args = append(args, q)
 	}
@@ -78,19 +80,19 @@ func (s *Store) prepareClaim(ctx context.Context, p store.RunClaimParams) (*prep
 	for _, hp := range prefixes {
 		args = append(args, hp)
 	}
-	return &preparedClaim{st: st, release: release, args: args}, nil
+	return &preparedClaim{st: st, release: release, args: args, node: p.Node, lease: lease, now: now}, nil
 }
 
 // exec claims in tx and returns the runs in claim order.
 func (c *preparedClaim) exec(ctx context.Context, tx *sqlx.Tx) ([]*connecthub.Run, error) {
 	var runs []*connecthub.Run
-	rows, err := tx.StmtxContext(ctx, c.st).QueryxContext(ctx, c.args...)
+	rows, err := tx.StmtxContext(ctx, c.st).QueryContext(ctx, c.args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		r, err := scanRun(rows)
+		r, err := scanClaimed(rows, c.node, c.lease, c.now)
 		if err != nil {
 			return nil, dbErr(err)
 		}
@@ -176,7 +178,7 @@ func buildClaimSQL(nQueues, nHandlers, nPrefixes int) string {
 	return `UPDATE runs SET status = 'RUNNING', node = ?1, lease_expires_at = ?2, heartbeat_at = ?3,
 		started_at = ?3, updated_at = ?3
 		WHERE rowid IN (` + ids + `)
-		RETURNING ` + runColumns(true)
+		RETURNING ` + claimedColumns
 }
 
 // maxHeartbeatChunk bounds the runs of one heartbeat statement.
@@ -331,7 +333,7 @@ func buildCompleteBatchSQL(n int) string {
 	b.WriteString(`) AS v
 		WHERE runs.id = v.column1 AND +runs.status = 'RUNNING' AND runs.node = v.column8
 			AND (v.column9 = 0 OR runs.attempt = v.column9)
-		RETURNING runs.id, runs.job_id, runs.status, runs.finished_at`)
+		RETURNING runs.id, runs.job_id`)
 	return b.String()
 }
 
@@ -523,17 +525,15 @@ func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stm
 			return dbErr(err)
 		}
 		for rows.Next() {
-			var (
-				id, job, status string
-				finished        int64
-			)
-			if err := rows.Scan(&id, &job, &status, &finished); err != nil {
+			// The status and the finish time written are the outcome's.
+			var id, job string
+			if err := rows.Scan(&id, &job); err != nil {
 				rows.Close()
 				return dbErr(err)
 			}
 			applied[index[id]] = true
-			counts.add(job, connecthub.RunStatus(status), finished, 1)
 			o := &outcomes[index[id]]
+			counts.add(job, o.Status, micros(o.Now), 1)
 			*ends = append(*ends, store.ChainEnd{RunID: id, JobID: job, Status: o.Status, Result: o.Result, Error: o.Error, At: o.Now})
 		}
 		rows.Close()

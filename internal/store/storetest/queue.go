@@ -95,6 +95,9 @@ func exerciseClaim(t *testing.T, newStore NewStoreFunc) {
 				}
 				checkTimePtr(t, "lease_expires_at", ptr(now.Add(45*time.Second)), c.LeaseExpiresAt)
 				checkTimePtr(t, "started_at", ptr(now), c.StartedAt)
+				checkTimePtr(t, "heartbeat_at", ptr(now), c.HeartbeatAt)
+				checkTimePtr(t, "finished_at", nil, c.FinishedAt)
+				checkTime(t, "updated_at", now, c.UpdatedAt)
 				checkSnapshot(t, r.Snapshot, c.Snapshot)
 			}
 		},
