@@ -34,16 +34,22 @@ UPDATE sqlite_schema
     WHERE type = 'index' AND name IN ('runs_finished', 'runs_job_finished');
 PRAGMA writable_schema = RESET;
 
--- The two alert triggers become one: SQLite calls a row trigger's program
--- for every row the UPDATE writes, claims included, before its WHEN can
--- say no, so one trigger instead of two halves that cost. It records
--- the same events as the two did, worker_lost first, as they fired.
+-- The two alert triggers become one, and claims no longer call it. SQLite
+-- calls a row trigger's program for every row of an UPDATE that sets a
+-- column the trigger names, before its WHEN can say no: the two triggers
+-- on status cost every claimed and every finished run two calls. The
+-- trigger records the same events as the two did (worker_lost first, as
+-- they fired), but it names the columns that every UPDATE which can make
+-- an event sets and a claim does not: a run that ends sets finished_at,
+-- a run put back in the queue (a retry, a rescue, a hand-back) sets
+-- available_at, and a failure's text is error. A new statement that
+-- changes a run's status must set one of them (TestAlertTriggerPaths).
 -- Replacing the triggers changes the schema cookie, so every other
 -- connection also reads the texts replaced above.
 DROP TRIGGER alert_run_end;
 DROP TRIGGER alert_worker_lost;
 -- +goose StatementBegin
-CREATE TRIGGER alert_run_status AFTER UPDATE OF status ON runs
+CREATE TRIGGER alert_run_status AFTER UPDATE OF finished_at, available_at, error ON runs
 WHEN (NEW.status IN ('SUCCESS', 'FAILURE') AND OLD.status IN ('QUEUED', 'RUNNING'))
   OR (OLD.status = 'RUNNING' AND NEW.status = 'QUEUED' AND NEW.error = 'worker lost')
 BEGIN
