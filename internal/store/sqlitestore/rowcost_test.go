@@ -2,8 +2,8 @@ package sqlitestore
 
 import (
 	"database/sql"
-	"io/fs"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
