@@ -44,14 +44,17 @@ PRAGMA writable_schema = RESET;
 -- a run put back in the queue (a retry, a rescue, a hand-back) sets
 -- available_at, and a failure's text is error. A new statement that
 -- changes a run's status must set one of them (TestAlertTriggerPaths).
+-- While no rule is enabled (the usual case) the WHEN says no before the
+-- two inserts are started.
 -- Replacing the triggers changes the schema cookie, so every other
 -- connection also reads the texts replaced above.
 DROP TRIGGER alert_run_end;
 DROP TRIGGER alert_worker_lost;
 -- +goose StatementBegin
 CREATE TRIGGER alert_run_status AFTER UPDATE OF finished_at, available_at, error ON runs
-WHEN (NEW.status IN ('SUCCESS', 'FAILURE') AND OLD.status IN ('QUEUED', 'RUNNING'))
-  OR (OLD.status = 'RUNNING' AND NEW.status = 'QUEUED' AND NEW.error = 'worker lost')
+WHEN ((NEW.status IN ('SUCCESS', 'FAILURE') AND OLD.status IN ('QUEUED', 'RUNNING'))
+    OR (OLD.status = 'RUNNING' AND NEW.status = 'QUEUED' AND NEW.error = 'worker lost'))
+  AND EXISTS (SELECT 1 FROM alert_rules WHERE enabled = 1)
 BEGIN
     INSERT INTO alert_events (kind, subject, created_at)
         SELECT 'worker_lost', NEW.id, NEW.updated_at
