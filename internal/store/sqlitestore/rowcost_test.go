@@ -119,19 +119,7 @@ func TestMigration21KeepsRowsAndIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := sql.Open(driverName, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	fsys, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, p := migrationProvider(t, path)
 	check := func(when string) {
 		t.Helper()
 		var res string
@@ -247,4 +235,25 @@ func TestAlertTriggerPaths(t *testing.T) {
 			t.Errorf("%s recorded %q, want %q", tt.name, got, tt.want)
 		}
 	}
+}
+
+// migrationProvider opens the database file at path without migrating it
+// and returns it (closed when the test ends) with a goose provider of the
+// driver's migrations, for tests that migrate step by step.
+func migrationProvider(t *testing.T, path string) (*sql.DB, *goose.Provider) {
+	t.Helper()
+	db, err := sql.Open(driverName, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, p
 }

@@ -2,14 +2,10 @@ package sqlitestore
 
 import (
 	"context"
-	"database/sql"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/connecthub/connecthub"
 )
@@ -70,18 +66,7 @@ func TestTokenTouchSkipsTheWriter(t *testing.T) {
 func TestMigrationBindsExistingWorkerTokens(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "connecthub.db")
-	db, err := sql.Open(driverName, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, p := migrationProvider(t, path)
 	if _, err := p.UpTo(t.Context(), 4); err != nil {
 		t.Fatalf("migrate to version 4: %v", err)
 	}
