@@ -46,6 +46,9 @@ type childArgs struct {
 	cpuProfile string // directory for the profiles, "" for none
 	tag        string // distinguishes the repetitions in profile file names
 	timeout    time.Duration
+	// keyPath is the kept history's Fernet key file ("" unless the
+	// history is kept, see historykeep.go).
+	keyPath string
 }
 
 // flags returns the command line that makes a child run a.
@@ -55,6 +58,7 @@ func (a childArgs) flags() []string {
 		"-n", fmt.Sprint(a.N), "-c", fmt.Sprint(a.C), "-rate", fmt.Sprint(a.Rate),
 		"-dsn", a.dsn, "-admin-url", a.adminURL, "-db", a.db, "-dir", a.dir,
 		"-cpuprofile", a.cpuProfile, "-tag", a.tag, "-timeout", a.timeout.String(),
+		"-key", a.keyPath,
 	}
 }
 
@@ -75,6 +79,7 @@ func parseChildArgs(args []string) (childArgs, error) {
 	fs.StringVar(&a.cpuProfile, "cpuprofile", "", "")
 	fs.StringVar(&a.tag, "tag", "", "")
 	fs.DurationVar(&a.timeout, "timeout", 5*time.Minute, "")
+	fs.StringVar(&a.keyPath, "key", "", "")
 	if err := fs.Parse(args); err != nil {
 		return a, fmt.Errorf("child flags: %w", err)
 	}

@@ -55,48 +55,24 @@ var historyReadsTimed = []struct{ name, path string }{
 	{"run_page", "/admin/runs/{run}"},
 }
 
-// history builds the history and times the reads.
+// history builds the history (or reuses a kept one) and times the reads.
 func (m *measurement) history(ctx context.Context, res *Result) error {
-	if err := m.createJobs(ctx, "hist", historyJobs, "", true); err != nil {
-		return err
+	var jobs []*connecthub.Job
+	if m.a.keyPath != "" {
+		kept, err := m.keptHistory(ctx)
+		if err != nil {
+			return err
+		}
+		jobs = kept
 	}
-	jobs, _, err := m.e.st.JobList(ctx, store.JobListParams{Limit: historyJobs})
-	if err != nil {
-		return err
+	m.diag.Extra = map[string]float64{}
+	if jobs == nil {
+		built, err := m.buildHistory(ctx)
+		if err != nil {
+			return err
+		}
+		jobs = built
 	}
-	hl, ok := m.e.st.(store.HistoryLoader)
-	if !ok {
-		return fmt.Errorf("the %s store cannot load a history in bulk", m.e.driver)
-	}
-	// A deployment's history accumulates under a running server, whose
-	// first start stored the key check; without it the node's first start
-	// would prove its key by walking every run for a stored secret (once,
-	// but through all N runs), which is not a read this measures.
-	keys, _, err := secret.LoadOrCreate(m.historyKeyPath())
-	if err != nil {
-		return err
-	}
-	check, err := keys.NewCheck()
-	if err != nil {
-		return err
-	}
-	if _, err := m.e.st.KeyCheckInit(ctx, check); err != nil {
-		return fmt.Errorf("store the key check: %w", err)
-	}
-	now := time.Now().UTC()
-	h := store.History{Jobs: jobs, Runs: int64(m.a.N), From: now.Add(-historySpan), Step: max(historySpan/time.Duration(m.a.N), time.Microsecond)}
-	start := time.Now()
-	if err := hl.LoadHistory(ctx, h); err != nil {
-		return fmt.Errorf("load the history: %w", err)
-	}
-	// A bulk load over 90 days leaves PostgreSQL one delta row per job,
-	// hour and status; the servers' compactor folds them within 10 s, and
-	// the measurement does it at once so that it times the steady state.
-	if err := m.e.st.StatsCompact(ctx, time.Now()); err != nil {
-		return fmt.Errorf("compact the counts: %w", err)
-	}
-	build := time.Since(start)
-	m.diag.Extra = map[string]float64{"build_s": round(build.Seconds(), 1)}
 	m.diag.Runs = int64(m.a.N)
 	// The counts must say what was loaded, before anything is timed.
 	st, err := m.e.st.Stats(ctx, time.Now())
@@ -106,7 +82,65 @@ func (m *measurement) history(ctx context.Context, res *Result) error {
 	if got := st.Runs[connecthub.StatusSuccess] + st.Runs[connecthub.StatusFailure] + st.Runs[connecthub.StatusSkipped]; got != int64(m.a.N) {
 		return fmt.Errorf("verify: the counts say %d finished runs, want %d", got, m.a.N)
 	}
+	return m.timeHistory(ctx, jobs)
+}
 
+// buildHistory creates the jobs and loads the history in bulk, and
+// returns the jobs.
+func (m *measurement) buildHistory(ctx context.Context) ([]*connecthub.Job, error) {
+	if err := m.createJobs(ctx, "hist", historyJobs, "", true); err != nil {
+		return nil, err
+	}
+	jobs, _, err := m.e.st.JobList(ctx, store.JobListParams{Limit: historyJobs})
+	if err != nil {
+		return nil, err
+	}
+	hl, ok := m.e.st.(store.HistoryLoader)
+	if !ok {
+		return nil, fmt.Errorf("the %s store cannot load a history in bulk", m.e.driver)
+	}
+	// A deployment's history accumulates under a running server, whose
+	// first start stored the key check; without it the node's first start
+	// would prove its key by walking every run for a stored secret (once,
+	// but through all N runs), which is not a read this measures.
+	keys, _, err := secret.LoadOrCreate(m.historyKeyPath())
+	if err != nil {
+		return nil, err
+	}
+	check, err := keys.NewCheck()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m.e.st.KeyCheckInit(ctx, check); err != nil {
+		return nil, fmt.Errorf("store the key check: %w", err)
+	}
+	now := time.Now().UTC()
+	h := store.History{Jobs: jobs, Runs: int64(m.a.N), From: now.Add(-historySpan), Step: max(historySpan/time.Duration(m.a.N), time.Microsecond)}
+	start := time.Now()
+	if err := hl.LoadHistory(ctx, h); err != nil {
+		return nil, fmt.Errorf("load the history: %w", err)
+	}
+	// A bulk load over 90 days leaves PostgreSQL one delta row per job,
+	// hour and status; the servers' compactor folds them within 10 s, and
+	// the measurement does it at once so that it times the steady state.
+	if err := m.e.st.StatsCompact(ctx, time.Now()); err != nil {
+		return nil, fmt.Errorf("compact the counts: %w", err)
+	}
+	// A server's autovacuum analyzes and vacuums a table this size soon
+	// after it grows; the measurement does it at once, so that the reads
+	// are planned on the history's statistics (not on those of an empty
+	// table) and index-only scans find the pages all-visible.
+	if m.a.System == systemPostgres {
+		if err := pgVacuumAnalyze(ctx, m.a.dsn); err != nil {
+			return nil, err
+		}
+	}
+	m.diag.Extra["build_s"] = round(time.Since(start).Seconds(), 1)
+	return jobs, nil
+}
+
+// timeHistory starts a node over the history and times the reads.
+func (m *measurement) timeHistory(ctx context.Context, jobs []*connecthub.Job) error {
 	// The measured phase begins with a store reopened (beginMeasured), as
 	// a node boots with it.
 	if err := m.beginMeasured(ctx); err != nil {
@@ -154,6 +188,10 @@ func (m *measurement) historyNode(ctx context.Context) (string, func(), error) {
 	cfg.DataDir = m.e.dir
 	cfg.FernetKeyPath = m.historyKeyPath()
 	cfg.AdminToken, cfg.AdminPassword = config.Secret(historyToken), config.Secret(historyPassword)
+	// No retention pass: the history spans the default 90 days, so the
+	// cleaner would delete its oldest runs while the reads are timed (and
+	// a kept history would shrink below the N it is reused for).
+	cfg.RunRetention = 0
 	if m.e.driver == "postgres" {
 		cfg.DBURL = m.e.dsn
 	}
@@ -174,7 +212,12 @@ func (m *measurement) historyNode(ctx context.Context) (string, func(), error) {
 }
 
 // historyKeyPath is the node's Fernet key file.
-func (m *measurement) historyKeyPath() string { return filepath.Join(m.e.dir, "fernet.key") }
+func (m *measurement) historyKeyPath() string {
+	if m.a.keyPath != "" {
+		return m.a.keyPath
+	}
+	return filepath.Join(m.e.dir, "fernet.key")
+}
 
 // adminClient logs in to the node's admin UI and returns a client that
 // sends the session cookie and the admin token.

@@ -84,6 +84,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.latRate, "lat-rate", 100, "insert rate of the latency measurement, runs/s")
 	fs.IntVar(&o.cronJobs, "cron-jobs", 10000, "jobs of the cron fan-out measurement")
 	fs.IntVar(&o.historyN, "history-n", 10_000_000, "finished runs of the history measurement (reads timed over that history)")
+	fs.StringVar(&o.historyKeep, "history-keep", "", "keep the history measurement's database and reuse it when it holds -history-n runs: a SQLite file path, or a PostgreSQL database name on -pg-url's server")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a single measurement may take")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags]\n\nConnectHub's benchmark harness: see docs/benchmarks.md.\n\n")
@@ -118,6 +119,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if o.pgURL == "" {
 		o.pgURL = getenv("CONNECTHUB_TEST_POSTGRES_URL")
+	}
+	if err := checkHistoryKeep(o); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -261,7 +265,11 @@ func runChild(ctx context.Context, self string, s spec, o options, tag string, s
 	}
 	defer os.RemoveAll(dir)
 	a := childArgs{spec: s, dir: dir, cpuProfile: o.cpuProfile, tag: tag, timeout: s.timeout(o.timeout)}
-	if s.System == systemPostgres {
+	if s.Kind == kindHistory && o.historyKeep != "" {
+		if err := a.keepHistory(ctx, o); err != nil {
+			return rep, err
+		}
+	} else if s.System == systemPostgres {
 		name, dbURL, err := pgCreateDatabase(ctx, o.pgURL)
 		if err != nil {
 			return rep, err

@@ -51,6 +51,9 @@ type options struct {
 	latRate    int
 	cronJobs   int
 	historyN   int
+	// historyKeep keeps the history measurement's database (a SQLite
+	// file, a PostgreSQL database name) for the next run; "" for none.
+	historyKeep string
 	timeout    time.Duration
 }
 

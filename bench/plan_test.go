@@ -57,6 +57,14 @@ func TestParseOptions(t *testing.T) {
 		{name: "zero timeout", args: []string{"-timeout", "0s"}, wantErr: "-timeout must be positive"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
 		{name: "unknown flag", args: []string{"-fast"}, wantErr: "not defined"},
+		{name: "history kept", args: []string{"-driver", "postgres", "-only", "history", "-history-keep", "hist_10m"}, check: func(t *testing.T, o options) {
+			if o.historyKeep != "hist_10m" {
+				t.Errorf("historyKeep = %q", o.historyKeep)
+			}
+		}},
+		{name: "history kept without the history", args: []string{"-driver", "sqlite", "-only", "work", "-history-keep", "/tmp/h.db"}, wantErr: "add history to -only"},
+		{name: "history kept for two drivers", args: []string{"-only", "history", "-history-keep", "/tmp/h.db"}, wantErr: "names one database"},
+		{name: "history kept in a bad database name", args: []string{"-driver", "postgres", "-only", "history", "-history-keep", "Hist-1"}, wantErr: "not a PostgreSQL database name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +121,7 @@ func TestChildArgsRoundTrip(t *testing.T) {
 	a := childArgs{
 		spec: spec{System: systemPostgres, Kind: kindLatency, N: 500, C: 20, Rate: 100},
 		dsn:  "postgres://h/db1", adminURL: "postgres://h/postgres", db: "db1", dir: "/tmp/x",
-		cpuProfile: "/tmp/prof", tag: "rep2", timeout: 90 * time.Second,
+		cpuProfile: "/tmp/prof", tag: "rep2", timeout: 90 * time.Second, keyPath: "/tmp/h.key",
 	}
 	args := a.flags()
 	if args[0] != childFlag {
