@@ -35,10 +35,13 @@ func (u *UI) jobChainPanel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := jobChainView{Chain: c, Enabled: map[string]bool{}}
-	for _, id := range append(append([]string{}, c.OnSuccess...), c.OnFailure...) {
-		if j, err := u.svc.JobGet(r.Context(), id); err == nil {
-			v.Enabled[id] = j.Enabled
-		}
+	jobs, err := u.svc.JobsByIDs(r.Context(), append(append([]string{}, c.OnSuccess...), c.OnFailure...)...)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	for id, j := range jobs {
+		v.Enabled[id] = j.Enabled
 	}
 	u.renderPartial(w, r, http.StatusOK, "chains", "job_chain", v)
 }
@@ -61,9 +64,7 @@ func (u *UI) runChainPanel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := runChainView{Chain: c, Loc: u.defLoc}
-	if j, err := u.svc.JobGet(r.Context(), run.JobID); err == nil {
-		v.Loc = j.Location()
-	}
+	v.Loc = u.jobLocations(r.Context(), run.JobID)(run.JobID)
 	u.renderPartial(w, r, http.StatusOK, "chains", "run_chain", v)
 }
 

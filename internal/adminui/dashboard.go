@@ -74,7 +74,7 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	locs := u.jobLocations(ctx)
+	locs := u.jobLocations(ctx, runJobIDs(fails)...)
 	for _, f := range fails {
 		dv.Failures = append(dv.Failures, runRow{Run: f, Loc: locs(f.JobID)})
 	}

@@ -131,7 +131,7 @@ func (u *UI) runList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rv.NextCursor = next
-	locs := u.jobLocations(r.Context())
+	locs := u.jobLocations(r.Context(), runJobIDs(runs)...)
 	for _, run := range runs {
 		run.FillDuration()
 		rv.Rows = append(rv.Rows, runRow{Run: run, Loc: locs(run.JobID)})
@@ -146,21 +146,29 @@ func absDuration(d time.Duration) time.Duration {
 	return d
 }
 
-// jobLocations returns a lookup of jobs' timezones that loads each job at
-// most once per request.
-func (u *UI) jobLocations(ctx context.Context) func(jobID string) *time.Location {
-	cache := map[string]*time.Location{}
-	return func(jobID string) *time.Location {
-		if loc, ok := cache[jobID]; ok {
-			return loc
-		}
-		loc := u.defLoc
-		if j, err := u.svc.JobGet(ctx, jobID); err == nil {
-			loc = j.Location()
-		}
-		cache[jobID] = loc
-		return loc
+// jobLocations returns a lookup of the time zones of the jobs ids, read
+// in one store call (a page of runs shows each run in its job's zone); a
+// job it cannot read shows in the default zone.
+func (u *UI) jobLocations(ctx context.Context, ids ...string) func(jobID string) *time.Location {
+	jobs, err := u.svc.JobsByIDs(ctx, ids...)
+	if err != nil {
+		u.log.Warn("read the listed runs' jobs", "err", err)
 	}
+	return func(jobID string) *time.Location {
+		if j := jobs[jobID]; j != nil {
+			return j.Location()
+		}
+		return u.defLoc
+	}
+}
+
+// runJobIDs returns the job id of each run.
+func runJobIDs(runs []*connecthub.Run) []string {
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		ids[i] = r.JobID
+	}
+	return ids
 }
 
 // runView is the data of a run's page.
@@ -208,8 +216,9 @@ func (u *UI) runDetail(w http.ResponseWriter, r *http.Request) {
 		run.FillDuration()
 	}
 	rv := runView{Run: run, Loc: u.defLoc, LogNext: chunk.Next, CSRF: u.sessions.CSRFToken(sessionOf(r))}
-	if j, err := u.svc.JobGet(r.Context(), run.JobID); err == nil {
-		rv.Job, rv.Loc = j, j.Location()
+	// The page shows the job's zone, not its statistics: one job read.
+	if jobs, err := u.svc.JobsByIDs(r.Context(), run.JobID); err == nil && jobs[run.JobID] != nil {
+		rv.Job, rv.Loc = jobs[run.JobID], jobs[run.JobID].Location()
 	}
 	rv.Log = timefmt.LogLines(chunk.Data, rv.Loc)
 	// A meta object that does not decode shows nothing rather than failing
@@ -253,7 +262,7 @@ func (u *UI) runLogStream(w http.ResponseWriter, r *http.Request) {
 	// The lines show in the job's timezone, like the rest of the page.
 	loc := u.defLoc
 	if run, err := u.svc.RunGet(r.Context(), id); err == nil {
-		loc = u.jobLocations(r.Context())(run.JobID)
+		loc = u.jobLocations(r.Context(), run.JobID)(run.JobID)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

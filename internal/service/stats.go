@@ -68,3 +68,11 @@ func (s *Service) withJobStats(ctx context.Context, j *connecthub.Job) error {
 func (s *Service) StatsRebuild(ctx context.Context) error {
 	return s.st.StatsRebuild(ctx, s.now())
 }
+
+// JobsByIDs returns the jobs with the given ids, keyed by id, in one store
+// call and without their last runs or duration statistics: what a page of
+// runs needs to show each run in its job's time zone. Ids that name no job
+// are absent.
+func (s *Service) JobsByIDs(ctx context.Context, ids ...string) (map[string]*connecthub.Job, error) {
+	return s.st.JobsByIDs(ctx, ids)
+}

@@ -128,6 +128,7 @@ type Store interface {
 	StatsStore
 	ChainStore
 	RevisionStore
+	JobLookupStore
 	Notifier
 
 	// Stats counts runs by status, queue depth and the age of the oldest

@@ -81,6 +81,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Retention", exerciseRetention},
 		{"Revisions", exerciseRevisions},
 		{"Batches", exerciseBatches},
+		{"JobLookup", exerciseJobLookup},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
