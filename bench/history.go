@@ -52,6 +52,7 @@ var historyReadsTimed = []struct{ name, path string }{
 	{"runs_page", "/admin/runs"},
 	{"runs_failed", "/admin/runs?status=FAILURE"},
 	{"runs_job", "/admin/runs?job_id={job}"},
+	{"runs_job_failed", "/admin/runs?job_id={job}&status=FAILURE"},
 	{"run_page", "/admin/runs/{run}"},
 }
 
@@ -146,9 +147,18 @@ func (m *measurement) timeHistory(ctx context.Context, jobs []*connecthub.Job) e
 	if err := m.beginMeasured(ctx); err != nil {
 		return err
 	}
-	base, stop, err := m.historyNode(ctx)
+	base, stopNode, err := m.historyNode(ctx)
 	if err != nil {
 		return err
+	}
+	// The node stops before the measured phase ends, which closes the
+	// store it heartbeats through.
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			stopNode()
+		}
 	}
 	defer stop()
 	c, err := adminClient(ctx, base)
@@ -176,6 +186,8 @@ func (m *measurement) timeHistory(ctx context.Context, jobs []*connecthub.Job) e
 		storeTimes = append(storeTimes, float64(time.Since(t0).Microseconds())/1000)
 	}
 	m.diag.Extra["stats_store_ms"] = round(median(storeTimes), 2)
+	c.CloseIdleConnections()
+	stop()
 	return m.endMeasured(ctx, nil)
 }
 
@@ -256,6 +268,12 @@ func adminClient(ctx context.Context, base string) (*http.Client, error) {
 // tokenTransport adds the admin token to every request (the API's
 // authentication; the admin pages use the session cookie).
 type tokenTransport struct{}
+
+// CloseIdleConnections closes the kept-alive connections, so that the
+// node's shutdown does not wait for them.
+func (tokenTransport) CloseIdleConnections() {
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}
 
 func (tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
