@@ -83,24 +83,32 @@ func (a *childArgs) keepHistory(ctx context.Context, o options) error {
 
 // pgEnsureDatabase creates database name unless it exists.
 func pgEnsureDatabase(ctx context.Context, adminURL, name string) error {
-	conn, err := pgConnect(ctx, adminURL)
+	return pgAdmin(ctx, adminURL, func(ctx context.Context, conn *pgx.Conn) error {
+		var exists bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+			return fmt.Errorf("look for database %s: %w", name, err)
+		}
+		if exists {
+			return nil
+		}
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			return fmt.Errorf("create database %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// pgAdmin connects to url and calls fn with a context bounded by
+// pgAdminTimeout.
+func pgAdmin(ctx context.Context, url string, fn func(ctx context.Context, conn *pgx.Conn) error) error {
+	conn, err := pgConnect(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithTimeout(ctx, pgAdminTimeout)
 	defer cancel()
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
-		return fmt.Errorf("look for database %s: %w", name, err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-	return nil
+	return fn(ctx, conn)
 }
 
 // keptHistory returns the kept history's jobs when the database and the
@@ -161,7 +169,8 @@ func (m *measurement) keptName() string {
 	return m.a.dsn
 }
 
-// pgVacuumAnalyze vacuums and analyzes database dbURL's tables.
+// pgVacuumAnalyze vacuums and analyzes database dbURL's tables (no
+// pgAdminTimeout: at ten million runs it takes minutes).
 func pgVacuumAnalyze(ctx context.Context, dbURL string) error {
 	conn, err := pgConnect(ctx, dbURL)
 	if err != nil {

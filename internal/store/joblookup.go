@@ -25,6 +25,25 @@ type JobLookupStore interface {
 // limit.
 const MaxJobLookup = 1000
 
+// LookupJobs is JobsByIDs written once: it checks the ids, answers an
+// empty map for none, and otherwise calls read with the distinct ids,
+// sorted, for the driver's one statement, which adds each job it finds to
+// the map it is given.
+func LookupJobs(ids []string, read func(ids []string, out map[string]*connecthub.Job) error) (map[string]*connecthub.Job, error) {
+	ids, err := JobLookupIDs(ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*connecthub.Job, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if err := read(ids, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // JobLookupIDs returns the distinct non-empty ids of a JobsByIDs call,
 // sorted, or a KindInvalid error when there are more than MaxJobLookup.
 func JobLookupIDs(ids []string) ([]string, error) {

@@ -194,10 +194,11 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecth
 			args = append(args, string(st))
 		}
 		where = append(where, "status IN ("+placeholders(len(p.Status))+")")
-		if len(p.Status) == 1 && p.Status[0].Terminal() && p.JobID == "" {
+		if len(p.Status) == 1 && p.Status[0].Terminal() {
 			// Repeating the partial index's condition lets SQLite see that
-			// runs_finished applies: it walks that status newest first
-			// instead of scanning every run.
+			// runs_finished (or, for one job, runs_job_finished) applies:
+			// it walks that status newest first instead of scanning every
+			// run (or every run of the job).
 			where = append(where, finishedCondition)
 		}
 	}
