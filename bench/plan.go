@@ -54,7 +54,7 @@ type options struct {
 	// historyKeep keeps the history measurement's database (a SQLite
 	// file, a PostgreSQL database name) for the next run; "" for none.
 	historyKeep string
-	timeout    time.Duration
+	timeout     time.Duration
 }
 
 // spec is one measurement: what a child process runs.

@@ -13,7 +13,10 @@ func exerciseJobLookup(t *testing.T, newStore NewStoreFunc) {
 	parallel(t, newStore, map[string]func(t *testing.T, s store.Store){
 		"AsJobGet": func(t *testing.T, s store.Store) {
 			newJob(t, s, "look-a")
-			newJob(t, s, "look-b", func(j *connecthub.Job) { j.Timezone = "Europe/Berlin"; j.HasSecret, j.SecretCfg, j.SecretKeys = false, "", nil })
+			newJob(t, s, "look-b", func(j *connecthub.Job) {
+				j.Timezone = "Europe/Berlin"
+				j.HasSecret, j.SecretCfg, j.SecretKeys = false, "", nil
+			})
 			newJob(t, s, "look-c")
 			got, err := s.JobsByIDs(t.Context(), []string{"look-b", "look-a", "look-a", "look-missing", ""})
 			if err != nil {
