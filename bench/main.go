@@ -14,6 +14,8 @@
 //   - history: -history-n finished runs of 100 jobs over 90 days, loaded in
 //     bulk, then the stats, metrics, dashboard, jobs and job page reads,
 //     median of 5 each (in the diag line: build_s and <read>_ms);
+//     -history-keep keeps that database for the next run, which reuses it
+//     (historykeep.go);
 //
 // and the peak RSS of each. Every measurement runs in a process of its own
 // (the binary re-executes itself), so that one measurement's memory and
@@ -27,6 +29,7 @@
 //
 //	go run ./bench [-driver sqlite|postgres|all] [-n 20000] [-c 50,2000]
 //	    [-pg-url URL] [-out FILE] [-cpuprofile DIR] [-repeat 3] [-only KINDS]
+//	    [-history-n N] [-history-keep FILE_OR_DBNAME]
 //
 // The PostgreSQL server is -pg-url or $CONNECTHUB_TEST_POSTGRES_URL; the
 // role must be allowed to create databases. scripts/with-test-postgres.sh
