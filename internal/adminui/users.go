@@ -112,7 +112,7 @@ func (u *UI) formError(r *http.Request, err error) (string, bool) {
 	case "password_too_short", "password_too_long", "wrong_password", "user_exists", "invalid_username", "invalid_role", "token_exists", "invalid_name":
 		return u.tr(r, "users.error."+ce.Code), true
 	}
-	return ce.Message, true
+	return u.errorText(r, err), true
 }
 
 func (u *UI) accountPassword(w http.ResponseWriter, r *http.Request) {
