@@ -61,14 +61,21 @@ func sourceErrorCodes(t *testing.T) map[string]bool {
 	return codes
 }
 
-// TestEveryErrorCodeIsTranslated: every code the service can return has a
-// text in every language, the Chinese one in Chinese.
-func TestEveryErrorCodeIsTranslated(t *testing.T) {
-	t.Parallel()
+// mustCatalogs loads the catalogs or ends the test.
+func mustCatalogs(t *testing.T) map[string]catalog {
+	t.Helper()
 	cats, err := loadCatalogs()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cats
+}
+
+// TestEveryErrorCodeIsTranslated: every code the service can return has a
+// text in every language, the Chinese one in Chinese.
+func TestEveryErrorCodeIsTranslated(t *testing.T) {
+	t.Parallel()
+	cats := mustCatalogs(t)
 	for code := range sourceErrorCodes(t) {
 		for _, lang := range languages {
 			text, ok := cats[lang]["errors."+code]
@@ -87,10 +94,7 @@ func TestEveryErrorCodeIsTranslated(t *testing.T) {
 // take, and every kind of error reads in the page's language.
 func TestErrorText(t *testing.T) {
 	t.Parallel()
-	cats, err := loadCatalogs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cats := mustCatalogs(t)
 	cycle := store.CheckChainWrite(&connecthub.Job{ID: "a", OnSuccess: []string{"b"}},
 		store.ChainGraph{"b": {OnFailure: []string{"a"}}}, map[string]bool{"b": true})
 	unknown := store.CheckChainWrite(&connecthub.Job{ID: "a", OnFailure: []string{"ghost"}}, store.ChainGraph{}, map[string]bool{})
