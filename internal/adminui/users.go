@@ -42,6 +42,7 @@ func (u *UI) userRoutes(p func(string, connecthub.Role, http.HandlerFunc)) {
 	p("POST "+Prefix+"/users/{username}/role", admin, u.userSetRole)
 	p("POST "+Prefix+"/users/{username}/disable", admin, u.userSetDisabled(true))
 	p("POST "+Prefix+"/users/{username}/enable", admin, u.userSetDisabled(false))
+	p("POST "+Prefix+"/users/{username}/oidc-link", admin, u.userAllowOIDCLink)
 }
 
 // accountView is the data of the "my account" page.
@@ -278,4 +279,21 @@ func (u *UI) userSetDisabled(disabled bool) http.HandlerFunc {
 		setFlash(w, r, key, usr.Username)
 		redirect(w, r, Prefix+"/users")
 	}
+}
+
+// userAllowOIDCLink sets or withdraws the admin's leave for a local
+// user's next single sign-on to link to it (the row's checkbox).
+func (u *UI) userAllowOIDCLink(w http.ResponseWriter, r *http.Request) {
+	allow := r.PostFormValue("allow") == "true"
+	usr, err := u.svc.UserUpdate(r.Context(), r.PathValue("username"), service.UserPatch{AllowOIDCLink: &allow})
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	key := "users.flash.oidc_link_withdrawn"
+	if allow {
+		key = "users.flash.oidc_link_allowed"
+	}
+	setFlash(w, r, key, usr.Username)
+	redirect(w, r, Prefix+"/users")
 }
