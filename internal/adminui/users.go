@@ -267,33 +267,33 @@ func (u *UI) userSetRole(w http.ResponseWriter, r *http.Request) {
 
 func (u *UI) userSetDisabled(disabled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		usr, err := u.svc.UserUpdate(r.Context(), r.PathValue("username"), service.UserPatch{Disabled: &disabled})
-		if err != nil {
-			u.fail(w, r, err)
-			return
-		}
 		key := "users.flash.enabled"
 		if disabled {
 			key = "users.flash.disabled"
 		}
-		setFlash(w, r, key, usr.Username)
-		redirect(w, r, Prefix+"/users")
+		u.patchUser(w, r, service.UserPatch{Disabled: &disabled}, key)
 	}
+}
+
+// patchUser applies p to the path's user and goes back to the users page
+// with the flash key naming the user.
+func (u *UI) patchUser(w http.ResponseWriter, r *http.Request, p service.UserPatch, key string) {
+	usr, err := u.svc.UserUpdate(r.Context(), r.PathValue("username"), p)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	setFlash(w, r, key, usr.Username)
+	redirect(w, r, Prefix+"/users")
 }
 
 // userAllowOIDCLink sets or withdraws the admin's leave for a local
 // user's next single sign-on to link to it (the row's checkbox).
 func (u *UI) userAllowOIDCLink(w http.ResponseWriter, r *http.Request) {
 	allow := r.PostFormValue("allow") == "true"
-	usr, err := u.svc.UserUpdate(r.Context(), r.PathValue("username"), service.UserPatch{AllowOIDCLink: &allow})
-	if err != nil {
-		u.fail(w, r, err)
-		return
-	}
 	key := "users.flash.oidc_link_withdrawn"
 	if allow {
 		key = "users.flash.oidc_link_allowed"
 	}
-	setFlash(w, r, key, usr.Username)
-	redirect(w, r, Prefix+"/users")
+	u.patchUser(w, r, service.UserPatch{AllowOIDCLink: &allow}, key)
 }

@@ -42,6 +42,32 @@ func OIDCLinkAllowed(ids []*connecthub.OIDCIdentity) (linked []*connecthub.OIDCI
 	return linked, allowed
 }
 
+// OIDCLinkWrite is what OIDCAllowLink writes.
+type OIDCLinkWrite int
+
+// The writes of OIDCAllowLink.
+const (
+	OIDCLinkKeep   OIDCLinkWrite = iota // nothing changes
+	OIDCLinkInsert                      // insert the mark
+	OIDCLinkDelete                      // delete the mark
+)
+
+// DecideOIDCAllowLink decides OIDCAllowLink's write from the user's one
+// identity row, if it has one (issuer, found).
+func DecideOIDCAllowLink(username, issuer string, found, allow bool) (OIDCLinkWrite, error) {
+	switch {
+	case !found && allow:
+		return OIDCLinkInsert, nil
+	case !found:
+		return OIDCLinkKeep, nil
+	case issuer != OIDCLinkIssuer && allow:
+		return OIDCLinkKeep, ErrOIDCAlreadyLinked(username)
+	case issuer == OIDCLinkIssuer && !allow:
+		return OIDCLinkDelete, nil
+	}
+	return OIDCLinkKeep, nil
+}
+
 // ErrOIDCAlreadyLinked refuses to mark a user that an account is linked
 // to already.
 func ErrOIDCAlreadyLinked(username string) error {

@@ -144,25 +144,20 @@ func (s *Store) OIDCAllowLink(ctx context.Context, username string, allow bool, 
 		}
 		var issuer string
 		err = tx.QueryRow(ctx, `SELECT issuer FROM oidc_identities WHERE username = $1`, username).Scan(&issuer)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			if !allow {
-				return nil
-			}
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return dbErr(err)
+		}
+		op, err := store.DecideOIDCAllowLink(username, issuer, err == nil, allow)
+		if err != nil || op == store.OIDCLinkKeep {
+			return err
+		}
+		if op == store.OIDCLinkInsert {
 			_, err = tx.Exec(ctx, `INSERT INTO oidc_identities (issuer, subject, username, created_at) VALUES ($1, $2, $3, $4)`,
 				store.OIDCLinkIssuer, username, username, utc(now.UTC().Truncate(time.Microsecond)))
 			if isCode(err, codeUniqueViolation) {
 				return store.ErrOIDCAlreadyLinked(username)
 			}
-		case err != nil:
-		case issuer != store.OIDCLinkIssuer:
-			if allow {
-				return store.ErrOIDCAlreadyLinked(username)
-			}
-			return nil
-		case allow:
-			return nil
-		default:
+		} else {
 			_, err = tx.Exec(ctx, `DELETE FROM oidc_identities WHERE issuer = $1 AND subject = $2`, store.OIDCLinkIssuer, username)
 		}
 		if err != nil {

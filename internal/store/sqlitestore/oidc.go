@@ -116,21 +116,16 @@ func (s *Store) OIDCAllowLink(ctx context.Context, username string, allow bool, 
 		}
 		var issuer string
 		err := tx.QueryRowContext(ctx, `SELECT issuer FROM oidc_identities WHERE username = ?`, username).Scan(&issuer)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return dbErr(err)
+		}
+		op, err := store.DecideOIDCAllowLink(username, issuer, err == nil, allow)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			if !allow {
-				return nil
-			}
+		case err != nil || op == store.OIDCLinkKeep:
+			return err
+		case op == store.OIDCLinkInsert:
 			_, err = tx.ExecContext(ctx, `INSERT INTO oidc_identities (issuer, subject, username, created_at) VALUES (?, ?, ?, ?)`,
 				store.OIDCLinkIssuer, username, username, micros(now.UTC().Truncate(time.Microsecond)))
-		case err != nil:
-		case issuer != store.OIDCLinkIssuer:
-			if allow {
-				return store.ErrOIDCAlreadyLinked(username)
-			}
-			return nil
-		case allow:
-			return nil
 		default:
 			_, err = tx.ExecContext(ctx, `DELETE FROM oidc_identities WHERE issuer = ? AND subject = ?`, store.OIDCLinkIssuer, username)
 		}
