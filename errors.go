@@ -32,6 +32,11 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
+	// Args are the names and numbers the message quotes (job ids, counts),
+	// in the order the message gives them, so that a client that shows
+	// errors in another language can say the same thing by Code without
+	// parsing Message. Codes that carry them always carry the same number.
+	Args []string
 	// Err is an optional cause kept for logs; it is never shown to API clients.
 	Err error
 }

@@ -81,6 +81,11 @@ type User struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
 	LastLoginAt  *time.Time `json:"last_login_at"`
+	// OIDCLinkAllowed: an admin allowed the next single sign-on (OpenID
+	// Connect) under this username to link that account to this user,
+	// once. It is not a column of the user: the server fills it in when
+	// it answers about users.
+	OIDCLinkAllowed bool `json:"oidc_link_allowed"`
 }
 
 // usernamePattern is what a username may hold: letters, digits and the

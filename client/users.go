@@ -22,6 +22,9 @@ type UserPatch struct {
 	Role        *string `json:"role,omitempty"`
 	Password    *string `json:"password,omitempty"`
 	Disabled    *bool   `json:"disabled,omitempty"`
+	// AllowOIDCLink lets (true) or no longer lets (false) the user's next
+	// single sign-on link to it.
+	AllowOIDCLink *bool `json:"allow_oidc_link,omitempty"`
 }
 
 // CreateUser adds a user.

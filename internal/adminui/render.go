@@ -201,8 +201,9 @@ func (u *UI) renderError(w http.ResponseWriter, r *http.Request, status int, msg
 	u.render(w, r, status, "error", v)
 }
 
-// fail shows err with the status and message httperr.Of gives, the mapping
-// the API shares, so a page and the API answer alike. An internal error is a
+// fail shows err with the status httperr.Of gives, the mapping the API
+// shares, so a page and the API answer alike, and the error's message in
+// the page's language (errorText). An internal error is a
 // generic 500 whose cause goes to the log only.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := httperr.Of(err)
@@ -211,7 +212,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 		u.renderError(w, r, http.StatusInternalServerError, "", "")
 		return
 	}
-	u.renderError(w, r, p.Status, "", p.Message)
+	u.renderError(w, r, p.Status, "", u.errorText(r, err))
 }
 
 // redirect answers a form post: a 303 to target for a normal browser

@@ -163,7 +163,7 @@ func (u *UI) revisionRestore(w http.ResponseWriter, r *http.Request) {
 			u.fail(w, r, err)
 			return
 		}
-		v.Error = p.Message
+		v.Error = u.errorText(r, err)
 		u.renderRestore(w, r, p.Status, v)
 		return
 	}

@@ -529,9 +529,9 @@ func TestRetryAndCancel(t *testing.T) {
 	if retry.Trigger != connecthub.TriggerRetry || retry.Snapshot.Meta.RetryOf != failed.ID || retry.Snapshot.Meta.RequestedBy != "admin-ui:admin" {
 		t.Errorf("retry run: trigger %s retry_of %q requested_by %q", retry.Trigger, retry.Snapshot.Meta.RetryOf, retry.Snapshot.Meta.RequestedBy)
 	}
-	// Retrying the queued retry is refused with the service's message.
+	// Retrying the queued retry is refused with the catalog text of its code.
 	p = b.post("/admin/runs/"+newID+"/retry", nil)
-	if p.status != http.StatusConflict || !strings.Contains(p.body, "run is still running; retry it after it ends") {
+	if p.status != http.StatusConflict || !strings.Contains(p.body, "The run is still running; retry it after it ends.") {
 		t.Errorf("retry of a queued run: %d", p.status)
 	}
 	// Cancel the queued run.

@@ -42,6 +42,7 @@ func (u *UI) userRoutes(p func(string, connecthub.Role, http.HandlerFunc)) {
 	p("POST "+Prefix+"/users/{username}/role", admin, u.userSetRole)
 	p("POST "+Prefix+"/users/{username}/disable", admin, u.userSetDisabled(true))
 	p("POST "+Prefix+"/users/{username}/enable", admin, u.userSetDisabled(false))
+	p("POST "+Prefix+"/users/{username}/oidc-link", admin, u.userAllowOIDCLink)
 }
 
 // accountView is the data of the "my account" page.
@@ -112,7 +113,7 @@ func (u *UI) formError(r *http.Request, err error) (string, bool) {
 	case "password_too_short", "password_too_long", "wrong_password", "user_exists", "invalid_username", "invalid_role", "token_exists", "invalid_name":
 		return u.tr(r, "users.error."+ce.Code), true
 	}
-	return ce.Message, true
+	return u.errorText(r, err), true
 }
 
 func (u *UI) accountPassword(w http.ResponseWriter, r *http.Request) {
@@ -266,16 +267,33 @@ func (u *UI) userSetRole(w http.ResponseWriter, r *http.Request) {
 
 func (u *UI) userSetDisabled(disabled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		usr, err := u.svc.UserUpdate(r.Context(), r.PathValue("username"), service.UserPatch{Disabled: &disabled})
-		if err != nil {
-			u.fail(w, r, err)
-			return
-		}
 		key := "users.flash.enabled"
 		if disabled {
 			key = "users.flash.disabled"
 		}
-		setFlash(w, r, key, usr.Username)
-		redirect(w, r, Prefix+"/users")
+		u.patchUser(w, r, service.UserPatch{Disabled: &disabled}, key)
 	}
+}
+
+// patchUser applies p to the path's user and goes back to the users page
+// with the flash key naming the user.
+func (u *UI) patchUser(w http.ResponseWriter, r *http.Request, p service.UserPatch, key string) {
+	usr, err := u.svc.UserUpdate(r.Context(), r.PathValue("username"), p)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	setFlash(w, r, key, usr.Username)
+	redirect(w, r, Prefix+"/users")
+}
+
+// userAllowOIDCLink sets or withdraws the admin's leave for a local
+// user's next single sign-on to link to it (the row's checkbox).
+func (u *UI) userAllowOIDCLink(w http.ResponseWriter, r *http.Request) {
+	allow := r.PostFormValue("allow") == "true"
+	key := "users.flash.oidc_link_withdrawn"
+	if allow {
+		key = "users.flash.oidc_link_allowed"
+	}
+	u.patchUser(w, r, service.UserPatch{AllowOIDCLink: &allow}, key)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/handler"
+	"github.com/connecthub/connecthub/internal/testpg"
 )
 
 // seenSecrets records the password each run of test.seen-secret got, by
@@ -27,13 +28,35 @@ var secretRecorder = handler.Spec{
 	},
 }
 
-// TestConfigAsCode goes the whole way a team does: export the jobs,
-// edit the file, look at the plan, apply it, roll it back (definitions
-// and secrets come back), see a rollback refused when a job changed since,
-// and diff report drift after a change made through the API.
+// TestConfigAsCode goes the whole way a team does, on each store driver:
+// export the jobs, edit the file, look at the plan, apply it, roll it
+// back (definitions and secrets come back), see a rollback refused when a
+// job changed since, diff report drift after a change made through the
+// API, and prune. PostgreSQL comes from the test cluster: without one the
+// case skips, or fails under CONNECTHUB_TEST_STRICT=1.
 func TestConfigAsCode(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, t.TempDir(), nil, secretRecorder)
+	for _, tc := range []struct {
+		driver string
+		env    func(t *testing.T) map[string]string
+	}{
+		{"sqlite", func(*testing.T) map[string]string { return nil }},
+		{"postgres", func(t *testing.T) map[string]string {
+			testpg.Require(t)
+			return map[string]string{"CONNECTHUB_DB_URL": testpg.URL(t)}
+		}},
+	} {
+		t.Run(tc.driver, func(t *testing.T) {
+			t.Parallel()
+			testConfigAsCode(t, tc.env(t))
+		})
+	}
+}
+
+// testConfigAsCode is TestConfigAsCode against a server whose store env
+// names (nil: SQLite in the data dir).
+func testConfigAsCode(t *testing.T, storeEnv map[string]string) {
+	s := startServer(t, t.TempDir(), storeEnv, secretRecorder)
 	s.createJob(`{"id":"oa.sync","handler":"test.seen-secret","cron_expr":"0 * * * *","description":"v1","secret_cfg":{"password":"old-pw"}}`)
 	s.createJob(`{"id":"oa.report","handler":"noop","public_cfg":{"b":1,"a":[1,2]}}`)
 	s.createJob(`{"id":"hr.keep","handler":"noop"}`)

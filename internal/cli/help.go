@@ -158,6 +158,7 @@ var examples = map[string]string{
 	"connecthub user add":      `  printf '%s' "$PW" | connecthub user add li.lei --role operator --display-name 李雷 --password-stdin`,
 	"connecthub user list":     `  connecthub user list --json`,
 	"connecthub user set-role": `  connecthub user set-role li.lei viewer`,
+	"connecthub user update":   `  connecthub user update li.lei --allow-oidc-link   # its next single sign-on links to it, once`,
 	"connecthub user passwd":   `  printf '%s' "$NEW_PW" | connecthub user passwd li.lei   # reads the new password from stdin`,
 	"connecthub user disable": `  connecthub user disable li.lei          # revokes its sessions and tokens
   connecthub user disable li.lei --undo   # lets it sign in again`,

@@ -93,7 +93,17 @@ func newUserCmd(env *Env) *cobra.Command {
 			return client.UserPatch{Disabled: &off}, "disabled", nil
 		})
 	disable.Flags().BoolVar(&enable, "undo", false, "enable the user again (its revoked sessions and tokens stay revoked)")
-	cmd.AddCommand(add, list, setRole, passwd, disable)
+	var allowLink bool
+	var update *cobra.Command
+	update = patch("update USERNAME --allow-oidc-link[=false]", "Let a local user's next single sign-on (OIDC) link to it, once, or withdraw that", cobra.ExactArgs(1),
+		func([]string) (client.UserPatch, string, error) {
+			if !update.Flags().Changed("allow-oidc-link") {
+				return client.UserPatch{}, "", usageError("nothing to update: give --allow-oidc-link or --allow-oidc-link=false")
+			}
+			return client.UserPatch{AllowOIDCLink: &allowLink}, map[bool]string{true: "allowed the next OIDC sign-in to link to", false: "withdrew the OIDC link of"}[allowLink], nil
+		})
+	update.Flags().BoolVar(&allowLink, "allow-oidc-link", false, "the next OIDC sign-in with this username links to the user, once (=false withdraws it)")
+	cmd.AddCommand(add, list, setRole, passwd, disable, update)
 	return cmd
 }
 

@@ -28,6 +28,10 @@ func TestUserCommands(t *testing.T) {
 		{"", []string{"user", "disable", "nobody"}, 1, "not found"},
 		{"", []string{"user", "disable", "li.lei"}, 0, "disabled li.lei"},
 		{"", []string{"user", "disable", "li.lei", "--undo"}, 0, "enabled li.lei"},
+		{"", []string{"user", "update", "li.lei"}, 2, "nothing to update"},
+		{"", []string{"user", "update", "nobody", "--allow-oidc-link"}, 1, "not found"},
+		{"", []string{"user", "update", "li.lei", "--allow-oidc-link=false"}, 0, "withdrew the OIDC link of li.lei"},
+		{"", []string{"user", "update", "li.lei", "--allow-oidc-link"}, 0, "allowed the next OIDC sign-in to link to li.lei"},
 	} {
 		code, out, errOut := runCLI(t, env, c.stdin, c.args...)
 		if code != c.code || !strings.Contains(out+errOut, c.out) {
@@ -35,7 +39,7 @@ func TestUserCommands(t *testing.T) {
 		}
 	}
 	code, out, _ := runCLI(t, env, "", "user", "list", "--json")
-	if code != 0 || !strings.Contains(out, `"role": "viewer"`) || strings.Contains(out, "argon2") || strings.Contains(out, "password") {
+	if code != 0 || !strings.Contains(out, `"role": "viewer"`) || !strings.Contains(out, `"oidc_link_allowed": true`) || strings.Contains(out, "argon2") || strings.Contains(out, "password") {
 		t.Errorf("user list --json: %d %s", code, out)
 	}
 }

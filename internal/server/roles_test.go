@@ -170,6 +170,7 @@ var uiMatrix = map[string]struct {
 	"POST /admin/users/{username}/role":         {connecthub.RoleAdmin, 400},
 	"POST /admin/users/{username}/disable":      {connecthub.RoleAdmin, 404},
 	"POST /admin/users/{username}/enable":       {connecthub.RoleAdmin, 404},
+	"POST /admin/users/{username}/oidc-link":    {connecthub.RoleAdmin, 404},
 	"GET /admin/audit":                          {connecthub.RoleViewer, 200},
 	"GET /admin/batches":                        {connecthub.RoleViewer, 200},
 	"GET /admin/batches/{id}":                   {connecthub.RoleViewer, 404},

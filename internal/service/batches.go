@@ -56,8 +56,7 @@ func (s *Service) BatchApply(ctx context.Context, req *connecthub.BatchApplyRequ
 		id := *in.ID
 		if prev, dup := named[id]; dup {
 			p := req.Documents[prev]
-			return nil, connecthub.DocumentError(doc.File, doc.Index, id, connecthub.FieldError("id", "duplicate_job",
-				"job %q is also defined in %s, document %d", id, p.File, p.Index+1))
+			return nil, connecthub.DocumentError(doc.File, doc.Index, id, duplicateJob(id, p.File, p.Index+1))
 		}
 		named[id] = i
 		before := current[id]
@@ -283,4 +282,12 @@ func (s *Service) BatchChangedSince(ctx context.Context, b *connecthub.Batch) ([
 		}
 	}
 	return out, nil
+}
+
+// duplicateJob is the error of a job id that two documents of one apply
+// define; it names the id and the other document.
+func duplicateJob(id, file string, doc int) error {
+	e := connecthub.FieldError("id", "duplicate_job", "job %q is also defined in %s, document %d", id, file, doc)
+	e.Args = []string{id, file, strconv.Itoa(doc)}
+	return e
 }

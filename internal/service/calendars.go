@@ -37,7 +37,7 @@ func (s *Service) CalendarPut(ctx context.Context, c *connecthub.Calendar, creat
 	if create {
 		_, err := s.st.CalendarGet(ctx, c.Name)
 		if err == nil {
-			return nil, 0, &connecthub.Error{Kind: connecthub.KindConflict, Code: "calendar_exists",
+			return nil, 0, &connecthub.Error{Kind: connecthub.KindConflict, Code: "calendar_exists", Args: []string{c.Name},
 				Message: fmt.Sprintf("calendar %s already exists; PUT /api/v1/calendars/%s replaces it", c.Name, c.Name)}
 		}
 		if !isNotFound(err) {
@@ -123,7 +123,9 @@ func (s *Service) jobCalendar(ctx context.Context, j *connecthub.Job) (*calendar
 	}
 	c, err := s.st.CalendarGet(ctx, j.Calendar)
 	if isNotFound(err) {
-		return nil, connecthub.FieldError("calendar", "unknown_calendar", "unknown calendar %q (see GET /api/v1/calendars)", j.Calendar)
+		e := connecthub.FieldError("calendar", "unknown_calendar", "unknown calendar %q (see GET /api/v1/calendars)", j.Calendar)
+		e.Args = []string{j.Calendar}
+		return nil, e
 	}
 	if err != nil {
 		return nil, err
@@ -225,7 +227,9 @@ func (s *Service) CronPreview(ctx context.Context, p CronPreviewParams) ([]time.
 	}
 	c, err := s.st.CalendarGet(ctx, p.Calendar)
 	if isNotFound(err) {
-		return nil, nil, connecthub.FieldError("calendar", "unknown_calendar", "unknown calendar %q", p.Calendar)
+		e := connecthub.FieldError("calendar", "unknown_calendar", "unknown calendar %q", p.Calendar)
+		e.Args = []string{p.Calendar}
+		return nil, nil, e
 	}
 	if err != nil {
 		return nil, nil, err

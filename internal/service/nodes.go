@@ -153,14 +153,18 @@ func (s *Service) nodesForSave(ctx context.Context) ([]*connecthub.Node, error) 
 func (s *Service) resolveHandler(j *connecthub.Job, nodes []*connecthub.Node, tracked bool) (handler.Spec, []Warning, error) {
 	spec, local := s.registry.Lookup(j.Handler)
 	if !local && slices.Contains(s.disabled, j.Handler) {
-		return handler.Spec{}, nil, connecthub.FieldError("handler", "handler_disabled",
+		e := connecthub.FieldError("handler", "handler_disabled",
 			"handler %q is disabled on this server (for shell: CONNECTHUB_ENABLE_SHELL=true); a worker advertising it does not enable it", j.Handler)
+		e.Args = []string{j.Handler}
+		return handler.Spec{}, nil, e
 	}
 	serving := servingNodes(j.Handler, nodes)
 	if !local {
 		if len(serving) == 0 {
-			return handler.Spec{}, nil, connecthub.FieldError("handler", "unknown_handler",
+			e := connecthub.FieldError("handler", "unknown_handler",
 				"unknown handler %q: neither this server nor any registered node serves it (see GET /api/v1/handlers)", j.Handler)
+			e.Args = []string{j.Handler}
+			return handler.Spec{}, nil, e
 		}
 		_, h := bestNode(j.Handler, nodes)
 		spec = specOf(h)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,6 +100,7 @@ func (s *Service) RunBulk(ctx context.Context, action string, req connecthub.Bul
 	}
 	if req.Expect != nil && *req.Expect != len(runs) {
 		return nil, &connecthub.Error{Kind: connecthub.KindConflict, Code: "count_changed", Field: "expect",
+			Args:    []string{strconv.Itoa(len(runs)), strconv.Itoa(*req.Expect)},
 			Message: fmt.Sprintf("the selection now holds %d runs, not the %d expected; review it and confirm again", len(runs), *req.Expect)}
 	}
 	res := &connecthub.BulkRunResult{Action: action, DryRun: req.DryRun, Matched: len(runs), Outcomes: []connecthub.BulkRunOutcome{}}
@@ -122,7 +124,9 @@ func (s *Service) bulkSelect(ctx context.Context, req connecthub.BulkRunRequest)
 			return nil, connecthub.FieldError("ids", "", "give either ids or a filter, not both")
 		}
 		if len(req.IDs) > connecthub.MaxBulkRuns {
-			return nil, connecthub.FieldError("ids", "too_many", "at most %d runs at a time", connecthub.MaxBulkRuns)
+			e := connecthub.FieldError("ids", "too_many", "at most %d runs at a time", connecthub.MaxBulkRuns)
+			e.Args = []string{strconv.Itoa(connecthub.MaxBulkRuns)}
+			return nil, e
 		}
 		seen := map[string]bool{}
 		var runs []*connecthub.Run
@@ -156,8 +160,10 @@ func (s *Service) bulkSelect(ctx context.Context, req connecthub.BulkRunRequest)
 		}
 		runs = append(runs, page...)
 		if len(runs) > connecthub.MaxBulkRuns {
-			return nil, connecthub.FieldError("filter", "too_many",
+			e := connecthub.FieldError("filter", "too_many",
 				"the filter selects more than %d runs; narrow it (by job, status or time) and repeat", connecthub.MaxBulkRuns)
+			e.Args = []string{strconv.Itoa(connecthub.MaxBulkRuns)}
+			return nil, e
 		}
 		if next == "" {
 			return runs, nil

@@ -203,7 +203,9 @@ func (s *Service) prepare(ctx context.Context, j *connecthub.Job, sc connecthub.
 		}
 	}
 	if missing := missingKeys(spec.SecretKeys, j.SecretKeys); len(missing) > 0 {
-		return nil, connecthub.FieldError("secret_cfg", "missing_secret", "secret_cfg is missing key(s) %s required by handler %q", strings.Join(missing, ", "), j.Handler)
+		e := connecthub.FieldError("secret_cfg", "missing_secret", "secret_cfg is missing key(s) %s required by handler %q", strings.Join(missing, ", "), j.Handler)
+		e.Args = []string{strings.Join(missing, ", "), j.Handler}
+		return nil, e
 	}
 	cal, err := s.jobCalendar(ctx, j)
 	if err != nil {

@@ -46,6 +46,9 @@ type UserPatch struct {
 	Role        *string `json:"role"`
 	Password    *string `json:"password"`
 	Disabled    *bool   `json:"disabled"`
+	// AllowOIDCLink sets or withdraws the admin's leave for the user's
+	// next single sign-on to link to it (OIDCAllowLink).
+	AllowOIDCLink *bool `json:"allow_oidc_link"`
 }
 
 func checkDisplayName(s string) error {
@@ -90,12 +93,25 @@ func (s *Service) UserCreate(ctx context.Context, in UserInput) (*connecthub.Use
 
 // UserList returns every user by username.
 func (s *Service) UserList(ctx context.Context) ([]*connecthub.User, error) {
-	return s.st.UserList(ctx)
+	list, err := s.st.UserList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range list {
+		if err := s.withLinkMark(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
 }
 
 // UserGet returns one user.
 func (s *Service) UserGet(ctx context.Context, username string) (*connecthub.User, error) {
-	return s.st.UserGet(ctx, username)
+	u, err := s.st.UserGet(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	return u, s.withLinkMark(ctx, u)
 }
 
 // UserUpdate applies a patch in one store transaction. Disabling a user
@@ -103,6 +119,23 @@ func (s *Service) UserGet(ctx context.Context, username string) (*connecthub.Use
 // its role holds from its next request, because every request reads the
 // role from the database.
 func (s *Service) UserUpdate(ctx context.Context, username string, p UserPatch) (*connecthub.User, error) {
+	if p.AllowOIDCLink != nil {
+		if err := s.OIDCAllowLink(ctx, username, *p.AllowOIDCLink); err != nil {
+			return nil, err
+		}
+		if p == (UserPatch{AllowOIDCLink: p.AllowOIDCLink}) {
+			return s.UserGet(ctx, username)
+		}
+	}
+	u, err := s.userUpdate(ctx, username, p)
+	if err != nil {
+		return nil, err
+	}
+	return u, s.withLinkMark(ctx, u)
+}
+
+// userUpdate is UserUpdate of the user's own fields.
+func (s *Service) userUpdate(ctx context.Context, username string, p UserPatch) (*connecthub.User, error) {
 	var role connecthub.Role
 	if p.Role != nil {
 		r, err := connecthub.ParseRole(*p.Role)

@@ -185,7 +185,7 @@ func ChannelRenamed() error {
 
 // ChannelInUse is ChannelDelete's error while rules name the channel.
 func ChannelInUse(name string) error {
-	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "channel_in_use",
+	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "channel_in_use", Args: []string{name},
 		Message: fmt.Sprintf("channel %q is used by alert rules; remove it from them first", name)}
 }
 

@@ -136,7 +136,7 @@ func SameJobState(a, b *connecthub.Job) bool {
 // planned: it names them, and nothing was written.
 func BatchConflict(ids []string) error {
 	ids = slices.Sorted(slices.Values(ids))
-	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "batch_conflict",
+	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "batch_conflict", Args: []string{strings.Join(ids, ", ")},
 		Message: fmt.Sprintf("changed since: job(s) %s; nothing was written", strings.Join(ids, ", "))}
 }
 

@@ -131,11 +131,11 @@ func NewBuiltinCalendar(b *calendar.Calendar, now time.Time) *connecthub.Calenda
 // ErrCalendarInUse is CalendarDelete's refusal while jobs name the
 // calendar; jobs holds some of them (a driver reads at most ten).
 func ErrCalendarInUse(name string, jobs []string) error {
-	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "calendar_in_use",
+	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "calendar_in_use", Args: []string{name, strings.Join(jobs, ", ")},
 		Message: fmt.Sprintf("calendar %s is used by job(s) %s; change them first", name, strings.Join(jobs, ", "))}
 }
 
 // ErrNoCalendar is the KindNotFound of a calendar name.
 func ErrNoCalendar(name string) error {
-	return &connecthub.Error{Kind: connecthub.KindNotFound, Code: "calendar_not_found", Message: fmt.Sprintf("calendar %s not found", name)}
+	return &connecthub.Error{Kind: connecthub.KindNotFound, Code: "calendar_not_found", Args: []string{name}, Message: fmt.Sprintf("calendar %s not found", name)}
 }

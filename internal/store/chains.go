@@ -75,7 +75,9 @@ func CheckChainWrite(j *connecthub.Job, graph ChainGraph, exists map[string]bool
 	}{{connecthub.ChainSuccess, j.OnSuccess}, {connecthub.ChainFailure, j.OnFailure}} {
 		for _, id := range f.ids {
 			if id != j.ID && !exists[id] {
-				return connecthub.FieldError(f.name, "unknown_job", "job %q does not exist", id)
+				e := connecthub.FieldError(f.name, "unknown_job", "job %q does not exist", id)
+				e.Args = []string{id}
+				return e
 			}
 		}
 	}
@@ -85,8 +87,10 @@ func CheckChainWrite(j *connecthub.Job, graph ChainGraph, exists map[string]bool
 	}
 	g[j.ID] = ChainEdges{OnSuccess: j.OnSuccess, OnFailure: j.OnFailure}
 	if cycle, field := findCycle(g, j.ID); cycle != nil {
-		return connecthub.FieldError(field, "chain_cycle", "chains may not loop, and this makes a cycle: %s",
+		e := connecthub.FieldError(field, "chain_cycle", "chains may not loop, and this makes a cycle: %s",
 			strings.Join(cycle, " → "))
+		e.Args = []string{strings.Join(cycle, " → ")}
+		return e
 	}
 	return nil
 }
@@ -156,7 +160,7 @@ func ChainDeleteRefused(id string, upstream []string) error {
 	for i, u := range upstream {
 		quoted[i] = fmt.Sprintf("%q", u)
 	}
-	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_chained",
+	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_chained", Args: []string{id, strings.Join(upstream, ", ")},
 		Message: fmt.Sprintf("job %q is in the on_success or on_failure of %s: remove it there before deleting it",
 			id, strings.Join(quoted, ", "))}
 }

@@ -19,8 +19,11 @@ type OIDCStore interface {
 	// after, inside the transaction (to complete the audit entry of the
 	// context). A disabled user is KindForbidden (user_disabled) and a
 	// new user whose username is taken KindConflict (user_exists); then
-	// nothing is written.
-	OIDCSignIn(ctx context.Context, in OIDCSignIn, now time.Time, fn func(before, after *connecthub.User)) (*connecthub.User, error)
+	// nothing is written. A taken username whose user carries the link
+	// mark (OIDCLinkStore) is linked instead: the mark is replaced by the
+	// account's identity, the user signs in as a linked one would, and fn
+	// is told so (linked).
+	OIDCSignIn(ctx context.Context, in OIDCSignIn, now time.Time, fn func(before, after *connecthub.User, linked bool)) (*connecthub.User, error)
 	// OIDCIdentities returns the accounts linked to a user, oldest first.
 	OIDCIdentities(ctx context.Context, username string) ([]*connecthub.OIDCIdentity, error)
 }
@@ -51,7 +54,7 @@ func CheckOIDCSignIn(in OIDCSignIn) error {
 		return s != "" && len(s) <= n && utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 	}
 	switch {
-	case !text(in.Issuer, MaxOIDCIssuer):
+	case !text(in.Issuer, MaxOIDCIssuer) || in.Issuer == OIDCLinkIssuer:
 		return connecthub.FieldError("issuer", "", "issuer must be 1-%d bytes of UTF-8 text", MaxOIDCIssuer)
 	case !text(in.Subject, MaxOIDCSubject):
 		return connecthub.FieldError("subject", "", "subject must be 1-%d bytes of UTF-8 text", MaxOIDCSubject)

@@ -118,6 +118,7 @@ type Store interface {
 	CalendarStore
 	UserStore
 	OIDCStore
+	OIDCLinkStore
 	AuditStore
 	BatchStore
 	QueueStore

@@ -84,6 +84,6 @@ func DecideUserUpdate(before, after *connecthub.User, now time.Time) (UserDecisi
 // ErrUserExists is UserCreate's conflict, wrapping the driver's
 // unique-violation error.
 func ErrUserExists(username string, err error) error {
-	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "user_exists", Field: "username",
+	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "user_exists", Field: "username", Args: []string{username},
 		Message: "a user named " + username + " already exists", Err: err}
 }

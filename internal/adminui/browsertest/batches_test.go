@@ -26,12 +26,8 @@ func TestBrowserBatches(t *testing.T) {
 	}
 	browser := newBrowser(t, chromium)
 	ctx := tab(t, browser, 60*time.Second)
-	run(t, ctx, "log in to the batches page",
-		chromedp.Navigate(srv.url+"/admin/batches"),
-		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
+	loginAt(t, ctx, srv, "/admin/batches")
+	run(t, ctx, "the batches page lists both batches",
 		waitJS(`location.pathname === "/admin/batches" && document.querySelectorAll("tr[data-batch]").length === 2`),
 	)
 	run(t, ctx, "open batch 2 and see its diff",

@@ -22,13 +22,8 @@ func TestBrowserCalendars(t *testing.T) {
 	browser := newBrowser(t, chromium)
 	ctx := tab(t, browser, 90*time.Second)
 
-	run(t, ctx, "log in",
-		chromedp.Navigate(srv.url+"/admin/calendars"),
-		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		waitJS(`location.pathname === "/admin/calendars"`),
+	loginAt(t, ctx, srv, "/admin/calendars")
+	run(t, ctx, "the built-in cn calendar is listed",
 		waitJS(`document.querySelector('tr[data-calendar="cn"]') !== null`),
 	)
 	row := `document.querySelector('tr[data-calendar="cn"]')`

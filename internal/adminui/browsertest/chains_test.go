@@ -14,7 +14,8 @@ import (
 // the cycle named under the field (in English and in zh-CN) and saves a
 // good list; the job page's graph shows the upstream and downstream jobs;
 // a run of the first job starts the second, and each run page's chain
-// section links the other.
+// section links the other; deleting a job another chains to is refused in
+// zh-CN with a Chinese message naming both jobs.
 func TestBrowserChains(t *testing.T) {
 	chromium := findChromium(t)
 	srv := startServe(t)
@@ -88,4 +89,18 @@ func TestBrowserChains(t *testing.T) {
 		waitJS(`document.querySelector("#run-chain [data-chain-parent] a") !== null &&
 			document.querySelector("#run-chain [data-chain-parent] a").getAttribute("href").endsWith("`+first.ID+`")`),
 	)
+	run(t, ctx, "zh-CN refuses to delete a job another chains to, in Chinese",
+		chromedp.Navigate(srv.url+"/admin/lang?to=zh-CN&next=/admin/jobs/alarm/delete"),
+		waitJS(`location.pathname === "/admin/jobs/alarm/delete"`),
+		chromedp.Click(`button[data-action=confirm]`, chromedp.ByQuery),
+		waitJS(`document.querySelector(".error-message") !== null`),
+	)
+	var msg string
+	run(t, ctx, "read the message", chromedp.Text(`.error-message`, &msg, chromedp.ByQuery))
+	if !strings.Contains(msg, "无法删除任务 alarm") || !strings.Contains(msg, "second") || englishSentence.MatchString(msg) {
+		t.Errorf("the zh-CN refusal to delete a chained-to job reads %q", msg)
+	}
+	if code, b := srv.api(t, http.MethodGet, "/api/v1/jobs/alarm", ""); code != http.StatusOK {
+		t.Errorf("the refused delete removed the job: %d %s", code, b)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,30 +31,29 @@ func silentHandler(g *gate) handler.Spec {
 	}
 }
 
-// login signs the tab in through the login form.
+// login signs the tab in through the login form and lands on the
+// dashboard.
 func login(t *testing.T, ctx context.Context, srv *serveProc) {
 	t.Helper()
-	run(t, ctx, "log in",
-		chromedp.Navigate(srv.url+"/admin/login"),
-		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		waitJS(`location.pathname === "/admin/"`),
-	)
+	loginAt(t, ctx, srv, "/admin/")
 }
 
-// loginAt opens path (an admin page without a query), signs the tab in
-// on the login form it is sent to, and waits until it is back on path.
+// loginAt opens path (an admin page, with a query or without), signs the
+// tab in on the login form it is sent to, and waits until it is back on
+// path, query included.
 func loginAt(t *testing.T, ctx context.Context, srv *serveProc, path string) {
 	t.Helper()
+	page, query, _ := strings.Cut(path, "?")
+	if query != "" {
+		query = "?" + query
+	}
 	run(t, ctx, "log in at "+path,
 		chromedp.Navigate(srv.url+path),
 		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
 		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
 		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
 		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		waitJS(`location.pathname === "`+path+`"`),
+		waitJS(`location.pathname === `+strconv.Quote(page)+` && location.search === `+strconv.Quote(query)),
 	)
 }
 

@@ -60,14 +60,7 @@ func TestBrowserImportedRun(t *testing.T) {
 
 	browser := newBrowser(t, chromium)
 	ctx := tab(t, browser, 60*time.Second)
-	run(t, ctx, "log in",
-		chromedp.Navigate(srv.url+"/admin/runs/"+runID),
-		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		waitJS(`location.pathname === "/admin/runs/`+runID+`"`),
-	)
+	loginAt(t, ctx, srv, "/admin/runs/"+runID)
 	run(t, ctx, "the run says where it came from",
 		waitJS(`document.querySelector("[data-imported-from]") !== null`),
 		waitJS(`(() => { const dd = document.querySelector("[data-imported-from]");

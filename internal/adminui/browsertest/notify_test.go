@@ -22,12 +22,8 @@ func TestBrowserNotify(t *testing.T) {
 	srv := startServe(t, failingHandler)
 	ctx := tab(t, newBrowser(t, chromium), 90*time.Second)
 
-	run(t, ctx, "log in",
-		chromedp.Navigate(srv.url+"/admin/notify/channels"),
-		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
+	loginAt(t, ctx, srv, "/admin/notify/channels")
+	run(t, ctx, "no channel yet",
 		waitJS(`location.pathname === "/admin/notify/channels" && document.querySelector(".empty") !== null`),
 	)
 	run(t, ctx, "create a DingTalk channel",

@@ -26,13 +26,8 @@ func TestBrowserQueues(t *testing.T) {
 	browser := newBrowser(t, chromium)
 	ctx := tab(t, browser, 60*time.Second)
 	row := `document.querySelector('tr[data-queue="payroll"]')`
-	run(t, ctx, "log in to the queues page",
-		chromedp.Navigate(srv.url+"/admin/queues"),
-		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		waitJS(`location.pathname === "/admin/queues"`),
+	loginAt(t, ctx, srv, "/admin/queues")
+	run(t, ctx, "payroll is paused",
 		waitJS(row+` !== null && `+row+`.dataset.paused === "true" && `+row+`.textContent.includes("Paused")`),
 	)
 	run(t, ctx, "zh-CN",

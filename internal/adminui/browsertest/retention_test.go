@@ -26,12 +26,8 @@ func TestBrowserBulkRuns(t *testing.T) {
 	}
 	browser := newBrowser(t, chromium)
 	ctx := tab(t, browser, 90*time.Second)
-	run(t, ctx, "log in to the filtered runs list",
-		chromedp.Navigate(srv.url+"/admin/runs?job_id=stuck"),
-		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
+	loginAt(t, ctx, srv, "/admin/runs?job_id=stuck")
+	run(t, ctx, "the filtered runs list offers bulk actions",
 		waitJS(`location.pathname === "/admin/runs" && document.querySelector("#bulk-actions") !== null`),
 	)
 	run(t, ctx, "the confirmation names the count",

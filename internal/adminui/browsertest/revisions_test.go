@@ -30,12 +30,8 @@ func TestBrowserRevisions(t *testing.T) {
 	browser := newBrowser(t, chromium)
 	ctx := tab(t, browser, 90*time.Second)
 
-	run(t, ctx, "log in and open the job's Revisions tab",
-		chromedp.Navigate(srv.url+"/admin/jobs/ledger/edit"),
-		chromedp.WaitVisible(`input[name=password]`, chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
-		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
+	loginAt(t, ctx, srv, "/admin/jobs/ledger/edit")
+	run(t, ctx, "open the job's Revisions tab",
 		waitJS(`document.querySelector('a[data-action=revisions]') !== null`),
 		chromedp.Click(`a[data-action=revisions]`, chromedp.ByQuery),
 		waitJS(`location.pathname === "/admin/jobs/ledger/revisions" && document.querySelectorAll("#revisions-table tbody tr").length === 2`),

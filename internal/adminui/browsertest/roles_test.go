@@ -235,13 +235,18 @@ func TestBrowserRoles(t *testing.T) {
 		setSelect(`#user-li\.lei select[name=role]`, "viewer"),
 		chromedp.Click(`#user-li\.lei [data-action=set-role]`, chromedp.ByQuery),
 		waitJS(`document.querySelector('#user-li\\.lei[data-role="viewer"]') !== null`),
+		chromedp.Click(`#user-li\.lei [data-oidc-link] input[name=allow]`, chromedp.ByQuery),
+		chromedp.Click(`#user-li\.lei [data-action=oidc-link]`, chromedp.ByQuery),
+		waitJS(`document.querySelector('#user-li\\.lei [data-oidc-link="true"] input[name=allow]:checked') !== null &&
+			document.querySelector(".flash").textContent.includes("li.lei will be linked")`),
 		chromedp.Click(`#user-li\.lei [data-action=disable]`, chromedp.ByQuery),
 		waitJS(`document.querySelector('#user-li\\.lei[data-disabled="true"]') !== null`),
 	)
 	shot(t, ctx, "users")
 	run(t, ctx, "admin: the users page in Chinese",
 		chromedp.Navigate(srv.url+"/admin/lang?to=zh-CN&next=/admin/users"),
-		waitJS(`document.querySelector("h1").textContent.includes("用户") && document.body.textContent.includes("已停用")`),
+		waitJS(`document.querySelector("h1").textContent.includes("用户") && document.body.textContent.includes("已停用") &&
+			document.body.textContent.includes("允许下次 OIDC 登录时关联")`),
 		chromedp.Navigate(srv.url+"/admin/lang?to=en&next=/admin/account"),
 		chromedp.WaitVisible(`#token-form`, chromedp.ByQuery),
 		chromedp.SendKeys(`#token-form input[name=name]`, "ci-ada", chromedp.ByQuery),

@@ -42,7 +42,7 @@ func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
 		return s.notify(ctx, tx, store.TopicJobs)
 	})
 	if isCode(err, codeUniqueViolation) {
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_exists",
+		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_exists", Args: []string{job.ID},
 			Message: fmt.Sprintf("job %q already exists", job.ID), Err: err}
 	}
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 // OIDCSignIn implements store.OIDCStore in one transaction that holds the
 // linked user's row locked from the read to the write.
-func (s *Store) OIDCSignIn(ctx context.Context, in store.OIDCSignIn, now time.Time, fn func(before, after *connecthub.User)) (*connecthub.User, error) {
+func (s *Store) OIDCSignIn(ctx context.Context, in store.OIDCSignIn, now time.Time, fn func(before, after *connecthub.User, linked bool)) (*connecthub.User, error) {
 	if err := store.CheckOIDCSignIn(in); err != nil {
 		return nil, err
 	}
@@ -25,9 +25,18 @@ func (s *Store) OIDCSignIn(ctx context.Context, in store.OIDCSignIn, now time.Ti
 		var (
 			linked   *connecthub.User
 			username string
+			linkNow  bool
 		)
 		err := tx.QueryRow(ctx, `SELECT username FROM oidc_identities WHERE issuer = $1 AND subject = $2`,
 			in.Issuer, in.Subject).Scan(&username)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// No account is linked yet: a local user of the name may carry
+			// the mark that lets this sign-in link to it. The row lock
+			// makes two sign-ins racing for one mark take it in turn.
+			err = tx.QueryRow(ctx, `SELECT username FROM oidc_identities WHERE issuer = $1 AND subject = $2 FOR UPDATE`,
+				store.OIDCLinkIssuer, in.Username).Scan(&username)
+			linkNow = err == nil
+		}
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
@@ -59,8 +68,25 @@ func (s *Store) OIDCSignIn(ctx context.Context, in store.OIDCSignIn, now time.Ti
 			string(after.Role), utc(after.UpdatedAt), utcPtr(after.LastLoginAt), after.Username); err != nil {
 			return dbErr(err)
 		}
+		if linkNow {
+			tag, err := tx.Exec(ctx, `DELETE FROM oidc_identities WHERE issuer = $1 AND subject = $2`, store.OIDCLinkIssuer, after.Username)
+			if err != nil {
+				return dbErr(err)
+			}
+			if tag.RowsAffected() != 1 {
+				// Another sign-in took the mark between the read and now.
+				return store.ErrUserExists(after.Username, nil)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO oidc_identities (issuer, subject, username, created_at) VALUES ($1, $2, $3, $4)`,
+				in.Issuer, in.Subject, after.Username, utc(*after.LastLoginAt)); err != nil {
+				if isCode(err, codeUniqueViolation) {
+					return store.ErrUserExists(after.Username, err)
+				}
+				return dbErr(err)
+			}
+		}
 		if fn != nil {
-			fn(linked, after)
+			fn(linked, after, linkNow)
 		}
 		out = after
 		return nil
@@ -95,4 +121,50 @@ func (s *Store) OIDCIdentities(ctx context.Context, username string) ([]*connect
 		list = []*connecthub.OIDCIdentity{}
 	}
 	return list, dbErr(err)
+}
+
+// OIDCAllowLink implements store.OIDCLinkStore, holding the user's row
+// locked so that a sign-in cannot link between the read and the write.
+func (s *Store) OIDCAllowLink(ctx context.Context, username string, allow bool, now time.Time) (bool, error) {
+	if err := store.CheckTime("now", now); err != nil {
+		return false, err
+	}
+	if !storable(username) {
+		return false, connecthub.NotFound("user", username)
+	}
+	changed := false
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var name string
+		err := tx.QueryRow(ctx, `SELECT username FROM users WHERE username = $1 FOR UPDATE`, username).Scan(&name)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return connecthub.NotFound("user", username)
+		}
+		if err != nil {
+			return dbErr(err)
+		}
+		var issuer string
+		err = tx.QueryRow(ctx, `SELECT issuer FROM oidc_identities WHERE username = $1`, username).Scan(&issuer)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return dbErr(err)
+		}
+		op, err := store.DecideOIDCAllowLink(username, issuer, err == nil, allow)
+		if err != nil || op == store.OIDCLinkKeep {
+			return err
+		}
+		if op == store.OIDCLinkInsert {
+			_, err = tx.Exec(ctx, `INSERT INTO oidc_identities (issuer, subject, username, created_at) VALUES ($1, $2, $3, $4)`,
+				store.OIDCLinkIssuer, username, username, utc(now.UTC().Truncate(time.Microsecond)))
+			if isCode(err, codeUniqueViolation) {
+				return store.ErrOIDCAlreadyLinked(username)
+			}
+		} else {
+			_, err = tx.Exec(ctx, `DELETE FROM oidc_identities WHERE issuer = $1 AND subject = $2`, store.OIDCLinkIssuer, username)
+		}
+		if err != nil {
+			return dbErr(err)
+		}
+		changed = true
+		return nil
+	})
+	return changed, err
 }

@@ -33,7 +33,7 @@ func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
 		return recordJobRevision(ctx, tx, connecthub.RevisionCreate, nil, job)
 	})
 	if isUniqueViolation(err) {
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_exists",
+		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_exists", Args: []string{job.ID},
 			Message: fmt.Sprintf("job %q already exists", job.ID), Err: err}
 	}
 	if err != nil {

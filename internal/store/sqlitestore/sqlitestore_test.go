@@ -20,13 +20,66 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(removingTemplate{m})
 }
 
-// openTest opens a store on a fresh file in the test's temp dir.
+// removingTemplate runs the tests, then removes the migrated template.
+type removingTemplate struct{ m *testing.M }
+
+func (r removingTemplate) Run() int {
+	code := r.m.Run()
+	if template.dir != "" {
+		_ = os.RemoveAll(template.dir)
+	}
+	return code
+}
+
+// template is a database that every migration ran on, made once per test
+// binary: a store opened on a copy of it is the same as one opened on a new
+// file, without running the migrations again, which under the race
+// detector cost seconds per store and so most of the package's time. The
+// migrations themselves are tested on new files (TestMigrate...).
+var template struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// migratedTemplate returns the template's path, making it on first use.
+func migratedTemplate() (string, error) {
+	template.once.Do(func() {
+		template.dir, template.err = os.MkdirTemp("", "sqlitestore-template-")
+		if template.err != nil {
+			return
+		}
+		ctx := context.Background()
+		s, err := Open(ctx, filepath.Join(template.dir, "migrated.db"), Options{})
+		if err != nil {
+			template.err = err
+			return
+		}
+		template.path = filepath.Join(template.dir, "template.db")
+		template.err = errors.Join(s.Backup(ctx, template.path), s.Close())
+	})
+	return template.path, template.err
+}
+
+// openTest opens a store on a fresh file in the test's temp dir: a copy of
+// the migrated template.
 func openTest(t testing.TB) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "connecthub.db")
+	src, err := migratedTemplate()
+	if err != nil {
+		t.Fatalf("migrated template: %v", err)
+	}
+	b, err := os.ReadFile(src)
+	if err == nil {
+		err = os.WriteFile(path, b, 0o600)
+	}
+	if err != nil {
+		t.Fatalf("copy the migrated template: %v", err)
+	}
 	s, err := Open(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
