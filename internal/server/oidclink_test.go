@@ -39,6 +39,13 @@ func TestOIDCLinkLocalUser(t *testing.T) {
 
 	signIn("127.0.3.1", liLei, http.StatusConflict)
 
+	// A patch refused for another of its fields changes nothing, the mark
+	// included.
+	n.adminJSON(http.MethodPatch, "/api/v1/users/li.lei", `{"allow_oidc_link":true,"role":"emperor"}`, 400, nil)
+	if u := userOf(); u.OIDCLinkAllowed || u.Role != connecthub.RoleViewer {
+		t.Fatalf("a refused patch changed the user: %+v", u)
+	}
+
 	var u connecthub.User
 	n.adminJSON(http.MethodPatch, "/api/v1/users/li.lei", `{"allow_oidc_link":true}`, 200, &u)
 	if !u.OIDCLinkAllowed || u.Role != connecthub.RoleViewer {

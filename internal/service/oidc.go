@@ -48,18 +48,11 @@ func (s *Service) OIDCSignIn(ctx context.Context, in store.OIDCSignIn, client st
 // opt-in for a person who had a password here before single sign-on came;
 // without it such a first sign-in stays refused.
 func (s *Service) OIDCAllowLink(ctx context.Context, username string, allow bool) error {
-	if _, err := s.st.UserGet(ctx, username); err != nil {
-		return err
-	}
-	ids, err := s.st.OIDCIdentities(ctx, username)
+	allowed, err := s.oidcLinkState(ctx, username, allow)
 	if err != nil {
 		return err
 	}
-	linked, allowed := store.OIDCLinkAllowed(ids)
-	switch {
-	case allow && len(linked) > 0:
-		return store.ErrOIDCAlreadyLinked(username)
-	case allowed == allow:
+	if allowed == allow {
 		return nil // nothing to change, and so nothing to audit
 	}
 	actx, audit := s.audited(ctx, "user.oidc_link", "user:"+username)
@@ -70,6 +63,23 @@ func (s *Service) OIDCAllowLink(ctx context.Context, username string, allow bool
 	audit.Changes = []connecthub.AuditChange{{Field: "oidc_link", Before: before, After: after}}
 	_, err = s.st.OIDCAllowLink(actx, username, allow, s.now())
 	return err
+}
+
+// oidcLinkState checks that the user exists and, when allow is set, that
+// no account is linked to it yet, and reports whether its link mark is set.
+func (s *Service) oidcLinkState(ctx context.Context, username string, allow bool) (bool, error) {
+	if _, err := s.st.UserGet(ctx, username); err != nil {
+		return false, err
+	}
+	ids, err := s.st.OIDCIdentities(ctx, username)
+	if err != nil {
+		return false, err
+	}
+	linked, allowed := store.OIDCLinkAllowed(ids)
+	if allow && len(linked) > 0 {
+		return false, store.ErrOIDCAlreadyLinked(username)
+	}
+	return allowed, nil
 }
 
 // withLinkMark fills in u.OIDCLinkAllowed.

@@ -118,14 +118,31 @@ func (s *Service) UserGet(ctx context.Context, username string) (*connecthub.Use
 // revokes its sessions and personal tokens in that transaction; lowering
 // its role holds from its next request, because every request reads the
 // role from the database.
+//
+// The link mark (AllowOIDCLink) is written by a transaction of its own.
+// When a patch also changes the user's fields, the mark's condition (the
+// user exists and is linked to no account yet, when it is allowed) is
+// checked before anything is written, then the fields are written (the
+// write that most refusals come from: an unknown role, the last admin),
+// then the mark: so a refused patch changes nothing. Only a sign-in that
+// links the user between the check and the mark's write can still refuse
+// the mark after the fields were written.
 func (s *Service) UserUpdate(ctx context.Context, username string, p UserPatch) (*connecthub.User, error) {
-	if p.AllowOIDCLink != nil {
-		if err := s.OIDCAllowLink(ctx, username, *p.AllowOIDCLink); err != nil {
+	link := p.AllowOIDCLink
+	p.AllowOIDCLink = nil
+	if link != nil {
+		if p != (UserPatch{}) {
+			if _, err := s.oidcLinkState(ctx, username, *link); err != nil {
+				return nil, err
+			}
+			if _, err := s.userUpdate(ctx, username, p); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.OIDCAllowLink(ctx, username, *link); err != nil {
 			return nil, err
 		}
-		if p == (UserPatch{AllowOIDCLink: p.AllowOIDCLink}) {
-			return s.UserGet(ctx, username)
-		}
+		return s.UserGet(ctx, username)
 	}
 	u, err := s.userUpdate(ctx, username, p)
 	if err != nil {
