@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -64,7 +65,35 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s (HTTP %d %s)", msg, e.Status, e.Code)
 }
 
+// do performs a request and decodes its JSON answer into out (nil: the
+// answer is read and dropped).
+//
+// A GET that fails on the connection (refused, reset, or closed while its
+// answer was read, as a reloading proxy does to kept-alive connections) is
+// sent once more: it changes nothing, so a second one is safe. Any other
+// method is sent once, since a second POST could do the work twice.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	err := c.doOnce(ctx, method, path, query, body, out)
+	if err != nil && method == http.MethodGet && connectionFailed(ctx, err) {
+		err = c.doOnce(ctx, method, path, query, body, out)
+	}
+	return err
+}
+
+// connectionFailed reports whether err is a failure of the connection
+// rather than an answer: not an API error, not an answer that is not the
+// JSON expected, and not the caller's context ending.
+func connectionFailed(ctx context.Context, err error) bool {
+	var (
+		apiErr *APIError
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	return ctx.Err() == nil && !errors.As(err, &apiErr) && !errors.As(err, &syntax) && !errors.As(err, &typ)
+}
+
+// doOnce is one attempt of do.
+func (c *Client) doOnce(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	resp, err := c.send(ctx, method, path, query, body)
 	if err != nil {
 		return err

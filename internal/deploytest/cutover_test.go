@@ -128,7 +128,16 @@ func TestCutoverOnParallelPorts(t *testing.T) {
 	site := func(stage int) string { return renderCutover(t, stage, oldPort, newPort, redirectPort, cert, certKey) }
 	ng := startNginx(t, site(0))
 	base := "https://" + ng.addr()
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	// The clients talk as the CLI and the Go client do (their default
+	// transport, which speaks HTTP/2 to an HTTPS server), only trusting
+	// the test's certificate. Over HTTP/2 a reloading nginx says which
+	// requests it did not take (GOAWAY) and the transport sends those
+	// again; over HTTP/1.1 a request written on a kept-alive connection
+	// just as the old nginx worker closes it fails with EOF, whatever
+	// ConnectHub does.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	c := apiClient(t, base, hc)
 	ctx := t.Context()
 	const job = "nap"
