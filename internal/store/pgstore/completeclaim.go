@@ -50,6 +50,9 @@ func (s *Store) RunCompleteAndClaim(ctx context.Context, outcomes []store.RunOut
 	args, index := completeBatchArgs(outcomes, order)
 	b := &pgx.Batch{}
 	b.Queue(completeBatchSQL, args...)
+	// The claim's generic plan, but not its commit without a flush: the
+	// outcomes share this transaction's commit.
+	b.Queue(claimPlanSQL)
 	b.Queue(csql, cargs...)
 	var runs []*connecthub.Run
 	err = s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
@@ -60,18 +63,11 @@ func (s *Store) RunCompleteAndClaim(ctx context.Context, outcomes []store.RunOut
 		if err := readApplied(rows, index, applied); err != nil {
 			return err
 		}
-		if rows, err = br.Query(); err != nil {
+		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			r, err := scanRun(rows)
-			if err != nil {
-				return err
-			}
-			runs = append(runs, r)
-		}
-		return rows.Err()
+		runs, err = readClaimed(br)
+		return err
 	})
 	if err != nil {
 		return nil, nil, dbErr(err)

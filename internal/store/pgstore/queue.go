@@ -64,7 +64,9 @@ func buildClaimSQL(handlerFilter string) string {
 	RETURNING ` + runColumns(true)
 }
 
-// RunClaim implements store.RunStore in one statement (see claimSQL).
+// RunClaim implements store.RunStore in one statement (see claimSQL),
+// sent after claimSettingsSQL in one pipelined batch: one round trip, one
+// implicit transaction.
 //
 // The claimed runs carry their secret token (Snapshot.SecretCfg): the
 // worker needs it to run them, and a second query per run would cost the
@@ -74,12 +76,68 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connec
 	if err != nil {
 		return nil, err
 	}
-	runs, err := s.queryRuns(ctx, sql, args...)
+	b := &pgx.Batch{}
+	b.Queue(claimSettingsSQL)
+	b.Queue(sql, args...)
+	var runs []*connecthub.Run
+	err = s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		runs, err = readClaimed(br)
+		return err
+	})
 	if err != nil {
-		return nil, err
+		return nil, dbErr(err)
 	}
 	sortClaimed(runs)
 	return runs, nil
+}
+
+// claimPlanSQL makes the claim of its transaction use the statement's
+// generic plan. PostgreSQL would otherwise plan every claim afresh (its
+// custom plans look cheaper than the generic one, whose LIMIT and queues
+// are unknown), and that planning measured a fifth of a claim's time on
+// the server. The generic plan is the one TestQueuePlans checks: it walks
+// runs_claim and updates by TID, whatever the statistics.
+const claimPlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
+
+// claimSettingsSQL is claimPlanSQL for a transaction that only claims, and
+// lets that transaction's commit return without waiting for its WAL flush
+// (synchronous_commit off for this transaction only; every other write,
+// and a claim sent with outcomes, still waits for it). A claim is a lease,
+// which the queue already treats as something that can be lost: if the
+// server crashes within the moment before the claim's WAL reaches disk
+// (at most wal_writer_delay, 200 ms by default), the claim is forgotten
+// and its runs are QUEUED again, as after a rescue. The worker that
+// claimed them learns it at its next heartbeat (their leases are not held)
+// and cancels their handlers; their outcomes are not recorded; another
+// claim runs them again, which is the at-least-once the queue already
+// gives after a lost lease. A claim's WAL is flushed anyway by the next
+// durable commit (WAL is written in order), so a run whose outcome was
+// recorded was never claimed by a forgotten claim. What it buys is the
+// claim loop's round trip: a claim no longer waits for a disk flush (about
+// 1 ms of its 3 on a durable server), so a node with short runs claims
+// more often (docs/benchmarks-write-path.md).
+const claimSettingsSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+	set_config('synchronous_commit', 'off', true)`
+
+// readClaimed reads the runs of the claim statement's result in br.
+func readClaimed(br pgx.BatchResults) ([]*connecthub.Run, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var runs []*connecthub.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	return runs, rows.Err()
 }
 
 // claimArgs checks p and returns the claim statement (claimSQL, or

@@ -127,3 +127,53 @@ func explainPrepared(t *testing.T, conn *pgx.Conn, mode, query, types, args stri
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestClaimSettingsStayInTheirTransaction checks that what a claim sets for
+// its own transaction (a generic plan, a commit without waiting for the WAL
+// flush) is gone once it commits: the next statement on the same
+// connection, whatever it is, plans and commits as configured.
+func TestClaimSettingsStayInTheirTransaction(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{MaxConns: 1})
+	ctx := t.Context()
+	j := testJob("j")
+	if err := s.JobCreate(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	runs := []*connecthub.Run{connecthub.NewRun(j, connecthub.TriggerAPI, now0, now0, ""),
+		connecthub.NewRun(j, connecthub.TriggerAPI, now0, now0, "")}
+	if err := s.RunInsert(ctx, runs); err != nil {
+		t.Fatal(err)
+	}
+	claim := store.RunClaimParams{Node: "n", Queues: []string{connecthub.DefaultQueue}, Max: 1, LeaseTTL: time.Minute, Now: now0}
+	read := func() (sync, plan string) {
+		t.Helper()
+		if err := s.pool.QueryRow(ctx, `SELECT current_setting('synchronous_commit'), current_setting('plan_cache_mode')`).Scan(&sync, &plan); err != nil {
+			t.Fatal(err)
+		}
+		return sync, plan
+	}
+	// The test cluster commits without flushing anyway: compare with what
+	// the connection had before, and make sure the claim changes it.
+	if _, err := s.pool.Exec(ctx, `SET synchronous_commit = remote_write`); err != nil {
+		t.Fatal(err)
+	}
+	sync0, plan0 := read()
+	settings := func(step string) {
+		t.Helper()
+		if sync, plan := read(); sync != sync0 || plan != plan0 {
+			t.Errorf("after %s: synchronous_commit %q, plan_cache_mode %q; want %q, %q", step, sync, plan, sync0, plan0)
+		}
+	}
+	first, err := s.RunClaim(ctx, claim)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("claim: %d runs, %v", len(first), err)
+	}
+	settings("a claim")
+	out := []store.RunOutcome{{ID: first[0].ID, Status: connecthub.StatusSuccess, Node: "n", Now: now0, Attempt: first[0].Attempt}}
+	applied, second, err := s.RunCompleteAndClaim(ctx, out, claim)
+	if err != nil || len(second) != 1 || !applied[0] {
+		t.Fatalf("complete and claim: applied %v, %d runs, %v", applied, len(second), err)
+	}
+	settings("a completion with a claim")
+}
