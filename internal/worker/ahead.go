@@ -24,10 +24,21 @@ import (
 //     With runs that take longer than a claim (most real integration jobs),
 //     the estimate is near zero and nothing is claimed ahead, so no run
 //     sits claimed on a busy node while another node idles.
-//   - It never raises the bound on what a node holds: a claim asks for no
-//     more than 2 × Concurrency minus the runs held (executing, waiting for
-//     their outcome to be recorded, or claimed ahead), so the runs a node
-//     holds RUNNING stay at most 2 × Concurrency (see the package doc).
+//   - The runs waiting for a slot are bounded on their own: at most
+//     Concurrency (the allowance never exceeds it), next to the Concurrency
+//     slots and the Concurrency outcomes waiting to be recorded, so a node
+//     holds at most 3 × Concurrency runs RUNNING (see the package doc).
+//     They used to share one bound of 2 × Concurrency with the outcomes
+//     waiting; but on a durable database an outcome waits for a commit's
+//     flush before it is recorded, and while the outcomes of the last
+//     batches waited, the claims were cut to the few runs they left room
+//     for, which bounded a node with short runs by its completions'
+//     latency rather than by its slots.
+//   - Nothing is claimed ahead that the completer has no room for: the
+//     allowance is at most the places left in the completer. When the
+//     database falls behind on outcomes, runs wait for a place with their
+//     slots taken, and claiming slows down as it does without claims
+//     ahead; no run is claimed to wait behind them.
 //   - A Source that records outcomes together with its claim (the combined
 //     call, on SQLite) does not claim ahead: there a claim and a completion
 //     share one writer, so claiming sooner only splits what the combined
@@ -93,13 +104,14 @@ func (e *aheadEstimator) allowance(limit int) int {
 // free slots; 0 means wait (for a slot, the pipe, or an outcome to be
 // recorded).
 func (w *Worker) claimSize(free int) int {
-	room := 2*w.cfg.Concurrency - int(w.held.Load())
 	allow := 0
 	if w.comp.cc == nil && !w.pause.interruptible {
-		allow = w.estimate.allowance(w.cfg.Concurrency)
+		allow = min(w.estimate.allowance(w.cfg.Concurrency), w.comp.room())
 	}
 	if allow > len(w.ahead) {
-		return max(0, min(free+allow-len(w.ahead), w.cfg.ClaimBatch, room))
+		// The free slots take the runs waiting first, so after this
+		// claim at most allow runs wait.
+		return min(free+allow-len(w.ahead), w.cfg.ClaimBatch)
 	}
 	if len(w.ahead) > 0 || !w.claimDueFor(free) {
 		return 0

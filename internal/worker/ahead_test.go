@@ -68,9 +68,10 @@ func TestAheadAllowance(t *testing.T) {
 }
 
 // slowClaims is a Source whose claims take latency on a fake clock (the
-// worker's), and which checks at every claim that the worker never holds
-// more than twice its Concurrency, and records whether a claim asked for
-// more runs than the worker had free slots (a claim ahead).
+// worker's), and which checks at every claim that the runs waiting for a
+// slot after it cannot exceed Concurrency, nor the runs held 3 ×
+// Concurrency, and records whether a claim asked for more runs than the
+// worker had free slots (a claim ahead).
 type slowClaims struct {
 	Source
 	clk     *clock.Fake
@@ -80,19 +81,25 @@ type slowClaims struct {
 	mu      sync.Mutex
 	calls   int
 	ahead   int   // claims that asked for more than the free slots
-	overrun []int // held + asked, when above 2 × Concurrency
+	overrun []int // held + asked, when above 3 × Concurrency
+	waiting []int // runs that would wait for a slot, when above Concurrency
 }
 
 func (s *slowClaims) Claim(ctx context.Context, n int) ([]*Claimed, error) {
 	if w := s.w.Load(); w != nil {
+		// Claim is called by the claim loop, which alone touches w.ahead.
 		held, free := int(w.held.Load()), w.cfg.Concurrency-int(w.used.Load())
+		waiting := len(w.ahead) + n - free
 		s.mu.Lock()
 		s.calls++
 		if n > free {
 			s.ahead++
 		}
-		if held+n > 2*w.cfg.Concurrency {
+		if held+n > 3*w.cfg.Concurrency {
 			s.overrun = append(s.overrun, held+n)
+		}
+		if waiting > w.cfg.Concurrency {
+			s.waiting = append(s.waiting, waiting)
 		}
 		s.mu.Unlock()
 	}
@@ -100,15 +107,16 @@ func (s *slowClaims) Claim(ctx context.Context, n int) ([]*Claimed, error) {
 	return s.Source.Claim(ctx, n)
 }
 
-func (s *slowClaims) stats() (calls, ahead int, overrun []int) {
+func (s *slowClaims) stats() (calls, ahead int, overrun, waiting []int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.calls, s.ahead, append([]int(nil), s.overrun...)
+	return s.calls, s.ahead, append([]int(nil), s.overrun...), append([]int(nil), s.waiting...)
 }
 
 // TestClaimAhead: with runs that take no time and claims that take a
-// while, the worker claims ahead of its free slots, never holds more than
-// 2 × Concurrency runs, and runs every run once.
+// while, the worker claims ahead of its free slots, never lets more than
+// Concurrency runs wait for a slot nor holds more than 3 × Concurrency
+// runs, and runs every run once.
 func TestClaimAhead(t *testing.T) {
 	t.Parallel()
 	const limit, runs = 4, 200
@@ -126,12 +134,15 @@ func TestClaimAhead(t *testing.T) {
 	if n := calls.Load(); n != runs {
 		t.Errorf("%d handler calls, want %d", n, runs)
 	}
-	n, ahead, overrun := src.stats()
+	n, ahead, overrun, waiting := src.stats()
 	if ahead == 0 {
 		t.Errorf("none of %d claims asked for more runs than the free slots: no claim ahead", n)
 	}
 	if len(overrun) > 0 {
-		t.Errorf("claims would have held %v runs, more than 2 × Concurrency = %d", overrun, 2*limit)
+		t.Errorf("claims would have held %v runs, more than 3 × Concurrency = %d", overrun, 3*limit)
+	}
+	if len(waiting) > 0 {
+		t.Errorf("claims would have left %v runs waiting for a slot, more than Concurrency = %d", waiting, limit)
 	}
 }
 
@@ -152,11 +163,11 @@ func TestNoClaimAheadWithLongRuns(t *testing.T) {
 	src, w := h.startSlowClaims(t, limit)
 	waitFor(t, "the slots to fill", func() bool { return started.Load() == limit })
 	waitFor(t, "the claim loop to wait for a slot", func() bool { return w.slotWait.Load()%2 == 1 })
-	before, _, _ := src.stats()
+	before, _, _, _ := src.stats()
 	if n := countRunning(t, h); n != limit {
 		t.Errorf("%d runs RUNNING with the slots full, want %d (none claimed ahead)", n, limit)
 	}
-	if after, _, _ := src.stats(); after != before {
+	if after, _, _, _ := src.stats(); after != before {
 		t.Errorf("%d claims while the slots were full", after-before)
 	}
 	close(gate)

@@ -144,6 +144,17 @@ func (c *completer) add(t *task, rec store.RunOutcome) {
 	c.nudge()
 }
 
+// room returns how many more outcomes the completer could take now
+// without making an add wait: none while adds wait for a place already.
+func (c *completer) room() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lifted {
+		return c.limit
+	}
+	return max(0, c.limit-c.placed-len(c.waitq))
+}
+
 // lift removes the bound on the outcomes held: add no longer waits, and
 // the adds waiting are let through. The worker calls it once claiming has
 // ended, when no new run can add to the outcomes still to come.

@@ -61,12 +61,13 @@
 //     written). A run that finishes while the completer holds that many
 //     waits for room with its slot still taken, so a slow database slows
 //     claiming down instead of piling up outcomes in memory.
+//   - At most Concurrency runs claimed ahead wait for a slot (see
+//     ahead.go), and only while runs are shorter than a claim's round trip.
 //   - The runs this node holds RUNNING in the database (Running) are the
 //     runs in slots, the outcomes waiting to be recorded and the runs
-//     claimed ahead, and never more than 2 × Concurrency: a claim ahead
-//     asks for no more than 2 × Concurrency minus the runs held. Without
-//     runs claimed ahead (longer runs), they exceed Concurrency only by the
-//     outcomes waiting to be recorded.
+//     claimed ahead: never more than 3 × Concurrency, by the three bounds
+//     above. Without runs claimed ahead (longer runs), they exceed
+//     Concurrency only by the outcomes waiting to be recorded.
 //   - A run claimed ahead waits about one claim round trip for its slot.
 //     Its lease is heartbeated meanwhile, a cancel request ends it
 //     CANCELED when it starts, its timeout counts from its start, and a
