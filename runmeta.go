@@ -16,6 +16,10 @@ type RunMeta struct {
 	ImportedFrom *ImportedFrom `json:"imported_from,omitempty"`
 	// ParentRun is the run whose end started this one (trigger chain).
 	ParentRun string `json:"parent_run,omitempty"`
+	// RequestKey is the Idempotency-Key of the run-now request that made
+	// the run (see CheckRequestKey): another request for the same job with
+	// the same key gets this run instead of a new one.
+	RequestKey string `json:"request_key,omitempty"`
 }
 
 // ImportedFrom identifies the record an imported run was made from.

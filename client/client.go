@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,10 +75,28 @@ func (e *APIError) Error() string {
 // method is sent once, since a second POST could do the work twice.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	err := c.doOnce(ctx, method, path, query, body, out)
-	if err != nil && method == http.MethodGet && connectionFailed(ctx, err) {
+	if err != nil && (method == http.MethodGet || requestKey(ctx) != "") && connectionFailed(ctx, err) {
 		err = c.doOnce(ctx, method, path, query, body, out)
 	}
 	return err
+}
+
+// requestKeyCtx carries the Idempotency-Key of a request (see withRequestKey).
+type requestKeyCtx struct{}
+
+// withRequestKey returns ctx with a new random Idempotency-Key for the one
+// request it carries: the server answers a repeat of that request with
+// what the first one did, so do may send it again when its connection
+// failed, and so may net/http's transport, which retries a request with
+// that header on a kept-alive connection the server closed.
+func withRequestKey(ctx context.Context) context.Context {
+	return context.WithValue(ctx, requestKeyCtx{}, rand.Text())
+}
+
+// requestKey returns the Idempotency-Key that ctx carries, or "".
+func requestKey(ctx context.Context) string {
+	k, _ := ctx.Value(requestKeyCtx{}).(string)
+	return k
 }
 
 // connectionFailed reports whether err is a failure of the connection
@@ -136,6 +155,9 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if k := requestKey(ctx); k != "" {
+		req.Header.Set("Idempotency-Key", k)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("X-ConnectHub-Actor", "cli")
@@ -221,10 +243,12 @@ func (c *Client) SetJobEnabled(ctx context.Context, id string, enabled bool) (*c
 	return &out, c.do(ctx, http.MethodPost, "/api/v1/jobs/"+url.PathEscape(id)+"/"+action, nil, nil, &out)
 }
 
-// RunJob runs a job now.
+// RunJob runs a job now. The request carries an Idempotency-Key of its
+// own, so a request lost with its connection is sent again without the
+// risk of two runs.
 func (c *Client) RunJob(ctx context.Context, id string) (*connecthub.Run, error) {
 	var out connecthub.Run
-	return &out, c.do(ctx, http.MethodPost, "/api/v1/jobs/"+url.PathEscape(id)+"/run", nil, nil, &out)
+	return &out, c.do(withRequestKey(ctx), http.MethodPost, "/api/v1/jobs/"+url.PathEscape(id)+"/run", nil, nil, &out)
 }
 
 // RunList is a page of runs.
@@ -349,9 +373,10 @@ func (c *Client) Stats(ctx context.Context) (*connecthub.Stats, error) {
 }
 
 // RunJobWith enqueues a run now with parameters: params (a JSON object) is
-// merged over the job's public_cfg for this run only.
+// merged over the job's public_cfg for this run only. Like RunJob, it
+// carries an Idempotency-Key, so it is sent again if its connection fails.
 func (c *Client) RunJobWith(ctx context.Context, id string, params json.RawMessage) (*connecthub.Run, error) {
 	var out connecthub.Run
 	body := map[string]json.RawMessage{"params": params}
-	return &out, c.do(ctx, http.MethodPost, "/api/v1/jobs/"+url.PathEscape(id)+"/run", nil, body, &out)
+	return &out, c.do(withRequestKey(ctx), http.MethodPost, "/api/v1/jobs/"+url.PathEscape(id)+"/run", nil, body, &out)
 }

@@ -76,7 +76,9 @@ func (a *API) jobDelete(w http.ResponseWriter, r *http.Request) error {
 
 // jobRun enqueues a run now. The body is optional: {"params": {...}} runs
 // with those parameters merged over the job's public_cfg (see
-// service.RunNowWith); any other field is a 400.
+// service.RunNowWith); any other field is a 400. An Idempotency-Key header
+// makes the request safe to send again (see service.RunNowKeyed): a repeat
+// gets the first request's run, marked by the Idempotent-Replayed header.
 func (a *API) jobRun(w http.ResponseWriter, r *http.Request) error {
 	body, err := readBody(r)
 	if err != nil {
@@ -90,9 +92,12 @@ func (a *API) jobRun(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	run, err := a.svc.RunNowWith(r.Context(), r.PathValue("id"), requester(r), in.Params)
+	run, replayed, err := a.svc.RunNowKeyed(r.Context(), r.PathValue("id"), requester(r), in.Params, r.Header.Get("Idempotency-Key"))
 	if err != nil {
 		return err
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
 	}
 	run.FillDuration()
 	writeJSON(w, http.StatusAccepted, run)

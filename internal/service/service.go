@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -294,15 +295,43 @@ func (s *Service) RunNow(ctx context.Context, jobID, requestedBy string) (*conne
 // only, the result is checked against the handler's schema like a save
 // is (a 400 on the params field), and both are recorded in the snapshot.
 func (s *Service) RunNowWith(ctx context.Context, jobID, requestedBy string, params json.RawMessage) (*connecthub.Run, error) {
+	r, _, err := s.RunNowKeyed(ctx, jobID, requestedBy, params, "")
+	return r, err
+}
+
+// RunNowKeyed is RunNowWith for a request that carries an Idempotency-Key
+// (key; empty for none): the first request with a key makes the run and
+// records the key with it; a later request for the same job with the same
+// key makes nothing and gets that run back (replayed true), whatever
+// happened to the run since, so a client may send a request again when it
+// does not know whether the first one arrived. A later request with the
+// same key but other params is refused (422, idempotency_key_reused): it
+// is not the same request. Two requests with one key racing each other
+// still make one run (the store refuses the second insert, which then
+// answers as a replay).
+func (s *Service) RunNowKeyed(ctx context.Context, jobID, requestedBy string, params json.RawMessage, key string) (*connecthub.Run, bool, error) {
+	if err := connecthub.CheckRequestKey(key); err != nil {
+		return nil, false, err
+	}
+	if key != "" {
+		if r, err := s.replay(ctx, jobID, key, params); !connecthub.IsKind(err, connecthub.KindNotFound) {
+			return r, err == nil, err
+		}
+	}
 	j, err := s.st.JobGet(ctx, jobID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	now := s.now()
 	r := connecthub.NewRun(j, connecthub.TriggerManual, now, now, requestedBy)
-	if len(bytes.TrimSpace(params)) > 0 && !bytes.Equal(bytes.TrimSpace(params), []byte("null")) {
+	if hasParams(params) {
 		if err := s.applyParams(ctx, j, r, params); err != nil {
-			return nil, err
+			return nil, false, err
+		}
+	}
+	if key != "" {
+		if r.Meta, err = (connecthub.RunMeta{RequestKey: key}).Encode(); err != nil {
+			return nil, false, err
 		}
 	}
 	actx, e := s.audited(ctx, "run.now", "job:"+jobID)
@@ -310,9 +339,49 @@ func (s *Service) RunNowWith(ctx context.Context, jobID, requestedBy string, par
 		e.Changes = append(e.Changes, connecthub.AuditChange{Field: "params", After: store.AuditValue(r.Snapshot.Meta.Params)})
 	}
 	if err := s.st.RunInsert(actx, []*connecthub.Run{r}); err != nil {
+		if key != "" && connecthub.IsKind(err, connecthub.KindConflict) {
+			// Another request with this key made its run first.
+			if r, rerr := s.replay(ctx, jobID, key, params); rerr == nil || !connecthub.IsKind(rerr, connecthub.KindNotFound) {
+				return r, rerr == nil, rerr
+			}
+		}
+		return nil, false, err
+	}
+	return r, false, nil
+}
+
+// replay returns the run that job jobID's request with key made, if its
+// params were the same as these; KindNotFound when no run has the key.
+func (s *Service) replay(ctx context.Context, jobID, key string, params json.RawMessage) (*connecthub.Run, error) {
+	r, err := s.st.RunByRequestKey(ctx, jobID, key)
+	if err != nil {
 		return nil, err
 	}
+	if !sameParams(r.Snapshot.Meta.Params, params) {
+		return nil, &connecthub.Error{Kind: connecthub.KindUnprocessable, Code: "idempotency_key_reused",
+			Field: connecthub.RequestKeyField, Args: []string{r.ID},
+			Message: "this " + connecthub.RequestKeyField + " already made run " + r.ID + " with other params: use a new key for another request"}
+	}
 	return r, nil
+}
+
+// hasParams reports whether a run-now request carries params.
+func hasParams(params json.RawMessage) bool {
+	p := bytes.TrimSpace(params)
+	return len(p) > 0 && !bytes.Equal(p, []byte("null"))
+}
+
+// sameParams reports whether a run's recorded params and a request's are
+// the same JSON value (none and null are the same: no params).
+func sameParams(recorded, requested json.RawMessage) bool {
+	if !hasParams(recorded) || !hasParams(requested) {
+		return hasParams(recorded) == hasParams(requested)
+	}
+	var a, b any
+	if json.Unmarshal(recorded, &a) != nil || json.Unmarshal(requested, &b) != nil {
+		return false
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 // applyParams merges params into the run's snapshot and validates the

@@ -130,6 +130,7 @@ type Store interface {
 	ChainStore
 	RevisionStore
 	JobLookupStore
+	RequestKeyStore
 	Notifier
 
 	// Stats counts runs by status, queue depth and the age of the oldest

@@ -82,6 +82,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Revisions", exerciseRevisions},
 		{"Batches", exerciseBatches},
 		{"JobLookup", exerciseJobLookup},
+		{"RequestKey", exerciseRequestKey},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
