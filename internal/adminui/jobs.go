@@ -138,9 +138,11 @@ func returnTo(r *http.Request, fallback string) string {
 	return fallback
 }
 
-// jobRun starts a run now and opens it, where its log tails live.
+// jobRun starts a run now and opens it, where its log tails live. The
+// form's request_key (an Idempotency-Key made when the page was shown)
+// makes a form sent twice open the one run the first made.
 func (u *UI) jobRun(w http.ResponseWriter, r *http.Request) {
-	run, err := u.svc.RunNow(r.Context(), r.PathValue("id"), requestedBy(r))
+	run, _, err := u.svc.RunNowKeyed(r.Context(), r.PathValue("id"), requestedBy(r), nil, r.PostFormValue("request_key"))
 	if err != nil {
 		u.fail(w, r, err)
 		return

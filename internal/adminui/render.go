@@ -2,6 +2,7 @@ package adminui
 
 import (
 	"bytes"
+	"crypto/rand"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -236,6 +237,10 @@ func (u *UI) funcs() template.FuncMap {
 		"statusClass": func(s any) string { return strings.ToLower(fmt.Sprint(s)) },
 		"jobURL":      jobURL,
 		"runURL":      runURL,
+		// requestKey is a fresh Idempotency-Key for a run-now form: a
+		// form sent twice (a double click, a reload that re-posts) makes
+		// one run (see UI.jobRun).
+		"requestKey": rand.Text,
 		"csrfHeaders": func(token string) string {
 			b, _ := json.Marshal(map[string]string{"X-CSRF-Token": token})
 			return string(b)

@@ -21,6 +21,9 @@ type runParamsForm struct {
 	Error   string
 	Current map[string]string // the job's configured values, as placeholders
 	CSRF    string
+	// RequestKey is the Idempotency-Key of a form sent back for a fix: the
+	// same request, so it keeps its key; empty makes the page a new one.
+	RequestKey string
 }
 
 func (u *UI) runParamsPage(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +106,7 @@ func (u *UI) runWithParams(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	f := &runParamsForm{Job: j, Values: map[string]string{}, JSON: r.PostFormValue("params")}
+	f := &runParamsForm{Job: j, Values: map[string]string{}, JSON: r.PostFormValue("params"), RequestKey: r.PostFormValue("request_key")}
 	for _, h := range u.handlers(r.Context()) {
 		if h.Name == j.Handler {
 			f.Fields = newHandlerView(h, pickLanguage(r)).Fields
@@ -115,7 +118,7 @@ func (u *UI) runWithParams(w http.ResponseWriter, r *http.Request) {
 	params, err := f.params()
 	if err == nil {
 		var run *connecthub.Run
-		if run, err = u.svc.RunNowWith(r.Context(), j.ID, requestedBy(r), params); err == nil {
+		if run, _, err = u.svc.RunNowKeyed(r.Context(), j.ID, requestedBy(r), params, r.PostFormValue("request_key")); err == nil {
 			setFlash(w, r, "flash.run_started", run.ID)
 			redirect(w, r, runURL(run.ID))
 			return

@@ -476,6 +476,20 @@ func TestJobActions(t *testing.T) {
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/admin/runs/") {
 		t.Fatalf("run now: %d %q", p.status, p.header.Get("Location"))
 	}
+	// A form sent twice (its request_key, made when the page was shown,
+	// comes along) opens the one run the first made.
+	jobPage := b.get("/admin/jobs/act/edit")
+	m := regexp.MustCompile(`name="request_key" value="([^"]+)"`).FindStringSubmatch(jobPage.body)
+	if m == nil {
+		t.Fatalf("the job page's run-now form has no request_key:\n%s", jobPage.body)
+	}
+	twice := url.Values{"request_key": {m[1]}}
+	first, second := b.post("/admin/jobs/act/run", twice), b.post("/admin/jobs/act/run", twice)
+	if first.status != http.StatusSeeOther || second.header.Get("Location") != first.header.Get("Location") ||
+		first.header.Get("Location") == p.header.Get("Location") {
+		t.Errorf("run now sent twice: %d %q then %d %q, want one new run", first.status, first.header.Get("Location"),
+			second.status, second.header.Get("Location"))
+	}
 	runPage := b.get(p.header.Get("Location"))
 	if !strings.Contains(runPage.body, "queued") || !strings.Contains(runPage.body, `disabled aria-describedby="retry-reason"`) ||
 		!strings.Contains(runPage.body, "Retry is possible once the run has ended.") {
@@ -495,7 +509,7 @@ func TestJobActions(t *testing.T) {
 	}
 	// The delete confirmation names the job and its remaining (queued) run.
 	p = b.get("/admin/jobs/act/delete")
-	if !strings.Contains(p.body, "This deletes the job act together with its runs (1)") || !strings.Contains(p.body, "Delete act and its runs") {
+	if !strings.Contains(p.body, "This deletes the job act together with its runs (2)") || !strings.Contains(p.body, "Delete act and its runs") {
 		t.Errorf("delete confirmation:\n%s", p.body)
 	}
 	p = b.post("/admin/jobs/act/delete", nil)
