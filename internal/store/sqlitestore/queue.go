@@ -341,8 +341,9 @@ func completeChunks(n int) (rows, sizes []int) {
 }
 
 // completePadding is the VALUES row that fills a completion statement up
-// to its size: no run has an empty id, so it updates nothing.
-var completePadding = []any{"", string(connecthub.StatusSuccess), int64(0), "", "", "", nil, "", int64(0)}
+// to its size: its id is NULL, which equals no run's id, so it updates
+// nothing.
+var completePadding = []any{nil, nil, nil, nil, nil, nil, nil, nil, nil}
 
 func buildCompleteBatchSQL(n int) string {
 	var b strings.Builder
