@@ -41,8 +41,16 @@ func decodeChainList(id, col string) ([]string, error) {
 // Statements of chains. chainEdgesSQL runs in every completion that ends
 // a run, so it is prepared with the completion's statements; it reads the
 // jobs named by the JSON array ?1 that have chain lists.
+//
+// It first asks jobs_chained whether any job has a chain list: usually none
+// has, and then the statement ends before it builds the table of ?1's ids
+// (an ephemeral B-tree and a json_each cursor, 3% of a completion's CPU
+// with 50 workers). CROSS JOIN keeps that question the outer loop, and
+// LIMIT 1 makes it one row, so each job is read at most once.
 const (
-	chainEdgesSQL = `SELECT id, on_success, on_failure FROM jobs
+	chainEdgesSQL = `WITH chained AS (SELECT 1 FROM jobs INDEXED BY jobs_chained
+			WHERE on_success <> '[]' OR on_failure <> '[]' LIMIT 1)
+		SELECT id, on_success, on_failure FROM chained CROSS JOIN jobs
 		WHERE id IN (SELECT value FROM json_each(?1)) AND (on_success <> '[]' OR on_failure <> '[]')`
 	chainGraphSQL    = `SELECT id, on_success, on_failure FROM jobs WHERE on_success <> '[]' OR on_failure <> '[]'`
 	chainUpstreamSQL = `SELECT id FROM jobs WHERE (on_success <> '[]' OR on_failure <> '[]')

@@ -312,11 +312,38 @@ func completeBatchSQL(n int) string {
 
 var completeBatchTexts = func() map[int]string {
 	m := make(map[int]string)
-	for n := 1; n <= maxCompleteChunk; n *= 2 {
+	for _, n := range completeBatchSizes {
 		m[n] = buildCompleteBatchSQL(n)
 	}
 	return m
 }()
+
+// completeBatchSizes are the row counts of the completion statements: a
+// batch is padded up to the next one (see completeChunks), so that a
+// batch of up to maxCompleteChunk outcomes is one statement whatever its
+// size, and a few texts serve every size.
+var completeBatchSizes = []int{1, 2, 4, 8, 16, 24, 32, 48, 64, 96, maxCompleteChunk}
+
+// completeChunks splits n outcomes into statements: each chunk's count of
+// outcomes and the statement size it is padded to. A statement costs a
+// fixed setup (its VALUES and RETURNING tables, its cursors) whatever its
+// rows, which splitting a batch of 47 into powers of two (32+8+4+2+1)
+// paid five times; a padding row names no run (its id is empty) and costs
+// one missed lookup.
+func completeChunks(n int) (rows, sizes []int) {
+	for n > 0 {
+		k := min(n, maxCompleteChunk)
+		i, _ := slices.BinarySearch(completeBatchSizes, k)
+		rows, sizes = append(rows, k), append(sizes, completeBatchSizes[i])
+		n -= k
+	}
+	return rows, sizes
+}
+
+// completePadding is the VALUES row that fills a completion statement up
+// to its size: its id is NULL, which equals no run's id, so it updates
+// nothing.
+var completePadding = []any{nil, nil, nil, nil, nil, nil, nil, nil, nil}
 
 func buildCompleteBatchSQL(n int) string {
 	var b strings.Builder
@@ -414,7 +441,8 @@ func (s *Store) prepareComplete(ctx context.Context, outcomes []store.RunOutcome
 	batched := !repeated && len(terminal) > 1
 	var queries []string
 	if batched {
-		for _, size := range chunkSizes(len(terminal), maxCompleteChunk) {
+		_, sizes := completeChunks(len(terminal))
+		for _, size := range sizes {
 			queries = append(queries, completeBatchSQL(size))
 		}
 	} else {
@@ -511,15 +539,19 @@ func finishOne(ctx context.Context, stmt func(string) *sqlx.Stmt, counts *finish
 // multi-row statements and marks which applied.
 func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stmt, outcomes []store.RunOutcome, terminal []int, applied []bool, counts *finishCounts, ends *[]store.ChainEnd) error {
 	index := make(map[string]int, len(terminal))
-	args := make([]any, 0, 9*min(len(terminal), maxCompleteChunk))
-	for _, size := range chunkSizes(len(terminal), maxCompleteChunk) {
+	chunkRows, sizes := completeChunks(len(terminal))
+	args := make([]any, 0, 9*sizes[0])
+	for c, size := range sizes {
 		args = args[:0]
-		for _, i := range terminal[:size] {
+		for _, i := range terminal[:chunkRows[c]] {
 			o := outcomes[i]
 			index[o.ID] = i
 			args = append(args, o.ID, string(o.Status), micros(o.Now), o.Message, o.Error, o.Traceback, nullJSON(o.Result), o.Node, int64(o.Attempt))
 		}
-		terminal = terminal[size:]
+		for range size - chunkRows[c] {
+			args = append(args, completePadding...)
+		}
+		terminal = terminal[chunkRows[c]:]
 		rows, err := stmt(completeBatchSQL(size)).QueryContext(ctx, args...)
 		if err != nil {
 			return dbErr(err)

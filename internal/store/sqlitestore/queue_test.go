@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -119,6 +120,37 @@ func TestHotStatementsNotReprepared(t *testing.T) {
 		round(max)
 		if again := counter.take(); len(again) != 0 {
 			t.Fatalf("a round of %d compiled statements again: %v", max, again)
+		}
+	}
+}
+
+// TestCompleteChunks: a batch of up to maxCompleteChunk outcomes is one
+// statement, padded up to the next of a few sizes; a larger batch is cut
+// into full statements and a padded rest.
+func TestCompleteChunks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		n           int
+		rows, sizes []int
+	}{
+		{1, []int{1}, []int{1}},
+		{3, []int{3}, []int{4}},
+		{40, []int{40}, []int{48}},
+		{47, []int{47}, []int{48}},
+		{48, []int{48}, []int{48}},
+		{50, []int{50}, []int{64}},
+		{128, []int{128}, []int{128}},
+		{334, []int{128, 128, 78}, []int{128, 128, 96}},
+	}
+	for _, tt := range tests {
+		rows, sizes := completeChunks(tt.n)
+		if !slices.Equal(rows, tt.rows) || !slices.Equal(sizes, tt.sizes) {
+			t.Errorf("completeChunks(%d) = %v, %v; want %v, %v", tt.n, rows, sizes, tt.rows, tt.sizes)
+		}
+		for _, size := range sizes {
+			if _, ok := completeBatchTexts[size]; !ok {
+				t.Errorf("completeChunks(%d): no statement text of size %d", tt.n, size)
+			}
 		}
 	}
 }

@@ -480,6 +480,8 @@ func TestQueryPlans(t *testing.T) {
 		{"claim, three queues", claimSQL(3, 0, 0), "runs_claim", []any{"n", 1, 1, 10, "q1", "q2", "q3"}},
 		{"complete batch", completeBatchSQL(4), "sqlite_autoindex_runs_1", make([]any, 36)},
 		{"heartbeat", heartbeatSQL(4), "sqlite_autoindex_runs_1", make([]any, 11)},
+		{"chain edges: is any job chained", chainEdgesSQL, "jobs_chained", []any{`["j"]`}},
+		{"chain edges: the jobs", chainEdgesSQL, "sqlite_autoindex_jobs_1", []any{`["j"]`}},
 		{"dead nodes' runs", nodeRunsSQL(3), "runs_lease", []any{"n1", "n2", "n3"}},
 		{"fire active check", fireActiveSQL, "runs_active", []any{"j"}},
 		{"fire slot check", fireSlotTakenSQL, "runs_cron_slot", []any{"j", 1}},
