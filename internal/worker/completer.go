@@ -390,12 +390,14 @@ func (c *completer) leaveToClaim() bool {
 
 // take removes the terminal outcomes waiting to be written (at most
 // MaxBatch, oldest first) and returns them, for the claim loop to record
-// with its claim; it disarms the claim loop. If outcomes are left (re-queues
-// or beyond MaxBatch), the completer is woken to write them.
+// with its claim. The claim loop stays armed while its call is in flight:
+// outcomes that arrive meanwhile wait for its next claim, which follows at
+// once, rather than be written alone by a transaction of their own that
+// would queue for the same writer (see Worker.claim). If outcomes are left
+// (re-queues or beyond MaxBatch), the completer is woken to write them.
 func (c *completer) take() []pendingOutcome {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.armed.Store(false)
 	var batch []pendingOutcome
 	kept := c.pending[:0]
 	for _, p := range c.pending {
@@ -440,11 +442,12 @@ func (c *completer) settled(batch []pendingOutcome) {
 // (see completeClaimer); if that call fails they go back to the completer,
 // which retries them.
 //
-// After a successful claim the claim loop is armed again at once: it is
-// about to launch the claimed runs and come back for more, and short runs
-// may finish before it is back; their outcomes are then left for its next
-// claim rather than written alone. Should it sleep instead (a short
-// claim: the queue is empty), sleep disarms it.
+// The claim loop stays armed during the call and after a successful one:
+// it is about to launch the claimed runs and come back for more, and short
+// runs may finish before it is back; their outcomes are then left for its
+// next claim rather than written alone. Should it sleep instead (a short
+// claim: the queue is empty), sleep disarms it; a failed call disarms it
+// at once.
 func (w *Worker) claim(ctx context.Context, n int) ([]*Claimed, error) {
 	c := w.comp
 	if c.cc == nil {
@@ -463,14 +466,18 @@ func (w *Worker) claim(ctx context.Context, n int) ([]*Claimed, error) {
 		}
 		if claimed, err = c.cc.CompleteAndClaim(ctx, recs, n); err != nil {
 			c.putBack(batch)
-			return nil, err
+		} else {
+			c.settled(batch)
 		}
-		c.settled(batch)
 	}
-	if err == nil {
-		c.armClaim()
+	if err != nil {
+		// The claim loop backs off now: the completer writes the
+		// outcomes with its own retries meanwhile.
+		c.disarmClaim()
+		return nil, err
 	}
-	return claimed, err
+	c.armClaim()
+	return claimed, nil
 }
 
 // claimDue reports whether the claim loop would claim now rather than wait
