@@ -227,11 +227,18 @@ func (c *Capture) Truncated() bool { return c.truncated.Load() }
 // is in progress. Close is safe to call more than once and returns the same
 // result each time. Lines logged after Close are dropped.
 func (c *Capture) Close(ctx context.Context) error {
-	c.closeOnce.Do(func() { c.closeErr = c.close(ctx) })
+	return c.CloseWithin(ctx, 0)
+}
+
+// CloseWithin is Close with ctx limited to wait at most d (0: no limit of
+// its own). The limit is set only when there is something to wait for: a
+// run that logged nothing closes its log without a timer.
+func (c *Capture) CloseWithin(ctx context.Context, d time.Duration) error {
+	c.closeOnce.Do(func() { c.closeErr = c.close(ctx, d) })
 	return c.closeErr
 }
 
-func (c *Capture) close(ctx context.Context) error {
+func (c *Capture) close(ctx context.Context, d time.Duration) error {
 	// A subprocess's output may end without a newline: keep that line.
 	c.mu.Lock()
 	writers := slices.Clone(c.writers)
@@ -248,6 +255,11 @@ func (c *Capture) close(ctx context.Context) error {
 		return nil
 	}
 
+	if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	close(c.stop)
 	select {
 	case <-c.exited:

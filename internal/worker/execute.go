@@ -395,11 +395,9 @@ func (w *Worker) handBackOutcome(t *task) outcome {
 // outcome. It is called exactly once per task.
 func (w *Worker) report(t *task, o outcome) {
 	if t.capture != nil {
-		ctx, cancel := context.WithTimeout(w.bg, logFlushTimeout)
-		if err := t.capture.Close(ctx); err != nil && !t.lost.Load() {
+		if err := t.capture.CloseWithin(w.bg, logFlushTimeout); err != nil && !t.lost.Load() {
 			w.log.Warn("flushing the run log failed; the log may be incomplete", "run_id", t.run.ID, "err", err)
 		}
-		cancel()
 	}
 	// Back in the pipe (if the handler took it out): from here to the
 	// handover, nothing but a place in the completer is waited for.
