@@ -81,12 +81,7 @@ func newRollbackCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback BATCH",
 		Short: "Restore every job a batch touched to its state before it, as a new batch",
-		Long: `Restore exactly what a batch changed: each job it touched gets back its
-definition and secrets from before the batch (a job it created is deleted,
-one it deleted is created again), in one transaction recorded as a batch
-of its own. When a job was changed since the batch, nothing changes and the
-jobs are named. Asks on a terminal; --yes for scripts.`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: checked(batchArg, apiCmd(env, &cf, func(a apiCall) (*client.Batch, error) {
 			id := batchID(a.args[0])
 			if !yes {

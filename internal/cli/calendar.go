@@ -17,15 +17,11 @@ func newCalendarCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "calendar",
 		Short: "Manage working-day calendars (holidays and make-up workdays)",
-		Long: "Calendars are named sets of holidays and make-up working days. A job that names\n" +
-			"one (calendar, calendar_mode) fires only on the days it lets through. The built-in\n" +
-			"calendar cn holds mainland China's statutory holidays and make-up days (调休).",
 	}
 	cf.register(cmd)
 
 	list := &cobra.Command{
 		Use: "list", Short: "List calendars with the years they cover", Args: cobra.NoArgs,
-		Example: "  connecthub calendar list",
 		RunE: apiCmd(env, &cf, func(a apiCall) ([]client.Calendar, error) {
 			cals, err := a.c.ListCalendars(a.ctx)
 			return nonNil(cals), err
@@ -48,7 +44,6 @@ func newCalendarCmd(env *Env) *cobra.Command {
 
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a calendar's days (with --json: the document `calendar put` takes)", Args: cobra.ExactArgs(1),
-		Example: "  connecthub calendar get cn\n  connecthub calendar get cn --json > cn.json",
 		RunE: apiCmd(env, &cf, func(a apiCall) (calendarDoc, error) {
 			cal, err := a.c.GetCalendar(a.ctx, a.args[0])
 			return calendarDoc{cal}, err
@@ -77,13 +72,7 @@ func newCalendarCmd(env *Env) *cobra.Command {
 	put := &cobra.Command{
 		Use:   "put NAME -f FILE",
 		Short: "Create or replace a calendar from a JSON file (- for stdin)",
-		Long: "Create or replace a calendar. The file is a JSON object:\n" +
-			`  {"description": "...", "days": [{"date": "2027-01-01", "kind": "holiday", "name": "元旦"},` + "\n" +
-			`                                  {"date": "2027-02-06", "kind": "workday", "name": "调休上班"}]}` + "\n" +
-			"kind is holiday or workday (a make-up working day on a weekend). Replacing a\n" +
-			"calendar re-plans the next fire time of every job that uses it.",
-		Example: "  connecthub calendar get cn --json > cn.json   # edit: add 2027\n  connecthub calendar put cn -f cn.json",
-		Args:    cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
 				return usageError("-f FILE is required (- reads stdin)")
@@ -102,7 +91,6 @@ func newCalendarCmd(env *Env) *cobra.Command {
 
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a calendar that no job uses", Args: cobra.ExactArgs(1),
-		Example: "  connecthub calendar delete old-plant",
 		RunE: apiAct(env, &cf, func(a apiCall) error { return a.c.DeleteCalendar(a.ctx, a.args[0]) },
 			func(args []string) string { return "calendar " + args[0] + " deleted" }),
 	}

@@ -22,13 +22,6 @@ import (
 // batch, report drift, list batches and roll them back. Every command
 // talks to the server through the API.
 
-const exportYAMLLong = `Without a subcommand, write job definitions as YAML: one document per job,
-fields in a stable order, a comment with the job's next fire times, and its
-secrets as ${ENV} references (OA_SYNC_PASSWORD for key password of job
-oa.sync), never their values. --job selects jobs by a glob on the id
-(oa.*); -o writes to a file. The output is what connecthub apply reads.
-See docs/config-as-code.md.`
-
 // addYAMLExport makes `connecthub export` itself write job definitions
 // as YAML; its subcommands (python) keep their own meaning.
 func addYAMLExport(env *Env, cmd *cobra.Command) {
@@ -36,7 +29,6 @@ func addYAMLExport(env *Env, cmd *cobra.Command) {
 		cf        clientFlags
 		glob, out string
 	)
-	cmd.Long = exportYAMLLong
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if glob != "" {
@@ -145,16 +137,8 @@ func newApplyCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR",
 		Short: "Apply job definitions from YAML files as one batch: all or nothing",
-		Long: `Read job definitions (YAML, one job per document; a directory's .yaml and
-.yml files), check them against docs/jobs.schema.json and the server's own
-validation, resolve their secret references (${ENV}, file:PATH), show what
-changes field by field, and after a confirmation (--yes in scripts) apply
-everything in one batch, in one transaction: a problem in any document
-applies nothing. --prune also deletes the jobs the files do not name
-(listed before the question). --dry-run shows the plan only.
-Undo with connecthub rollback BATCH. See docs/config-as-code.md.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runApply(cmd.Context(), env, &f) },
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runApply(cmd.Context(), env, &f) },
 	}
 	f.cf.register(cmd)
 	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, "a YAML file or a directory of them (repeatable)")
@@ -236,11 +220,7 @@ func newDiffCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "diff -f DIR",
 		Short: "Report drift between job definition files and the server (exit 1 on any)",
-		Long: `Compare job definition files with the jobs on the server, field by field,
-as apply --dry-run does, and exit 1 when they differ (0 when they match), so
-that CI can fail on drift. With --prune, a job on the server that no file
-names is drift too. Needs an admin token: the comparison includes secrets.`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, _, res, err := planFiles(cmd.Context(), env, &f)
 			if err != nil {

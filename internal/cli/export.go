@@ -7,12 +7,6 @@ import (
 	"github.com/connecthub/connecthub/internal/pyimport"
 )
 
-const exportLong = `Write each job's enabled and last_run_at back to the Python ConnectHub's
-database (--to), for a rollback: its beat, started again, then runs the jobs
-ConnectHub ran as enabled and does not fire a slot ConnectHub already fired.
-Only jobs the old database has are written; nothing else in it changes.
-Stop ConnectHub's schedulers first (see docs/migrating-from-python.md).`
-
 func newExportCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "export", Short: "Write job definitions as YAML (export python: state back to the Python ConnectHub)"}
 	var (
@@ -23,7 +17,6 @@ func newExportCmd(env *Env) *cobra.Command {
 	py := &cobra.Command{
 		Use:   "python",
 		Short: "Write enabled and last_run_at back to a Python ConnectHub's database",
-		Long:  exportLong,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if to == "" {

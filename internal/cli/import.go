@@ -9,21 +9,6 @@ import (
 	"github.com/connecthub/connecthub/internal/pyimport"
 )
 
-const importLong = `Import the jobs (and with --history their job_logs) of a Python ConnectHub.
-
---from is its database: postgres://user:pass@host:5432/db or sqlite:///path/app.db.
-Every job is validated as a save through the API is; its secret_cfg token is
-cleaned, decrypted with the Python key file (--key) and re-encrypted with this
-server's key. handler_path maps to a handler: the three seed examples to the
-built-in sync_oa_to_didi.*, anything else to py:<handler_path> (served by
-connecthub-worker --legacy-path), --map FILE (YAML or JSON) overrides.
-last_run_at is kept, so the first slot after it fires and no earlier one.
-
-Importing again updates changed jobs and adds only new history. A job that
-cannot be imported is listed with its reason; the others proceed, and the
-exit code is 1. --dry-run prints the plan and writes nothing.
-See docs/migrating-from-python.md.`
-
 func newImportCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "import", Short: "Import jobs and history from another system (the Python ConnectHub)"}
 	var (
@@ -35,7 +20,6 @@ func newImportCmd(env *Env) *cobra.Command {
 	py := &cobra.Command{
 		Use:   "python",
 		Short: "Import the jobs and history of a Python ConnectHub",
-		Long:  importLong,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from == "" {

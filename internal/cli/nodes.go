@@ -38,10 +38,7 @@ func newNodesCmd(env *Env) *cobra.Command {
 	clean := &cobra.Command{
 		Use:   "clean [--older-than 24h]",
 		Short: "Delete inactive nodes silent for longer than --older-than",
-		Long: "Delete the registrations of inactive nodes (declared dead, or gone without\n" +
-			"a prestop) whose last heartbeat is older than --older-than. Live nodes are\n" +
-			"never deleted, and a cleaned node that comes back simply registers again.",
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: checked(func([]string) error {
 			if olderThan <= 0 {
 				return usageError("--older-than must be a positive duration such as 24h or 90m")

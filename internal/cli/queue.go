@@ -14,13 +14,10 @@ func newQueueCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "queue",
 		Short: "List, pause and resume queues",
-		Long: "A paused queue keeps its runs QUEUED: no worker claims from it until it is resumed.\n" +
-			"Runs already RUNNING go on. Its depth is still reported (stats, metrics).",
 	}
 	cf.register(cmd)
 	list := &cobra.Command{
 		Use: "list", Short: "List the queues with waiting runs or paused", Args: cobra.NoArgs,
-		Example: "  connecthub queue list",
 		RunE: apiCmd(env, &cf, func(a apiCall) ([]client.Queue, error) {
 			qs, err := a.c.ListQueues(a.ctx)
 			return nonNil(qs), err
@@ -42,9 +39,9 @@ func newQueueCmd(env *Env) *cobra.Command {
 			return tw.Flush()
 		}),
 	}
-	toggle := func(use string, pause bool, short, example string) *cobra.Command {
+	toggle := func(use string, pause bool, short string) *cobra.Command {
 		return &cobra.Command{
-			Use: use + " QUEUE", Short: short, Args: cobra.ExactArgs(1), Example: example,
+			Use: use + " QUEUE", Short: short, Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				c, err := cf.client(env)
 				if err != nil {
@@ -69,7 +66,7 @@ func newQueueCmd(env *Env) *cobra.Command {
 		}
 	}
 	cmd.AddCommand(list,
-		toggle("pause", true, "Pause a queue: workers claim nothing from it", "  connecthub queue pause payroll"),
-		toggle("resume", false, "Resume a paused queue", "  connecthub queue resume payroll"))
+		toggle("pause", true, "Pause a queue: workers claim nothing from it"),
+		toggle("resume", false, "Resume a paused queue"))
 	return cmd
 }

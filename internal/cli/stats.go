@@ -11,27 +11,12 @@ import (
 	"github.com/connecthub/connecthub/internal/dbadmin"
 )
 
-// statsRebuildLong is the help of `stats rebuild`.
-const statsRebuildLong = `Recompute the maintained run counts (by job and status, and by hour for
-the last two days) from the runs table, in one transaction.
-
-The counts behind /api/v1/stats, /metrics and the dashboard are kept by the
-database in the transaction of every write to runs, so they do not drift;
-this is the repair for counts that a manual edit of the database or a bug
-put wrong. It reads every run once, so on a large history it takes a
-while, and writers to runs wait for it (servers may keep running).
-
-Examples:
-  connecthub stats rebuild
-  CONNECTHUB_DB_URL=postgres://... connecthub stats rebuild`
-
 func newStatsCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "stats", Short: "Maintain the run counts behind the stats, the metrics and the dashboard"}
 	var flags serverFlags
 	rebuild := &cobra.Command{
 		Use:   "rebuild",
 		Short: "Recompute the run counts from the runs table",
-		Long:  statsRebuildLong,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := flags.load(env)

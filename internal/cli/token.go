@@ -23,14 +23,7 @@ func newTokenCmd(env *Env) *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create --name NAME [--scope worker|admin|user] [--queues a,b] [--node-prefix P]",
 		Short: "Create a token and print its secret (shown only once)",
-		Long: "Create an API token. The secret is printed alone on stdout, so that\n" +
-			"  T=$(connecthub token create --name worker-1)\n" +
-			"captures it; the server keeps only its SHA-256 and cannot show it again.\n" +
-			"A worker token may call only the worker protocol (/api/v1/worker), only for\n" +
-			"nodes whose name starts with --node-prefix (default: the token's name), and\n" +
-			"may serve only --queues (default: default): the jobs of those queues, with\n" +
-			"their secrets, are what its workers can receive.",
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: checked(func([]string) error {
 			if req.Name == "" {
 				return usageError("--name is required")

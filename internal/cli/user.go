@@ -25,11 +25,7 @@ func newUserCmd(env *Env) *cobra.Command {
 	add := &cobra.Command{
 		Use:   "add USERNAME [--role viewer|operator|admin] [--display-name NAME] --password-stdin",
 		Short: "Add a user",
-		Long: "Add a user who signs in to the admin UI with a password. The password is read\n" +
-			"from the first line of stdin (never from a flag, which other users could see\n" +
-			"in the process list):\n" +
-			"  printf '%s\\n' \"$PW\" | connecthub user add li.lei --role operator --password-stdin",
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !passwordStdin {
 				return usageError("--password-stdin is required: pipe the password in on stdin")

@@ -26,12 +26,7 @@ func newWorkerCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "worker --server URL --token TOKEN",
 		Short: "Run a remote worker that pulls runs from a server over the worker protocol",
-		Long: "Run a worker node: it registers with the server, claims runs of the queues it serves\n" +
-			"(long polls), runs every built-in handler and those of this build, and keeps its node\n" +
-			"alive. Its control port serves /api/v1/proc/status|stop|start, /health/live,\n" +
-			"/health/ready and /metrics. SIGTERM: stop claiming, finish in-flight runs within\n" +
-			"CONNECTHUB_SHUTDOWN_TIMEOUT, hand the rest back, deregister, exit 0.",
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(env.Getenv, env.DotEnv,
 				config.Override{Variable: "CONNECTHUB_SERVER_URL", Value: f.server, Flag: "--server"},
