@@ -3,9 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
-
-	"github.com/spf13/cobra"
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
@@ -13,60 +12,36 @@ import (
 	"github.com/connecthub/connecthub/internal/timefmt"
 )
 
-// startPoll is how often a followed run that is still queued is looked at,
-// to say on which node it started as soon as it did.
-const startPoll = 200 * time.Millisecond
-
 // followRun tells a person what a run does while it does it: on stderr
 // when and where it started, on stdout its log as it comes (times in the
 // job's timezone), and at the end on stderr its status, message and error,
 // which is what one needs to read a failure. It exits non-zero unless the
 // run succeeded, so scripts can `connecthub job run X -f && next-step`.
-func followRun(cmd *cobra.Command, env *Env, c *client.Client, id string) error {
-	ctx := cmd.Context()
-	r, err := c.GetRun(ctx, id)
+func followRun(ctx context.Context, env *Env, c *client.Client, id string) error {
+	var loc *time.Location
+	final, err := c.Runs.Follow(ctx, id, client.RunFollow{
+		Seen: func(r *connecthub.Run) io.Writer {
+			if r.Status == connecthub.StatusQueued {
+				fmt.Fprintf(env.Stderr, "run %s of job %s queued (%s), waiting for a worker…\n", r.ID, r.JobID, r.Trigger)
+			}
+			loc = newZones(env, c).of(ctx, r.JobID)
+			return timefmt.LogWriter(env.Stdout, loc)
+		},
+		Started: func(r *connecthub.Run) {
+			if r.Node != "" {
+				fmt.Fprintf(env.Stderr, "run %s started on node %s (attempt %d/%d)\n", r.ID, r.Node, r.Attempt, r.MaxAttempts)
+			}
+		},
+	})
 	if err != nil {
 		return err
 	}
-	zones := newZones(env, c)
-	loc := zones.of(ctx, r.JobID)
-	if r, err = waitStarted(ctx, env, c, r); err != nil {
-		return err
-	}
-	if r.Status != connecthub.StatusQueued && r.Node != "" {
-		fmt.Fprintf(env.Stderr, "run %s started on node %s (attempt %d/%d)\n", r.ID, r.Node, r.Attempt, r.MaxAttempts)
-	}
-	lw := timefmt.LogWriter(env.Stdout, loc)
-	status, err := c.FollowRunLog(ctx, id, lw)
-	if cerr := lw.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if status == "DELETED" {
-		return fmt.Errorf("run %s was deleted while followed", id)
-	}
-	final, err := c.GetRun(ctx, id)
-	if err != nil {
-		return err
-	}
-	final.FillDuration()
 	printOutcome(env, final, loc)
 	if final.Status != connecthub.StatusSuccess {
 		// The outcome above already says it all; only the exit code is left.
 		return &exitError{code: 1, err: fmt.Errorf("run %s ended %s", id, final.Status), silent: true}
 	}
 	return nil
-}
-
-// waitStarted says that a queued run waits for a worker and returns it once
-// a worker took it (or it ended without one, canceled or skipped).
-func waitStarted(ctx context.Context, env *Env, c *client.Client, r *connecthub.Run) (*connecthub.Run, error) {
-	if r.Status == connecthub.StatusQueued {
-		fmt.Fprintf(env.Stderr, "run %s of job %s queued (%s), waiting for a worker…\n", r.ID, r.JobID, r.Trigger)
-	}
-	return c.Runs.WaitStarted(ctx, r, startPoll)
 }
 
 // printOutcome writes the end of a followed run: one line with the status,

@@ -74,7 +74,7 @@ func newJobCmd(env *Env) *cobra.Command {
 			if !follow {
 				return printRun(cmd.Context(), env, c, r, cf.asJSON)
 			}
-			return followRun(cmd, env, c, r.ID)
+			return followRun(cmd.Context(), env, c, r.ID)
 		},
 	}
 	run.Flags().BoolVarP(&follow, "follow", "f", false, "follow the run's log until it ends (exit 1 unless SUCCESS)")

@@ -54,7 +54,7 @@ func newRunCmd(env *Env) *cobra.Command {
 				return err
 			}
 			if follow {
-				return followRun(cmd, env, c, args[0])
+				return followRun(cmd.Context(), env, c, args[0])
 			}
 			r, err := c.GetRun(cmd.Context(), args[0])
 			if err != nil {
