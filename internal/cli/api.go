@@ -127,20 +127,52 @@ func checked(check func(args []string) error, run runE) runE {
 	}
 }
 
-// keyed is a list printed as {"key": [...]} with --json, [] rather than
-// null when it is empty.
+// keyed is a list printed as {"key": [...]} with --json, or as a bare
+// array when key is ""; [] rather than null when it is empty.
 type keyed[T any] struct {
 	key   string
 	items []T
 }
 
-func (k keyed[T]) jsonValue() any { return map[string][]T{k.key: nonNil(k.items)} }
+func (k keyed[T]) jsonValue() any {
+	if k.key == "" {
+		return nonNil(k.items)
+	}
+	return map[string][]T{k.key: nonNil(k.items)}
+}
 
 // keyedList is the call of a list command whose JSON is {"key": [...]}.
 func keyedList[T any](key string, list func(*client.Client, context.Context) ([]T, error)) func(apiCall) (keyed[T], error) {
 	return func(a apiCall) (keyed[T], error) {
 		items, err := list(a.c, a.ctx)
 		return keyed[T]{key, items}, err
+	}
+}
+
+// listCmd is a `list` command: one call for the whole list, printed as a
+// table (see table), and with --json as keyed says.
+func listCmd[T any](env *Env, cf *clientFlags, short, key string, list func(*client.Client, context.Context) ([]T, error),
+	empty, header string, row func(T) []any) *cobra.Command {
+	return &cobra.Command{Use: "list", Short: short, Args: cobra.NoArgs,
+		RunE: apiCmd(env, cf, keyedList(key, list), func(_ apiCall, l keyed[T]) error { return table(env, l.items, empty, header, row) })}
+}
+
+// actCmd is a command on one named thing whose call answers nothing; it
+// prints done and the name.
+func actCmd(env *Env, cf *clientFlags, use, short string, act func(*client.Client, context.Context, string) error, done string) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
+		RunE: apiAct(env, cf, func(a apiCall) error { return act(a.c, a.ctx, a.args[0]) },
+			func(args []string) string { return fmt.Sprintf(done, args[0]) })}
+}
+
+// need is a check for checked: it refuses with a usage error saying msg
+// unless ok holds.
+func need(ok func() bool, msg string) func([]string) error {
+	return func([]string) error {
+		if !ok() {
+			return usageError("%s", msg)
+		}
+		return nil
 	}
 }
 
@@ -157,6 +189,34 @@ func newTable(w io.Writer, header string) *tabwriter.Writer {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
 	return tw
+}
+
+// table prints items as aligned columns under header, one row of cells
+// per item (each printed as fmt.Print does); without items it says empty
+// instead, unless empty is "".
+func table[T any](env *Env, items []T, empty, header string, row func(T) []any) error {
+	if len(items) == 0 && empty != "" {
+		return say(env, "%s", empty)
+	}
+	tw := newTable(env.Stdout, header)
+	for _, it := range items {
+		for i, cell := range row(it) {
+			if i > 0 {
+				fmt.Fprint(tw, "\t")
+			}
+			fmt.Fprint(tw, cell)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// more tells how to ask for the next page of a paged list, if any.
+func more(env *Env, format, cursor string) error {
+	if cursor != "" {
+		fmt.Fprintf(env.Stdout, format+"\n", cursor)
+	}
+	return nil
 }
 
 // say prints one line and ends a command's text output.

@@ -21,30 +21,12 @@ func newNodesCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "nodes", Short: "Show and manage the nodes that execute runs"}
 	cf.register(cmd)
 
-	list := &cobra.Command{Use: "list", Short: "List registered nodes", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, keyedList("nodes", (*client.Client).ListNodes), func(_ apiCall, nodes keyed[connecthub.Node]) error {
-			if len(nodes.items) == 0 {
-				return say(env, "no nodes: start `connecthub serve` (which runs workers unless CONNECTHUB_WORKERS=0) or `connecthub worker`")
-			}
-			tw := newTable(env.Stdout, "NAME\tKIND\tSTATE\tSETTING\tRUNNING/MAX\tLAST HEARTBEAT\tQUEUES\tHANDLERS")
-			for _, n := range nodes.items {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", n.Name, n.Kind, n.PresentState, n.SettingState,
-					n.Running, n.MaxConcurrency, fmtTime(env, &n.LastHeartbeat, ""), dash(strings.Join(n.Queues, ",")), handlerSummary(n.Handlers))
-			}
-			return tw.Flush()
-		})}
-
 	olderThan := node.DefaultCleanAfter
 	clean := &cobra.Command{
 		Use:   "clean [--older-than 24h]",
 		Short: "Delete inactive nodes silent for longer than --older-than",
 		Args:  cobra.NoArgs,
-		RunE: checked(func([]string) error {
-			if olderThan <= 0 {
-				return usageError("--older-than must be a positive duration such as 24h or 90m")
-			}
-			return nil
-		}, apiCmd(env, &cf, func(a apiCall) (map[string]int64, error) {
+		RunE: checked(need(func() bool { return olderThan > 0 }, "--older-than must be a positive duration such as 24h or 90m"), apiCmd(env, &cf, func(a apiCall) (map[string]int64, error) {
 			n, err := a.c.CleanNodes(a.ctx, olderThan)
 			return map[string]int64{"deleted": n}, err
 		}, func(_ apiCall, n map[string]int64) error {
@@ -60,6 +42,12 @@ func newNodesCmd(env *Env) *cobra.Command {
 					return say(env, "node %s: setting state %s (the node applies it at its next keepalive)", n.Name, n.SettingState)
 				})}
 	}
+	list := listCmd(env, &cf, "List registered nodes", "nodes", (*client.Client).ListNodes,
+		"no nodes: start `connecthub serve` (which runs workers unless CONNECTHUB_WORKERS=0) or `connecthub worker`",
+		"NAME\tKIND\tSTATE\tSETTING\tRUNNING/MAX\tLAST HEARTBEAT\tQUEUES\tHANDLERS", func(n connecthub.Node) []any {
+			return []any{n.Name, n.Kind, n.PresentState, n.SettingState, fmt.Sprintf("%d/%d", n.Running, n.MaxConcurrency),
+				fmtTime(env, &n.LastHeartbeat, ""), dash(strings.Join(n.Queues, ",")), handlerSummary(n.Handlers)}
+		})
 	cmd.AddCommand(list, clean,
 		setState("stop", "Stop a node claiming runs; its runs in flight finish", (*client.Client).StopNode),
 		setState("start", "Let a stopped node claim runs again", (*client.Client).StartNode))

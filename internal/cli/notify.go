@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -56,18 +55,14 @@ func newNotifyCmd(env *Env) *cobra.Command {
 	test.Flags().DurationVar(&wait, "wait", wait, "how long to wait for the first delivery attempt")
 
 	channels := &cobra.Command{Use: "channels", Short: "List, create and delete channels"}
-	channels.AddCommand(&cobra.Command{Use: "list", Short: "List channels", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, keyedList("channels", (*client.Client).ListChannels), func(_ apiCall, list keyed[connecthub.Channel]) error {
-			tw := newTable(env.Stdout, "NAME\tTYPE\tLANGUAGE\tSECRET\tTARGET")
-			for _, ch := range list.items {
-				target := ch.URL
-				if ch.SMTP != nil {
-					target = fmt.Sprintf("smtp %s:%d (%s) → %s", ch.SMTP.Host, ch.SMTP.Port, ch.SMTP.TLS, strings.Join(ch.SMTP.To, ","))
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", ch.Name, ch.Type, ch.Language, ch.HasSecret, target)
+	channels.AddCommand(listCmd(env, &cf, "List channels", "channels", (*client.Client).ListChannels, "",
+		"NAME\tTYPE\tLANGUAGE\tSECRET\tTARGET", func(ch connecthub.Channel) []any {
+			target := ch.URL
+			if ch.SMTP != nil {
+				target = fmt.Sprintf("smtp %s:%d (%s) → %s", ch.SMTP.Host, ch.SMTP.Port, ch.SMTP.TLS, strings.Join(ch.SMTP.To, ","))
 			}
-			return tw.Flush()
-		})},
+			return []any{ch.Name, ch.Type, ch.Language, ch.HasSecret, target}
+		}),
 		createCmd(env, &cf, "channel", func(a apiCall, body []byte) (string, any, error) {
 			ch, err := a.c.CreateChannel(a.ctx, body)
 			if err != nil {
@@ -75,18 +70,13 @@ func newNotifyCmd(env *Env) *cobra.Command {
 			}
 			return "created channel " + ch.Name, ch, nil
 		}),
-		deleteCmd(env, &cf, "NAME", "channel", (*client.Client).DeleteChannel))
+		actCmd(env, &cf, "delete NAME", "Delete a channel", (*client.Client).DeleteChannel, "deleted channel %s"))
 
 	rules := &cobra.Command{Use: "rules", Short: "List, create and delete alert rules"}
-	rules.AddCommand(&cobra.Command{Use: "list", Short: "List alert rules", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, keyedList("alert_rules", (*client.Client).ListAlertRules), func(_ apiCall, list keyed[connecthub.AlertRule]) error {
-			tw := newTable(env.Stdout, "ID\tNAME\tENABLED\tEVENT\tTHRESHOLD\tMATCH\tCHANNELS\tQUIET")
-			for _, r := range list.items {
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Enabled, r.Event, dash(r.Threshold),
-					matchSummary(r.Match), strings.Join(r.Channels, ","), r.QuietPeriod)
-			}
-			return tw.Flush()
-		})},
+	rules.AddCommand(listCmd(env, &cf, "List alert rules", "alert_rules", (*client.Client).ListAlertRules, "",
+		"ID\tNAME\tENABLED\tEVENT\tTHRESHOLD\tMATCH\tCHANNELS\tQUIET", func(r connecthub.AlertRule) []any {
+			return []any{r.ID, r.Name, r.Enabled, r.Event, dash(r.Threshold), matchSummary(r.Match), strings.Join(r.Channels, ","), r.QuietPeriod}
+		}),
 		createCmd(env, &cf, "alert rule", func(a apiCall, body []byte) (string, any, error) {
 			r, err := a.c.CreateAlertRule(a.ctx, body)
 			if err != nil {
@@ -94,7 +84,7 @@ func newNotifyCmd(env *Env) *cobra.Command {
 			}
 			return "created alert rule " + r.ID + " (" + r.Name + ")", r, nil
 		}),
-		deleteCmd(env, &cf, "ID", "alert rule", (*client.Client).DeleteAlertRule))
+		actCmd(env, &cf, "delete ID", "Delete a alert rule", (*client.Client).DeleteAlertRule, "deleted alert rule %s"))
 
 	var nf client.NotificationFilter
 	log := &cobra.Command{Use: "log", Short: "Show the delivery log, newest first", Args: cobra.NoArgs,
@@ -105,16 +95,13 @@ func newNotifyCmd(env *Env) *cobra.Command {
 			}
 			return page, err
 		}, func(_ apiCall, page *client.NotificationList) error {
-			tw := newTable(env.Stdout, "ID\tCREATED\tCHANNEL\tEVENT\tJOB\tSTATUS\tATTEMPTS\tLAST ANSWER")
-			for _, n := range page.Notifications {
+			return table(env, page.Notifications, "", "ID\tCREATED\tCHANNEL\tEVENT\tJOB\tSTATUS\tATTEMPTS\tLAST ANSWER", func(n connecthub.Notification) []any {
 				last := "-"
 				if len(n.History) > 0 {
 					last = n.History[len(n.History)-1].Response
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.ID, fmtTime(env, &n.CreatedAt, ""), n.Channel, n.Event,
-					dash(n.JobID), n.Status, n.Attempts, last)
-			}
-			return tw.Flush()
+				return []any{n.ID, fmtTime(env, &n.CreatedAt, ""), n.Channel, n.Event, dash(n.JobID), n.Status, n.Attempts, last}
+			})
 		})}
 	fl := log.Flags()
 	fl.StringVar(&nf.Channel, "channel", "", "only this channel")
@@ -170,10 +157,3 @@ type created struct {
 }
 
 func (c created) jsonValue() any { return c.v }
-
-// deleteCmd is a "delete ARG" command.
-func deleteCmd(env *Env, cf *clientFlags, arg, what string, del func(*client.Client, context.Context, string) error) *cobra.Command {
-	return &cobra.Command{Use: "delete " + arg, Short: "Delete a " + what, Args: cobra.ExactArgs(1),
-		RunE: apiAct(env, cf, func(a apiCall) error { return del(a.c, a.ctx, a.args[0]) },
-			func(args []string) string { return "deleted " + what + " " + args[0] })}
-}

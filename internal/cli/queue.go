@@ -16,29 +16,17 @@ func newQueueCmd(env *Env) *cobra.Command {
 		Short: "List, pause and resume queues",
 	}
 	cf.register(cmd)
-	list := &cobra.Command{
-		Use: "list", Short: "List the queues with waiting runs or paused", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, func(a apiCall) ([]client.Queue, error) {
-			qs, err := a.c.ListQueues(a.ctx)
-			return nonNil(qs), err
-		}, func(_ apiCall, qs []client.Queue) error {
-			if len(qs) == 0 {
-				return say(env, "no queued runs and no paused queue")
-			}
-			tw := newTable(env.Stdout, "QUEUE\tSTATE\tDEPTH\tOLDEST")
-			for _, q := range qs {
-				state := "running"
-				if q.Paused {
-					state = "paused"
-					if q.Pause != nil && q.Pause.PausedBy != "" {
-						state += " by " + q.Pause.PausedBy
-					}
+	list := listCmd(env, &cf, "List the queues with waiting runs or paused", "", (*client.Client).ListQueues,
+		"no queued runs and no paused queue", "QUEUE\tSTATE\tDEPTH\tOLDEST", func(q client.Queue) []any {
+			state := "running"
+			if q.Paused {
+				state = "paused"
+				if q.Pause != nil && q.Pause.PausedBy != "" {
+					state += " by " + q.Pause.PausedBy
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%.0fs\n", q.Queue, state, q.Depth, q.OldestAgeSecond)
 			}
-			return tw.Flush()
-		}),
-	}
+			return []any{q.Queue, state, q.Depth, fmt.Sprintf("%.0fs", q.OldestAgeSecond)}
+		})
 	toggle := func(use string, pause bool, short string) *cobra.Command {
 		return &cobra.Command{
 			Use: use + " QUEUE", Short: short, Args: cobra.ExactArgs(1),

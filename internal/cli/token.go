@@ -24,12 +24,7 @@ func newTokenCmd(env *Env) *cobra.Command {
 		Use:   "create --name NAME [--scope worker|admin|user] [--queues a,b] [--node-prefix P]",
 		Short: "Create a token and print its secret (shown only once)",
 		Args:  cobra.NoArgs,
-		RunE: checked(func([]string) error {
-			if req.Name == "" {
-				return usageError("--name is required")
-			}
-			return nil
-		}, apiCmd(env, &cf, func(a apiCall) (*client.CreatedToken, error) {
+		RunE: checked(need(func() bool { return req.Name != "" }, "--name is required"), apiCmd(env, &cf, func(a apiCall) (*client.CreatedToken, error) {
 			if req.Scope != connecthub.ScopeWorker && (len(req.Queues) > 0 || req.NodePrefix != "") {
 				return nil, usageError("--queues and --node-prefix bind worker tokens only")
 			}
@@ -44,22 +39,13 @@ func newTokenCmd(env *Env) *cobra.Command {
 	create.Flags().StringSliceVar(&req.Queues, "queues", nil, "worker scope: the queues its workers may serve, comma-separated (default: default)")
 	create.Flags().StringVar(&req.NodePrefix, "node-prefix", "", "worker scope: the prefix of the node names its workers may use (default: the token's name)")
 
-	list := &cobra.Command{Use: "list", Short: "List tokens (never their secrets)", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, keyedList("tokens", (*client.Client).ListTokens), func(_ apiCall, tokens keyed[connecthub.Token]) error {
-			if len(tokens.items) == 0 {
-				return say(env, "no API tokens yet: create one with `connecthub token create --name NAME --scope worker|admin`")
-			}
-			tw := newTable(env.Stdout, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED\tNODE PREFIX\tQUEUES")
-			for _, t := range tokens.items {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, fmtTime(env, &t.CreatedAt, ""), fmtTime(env, t.LastUsedAt, ""),
-					fmtTime(env, t.RevokedAt, ""), dash(t.NodePrefix), dash(strings.Join(t.Queues, ",")))
-			}
-			return tw.Flush()
-		})}
-
-	revoke := &cobra.Command{Use: "revoke ID|NAME", Short: "Revoke a token: it stops working at once", Args: cobra.ExactArgs(1),
-		RunE: apiAct(env, &cf, func(a apiCall) error { return a.c.RevokeToken(a.ctx, a.args[0]) },
-			func(args []string) string { return "revoked " + args[0] })}
-	cmd.AddCommand(create, list, revoke)
+	cmd.AddCommand(create,
+		listCmd(env, &cf, "List tokens (never their secrets)", "tokens", (*client.Client).ListTokens,
+			"no API tokens yet: create one with `connecthub token create --name NAME --scope worker|admin`",
+			"ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED\tNODE PREFIX\tQUEUES", func(t connecthub.Token) []any {
+				return []any{t.ID, t.Name, t.Scope, fmtTime(env, &t.CreatedAt, ""), fmtTime(env, t.LastUsedAt, ""),
+					fmtTime(env, t.RevokedAt, ""), dash(t.NodePrefix), dash(strings.Join(t.Queues, ","))}
+			}),
+		actCmd(env, &cf, "revoke ID|NAME", "Revoke a token: it stops working at once", (*client.Client).RevokeToken, "revoked %s"))
 	return cmd
 }

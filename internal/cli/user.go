@@ -43,14 +43,10 @@ func newUserCmd(env *Env) *cobra.Command {
 	add.Flags().StringVar(&displayName, "display-name", "", "the name shown in the UI, e.g. 李雷")
 	add.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin (required)")
 
-	list := &cobra.Command{Use: "list", Short: "List users (never their passwords)", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, keyedList("users", (*client.Client).ListUsers), func(_ apiCall, users keyed[connecthub.User]) error {
-			tw := newTable(env.Stdout, "USERNAME\tDISPLAY NAME\tROLE\tDISABLED\tCREATED\tLAST LOGIN")
-			for _, u := range users.items {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", u.Username, dash(u.DisplayName), u.Role, u.Disabled, fmtTime(env, &u.CreatedAt, ""), fmtTime(env, u.LastLoginAt, ""))
-			}
-			return tw.Flush()
-		})}
+	list := listCmd(env, &cf, "List users (never their passwords)", "users", (*client.Client).ListUsers, "",
+		"USERNAME\tDISPLAY NAME\tROLE\tDISABLED\tCREATED\tLAST LOGIN", func(u connecthub.User) []any {
+			return []any{u.Username, dash(u.DisplayName), u.Role, u.Disabled, fmtTime(env, &u.CreatedAt, ""), fmtTime(env, u.LastLoginAt, "")}
+		})
 
 	patch := func(use, short string, args cobra.PositionalArgs, mk func(args []string) (client.UserPatch, string, error)) *cobra.Command {
 		var p client.UserPatch

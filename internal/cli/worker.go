@@ -3,9 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -38,9 +35,6 @@ func newWorkerCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cfg.Workers < 1 {
-				return usageError("a worker needs a concurrency of at least 1 (--concurrency or CONNECTHUB_WORKERS), got %d", cfg.Workers)
-			}
 			return runWorker(cmd.Context(), env, cfg, &f)
 		},
 	}
@@ -56,38 +50,14 @@ func newWorkerCmd(env *Env) *cobra.Command {
 	return cmd
 }
 
-// workerToken picks the worker's credential: --token or
-// CONNECTHUB_WORKER_TOKEN, else the admin token the way client commands find
-// it, so that a worker next to a fresh `connecthub serve` just works.
-// Production workers should use a worker-scope token (connecthub token
-// create), which cannot call the admin API.
-func workerToken(cfg *config.Config) (string, error) {
-	if t := cfg.WorkerToken.Value(); t != "" {
-		return t, nil
-	}
-	if t := cfg.AdminToken.Value(); t != "" {
-		return t, nil
-	}
-	path := filepath.Join(cfg.DataDir, "admin.token")
-	b, err := os.ReadFile(path)
-	if err != nil || strings.TrimSpace(string(b)) == "" {
-		return "", usageError("no worker token: pass --token, set CONNECTHUB_WORKER_TOKEN (create one with `connecthub token create --name NAME`), or run next to the server's %s", path)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
 // runWorker runs `connecthub worker`, the program of internal/workerapp,
 // with the stock handlers and the extra ones of env.
 func runWorker(ctx context.Context, env *Env, cfg *config.Config, f *workerFlags) error {
-	token, err := workerToken(cfg)
-	if err != nil {
-		return err
-	}
 	reg, err := server.Handlers(cfg, handler.Default(), env.Registry)
 	if err != nil {
 		return err
 	}
-	w, err := workerapp.New(cfg, workerapp.Options{Token: token, Name: f.name, ControlListen: f.controlListen,
+	w, err := workerapp.New(cfg, workerapp.Options{Name: f.name, ControlListen: f.controlListen,
 		Labels: f.labels, Handlers: reg, LogOutput: env.Stderr})
 	var usage *workerapp.UsageError
 	if errors.As(err, &usage) {
