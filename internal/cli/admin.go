@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,40 +12,10 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/cron"
-	"github.com/connecthub/connecthub/internal/dbadmin"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/server"
 	"github.com/connecthub/connecthub/internal/timefmt"
 )
-
-func newMigrateCmd(env *Env) *cobra.Command {
-	var flags serverFlags
-	cmd := &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply database migrations (serve also does this on start)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := flags.load(env)
-			if err != nil {
-				return err
-			}
-			applied, err := dbadmin.Migrate(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			if len(applied) == 0 {
-				fmt.Fprintln(env.Stdout, "database is up to date")
-				return nil
-			}
-			for _, v := range applied {
-				fmt.Fprintf(env.Stdout, "applied migration %d\n", v)
-			}
-			return nil
-		},
-	}
-	flags.register(cmd, false)
-	return cmd
-}
 
 func newHealthcheckCmd(env *Env) *cobra.Command {
 	var url string
@@ -77,35 +46,6 @@ func newHealthcheckCmd(env *Env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&url, "url", "", "URL to probe (default http://127.0.0.1:<port of CONNECTHUB_LISTEN>/health/ready)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
-	return cmd
-}
-
-func newConfigCmd(env *Env) *cobra.Command {
-	var flags serverFlags
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Print the effective configuration (secrets redacted)",
-		Args:  cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
-			cfg, err := flags.load(env)
-			if err != nil {
-				return err
-			}
-			settings := cfg.Redacted()
-			if asJSON {
-				return writeJSONOut(env, settings)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VARIABLE\tVALUE\tSOURCE")
-			for _, s := range settings {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.Value, s.Source)
-			}
-			return tw.Flush()
-		},
-	}
-	flags.register(cmd, true)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 

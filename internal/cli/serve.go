@@ -34,21 +34,9 @@ func (f *serverFlags) load(env *Env) (*config.Config, error) {
 }
 
 func newServeCmd(env *Env) *cobra.Command {
-	var flags serverFlags
-	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the API, the scheduler and a worker pool",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := flags.load(env)
-			if err != nil {
-				return err
-			}
-			return serve(cmd.Context(), env, cfg)
-		},
-	}
-	flags.register(cmd, true)
-	return cmd
+	return dbCmd(env, "serve", "Run the API, the scheduler and a worker pool", true, func(ctx context.Context, cfg *config.Config) error {
+		return serve(ctx, env, cfg)
+	})
 }
 
 // serve runs a node until ctx is cancelled; internal/server owns its
