@@ -2,21 +2,53 @@ package cli
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/connecthub/connecthub"
 )
 
+// jobField is a job field that a flag of `job create` and `job update`
+// sets: the flag, the API's field, the default the server applies when a
+// create leaves it out (shown in --help; "" shows none) and the usage.
+type jobField struct{ flag, key, def, usage string }
+
+// jobFields are the string fields; jobIntFields the integer ones, whose
+// default is the number's text. The values are checked in this order
+// (--keep-runs, --keep-for, then --config and --secret).
+var jobFields = []jobField{
+	{"keep-for", "keep_for", "", `delete finished runs older than this, e.g. "30d" or "720h" ("" or 0 = the server's CONNECTHUB_RUN_RETENTION)`},
+	{"description", "description", "", "description"},
+	{"cron", "cron_expr", "", `cron expression, e.g. "0 2 * * *" (none: the job runs only when asked)`},
+	{"tz", "timezone", "", "IANA timezone of the cron expression (default the server's CONNECTHUB_TIMEZONE)"},
+	{"handler", "handler", "", "handler name, e.g. noop, sleep, httpcall (GET /api/v1/handlers lists them)"},
+	{"config", "public_cfg", "", "public_cfg as a JSON object"},
+	{"secret", "secret_cfg", "", "secret_cfg as a JSON object (write-only, encrypted, never shown)"},
+	{"timeout", "timeout", "0s", `longest a run may take, e.g. "5m"; 0s = no timeout`},
+	{"retry-backoff", "retry_backoff", connecthub.DefaultRetryBackoff.String(), `wait before the 2nd attempt, doubling each time up to 1h, e.g. "30s"`},
+	{"concurrency", "concurrency", connecthub.ConcurrencyForbid, "when a slot fires while a run is active: forbid (skip it), allow or replace"},
+	{"misfire", "misfire", connecthub.MisfireOnce, "slots missed while no scheduler ran: skip, once (the latest) or all"},
+	{"misfire-window", "misfire_window", connecthub.DefaultMisfireWindow.String(), `how old a missed slot may be and still fire, e.g. "1h"`},
+	{"queue", "queue", connecthub.DefaultQueue, "queue whose workers run it"},
+	{"calendar", "calendar", "", `working-day calendar, e.g. "cn" ("" for none)`},
+	{"calendar-mode", "calendar_mode", "", "workdays (default with a calendar) or skip_holidays"},
+	{"on-success", "on_success", "", `jobs to start when a run succeeds, comma-separated ("" for none)`},
+	{"on-failure", "on_failure", "", `jobs to start when a run fails for good, comma-separated ("" for none)`},
+}
+
+var jobIntFields = []jobField{
+	{"max-attempts", "max_attempts", "1", "attempts before the run fails (1 = no retry)"},
+	{"priority", "priority", "0", "priority within the queue (higher first)"},
+	{"keep-runs", "keep_runs", "0", "keep at most this many finished runs, the newest (0 = no count limit)"},
+}
+
 // jobFlags build a job body from flags or a file.
 type jobFlags struct {
-	file, id, description, cronExpr, tz, handler, config, secret, timeout, concurrency, misfire, queue string
-	retryBackoff, misfireWindow                                                                        string
-	maxAttempts, priority                                                                              int
-	disabled                                                                                           bool
-	calendar, calendarMode, onSuccess, onFailure                                                       string
-	keepRuns                                                                                           int
-	keepFor                                                                                            string
+	file, id string
+	disabled bool
+	str      map[string]*string
+	num      map[string]*int
 }
 
 // register declares the job's fields as flags. On create a flag shows the
@@ -24,45 +56,26 @@ type jobFlags struct {
 // keeps the job's current value, so no default is shown.
 func (f *jobFlags) register(cmd *cobra.Command, create bool) {
 	fl := cmd.Flags()
-	def := func(v string) string {
-		if create {
-			return v
-		}
-		return ""
-	}
 	fl.StringVarP(&f.file, "file", "f", "", "JSON body from a file, - for stdin (the field flags are then ignored)")
 	if create {
 		fl.StringVar(&f.id, "id", "", "job id: 1-128 characters of A-Z a-z 0-9 . _ : - (required without --file)")
 		fl.BoolVar(&f.disabled, "disabled", false, "create the job disabled")
 	}
-	fl.StringVar(&f.description, "description", "", "description")
-	fl.StringVar(&f.cronExpr, "cron", "", `cron expression, e.g. "0 2 * * *" (none: the job runs only when asked)`)
-	fl.StringVar(&f.tz, "tz", "", "IANA timezone of the cron expression (default the server's CONNECTHUB_TIMEZONE)")
-	fl.StringVar(&f.handler, "handler", "", "handler name, e.g. noop, sleep, httpcall (GET /api/v1/handlers lists them)")
-	fl.StringVar(&f.config, "config", "", "public_cfg as a JSON object")
-	fl.StringVar(&f.secret, "secret", "", "secret_cfg as a JSON object (write-only, encrypted, never shown)")
-	fl.StringVar(&f.timeout, "timeout", def("0s"), `longest a run may take, e.g. "5m"; 0s = no timeout`)
-	fl.IntVar(&f.maxAttempts, "max-attempts", defInt(create, 1), "attempts before the run fails (1 = no retry)")
-	fl.StringVar(&f.retryBackoff, "retry-backoff", def(connecthub.DefaultRetryBackoff.String()), `wait before the 2nd attempt, doubling each time up to 1h, e.g. "30s"`)
-	fl.StringVar(&f.concurrency, "concurrency", def(connecthub.ConcurrencyForbid), "when a slot fires while a run is active: forbid (skip it), allow or replace")
-	fl.StringVar(&f.misfire, "misfire", def(connecthub.MisfireOnce), "slots missed while no scheduler ran: skip, once (the latest) or all")
-	fl.StringVar(&f.misfireWindow, "misfire-window", def(connecthub.DefaultMisfireWindow.String()), `how old a missed slot may be and still fire, e.g. "1h"`)
-	fl.StringVar(&f.queue, "queue", def(connecthub.DefaultQueue), "queue whose workers run it")
-	fl.IntVar(&f.priority, "priority", 0, "priority within the queue (higher first)")
-	fl.StringVar(&f.calendar, "calendar", "", `working-day calendar, e.g. "cn" ("" for none)`)
-	fl.StringVar(&f.calendarMode, "calendar-mode", "", "workdays (default with a calendar) or skip_holidays")
-	fl.StringVar(&f.onSuccess, "on-success", "", `jobs to start when a run succeeds, comma-separated ("" for none)`)
-	fl.StringVar(&f.onFailure, "on-failure", "", `jobs to start when a run fails for good, comma-separated ("" for none)`)
-	fl.IntVar(&f.keepRuns, "keep-runs", 0, "keep at most this many finished runs, the newest (0 = no count limit)")
-	fl.StringVar(&f.keepFor, "keep-for", "", `delete finished runs older than this, e.g. "30d" or "720h" ("" or 0 = the server's CONNECTHUB_RUN_RETENTION)`)
-}
-
-// defInt is an integer flag's default: shown on create, zero on update.
-func defInt(create bool, v int) int {
-	if create {
-		return v
+	f.str, f.num = map[string]*string{}, map[string]*int{}
+	for _, fd := range jobFields {
+		def := ""
+		if create {
+			def = fd.def
+		}
+		f.str[fd.flag] = fl.String(fd.flag, def, fd.usage)
 	}
-	return 0
+	for _, fd := range jobIntFields {
+		def := 0
+		if create {
+			def, _ = strconv.Atoi(fd.def)
+		}
+		f.num[fd.flag] = fl.Int(fd.flag, def, fd.usage)
+	}
 }
 
 func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMessage, error) {
@@ -71,46 +84,43 @@ func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMess
 	}
 	m := map[string]any{}
 	changed := cmd.Flags().Changed
-	set := func(flag, key string, v any) {
-		if changed(flag) {
-			m[key] = v
-		}
+	if changed("id") {
+		m["id"] = f.id
 	}
-	set("id", "id", f.id)
-	set("description", "description", f.description)
-	set("cron", "cron_expr", f.cronExpr)
-	set("tz", "timezone", f.tz)
-	set("handler", "handler", f.handler)
-	set("timeout", "timeout", f.timeout)
-	set("max-attempts", "max_attempts", f.maxAttempts)
-	set("concurrency", "concurrency", f.concurrency)
-	set("misfire", "misfire", f.misfire)
-	set("misfire-window", "misfire_window", f.misfireWindow)
-	set("retry-backoff", "retry_backoff", f.retryBackoff)
-	set("queue", "queue", f.queue)
-	set("priority", "priority", f.priority)
-	set("calendar", "calendar", f.calendar)
-	set("calendar-mode", "calendar_mode", f.calendarMode)
-	set("on-success", "on_success", connecthub.SplitChainList(f.onSuccess))
-	set("on-failure", "on_failure", connecthub.SplitChainList(f.onFailure))
 	if f.disabled {
 		m["enabled"] = false
 	}
-	if err := f.retention(changed, m); err != nil {
-		return nil, err
+	for _, fd := range jobIntFields {
+		if v := *f.num[fd.flag]; changed(fd.flag) {
+			// --keep-runs is checked here, so that a bad value is a
+			// usage error naming the flag rather than the API's field.
+			if fd.flag == "keep-runs" && (v < 0 || v > connecthub.MaxKeepRuns) {
+				return nil, usageError("--keep-runs must be between 0 (no count limit) and %d, got %d", connecthub.MaxKeepRuns, v)
+			}
+			m[fd.key] = v
+		}
 	}
-	for flag, key := range map[string]string{"config": "public_cfg", "secret": "secret_cfg"} {
-		if !changed(flag) {
+	for _, fd := range jobFields {
+		if !changed(fd.flag) {
 			continue
 		}
-		v := f.config
-		if flag == "secret" {
-			v = f.secret
+		v := *f.str[fd.flag]
+		switch fd.flag {
+		case "on-success", "on-failure":
+			m[fd.key] = connecthub.SplitChainList(v)
+			continue
+		case "config", "secret":
+			if !json.Valid([]byte(v)) {
+				return nil, usageError("--%s: not valid JSON", fd.flag)
+			}
+			m[fd.key] = json.RawMessage(v)
+			continue
+		case "keep-for":
+			if _, err := connecthub.ParseKeepFor(v); err != nil {
+				return nil, usageError("--keep-for: %v", err)
+			}
 		}
-		if !json.Valid([]byte(v)) {
-			return nil, usageError("--%s: not valid JSON", flag)
-		}
-		m[key] = json.RawMessage(v)
+		m[fd.key] = v
 	}
 	if create && (m["id"] == nil || m["handler"] == nil) {
 		return nil, usageError("give --file, or at least --id and --handler")
@@ -119,22 +129,4 @@ func (f *jobFlags) body(cmd *cobra.Command, env *Env, create bool) (json.RawMess
 		return nil, usageError("nothing to change: give --file or some field flags")
 	}
 	return json.Marshal(m)
-}
-
-// retention checks --keep-runs and --keep-for here, so that a bad value
-// is a usage error naming the flag rather than the API's field name.
-func (f *jobFlags) retention(changed func(string) bool, m map[string]any) error {
-	if changed("keep-runs") {
-		if f.keepRuns < 0 || f.keepRuns > connecthub.MaxKeepRuns {
-			return usageError("--keep-runs must be between 0 (no count limit) and %d, got %d", connecthub.MaxKeepRuns, f.keepRuns)
-		}
-		m["keep_runs"] = f.keepRuns
-	}
-	if changed("keep-for") {
-		if _, err := connecthub.ParseKeepFor(f.keepFor); err != nil {
-			return usageError("--keep-for: %v", err)
-		}
-		m["keep_for"] = f.keepFor
-	}
-	return nil
 }
