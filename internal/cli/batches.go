@@ -31,22 +31,15 @@ func newBatchesCmd(env *Env) *cobra.Command {
 	list := &cobra.Command{Use: "list", Short: "List batches, newest first", Args: cobra.NoArgs,
 		RunE: apiCmd(env, &cf, func(a apiCall) (*client.BatchList, error) { return a.c.Batches.List(a.ctx, page) },
 			func(_ apiCall, page *client.BatchList) error {
-				if len(page.Batches) == 0 {
-					return say(env, "No batches yet: connecthub apply and import record them.")
-				}
 				loc := batchZone(env)
-				tw := newTable(env.Stdout, "ID\tCREATED\tACTOR\tACTION\tCHANGES\tSOURCE")
-				for _, b := range page.Batches {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", b.ID, timefmt.Human(b.CreatedAt, loc), dash(b.Actor), batchAction(&b),
-						batchCounts(&b), truncate(batchSource(&b), 60))
-				}
-				if err := tw.Flush(); err != nil {
+				err := table(env, page.Batches, "No batches yet: connecthub apply and import record them.", "ID\tCREATED\tACTOR\tACTION\tCHANGES\tSOURCE",
+					func(b connecthub.Batch) []any {
+						return []any{b.ID, timefmt.Human(b.CreatedAt, loc), dash(b.Actor), batchAction(&b), batchCounts(&b), truncate(batchSource(&b), 60)}
+					})
+				if err != nil || len(page.Batches) == 0 {
 					return err
 				}
-				if page.NextCursor != "" {
-					fmt.Fprintf(env.Stdout, "more: --cursor %s\n", page.NextCursor)
-				}
-				return nil
+				return more(env, "more: --cursor %s", page.NextCursor)
 			})}
 	list.Flags().IntVar(&page.Limit, "limit", 0, "batches per page (default 50)")
 	list.Flags().StringVar(&page.Cursor, "cursor", "", "the next page's cursor, as the previous page printed")

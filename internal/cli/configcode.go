@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"strings"
 	"time"
 
@@ -30,12 +29,12 @@ func addYAMLExport(env *Env, cmd *cobra.Command) {
 		glob, out string
 	)
 	cmd.Args = cobra.NoArgs
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if glob != "" {
-			if _, err := path.Match(glob, ""); err != nil {
-				return usageError("--job %q is not a valid glob: %v", glob, err)
-			}
+	cmd.RunE = checked(func([]string) error {
+		if _, err := jobfile.Select(nil, glob); err != nil {
+			return usageError("--job %v", err)
 		}
+		return nil
+	}, func(cmd *cobra.Command, _ []string) error {
 		c, err := cf.client(env)
 		if err != nil {
 			return err
@@ -44,12 +43,7 @@ func addYAMLExport(env *Env, cmd *cobra.Command) {
 		if err != nil {
 			return err
 		}
-		var picked []*connecthub.Job
-		for i := range jobs {
-			if ok, _ := path.Match(glob, jobs[i].ID); glob == "" || ok {
-				picked = append(picked, &jobs[i])
-			}
-		}
+		picked, _ := jobfile.Select(jobs, glob)
 		if glob != "" && len(picked) == 0 {
 			return &exitError{code: 1, err: fmt.Errorf("no job matches %q", glob)}
 		}
@@ -62,14 +56,12 @@ func addYAMLExport(env *Env, cmd *cobra.Command) {
 			defer f.Close()
 			w = f
 		}
-		if err := jobfile.Export(w, picked, time.Now()); err != nil {
+		if err := jobfile.Export(w, picked, time.Now()); err != nil || out == "" {
 			return err
 		}
-		if out != "" {
-			fmt.Fprintf(env.Stderr, "wrote %d job(s) to %s\n", len(picked), out)
-		}
+		fmt.Fprintf(env.Stderr, "wrote %d job(s) to %s\n", len(picked), out)
 		return nil
-	}
+	})
 	cf.registerLocal(cmd)
 	cmd.Flags().StringVar(&glob, "job", "", "export only the jobs whose id matches this glob (oa.*)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of standard output")
@@ -185,13 +177,7 @@ func runApply(ctx context.Context, env *Env, f *applyFlags) error {
 	}
 	question := "Apply these changes?"
 	if counts.Delete > 0 {
-		var ids []string
-		for _, p := range plan.Plan {
-			if p.Action == connecthub.BatchDelete {
-				ids = append(ids, p.JobID)
-			}
-		}
-		question = fmt.Sprintf("This DELETES %d job(s) with their runs: %s.\nApply these changes?", counts.Delete, strings.Join(ids, ", "))
+		question = fmt.Sprintf("This DELETES %d job(s) with their runs: %s.\nApply these changes?", counts.Delete, strings.Join(jobfile.Deleted(plan.Plan), ", "))
 	}
 	if err := confirm(env, f.yes, question); err != nil {
 		return err

@@ -23,15 +23,13 @@ func printJobList(env *Env, page *client.JobList, f *client.JobFilter) error {
 		}
 		return say(env, "no jobs yet: create one with `connecthub job create --id ID --handler NAME` (see `connecthub job create --help`)")
 	}
-	tw := newTable(env.Stdout, "ID\tENABLED\tHANDLER\tCRON\tTIMEZONE\tNEXT RUN\tLAST RUN")
-	for _, j := range page.Jobs {
+	return table(env, page.Jobs, "", "ID\tENABLED\tHANDLER\tCRON\tTIMEZONE\tNEXT RUN\tLAST RUN", func(j connecthub.Job) []any {
 		last := "-"
 		if j.LastRun != nil {
 			last = string(j.LastRun.Status)
 		}
-		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Enabled, j.Handler, dash(j.CronExpr), j.Timezone, fmtTime(env, j.NextRunAt, j.Timezone), last)
-	}
-	return tw.Flush()
+		return []any{j.ID, j.Enabled, j.Handler, dash(j.CronExpr), j.Timezone, fmtTime(env, j.NextRunAt, j.Timezone), last}
+	})
 }
 
 // printSavedJob prints a saved job and, for people, its warnings on stderr
@@ -101,13 +99,10 @@ func printRuns(ctx context.Context, env *Env, c *client.Client, page *client.Run
 		return say(env, "no runs yet: start one with `connecthub job run ID -f`")
 	}
 	zones := newZones(env, c)
-	tw := newTable(env.Stdout, "ID\tJOB\tSTATUS\tTRIGGER\tATTEMPT\tSCHEDULED FOR\tDURATION\tERROR")
-	for i := range page.Runs {
-		r := &page.Runs[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.ID, r.JobID, r.Status, r.Trigger, r.Attempt, r.MaxAttempts,
-			timefmt.Human(r.ScheduledFor, zones.of(ctx, r.JobID)), fmtDuration(r.Duration), truncate(oneLine(r.Error), 60))
-	}
-	return tw.Flush()
+	return table(env, page.Runs, "", "ID\tJOB\tSTATUS\tTRIGGER\tATTEMPT\tSCHEDULED FOR\tDURATION\tERROR", func(r connecthub.Run) []any {
+		return []any{r.ID, r.JobID, r.Status, r.Trigger, fmt.Sprintf("%d/%d", r.Attempt, r.MaxAttempts),
+			timefmt.Human(r.ScheduledFor, zones.of(ctx, r.JobID)), fmtDuration(r.Duration), truncate(oneLine(r.Error), 60)}
+	})
 }
 
 // printRun shows a run, its times in its job's timezone.

@@ -19,15 +19,13 @@ func addRevisionCmds(job *cobra.Command, cf *clientFlags, env *Env) {
 		Use: "revisions ID", Short: "List a job's revisions, newest first (a deleted job's too)", Args: cobra.ExactArgs(1),
 		RunE: apiCmd(env, cf, func(a apiCall) (*client.RevisionList, error) { return a.c.Revisions.List(a.ctx, a.args[0], page) },
 			func(_ apiCall, page *client.RevisionList) error {
-				tw := newTable(env.Stdout, "REV\tACTION\tACTOR\tAT\tSOURCE\tSECRET KEYS")
-				for _, r := range page.Revisions {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Revision, r.Action, r.Actor, fmtTime(env, &r.At, ""), dash(r.Source),
-						dash(strings.Join(r.SecretKeys, ",")))
+				err := table(env, page.Revisions, "", "REV\tACTION\tACTOR\tAT\tSOURCE\tSECRET KEYS", func(r connecthub.Revision) []any {
+					return []any{r.Revision, r.Action, r.Actor, fmtTime(env, &r.At, ""), dash(r.Source), dash(strings.Join(r.SecretKeys, ","))}
+				})
+				if err != nil {
+					return err
 				}
-				if page.NextCursor != "" {
-					fmt.Fprintf(tw, "(more: --cursor %s)\n", page.NextCursor)
-				}
-				return tw.Flush()
+				return more(env, "(more: --cursor %s)", page.NextCursor)
 			}),
 	}
 	pageFlags(revisions, &page)
@@ -64,17 +62,13 @@ func addRevisionCmds(job *cobra.Command, cf *clientFlags, env *Env) {
 		Use: "deleted", Short: "List deleted jobs that can be restored from their revisions", Args: cobra.NoArgs,
 		RunE: apiCmd(env, cf, func(a apiCall) (*client.DeletedJobList, error) { return a.c.Revisions.Deleted(a.ctx, delPage) },
 			func(_ apiCall, page *client.DeletedJobList) error {
-				if len(page.Jobs) == 0 {
-					return say(env, "no deleted jobs with revisions")
+				err := table(env, page.Jobs, "no deleted jobs with revisions", "ID\tLAST REV\tACTION\tBY\tAT", func(d connecthub.DeletedJob) []any {
+					return []any{d.JobID, d.Last.Revision, d.Last.Action, d.Last.Actor, fmtTime(env, &d.Last.At, "")}
+				})
+				if err != nil || len(page.Jobs) == 0 {
+					return err
 				}
-				tw := newTable(env.Stdout, "ID\tLAST REV\tACTION\tBY\tAT")
-				for _, d := range page.Jobs {
-					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", d.JobID, d.Last.Revision, d.Last.Action, d.Last.Actor, fmtTime(env, &d.Last.At, ""))
-				}
-				if page.NextCursor != "" {
-					fmt.Fprintf(tw, "(more: --cursor %s)\n", page.NextCursor)
-				}
-				return tw.Flush()
+				return more(env, "(more: --cursor %s)", page.NextCursor)
 			}),
 	}
 	pageFlags(deleted, &delPage)
