@@ -4,6 +4,7 @@ package cli
 // call-then-print shape of a command, and the small formatters of tables.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -44,10 +45,10 @@ func (f *clientFlags) registerOn(stringVar func(*string, string, string, string)
 // reads the token a local server generated, so `connecthub job list` just
 // works next to `connecthub serve`.
 func (f *clientFlags) client(env *Env) (*client.Client, error) {
-	server := firstNonEmpty(f.server, env.Getenv("CONNECTHUB_SERVER_URL"), "http://127.0.0.1:8000")
-	token := firstNonEmpty(f.token, env.Getenv("CONNECTHUB_ADMIN_TOKEN"))
+	server := cmp.Or(f.server, env.Getenv("CONNECTHUB_SERVER_URL"), "http://127.0.0.1:8000")
+	token := cmp.Or(f.token, env.Getenv("CONNECTHUB_ADMIN_TOKEN"))
 	if token == "" {
-		dir := firstNonEmpty(env.Getenv("CONNECTHUB_DATA_DIR"), "./data")
+		dir := cmp.Or(env.Getenv("CONNECTHUB_DATA_DIR"), "./data")
 		b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 		if err != nil {
 			return nil, usageError("no API token: pass --token, set CONNECTHUB_ADMIN_TOKEN, or run next to the server's %s", filepath.Join(dir, "admin.token"))
@@ -55,15 +56,6 @@ func (f *clientFlags) client(env *Env) (*client.Client, error) {
 		token = strings.TrimSpace(string(b))
 	}
 	return client.New(server, token, nil)
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // apiCall is what a client command's call gets: the command's context,
@@ -97,22 +89,6 @@ func apiCmd[T any](env *Env, cf *clientFlags, call func(apiCall) (T, error), tex
 			return writeJSONOut(env, out)
 		}
 		return text(a, v)
-	}
-}
-
-// apiAct is the RunE of a client command whose call answers nothing: it
-// prints line (the same with --json, for scripts read the exit code).
-func apiAct(env *Env, cf *clientFlags, call func(apiCall) error, line func(args []string) string) runE {
-	return func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client(env)
-		if err != nil {
-			return err
-		}
-		if err := call(apiCall{cmd.Context(), c, args}); err != nil {
-			return err
-		}
-		fmt.Fprintln(env.Stdout, line(args))
-		return nil
 	}
 }
 
@@ -157,12 +133,17 @@ func listCmd[T any](env *Env, cf *clientFlags, short, key string, list func(*cli
 		RunE: apiCmd(env, cf, keyedList(key, list), func(_ apiCall, l keyed[T]) error { return table(env, l.items, empty, header, row) })}
 }
 
-// actCmd is a command on one named thing whose call answers nothing; it
-// prints done and the name.
+// actCmd is a command on one named thing whose call answers nothing: it
+// prints done with the name (the same with --json, for scripts read the
+// exit code).
 func actCmd(env *Env, cf *clientFlags, use, short string, act func(*client.Client, context.Context, string) error, done string) *cobra.Command {
-	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
-		RunE: apiAct(env, cf, func(a apiCall) error { return act(a.c, a.ctx, a.args[0]) },
-			func(args []string) string { return fmt.Sprintf(done, args[0]) })}
+	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+		c, err := cf.client(env)
+		if err != nil {
+			return err
+		}
+		return orSay(env, act(c, cmd.Context(), args[0]), fmt.Sprintf(done, args[0]))
+	}}
 }
 
 // need is a check for checked: it refuses with a usage error saying msg

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/connecthub/connecthub/calendar"
 	"github.com/connecthub/connecthub/client"
 )
 
@@ -20,27 +21,14 @@ func newCalendarCmd(env *Env) *cobra.Command {
 	}
 	cf.register(cmd)
 
-	list := &cobra.Command{
-		Use: "list", Short: "List calendars with the years they cover", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, func(a apiCall) ([]client.Calendar, error) {
-			cals, err := a.c.ListCalendars(a.ctx)
-			return nonNil(cals), err
-		}, func(_ apiCall, cals []client.Calendar) error {
-			if len(cals) == 0 {
-				return say(env, "no calendars")
+	list := listCmd(env, &cf, "List calendars with the years they cover", "", (*client.Client).ListCalendars,
+		"no calendars", "NAME\tBUILT-IN\tYEARS\tDAYS\tDESCRIPTION", func(cal client.Calendar) []any {
+			years := make([]string, len(cal.Years))
+			for i, y := range cal.Years {
+				years[i] = fmt.Sprint(y)
 			}
-			tw := newTable(env.Stdout, "NAME\tBUILT-IN\tYEARS\tDAYS\tDESCRIPTION")
-			for _, cal := range cals {
-				years := make([]string, len(cal.Years))
-				for i, y := range cal.Years {
-					years[i] = fmt.Sprint(y)
-				}
-				builtin := map[bool]string{true: "yes", false: "no"}[cal.Builtin]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", cal.Name, builtin, dash(strings.Join(years, ",")), len(cal.Days), cal.Description)
-			}
-			return tw.Flush()
-		}),
-	}
+			return []any{cal.Name, map[bool]string{true: "yes", false: "no"}[cal.Builtin], dash(strings.Join(years, ",")), len(cal.Days), cal.Description}
+		})
 
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a calendar's days (with --json: the document `calendar put` takes)", Args: cobra.ExactArgs(1),
@@ -48,23 +36,17 @@ func newCalendarCmd(env *Env) *cobra.Command {
 			cal, err := a.c.GetCalendar(a.ctx, a.args[0])
 			return calendarDoc{cal}, err
 		}, func(_ apiCall, doc calendarDoc) error {
-			cal := doc.Calendar
-			fmt.Fprintf(env.Stdout, "%s: %s\n", cal.Name, cal.Description)
-			for y, src := range cal.Sources {
+			fmt.Fprintf(env.Stdout, "%s: %s\n", doc.Name, doc.Description)
+			for y, src := range doc.Sources {
 				fmt.Fprintf(env.Stdout, "  %s: %s\n", y, src)
 			}
-			if len(cal.Days) == 0 {
-				return say(env, "no days")
-			}
-			tw := newTable(env.Stdout, "DATE\tWEEKDAY\tKIND\tNAME")
-			for _, d := range cal.Days {
+			return table(env, doc.Days, "no days", "DATE\tWEEKDAY\tKIND\tNAME", func(d calendar.Day) []any {
 				wd := ""
 				if t, err := time.Parse("2006-01-02", d.Date); err == nil {
 					wd = t.Weekday().String()[:3]
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Date, wd, d.Kind, d.Name)
-			}
-			return tw.Flush()
+				return []any{d.Date, wd, d.Kind, d.Name}
+			})
 		}),
 	}
 
@@ -89,11 +71,7 @@ func newCalendarCmd(env *Env) *cobra.Command {
 	}
 	put.Flags().StringVarP(&file, "file", "f", "", "the calendar's JSON file, or - for stdin (required)")
 
-	del := &cobra.Command{
-		Use: "delete NAME", Short: "Delete a calendar that no job uses", Args: cobra.ExactArgs(1),
-		RunE: apiAct(env, &cf, func(a apiCall) error { return a.c.DeleteCalendar(a.ctx, a.args[0]) },
-			func(args []string) string { return "calendar " + args[0] + " deleted" }),
-	}
+	del := actCmd(env, &cf, "delete NAME", "Delete a calendar that no job uses", (*client.Client).DeleteCalendar, "calendar %s deleted")
 	cmd.AddCommand(list, get, put, del)
 	return cmd
 }

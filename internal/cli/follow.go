@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -91,7 +92,7 @@ func (z *zones) of(ctx context.Context, jobID string) *time.Location {
 // defaultTimezone is the timezone of jobs that do not name one, as serve
 // reads it.
 func defaultTimezone(env *Env) string {
-	return firstNonEmpty(env.Getenv("CONNECTHUB_TIMEZONE"), config.DefaultTimezone)
+	return cmp.Or(env.Getenv("CONNECTHUB_TIMEZONE"), config.DefaultTimezone)
 }
 
 func defaultLocation(env *Env) *time.Location {

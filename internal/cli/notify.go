@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -63,13 +65,7 @@ func newNotifyCmd(env *Env) *cobra.Command {
 			}
 			return []any{ch.Name, ch.Type, ch.Language, ch.HasSecret, target}
 		}),
-		createCmd(env, &cf, "channel", func(a apiCall, body []byte) (string, any, error) {
-			ch, err := a.c.CreateChannel(a.ctx, body)
-			if err != nil {
-				return "", nil, err
-			}
-			return "created channel " + ch.Name, ch, nil
-		}),
+		createCmd(env, &cf, "channel", (*client.Client).CreateChannel, func(ch *connecthub.Channel) string { return "created channel " + ch.Name }),
 		actCmd(env, &cf, "delete NAME", "Delete a channel", (*client.Client).DeleteChannel, "deleted channel %s"))
 
 	rules := &cobra.Command{Use: "rules", Short: "List, create and delete alert rules"}
@@ -77,12 +73,8 @@ func newNotifyCmd(env *Env) *cobra.Command {
 		"ID\tNAME\tENABLED\tEVENT\tTHRESHOLD\tMATCH\tCHANNELS\tQUIET", func(r connecthub.AlertRule) []any {
 			return []any{r.ID, r.Name, r.Enabled, r.Event, dash(r.Threshold), matchSummary(r.Match), strings.Join(r.Channels, ","), r.QuietPeriod}
 		}),
-		createCmd(env, &cf, "alert rule", func(a apiCall, body []byte) (string, any, error) {
-			r, err := a.c.CreateAlertRule(a.ctx, body)
-			if err != nil {
-				return "", nil, err
-			}
-			return "created alert rule " + r.ID + " (" + r.Name + ")", r, nil
+		createCmd(env, &cf, "alert rule", (*client.Client).CreateAlertRule, func(r *connecthub.AlertRule) string {
+			return "created alert rule " + r.ID + " (" + r.Name + ")"
 		}),
 		actCmd(env, &cf, "delete ID", "Delete a alert rule", (*client.Client).DeleteAlertRule, "deleted alert rule %s"))
 
@@ -128,10 +120,10 @@ func matchSummary(m connecthub.RuleMatch) string {
 }
 
 // createCmd is a "create --file DEF.json" command: create makes the
-// object and returns the line to print with the object (for --json).
-func createCmd(env *Env, cf *clientFlags, what string, create func(apiCall, []byte) (string, any, error)) *cobra.Command {
+// object from the definition, printed with --json, else as line says.
+func createCmd[T any](env *Env, cf *clientFlags, what string, create func(*client.Client, context.Context, json.RawMessage) (*T, error), line func(*T) string) *cobra.Command {
 	var file string
-	var body []byte
+	var body json.RawMessage
 	cmd := &cobra.Command{
 		Use: "create --file DEF.json", Short: "Create a " + what + " from its JSON definition (docs/notifications.md)", Args: cobra.NoArgs,
 		RunE: checked(func([]string) (err error) {
@@ -140,20 +132,8 @@ func createCmd(env *Env, cf *clientFlags, what string, create func(apiCall, []by
 			}
 			body, err = readJSONFile(env, file)
 			return err
-		}, apiCmd(env, cf, func(a apiCall) (created, error) {
-			line, v, err := create(a, body)
-			return created{line, v}, err
-		}, func(_ apiCall, c created) error { return say(env, "%s", c.line) })),
+		}, apiCmd(env, cf, func(a apiCall) (*T, error) { return create(a.c, a.ctx, body) }, func(_ apiCall, v *T) error { return say(env, "%s", line(v)) })),
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "JSON definition from a file, - for stdin")
 	return cmd
 }
-
-// created is what a create command made: the line for people, the
-// object for --json.
-type created struct {
-	line string
-	v    any
-}
-
-func (c created) jsonValue() any { return c.v }
