@@ -2,8 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,11 +42,7 @@ func newRunsActionCmd(env *Env, cf *clientFlags, action, short string) *cobra.Co
 	cmd := &cobra.Command{
 		Use: action, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, s := range strings.Split(status, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					f.Status = append(f.Status, connecthub.RunStatus(strings.ToUpper(s)))
-				}
-			}
+			f.Status = connecthub.ParseRunStatuses(status)
 			for _, t := range []struct {
 				flag, v string
 				dst     **time.Time
@@ -75,15 +69,8 @@ func newRunsActionCmd(env *Env, cf *clientFlags, action, short string) *cobra.Co
 				return err
 			}
 			if !yes {
-				if cf.asJSON {
-					if err := writeJSONOut(env, preview); err != nil {
-						return err
-					}
-				} else {
-					printBulk(env, preview)
-				}
-				if preview.OK == 0 {
-					return nil
+				if err := printBulk(env, cf.asJSON, preview); err != nil || preview.OK == 0 {
+					return err
 				}
 				return usageError("nothing done: add --yes to %s these %d runs", action, preview.OK)
 			}
@@ -92,15 +79,10 @@ func newRunsActionCmd(env *Env, cf *clientFlags, action, short string) *cobra.Co
 			if err != nil {
 				return err
 			}
-			if cf.asJSON {
-				err = writeJSONOut(env, res)
-			} else {
-				printBulk(env, res)
+			if err := printBulk(env, cf.asJSON, res); err != nil || res.Complete {
+				return err
 			}
-			if err == nil && !res.Complete {
-				return fmt.Errorf("%s", res.Stopped)
-			}
-			return err
+			return fmt.Errorf("%s", res.Stopped)
 		},
 	}
 	fl := cmd.Flags()
@@ -114,26 +96,28 @@ func newRunsActionCmd(env *Env, cf *clientFlags, action, short string) *cobra.Co
 	return cmd
 }
 
-// printBulk prints a bulk result: a summary line, then the runs skipped
-// with their reasons (the ones done are the rest).
-func printBulk(env *Env, r *connecthub.BulkRunResult) {
+// printBulk prints a bulk result: as JSON, or a summary line, then the
+// runs skipped with their reasons (the ones done are the rest).
+func printBulk(env *Env, asJSON bool, r *connecthub.BulkRunResult) error {
+	if asJSON {
+		return writeJSONOut(env, r)
+	}
 	verb := map[string]string{connecthub.BulkRetry: "retried", connecthub.BulkCancel: "canceled", connecthub.BulkDelete: "deleted"}[r.Action]
 	if r.DryRun {
-		fmt.Fprintf(env.Stdout, "%d runs selected: %d would be %s, %d skipped\n", r.Matched, r.OK, verb, r.Skipped)
-	} else {
-		fmt.Fprintf(env.Stdout, "%d runs selected: %d %s, %d skipped\n", r.Matched, r.OK, verb, r.Skipped)
+		verb = "would be " + verb
 	}
+	fmt.Fprintf(env.Stdout, "%d runs selected: %d %s, %d skipped\n", r.Matched, r.OK, verb, r.Skipped)
 	if r.Skipped > 0 {
-		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SKIPPED RUN\tJOB\tSTATUS\tREASON")
+		var skipped []connecthub.BulkRunOutcome
 		for _, o := range r.Outcomes {
 			if o.Outcome != connecthub.BulkOK {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.RunID, o.JobID, o.Status, o.Reason)
+				skipped = append(skipped, o)
 			}
 		}
-		_ = tw.Flush()
+		_ = table(env, skipped, "", "SKIPPED RUN\tJOB\tSTATUS\tREASON", func(o connecthub.BulkRunOutcome) []any { return []any{o.RunID, o.JobID, o.Status, o.Reason} })
 	}
 	if r.Stopped != "" {
 		fmt.Fprintln(env.Stderr, r.Stopped)
 	}
+	return nil
 }
