@@ -68,28 +68,40 @@ type apiCall struct {
 
 type runE = func(*cobra.Command, []string) error
 
-// apiCmd is the RunE of a client command that makes one call and prints
-// its answer: as JSON with --json, else as text does.
-func apiCmd[T any](env *Env, cf *clientFlags, call func(apiCall) (T, error), text func(apiCall, T) error) runE {
+// clientRun is the RunE of a client command: run gets the command's
+// context, the API client and the positional arguments.
+func clientRun(env *Env, cf *clientFlags, run func(apiCall) error) runE {
 	return func(cmd *cobra.Command, args []string) error {
 		c, err := cf.client(env)
 		if err != nil {
 			return err
 		}
-		a := apiCall{cmd.Context(), c, args}
+		return run(apiCall{cmd.Context(), c, args})
+	}
+}
+
+// apiCmd is the RunE of a client command that makes one call and prints
+// its answer: as JSON with --json, else as text does.
+func apiCmd[T any](env *Env, cf *clientFlags, call func(apiCall) (T, error), text func(apiCall, T) error) runE {
+	return clientRun(env, cf, func(a apiCall) error {
 		v, err := call(a)
 		if err != nil {
 			return err
 		}
-		if cf.asJSON {
-			var out any = v
-			if k, ok := out.(interface{ jsonValue() any }); ok {
-				out = k.jsonValue()
-			}
-			return writeJSONOut(env, out)
+		return show(env, cf, a, v, text)
+	})
+}
+
+// show prints a call's answer: as JSON with --json, else as text does.
+func show[T any](env *Env, cf *clientFlags, a apiCall, v T, text func(apiCall, T) error) error {
+	if cf.asJSON {
+		var out any = v
+		if k, ok := out.(interface{ jsonValue() any }); ok {
+			out = k.jsonValue()
 		}
-		return text(a, v)
+		return writeJSONOut(env, out)
 	}
+	return text(a, v)
 }
 
 // checked runs check on the arguments first, so that a mistake in the
@@ -137,13 +149,9 @@ func listCmd[T any](env *Env, cf *clientFlags, short, key string, list func(*cli
 // prints done with the name (the same with --json, for scripts read the
 // exit code).
 func actCmd(env *Env, cf *clientFlags, use, short string, act func(*client.Client, context.Context, string) error, done string) *cobra.Command {
-	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client(env)
-		if err != nil {
-			return err
-		}
-		return orSay(env, act(c, cmd.Context(), args[0]), fmt.Sprintf(done, args[0]))
-	}}
+	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1), RunE: clientRun(env, cf, func(a apiCall) error {
+		return orSay(env, act(a.c, a.ctx, a.args[0]), fmt.Sprintf(done, a.args[0]))
+	})}
 }
 
 // need is a check for checked: it refuses with a usage error saying msg

@@ -18,15 +18,14 @@ func newJobCmd(env *Env) *cobra.Command {
 	var jf client.JobFilter
 	list := &cobra.Command{Use: "list", Short: "List jobs", Args: cobra.NoArgs,
 		RunE: apiCmd(env, &cf, func(a apiCall) (*client.JobList, error) { return a.c.Jobs.List(a.ctx, jf) },
-			func(_ apiCall, page *client.JobList) error { return printJobList(env, page, &jf) })}
+			func(_ apiCall, page *client.JobList) error { return env.printJobs(page, &jf) })}
 	list.Flags().StringVar(&jf.Query, "q", "", "search id and description")
 	list.Flags().StringVar(&jf.Handler, "handler", "", "only this handler")
 	list.Flags().StringVar(&jf.Enabled, "enabled", "", "true or false")
 	list.Flags().IntVar(&jf.Limit, "limit", 50, "page size (max 500)")
 
-	printJobText := func(_ apiCall, j *connecthub.Job) error { return printJob(env, j) }
 	get := &cobra.Command{Use: "get ID", Short: "Show a job", Args: cobra.ExactArgs(1),
-		RunE: apiCmd(env, &cf, func(a apiCall) (*connecthub.Job, error) { return a.c.GetJob(a.ctx, a.args[0]) }, printJobText)}
+		RunE: apiCmd(env, &cf, func(a apiCall) (*connecthub.Job, error) { return a.c.GetJob(a.ctx, a.args[0]) }, env.printJob)}
 
 	save := func(jf *jobFlags, create bool, call func(a apiCall, body json.RawMessage) (*client.SavedJob, error)) runE {
 		return func(cmd *cobra.Command, args []string) error {
@@ -35,7 +34,7 @@ func newJobCmd(env *Env) *cobra.Command {
 				return err
 			}
 			return apiCmd(env, &cf, func(a apiCall) (*client.SavedJob, error) { return call(a, body) },
-				func(_ apiCall, j *client.SavedJob) error { return printSavedJob(env, j) })(cmd, args)
+				env.printSavedJob)(cmd, args)
 		}
 	}
 	var jf1, jf2 jobFlags
@@ -53,29 +52,20 @@ func newJobCmd(env *Env) *cobra.Command {
 	var paramPairs []string
 	var paramsFile string
 	run := &cobra.Command{Use: "run ID", Short: "Run a job now", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
-			if err != nil {
-				return err
-			}
+		RunE: clientRun(env, &cf, func(a apiCall) error {
 			params, err := runParams(env, paramsFile, paramPairs)
 			if err != nil {
 				return err
 			}
-			var r *connecthub.Run
-			if params == nil {
-				r, err = c.RunJob(cmd.Context(), args[0])
-			} else {
-				r, err = c.RunJobWith(cmd.Context(), args[0], params)
-			}
+			r, err := a.c.RunJobWith(a.ctx, a.args[0], params)
 			if err != nil {
 				return err
 			}
-			if !follow {
-				return printRun(cmd.Context(), env, c, r, cf.asJSON)
+			if follow {
+				return followRun(a.ctx, env, a.c, r.ID)
 			}
-			return followRun(cmd.Context(), env, c, r.ID)
-		},
+			return show(env, &cf, a, r, env.printRun)
+		}),
 	}
 	run.Flags().BoolVarP(&follow, "follow", "f", false, "follow the run's log until it ends (exit 1 unless SUCCESS)")
 	run.Flags().StringArrayVar(&paramPairs, "param", nil, "a parameter for this run only, key=value (JSON values allowed); repeatable")
@@ -83,7 +73,7 @@ func newJobCmd(env *Env) *cobra.Command {
 
 	toggle := func(use string, on bool) *cobra.Command {
 		return &cobra.Command{Use: use + " ID", Short: strings.ToUpper(use[:1]) + use[1:] + " a job", Args: cobra.ExactArgs(1),
-			RunE: apiCmd(env, &cf, func(a apiCall) (*connecthub.Job, error) { return a.c.SetJobEnabled(a.ctx, a.args[0], on) }, printJobText)}
+			RunE: apiCmd(env, &cf, func(a apiCall) (*connecthub.Job, error) { return a.c.SetJobEnabled(a.ctx, a.args[0], on) }, env.printJob)}
 	}
 	var yes bool
 	del := &cobra.Command{Use: "delete ID", Short: "Delete a job and all its runs", Args: cobra.ExactArgs(1),

@@ -3,7 +3,6 @@ package cli
 // How jobs and runs read in a terminal.
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,9 +13,9 @@ import (
 	"github.com/connecthub/connecthub/internal/timefmt"
 )
 
-// printJobList prints a page of `job list`, or says why it is empty and
+// printJobs prints a page of `job list`, or says why it is empty and
 // what to do about it.
-func printJobList(env *Env, page *client.JobList, f *client.JobFilter) error {
+func (env *Env) printJobs(page *client.JobList, f *client.JobFilter) error {
 	if len(page.Jobs) == 0 {
 		if f.Query != "" || f.Handler != "" || f.Enabled != "" {
 			return say(env, "no jobs match these filters")
@@ -34,14 +33,14 @@ func printJobList(env *Env, page *client.JobList, f *client.JobFilter) error {
 
 // printSavedJob prints a saved job and, for people, its warnings on stderr
 // (scripts find them in the JSON).
-func printSavedJob(env *Env, j *client.SavedJob) error {
+func (env *Env) printSavedJob(a apiCall, j *client.SavedJob) error {
 	for _, w := range j.Warnings {
 		fmt.Fprintf(env.Stderr, "warning: %s\n", w.Message)
 	}
-	return printJob(env, &j.Job)
+	return env.printJob(a, &j.Job)
 }
 
-func printJob(env *Env, j *connecthub.Job) error {
+func (env *Env) printJob(_ apiCall, j *connecthub.Job) error {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	row("id", j.ID)
@@ -88,7 +87,7 @@ func printJob(env *Env, j *connecthub.Job) error {
 
 // printRuns prints a page of `run list`, each run's time in its job's
 // timezone, or says why it is empty and what to do about it.
-func printRuns(ctx context.Context, env *Env, c *client.Client, page *client.RunList, f *client.RunFilter) error {
+func (env *Env) printRuns(a apiCall, page *client.RunList, f *client.RunFilter) error {
 	if len(page.Runs) == 0 {
 		switch {
 		case f.Status != "" || f.Trigger != "":
@@ -98,19 +97,16 @@ func printRuns(ctx context.Context, env *Env, c *client.Client, page *client.Run
 		}
 		return say(env, "no runs yet: start one with `connecthub job run ID -f`")
 	}
-	zones := newZones(env, c)
+	zones := newZones(env, a.c)
 	return table(env, page.Runs, "", "ID\tJOB\tSTATUS\tTRIGGER\tATTEMPT\tSCHEDULED FOR\tDURATION\tERROR", func(r connecthub.Run) []any {
 		return []any{r.ID, r.JobID, r.Status, r.Trigger, fmt.Sprintf("%d/%d", r.Attempt, r.MaxAttempts),
-			timefmt.Human(r.ScheduledFor, zones.of(ctx, r.JobID)), fmtDuration(r.Duration), truncate(oneLine(r.Error), 60)}
+			timefmt.Human(r.ScheduledFor, zones.of(a.ctx, r.JobID)), fmtDuration(r.Duration), truncate(oneLine(r.Error), 60)}
 	})
 }
 
 // printRun shows a run, its times in its job's timezone.
-func printRun(ctx context.Context, env *Env, c *client.Client, r *connecthub.Run, asJSON bool) error {
-	if asJSON {
-		return writeJSONOut(env, r)
-	}
-	loc := newZones(env, c).of(ctx, r.JobID)
+func (env *Env) printRun(a apiCall, r *connecthub.Run) error {
+	loc := newZones(env, a.c).of(a.ctx, r.JobID)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	row("id", r.ID)

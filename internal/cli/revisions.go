@@ -54,7 +54,7 @@ func addRevisionCmds(job *cobra.Command, cf *clientFlags, env *Env) {
 				return a.c.RestoreRevision(a.ctx, a.args[0], revisionNumber(a.args[1]))
 			}, func(a apiCall, j *client.SavedJob) error {
 				fmt.Fprintf(env.Stdout, "restored job %s from revision %d\n", a.args[0], revisionNumber(a.args[1]))
-				return printSavedJob(env, j)
+				return env.printSavedJob(a, j)
 			})),
 	}
 
