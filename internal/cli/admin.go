@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,23 +72,18 @@ func newCronCmd(env *Env) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if calName != "" || calMode != "" {
-				var from time.Time
-				if after != "" {
-					var err error
-					if from, err = time.Parse(time.RFC3339Nano, after); err != nil {
-						return usageError("--after %q: must be an RFC 3339 time like 2026-01-02T15:04:05+08:00", after)
-					}
+				from, err := afterFlag(after)
+				if err != nil {
+					return err
 				}
-				return cronNextOnServer(cmd, env, &cf, client.CronPreviewRequest{
-					Expr: args[0], TZ: tz, N: n, After: from, Calendar: calName, Mode: calMode})
+				req := client.CronPreviewRequest{Expr: args[0], TZ: tz, N: n, After: from, Calendar: calName, Mode: calMode}
+				return cronNextOnServer(env, &cf, &req)(cmd, args)
 			}
 			sched, err := cron.Parse(args[0])
 			if err != nil {
 				return err
 			}
-			if tz == "" {
-				tz = defaultTimezone(env)
-			}
+			tz = cmp.Or(tz, defaultTimezone(env))
 			loc, err := time.LoadLocation(tz)
 			if err != nil || strings.EqualFold(tz, "local") {
 				return usageError("--tz %q: unknown timezone (use an IANA name like Asia/Shanghai)", tz)
@@ -95,11 +91,12 @@ func newCronCmd(env *Env) *cobra.Command {
 			if n < 1 || n > 1000 {
 				return usageError("-n must be between 1 and 1000")
 			}
-			from := time.Now()
-			if after != "" {
-				if from, err = time.Parse(time.RFC3339Nano, after); err != nil {
-					return usageError("--after %q: must be an RFC 3339 time like 2026-01-02T15:04:05+08:00", after)
-				}
+			from, err := afterFlag(after)
+			if err != nil {
+				return err
+			}
+			if from.IsZero() {
+				from = time.Now()
 			}
 			times := sched.NextN(from, loc, n)
 			if len(times) == 0 {
@@ -121,6 +118,18 @@ func newCronCmd(env *Env) *cobra.Command {
 	cf.register(next)
 	cmd.AddCommand(next)
 	return cmd
+}
+
+// afterFlag reads --after, an RFC 3339 time; the zero time when it is "".
+func afterFlag(after string) (time.Time, error) {
+	if after == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, after)
+	if err != nil {
+		return t, usageError("--after %q: must be an RFC 3339 time like 2026-01-02T15:04:05+08:00", after)
+	}
+	return t, nil
 }
 
 func newKeygenCmd(env *Env) *cobra.Command {

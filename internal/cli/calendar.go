@@ -86,26 +86,17 @@ func (d calendarDoc) jsonValue() any {
 
 // cronNextOnServer is `cron next --calendar`: calendars live in the
 // server's database, so the preview is the server's.
-func cronNextOnServer(cmd *cobra.Command, env *Env, cf *clientFlags, req client.CronPreviewRequest) error {
-	c, err := cf.client(env)
-	if err != nil {
-		return err
-	}
-	p, err := c.CronPreview(cmd.Context(), req)
-	if err != nil {
-		return err
-	}
-	if cf.asJSON {
-		return writeJSONOut(env, p)
-	}
-	for _, t := range p.Times {
-		fmt.Fprintln(env.Stdout, t)
-	}
-	if len(p.Skipped) > 0 {
-		fmt.Fprintf(env.Stderr, "skipped on the way (%d):\n", len(p.Skipped))
-		for _, s := range p.Skipped {
-			fmt.Fprintf(env.Stderr, "  %s  %s\n", s.Time, s.Reason)
+func cronNextOnServer(env *Env, cf *clientFlags, req *client.CronPreviewRequest) runE {
+	return apiCmd(env, cf, func(a apiCall) (*client.CronPreview, error) { return a.c.CronPreview(a.ctx, *req) }, func(_ apiCall, p *client.CronPreview) error {
+		for _, t := range p.Times {
+			fmt.Fprintln(env.Stdout, t)
 		}
-	}
-	return nil
+		if len(p.Skipped) > 0 {
+			fmt.Fprintf(env.Stderr, "skipped on the way (%d):\n", len(p.Skipped))
+			for _, s := range p.Skipped {
+				fmt.Fprintf(env.Stderr, "  %s  %s\n", s.Time, s.Reason)
+			}
+		}
+		return nil
+	})
 }

@@ -23,16 +23,13 @@ func newNotifyCmd(env *Env) *cobra.Command {
 	wait := 30 * time.Second
 	test := &cobra.Command{
 		Use: "test CHANNEL", Short: "Send a test message to a channel and wait for the receiver's answer", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
+		RunE: clientRun(env, &cf, func(a apiCall) error {
+			args := a.args
+			n, err := a.c.TestChannel(a.ctx, args[0])
 			if err != nil {
 				return err
 			}
-			n, err := c.TestChannel(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if n, err = c.Notifications.WaitAttempt(cmd.Context(), n, wait, 200*time.Millisecond); err != nil {
+			if n, err = a.c.Notifications.WaitAttempt(a.ctx, n, wait, 200*time.Millisecond); err != nil {
 				return err
 			}
 			if cf.asJSON {
@@ -52,7 +49,7 @@ func newNotifyCmd(env *Env) *cobra.Command {
 			default:
 				return fmt.Errorf("the test message to %s was not sent within %s (notification %s is still pending; is a serve running?)", args[0], wait, n.ID)
 			}
-		},
+		}),
 	}
 	test.Flags().DurationVar(&wait, "wait", wait, "how long to wait for the first delivery attempt")
 

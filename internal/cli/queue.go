@@ -27,31 +27,23 @@ func newQueueCmd(env *Env) *cobra.Command {
 			}
 			return []any{q.Queue, state, q.Depth, fmt.Sprintf("%.0fs", q.OldestAgeSecond)}
 		})
+	// The answer is the same text with --json: scripts read the exit code.
 	toggle := func(use string, pause bool, short string) *cobra.Command {
-		return &cobra.Command{
-			Use: use + " QUEUE", Short: short, Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := cf.client(env)
-				if err != nil {
-					return err
-				}
-				changed, err := c.SetQueuePaused(cmd.Context(), args[0], pause)
-				if err != nil {
-					return err
-				}
-				switch {
-				case pause && changed:
-					fmt.Fprintf(env.Stdout, "queue %s paused: its runs wait until `connecthub queue resume %s`\n", args[0], args[0])
-				case pause:
-					fmt.Fprintf(env.Stdout, "queue %s was already paused\n", args[0])
-				case changed:
-					fmt.Fprintf(env.Stdout, "queue %s resumed\n", args[0])
-				default:
-					fmt.Fprintf(env.Stdout, "queue %s was not paused\n", args[0])
-				}
-				return nil
-			},
-		}
+		return &cobra.Command{Use: use + " QUEUE", Short: short, Args: cobra.ExactArgs(1), RunE: clientRun(env, &cf, func(a apiCall) error {
+			changed, err := a.c.SetQueuePaused(a.ctx, a.args[0], pause)
+			switch q := a.args[0]; {
+			case err != nil:
+				return err
+			case pause && changed:
+				return say(env, "queue %s paused: its runs wait until `connecthub queue resume %s`", q, q)
+			case pause:
+				return say(env, "queue %s was already paused", q)
+			case changed:
+				return say(env, "queue %s resumed", q)
+			default:
+				return say(env, "queue %s was not paused", q)
+			}
+		})}
 	}
 	cmd.AddCommand(list,
 		toggle("pause", true, "Pause a queue: workers claim nothing from it"),
