@@ -172,14 +172,6 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// newTable starts a table of aligned columns under header; rows are
-// written with fmt.Fprintf(tw, …) and the table ends with tw.Flush().
-func newTable(w io.Writer, header string) *tabwriter.Writer {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, header)
-	return tw
-}
-
 // table prints items as aligned columns under header, one row of cells
 // per item (each printed as fmt.Print does); without items it says empty
 // instead, unless empty is "".
@@ -187,7 +179,8 @@ func table[T any](env *Env, items []T, empty, header string, row func(T) []any) 
 	if len(items) == 0 && empty != "" {
 		return say(env, "%s", empty)
 	}
-	tw := newTable(env.Stdout, header)
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
 	for _, it := range items {
 		for i, cell := range row(it) {
 			if i > 0 {
@@ -221,11 +214,15 @@ func writeJSONOut(env *Env, v any) error {
 	return enc.Encode(v)
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+// dash shows an empty value as "-".
+func dash(s string) string { return cmp.Or(s, "-") }
+
+// details prints a record as "key: value" lines, the values aligned;
+// rows adds the lines with row.
+func details(env *Env, rows func(row func(k, v string))) error {
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	rows(func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) })
+	return tw.Flush()
 }
 
 func fmtDuration(d *connecthub.Duration) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
@@ -41,48 +40,47 @@ func (env *Env) printSavedJob(a apiCall, j *client.SavedJob) error {
 }
 
 func (env *Env) printJob(_ apiCall, j *connecthub.Job) error {
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
-	row("id", j.ID)
-	row("description", dash(j.Description))
-	row("enabled", strconv.FormatBool(j.Enabled))
-	row("handler", j.Handler)
-	row("cron", dash(j.CronExpr))
-	row("timezone", j.Timezone)
-	if j.Calendar != "" {
-		row("calendar", j.Calendar+" ("+j.CalendarMode+")")
-	}
-	if j.HasChains() {
-		row("on success", dash(strings.Join(j.OnSuccess, ", ")))
-		row("on failure", dash(strings.Join(j.OnFailure, ", ")))
-	}
-	row("next run", fmtTime(env, j.NextRunAt, j.Timezone))
-	row("last run", fmtTime(env, j.LastRunAt, j.Timezone))
-	last := "-"
-	if r := j.LastRun; r != nil {
-		last = fmt.Sprintf("%s %s (%s) finished %s", r.ID, r.Status, r.Trigger, fmtTime(env, r.FinishedAt, j.Timezone))
-	}
-	row("last finished run", last)
-	if d := j.Durations; d != nil {
-		if d.Runs == 0 {
-			row("durations", "- (no successful run yet)")
-		} else {
-			row("durations", fmt.Sprintf("median %s, p95 %s (last %d successful runs)", d.Median, d.P95, d.Runs))
+	return details(env, func(row func(k, v string)) {
+		row("id", j.ID)
+		row("description", dash(j.Description))
+		row("enabled", strconv.FormatBool(j.Enabled))
+		row("handler", j.Handler)
+		row("cron", dash(j.CronExpr))
+		row("timezone", j.Timezone)
+		if j.Calendar != "" {
+			row("calendar", j.Calendar+" ("+j.CalendarMode+")")
 		}
-	}
-	row("public_cfg", string(j.PublicCfg))
-	row("secret keys", dash(strings.Join(j.SecretKeys, ", ")))
-	timeout := j.Timeout.String()
-	if j.Timeout == 0 {
-		timeout = "0s (no timeout)" // what a zero timeout means, rather than a bare "0s"
-	}
-	row("timeout", timeout)
-	row("max attempts", strconv.Itoa(j.MaxAttempts))
-	row("retry backoff", j.RetryBackoff.String())
-	row("concurrency", j.Concurrency)
-	row("misfire", fmt.Sprintf("%s (window %s)", j.Misfire, j.MisfireWindow))
-	row("queue", fmt.Sprintf("%s (priority %d)", j.Queue, j.Priority))
-	return tw.Flush()
+		if j.HasChains() {
+			row("on success", dash(strings.Join(j.OnSuccess, ", ")))
+			row("on failure", dash(strings.Join(j.OnFailure, ", ")))
+		}
+		row("next run", fmtTime(env, j.NextRunAt, j.Timezone))
+		row("last run", fmtTime(env, j.LastRunAt, j.Timezone))
+		last := "-"
+		if r := j.LastRun; r != nil {
+			last = fmt.Sprintf("%s %s (%s) finished %s", r.ID, r.Status, r.Trigger, fmtTime(env, r.FinishedAt, j.Timezone))
+		}
+		row("last finished run", last)
+		if d := j.Durations; d != nil {
+			if d.Runs == 0 {
+				row("durations", "- (no successful run yet)")
+			} else {
+				row("durations", fmt.Sprintf("median %s, p95 %s (last %d successful runs)", d.Median, d.P95, d.Runs))
+			}
+		}
+		row("public_cfg", string(j.PublicCfg))
+		row("secret keys", dash(strings.Join(j.SecretKeys, ", ")))
+		timeout := j.Timeout.String()
+		if j.Timeout == 0 {
+			timeout = "0s (no timeout)" // what a zero timeout means, rather than a bare "0s"
+		}
+		row("timeout", timeout)
+		row("max attempts", strconv.Itoa(j.MaxAttempts))
+		row("retry backoff", j.RetryBackoff.String())
+		row("concurrency", j.Concurrency)
+		row("misfire", fmt.Sprintf("%s (window %s)", j.Misfire, j.MisfireWindow))
+		row("queue", fmt.Sprintf("%s (priority %d)", j.Queue, j.Priority))
+	})
 }
 
 // printRuns prints a page of `run list`, each run's time in its job's
@@ -107,24 +105,24 @@ func (env *Env) printRuns(a apiCall, page *client.RunList, f *client.RunFilter) 
 // printRun shows a run, its times in its job's timezone.
 func (env *Env) printRun(a apiCall, r *connecthub.Run) error {
 	loc := newZones(env, a.c).of(a.ctx, r.JobID)
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
-	row("id", r.ID)
-	row("job", r.JobID)
-	row("status", string(r.Status))
-	row("trigger", string(r.Trigger))
-	row("scheduled for", dash(timefmt.Human(r.ScheduledFor, loc)))
-	row("attempt", fmt.Sprintf("%d/%d", r.Attempt, r.MaxAttempts))
-	row("node", dash(r.Node))
-	row("started", dash(timefmt.Ptr(r.StartedAt, loc)))
-	row("finished", dash(timefmt.Ptr(r.FinishedAt, loc)))
-	row("duration", fmtDuration(r.Duration))
-	row("message", dash(r.Message))
-	row("error", dash(r.Error))
-	if meta, err := connecthub.DecodeRunMeta(r.Meta); err == nil && meta.ImportedFrom != nil {
-		row("imported from", meta.ImportedFrom.String())
-	}
-	if err := tw.Flush(); err != nil {
+	err := details(env, func(row func(k, v string)) {
+		row("id", r.ID)
+		row("job", r.JobID)
+		row("status", string(r.Status))
+		row("trigger", string(r.Trigger))
+		row("scheduled for", dash(timefmt.Human(r.ScheduledFor, loc)))
+		row("attempt", fmt.Sprintf("%d/%d", r.Attempt, r.MaxAttempts))
+		row("node", dash(r.Node))
+		row("started", dash(timefmt.Ptr(r.StartedAt, loc)))
+		row("finished", dash(timefmt.Ptr(r.FinishedAt, loc)))
+		row("duration", fmtDuration(r.Duration))
+		row("message", dash(r.Message))
+		row("error", dash(r.Error))
+		if meta, err := connecthub.DecodeRunMeta(r.Meta); err == nil && meta.ImportedFrom != nil {
+			row("imported from", meta.ImportedFrom.String())
+		}
+	})
+	if err != nil {
 		return err
 	}
 	if r.Traceback != "" {
