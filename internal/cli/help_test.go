@@ -150,3 +150,29 @@ func TestCLIReference(t *testing.T) {
 		t.Errorf("%s is not what the command tree says; run CONNECTHUB_UPDATE_DOCS=1 go test -run TestCLIReference ./internal/cli/", path)
 	}
 }
+
+// TestHelpTextNamesRealCommands: every block of help.txt belongs to a
+// command of the tree, so that a renamed command cannot leave its help
+// behind unseen.
+func TestHelpTextNamesRealCommands(t *testing.T) {
+	t.Parallel()
+	root := newRoot(&Env{Getenv: func(string) string { return "" }})
+	root.InitDefaultHelpCmd()
+	paths := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		paths[c.CommandPath()] = true
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	for path := range helps {
+		if !paths[path] {
+			t.Errorf("help.txt has a block for %q, which is no command", path)
+		}
+	}
+	if len(helps) < 80 {
+		t.Errorf("help.txt has %d blocks, expected one per command (80 or more)", len(helps))
+	}
+}
