@@ -33,26 +33,24 @@ func newJobCmd(env *Env) *cobra.Command {
 	get := &cobra.Command{Use: "get ID", Short: "Show a job", Args: cobra.ExactArgs(1),
 		RunE: apiCmd(env, &cf, func(a apiCall) (*connecthub.Job, error) { return a.c.GetJob(a.ctx, a.args[0]) }, env.printJob)}
 
-	save := func(jf *jobFlags, create bool, call func(a apiCall, body json.RawMessage) (*client.SavedJob, error)) runE {
-		return func(cmd *cobra.Command, args []string) error {
-			body, err := jf.body(cmd, env, create)
-			if err != nil {
-				return err
-			}
-			return apiCmd(env, &cf, func(a apiCall) (*client.SavedJob, error) { return call(a, body) },
-				env.printSavedJob)(cmd, args)
-		}
+	// save is create or update: the body from --file or the field flags
+	// (a mistake in them is told before the server is asked), then call.
+	save := func(cmd *cobra.Command, create bool, call func(a apiCall, body json.RawMessage) (*client.SavedJob, error)) *cobra.Command {
+		var jf jobFlags
+		var body json.RawMessage
+		cmd.RunE = checked(func([]string) (err error) {
+			body, err = jf.body(cmd, env, create)
+			return err
+		}, apiCmd(env, &cf, func(a apiCall) (*client.SavedJob, error) { return call(a, body) }, env.printSavedJob))
+		jf.register(cmd, create)
+		return cmd
 	}
-	var jf1, jf2 jobFlags
-	create := &cobra.Command{Use: "create [--file job.json | --id ID --handler NAME ...]",
-		Short: "Create a job from a JSON file (- for stdin) or from flags", Args: cobra.NoArgs,
-		RunE: save(&jf1, true, func(a apiCall, body json.RawMessage) (*client.SavedJob, error) { return a.c.CreateJob(a.ctx, body) })}
-	jf1.register(create, true)
-	update := &cobra.Command{Use: "update ID [--file patch.json | flags]", Short: "Change some fields of a job", Args: cobra.ExactArgs(1),
-		RunE: save(&jf2, false, func(a apiCall, body json.RawMessage) (*client.SavedJob, error) {
+	create := save(&cobra.Command{Use: "create [--file job.json | --id ID --handler NAME ...]", Short: "Create a job from a JSON file (- for stdin) or from flags",
+		Args: cobra.NoArgs}, true, func(a apiCall, body json.RawMessage) (*client.SavedJob, error) { return a.c.CreateJob(a.ctx, body) })
+	update := save(&cobra.Command{Use: "update ID [--file patch.json | flags]", Short: "Change some fields of a job", Args: cobra.ExactArgs(1)},
+		false, func(a apiCall, body json.RawMessage) (*client.SavedJob, error) {
 			return a.c.UpdateJob(a.ctx, a.args[0], body)
-		})}
-	jf2.register(update, false)
+		})
 
 	var follow bool
 	var paramPairs []string
