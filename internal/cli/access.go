@@ -21,8 +21,7 @@ import (
 // database credentials.
 func newTokenCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens (worker tokens for `connecthub worker`)"}
-	cf.register(cmd)
+	cmd := cf.group("token", "Manage API tokens (worker tokens for `connecthub worker`)")
 
 	var req client.TokenRequest
 	create := &cobra.Command{
@@ -59,8 +58,7 @@ func newTokenCmd(env *Env) *cobra.Command {
 // every other client command.
 func newUserCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{Use: "user", Short: "Manage users and their roles (viewer, operator, admin)"}
-	cf.register(cmd)
+	cmd := cf.group("user", "Manage users and their roles (viewer, operator, admin)")
 
 	var displayName, role string
 	var passwordStdin bool

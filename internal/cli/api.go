@@ -32,6 +32,14 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print JSON for scripts")
 }
 
+// group is a command whose subcommands talk to the API, with the flags
+// that locate the server registered on it for all of them.
+func (f *clientFlags) group(use, short string) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short}
+	f.register(cmd)
+	return cmd
+}
+
 // registerLocal registers the server flags on cmd alone (not its
 // subcommands), for a command whose subcommands have flags of their own.
 func (f *clientFlags) registerLocal(cmd *cobra.Command) { f.registerOn(cmd.Flags().StringVar) }

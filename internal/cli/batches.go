@@ -22,11 +22,7 @@ func batchZone(env *Env) *time.Location {
 
 func newBatchesCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "batches",
-		Short: "List and show batches: applies, imports and rollbacks of job definitions",
-	}
-	cf.register(cmd)
+	cmd := cf.group("batches", "List and show batches: applies, imports and rollbacks of job definitions")
 	var page client.Page
 	list := &cobra.Command{Use: "list", Short: "List batches, newest first", Args: cobra.NoArgs,
 		RunE: apiCmd(env, &cf, func(a apiCall) (*client.BatchList, error) { return a.c.Batches.List(a.ctx, page) },

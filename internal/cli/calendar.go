@@ -15,11 +15,7 @@ import (
 // calendar field.
 func newCalendarCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "calendar",
-		Short: "Manage working-day calendars (holidays and make-up workdays)",
-	}
-	cf.register(cmd)
+	cmd := cf.group("calendar", "Manage working-day calendars (holidays and make-up workdays)")
 
 	list := listCmd(env, &cf, "List calendars with the years they cover", "", (*client.Client).ListCalendars,
 		"no calendars", "NAME\tBUILT-IN\tYEARS\tDAYS\tDESCRIPTION", func(cal client.Calendar) []any {

@@ -18,8 +18,7 @@ import (
 
 func newJobCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{Use: "job", Short: "Manage jobs through the API"}
-	cf.register(cmd)
+	cmd := cf.group("job", "Manage jobs through the API")
 
 	var jf client.JobFilter
 	list := &cobra.Command{Use: "list", Short: "List jobs", Args: cobra.NoArgs,

@@ -18,8 +18,7 @@ import (
 // heartbeats.
 func newNodesCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{Use: "nodes", Short: "Show and manage the nodes that execute runs"}
-	cf.register(cmd)
+	cmd := cf.group("nodes", "Show and manage the nodes that execute runs")
 
 	olderThan := node.DefaultCleanAfter
 	clean := &cobra.Command{

@@ -17,8 +17,7 @@ import (
 // messages and shows the delivery log, through the API.
 func newNotifyCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{Use: "notify", Short: "Notification channels, alert rules, test messages and the delivery log"}
-	cf.register(cmd)
+	cmd := cf.group("notify", "Notification channels, alert rules, test messages and the delivery log")
 
 	wait := 30 * time.Second
 	test := &cobra.Command{

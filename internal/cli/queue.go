@@ -11,11 +11,7 @@ import (
 // newQueueCmd lists, pauses and resumes queues.
 func newQueueCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "queue",
-		Short: "List, pause and resume queues",
-	}
-	cf.register(cmd)
+	cmd := cf.group("queue", "List, pause and resume queues")
 	list := listCmd(env, &cf, "List the queues with waiting runs or paused", "", (*client.Client).ListQueues,
 		"no queued runs and no paused queue", "QUEUE\tSTATE\tDEPTH\tOLDEST", func(q client.Queue) []any {
 			state := "running"

@@ -20,8 +20,7 @@ import (
 
 func newRunCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{Use: "run", Short: "Inspect, retry and cancel runs through the API"}
-	cf.register(cmd)
+	cmd := cf.group("run", "Inspect, retry and cancel runs through the API")
 
 	var rf client.RunFilter
 	list := &cobra.Command{Use: "list", Short: "List runs, newest first", Args: cobra.NoArgs,
