@@ -202,6 +202,13 @@ func TestRevisionsAndBatchesAPI(t *testing.T) {
 	if err != nil || len(batches.Batches) != 1 || batches.Batches[0].ID != res.Batch.ID {
 		t.Fatalf("Batches.List: %v %+v", err, batches)
 	}
+	b, err := c.GetBatch(t.Context(), res.Batch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := b.Plan(); len(p) != 1 || p[0].JobID != "sdk.b" || p[0].Action != connecthub.BatchCreate || len(p[0].Changes) == 0 {
+		t.Errorf("the batch's Plan: %+v, want sdk.b created with its fields", p)
+	}
 	for _, d := range []string{"one", "two"} {
 		if _, err := c.UpdateJob(t.Context(), "sdk.b", json.RawMessage(`{"description":"`+d+`"}`)); err != nil {
 			t.Fatal(err)

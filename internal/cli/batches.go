@@ -50,11 +50,7 @@ func newBatchesCmd(env *Env) *cobra.Command {
 				if src := batchSource(&b.Batch); src != "" {
 					fmt.Fprintf(env.Stdout, "source: %s\n", src)
 				}
-				plan := make([]connecthub.BatchPlanItem, len(b.Items))
-				for i, it := range b.Items {
-					plan[i] = connecthub.BatchPlanItem{JobID: it.JobID, Action: it.Op, Changes: it.Changes}
-				}
-				jobfile.PrintPlan(env.Stdout, plan, useColor(env), false)
+				jobfile.PrintPlan(env.Stdout, b.Plan(), useColor(env), false)
 				return nil
 			})),
 	}
