@@ -27,11 +27,7 @@ func newHealthcheckCmd(env *Env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if url == "" {
-				listen := env.Getenv("CONNECTHUB_LISTEN")
-				if listen == "" {
-					listen = ":8000"
-				}
-				url = "http://" + server.DisplayAddr(listen) + "/health/ready"
+				url = "http://" + server.DisplayAddr(cmp.Or(env.Getenv("CONNECTHUB_LISTEN"), ":8000")) + "/health/ready"
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
@@ -41,8 +37,7 @@ func newHealthcheckCmd(env *Env) *cobra.Command {
 			} else if err != nil {
 				return fmt.Errorf("unhealthy: %v", err)
 			}
-			fmt.Fprintln(env.Stdout, "ok")
-			return nil
+			return say(env, "ok")
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "", "URL to probe (default http://127.0.0.1:<port of CONNECTHUB_LISTEN>/health/ready)")
