@@ -137,20 +137,15 @@ func (k keyed[T]) jsonValue() any {
 	return map[string][]T{k.key: nonNil(k.items)}
 }
 
-// keyedList is the call of a list command whose JSON is {"key": [...]}.
-func keyedList[T any](key string, list func(*client.Client, context.Context) ([]T, error)) func(apiCall) (keyed[T], error) {
-	return func(a apiCall) (keyed[T], error) {
-		items, err := list(a.c, a.ctx)
-		return keyed[T]{key, items}, err
-	}
-}
-
 // listCmd is a `list` command: one call for the whole list, printed as a
 // table (see table), and with --json as keyed says.
 func listCmd[T any](env *Env, cf *clientFlags, short, key string, list func(*client.Client, context.Context) ([]T, error),
 	empty, header string, row func(T) []any) *cobra.Command {
 	return &cobra.Command{Use: "list", Short: short, Args: cobra.NoArgs,
-		RunE: apiCmd(env, cf, keyedList(key, list), func(_ apiCall, l keyed[T]) error { return table(env, l.items, empty, header, row) })}
+		RunE: apiCmd(env, cf, func(a apiCall) (keyed[T], error) {
+			items, err := list(a.c, a.ctx)
+			return keyed[T]{key, items}, err
+		}, func(_ apiCall, l keyed[T]) error { return table(env, l.items, empty, header, row) })}
 }
 
 // actCmd is a command on one named thing whose call answers nothing: it
@@ -173,6 +168,8 @@ func need(ok func() bool, msg string) func([]string) error {
 	}
 }
 
+// nonNil is s, or an empty slice for nil, which JSON shows as [] rather
+// than null.
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
