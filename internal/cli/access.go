@@ -119,10 +119,7 @@ func newUserCmd(env *Env) *cobra.Command {
 	disable := patch("disable USERNAME", "Disable a user: its sessions and personal tokens stop working at once", cobra.ExactArgs(1),
 		func([]string) (client.UserPatch, string, error) {
 			off := !enable
-			if enable {
-				return client.UserPatch{Disabled: &off}, "enabled", nil
-			}
-			return client.UserPatch{Disabled: &off}, "disabled", nil
+			return client.UserPatch{Disabled: &off}, map[bool]string{true: "enabled", false: "disabled"}[enable], nil
 		})
 	disable.Flags().BoolVar(&enable, "undo", false, "enable the user again (its revoked sessions and tokens stay revoked)")
 	var allowLink bool

@@ -126,6 +126,15 @@ type applyFlags struct {
 	prune, dryRun, yes, verbos bool
 }
 
+// register adds the flags apply and diff share; prune says what --prune
+// does to the jobs the files do not name.
+func (f *applyFlags) register(cmd *cobra.Command, prune string) {
+	f.cf.register(cmd)
+	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, "a YAML file or a directory of them (repeatable)")
+	cmd.Flags().BoolVar(&f.prune, "prune", false, prune)
+	cmd.Flags().BoolVarP(&f.verbos, "verbose", "v", false, "list unchanged jobs too")
+}
+
 func newApplyCmd(env *Env) *cobra.Command {
 	var f applyFlags
 	cmd := &cobra.Command{
@@ -134,12 +143,9 @@ func newApplyCmd(env *Env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runApply(cmd.Context(), env, &f) },
 	}
-	f.cf.register(cmd)
-	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, "a YAML file or a directory of them (repeatable)")
-	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete the jobs the files do not name")
+	f.register(cmd, "delete the jobs the files do not name")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "show the plan; change nothing")
 	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "apply without asking (for scripts)")
-	cmd.Flags().BoolVarP(&f.verbos, "verbose", "v", false, "list unchanged jobs too")
 	return cmd
 }
 
@@ -229,10 +235,7 @@ func newDiffCmd(env *Env) *cobra.Command {
 			return nil
 		},
 	}
-	f.cf.register(cmd)
-	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, "a YAML file or a directory of them (repeatable)")
-	cmd.Flags().BoolVar(&f.prune, "prune", false, "count jobs the files do not name as drift")
-	cmd.Flags().BoolVarP(&f.verbos, "verbose", "v", false, "list unchanged jobs too")
+	f.register(cmd, "count jobs the files do not name as drift")
 	return cmd
 }
 
