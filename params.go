@@ -3,6 +3,9 @@ package connecthub
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 )
 
 // MaxRunParamsBytes bounds the params of one run-now: they are copied into
@@ -56,4 +59,41 @@ func mergePatch(target, patch map[string]any) map[string]any {
 		}
 	}
 	return target
+}
+
+// ErrParamsNotObject is BuildRunParams' answer to params that are not a
+// JSON object.
+var ErrParamsNotObject = errors.New("not a JSON object")
+
+// ParamPairError is a key=value parameter without a key or an "=".
+type ParamPairError struct{ Pair string }
+
+func (e *ParamPairError) Error() string { return fmt.Sprintf("%q: want key=value", e.Pair) }
+
+// BuildRunParams builds a run-now's params from an object (JSON; nil for
+// none) and key=value pairs, which win over it, as the command line and
+// scripts give them. A value that is valid JSON is taken as such
+// (limit=50 is a number, full=true a boolean, range={"from":"2026-11-01"}
+// an object); anything else is a string, so month=2026-11 needs no quotes.
+func BuildRunParams(object []byte, pairs []string) (json.RawMessage, error) {
+	params := map[string]any{}
+	if object != nil {
+		if err := json.Unmarshal(object, &params); err != nil || params == nil {
+			return nil, ErrParamsNotObject
+		}
+	}
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, &ParamPairError{p}
+		}
+		var parsed any
+		if err := json.Unmarshal([]byte(v), &parsed); err == nil {
+			params[k] = parsed
+		} else {
+			params[k] = v
+		}
+	}
+	return json.Marshal(params)
 }

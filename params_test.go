@@ -58,3 +58,39 @@ func asError(err error, e **Error) bool {
 	*e = v
 	return ok
 }
+
+// TestBuildRunParams: pairs win over the object, JSON values keep their
+// type and anything else is a string; a bad object or pair is refused.
+func TestBuildRunParams(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, object string
+		pairs        []string
+		want         string
+		err          error
+	}{
+		{"pairs only", "", []string{"month=2026-11", "limit=50", "full=true", `range={"from":"2026-11-01"}`}, `{"full":true,"limit":50,"month":"2026-11","range":{"from":"2026-11-01"}}`, nil},
+		{"pair wins", `{"month":"2026-10","x":1}`, []string{"month=2026-11"}, `{"month":"2026-11","x":1}`, nil},
+		{"object only", `{"a":[1]}`, nil, `{"a":[1]}`, nil},
+		{"empty value", "", []string{"note="}, `{"note":""}`, nil},
+		{"not an object", `[1]`, nil, "", ErrParamsNotObject},
+		{"null object", `null`, nil, "", ErrParamsNotObject},
+		{"no key", "", []string{"=1"}, "", &ParamPairError{"=1"}},
+		{"no equals", "", []string{"month"}, "", &ParamPairError{"month"}},
+	} {
+		var object []byte
+		if tc.object != "" {
+			object = []byte(tc.object)
+		}
+		got, err := BuildRunParams(object, tc.pairs)
+		if tc.err != nil {
+			if err == nil || err.Error() != tc.err.Error() {
+				t.Errorf("%s: err %v, want %v", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%s: %s, %v; want %s", tc.name, got, err, tc.want)
+		}
+	}
+}

@@ -49,6 +49,19 @@ func (f BulkRunFilter) Empty() bool {
 	return f.JobID == "" && len(f.Status) == 0 && f.Trigger == "" && f.Since == nil && f.Until == nil
 }
 
+// ParseRunStatuses reads a comma-separated list of run statuses as the
+// runs list's filter takes it (failure,CANCELED): upper case, spaces and
+// empty items dropped. Whether each is a status is RunFilter's check.
+func ParseRunStatuses(s string) []RunStatus {
+	var out []RunStatus
+	for _, st := range strings.Split(s, ",") {
+		if st = strings.TrimSpace(st); st != "" {
+			out = append(out, RunStatus(strings.ToUpper(st)))
+		}
+	}
+	return out
+}
+
 // RunFilter checks the filter and returns it as a RunFilter (without
 // paging), with statuses and trigger in their canonical case.
 func (f BulkRunFilter) RunFilter() (RunFilter, error) {

@@ -21,6 +21,16 @@ type Batch struct {
 	Items []BatchItem `json:"items,omitempty"`
 }
 
+// Plan is what the batch did as a plan reads (connecthub.BatchApplyResult's
+// Plan): each job it touched, the action and the fields that changed.
+func (b *Batch) Plan() []connecthub.BatchPlanItem {
+	plan := make([]connecthub.BatchPlanItem, len(b.Items))
+	for i, it := range b.Items {
+		plan[i] = connecthub.BatchPlanItem{JobID: it.JobID, Action: it.Op, Changes: it.Changes}
+	}
+	return plan
+}
+
 // BatchList is a page of batches, newest first.
 type BatchList struct {
 	Batches    []connecthub.Batch `json:"batches"`

@@ -373,9 +373,13 @@ func (c *Client) Stats(ctx context.Context) (*connecthub.Stats, error) {
 }
 
 // RunJobWith enqueues a run now with parameters: params (a JSON object) is
-// merged over the job's public_cfg for this run only. Like RunJob, it
-// carries an Idempotency-Key, so it is sent again if its connection fails.
+// merged over the job's public_cfg for this run only. Nil params is a
+// plain run, as RunJob starts. Like RunJob, it carries an Idempotency-Key,
+// so it is sent again if its connection fails.
 func (c *Client) RunJobWith(ctx context.Context, id string, params json.RawMessage) (*connecthub.Run, error) {
+	if params == nil {
+		return c.RunJob(ctx, id)
+	}
 	var out connecthub.Run
 	body := map[string]json.RawMessage{"params": params}
 	return &out, c.do(withRequestKey(ctx), http.MethodPost, "/api/v1/jobs/"+url.PathEscape(id)+"/run", nil, body, &out)

@@ -1,10 +1,12 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"testing"
 	"time"
@@ -200,6 +202,13 @@ func TestRevisionsAndBatchesAPI(t *testing.T) {
 	if err != nil || len(batches.Batches) != 1 || batches.Batches[0].ID != res.Batch.ID {
 		t.Fatalf("Batches.List: %v %+v", err, batches)
 	}
+	b, err := c.GetBatch(t.Context(), res.Batch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := b.Plan(); len(p) != 1 || p[0].JobID != "sdk.b" || p[0].Action != connecthub.BatchCreate || len(p[0].Changes) == 0 {
+		t.Errorf("the batch's Plan: %+v, want sdk.b created with its fields", p)
+	}
 	for _, d := range []string{"one", "two"} {
 		if _, err := c.UpdateJob(t.Context(), "sdk.b", json.RawMessage(`{"description":"`+d+`"}`)); err != nil {
 			t.Fatal(err)
@@ -251,4 +260,50 @@ func TestNotificationsAPI(t *testing.T) {
 	if page, err = c.Notifications.List(t.Context(), client.NotificationFilter{Channel: "bad", Status: connecthub.DeliverySent}); err != nil || len(page.Notifications) != 0 {
 		t.Fatalf("List of sent to bad: %v %+v", err, page)
 	}
+}
+
+// TestRunsFollow follows a run from its queue to its end: Seen sees it
+// first, Started once a worker took it, its log reaches the writer, which
+// is closed before Follow returns the run as it ended (failed, here).
+func TestRunsFollow(t *testing.T) {
+	t.Parallel()
+	c := startServer(t, 1)
+	// A call to a closed port: it logs the request, then fails.
+	createJob(t, c, `{"id":"sdk.follow","handler":"httpcall","public_cfg":{"url":"http://127.0.0.1:1/"}}`)
+	r, err := c.RunJob(t.Context(), "sdk.follow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	log := &closeRecorder{}
+	final, err := c.Runs.Follow(t.Context(), r.ID, client.RunFollow{Poll: 10 * time.Millisecond,
+		Seen: func(seen *connecthub.Run) io.Writer {
+			events = append(events, "seen "+seen.ID)
+			return log
+		},
+		Started: func(s *connecthub.Run) { events = append(events, "started on "+s.Node) },
+	})
+	if err != nil || final.Status != connecthub.StatusFailure || final.Duration == nil || final.ID != r.ID {
+		t.Fatalf("Follow: %v %+v", err, final)
+	}
+	if len(events) != 2 || events[0] != "seen "+r.ID || events[1] == "started on " {
+		t.Errorf("Follow told %q, want the run seen, then started on a node", events)
+	}
+	if !log.closed || log.Len() == 0 {
+		t.Errorf("the log writer got %q, closed %v: want the run's log, then closed", log.String(), log.closed)
+	}
+	if _, err := c.Runs.Follow(t.Context(), "no-such-run", client.RunFollow{}); err == nil {
+		t.Error("Follow of an unknown run: no error")
+	}
+}
+
+// closeRecorder is a log writer that remembers being closed.
+type closeRecorder struct {
+	bytes.Buffer
+	closed bool
+}
+
+func (w *closeRecorder) Close() error {
+	w.closed = true
+	return nil
 }

@@ -48,11 +48,7 @@ func (u *UI) bulkRoutes(p func(pattern string, role connecthub.Role, h http.Hand
 // narrowed down and looked at.
 func (u *UI) bulkFilter(r *http.Request, v url.Values) (connecthub.BulkRunFilter, error) {
 	f := connecthub.BulkRunFilter{JobID: strings.TrimSpace(v.Get("job_id")), Trigger: connecthub.Trigger(strings.TrimSpace(v.Get("trigger")))}
-	for _, s := range strings.Split(v.Get("status"), ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			f.Status = append(f.Status, connecthub.RunStatus(strings.ToUpper(s)))
-		}
-	}
+	f.Status = connecthub.ParseRunStatuses(v.Get("status"))
 	var err error
 	if f.Since, err = u.parseFilterTime(v.Get("since")); err != nil {
 		return f, connecthub.FieldError("since", "", "%s", u.tr(r, "runs.bad_since", v.Get("since")))

@@ -1,11 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,40 +13,10 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/cron"
-	"github.com/connecthub/connecthub/internal/dbadmin"
 	"github.com/connecthub/connecthub/internal/secret"
 	"github.com/connecthub/connecthub/internal/server"
 	"github.com/connecthub/connecthub/internal/timefmt"
 )
-
-func newMigrateCmd(env *Env) *cobra.Command {
-	var flags serverFlags
-	cmd := &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply database migrations (serve also does this on start)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := flags.load(env)
-			if err != nil {
-				return err
-			}
-			applied, err := dbadmin.Migrate(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			if len(applied) == 0 {
-				fmt.Fprintln(env.Stdout, "database is up to date")
-				return nil
-			}
-			for _, v := range applied {
-				fmt.Fprintf(env.Stdout, "applied migration %d\n", v)
-			}
-			return nil
-		},
-	}
-	flags.register(cmd, false)
-	return cmd
-}
 
 func newHealthcheckCmd(env *Env) *cobra.Command {
 	var url string
@@ -57,11 +27,7 @@ func newHealthcheckCmd(env *Env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if url == "" {
-				listen := env.Getenv("CONNECTHUB_LISTEN")
-				if listen == "" {
-					listen = ":8000"
-				}
-				url = "http://" + server.DisplayAddr(listen) + "/health/ready"
+				url = "http://" + server.DisplayAddr(cmp.Or(env.Getenv("CONNECTHUB_LISTEN"), ":8000")) + "/health/ready"
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
@@ -71,41 +37,11 @@ func newHealthcheckCmd(env *Env) *cobra.Command {
 			} else if err != nil {
 				return fmt.Errorf("unhealthy: %v", err)
 			}
-			fmt.Fprintln(env.Stdout, "ok")
-			return nil
+			return say(env, "ok")
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "", "URL to probe (default http://127.0.0.1:<port of CONNECTHUB_LISTEN>/health/ready)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
-	return cmd
-}
-
-func newConfigCmd(env *Env) *cobra.Command {
-	var flags serverFlags
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Print the effective configuration (secrets redacted)",
-		Args:  cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
-			cfg, err := flags.load(env)
-			if err != nil {
-				return err
-			}
-			settings := cfg.Redacted()
-			if asJSON {
-				return writeJSONOut(env, settings)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VARIABLE\tVALUE\tSOURCE")
-			for _, s := range settings {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.Value, s.Source)
-			}
-			return tw.Flush()
-		},
-	}
-	flags.register(cmd, true)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
@@ -131,23 +67,18 @@ func newCronCmd(env *Env) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if calName != "" || calMode != "" {
-				var from time.Time
-				if after != "" {
-					var err error
-					if from, err = time.Parse(time.RFC3339Nano, after); err != nil {
-						return usageError("--after %q: must be an RFC 3339 time like 2026-01-02T15:04:05+08:00", after)
-					}
+				from, err := afterFlag(after)
+				if err != nil {
+					return err
 				}
-				return cronNextOnServer(cmd, env, &cf, client.CronPreviewRequest{
-					Expr: args[0], TZ: tz, N: n, After: from, Calendar: calName, Mode: calMode})
+				req := client.CronPreviewRequest{Expr: args[0], TZ: tz, N: n, After: from, Calendar: calName, Mode: calMode}
+				return cronNextOnServer(env, &cf, &req)(cmd, args)
 			}
 			sched, err := cron.Parse(args[0])
 			if err != nil {
 				return err
 			}
-			if tz == "" {
-				tz = defaultTimezone(env)
-			}
+			tz = cmp.Or(tz, defaultTimezone(env))
 			loc, err := time.LoadLocation(tz)
 			if err != nil || strings.EqualFold(tz, "local") {
 				return usageError("--tz %q: unknown timezone (use an IANA name like Asia/Shanghai)", tz)
@@ -155,11 +86,12 @@ func newCronCmd(env *Env) *cobra.Command {
 			if n < 1 || n > 1000 {
 				return usageError("-n must be between 1 and 1000")
 			}
-			from := time.Now()
-			if after != "" {
-				if from, err = time.Parse(time.RFC3339Nano, after); err != nil {
-					return usageError("--after %q: must be an RFC 3339 time like 2026-01-02T15:04:05+08:00", after)
-				}
+			from, err := afterFlag(after)
+			if err != nil {
+				return err
+			}
+			if from.IsZero() {
+				from = time.Now()
 			}
 			times := sched.NextN(from, loc, n)
 			if len(times) == 0 {
@@ -181,6 +113,18 @@ func newCronCmd(env *Env) *cobra.Command {
 	cf.register(next)
 	cmd.AddCommand(next)
 	return cmd
+}
+
+// afterFlag reads --after, an RFC 3339 time; the zero time when it is "".
+func afterFlag(after string) (time.Time, error) {
+	if after == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, after)
+	if err != nil {
+		return t, usageError("--after %q: must be an RFC 3339 time like 2026-01-02T15:04:05+08:00", after)
+	}
+	return t, nil
 }
 
 func newKeygenCmd(env *Env) *cobra.Command {

@@ -4,6 +4,7 @@ package cli
 // call-then-print shape of a command, and the small formatters of tables.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,6 +32,14 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().BoolVar(&f.asJSON, "json", false, "print JSON for scripts")
 }
 
+// group is a command whose subcommands talk to the API, with the flags
+// that locate the server registered on it for all of them.
+func (f *clientFlags) group(use, short string) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short}
+	f.register(cmd)
+	return cmd
+}
+
 // registerLocal registers the server flags on cmd alone (not its
 // subcommands), for a command whose subcommands have flags of their own.
 func (f *clientFlags) registerLocal(cmd *cobra.Command) { f.registerOn(cmd.Flags().StringVar) }
@@ -44,10 +53,10 @@ func (f *clientFlags) registerOn(stringVar func(*string, string, string, string)
 // reads the token a local server generated, so `connecthub job list` just
 // works next to `connecthub serve`.
 func (f *clientFlags) client(env *Env) (*client.Client, error) {
-	server := firstNonEmpty(f.server, env.Getenv("CONNECTHUB_SERVER_URL"), "http://127.0.0.1:8000")
-	token := firstNonEmpty(f.token, env.Getenv("CONNECTHUB_ADMIN_TOKEN"))
+	server := cmp.Or(f.server, env.Getenv("CONNECTHUB_SERVER_URL"), "http://127.0.0.1:8000")
+	token := cmp.Or(f.token, env.Getenv("CONNECTHUB_ADMIN_TOKEN"))
 	if token == "" {
-		dir := firstNonEmpty(env.Getenv("CONNECTHUB_DATA_DIR"), "./data")
+		dir := cmp.Or(env.Getenv("CONNECTHUB_DATA_DIR"), "./data")
 		b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 		if err != nil {
 			return nil, usageError("no API token: pass --token, set CONNECTHUB_ADMIN_TOKEN, or run next to the server's %s", filepath.Join(dir, "admin.token"))
@@ -55,15 +64,6 @@ func (f *clientFlags) client(env *Env) (*client.Client, error) {
 		token = strings.TrimSpace(string(b))
 	}
 	return client.New(server, token, nil)
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // apiCall is what a client command's call gets: the command's context,
@@ -76,44 +76,40 @@ type apiCall struct {
 
 type runE = func(*cobra.Command, []string) error
 
-// apiCmd is the RunE of a client command that makes one call and prints
-// its answer: as JSON with --json, else as text does.
-func apiCmd[T any](env *Env, cf *clientFlags, call func(apiCall) (T, error), text func(apiCall, T) error) runE {
+// clientRun is the RunE of a client command: run gets the command's
+// context, the API client and the positional arguments.
+func clientRun(env *Env, cf *clientFlags, run func(apiCall) error) runE {
 	return func(cmd *cobra.Command, args []string) error {
 		c, err := cf.client(env)
 		if err != nil {
 			return err
 		}
-		a := apiCall{cmd.Context(), c, args}
+		return run(apiCall{cmd.Context(), c, args})
+	}
+}
+
+// apiCmd is the RunE of a client command that makes one call and prints
+// its answer: as JSON with --json, else as text does.
+func apiCmd[T any](env *Env, cf *clientFlags, call func(apiCall) (T, error), text func(apiCall, T) error) runE {
+	return clientRun(env, cf, func(a apiCall) error {
 		v, err := call(a)
 		if err != nil {
 			return err
 		}
-		if cf.asJSON {
-			var out any = v
-			if k, ok := out.(interface{ jsonValue() any }); ok {
-				out = k.jsonValue()
-			}
-			return writeJSONOut(env, out)
-		}
-		return text(a, v)
-	}
+		return show(env, cf, a, v, text)
+	})
 }
 
-// apiAct is the RunE of a client command whose call answers nothing: it
-// prints line (the same with --json, for scripts read the exit code).
-func apiAct(env *Env, cf *clientFlags, call func(apiCall) error, line func(args []string) string) runE {
-	return func(cmd *cobra.Command, args []string) error {
-		c, err := cf.client(env)
-		if err != nil {
-			return err
+// show prints a call's answer: as JSON with --json, else as text does.
+func show[T any](env *Env, cf *clientFlags, a apiCall, v T, text func(apiCall, T) error) error {
+	if cf.asJSON {
+		var out any = v
+		if k, ok := out.(interface{ jsonValue() any }); ok {
+			out = k.jsonValue()
 		}
-		if err := call(apiCall{cmd.Context(), c, args}); err != nil {
-			return err
-		}
-		fmt.Fprintln(env.Stdout, line(args))
-		return nil
+		return writeJSONOut(env, out)
 	}
+	return text(a, v)
 }
 
 // checked runs check on the arguments first, so that a mistake in the
@@ -127,23 +123,53 @@ func checked(check func(args []string) error, run runE) runE {
 	}
 }
 
-// keyed is a list printed as {"key": [...]} with --json, [] rather than
-// null when it is empty.
+// keyed is a list printed as {"key": [...]} with --json, or as a bare
+// array when key is ""; [] rather than null when it is empty.
 type keyed[T any] struct {
 	key   string
 	items []T
 }
 
-func (k keyed[T]) jsonValue() any { return map[string][]T{k.key: nonNil(k.items)} }
+func (k keyed[T]) jsonValue() any {
+	if k.key == "" {
+		return nonNil(k.items)
+	}
+	return map[string][]T{k.key: nonNil(k.items)}
+}
 
-// keyedList is the call of a list command whose JSON is {"key": [...]}.
-func keyedList[T any](key string, list func(*client.Client, context.Context) ([]T, error)) func(apiCall) (keyed[T], error) {
-	return func(a apiCall) (keyed[T], error) {
-		items, err := list(a.c, a.ctx)
-		return keyed[T]{key, items}, err
+// listCmd is a `list` command: one call for the whole list, printed as a
+// table (see table), and with --json as keyed says.
+func listCmd[T any](env *Env, cf *clientFlags, short, key string, list func(*client.Client, context.Context) ([]T, error),
+	empty, header string, row func(T) []any) *cobra.Command {
+	return &cobra.Command{Use: "list", Short: short, Args: cobra.NoArgs,
+		RunE: apiCmd(env, cf, func(a apiCall) (keyed[T], error) {
+			items, err := list(a.c, a.ctx)
+			return keyed[T]{key, items}, err
+		}, func(_ apiCall, l keyed[T]) error { return table(env, l.items, empty, header, row) })}
+}
+
+// actCmd is a command on one named thing whose call answers nothing: it
+// prints done with the name (the same with --json, for scripts read the
+// exit code).
+func actCmd(env *Env, cf *clientFlags, use, short string, act func(*client.Client, context.Context, string) error, done string) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1), RunE: clientRun(env, cf, func(a apiCall) error {
+		return orSay(env, act(a.c, a.ctx, a.args[0]), fmt.Sprintf(done, a.args[0]))
+	})}
+}
+
+// need is a check for checked: it refuses with a usage error saying msg
+// unless ok holds.
+func need(ok func() bool, msg string) func([]string) error {
+	return func([]string) error {
+		if !ok() {
+			return usageError("%s", msg)
+		}
+		return nil
 	}
 }
 
+// nonNil is s, or an empty slice for nil, which JSON shows as [] rather
+// than null.
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
@@ -151,12 +177,33 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// newTable starts a table of aligned columns under header; rows are
-// written with fmt.Fprintf(tw, …) and the table ends with tw.Flush().
-func newTable(w io.Writer, header string) *tabwriter.Writer {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+// table prints items as aligned columns under header, one row of cells
+// per item (each printed as fmt.Print does); without items it says empty
+// instead, unless empty is "".
+func table[T any](env *Env, items []T, empty, header string, row func(T) []any) error {
+	if len(items) == 0 && empty != "" {
+		return say(env, "%s", empty)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
-	return tw
+	for _, it := range items {
+		for i, cell := range row(it) {
+			if i > 0 {
+				fmt.Fprint(tw, "\t")
+			}
+			fmt.Fprint(tw, cell)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// more tells how to ask for the next page of a paged list, if any.
+func more(env *Env, format, cursor string) error {
+	if cursor != "" {
+		fmt.Fprintf(env.Stdout, format+"\n", cursor)
+	}
+	return nil
 }
 
 // say prints one line and ends a command's text output.
@@ -172,11 +219,15 @@ func writeJSONOut(env *Env, v any) error {
 	return enc.Encode(v)
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+// dash shows an empty value as "-".
+func dash(s string) string { return cmp.Or(s, "-") }
+
+// details prints a record as "key: value" lines, the values aligned;
+// rows adds the lines with row.
+func details(env *Env, rows func(row func(k, v string))) error {
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	rows(func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) })
+	return tw.Flush()
 }
 
 func fmtDuration(d *connecthub.Duration) string {

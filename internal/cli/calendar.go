@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/connecthub/connecthub/calendar"
 	"github.com/connecthub/connecthub/client"
 )
 
@@ -14,62 +15,34 @@ import (
 // calendar field.
 func newCalendarCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "calendar",
-		Short: "Manage working-day calendars (holidays and make-up workdays)",
-		Long: "Calendars are named sets of holidays and make-up working days. A job that names\n" +
-			"one (calendar, calendar_mode) fires only on the days it lets through. The built-in\n" +
-			"calendar cn holds mainland China's statutory holidays and make-up days (调休).",
-	}
-	cf.register(cmd)
+	cmd := cf.group("calendar", "Manage working-day calendars (holidays and make-up workdays)")
 
-	list := &cobra.Command{
-		Use: "list", Short: "List calendars with the years they cover", Args: cobra.NoArgs,
-		Example: "  connecthub calendar list",
-		RunE: apiCmd(env, &cf, func(a apiCall) ([]client.Calendar, error) {
-			cals, err := a.c.ListCalendars(a.ctx)
-			return nonNil(cals), err
-		}, func(_ apiCall, cals []client.Calendar) error {
-			if len(cals) == 0 {
-				return say(env, "no calendars")
+	list := listCmd(env, &cf, "List calendars with the years they cover", "", (*client.Client).ListCalendars,
+		"no calendars", "NAME\tBUILT-IN\tYEARS\tDAYS\tDESCRIPTION", func(cal client.Calendar) []any {
+			years := make([]string, len(cal.Years))
+			for i, y := range cal.Years {
+				years[i] = fmt.Sprint(y)
 			}
-			tw := newTable(env.Stdout, "NAME\tBUILT-IN\tYEARS\tDAYS\tDESCRIPTION")
-			for _, cal := range cals {
-				years := make([]string, len(cal.Years))
-				for i, y := range cal.Years {
-					years[i] = fmt.Sprint(y)
-				}
-				builtin := map[bool]string{true: "yes", false: "no"}[cal.Builtin]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", cal.Name, builtin, dash(strings.Join(years, ",")), len(cal.Days), cal.Description)
-			}
-			return tw.Flush()
-		}),
-	}
+			return []any{cal.Name, map[bool]string{true: "yes", false: "no"}[cal.Builtin], dash(strings.Join(years, ",")), len(cal.Days), cal.Description}
+		})
 
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a calendar's days (with --json: the document `calendar put` takes)", Args: cobra.ExactArgs(1),
-		Example: "  connecthub calendar get cn\n  connecthub calendar get cn --json > cn.json",
 		RunE: apiCmd(env, &cf, func(a apiCall) (calendarDoc, error) {
 			cal, err := a.c.GetCalendar(a.ctx, a.args[0])
 			return calendarDoc{cal}, err
 		}, func(_ apiCall, doc calendarDoc) error {
-			cal := doc.Calendar
-			fmt.Fprintf(env.Stdout, "%s: %s\n", cal.Name, cal.Description)
-			for y, src := range cal.Sources {
+			fmt.Fprintf(env.Stdout, "%s: %s\n", doc.Name, doc.Description)
+			for y, src := range doc.Sources {
 				fmt.Fprintf(env.Stdout, "  %s: %s\n", y, src)
 			}
-			if len(cal.Days) == 0 {
-				return say(env, "no days")
-			}
-			tw := newTable(env.Stdout, "DATE\tWEEKDAY\tKIND\tNAME")
-			for _, d := range cal.Days {
+			return table(env, doc.Days, "no days", "DATE\tWEEKDAY\tKIND\tNAME", func(d calendar.Day) []any {
 				wd := ""
 				if t, err := time.Parse("2006-01-02", d.Date); err == nil {
 					wd = t.Weekday().String()[:3]
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Date, wd, d.Kind, d.Name)
-			}
-			return tw.Flush()
+				return []any{d.Date, wd, d.Kind, d.Name}
+			})
 		}),
 	}
 
@@ -77,13 +50,7 @@ func newCalendarCmd(env *Env) *cobra.Command {
 	put := &cobra.Command{
 		Use:   "put NAME -f FILE",
 		Short: "Create or replace a calendar from a JSON file (- for stdin)",
-		Long: "Create or replace a calendar. The file is a JSON object:\n" +
-			`  {"description": "...", "days": [{"date": "2027-01-01", "kind": "holiday", "name": "元旦"},` + "\n" +
-			`                                  {"date": "2027-02-06", "kind": "workday", "name": "调休上班"}]}` + "\n" +
-			"kind is holiday or workday (a make-up working day on a weekend). Replacing a\n" +
-			"calendar re-plans the next fire time of every job that uses it.",
-		Example: "  connecthub calendar get cn --json > cn.json   # edit: add 2027\n  connecthub calendar put cn -f cn.json",
-		Args:    cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
 				return usageError("-f FILE is required (- reads stdin)")
@@ -100,12 +67,7 @@ func newCalendarCmd(env *Env) *cobra.Command {
 	}
 	put.Flags().StringVarP(&file, "file", "f", "", "the calendar's JSON file, or - for stdin (required)")
 
-	del := &cobra.Command{
-		Use: "delete NAME", Short: "Delete a calendar that no job uses", Args: cobra.ExactArgs(1),
-		Example: "  connecthub calendar delete old-plant",
-		RunE: apiAct(env, &cf, func(a apiCall) error { return a.c.DeleteCalendar(a.ctx, a.args[0]) },
-			func(args []string) string { return "calendar " + args[0] + " deleted" }),
-	}
+	del := actCmd(env, &cf, "delete NAME", "Delete a calendar that no job uses", (*client.Client).DeleteCalendar, "calendar %s deleted")
 	cmd.AddCommand(list, get, put, del)
 	return cmd
 }
@@ -120,26 +82,17 @@ func (d calendarDoc) jsonValue() any {
 
 // cronNextOnServer is `cron next --calendar`: calendars live in the
 // server's database, so the preview is the server's.
-func cronNextOnServer(cmd *cobra.Command, env *Env, cf *clientFlags, req client.CronPreviewRequest) error {
-	c, err := cf.client(env)
-	if err != nil {
-		return err
-	}
-	p, err := c.CronPreview(cmd.Context(), req)
-	if err != nil {
-		return err
-	}
-	if cf.asJSON {
-		return writeJSONOut(env, p)
-	}
-	for _, t := range p.Times {
-		fmt.Fprintln(env.Stdout, t)
-	}
-	if len(p.Skipped) > 0 {
-		fmt.Fprintf(env.Stderr, "skipped on the way (%d):\n", len(p.Skipped))
-		for _, s := range p.Skipped {
-			fmt.Fprintf(env.Stderr, "  %s  %s\n", s.Time, s.Reason)
+func cronNextOnServer(env *Env, cf *clientFlags, req *client.CronPreviewRequest) runE {
+	return apiCmd(env, cf, func(a apiCall) (*client.CronPreview, error) { return a.c.CronPreview(a.ctx, *req) }, func(_ apiCall, p *client.CronPreview) error {
+		for _, t := range p.Times {
+			fmt.Fprintln(env.Stdout, t)
 		}
-	}
-	return nil
+		if len(p.Skipped) > 0 {
+			fmt.Fprintf(env.Stderr, "skipped on the way (%d):\n", len(p.Skipped))
+			for _, s := range p.Skipped {
+				fmt.Fprintf(env.Stderr, "  %s  %s\n", s.Time, s.Reason)
+			}
+		}
+		return nil
+	})
 }

@@ -151,6 +151,6 @@ func newRoot(env *Env) *cobra.Command {
 		newStatsCmd(env),
 		newApplyCmd(env), newDiffCmd(env), newBatchesCmd(env), newRollbackCmd(env),
 	)
-	addExamples(root)
+	addHelp(root)
 	return root
 }

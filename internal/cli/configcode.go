@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,18 +16,12 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/internal/jobfile"
+	"github.com/connecthub/connecthub/internal/timefmt"
 )
 
 // Configuration as code: export jobs to YAML, apply YAML files as one
 // batch, report drift, list batches and roll them back. Every command
 // talks to the server through the API.
-
-const exportYAMLLong = `Without a subcommand, write job definitions as YAML: one document per job,
-fields in a stable order, a comment with the job's next fire times, and its
-secrets as ${ENV} references (OA_SYNC_PASSWORD for key password of job
-oa.sync), never their values. --job selects jobs by a glob on the id
-(oa.*); -o writes to a file. The output is what connecthub apply reads.
-See docs/config-as-code.md.`
 
 // addYAMLExport makes `connecthub export` itself write job definitions
 // as YAML; its subcommands (python) keep their own meaning.
@@ -36,14 +30,13 @@ func addYAMLExport(env *Env, cmd *cobra.Command) {
 		cf        clientFlags
 		glob, out string
 	)
-	cmd.Long = exportYAMLLong
 	cmd.Args = cobra.NoArgs
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if glob != "" {
-			if _, err := path.Match(glob, ""); err != nil {
-				return usageError("--job %q is not a valid glob: %v", glob, err)
-			}
+	cmd.RunE = checked(func([]string) error {
+		if _, err := jobfile.Select(nil, glob); err != nil {
+			return usageError("--job %v", err)
 		}
+		return nil
+	}, func(cmd *cobra.Command, _ []string) error {
 		c, err := cf.client(env)
 		if err != nil {
 			return err
@@ -52,12 +45,7 @@ func addYAMLExport(env *Env, cmd *cobra.Command) {
 		if err != nil {
 			return err
 		}
-		var picked []*connecthub.Job
-		for i := range jobs {
-			if ok, _ := path.Match(glob, jobs[i].ID); glob == "" || ok {
-				picked = append(picked, &jobs[i])
-			}
-		}
+		picked, _ := jobfile.Select(jobs, glob)
 		if glob != "" && len(picked) == 0 {
 			return &exitError{code: 1, err: fmt.Errorf("no job matches %q", glob)}
 		}
@@ -70,14 +58,12 @@ func addYAMLExport(env *Env, cmd *cobra.Command) {
 			defer f.Close()
 			w = f
 		}
-		if err := jobfile.Export(w, picked, time.Now()); err != nil {
+		if err := jobfile.Export(w, picked, time.Now()); err != nil || out == "" {
 			return err
 		}
-		if out != "" {
-			fmt.Fprintf(env.Stderr, "wrote %d job(s) to %s\n", len(picked), out)
-		}
+		fmt.Fprintf(env.Stderr, "wrote %d job(s) to %s\n", len(picked), out)
 		return nil
-	}
+	})
 	cf.registerLocal(cmd)
 	cmd.Flags().StringVar(&glob, "job", "", "export only the jobs whose id matches this glob (oa.*)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of standard output")
@@ -140,28 +126,26 @@ type applyFlags struct {
 	prune, dryRun, yes, verbos bool
 }
 
+// register adds the flags apply and diff share; prune says what --prune
+// does to the jobs the files do not name.
+func (f *applyFlags) register(cmd *cobra.Command, prune string) {
+	f.cf.register(cmd)
+	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, "a YAML file or a directory of them (repeatable)")
+	cmd.Flags().BoolVar(&f.prune, "prune", false, prune)
+	cmd.Flags().BoolVarP(&f.verbos, "verbose", "v", false, "list unchanged jobs too")
+}
+
 func newApplyCmd(env *Env) *cobra.Command {
 	var f applyFlags
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR",
 		Short: "Apply job definitions from YAML files as one batch: all or nothing",
-		Long: `Read job definitions (YAML, one job per document; a directory's .yaml and
-.yml files), check them against docs/jobs.schema.json and the server's own
-validation, resolve their secret references (${ENV}, file:PATH), show what
-changes field by field, and after a confirmation (--yes in scripts) apply
-everything in one batch, in one transaction: a problem in any document
-applies nothing. --prune also deletes the jobs the files do not name
-(listed before the question). --dry-run shows the plan only.
-Undo with connecthub rollback BATCH. See docs/config-as-code.md.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runApply(cmd.Context(), env, &f) },
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runApply(cmd.Context(), env, &f) },
 	}
-	f.cf.register(cmd)
-	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, "a YAML file or a directory of them (repeatable)")
-	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete the jobs the files do not name")
+	f.register(cmd, "delete the jobs the files do not name")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "show the plan; change nothing")
 	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "apply without asking (for scripts)")
-	cmd.Flags().BoolVarP(&f.verbos, "verbose", "v", false, "list unchanged jobs too")
 	return cmd
 }
 
@@ -201,13 +185,7 @@ func runApply(ctx context.Context, env *Env, f *applyFlags) error {
 	}
 	question := "Apply these changes?"
 	if counts.Delete > 0 {
-		var ids []string
-		for _, p := range plan.Plan {
-			if p.Action == connecthub.BatchDelete {
-				ids = append(ids, p.JobID)
-			}
-		}
-		question = fmt.Sprintf("This DELETES %d job(s) with their runs: %s.\nApply these changes?", counts.Delete, strings.Join(ids, ", "))
+		question = fmt.Sprintf("This DELETES %d job(s) with their runs: %s.\nApply these changes?", counts.Delete, strings.Join(jobfile.Deleted(plan.Plan), ", "))
 	}
 	if err := confirm(env, f.yes, question); err != nil {
 		return err
@@ -236,11 +214,7 @@ func newDiffCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "diff -f DIR",
 		Short: "Report drift between job definition files and the server (exit 1 on any)",
-		Long: `Compare job definition files with the jobs on the server, field by field,
-as apply --dry-run does, and exit 1 when they differ (0 when they match), so
-that CI can fail on drift. With --prune, a job on the server that no file
-names is drift too. Needs an admin token: the comparison includes secrets.`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, _, res, err := planFiles(cmd.Context(), env, &f)
 			if err != nil {
@@ -261,9 +235,120 @@ names is drift too. Needs an admin token: the comparison includes secrets.`,
 			return nil
 		},
 	}
-	f.cf.register(cmd)
-	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, "a YAML file or a directory of them (repeatable)")
-	cmd.Flags().BoolVar(&f.prune, "prune", false, "count jobs the files do not name as drift")
-	cmd.Flags().BoolVarP(&f.verbos, "verbose", "v", false, "list unchanged jobs too")
+	f.register(cmd, "count jobs the files do not name as drift")
 	return cmd
+}
+
+// batchZone is where batch times are shown: CONNECTHUB_TIMEZONE, the
+// server's default zone, else the machine's.
+func batchZone(env *Env) *time.Location {
+	return timefmt.Location(env.Getenv("CONNECTHUB_TIMEZONE"), time.Local)
+}
+
+func newBatchesCmd(env *Env) *cobra.Command {
+	var cf clientFlags
+	cmd := cf.group("batches", "List and show batches: applies, imports and rollbacks of job definitions")
+	var page client.Page
+	list := &cobra.Command{Use: "list", Short: "List batches, newest first", Args: cobra.NoArgs,
+		RunE: apiCmd(env, &cf, func(a apiCall) (*client.BatchList, error) { return a.c.Batches.List(a.ctx, page) },
+			func(_ apiCall, page *client.BatchList) error {
+				loc := batchZone(env)
+				err := table(env, page.Batches, "No batches yet: connecthub apply and import record them.", "ID\tCREATED\tACTOR\tACTION\tCHANGES\tSOURCE",
+					func(b connecthub.Batch) []any {
+						return []any{b.ID, timefmt.Human(b.CreatedAt, loc), dash(b.Actor), batchAction(&b), batchCounts(&b), truncate(batchSource(&b), 60)}
+					})
+				if err != nil || len(page.Batches) == 0 {
+					return err
+				}
+				return more(env, "more: --cursor %s", page.NextCursor)
+			})}
+	list.Flags().IntVar(&page.Limit, "limit", 0, "batches per page (default 50)")
+	list.Flags().StringVar(&page.Cursor, "cursor", "", "the next page's cursor, as the previous page printed")
+	show := &cobra.Command{
+		Use:   "show BATCH",
+		Short: "Show a batch: every job it touched and the fields it changed",
+		Args:  cobra.ExactArgs(1),
+		RunE: checked(batchArg, apiCmd(env, &cf, func(a apiCall) (*client.Batch, error) { return a.c.GetBatch(a.ctx, batchID(a.args[0])) },
+			func(_ apiCall, b *client.Batch) error {
+				fmt.Fprintf(env.Stdout, "batch %d: %s by %s at %s, %s\n", b.ID, batchAction(&b.Batch), dash(b.Actor),
+					timefmt.Human(b.CreatedAt, batchZone(env)), batchCounts(&b.Batch))
+				if src := batchSource(&b.Batch); src != "" {
+					fmt.Fprintf(env.Stdout, "source: %s\n", src)
+				}
+				jobfile.PrintPlan(env.Stdout, b.Plan(), useColor(env), false)
+				return nil
+			})),
+	}
+	cmd.AddCommand(list, show)
+	return cmd
+}
+
+func newRollbackCmd(env *Env) *cobra.Command {
+	var (
+		cf  clientFlags
+		yes bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rollback BATCH",
+		Short: "Restore every job a batch touched to its state before it, as a new batch",
+		Args:  cobra.ExactArgs(1),
+		RunE: checked(batchArg, apiCmd(env, &cf, func(a apiCall) (*client.Batch, error) {
+			id := batchID(a.args[0])
+			if !yes {
+				b, err := a.c.GetBatch(a.ctx, id)
+				if err != nil {
+					return nil, err
+				}
+				ids := make([]string, len(b.Items))
+				for i, it := range b.Items {
+					ids[i] = it.JobID
+				}
+				if err := confirm(env, yes, fmt.Sprintf("Roll back batch %d, restoring %d job(s): %s?", id, len(ids), strings.Join(ids, ", "))); err != nil {
+					return nil, err
+				}
+			}
+			return a.c.RollbackBatch(a.ctx, id)
+		}, func(a apiCall, rb *client.Batch) error {
+			return say(env, "Rolled back batch %d as batch %d: %s.", batchID(a.args[0]), rb.ID, batchCounts(&rb.Batch))
+		})),
+	}
+	cf.register(cmd)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "roll back without asking (for scripts)")
+	return cmd
+}
+
+// batchArg checks a batch id argument (#12 or 12, as batches list shows).
+func batchArg(args []string) error {
+	if batchID(args[0]) <= 0 {
+		return usageError("%q is not a batch id (a number, as batches list shows)", args[0])
+	}
+	return nil
+}
+
+// batchID reads a batch id argument, 0 when it is none.
+func batchID(s string) int64 {
+	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0
+	}
+	return id
+}
+
+func batchAction(b *connecthub.Batch) string {
+	if b.RollbackOf > 0 {
+		return fmt.Sprintf("%s of %d", b.Action, b.RollbackOf)
+	}
+	return b.Action
+}
+
+func batchCounts(b *connecthub.Batch) string {
+	return fmt.Sprintf("%d created, %d updated, %d deleted", b.Created, b.Updated, b.Deleted)
+}
+
+func batchSource(b *connecthub.Batch) string {
+	s := strings.Join(b.Source.Files, ", ")
+	if h := b.Source.Hash; h != "" {
+		s += " (" + truncate(h, 19) + ")"
+	}
+	return strings.TrimSpace(s)
 }

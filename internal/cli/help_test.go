@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -24,7 +26,7 @@ func TestEveryCommandHasAnExample(t *testing.T) {
 		}
 		n++
 		if strings.TrimSpace(c.Example) == "" {
-			t.Errorf("%q has no example in its --help: add one to examples in help.go or set Example", c.CommandPath())
+			t.Errorf("%q has no example in its --help: add one to help.txt", c.CommandPath())
 		} else if !strings.Contains(c.Example, "connecthub") {
 			t.Errorf("%q: its example does not show a connecthub command line:\n%s", c.CommandPath(), c.Example)
 		}
@@ -96,5 +98,81 @@ func TestCompletion(t *testing.T) {
 		if !strings.Contains(out.String(), sub) {
 			t.Errorf("__complete job: %q missing:\n%s", sub, out.String())
 		}
+	}
+}
+
+// TestCLIReference keeps docs/cli-reference.md what the command tree
+// says: every command's usage, summary, long help, flags and examples,
+// which come from help.txt and the flags' definitions, so that the
+// reference is never written by hand.
+// CONNECTHUB_UPDATE_DOCS=1 go test -run TestCLIReference ./internal/cli/
+// rewrites it after a change.
+func TestCLIReference(t *testing.T) {
+	t.Parallel()
+	root := newRoot(&Env{Getenv: func(string) string { return "" }})
+	root.InitDefaultHelpCmd()
+	var b strings.Builder
+	b.WriteString("# Command reference\n\n<!-- Generated from the command tree by TestCLIReference (internal/cli/help_test.go);\n" +
+		"edit internal/cli/help.txt or the flags, then run CONNECTHUB_UPDATE_DOCS=1 go test -run TestCLIReference ./internal/cli/ -->\n\n" +
+		"Every command of `connecthub`, as its `--help` shows it. [cli.md](cli.md) is the overview.\n")
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden {
+			return
+		}
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n```\n%s\n```\n", c.CommandPath(), c.Short, c.UseLine())
+		if c.Long != "" {
+			fmt.Fprintf(&b, "\n```\n%s\n```\n", strings.TrimRight(c.Long, "\n "))
+		}
+		if f := c.LocalFlags().FlagUsages(); f != "" {
+			fmt.Fprintf(&b, "\nFlags:\n\n```\n%s```\n", f)
+		}
+		if f := c.InheritedFlags().FlagUsages(); f != "" {
+			fmt.Fprintf(&b, "\nFlags of its parent:\n\n```\n%s```\n", f)
+		}
+		fmt.Fprintf(&b, "\nExamples:\n\n```\n%s\n```\n", c.Example)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	const path = "../../docs/cli-reference.md"
+	if os.Getenv("CONNECTHUB_UPDATE_DOCS") == "1" {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != b.String() {
+		t.Errorf("%s is not what the command tree says; run CONNECTHUB_UPDATE_DOCS=1 go test -run TestCLIReference ./internal/cli/", path)
+	}
+}
+
+// TestHelpTextNamesRealCommands: every block of help.txt belongs to a
+// command of the tree, so that a renamed command cannot leave its help
+// behind unseen.
+func TestHelpTextNamesRealCommands(t *testing.T) {
+	t.Parallel()
+	root := newRoot(&Env{Getenv: func(string) string { return "" }})
+	root.InitDefaultHelpCmd()
+	paths := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		paths[c.CommandPath()] = true
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	for path := range helps {
+		if !paths[path] {
+			t.Errorf("help.txt has a block for %q, which is no command", path)
+		}
+	}
+	if len(helps) < 80 {
+		t.Errorf("help.txt has %d blocks, expected one per command (80 or more)", len(helps))
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -16,22 +17,18 @@ import (
 // messages and shows the delivery log, through the API.
 func newNotifyCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{Use: "notify", Short: "Notification channels, alert rules, test messages and the delivery log"}
-	cf.register(cmd)
+	cmd := cf.group("notify", "Notification channels, alert rules, test messages and the delivery log")
 
 	wait := 30 * time.Second
 	test := &cobra.Command{
 		Use: "test CHANNEL", Short: "Send a test message to a channel and wait for the receiver's answer", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cf.client(env)
+		RunE: clientRun(env, &cf, func(a apiCall) error {
+			args := a.args
+			n, err := a.c.TestChannel(a.ctx, args[0])
 			if err != nil {
 				return err
 			}
-			n, err := c.TestChannel(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if n, err = c.Notifications.WaitAttempt(cmd.Context(), n, wait, 200*time.Millisecond); err != nil {
+			if n, err = a.c.Notifications.WaitAttempt(a.ctx, n, wait, 200*time.Millisecond); err != nil {
 				return err
 			}
 			if cf.asJSON {
@@ -51,50 +48,31 @@ func newNotifyCmd(env *Env) *cobra.Command {
 			default:
 				return fmt.Errorf("the test message to %s was not sent within %s (notification %s is still pending; is a serve running?)", args[0], wait, n.ID)
 			}
-		},
+		}),
 	}
 	test.Flags().DurationVar(&wait, "wait", wait, "how long to wait for the first delivery attempt")
 
 	channels := &cobra.Command{Use: "channels", Short: "List, create and delete channels"}
-	channels.AddCommand(&cobra.Command{Use: "list", Short: "List channels", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, keyedList("channels", (*client.Client).ListChannels), func(_ apiCall, list keyed[connecthub.Channel]) error {
-			tw := newTable(env.Stdout, "NAME\tTYPE\tLANGUAGE\tSECRET\tTARGET")
-			for _, ch := range list.items {
-				target := ch.URL
-				if ch.SMTP != nil {
-					target = fmt.Sprintf("smtp %s:%d (%s) → %s", ch.SMTP.Host, ch.SMTP.Port, ch.SMTP.TLS, strings.Join(ch.SMTP.To, ","))
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", ch.Name, ch.Type, ch.Language, ch.HasSecret, target)
+	channels.AddCommand(listCmd(env, &cf, "List channels", "channels", (*client.Client).ListChannels, "",
+		"NAME\tTYPE\tLANGUAGE\tSECRET\tTARGET", func(ch connecthub.Channel) []any {
+			target := ch.URL
+			if ch.SMTP != nil {
+				target = fmt.Sprintf("smtp %s:%d (%s) → %s", ch.SMTP.Host, ch.SMTP.Port, ch.SMTP.TLS, strings.Join(ch.SMTP.To, ","))
 			}
-			return tw.Flush()
-		})},
-		createCmd(env, &cf, "channel", func(a apiCall, body []byte) (string, any, error) {
-			ch, err := a.c.CreateChannel(a.ctx, body)
-			if err != nil {
-				return "", nil, err
-			}
-			return "created channel " + ch.Name, ch, nil
+			return []any{ch.Name, ch.Type, ch.Language, ch.HasSecret, target}
 		}),
-		deleteCmd(env, &cf, "NAME", "channel", (*client.Client).DeleteChannel))
+		createCmd(env, &cf, "channel", (*client.Client).CreateChannel, func(ch *connecthub.Channel) string { return "created channel " + ch.Name }),
+		actCmd(env, &cf, "delete NAME", "Delete a channel", (*client.Client).DeleteChannel, "deleted channel %s"))
 
 	rules := &cobra.Command{Use: "rules", Short: "List, create and delete alert rules"}
-	rules.AddCommand(&cobra.Command{Use: "list", Short: "List alert rules", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, keyedList("alert_rules", (*client.Client).ListAlertRules), func(_ apiCall, list keyed[connecthub.AlertRule]) error {
-			tw := newTable(env.Stdout, "ID\tNAME\tENABLED\tEVENT\tTHRESHOLD\tMATCH\tCHANNELS\tQUIET")
-			for _, r := range list.items {
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Enabled, r.Event, dash(r.Threshold),
-					matchSummary(r.Match), strings.Join(r.Channels, ","), r.QuietPeriod)
-			}
-			return tw.Flush()
-		})},
-		createCmd(env, &cf, "alert rule", func(a apiCall, body []byte) (string, any, error) {
-			r, err := a.c.CreateAlertRule(a.ctx, body)
-			if err != nil {
-				return "", nil, err
-			}
-			return "created alert rule " + r.ID + " (" + r.Name + ")", r, nil
+	rules.AddCommand(listCmd(env, &cf, "List alert rules", "alert_rules", (*client.Client).ListAlertRules, "",
+		"ID\tNAME\tENABLED\tEVENT\tTHRESHOLD\tMATCH\tCHANNELS\tQUIET", func(r connecthub.AlertRule) []any {
+			return []any{r.ID, r.Name, r.Enabled, r.Event, dash(r.Threshold), matchSummary(r.Match), strings.Join(r.Channels, ","), r.QuietPeriod}
 		}),
-		deleteCmd(env, &cf, "ID", "alert rule", (*client.Client).DeleteAlertRule))
+		createCmd(env, &cf, "alert rule", (*client.Client).CreateAlertRule, func(r *connecthub.AlertRule) string {
+			return "created alert rule " + r.ID + " (" + r.Name + ")"
+		}),
+		actCmd(env, &cf, "delete ID", "Delete a alert rule", (*client.Client).DeleteAlertRule, "deleted alert rule %s"))
 
 	var nf client.NotificationFilter
 	log := &cobra.Command{Use: "log", Short: "Show the delivery log, newest first", Args: cobra.NoArgs,
@@ -105,16 +83,13 @@ func newNotifyCmd(env *Env) *cobra.Command {
 			}
 			return page, err
 		}, func(_ apiCall, page *client.NotificationList) error {
-			tw := newTable(env.Stdout, "ID\tCREATED\tCHANNEL\tEVENT\tJOB\tSTATUS\tATTEMPTS\tLAST ANSWER")
-			for _, n := range page.Notifications {
+			return table(env, page.Notifications, "", "ID\tCREATED\tCHANNEL\tEVENT\tJOB\tSTATUS\tATTEMPTS\tLAST ANSWER", func(n connecthub.Notification) []any {
 				last := "-"
 				if len(n.History) > 0 {
 					last = n.History[len(n.History)-1].Response
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.ID, fmtTime(env, &n.CreatedAt, ""), n.Channel, n.Event,
-					dash(n.JobID), n.Status, n.Attempts, last)
-			}
-			return tw.Flush()
+				return []any{n.ID, fmtTime(env, &n.CreatedAt, ""), n.Channel, n.Event, dash(n.JobID), n.Status, n.Attempts, last}
+			})
 		})}
 	fl := log.Flags()
 	fl.StringVar(&nf.Channel, "channel", "", "only this channel")
@@ -141,10 +116,10 @@ func matchSummary(m connecthub.RuleMatch) string {
 }
 
 // createCmd is a "create --file DEF.json" command: create makes the
-// object and returns the line to print with the object (for --json).
-func createCmd(env *Env, cf *clientFlags, what string, create func(apiCall, []byte) (string, any, error)) *cobra.Command {
+// object from the definition, printed with --json, else as line says.
+func createCmd[T any](env *Env, cf *clientFlags, what string, create func(*client.Client, context.Context, json.RawMessage) (*T, error), line func(*T) string) *cobra.Command {
 	var file string
-	var body []byte
+	var body json.RawMessage
 	cmd := &cobra.Command{
 		Use: "create --file DEF.json", Short: "Create a " + what + " from its JSON definition (docs/notifications.md)", Args: cobra.NoArgs,
 		RunE: checked(func([]string) (err error) {
@@ -153,27 +128,8 @@ func createCmd(env *Env, cf *clientFlags, what string, create func(apiCall, []by
 			}
 			body, err = readJSONFile(env, file)
 			return err
-		}, apiCmd(env, cf, func(a apiCall) (created, error) {
-			line, v, err := create(a, body)
-			return created{line, v}, err
-		}, func(_ apiCall, c created) error { return say(env, "%s", c.line) })),
+		}, apiCmd(env, cf, func(a apiCall) (*T, error) { return create(a.c, a.ctx, body) }, func(_ apiCall, v *T) error { return say(env, "%s", line(v)) })),
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "JSON definition from a file, - for stdin")
 	return cmd
-}
-
-// created is what a create command made: the line for people, the
-// object for --json.
-type created struct {
-	line string
-	v    any
-}
-
-func (c created) jsonValue() any { return c.v }
-
-// deleteCmd is a "delete ARG" command.
-func deleteCmd(env *Env, cf *clientFlags, arg, what string, del func(*client.Client, context.Context, string) error) *cobra.Command {
-	return &cobra.Command{Use: "delete " + arg, Short: "Delete a " + what, Args: cobra.ExactArgs(1),
-		RunE: apiAct(env, cf, func(a apiCall) error { return del(a.c, a.ctx, a.args[0]) },
-			func(args []string) string { return "deleted " + what + " " + args[0] })}
 }

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +39,8 @@ const DefaultControlListen = "127.0.0.1:0"
 
 // Options are what a worker takes besides its configuration.
 type Options struct {
-	// Token is the worker's credential for the server.
+	// Token is the worker's credential for the server; "" means the one
+	// Token finds.
 	Token string
 	// Name is the node's name; "" means hostname-pid.
 	Name string
@@ -77,9 +80,39 @@ type Worker struct {
 	closeOnce sync.Once
 }
 
-// New builds a worker from cfg and opts: it opens the log and the control
+// Token picks the worker's credential when Options.Token is "": the worker
+// token of cfg (CONNECTHUB_WORKER_TOKEN), else its admin token, else the
+// admin token a server next to it wrote into the data directory, so that a
+// worker next to a fresh `connecthub serve` just works. Production workers
+// should use a worker-scope token (connecthub token create), which cannot
+// call the admin API. No token at all is a *UsageError.
+func Token(cfg *config.Config) (string, error) {
+	if t := cfg.WorkerToken.Value(); t != "" {
+		return t, nil
+	}
+	if t := cfg.AdminToken.Value(); t != "" {
+		return t, nil
+	}
+	path := filepath.Join(cfg.DataDir, "admin.token")
+	b, err := os.ReadFile(path)
+	if err != nil || strings.TrimSpace(string(b)) == "" {
+		return "", &UsageError{Err: fmt.Errorf("no worker token: pass --token, set CONNECTHUB_WORKER_TOKEN (create one with `connecthub token create --name NAME`), or run next to the server's %s", path)}
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// New builds a worker from cfg and opts (a concurrency below 1 or no
+// token is a *UsageError): it opens the log and the control
 // port and builds the pool, but contacts no server yet.
 func New(cfg *config.Config, opts Options) (_ *Worker, err error) {
+	if cfg.Workers < 1 {
+		return nil, &UsageError{Err: fmt.Errorf("a worker needs a concurrency of at least 1 (--concurrency or CONNECTHUB_WORKERS), got %d", cfg.Workers)}
+	}
+	if opts.Token == "" {
+		if opts.Token, err = Token(cfg); err != nil {
+			return nil, err
+		}
+	}
 	w := &Worker{cfg: cfg, done: make(chan struct{})}
 	defer func() {
 		if err != nil {

@@ -1,5 +1,7 @@
 package cli
 
+// Who may call the API: API tokens and users.
+
 import (
 	"bufio"
 	"errors"
@@ -13,23 +15,57 @@ import (
 	"github.com/connecthub/connecthub/client"
 )
 
+// newTokenCmd manages API tokens through the server's API (admin only),
+// like every other client command: it works the same against SQLite or
+// PostgreSQL, from any machine that reaches the server, and needs no
+// database credentials.
+func newTokenCmd(env *Env) *cobra.Command {
+	var cf clientFlags
+	cmd := cf.group("token", "Manage API tokens (worker tokens for `connecthub worker`)")
+
+	var req client.TokenRequest
+	create := &cobra.Command{
+		Use:   "create --name NAME [--scope worker|admin|user] [--queues a,b] [--node-prefix P]",
+		Short: "Create a token and print its secret (shown only once)",
+		Args:  cobra.NoArgs,
+		RunE: checked(need(func() bool { return req.Name != "" }, "--name is required"), apiCmd(env, &cf, func(a apiCall) (*client.CreatedToken, error) {
+			if req.Scope != connecthub.ScopeWorker && (len(req.Queues) > 0 || req.NodePrefix != "") {
+				return nil, usageError("--queues and --node-prefix bind worker tokens only")
+			}
+			return a.c.CreateTokenWith(a.ctx, req)
+		}, func(_ apiCall, t *client.CreatedToken) error {
+			fmt.Fprintf(env.Stderr, "created %s token %s (%s); its secret is shown only now:\n", t.Scope, t.Name, t.ID)
+			return say(env, "%s", t.Secret)
+		})),
+	}
+	create.Flags().StringVar(&req.Name, "name", "", "a name for the token, e.g. the worker or team it is for (required)")
+	create.Flags().StringVar(&req.Scope, "scope", connecthub.ScopeWorker, "worker (the worker protocol only), admin (everything) or user (a personal token acting with your role)")
+	create.Flags().StringSliceVar(&req.Queues, "queues", nil, "worker scope: the queues its workers may serve, comma-separated (default: default)")
+	create.Flags().StringVar(&req.NodePrefix, "node-prefix", "", "worker scope: the prefix of the node names its workers may use (default: the token's name)")
+
+	cmd.AddCommand(create,
+		listCmd(env, &cf, "List tokens (never their secrets)", "tokens", (*client.Client).ListTokens,
+			"no API tokens yet: create one with `connecthub token create --name NAME --scope worker|admin`",
+			"ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED\tNODE PREFIX\tQUEUES", func(t connecthub.Token) []any {
+				return []any{t.ID, t.Name, t.Scope, fmtTime(env, &t.CreatedAt, ""), fmtTime(env, t.LastUsedAt, ""),
+					fmtTime(env, t.RevokedAt, ""), dash(t.NodePrefix), dash(strings.Join(t.Queues, ","))}
+			}),
+		actCmd(env, &cf, "revoke ID|NAME", "Revoke a token: it stops working at once", (*client.Client).RevokeToken, "revoked %s"))
+	return cmd
+}
+
 // newUserCmd manages users through the server's API (admin only), like
 // every other client command.
 func newUserCmd(env *Env) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{Use: "user", Short: "Manage users and their roles (viewer, operator, admin)"}
-	cf.register(cmd)
+	cmd := cf.group("user", "Manage users and their roles (viewer, operator, admin)")
 
 	var displayName, role string
 	var passwordStdin bool
 	add := &cobra.Command{
 		Use:   "add USERNAME [--role viewer|operator|admin] [--display-name NAME] --password-stdin",
 		Short: "Add a user",
-		Long: "Add a user who signs in to the admin UI with a password. The password is read\n" +
-			"from the first line of stdin (never from a flag, which other users could see\n" +
-			"in the process list):\n" +
-			"  printf '%s\\n' \"$PW\" | connecthub user add li.lei --role operator --password-stdin",
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !passwordStdin {
 				return usageError("--password-stdin is required: pipe the password in on stdin")
@@ -47,14 +83,10 @@ func newUserCmd(env *Env) *cobra.Command {
 	add.Flags().StringVar(&displayName, "display-name", "", "the name shown in the UI, e.g. 李雷")
 	add.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin (required)")
 
-	list := &cobra.Command{Use: "list", Short: "List users (never their passwords)", Args: cobra.NoArgs,
-		RunE: apiCmd(env, &cf, keyedList("users", (*client.Client).ListUsers), func(_ apiCall, users keyed[connecthub.User]) error {
-			tw := newTable(env.Stdout, "USERNAME\tDISPLAY NAME\tROLE\tDISABLED\tCREATED\tLAST LOGIN")
-			for _, u := range users.items {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", u.Username, dash(u.DisplayName), u.Role, u.Disabled, fmtTime(env, &u.CreatedAt, ""), fmtTime(env, u.LastLoginAt, ""))
-			}
-			return tw.Flush()
-		})}
+	list := listCmd(env, &cf, "List users (never their passwords)", "users", (*client.Client).ListUsers, "",
+		"USERNAME\tDISPLAY NAME\tROLE\tDISABLED\tCREATED\tLAST LOGIN", func(u connecthub.User) []any {
+			return []any{u.Username, dash(u.DisplayName), u.Role, u.Disabled, fmtTime(env, &u.CreatedAt, ""), fmtTime(env, u.LastLoginAt, "")}
+		})
 
 	patch := func(use, short string, args cobra.PositionalArgs, mk func(args []string) (client.UserPatch, string, error)) *cobra.Command {
 		var p client.UserPatch
@@ -87,10 +119,7 @@ func newUserCmd(env *Env) *cobra.Command {
 	disable := patch("disable USERNAME", "Disable a user: its sessions and personal tokens stop working at once", cobra.ExactArgs(1),
 		func([]string) (client.UserPatch, string, error) {
 			off := !enable
-			if enable {
-				return client.UserPatch{Disabled: &off}, "enabled", nil
-			}
-			return client.UserPatch{Disabled: &off}, "disabled", nil
+			return client.UserPatch{Disabled: &off}, map[bool]string{true: "enabled", false: "disabled"}[enable], nil
 		})
 	disable.Flags().BoolVar(&enable, "undo", false, "enable the user again (its revoked sessions and tokens stay revoked)")
 	var allowLink bool
