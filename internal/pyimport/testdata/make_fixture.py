@@ -29,6 +29,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 import uuid
 
 from cryptography.fernet import Fernet
@@ -63,9 +64,21 @@ def build(args):
         fh.write(other + b"\n")
     f, g = Fernet(key), Fernet(other)
 
-    now = datetime.datetime.now(SHANGHAI).replace(second=0, microsecond=0)
-    hour = now.replace(minute=0)
-    last_slot = hour if hour < now else hour - datetime.timedelta(hours=1)
+    # The last hourly slot is the one that began this hour: it fired already,
+    # so the ConnectHub that takes over must not fire it again, and the next
+    # one is an hour later. In the first seconds of an hour, wait until that
+    # slot's fake log lines (at most two seconds after it) lie in the past;
+    # in its last minute, wait for the next hour, so that a test using the
+    # fixture does not see the next slot come due while it runs.
+    exact = datetime.datetime.now(SHANGHAI)
+    into_hour = exact.minute * 60 + exact.second + exact.microsecond / 1e6
+    if into_hour < 5:
+        time.sleep(5 - into_hour)
+    elif into_hour > 3540:
+        time.sleep(3600 + 5 - into_hour)
+    exact = datetime.datetime.now(SHANGHAI)
+    now = exact.replace(second=0, microsecond=0)
+    last_slot = now.replace(minute=0)
 
     creds = dict(DEFAULT_CREDS, **json.loads(args.creds or "{}"))
     oa_secret = {"rest_user": creds["rest_user"], "rest_password": creds["rest_password"]}
