@@ -125,6 +125,9 @@ func TestReplicasFireEachSlotOnce(t *testing.T) {
 func TestReplicasClaimEachRunOnce(t *testing.T) {
 	t.Parallel()
 	env := replicaEnv(t)
+	// Nothing here is rescued: a lease long enough that a loaded machine
+	// delaying heartbeats by seconds cannot turn a run into "worker lost".
+	env["CONNECTHUB_LEASE_TTL"] = "30s"
 	var mu sync.Mutex
 	counts := map[string]int{}
 	count := handler.Spec{Name: "test.count", Func: func(_ context.Context, tk *handler.Task) (*handler.Result, error) {
