@@ -91,44 +91,23 @@ func (s *Store) ChannelList(ctx context.Context) ([]*connecthub.Channel, error) 
 	return queryList(ctx, db, scanChannel, `SELECT `+channelColumns+` FROM notify_channels ORDER BY id`)
 }
 
-// ChannelUpdate implements store.AlertStore; the row is locked while
-// update runs.
+// ChannelUpdate implements store.AlertStore with store.UpdateChannel; the
+// row is locked while update runs.
 func (s *Store) ChannelUpdate(ctx context.Context, name string, update func(*connecthub.Channel) error) (*connecthub.Channel, error) {
 	if !storable(name) {
 		return nil, connecthub.NotFound("channel", name)
 	}
-	var out *connecthub.Channel
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	return store.UpdateChannel(s.inTx(ctx), name, update, func(tx pgx.Tx) (*connecthub.Channel, error) {
 		c, err := scanChannel(tx.QueryRow(ctx, `SELECT `+channelColumns+` FROM notify_channels WHERE id = $1 FOR UPDATE`, name))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return connecthub.NotFound("channel", name)
-		}
-		if err != nil {
-			return dbErr(err)
-		}
-		if err := update(c); err != nil {
-			return err
-		}
-		if c.Name != name {
-			return store.ChannelRenamed()
-		}
-		smtp, err := store.PrepareChannel(c)
-		if err != nil {
-			return err
-		}
+		return c, notFound(err, "channel", name)
+	}, func(tx pgx.Tx, c *connecthub.Channel, smtp *string) error {
 		if !storable(c.URL) || !storable(c.SecretToken) {
 			return connecthub.FieldError("url", "", "url must be valid UTF-8 without NUL bytes")
 		}
-		_, err = tx.Exec(ctx, `UPDATE notify_channels SET type = $1, language = $2, url = $3, smtp = $4, secret = $5,
+		_, err := tx.Exec(ctx, `UPDATE notify_channels SET type = $1, language = $2, url = $3, smtp = $4, secret = $5,
 			updated_at = $6 WHERE id = $7`, c.Type, c.Language, c.URL, smtp, c.SecretToken, utc(c.UpdatedAt), name)
-		out = c
 		return dbErr(err)
 	})
-	if err != nil {
-		return nil, err
-	}
-	out.HasSecret = out.SecretToken != ""
-	return out, nil
 }
 
 // ChannelDelete implements store.AlertStore.
@@ -230,30 +209,16 @@ func (s *Store) AlertRuleList(ctx context.Context) ([]*connecthub.AlertRule, err
 	return queryList(ctx, db, scanRule, `SELECT `+ruleColumns+` FROM alert_rules ORDER BY id`)
 }
 
-// AlertRuleUpdate implements store.AlertStore; the row is locked while
-// update runs.
+// AlertRuleUpdate implements store.AlertStore with store.UpdateAlertRule;
+// the row is locked while update runs.
 func (s *Store) AlertRuleUpdate(ctx context.Context, id string, update func(*connecthub.AlertRule) error) (*connecthub.AlertRule, error) {
 	if !storable(id) {
 		return nil, connecthub.NotFound("alert rule", id)
 	}
-	var out *connecthub.AlertRule
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	return store.UpdateAlertRule(s.inTx(ctx), id, update, func(tx pgx.Tx) (*connecthub.AlertRule, error) {
 		r, err := scanRule(tx.QueryRow(ctx, `SELECT `+ruleColumns+` FROM alert_rules WHERE id = $1 FOR UPDATE`, id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return connecthub.NotFound("alert rule", id)
-		}
-		if err != nil {
-			return dbErr(err)
-		}
-		if err := update(r); err != nil {
-			return err
-		}
-		if r.ID != id {
-			return store.RuleChanged()
-		}
-		if err := store.PrepareAlertRule(r); err != nil {
-			return err
-		}
+		return r, notFound(err, "alert rule", id)
+	}, func(tx pgx.Tx, r *connecthub.AlertRule) error {
 		if err := checkAlertText(r); err != nil {
 			return err
 		}
@@ -263,10 +228,8 @@ func (s *Store) AlertRuleUpdate(ctx context.Context, id string, update func(*con
 			int64(r.QuietPeriod), utc(r.UpdatedAt), id); err != nil {
 			return dbErr(err)
 		}
-		out = r
 		return putRuleChannels(ctx, tx, id, r.Channels)
 	})
-	return out, err
 }
 
 // AlertRuleDelete implements store.AlertStore.

@@ -325,6 +325,12 @@ func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return nil
 }
 
+// inTx is tx as the rules layer takes it (store.Modify and friends), with
+// the errors that are not yet mapped mapped by dbErr.
+func (s *Store) inTx(ctx context.Context) store.InTx[pgx.Tx] {
+	return func(fn func(pgx.Tx) error) error { return dbErr(s.tx(ctx, fn)) }
+}
+
 // sendBatch sends b in one round trip and runs fn on its results. Without
 // explicit transaction statements, PostgreSQL runs a batch as one implicit
 // transaction: all its statements commit together or not at all.

@@ -44,37 +44,16 @@ func (s *Store) ChannelList(ctx context.Context) ([]*connecthub.Channel, error) 
 	return queryAll(ctx, s.r, scanChannel, `SELECT `+channelColumns+` FROM notify_channels ORDER BY id`)
 }
 
-// ChannelUpdate implements store.AlertStore.
+// ChannelUpdate implements store.AlertStore with store.UpdateChannel.
 func (s *Store) ChannelUpdate(ctx context.Context, name string, update func(*connecthub.Channel) error) (*connecthub.Channel, error) {
-	var out *connecthub.Channel
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
+	return store.UpdateChannel(s.inTx(ctx), name, update, func(tx *sqlx.Tx) (*connecthub.Channel, error) {
 		c, err := scanChannel(tx.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM notify_channels WHERE id = ?`, name))
-		if errors.Is(err, sql.ErrNoRows) {
-			return connecthub.NotFound("channel", name)
-		}
-		if err != nil {
-			return dbErr(err)
-		}
-		if err := update(c); err != nil {
-			return err
-		}
-		if c.Name != name {
-			return store.ChannelRenamed()
-		}
-		smtp, err := store.PrepareChannel(c)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE notify_channels SET type = ?, language = ?, url = ?, smtp = ?, secret = ?, updated_at = ?
+		return c, notFound(err, "channel", name)
+	}, func(tx *sqlx.Tx, c *connecthub.Channel, smtp *string) error {
+		_, err := tx.ExecContext(ctx, `UPDATE notify_channels SET type = ?, language = ?, url = ?, smtp = ?, secret = ?, updated_at = ?
 			WHERE id = ?`, c.Type, c.Language, c.URL, smtp, c.SecretToken, micros(c.UpdatedAt), name)
-		out = c
 		return dbErr(err)
 	})
-	if err != nil {
-		return nil, err
-	}
-	out.HasSecret = out.SecretToken != ""
-	return out, nil
 }
 
 // ChannelDelete implements store.AlertStore.
@@ -159,36 +138,20 @@ func (s *Store) AlertRuleList(ctx context.Context) ([]*connecthub.AlertRule, err
 	return queryAll(ctx, s.r, scanRule, `SELECT `+ruleColumns+` FROM alert_rules ORDER BY id`)
 }
 
-// AlertRuleUpdate implements store.AlertStore.
+// AlertRuleUpdate implements store.AlertStore with store.UpdateAlertRule.
 func (s *Store) AlertRuleUpdate(ctx context.Context, id string, update func(*connecthub.AlertRule) error) (*connecthub.AlertRule, error) {
-	var out *connecthub.AlertRule
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
+	return store.UpdateAlertRule(s.inTx(ctx), id, update, func(tx *sqlx.Tx) (*connecthub.AlertRule, error) {
 		r, err := scanRule(tx.QueryRowContext(ctx, `SELECT `+ruleColumns+` FROM alert_rules WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return connecthub.NotFound("alert rule", id)
-		}
-		if err != nil {
-			return dbErr(err)
-		}
-		if err := update(r); err != nil {
-			return err
-		}
-		if r.ID != id {
-			return store.RuleChanged()
-		}
-		if err := store.PrepareAlertRule(r); err != nil {
-			return err
-		}
+		return r, notFound(err, "alert rule", id)
+	}, func(tx *sqlx.Tx, r *connecthub.AlertRule) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE alert_rules SET name = ?, enabled = ?, match_job = ?, match_handler = ?,
 			match_queue = ?, event = ?, threshold = ?, quiet_ns = ?, updated_at = ? WHERE id = ?`,
 			r.Name, boolInt(r.Enabled), r.Match.Job, r.Match.Handler, r.Match.Queue, r.Event, r.Threshold,
 			int64(r.QuietPeriod), micros(r.UpdatedAt), id); err != nil {
 			return dbErr(err)
 		}
-		out = r
 		return putRuleChannels(ctx, tx, id, r.Channels)
 	})
-	return out, err
 }
 
 // AlertRuleDelete implements store.AlertStore.

@@ -7,6 +7,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/internal/store"
 )
 
@@ -61,4 +62,12 @@ func isUniqueViolation(err error) bool {
 // isForeignKeyViolation reports whether err is a FOREIGN KEY violation.
 func isForeignKeyViolation(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// notFound maps sql.ErrNoRows to a not-found error for the object.
+func notFound(err error, what, id string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return connecthub.NotFound(what, id)
+	}
+	return dbErr(err)
 }

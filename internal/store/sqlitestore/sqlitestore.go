@@ -355,6 +355,12 @@ func (s *Store) write(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return nil
 }
 
+// inTx is write as the rules layer takes it (store.Modify and friends),
+// with the errors that are not yet mapped mapped by dbErr.
+func (s *Store) inTx(ctx context.Context) store.InTx[*sqlx.Tx] {
+	return func(fn func(*sqlx.Tx) error) error { return dbErr(s.write(ctx, fn)) }
+}
+
 // read runs fn in one read transaction on the reader pool, so that the
 // queries in fn see one consistent snapshot.
 func (s *Store) read(ctx context.Context, fn func(tx *sqlx.Tx) error) error {

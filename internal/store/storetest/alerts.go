@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -128,6 +129,21 @@ func exerciseAlerts(t *testing.T, newStore NewStoreFunc) {
 		if err != nil || up.Language != "en" || up.HasSecret {
 			t.Fatalf("ChannelUpdate = %+v, %v", up, err)
 		}
+		// The read-modify-write rule (store.Modify): the callback's own
+		// error comes back as it was and nothing is written; a missing
+		// record is KindNotFound.
+		errOwn := errors.New("the caller's own error")
+		_, err = s.ChannelUpdate(ctx, "ops", func(c *connecthub.Channel) error { c.Language = "zh-CN"; return errOwn })
+		if !errors.Is(err, errOwn) {
+			t.Fatalf("ChannelUpdate with a failing callback = %v, want the callback's error", err)
+		}
+		if got, err := s.ChannelGet(ctx, "ops"); err != nil || got.Language != "en" {
+			t.Fatalf("a failed ChannelUpdate wrote: %+v, %v", got, err)
+		}
+		_, err = s.ChannelUpdate(ctx, "nope", func(*connecthub.Channel) error { return nil })
+		requireKind(t, err, connecthub.KindNotFound)
+		_, err = s.ChannelUpdate(ctx, "ops", func(c *connecthub.Channel) error { c.Type = "pager"; return nil })
+		requireKind(t, err, connecthub.KindInvalid)
 
 		r := createRule(t, s, connecthub.EventFailure, "", 0, func(r *connecthub.AlertRule) {
 			r.Channels = []string{"ops", "mail"}
@@ -158,6 +174,19 @@ func exerciseAlerts(t *testing.T, newStore NewStoreFunc) {
 		}
 		_, err = s.AlertRuleUpdate(ctx, r.ID, func(r *connecthub.AlertRule) error { r.Channels = []string{"ghost"}; return nil })
 		requireKind(t, err, connecthub.KindInvalid)
+		_, err = s.AlertRuleUpdate(ctx, r.ID, func(r *connecthub.AlertRule) error { r.ID = "other"; return nil })
+		requireKind(t, err, connecthub.KindInvalid)
+		_, err = s.AlertRuleUpdate(ctx, r.ID, func(r *connecthub.AlertRule) error { r.Event = "explode"; return nil })
+		requireKind(t, err, connecthub.KindInvalid)
+		_, err = s.AlertRuleUpdate(ctx, r.ID, func(r *connecthub.AlertRule) error { r.Enabled = true; return errOwn })
+		if !errors.Is(err, errOwn) {
+			t.Fatalf("AlertRuleUpdate with a failing callback = %v, want the callback's error", err)
+		}
+		if got, err := s.AlertRuleGet(ctx, r.ID); err != nil || got.Enabled {
+			t.Fatalf("a failed AlertRuleUpdate wrote: %+v, %v", got, err)
+		}
+		_, err = s.AlertRuleUpdate(ctx, "01NOPE", func(*connecthub.AlertRule) error { return nil })
+		requireKind(t, err, connecthub.KindNotFound)
 		if err := s.ChannelDelete(ctx, "mail"); err != nil {
 			t.Fatalf("ChannelDelete of a channel no rule names: %v", err)
 		}
