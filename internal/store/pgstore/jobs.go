@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -42,8 +41,7 @@ func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
 		return s.notify(ctx, tx, store.TopicJobs)
 	})
 	if isCode(err, codeUniqueViolation) {
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_exists", Args: []string{job.ID},
-			Message: fmt.Sprintf("job %q already exists", job.ID), Err: err}
+		return store.JobExists(job.ID, err)
 	}
 	if err != nil {
 		return dbErr(err)
@@ -134,59 +132,42 @@ func (s *Store) queryJobs(ctx context.Context, query string, args ...any) ([]*co
 	return jobs, nil
 }
 
-// JobUpdate implements store.JobStore. The job's row is locked (SELECT ...
-// FOR NO KEY UPDATE) from the read to the write, so concurrent updates of
-// one job take turns and none is lost; runs can still be inserted for the
-// job meanwhile, as the id, which their foreign key locks, cannot change. The update function runs while the lock and
-// a pool connection are held: it must be quick and must not call the store.
+// JobUpdate implements store.JobStore with store.UpdateJob. The job's row
+// is locked (SELECT ... FOR NO KEY UPDATE) from the read to the write, so
+// concurrent updates of one job take turns and none is lost; runs can still
+// be inserted for the job meanwhile, as the id, which their foreign key
+// locks, cannot change. The update function runs while the lock and a pool
+// connection are held: it must be quick and must not call the store.
 func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
-	if err := store.CheckJobUpdate(update); err != nil {
-		return nil, err
-	}
-	var (
-		job       *connecthub.Job
-		updateErr error
-	)
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, id))
-		if err != nil {
-			return notFound(err, "job", id)
-		}
-		before := store.CloneJob(j)
-		if err := update(j); err != nil {
-			updateErr = err
-			return err
-		}
-		if j.ID != id {
-			return store.JobUpdateChangedID()
-		}
-		if err := checkJobText(j); err != nil {
-			return err
-		}
-		if err := checkChainWrite(ctx, tx, j); err != nil {
-			return err
-		}
-		args, err := jobArgs(j)
-		if err != nil {
-			return err
-		}
-		job, err = scanJob(tx.QueryRow(ctx, `UPDATE jobs SET `+jobUpdateSet+` WHERE id = $1 RETURNING `+jobColumns, args...))
-		if err != nil {
-			return dbErr(err)
-		}
-		if err := recordJobRevision(ctx, tx, connecthub.RevisionUpdate, before, job); err != nil {
-			return err
-		}
-		return s.notify(ctx, tx, store.TopicJobs)
+	job, err := store.UpdateJob(s.inTx(ctx), id, update, store.JobUpdateSteps[pgx.Tx]{
+		Read: func(tx pgx.Tx) (*connecthub.Job, error) {
+			j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, id))
+			return j, notFound(err, "job", id)
+		},
+		Check: func(tx pgx.Tx, j *connecthub.Job) error {
+			if err := checkJobText(j); err != nil {
+				return err
+			}
+			return checkChainWrite(ctx, tx, j)
+		},
+		Write: func(tx pgx.Tx, j *connecthub.Job) (*connecthub.Job, error) {
+			args, err := jobArgs(j)
+			if err != nil {
+				return nil, err
+			}
+			return scanJob(tx.QueryRow(ctx, `UPDATE jobs SET `+jobUpdateSet+` WHERE id = $1 RETURNING `+jobColumns, args...))
+		},
+		Record: func(tx pgx.Tx, before, after *connecthub.Job) error {
+			if err := recordJobRevision(ctx, tx, connecthub.RevisionUpdate, before, after); err != nil {
+				return err
+			}
+			return s.notify(ctx, tx, store.TopicJobs)
+		},
 	})
-	if updateErr != nil {
-		return nil, updateErr // the caller's own error, as it was
+	if err == nil {
+		s.Publish(store.TopicJobs)
 	}
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	s.Publish(store.TopicJobs)
-	return job, nil
+	return job, err
 }
 
 // JobDelete implements store.JobStore. The runs (and their logs) go with

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -33,8 +32,7 @@ func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
 		return recordJobRevision(ctx, tx, connecthub.RevisionCreate, nil, job)
 	})
 	if isUniqueViolation(err) {
-		return &connecthub.Error{Kind: connecthub.KindConflict, Code: "job_exists", Args: []string{job.ID},
-			Message: fmt.Sprintf("job %q already exists", job.ID), Err: err}
+		return store.JobExists(job.ID, err)
 	}
 	if err != nil {
 		return dbErr(err)
@@ -121,58 +119,35 @@ var jobUpdateSQL = func() string {
 	return `UPDATE jobs SET ` + strings.Join(set, ", ") + ` WHERE id = ?`
 }()
 
-// JobUpdate implements store.JobStore. The update function runs inside the
-// write transaction, which holds the store's only writer connection: it
-// must be quick and must not call the store.
+// JobUpdate implements store.JobStore with store.UpdateJob. The update
+// function runs inside the write transaction, which holds the store's only
+// writer connection: it must be quick and must not call the store.
 func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
-	if err := store.CheckJobUpdate(update); err != nil {
-		return nil, err
-	}
-	var (
-		job       *connecthub.Job
-		updateErr error
-	)
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return connecthub.NotFound("job", id)
-		}
-		if err != nil {
-			return dbErr(err)
-		}
-		before := store.CloneJob(j)
-		if err := update(j); err != nil {
-			updateErr = err
-			return err
-		}
-		if j.ID != id {
-			return store.JobUpdateChangedID()
-		}
-		if err := checkChainWrite(ctx, tx, j); err != nil {
-			return err
-		}
-		args, err := jobArgs(j)
-		if err != nil {
-			return err
-		}
-		// args[0] is the id; jobUpdateSQL sets every other column.
-		if _, err := tx.ExecContext(ctx, jobUpdateSQL, append(args[1:], id)...); err != nil {
-			return dbErr(err)
-		}
-		job, err = scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
-		if err != nil {
-			return dbErr(err)
-		}
-		return recordJobRevision(ctx, tx, connecthub.RevisionUpdate, before, job)
+	job, err := store.UpdateJob(s.inTx(ctx), id, update, store.JobUpdateSteps[*sqlx.Tx]{
+		Read: func(tx *sqlx.Tx) (*connecthub.Job, error) {
+			j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+			return j, notFound(err, "job", id)
+		},
+		Check: func(tx *sqlx.Tx, j *connecthub.Job) error { return checkChainWrite(ctx, tx, j) },
+		Write: func(tx *sqlx.Tx, j *connecthub.Job) (*connecthub.Job, error) {
+			args, err := jobArgs(j)
+			if err != nil {
+				return nil, err
+			}
+			// args[0] is the id; jobUpdateSQL sets every other column.
+			if _, err := tx.ExecContext(ctx, jobUpdateSQL, append(args[1:], id)...); err != nil {
+				return nil, dbErr(err)
+			}
+			return scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+		},
+		Record: func(tx *sqlx.Tx, before, after *connecthub.Job) error {
+			return recordJobRevision(ctx, tx, connecthub.RevisionUpdate, before, after)
+		},
 	})
-	if updateErr != nil {
-		return nil, updateErr // the caller's own error, as it was
+	if err == nil {
+		s.Publish(store.TopicJobs)
 	}
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	s.Publish(store.TopicJobs)
-	return job, nil
+	return job, err
 }
 
 // JobDelete implements store.JobStore. The runs (and their logs) go with

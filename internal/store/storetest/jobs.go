@@ -232,6 +232,11 @@ func exerciseJobs(t *testing.T, newStore NewStoreFunc) {
 				t.Error("update was called for a missing job")
 			}
 		},
+		"UpdateNeedsFunction": func(t *testing.T, s store.Store) {
+			newJob(t, s, "j")
+			_, err := s.JobUpdate(t.Context(), "j", nil)
+			requireKind(t, err, connecthub.KindInvalid)
+		},
 		"UpdateIsAtomic": func(t *testing.T, s store.Store) {
 			newJob(t, s, "counter")
 			const n = 25
