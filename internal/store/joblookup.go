@@ -27,9 +27,9 @@ const MaxJobLookup = 1000
 
 // LookupJobs is JobsByIDs written once: it checks the ids, answers an
 // empty map for none, and otherwise calls read with the distinct ids,
-// sorted, for the driver's one statement, which adds each job it finds to
-// the map it is given.
-func LookupJobs(ids []string, read func(ids []string, out map[string]*connecthub.Job) error) (map[string]*connecthub.Job, error) {
+// sorted, for the driver's one statement, which returns the jobs it finds;
+// they are keyed by id here.
+func LookupJobs(ids []string, read func(ids []string) ([]*connecthub.Job, error)) (map[string]*connecthub.Job, error) {
 	ids, err := JobLookupIDs(ids)
 	if err != nil {
 		return nil, err
@@ -38,8 +38,12 @@ func LookupJobs(ids []string, read func(ids []string, out map[string]*connecthub
 	if len(ids) == 0 {
 		return out, nil
 	}
-	if err := read(ids, out); err != nil {
+	jobs, err := read(ids)
+	if err != nil {
 		return nil, err
+	}
+	for _, j := range jobs {
+		out[j.ID] = j
 	}
 	return out, nil
 }

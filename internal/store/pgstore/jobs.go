@@ -113,23 +113,7 @@ func (s *Store) queryJobs(ctx context.Context, query string, args ...any) ([]*co
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, query, args...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	var jobs []*connecthub.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		jobs = append(jobs, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr(err)
-	}
-	return jobs, nil
+	return queryList(ctx, db, scanJob, query, args...)
 }
 
 // JobUpdate implements store.JobStore with store.UpdateJob. The job's row

@@ -9,23 +9,11 @@ import (
 
 // JobsByIDs implements store.JobLookupStore with one statement.
 func (s *Store) JobsByIDs(ctx context.Context, ids []string) (map[string]*connecthub.Job, error) {
-	return store.LookupJobs(ids, func(ids []string, out map[string]*connecthub.Job) error {
+	return store.LookupJobs(ids, func(ids []string) ([]*connecthub.Job, error) {
 		args := make([]any, len(ids))
 		for i, id := range ids {
 			args[i] = id
 		}
-		rows, err := s.r.QueryxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id IN (`+placeholders(len(ids))+`)`, args...)
-		if err != nil {
-			return dbErr(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			j, err := scanJob(rows)
-			if err != nil {
-				return dbErr(err)
-			}
-			out[j.ID] = j
-		}
-		return dbErr(rows.Err())
+		return queryAll(ctx, s.r, scanJob, `SELECT `+jobColumns+` FROM jobs WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 	})
 }

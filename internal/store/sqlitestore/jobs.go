@@ -89,21 +89,9 @@ func (s *Store) JobList(ctx context.Context, p store.JobListParams) ([]*connecth
 	query += ` ORDER BY id LIMIT ?`
 	args = append(args, limit+1) // one more tells whether there is a next page
 
-	rows, err := s.r.QueryxContext(ctx, query, args...)
+	jobs, err := queryAll(ctx, s.r, scanJob, query, args...)
 	if err != nil {
-		return nil, "", dbErr(err)
-	}
-	defer rows.Close()
-	jobs := make([]*connecthub.Job, 0, min(limit, 64))
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, "", dbErr(err)
-		}
-		jobs = append(jobs, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", dbErr(err)
+		return nil, "", err
 	}
 	jobs, next := store.Page(jobs, limit, func(x *connecthub.Job) string { return x.ID })
 	return jobs, next, nil
@@ -179,25 +167,9 @@ func (s *Store) JobListDue(ctx context.Context, before time.Time, limit int) ([]
 	if err := store.CheckLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryxContext(ctx, `SELECT `+jobColumns+` FROM jobs
+	return queryAll(ctx, s.r, scanJob, `SELECT `+jobColumns+` FROM jobs
 		WHERE enabled = 1 AND next_run_at IS NOT NULL AND next_run_at <= ?
 		ORDER BY next_run_at, id LIMIT ?`, micros(before), limit)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	var jobs []*connecthub.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		jobs = append(jobs, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr(err)
-	}
-	return jobs, nil
 }
 
 // JobNextDue implements store.JobStore.
