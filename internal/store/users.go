@@ -87,3 +87,27 @@ func ErrUserExists(username string, err error) error {
 	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "user_exists", Field: "username", Args: []string{username},
 		Message: "a user named " + username + " already exists", Err: err}
 }
+
+// UpdateUser is UserUpdate's rule, on Modify: fn changes a copy of the user
+// as read, DecideUserUpdate checks the change and decides what goes with
+// it, and write stores the user and carries out the decision, all in one
+// transaction. fn's own error reaches the caller unchanged.
+func UpdateUser[Tx any](inTx InTx[Tx], now time.Time, fn func(*connecthub.User) error,
+	read func(Tx) (*connecthub.User, error), write func(tx Tx, after *connecthub.User, d UserDecision) error) (*connecthub.User, error) {
+	var before *connecthub.User
+	return Modify(inTx, func(tx Tx) (*connecthub.User, error) {
+		u, err := read(tx)
+		if err != nil {
+			return nil, err
+		}
+		before = u
+		after := *u
+		return &after, nil
+	}, fn, func(tx Tx, after *connecthub.User) (*connecthub.User, error) {
+		d, err := DecideUserUpdate(before, after, now)
+		if err != nil {
+			return nil, err
+		}
+		return after, write(tx, after, d)
+	})
+}

@@ -74,31 +74,17 @@ func (s *Store) UserList(ctx context.Context) ([]*connecthub.User, error) {
 	return list, dbErr(err)
 }
 
-// UserUpdate implements store.UserStore in one transaction that holds the
-// user's row locked from the read to the write.
+// UserUpdate implements store.UserStore with store.UpdateUser, in one
+// transaction that holds the user's row locked from the read to the write.
 func (s *Store) UserUpdate(ctx context.Context, username string, now time.Time, fn func(*connecthub.User) error) (*connecthub.User, error) {
 	if !storable(username) {
 		return nil, connecthub.NotFound("user", username)
 	}
-	var (
-		out   *connecthub.User
-		fnErr error
-	)
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		before, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1 FOR UPDATE`, username))
-		if err != nil {
-			return notFound(err, "user", username)
-		}
-		after := *before
-		if err := fn(&after); err != nil {
-			fnErr = err
-			return err
-		}
-		d, err := store.DecideUserUpdate(before, &after, now)
-		if err != nil {
-			return err
-		}
-		if err := checkUserText(&after); err != nil {
+	return store.UpdateUser(s.inTx(ctx), now, fn, func(tx pgx.Tx) (*connecthub.User, error) {
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1 FOR UPDATE`, username))
+		return u, notFound(err, "user", username)
+	}, func(tx pgx.Tx, after *connecthub.User, d store.UserDecision) error {
+		if err := checkUserText(after); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE users SET display_name = $1, role = $2, disabled = $3, password_hash = $4,
@@ -106,27 +92,18 @@ func (s *Store) UserUpdate(ctx context.Context, username string, now time.Time, 
 			after.PasswordHash, utc(after.UpdatedAt), utcPtr(after.LastLoginAt), username); err != nil {
 			return dbErr(err)
 		}
-		if d.RevokeCredentials {
-			// The break-glass sessions belong to no user row.
-			if _, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1)
-				WHERE user_name = $2 AND NOT break_glass`, utc(now), username); err != nil {
-				return dbErr(err)
-			}
-			if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1)
-				WHERE owner = $2 AND scope = 'user'`, utc(now), username); err != nil {
-				return dbErr(err)
-			}
+		if !d.RevokeCredentials {
+			return nil
 		}
-		out = &after
-		return nil
+		// The break-glass sessions belong to no user row.
+		if _, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1)
+			WHERE user_name = $2 AND NOT break_glass`, utc(now), username); err != nil {
+			return dbErr(err)
+		}
+		_, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1)
+			WHERE owner = $2 AND scope = 'user'`, utc(now), username)
+		return dbErr(err)
 	})
-	if fnErr != nil {
-		return nil, fnErr
-	}
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	return out, nil
 }
 
 // UserLoggedIn implements store.UserStore.

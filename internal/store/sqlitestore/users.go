@@ -46,49 +46,23 @@ func (s *Store) UserList(ctx context.Context) ([]*connecthub.User, error) {
 	return queryAll(ctx, s.r, scanUser, `SELECT `+userColumns+` FROM users ORDER BY username`)
 }
 
-// UserUpdate implements store.UserStore in one write transaction.
+// UserUpdate implements store.UserStore with store.UpdateUser, in one
+// write transaction.
 func (s *Store) UserUpdate(ctx context.Context, username string, now time.Time, fn func(*connecthub.User) error) (*connecthub.User, error) {
-	var (
-		out   *connecthub.User
-		fnErr error
-	)
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		before, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
-		if errors.Is(err, sql.ErrNoRows) {
-			return connecthub.NotFound("user", username)
-		}
-		if err != nil {
-			return dbErr(err)
-		}
-		after := *before
-		if err := fn(&after); err != nil {
-			fnErr = err
-			return err
-		}
-		d, err := store.DecideUserUpdate(before, &after, now)
-		if err != nil {
-			return err
-		}
+	return store.UpdateUser(s.inTx(ctx), now, fn, func(tx *sqlx.Tx) (*connecthub.User, error) {
+		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+		return u, notFound(err, "user", username)
+	}, func(tx *sqlx.Tx, after *connecthub.User, d store.UserDecision) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET display_name = ?, role = ?, disabled = ?, password_hash = ?,
 			updated_at = ?, last_login_at = ? WHERE username = ?`, after.DisplayName, string(after.Role), boolInt(after.Disabled),
 			after.PasswordHash, micros(after.UpdatedAt), nullMicros(after.LastLoginAt), username); err != nil {
 			return dbErr(err)
 		}
 		if d.RevokeCredentials {
-			if err := revokeUserCredentials(ctx, tx, username, now); err != nil {
-				return err
-			}
+			return revokeUserCredentials(ctx, tx, username, now)
 		}
-		out = &after
 		return nil
 	})
-	if fnErr != nil {
-		return nil, fnErr
-	}
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	return out, nil
 }
 
 // revokeUserCredentials ends a user's sessions (not the break-glass ones,
