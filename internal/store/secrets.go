@@ -77,6 +77,94 @@ func RewriteToken(kind, id, token string, rewrite func(string) (string, error)) 
 	return next, nil
 }
 
+// StoredToken is one secret token and the id of its row.
+type StoredToken struct {
+	ID    string `db:"id"`
+	Token string `db:"token"`
+}
+
+// SecretPage is the driver's read of a walk: the next page of non-empty
+// tokens of c after the row id after ("" for the first page), in id order,
+// at most SecretPageSize.
+type SecretPage func(c SecretColumn, after string) ([]StoredToken, error)
+
+// walkColumn walks one column page by page and calls fn on each page.
+func walkColumn(c SecretColumn, page SecretPage, fn func([]StoredToken) error) error {
+	return WalkPages(func(after string) (int, string, error) {
+		p, err := page(c, after)
+		if err != nil || len(p) == 0 {
+			return 0, "", err
+		}
+		if err := fn(p); err != nil {
+			return 0, "", err
+		}
+		return len(p), p[len(p)-1].ID, nil
+	})
+}
+
+// WalkSecretTokens is SecretTokens' walk, written once: every column of
+// SecretColumns in order, each page by page, fn called on every token.
+// The driver runs it in one snapshot.
+func WalkSecretTokens(page SecretPage, fn func(kind, id, token string) error) error {
+	for _, c := range SecretColumns {
+		err := walkColumn(c, page, func(p []StoredToken) error {
+			for _, t := range p {
+				if err := fn(c.Kind, t.ID, t.Token); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TokenChange is one rewritten token: its row, the token the rewrite saw
+// and the token to store instead.
+type TokenChange struct{ ID, Old, New string }
+
+// RewriteSecrets is SecretsRewrite's walk, written once: every column of
+// SecretColumns in order, page by page, each token through RewriteToken;
+// the tokens the rewrite changed go to write, which stores each only
+// where the column still holds Old (so a secret changed meanwhile keeps
+// its new value) and returns how many rows it changed. It returns the
+// counts of the jobs and the runs columns. The driver runs it in one
+// write transaction, so a failure anywhere leaves every token as it was.
+func RewriteSecrets(page SecretPage, write func(c SecretColumn, changes []TokenChange) (int, error),
+	rewrite func(token string) (string, error)) (jobs, runs int, err error) {
+	if err := CheckSecretsRewrite(rewrite); err != nil {
+		return 0, 0, err
+	}
+	var counts [len(SecretColumns)]int
+	for i, c := range SecretColumns {
+		err := walkColumn(c, page, func(p []StoredToken) error {
+			var changes []TokenChange
+			for _, t := range p {
+				next, err := RewriteToken(c.Kind, t.ID, t.Token, rewrite)
+				if err != nil {
+					return err
+				}
+				if next != t.Token {
+					changes = append(changes, TokenChange{ID: t.ID, Old: t.Token, New: next})
+				}
+			}
+			if len(changes) == 0 {
+				return nil
+			}
+			n, err := write(c, changes)
+			counts[i] += n
+			return err
+		})
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	return counts[0], counts[1], nil
+}
+
 // MetaKeyCheck names the key check's row in the meta table, where a
 // database keeps facts about itself.
 const MetaKeyCheck = "key_check"
