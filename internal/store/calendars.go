@@ -119,6 +119,34 @@ func MergeBuiltin(stored *connecthub.Calendar, builtin *calendar.Calendar) bool 
 	return true
 }
 
+// EnsureBuiltin is CalendarEnsureBuiltin's rule, written once: for each
+// built-in calendar, read returns the stored one (nil when there is none,
+// locked for the transaction where the dialect can); a missing one is
+// stored whole (NewBuiltinCalendar), a stored one gains only the years it
+// does not cover (MergeBuiltin), and put writes what changed. It returns
+// the names of the calendars it wrote, never nil. The driver runs it in
+// one write transaction.
+func EnsureBuiltin(builtin []*calendar.Calendar, now time.Time,
+	read func(name string) (*connecthub.Calendar, error), put func(*connecthub.Calendar) error) ([]string, error) {
+	changed := []string{}
+	for _, b := range builtin {
+		stored, err := read(b.Name)
+		switch {
+		case err != nil:
+			return nil, err
+		case stored == nil:
+			stored = NewBuiltinCalendar(b, now)
+		case !MergeBuiltin(stored, b):
+			continue
+		}
+		if err := put(stored); err != nil {
+			return nil, err
+		}
+		changed = append(changed, b.Name)
+	}
+	return changed, nil
+}
+
 // NewBuiltinCalendar is the stored form of a built-in calendar that is
 // not in the database yet.
 func NewBuiltinCalendar(b *calendar.Calendar, now time.Time) *connecthub.Calendar {

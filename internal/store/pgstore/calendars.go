@@ -160,23 +160,18 @@ func (s *Store) CalendarEnsureBuiltin(ctx context.Context, builtin []*calendar.C
 	}
 	var changed []string
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		changed = changed[:0]
-		for _, b := range builtin {
-			stored, err := scanCalendar(tx.QueryRow(ctx, `SELECT `+calendarColumns+` FROM calendars WHERE name = $1 FOR UPDATE`, b.Name))
-			switch {
-			case errors.Is(err, pgx.ErrNoRows):
-				stored = store.NewBuiltinCalendar(b, now)
-			case err != nil:
-				return dbErr(err)
-			case !store.MergeBuiltin(stored, b):
-				continue
+		var err error
+		changed, err = store.EnsureBuiltin(builtin, now, func(name string) (*connecthub.Calendar, error) {
+			c, err := scanCalendar(tx.QueryRow(ctx, `SELECT `+calendarColumns+` FROM calendars WHERE name = $1 FOR UPDATE`, name))
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil, nil
 			}
-			if _, err := putCalendar(ctx, tx, stored, now); err != nil {
-				return err
-			}
-			changed = append(changed, b.Name)
-		}
-		return nil
+			return c, dbErr(err)
+		}, func(c *connecthub.Calendar) error {
+			_, err := putCalendar(ctx, tx, c, now)
+			return err
+		})
+		return err
 	})
 	return changed, err
 }

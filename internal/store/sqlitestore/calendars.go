@@ -104,23 +104,18 @@ func (s *Store) CalendarEnsureBuiltin(ctx context.Context, builtin []*calendar.C
 	}
 	var changed []string
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		changed = changed[:0]
-		for _, b := range builtin {
-			stored, err := scanCalendar(tx.QueryRowContext(ctx, `SELECT `+calendarColumns+` FROM calendars WHERE name = ?`, b.Name))
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				stored = store.NewBuiltinCalendar(b, now)
-			case err != nil:
-				return dbErr(err)
-			case !store.MergeBuiltin(stored, b):
-				continue
+		var err error
+		changed, err = store.EnsureBuiltin(builtin, now, func(name string) (*connecthub.Calendar, error) {
+			c, err := scanCalendar(tx.QueryRowContext(ctx, `SELECT `+calendarColumns+` FROM calendars WHERE name = ?`, name))
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil, nil
 			}
-			if _, err := putCalendar(ctx, tx, stored, now); err != nil {
-				return err
-			}
-			changed = append(changed, b.Name)
-		}
-		return nil
+			return c, dbErr(err)
+		}, func(c *connecthub.Calendar) error {
+			_, err := putCalendar(ctx, tx, c, now)
+			return err
+		})
+		return err
 	})
 	return changed, err
 }
