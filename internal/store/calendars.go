@@ -120,8 +120,8 @@ func MergeBuiltin(stored *connecthub.Calendar, builtin *calendar.Calendar) bool 
 }
 
 // EnsureBuiltin is CalendarEnsureBuiltin's rule, written once: for each
-// built-in calendar, read returns the stored one (nil when there is none,
-// locked for the transaction where the dialect can); a missing one is
+// built-in calendar, read returns the stored one (KindNotFound when there
+// is none; locked for the transaction where the dialect can); a missing one is
 // stored whole (NewBuiltinCalendar), a stored one gains only the years it
 // does not cover (MergeBuiltin), and put writes what changed. It returns
 // the names of the calendars it wrote, never nil. The driver runs it in
@@ -132,10 +132,10 @@ func EnsureBuiltin(builtin []*calendar.Calendar, now time.Time,
 	for _, b := range builtin {
 		stored, err := read(b.Name)
 		switch {
+		case connecthub.IsKind(err, connecthub.KindNotFound):
+			stored = NewBuiltinCalendar(b, now)
 		case err != nil:
 			return nil, err
-		case stored == nil:
-			stored = NewBuiltinCalendar(b, now)
 		case !MergeBuiltin(stored, b):
 			continue
 		}

@@ -163,10 +163,7 @@ func (s *Store) CalendarEnsureBuiltin(ctx context.Context, builtin []*calendar.C
 		var err error
 		changed, err = store.EnsureBuiltin(builtin, now, func(name string) (*connecthub.Calendar, error) {
 			c, err := scanCalendar(tx.QueryRow(ctx, `SELECT `+calendarColumns+` FROM calendars WHERE name = $1 FOR UPDATE`, name))
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil, nil
-			}
-			return c, dbErr(err)
+			return c, notFound(err, "calendar", name)
 		}, func(c *connecthub.Calendar) error {
 			_, err := putCalendar(ctx, tx, c, now)
 			return err

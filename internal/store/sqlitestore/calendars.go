@@ -107,10 +107,7 @@ func (s *Store) CalendarEnsureBuiltin(ctx context.Context, builtin []*calendar.C
 		var err error
 		changed, err = store.EnsureBuiltin(builtin, now, func(name string) (*connecthub.Calendar, error) {
 			c, err := scanCalendar(tx.QueryRowContext(ctx, `SELECT `+calendarColumns+` FROM calendars WHERE name = ?`, name))
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil, nil
-			}
-			return c, dbErr(err)
+			return c, notFound(err, "calendar", name)
 		}, func(c *connecthub.Calendar) error {
 			_, err := putCalendar(ctx, tx, c, now)
 			return err
