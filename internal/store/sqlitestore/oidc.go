@@ -12,72 +12,78 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// OIDCSignIn implements store.OIDCStore in one write transaction.
+// oidcTx is store.OIDCTx on the write transaction, which the single
+// writer makes exclusive: there is nothing to lock.
+type oidcTx struct {
+	ctx context.Context
+	tx  *sqlx.Tx
+}
+
+func (o oidcTx) IdentityUser(issuer, subject string, _ bool) (string, error) {
+	var username string
+	err := o.tx.QueryRowContext(o.ctx, `SELECT username FROM oidc_identities WHERE issuer = ? AND subject = ?`,
+		issuer, subject).Scan(&username)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return username, dbErr(err)
+}
+
+func (o oidcTx) UserIssuer(username string) (string, error) {
+	var issuer string
+	err := o.tx.QueryRowContext(o.ctx, `SELECT issuer FROM oidc_identities WHERE username = ?`, username).Scan(&issuer)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return issuer, dbErr(err)
+}
+
+func (o oidcTx) User(username string) (*connecthub.User, error) {
+	u, err := scanUser(o.tx.QueryRowContext(o.ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	return u, notFound(err, "user", username)
+}
+
+func (o oidcTx) CreateUser(u *connecthub.User) error {
+	_, err := o.tx.ExecContext(o.ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Username, u.DisplayName, string(u.Role), boolInt(u.Disabled), u.PasswordHash,
+		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt))
+	if isUniqueViolation(err) {
+		return store.ErrUserExists(u.Username, err)
+	}
+	return dbErr(err)
+}
+
+func (o oidcTx) UpdateSignIn(u *connecthub.User) error {
+	_, err := o.tx.ExecContext(o.ctx, `UPDATE users SET role = ?, updated_at = ?, last_login_at = ? WHERE username = ?`,
+		string(u.Role), micros(u.UpdatedAt), nullMicros(u.LastLoginAt), u.Username)
+	return dbErr(err)
+}
+
+func (o oidcTx) InsertIdentity(issuer, subject, username string, at time.Time) error {
+	_, err := o.tx.ExecContext(o.ctx, `INSERT INTO oidc_identities (issuer, subject, username, created_at) VALUES (?, ?, ?, ?)`,
+		issuer, subject, username, micros(at))
+	return dbErr(err)
+}
+
+func (o oidcTx) DeleteIdentity(issuer, subject string) (bool, error) {
+	res, err := o.tx.ExecContext(o.ctx, `DELETE FROM oidc_identities WHERE issuer = ? AND subject = ?`, issuer, subject)
+	if err != nil {
+		return false, dbErr(err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, dbErr(err)
+}
+
+// OIDCSignIn implements store.OIDCStore with store.SignInOIDC, in one write
+// transaction.
 func (s *Store) OIDCSignIn(ctx context.Context, in store.OIDCSignIn, now time.Time, fn func(before, after *connecthub.User, linked bool)) (*connecthub.User, error) {
 	if err := store.CheckOIDCSignIn(in); err != nil {
 		return nil, err
 	}
 	var out *connecthub.User
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		var (
-			linked   *connecthub.User
-			username string
-			linkNow  bool
-		)
-		err := tx.QueryRowContext(ctx, `SELECT username FROM oidc_identities WHERE issuer = ? AND subject = ?`,
-			in.Issuer, in.Subject).Scan(&username)
-		if errors.Is(err, sql.ErrNoRows) {
-			// No account is linked yet: a local user of the name may carry
-			// the mark that lets this sign-in link to it.
-			err = tx.QueryRowContext(ctx, `SELECT username FROM oidc_identities WHERE issuer = ? AND subject = ?`,
-				store.OIDCLinkIssuer, in.Username).Scan(&username)
-			linkNow = err == nil
-		}
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return dbErr(err)
-		default:
-			if linked, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username)); err != nil {
-				return dbErr(err)
-			}
-		}
-		after, err := store.DecideOIDCSignIn(linked, in, now)
-		if err != nil {
-			return err
-		}
-		if linked == nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				after.Username, after.DisplayName, string(after.Role), boolInt(after.Disabled), after.PasswordHash,
-				micros(after.CreatedAt), micros(after.UpdatedAt), nullMicros(after.LastLoginAt))
-			if isUniqueViolation(err) {
-				return store.ErrUserExists(after.Username, err)
-			}
-			if err != nil {
-				return dbErr(err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO oidc_identities (issuer, subject, username, created_at) VALUES (?, ?, ?, ?)`,
-				in.Issuer, in.Subject, after.Username, micros(after.CreatedAt)); err != nil {
-				return dbErr(err)
-			}
-		} else if _, err := tx.ExecContext(ctx, `UPDATE users SET role = ?, updated_at = ?, last_login_at = ? WHERE username = ?`,
-			string(after.Role), micros(after.UpdatedAt), nullMicros(after.LastLoginAt), after.Username); err != nil {
-			return dbErr(err)
-		}
-		if linkNow {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM oidc_identities WHERE issuer = ? AND subject = ?`, store.OIDCLinkIssuer, after.Username); err != nil {
-				return dbErr(err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO oidc_identities (issuer, subject, username, created_at) VALUES (?, ?, ?, ?)`,
-				in.Issuer, in.Subject, after.Username, micros(*after.LastLoginAt)); err != nil {
-				return dbErr(err)
-			}
-		}
-		if fn != nil {
-			fn(linked, after, linkNow)
-		}
-		out = after
-		return nil
+	err := s.write(ctx, func(tx *sqlx.Tx) (err error) {
+		out, err = store.SignInOIDC(oidcTx{ctx, tx}, in, now, fn)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -100,40 +106,12 @@ func (s *Store) OIDCIdentities(ctx context.Context, username string) ([]*connect
 	}, `SELECT issuer, subject, username, created_at FROM oidc_identities WHERE username = ? ORDER BY created_at, issuer, subject`, username)
 }
 
-// OIDCAllowLink implements store.OIDCLinkStore.
+// OIDCAllowLink implements store.OIDCLinkStore with store.AllowOIDCLink.
 func (s *Store) OIDCAllowLink(ctx context.Context, username string, allow bool, now time.Time) (bool, error) {
-	if err := store.CheckTime("now", now); err != nil {
-		return false, err
-	}
-	changed := false
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE username = ?`, username).Scan(&n); err != nil {
-			return dbErr(err)
-		}
-		if n == 0 {
-			return connecthub.NotFound("user", username)
-		}
-		var issuer string
-		err := tx.QueryRowContext(ctx, `SELECT issuer FROM oidc_identities WHERE username = ?`, username).Scan(&issuer)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return dbErr(err)
-		}
-		op, err := store.DecideOIDCAllowLink(username, issuer, err == nil, allow)
-		switch {
-		case err != nil || op == store.OIDCLinkKeep:
-			return err
-		case op == store.OIDCLinkInsert:
-			_, err = tx.ExecContext(ctx, `INSERT INTO oidc_identities (issuer, subject, username, created_at) VALUES (?, ?, ?, ?)`,
-				store.OIDCLinkIssuer, username, username, micros(now.UTC().Truncate(time.Microsecond)))
-		default:
-			_, err = tx.ExecContext(ctx, `DELETE FROM oidc_identities WHERE issuer = ? AND subject = ?`, store.OIDCLinkIssuer, username)
-		}
-		if err != nil {
-			return dbErr(err)
-		}
-		changed = true
-		return nil
+	var changed bool
+	err := s.write(ctx, func(tx *sqlx.Tx) (err error) {
+		changed, err = store.AllowOIDCLink(oidcTx{ctx, tx}, username, allow, now)
+		return err
 	})
 	return changed, err
 }
