@@ -2,10 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -84,11 +80,7 @@ func (s *Store) NodeList(ctx context.Context) ([]*connecthub.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	return collectNodes(rows)
+	return queryList(ctx, db, scanNode, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`)
 }
 
 // NodeSetState implements store.NodeStore.
@@ -147,37 +139,29 @@ func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]
 		rescued  []*connecthub.Run
 		requeued bool
 	)
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE nodes SET present_state = 'inactive'
-			WHERE name IN (
-				SELECT name FROM nodes WHERE present_state <> 'inactive' AND last_heartbeat < $1
-				ORDER BY name FOR UPDATE SKIP LOCKED)
-			AND present_state <> 'inactive' AND last_heartbeat < $1
-			RETURNING `+nodeColumns, utc(deadBefore))
-		if err != nil {
-			return dbErr(err)
-		}
-		if dead, err = collectNodes(rows); err != nil || len(dead) == 0 {
-			return err
-		}
-		names := make([]string, len(dead))
-		for i, n := range dead {
-			names[i] = n.Name
-		}
-		found, err := lockRescueCandidates(ctx, tx, `SELECT `+rescueCandidateColumns+`
-			FROM runs WHERE status = 'RUNNING' AND node = ANY($1)
-			ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`, names)
-		if err != nil {
-			return err
-		}
-		rescued, requeued, err = s.rescueRuns(ctx, tx, found, now)
+	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
+		dead, rescued, err = store.MarkDead(func() ([]*connecthub.Node, error) {
+			return queryList(ctx, tx, scanNode, `UPDATE nodes SET present_state = 'inactive'
+				WHERE name IN (
+					SELECT name FROM nodes WHERE present_state <> 'inactive' AND last_heartbeat < $1
+					ORDER BY name FOR UPDATE SKIP LOCKED)
+				AND present_state <> 'inactive' AND last_heartbeat < $1
+				RETURNING `+nodeColumns, utc(deadBefore))
+		}, func(names []string) (r []*connecthub.Run, err error) {
+			found, err := lockRescueCandidates(ctx, tx, `SELECT `+rescueCandidateColumns+`
+				FROM runs WHERE status = 'RUNNING' AND node = ANY($1)
+				ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`, names)
+			if err != nil {
+				return nil, err
+			}
+			r, requeued, err = s.rescueRuns(ctx, tx, found, now)
+			return r, err
+		})
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	// NodeList's order, whatever order RETURNING chose.
-	slices.SortFunc(dead, func(a, b *connecthub.Node) int { return strings.Compare(a.Name, b.Name) })
 	if requeued {
 		s.Publish(store.TopicRuns)
 	}
@@ -198,20 +182,6 @@ func (s *Store) NodeClean(ctx context.Context, olderThan time.Time) (int64, erro
 		return 0, dbErr(err)
 	}
 	return tag.RowsAffected(), nil
-}
-
-// collectNodes reads (and closes) rows of nodeColumns.
-func collectNodes(rows pgx.Rows) ([]*connecthub.Node, error) {
-	defer rows.Close()
-	nodes := []*connecthub.Node{}
-	for rows.Next() {
-		n, err := scanNode(rows)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		nodes = append(nodes, n)
-	}
-	return nodes, dbErr(rows.Err())
 }
 
 // storable reports whether a PostgreSQL text column can hold s. A key that
@@ -249,7 +219,7 @@ func scanNode(row pgx.Row) (*connecthub.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := decodeNodeDocs(&n, queues, handlers, labels); err != nil {
+	if err := store.DecodeNodeDocs(&n, queues, handlers, labels); err != nil {
 		return nil, err
 	}
 	n.MaxConcurrency = int(maxConc)
@@ -258,28 +228,4 @@ func scanNode(row pgx.Row) (*connecthub.Node, error) {
 	n.RegisteredAt = utc(n.RegisteredAt)
 	n.LastHeartbeat = utc(n.LastHeartbeat)
 	return &n, nil
-}
-
-// decodeNodeDocs reads a node's json columns; the lists and the map are
-// never nil, so callers always get [] and {}.
-func decodeNodeDocs(n *connecthub.Node, queues, handlers, labels []byte) error {
-	if err := json.Unmarshal(queues, &n.Queues); err != nil {
-		return fmt.Errorf("node %s: decode queues: %w", n.Name, err)
-	}
-	if err := json.Unmarshal(handlers, &n.Handlers); err != nil {
-		return fmt.Errorf("node %s: decode handlers: %w", n.Name, err)
-	}
-	if err := json.Unmarshal(labels, &n.Labels); err != nil {
-		return fmt.Errorf("node %s: decode labels: %w", n.Name, err)
-	}
-	if n.Queues == nil {
-		n.Queues = []string{}
-	}
-	if n.Handlers == nil {
-		n.Handlers = []connecthub.NodeHandler{}
-	}
-	if n.Labels == nil {
-		n.Labels = map[string]string{}
-	}
-	return nil
 }

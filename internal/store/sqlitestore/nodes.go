@@ -3,11 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -76,7 +72,7 @@ func (s *Store) NodeList(ctx context.Context) ([]*connecthub.Node, error) {
 	var nodes []*connecthub.Node
 	err := s.read(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		nodes, err = queryNodes(ctx, tx, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`)
+		nodes, err = queryAll(ctx, tx, scanNode, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`)
 		return err
 	})
 	return nodes, err
@@ -130,29 +126,27 @@ func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]
 		requeued bool
 		chained  store.ChainStarted
 	)
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		dead, err = queryNodes(ctx, tx, `UPDATE nodes SET present_state = 'inactive'
-			WHERE present_state <> 'inactive' AND last_heartbeat < ? RETURNING `+nodeColumns, micros(deadBefore))
-		if err != nil || len(dead) == 0 {
-			return err
-		}
-		names := make([]any, len(dead))
-		for i, n := range dead {
-			names[i] = n.Name
-		}
-		var found []rescueCandidate
-		if err := tx.SelectContext(ctx, &found, nodeRunsSQL(len(names)), names...); err != nil {
-			return dbErr(err)
-		}
-		rescued, requeued, chained, err = s.rescueRuns(ctx, tx, found, now)
+	err := s.write(ctx, func(tx *sqlx.Tx) (err error) {
+		dead, rescued, err = store.MarkDead(func() ([]*connecthub.Node, error) {
+			return queryAll(ctx, tx, scanNode, `UPDATE nodes SET present_state = 'inactive'
+				WHERE present_state <> 'inactive' AND last_heartbeat < ? RETURNING `+nodeColumns, micros(deadBefore))
+		}, func(names []string) (r []*connecthub.Run, err error) {
+			args := make([]any, len(names))
+			for i, n := range names {
+				args[i] = n
+			}
+			var found []rescueCandidate
+			if err := tx.SelectContext(ctx, &found, nodeRunsSQL(len(names)), args...); err != nil {
+				return nil, dbErr(err)
+			}
+			r, requeued, chained, err = s.rescueRuns(ctx, tx, found, now)
+			return r, err
+		})
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	// NodeList's order, whatever order RETURNING chose.
-	slices.SortFunc(dead, func(a, b *connecthub.Node) int { return strings.Compare(a.Name, b.Name) })
 	if requeued {
 		s.Publish(store.TopicRuns)
 	}
@@ -187,24 +181,6 @@ func (s *Store) NodeClean(ctx context.Context, olderThan time.Time) (int64, erro
 	return n, err
 }
 
-// queryNodes runs a query that returns nodeColumns rows.
-func queryNodes(ctx context.Context, tx *sqlx.Tx, query string, args ...any) ([]*connecthub.Node, error) {
-	rows, err := tx.QueryxContext(ctx, query, args...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	nodes := []*connecthub.Node{}
-	for rows.Next() {
-		n, err := scanNode(rows)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		nodes = append(nodes, n)
-	}
-	return nodes, dbErr(rows.Err())
-}
-
 // nodeErr maps the error of a statement that reads one node.
 func nodeErr(err error, name string) error {
 	if errors.Is(err, sql.ErrNoRows) {
@@ -237,7 +213,7 @@ func scanNode(sc scanner) (*connecthub.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := decodeNodeDocs(&n, queues, handlers, labels); err != nil {
+	if err := store.DecodeNodeDocs(&n, queues, handlers, labels); err != nil {
 		return nil, err
 	}
 	n.MaxConcurrency = int(maxConc)
@@ -246,28 +222,4 @@ func scanNode(sc scanner) (*connecthub.Node, error) {
 	n.RegisteredAt = fromMicros(registered)
 	n.LastHeartbeat = fromMicros(heartbeat)
 	return &n, nil
-}
-
-// decodeNodeDocs reads a node's JSON columns; the lists and the map are
-// never nil, so callers always get [] and {}.
-func decodeNodeDocs(n *connecthub.Node, queues, handlers, labels string) error {
-	if err := json.Unmarshal([]byte(queues), &n.Queues); err != nil {
-		return fmt.Errorf("node %s: decode queues: %w", n.Name, err)
-	}
-	if err := json.Unmarshal([]byte(handlers), &n.Handlers); err != nil {
-		return fmt.Errorf("node %s: decode handlers: %w", n.Name, err)
-	}
-	if err := json.Unmarshal([]byte(labels), &n.Labels); err != nil {
-		return fmt.Errorf("node %s: decode labels: %w", n.Name, err)
-	}
-	if n.Queues == nil {
-		n.Queues = []string{}
-	}
-	if n.Handlers == nil {
-		n.Handlers = []connecthub.NodeHandler{}
-	}
-	if n.Labels == nil {
-		n.Labels = map[string]string{}
-	}
-	return nil
 }

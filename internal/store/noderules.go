@@ -1,0 +1,57 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/connecthub/connecthub"
+)
+
+// DecodeNodeDocs reads a node's JSON columns (queues, handlers, labels);
+// the lists and the map are never nil, so callers always get [] and {}.
+func DecodeNodeDocs[T string | []byte](n *connecthub.Node, queues, handlers, labels T) error {
+	if err := json.Unmarshal([]byte(queues), &n.Queues); err != nil {
+		return fmt.Errorf("node %s: decode queues: %w", n.Name, err)
+	}
+	if err := json.Unmarshal([]byte(handlers), &n.Handlers); err != nil {
+		return fmt.Errorf("node %s: decode handlers: %w", n.Name, err)
+	}
+	if err := json.Unmarshal([]byte(labels), &n.Labels); err != nil {
+		return fmt.Errorf("node %s: decode labels: %w", n.Name, err)
+	}
+	if n.Queues == nil {
+		n.Queues = []string{}
+	}
+	if n.Handlers == nil {
+		n.Handlers = []connecthub.NodeHandler{}
+	}
+	if n.Labels == nil {
+		n.Labels = map[string]string{}
+	}
+	return nil
+}
+
+// MarkDead is NodeMarkDead's rule, run by the driver in one write
+// transaction: mark sets the silent nodes inactive and returns them; when
+// there are any, rescue rescues the RUNNING runs of the nodes it is given
+// by name, through RunRescue's rules, and returns the runs it rescued. The
+// dead nodes come back in NodeList's order (by name), whatever order the
+// statement returned them in.
+func MarkDead(mark func() ([]*connecthub.Node, error), rescue func(names []string) ([]*connecthub.Run, error)) ([]*connecthub.Node, []*connecthub.Run, error) {
+	dead, err := mark()
+	if err != nil || len(dead) == 0 {
+		return dead, nil, err
+	}
+	names := make([]string, len(dead))
+	for i, n := range dead {
+		names[i] = n.Name
+	}
+	rescued, err := rescue(names)
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.SortFunc(dead, func(a, b *connecthub.Node) int { return strings.Compare(a.Name, b.Name) })
+	return dead, rescued, nil
+}
