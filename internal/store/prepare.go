@@ -144,6 +144,36 @@ func PrepareRuns(runs []*connecthub.Run, ids *IDGen) (rows []*connecthub.Run, qu
 	return rows, queued, nil
 }
 
+// InsertRuns is RunInsert's rule, written once: an empty batch writes
+// nothing; otherwise the runs are prepared (PrepareRuns) and write inserts
+// the prepared rows, all or none, returning its error mapped (a foreign
+// key violation as KindNotFound, a unique one as KindConflict). A run
+// naming no job fails the batch with RunJobMissing, a taken id or cron
+// slot with RunExists. On success every run gets its id, and queued tells
+// the driver to publish TopicRuns.
+func InsertRuns(runs []*connecthub.Run, ids *IDGen, write func(rows []*connecthub.Run, queued bool) error) (queued bool, err error) {
+	if len(runs) == 0 {
+		return false, nil
+	}
+	rows, queued, err := PrepareRuns(runs, ids)
+	if err != nil {
+		return false, err
+	}
+	err = write(rows, queued)
+	switch {
+	case connecthub.IsKind(err, connecthub.KindNotFound):
+		return false, RunJobMissing(rows, err)
+	case connecthub.IsKind(err, connecthub.KindConflict):
+		return false, RunExists(err)
+	case err != nil:
+		return false, err
+	}
+	for i, r := range runs {
+		r.ID = rows[i].ID
+	}
+	return queued, nil
+}
+
 // RunJobMissing is RunInsert's error when the database refused the batch
 // because a run's job does not exist (a foreign key violation).
 func RunJobMissing(rows []*connecthub.Run, err error) error {

@@ -98,48 +98,32 @@ const insertRunsSQL = `INSERT INTO runs (id, job_id, status, "trigger", schedule
 // RunInsert implements store.RunStore. The batch is one statement, whatever
 // its size: all or nothing.
 func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
-	if len(runs) == 0 {
-		return nil
-	}
-	rows, queued, err := store.PrepareRuns(runs, &s.ids)
-	if err != nil {
-		return err
-	}
-	var cols runRows
-	for _, c := range rows {
-		cleanRunText(c)
-		if err := cols.add(c); err != nil {
-			return err
-		}
-	}
-	b := &pgx.Batch{}
-	b.Queue(insertRunsSQL, cols.args()...)
-	if queued {
-		s.queueNotify(b, store.TopicRuns)
-	}
-	err = s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
-		for range b.Len() {
-			if _, err := br.Exec(); err != nil {
+	queued, err := store.InsertRuns(runs, &s.ids, func(rows []*connecthub.Run, queued bool) error {
+		var cols runRows
+		for _, c := range rows {
+			cleanRunText(c)
+			if err := cols.add(c); err != nil {
 				return err
 			}
 		}
-		return nil
+		b := &pgx.Batch{}
+		b.Queue(insertRunsSQL, cols.args()...)
+		if queued {
+			s.queueNotify(b, store.TopicRuns)
+		}
+		return dbErr(s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
+			for range b.Len() {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
 	})
-	switch {
-	case isCode(err, codeForeignKeyViolation):
-		return store.RunJobMissing(rows, err)
-	case isCode(err, codeUniqueViolation):
-		return store.RunExists(err)
-	case err != nil:
-		return dbErr(err)
-	}
-	for i, r := range runs {
-		r.ID = rows[i].ID
-	}
 	if queued {
 		s.Publish(store.TopicRuns)
 	}
-	return nil
+	return err
 }
 
 // RunGet implements store.RunStore.

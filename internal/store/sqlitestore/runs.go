@@ -117,36 +117,20 @@ func (s *Store) prepareInserts(ctx context.Context, n int) (map[int]*sqlx.Stmt, 
 // RunInsert implements store.RunStore. Runs are inserted in multi-row
 // statements in one transaction: all or none.
 func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
-	if len(runs) == 0 {
-		return nil
-	}
-	rows, queued, err := store.PrepareRuns(runs, &s.ids)
-	if err != nil {
-		return err
-	}
-	stmts, release, err := s.prepareInserts(ctx, len(rows))
-	if err != nil {
-		return err
-	}
-	defer release()
-	err = s.write(ctx, func(tx *sqlx.Tx) error {
-		return insertRuns(ctx, tx, stmts, &s.stmts, rows)
+	queued, err := store.InsertRuns(runs, &s.ids, func(rows []*connecthub.Run, _ bool) error {
+		stmts, release, err := s.prepareInserts(ctx, len(rows))
+		if err != nil {
+			return err
+		}
+		defer release()
+		return dbErr(s.write(ctx, func(tx *sqlx.Tx) error {
+			return insertRuns(ctx, tx, stmts, &s.stmts, rows)
+		}))
 	})
-	switch {
-	case isForeignKeyViolation(err):
-		return store.RunJobMissing(rows, err)
-	case isUniqueViolation(err):
-		return store.RunExists(err)
-	case err != nil:
-		return dbErr(err)
-	}
-	for i, r := range runs {
-		r.ID = rows[i].ID
-	}
 	if queued {
 		s.Publish(store.TopicRuns)
 	}
-	return nil
+	return err
 }
 
 // RunGet implements store.RunStore.
