@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -30,50 +29,25 @@ func recordJobRevision(ctx context.Context, tx pgx.Tx, op string, before, after 
 	}, func(rev *connecthub.Revision) error { return insertRevision(ctx, tx, rev) })
 }
 
-// insertRevision writes rev in tx with the job's next number, which it
-// sets in rev.Revision. The upsert of the head row takes the number and
-// holds that row locked until tx ends, so concurrent writers of one job
-// get consecutive numbers and an aborted one leaves no gap.
+// insertRevision writes rev in tx with store.WriteRevision. The upsert of
+// the head row takes the number and holds that row locked until tx ends.
 func insertRevision(ctx context.Context, tx pgx.Tx, rev *connecthub.Revision) error {
-	if err := store.CheckRevision(rev); err != nil {
-		return err
-	}
-	keys, fp, err := store.EncodeRevisionSecrets(rev)
-	if err != nil {
-		return err
-	}
-	var n int
-	if err := tx.QueryRow(ctx, `INSERT INTO job_revision_heads AS h (job_id, last_revision) VALUES ($1, 1)
-		ON CONFLICT (job_id) DO UPDATE SET last_revision = h.last_revision + 1 RETURNING last_revision`, rev.JobID).Scan(&n); err != nil {
+	return store.WriteRevision(rev, func(jobID string) (n int, err error) {
+		err = tx.QueryRow(ctx, `INSERT INTO job_revision_heads AS h (job_id, last_revision) VALUES ($1, 1)
+			ON CONFLICT (job_id) DO UPDATE SET last_revision = h.last_revision + 1 RETURNING last_revision`, jobID).Scan(&n)
+		return n, dbErr(err)
+	}, func(rev *connecthub.Revision, row store.RevisionRow) error {
+		_, err := tx.Exec(ctx, `INSERT INTO job_revisions (id, `+revisionColumns+`, secret_cfg)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, row.Key, rev.JobID, rev.Revision, rev.Action,
+			rev.Actor, rev.ActorKind, rev.Source, rev.At, string(rev.Definition), row.Keys, row.Print, rev.SecretCfg)
 		return dbErr(err)
-	}
-	rev.Revision = n
-	rev.At = store.UTCMicro(rev.At)
-	_, err = tx.Exec(ctx, `INSERT INTO job_revisions (id, `+revisionColumns+`, secret_cfg)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, store.RevisionKey(rev.JobID, n), rev.JobID, n, rev.Action,
-		rev.Actor, rev.ActorKind, rev.Source, rev.At, string(rev.Definition), keys, fp, rev.SecretCfg)
-	return dbErr(err)
+	})
 }
 
 // scanRevision reads the revisionColumns of a row, and secret_cfg after
 // them when withSecret.
 func scanRevision(row pgx.Row, withSecret bool) (*connecthub.Revision, error) {
-	r := &connecthub.Revision{}
-	var (
-		at        time.Time
-		def       string
-		keys, fp  string
-		secretCfg string
-	)
-	dest := []any{&r.JobID, &r.Revision, &r.Action, &r.Actor, &r.ActorKind, &r.Source, &at, &def, &keys, &fp}
-	if withSecret {
-		dest = append(dest, &secretCfg)
-	}
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	r.At, r.Definition, r.SecretCfg = utc(at), []byte(def), secretCfg
-	return r, store.DecodeRevisionSecrets(r, []byte(keys), []byte(fp))
+	return store.ScanRevision(row, withSecret, utc)
 }
 
 // RevisionList implements store.RevisionStore.
@@ -96,21 +70,11 @@ func (s *Store) queryRevisions(ctx context.Context, q string, args ...any) ([]*c
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, q, args...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	var out []*connecthub.Revision
-	for rows.Next() {
-		r, err := scanRevision(rows, false)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, r)
-	}
-	return out, dbErr(rows.Err())
+	return queryList(ctx, db, scanListedRevision, q, args...)
 }
+
+// scanListedRevision reads a revision without its secret_cfg.
+func scanListedRevision(row pgx.Row) (*connecthub.Revision, error) { return scanRevision(row, false) }
 
 // RevisionGet implements store.RevisionStore.
 func (s *Store) RevisionGet(ctx context.Context, jobID string, revision int) (*connecthub.Revision, error) {

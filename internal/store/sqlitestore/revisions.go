@@ -30,48 +30,24 @@ func recordJobRevision(ctx context.Context, tx *sqlx.Tx, op string, before, afte
 	}, func(rev *connecthub.Revision) error { return insertRevision(ctx, tx, rev) })
 }
 
-// insertRevision writes rev in tx with the job's next number, which it
-// sets in rev.Revision.
+// insertRevision writes rev in tx with store.WriteRevision.
 func insertRevision(ctx context.Context, tx *sqlx.Tx, rev *connecthub.Revision) error {
-	if err := store.CheckRevision(rev); err != nil {
-		return err
-	}
-	keys, fp, err := store.EncodeRevisionSecrets(rev)
-	if err != nil {
-		return err
-	}
-	var n int
-	if err := tx.GetContext(ctx, &n, `INSERT INTO job_revision_heads (job_id, last_revision) VALUES (?, 1)
-		ON CONFLICT (job_id) DO UPDATE SET last_revision = last_revision + 1 RETURNING last_revision`, rev.JobID); err != nil {
+	return store.WriteRevision(rev, func(jobID string) (n int, err error) {
+		err = tx.GetContext(ctx, &n, `INSERT INTO job_revision_heads (job_id, last_revision) VALUES (?, 1)
+			ON CONFLICT (job_id) DO UPDATE SET last_revision = last_revision + 1 RETURNING last_revision`, jobID)
+		return n, dbErr(err)
+	}, func(rev *connecthub.Revision, row store.RevisionRow) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO job_revisions (id, `+revisionColumns+`, secret_cfg)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.Key, rev.JobID, rev.Revision, rev.Action,
+			rev.Actor, rev.ActorKind, rev.Source, micros(rev.At), string(rev.Definition), row.Keys, row.Print, rev.SecretCfg)
 		return dbErr(err)
-	}
-	rev.Revision = n
-	rev.At = store.UTCMicro(rev.At)
-	_, err = tx.ExecContext(ctx, `INSERT INTO job_revisions (id, `+revisionColumns+`, secret_cfg)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, store.RevisionKey(rev.JobID, n), rev.JobID, n, rev.Action,
-		rev.Actor, rev.ActorKind, rev.Source, micros(rev.At), string(rev.Definition), keys, fp, rev.SecretCfg)
-	return dbErr(err)
+	})
 }
 
 // scanRevision reads the revisionColumns of a row, and secret_cfg after
 // them when withSecret.
 func scanRevision(sc scanner, withSecret bool) (*connecthub.Revision, error) {
-	r := &connecthub.Revision{}
-	var (
-		at        int64
-		def       string
-		keys, fp  string
-		secretCfg string
-	)
-	dest := []any{&r.JobID, &r.Revision, &r.Action, &r.Actor, &r.ActorKind, &r.Source, &at, &def, &keys, &fp}
-	if withSecret {
-		dest = append(dest, &secretCfg)
-	}
-	if err := sc.Scan(dest...); err != nil {
-		return nil, err
-	}
-	r.At, r.Definition, r.SecretCfg = fromMicros(at), []byte(def), secretCfg
-	return r, store.DecodeRevisionSecrets(r, []byte(keys), []byte(fp))
+	return store.ScanRevision(sc, withSecret, fromMicros)
 }
 
 // RevisionList implements store.RevisionStore.
@@ -96,21 +72,11 @@ func (s *Store) RevisionList(ctx context.Context, f connecthub.RevisionFilter) (
 }
 
 func (s *Store) queryRevisions(ctx context.Context, q string, args ...any) ([]*connecthub.Revision, error) {
-	rows, err := s.r.QueryxContext(ctx, q, args...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	var out []*connecthub.Revision
-	for rows.Next() {
-		r, err := scanRevision(rows, false)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, r)
-	}
-	return out, dbErr(rows.Err())
+	return queryAll(ctx, s.r, scanListedRevision, q, args...)
 }
+
+// scanListedRevision reads a revision without its secret_cfg.
+func scanListedRevision(sc scanner) (*connecthub.Revision, error) { return scanRevision(sc, false) }
 
 // RevisionGet implements store.RevisionStore.
 func (s *Store) RevisionGet(ctx context.Context, jobID string, revision int) (*connecthub.Revision, error) {
