@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/connecthub/connecthub"
 )
@@ -31,6 +32,34 @@ func DecodeNodeDocs[T string | []byte](n *connecthub.Node, queues, handlers, lab
 		n.Labels = map[string]string{}
 	}
 	return nil
+}
+
+// ScanNode reads a row of the drivers' node columns (name, kind, version,
+// endpoint, queues, handlers, max_concurrency, metrics_port, labels,
+// setting_state, present_state, registered_at, last_heartbeat, running,
+// owner_token). T is how the dialect stores a time, toTime what turns it
+// into a UTC time.
+func ScanNode[T any](sc Scanner, toTime func(T) time.Time) (*connecthub.Node, error) {
+	var (
+		n                             connecthub.Node
+		queues, handlers, labels      string
+		maxConc, metricsPort, running int64
+		registered, heartbeat         T
+	)
+	err := sc.Scan(&n.Name, &n.Kind, &n.Version, &n.Endpoint, &queues, &handlers, &maxConc, &metricsPort,
+		&labels, &n.SettingState, &n.PresentState, &registered, &heartbeat, &running, &n.OwnerToken)
+	if err != nil {
+		return nil, err
+	}
+	if err := DecodeNodeDocs(&n, queues, handlers, labels); err != nil {
+		return nil, err
+	}
+	n.MaxConcurrency = int(maxConc)
+	n.MetricsPort = int(metricsPort)
+	n.Running = int(running)
+	n.RegisteredAt = toTime(registered)
+	n.LastHeartbeat = toTime(heartbeat)
+	return &n, nil
 }
 
 // MarkDead is NodeMarkDead's rule, run by the driver in one write

@@ -344,6 +344,23 @@ func RecordJobRevision(ctx context.Context, op string, before, after *connecthub
 	return insert(rev)
 }
 
+// ListDeletedJobs is RevisionDeletedJobs written once: read returns the
+// last revisions of deleted jobs after the cursor's job id, in job id
+// order, at most n of them; one more than the page tells whether there is
+// a next one.
+func ListDeletedJobs(p DeletedJobsParams, read func(cursor string, n int) ([]*connecthub.Revision, error)) ([]*connecthub.DeletedJob, string, error) {
+	limit, err := PageLimit(p.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	revs, err := read(p.Cursor, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	out, next := DeletedJobsPage(revs, limit)
+	return out, next, nil
+}
+
 // DeletedJobsPage cuts the last revisions of deleted jobs, read with
 // limit+1 rows in job id order, to a page of RevisionDeletedJobs.
 func DeletedJobsPage(revs []*connecthub.Revision, limit int) ([]*connecthub.DeletedJob, string) {

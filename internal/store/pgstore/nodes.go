@@ -209,23 +209,5 @@ func nodeArgs(n *connecthub.Node) ([]any, error) {
 }
 
 func scanNode(row pgx.Row) (*connecthub.Node, error) {
-	var (
-		n                             connecthub.Node
-		queues, handlers, labels      []byte
-		maxConc, metricsPort, running int32
-	)
-	err := row.Scan(&n.Name, &n.Kind, &n.Version, &n.Endpoint, &queues, &handlers, &maxConc, &metricsPort,
-		&labels, &n.SettingState, &n.PresentState, &n.RegisteredAt, &n.LastHeartbeat, &running, &n.OwnerToken)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.DecodeNodeDocs(&n, queues, handlers, labels); err != nil {
-		return nil, err
-	}
-	n.MaxConcurrency = int(maxConc)
-	n.MetricsPort = int(metricsPort)
-	n.Running = int(running)
-	n.RegisteredAt = utc(n.RegisteredAt)
-	n.LastHeartbeat = utc(n.LastHeartbeat)
-	return &n, nil
+	return store.ScanNode(row, utc)
 }

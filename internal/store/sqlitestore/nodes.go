@@ -202,24 +202,5 @@ func nodeArgs(n *connecthub.Node) ([]any, error) {
 }
 
 func scanNode(sc scanner) (*connecthub.Node, error) {
-	var (
-		n                             connecthub.Node
-		queues, handlers, labels      string
-		maxConc, metricsPort, running int64
-		registered, heartbeat         int64
-	)
-	err := sc.Scan(&n.Name, &n.Kind, &n.Version, &n.Endpoint, &queues, &handlers, &maxConc, &metricsPort,
-		&labels, &n.SettingState, &n.PresentState, &registered, &heartbeat, &running, &n.OwnerToken)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.DecodeNodeDocs(&n, queues, handlers, labels); err != nil {
-		return nil, err
-	}
-	n.MaxConcurrency = int(maxConc)
-	n.MetricsPort = int(metricsPort)
-	n.Running = int(running)
-	n.RegisteredAt = fromMicros(registered)
-	n.LastHeartbeat = fromMicros(heartbeat)
-	return &n, nil
+	return store.ScanNode(sc, fromMicros)
 }

@@ -91,18 +91,11 @@ func (s *Store) RevisionGet(ctx context.Context, jobID string, revision int) (*c
 // RevisionDeletedJobs implements store.RevisionStore: the heads of job ids
 // that have no job row, each joined to its last revision.
 func (s *Store) RevisionDeletedJobs(ctx context.Context, p store.DeletedJobsParams) ([]*connecthub.DeletedJob, string, error) {
-	limit, err := store.PageLimit(p.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	revs, err := s.queryRevisions(ctx, `SELECT r.job_id, r.revision, r.action, r.actor, r.actor_kind, r.source, r.at,
-			r.definition, r.secret_keys, r.secret_fingerprint
-		FROM job_revision_heads h JOIN job_revisions r ON r.job_id = h.job_id AND r.revision = h.last_revision
-		WHERE h.job_id > ? AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = h.job_id)
-		ORDER BY h.job_id LIMIT ?`, p.Cursor, limit+1)
-	if err != nil {
-		return nil, "", err
-	}
-	out, next := store.DeletedJobsPage(revs, limit)
-	return out, next, nil
+	return store.ListDeletedJobs(p, func(cursor string, n int) ([]*connecthub.Revision, error) {
+		return s.queryRevisions(ctx, `SELECT r.job_id, r.revision, r.action, r.actor, r.actor_kind, r.source, r.at,
+				r.definition, r.secret_keys, r.secret_fingerprint
+			FROM job_revision_heads h JOIN job_revisions r ON r.job_id = h.job_id AND r.revision = h.last_revision
+			WHERE h.job_id > ? AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = h.job_id)
+			ORDER BY h.job_id LIMIT ?`, cursor, n)
+	})
 }
