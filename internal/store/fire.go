@@ -90,6 +90,48 @@ func DecideFire(f *JobFireParams, rows []*connecthub.Run, taken map[FireSlot]boo
 	return write, replace, nil
 }
 
+// FireEffects is what a JobsFire call did besides its results, for the
+// driver's notifications: whether it queued a run, and whether it asked a
+// running run to cancel (the replace policy).
+type FireEffects struct {
+	Inserted, CancelRequested bool
+}
+
+// Topics are the topics a driver publishes after the call: TopicRuns when
+// a run was queued, TopicCancel when a cancel was asked.
+func (e FireEffects) Topics() []Topic {
+	var t []Topic
+	if e.Inserted {
+		t = append(t, TopicRuns)
+	}
+	if e.CancelRequested {
+		t = append(t, TopicCancel)
+	}
+	return t
+}
+
+// Fire is JobsFire's frame, written once: an empty call writes nothing;
+// every fire is checked before anything is written (PrepareFires: a bad
+// element fails the call); write applies them in one transaction (the
+// compare-and-set, DecideFire, the SQL), filling results; on success the
+// ids of the runs written are handed back (FireHandBack).
+func Fire(fires []JobFireParams, write func(rows [][]*connecthub.Run, results []JobFireResult) (FireEffects, error)) ([]JobFireResult, FireEffects, error) {
+	results := make([]JobFireResult, len(fires))
+	if len(fires) == 0 {
+		return results, FireEffects{}, nil
+	}
+	rows, err := PrepareFires(fires)
+	if err != nil {
+		return nil, FireEffects{}, err
+	}
+	eff, err := write(rows, results)
+	if err != nil {
+		return nil, FireEffects{}, err
+	}
+	FireHandBack(fires, rows, results)
+	return results, eff, nil
+}
+
 // FireHandBack copies the ids of the runs JobsFire wrote (rows, from
 // PrepareFires) back to the caller's runs of the fires that applied, as
 // RunInsert does.

@@ -72,51 +72,38 @@ const (
 // Trigger (cron) of the inserted runs, and their JobID if it is empty. An
 // empty Concurrency means the default, forbid.
 func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]store.JobFireResult, error) {
-	results := make([]store.JobFireResult, len(fires))
-	if len(fires) == 0 {
-		return results, nil
-	}
-	// Check everything before the transaction: a bad element fails the call
-	// without writing anything.
-	rows, err := store.PrepareFires(fires)
+	results, eff, err := store.Fire(fires, func(rows [][]*connecthub.Run, results []store.JobFireResult) (eff store.FireEffects, err error) {
+		for _, rs := range rows {
+			for _, r := range rs {
+				cleanRunText(r)
+			}
+		}
+		err = s.tx(ctx, func(tx pgx.Tx) error {
+			for _, round := range fireRounds(fires) {
+				ins, req, err := s.fireRound(ctx, tx, fires, rows, round, results)
+				if err != nil {
+					return err
+				}
+				eff.Inserted = eff.Inserted || ins
+				eff.CancelRequested = eff.CancelRequested || req
+			}
+			if eff.Inserted {
+				if err := s.notify(ctx, tx, store.TopicRuns); err != nil {
+					return err
+				}
+			}
+			if eff.CancelRequested {
+				return s.notify(ctx, tx, store.TopicCancel)
+			}
+			return nil
+		})
+		return eff, dbErr(err)
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, rs := range rows {
-		for _, r := range rs {
-			cleanRunText(r)
-		}
-	}
-
-	var inserted, cancelRequested bool
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		for _, round := range fireRounds(fires) {
-			ins, req, err := s.fireRound(ctx, tx, fires, rows, round, results)
-			if err != nil {
-				return err
-			}
-			inserted = inserted || ins
-			cancelRequested = cancelRequested || req
-		}
-		if inserted {
-			if err := s.notify(ctx, tx, store.TopicRuns); err != nil {
-				return err
-			}
-		}
-		if cancelRequested {
-			return s.notify(ctx, tx, store.TopicCancel)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	store.FireHandBack(fires, rows, results)
-	if inserted {
-		s.Publish(store.TopicRuns)
-	}
-	if cancelRequested {
-		s.Publish(store.TopicCancel)
+	for _, t := range eff.Topics() {
+		s.Publish(t)
 	}
 	return results, nil
 }

@@ -38,28 +38,33 @@ var fireQueries = []string{fireCASSQL, fireSlotTakenSQL, fireActiveSQL, fireCanc
 // Trigger (cron) of the inserted runs, and their JobID if it is empty. An
 // empty Concurrency means the default, forbid.
 func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]store.JobFireResult, error) {
-	results := make([]store.JobFireResult, len(fires))
-	if len(fires) == 0 {
-		return results, nil
-	}
-	// Check everything before the transaction: a bad element fails the call
-	// without writing anything.
-	rows, err := store.PrepareFires(fires)
+	results, eff, err := store.Fire(fires, func(rows [][]*connecthub.Run, results []store.JobFireResult) (store.FireEffects, error) {
+		return s.fire(ctx, fires, rows, results)
+	})
 	if err != nil {
 		return nil, err
 	}
+	for _, t := range eff.Topics() {
+		s.Publish(t)
+	}
+	return results, nil
+}
+
+// fire applies JobsFire's checked fires in one write transaction, with
+// statements prepared once for every job of every call.
+func (s *Store) fire(ctx context.Context, fires []store.JobFireParams, rows [][]*connecthub.Run, results []store.JobFireResult) (store.FireEffects, error) {
 	stmts := make([]*sqlx.Stmt, len(fireQueries))
 	for i, q := range fireQueries {
 		st, release, err := s.stmts.prepare(ctx, q)
 		if err != nil {
-			return nil, err
+			return store.FireEffects{}, err
 		}
 		defer release()
 		stmts[i] = st
 	}
 
 	var inserted, cancelRequested bool
-	err = s.write(ctx, func(tx *sqlx.Tx) error {
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
 		var (
 			cas           = tx.StmtxContext(ctx, stmts[0])
 			slotTaken     = tx.StmtxContext(ctx, stmts[1])
@@ -139,15 +144,5 @@ func (s *Store) JobsFire(ctx context.Context, fires []store.JobFireParams) ([]st
 		}
 		return counts.flush(ctx, tx, &s.stmts)
 	})
-	if err != nil {
-		return nil, err
-	}
-	store.FireHandBack(fires, rows, results)
-	if inserted {
-		s.Publish(store.TopicRuns)
-	}
-	if cancelRequested {
-		s.Publish(store.TopicCancel)
-	}
-	return results, nil
+	return store.FireEffects{Inserted: inserted, CancelRequested: cancelRequested}, err
 }
