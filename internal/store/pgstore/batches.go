@@ -27,51 +27,8 @@ func (s *Store) BatchWrite(ctx context.Context, b *connecthub.Batch) error {
 			}
 		}
 	}
-	ids := make([]string, len(b.Items))
-	for i, it := range b.Items {
-		ids[i] = it.JobID
-	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
-		if err != nil {
-			return dbErr(err)
-		}
-		found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*connecthub.Job, error) { return scanJob(row) })
-		if err != nil {
-			return dbErr(err)
-		}
-		byID := make(map[string]*connecthub.Job, len(found))
-		for _, j := range found {
-			byID[j.ID] = j
-		}
-		var conflicts []string
-		for _, it := range b.Items {
-			if !store.SameJobState(byID[it.JobID], it.Before) {
-				conflicts = append(conflicts, it.JobID)
-			}
-		}
-		if len(conflicts) > 0 {
-			return store.BatchConflict(conflicts)
-		}
-		err = tx.QueryRow(ctx, `INSERT INTO batches (created_at, actor, action, source_files, source_hash, rollback_of, created, updated, deleted)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, utc(b.CreatedAt), cleanText(b.Actor), b.Action,
-			store.EncodeBatchFiles(b.Source.Files), cleanText(b.Source.Hash), b.RollbackOf, b.Created, b.Updated, b.Deleted).Scan(&b.ID)
-		if err != nil {
-			return dbErr(err)
-		}
-		rctx := store.BatchRevisionContext(ctx, b)
-		for i := range b.Items {
-			it := &b.Items[i]
-			it.Before = byID[it.JobID]
-			it.After = store.DecideBatchJob(it.Before, it.After)
-			if err := writeBatchJob(rctx, tx, it); err != nil {
-				return err
-			}
-			if err := insertBatchItem(ctx, tx, b.ID, i, it); err != nil {
-				return err
-			}
-		}
-		if err := checkBatchChains(ctx, tx, b.Items); err != nil {
+		if err := store.WriteBatch(ctx, batchTx{ctx, tx}, b); err != nil {
 			return err
 		}
 		return s.notify(ctx, tx, store.TopicJobs)
@@ -82,6 +39,44 @@ func (s *Store) BatchWrite(ctx context.Context, b *connecthub.Batch) error {
 	s.Publish(store.TopicJobs)
 	return nil
 }
+
+// batchTx is store.BatchTx on a transaction.
+type batchTx struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+func (t batchTx) Jobs(ids []string) (map[string]*connecthub.Job, error) {
+	found, err := queryList(t.ctx, t.tx, scanJob, `SELECT `+jobColumns+` FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*connecthub.Job, len(found))
+	for _, j := range found {
+		byID[j.ID] = j
+	}
+	return byID, nil
+}
+
+func (t batchTx) InsertBatch(b *connecthub.Batch) (id int64, err error) {
+	err = t.tx.QueryRow(t.ctx, `INSERT INTO batches (created_at, actor, action, source_files, source_hash, rollback_of, created, updated, deleted)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, utc(b.CreatedAt), cleanText(b.Actor), b.Action,
+		store.EncodeBatchFiles(b.Source.Files), cleanText(b.Source.Hash), b.RollbackOf, b.Created, b.Updated, b.Deleted).Scan(&id)
+	return id, dbErr(err)
+}
+
+func (t batchTx) WriteJob(ctx context.Context, it *connecthub.BatchItem) error {
+	return writeBatchJob(ctx, t.tx, it)
+}
+
+func (t batchTx) InsertItem(batchID int64, seq int, it *connecthub.BatchItem, before, beforeSecret, after, afterSecret string) error {
+	_, err := t.tx.Exec(t.ctx, `INSERT INTO batch_items (batch_id, seq, job_id, op, before_state, before_secret, after_state, after_secret)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, batchID, seq, it.JobID, it.Op, before, beforeSecret, after, afterSecret)
+	return dbErr(err)
+}
+
+func (t batchTx) CheckChainWrite(j *connecthub.Job) error { return checkChainWrite(t.ctx, t.tx, j) }
+func (t batchTx) CheckChainDelete(id string) error        { return checkChainDelete(t.ctx, t.tx, id) }
 
 // writeBatchJob writes one item's after-state in the batch's transaction:
 // it creates, replaces or deletes the job's row. It is the one place a
@@ -112,39 +107,6 @@ func writeBatchRow(ctx context.Context, tx pgx.Tx, it *connecthub.BatchItem) err
 		return dbErr(err)
 	}
 	_, err = tx.Exec(ctx, `UPDATE jobs SET `+jobUpdateSet+` WHERE id = $1`, args...)
-	return dbErr(err)
-}
-
-// checkBatchChains applies the chain rules of a job write and a job
-// delete to a batch's jobs once all of them are written, so that jobs of
-// one batch may chain to each other in any order, and a job is deleted
-// only when no job chains to it in the batch's final state.
-func checkBatchChains(ctx context.Context, tx pgx.Tx, items []connecthub.BatchItem) error {
-	for _, it := range items {
-		var err error
-		if it.Op == connecthub.BatchDelete {
-			err = checkChainDelete(ctx, tx, it.JobID)
-		} else {
-			err = checkChainWrite(ctx, tx, it.After)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func insertBatchItem(ctx context.Context, tx pgx.Tx, batchID int64, seq int, it *connecthub.BatchItem) error {
-	before, beforeSecret, err := store.EncodeBatchJob(it.Before)
-	if err != nil {
-		return err
-	}
-	after, afterSecret, err := store.EncodeBatchJob(it.After)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO batch_items (batch_id, seq, job_id, op, before_state, before_secret, after_state, after_secret)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, batchID, seq, it.JobID, it.Op, before, beforeSecret, after, afterSecret)
 	return dbErr(err)
 }
 

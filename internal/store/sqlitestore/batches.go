@@ -20,54 +20,58 @@ func (s *Store) BatchWrite(ctx context.Context, b *connecthub.Batch) error {
 	if err := store.CheckBatch(b); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		var conflicts []string
-		current := make([]*connecthub.Job, len(b.Items))
-		for i, it := range b.Items {
-			j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, it.JobID))
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return dbErr(err)
-			}
-			current[i] = j
-			if !store.SameJobState(j, it.Before) {
-				conflicts = append(conflicts, it.JobID)
-			}
-		}
-		if len(conflicts) > 0 {
-			return store.BatchConflict(conflicts)
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO batches (created_at, actor, action, source_files, source_hash, rollback_of, created, updated, deleted)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, micros(b.CreatedAt), b.Actor, b.Action, store.EncodeBatchFiles(b.Source.Files),
-			b.Source.Hash, b.RollbackOf, b.Created, b.Updated, b.Deleted)
-		if err != nil {
-			return dbErr(err)
-		}
-		if b.ID, err = res.LastInsertId(); err != nil {
-			return dbErr(err)
-		}
-		rctx := store.BatchRevisionContext(ctx, b)
-		for i := range b.Items {
-			it := &b.Items[i]
-			it.Before = current[i]
-			it.After = store.DecideBatchJob(current[i], it.After)
-			if err := writeBatchJob(rctx, tx, it); err != nil {
-				return err
-			}
-			if err := insertBatchItem(ctx, tx, b.ID, i, it); err != nil {
-				return err
-			}
-		}
-		if err := checkBatchChains(ctx, tx, b.Items); err != nil {
-			return err
-		}
-		return nil
-	})
+	err := s.write(ctx, func(tx *sqlx.Tx) error { return store.WriteBatch(ctx, batchTx{ctx, tx}, b) })
 	if err != nil {
 		return err
 	}
 	s.Publish(store.TopicJobs)
 	return nil
 }
+
+// batchTx is store.BatchTx on the write transaction.
+type batchTx struct {
+	ctx context.Context
+	tx  *sqlx.Tx
+}
+
+func (t batchTx) Jobs(ids []string) (map[string]*connecthub.Job, error) {
+	byID := make(map[string]*connecthub.Job, len(ids))
+	for _, id := range ids {
+		j, err := scanJob(t.tx.QueryRowxContext(t.ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, dbErr(err)
+		default:
+			byID[id] = j
+		}
+	}
+	return byID, nil
+}
+
+func (t batchTx) InsertBatch(b *connecthub.Batch) (int64, error) {
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO batches (created_at, actor, action, source_files, source_hash, rollback_of, created, updated, deleted)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, micros(b.CreatedAt), b.Actor, b.Action, store.EncodeBatchFiles(b.Source.Files),
+		b.Source.Hash, b.RollbackOf, b.Created, b.Updated, b.Deleted)
+	if err != nil {
+		return 0, dbErr(err)
+	}
+	id, err := res.LastInsertId()
+	return id, dbErr(err)
+}
+
+func (t batchTx) WriteJob(ctx context.Context, it *connecthub.BatchItem) error {
+	return writeBatchJob(ctx, t.tx, it)
+}
+
+func (t batchTx) InsertItem(batchID int64, seq int, it *connecthub.BatchItem, before, beforeSecret, after, afterSecret string) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO batch_items (batch_id, seq, job_id, op, before_state, before_secret, after_state, after_secret)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, batchID, seq, it.JobID, it.Op, before, beforeSecret, after, afterSecret)
+	return dbErr(err)
+}
+
+func (t batchTx) CheckChainWrite(j *connecthub.Job) error { return checkChainWrite(t.ctx, t.tx, j) }
+func (t batchTx) CheckChainDelete(id string) error        { return checkChainDelete(t.ctx, t.tx, id) }
 
 // writeBatchJob writes one item's after-state in the batch's transaction:
 // it creates, replaces or deletes the job's row. It is the one place a
@@ -101,39 +105,6 @@ func writeBatchRow(ctx context.Context, tx *sqlx.Tx, it *connecthub.BatchItem) e
 		_, err = tx.ExecContext(ctx, jobUpdateSQL, append(args[1:], it.JobID)...)
 		return dbErr(err)
 	}
-}
-
-// checkBatchChains applies the chain rules of a job write and a job
-// delete to a batch's jobs once all of them are written, so that jobs of
-// one batch may chain to each other in any order, and a job is deleted
-// only when no job chains to it in the batch's final state.
-func checkBatchChains(ctx context.Context, tx *sqlx.Tx, items []connecthub.BatchItem) error {
-	for _, it := range items {
-		var err error
-		if it.Op == connecthub.BatchDelete {
-			err = checkChainDelete(ctx, tx, it.JobID)
-		} else {
-			err = checkChainWrite(ctx, tx, it.After)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func insertBatchItem(ctx context.Context, tx *sqlx.Tx, batchID int64, seq int, it *connecthub.BatchItem) error {
-	before, beforeSecret, err := store.EncodeBatchJob(it.Before)
-	if err != nil {
-		return err
-	}
-	after, afterSecret, err := store.EncodeBatchJob(it.After)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO batch_items (batch_id, seq, job_id, op, before_state, before_secret, after_state, after_secret)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, batchID, seq, it.JobID, it.Op, before, beforeSecret, after, afterSecret)
-	return dbErr(err)
 }
 
 // BatchGet implements store.BatchStore, in one read transaction.
