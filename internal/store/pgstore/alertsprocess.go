@@ -135,38 +135,30 @@ func enabledAlertRules(ctx context.Context, tx pgx.Tx) ([]*connecthub.AlertRule,
 // AlertProcess implements store.AlertStore in one transaction, under the
 // alert lock.
 func (s *Store) AlertProcess(ctx context.Context, now time.Time, limit int) (int, error) {
-	if err := store.CheckTime("now", now); err != nil {
+	if err := store.CheckAlertProcess(now, limit); err != nil {
 		return 0, err
 	}
-	if limit < 1 {
-		return 0, connecthub.FieldError("limit", "", "limit must be at least 1")
-	}
 	var n int
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
 		if _, err := tx.Exec(ctx, alertLockSQL); err != nil {
 			return dbErr(err)
 		}
-		rows, err := tx.Query(ctx, `SELECT seq, kind, subject FROM alert_events ORDER BY seq LIMIT $1`, limit)
-		if err != nil {
-			return dbErr(err)
-		}
-		events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.AlertEvent, error) {
-			var e store.AlertEvent
-			return e, row.Scan(&e.Seq, &e.Kind, &e.Subject)
+		n, err = store.ProcessAlerts(ctx, alertTx{tx}, now, limit, &s.ids, store.AlertProcessSteps{
+			Events: func(limit int) ([]store.AlertEvent, error) {
+				rows, err := tx.Query(ctx, `SELECT seq, kind, subject FROM alert_events ORDER BY seq LIMIT $1`, limit)
+				if err != nil {
+					return nil, dbErr(err)
+				}
+				events, err := pgx.CollectRows(rows, pgx.RowToStructByPos[store.AlertEvent])
+				return events, dbErr(err)
+			},
+			Rules: func() ([]*connecthub.AlertRule, error) { return enabledAlertRules(ctx, tx) },
+			Consume: func(seq int64) error {
+				_, err := tx.Exec(ctx, `DELETE FROM alert_events WHERE seq <= $1`, seq)
+				return dbErr(err)
+			},
 		})
-		if err != nil || len(events) == 0 {
-			return dbErr(err)
-		}
-		rules, err := enabledAlertRules(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if _, err := store.ProcessAlertEvents(ctx, alertTx{tx}, rules, events, now, &s.ids); err != nil {
-			return err
-		}
-		n = len(events)
-		_, err = tx.Exec(ctx, `DELETE FROM alert_events WHERE seq <= $1`, events[len(events)-1].Seq)
-		return dbErr(err)
+		return err
 	})
 	return n, err
 }
@@ -178,15 +170,13 @@ func (s *Store) AlertCheck(ctx context.Context, now time.Time) (int, error) {
 		return 0, err
 	}
 	var n int
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
 		if _, err := tx.Exec(ctx, alertLockSQL); err != nil {
 			return dbErr(err)
 		}
-		rules, err := enabledAlertRules(ctx, tx)
-		if err != nil || len(rules) == 0 {
-			return err
-		}
-		n, err = store.CheckAlerts(ctx, alertTx{tx}, rules, now, &s.ids)
+		n, err = store.RunAlertCheck(ctx, alertTx{tx}, now, &s.ids, func() ([]*connecthub.AlertRule, error) {
+			return enabledAlertRules(ctx, tx)
+		})
 		return err
 	})
 	return n, err

@@ -144,41 +144,24 @@ func enabledAlertRules(ctx context.Context, tx *sqlx.Tx) ([]*connecthub.AlertRul
 
 // AlertProcess implements store.AlertStore in one write transaction.
 func (s *Store) AlertProcess(ctx context.Context, now time.Time, limit int) (int, error) {
-	if err := store.CheckTime("now", now); err != nil {
+	if err := store.CheckAlertProcess(now, limit); err != nil {
 		return 0, err
 	}
-	if limit < 1 {
-		return 0, connecthub.FieldError("limit", "", "limit must be at least 1")
-	}
 	var n int
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		var events []store.AlertEvent
-		rows, err := tx.QueryContext(ctx, `SELECT seq, kind, subject FROM alert_events ORDER BY seq LIMIT ?`, limit)
-		if err != nil {
-			return dbErr(err)
-		}
-		for rows.Next() {
-			var e store.AlertEvent
-			if err := rows.Scan(&e.Seq, &e.Kind, &e.Subject); err != nil {
-				rows.Close()
+	err := s.write(ctx, func(tx *sqlx.Tx) (err error) {
+		n, err = store.ProcessAlerts(ctx, alertTx{tx}, now, limit, &s.ids, store.AlertProcessSteps{
+			Events: func(limit int) ([]store.AlertEvent, error) {
+				return queryAll(ctx, tx, func(sc scanner) (e store.AlertEvent, err error) {
+					return e, sc.Scan(&e.Seq, &e.Kind, &e.Subject)
+				}, `SELECT seq, kind, subject FROM alert_events ORDER BY seq LIMIT ?`, limit)
+			},
+			Rules: func() ([]*connecthub.AlertRule, error) { return enabledAlertRules(ctx, tx) },
+			Consume: func(seq int64) error {
+				_, err := tx.ExecContext(ctx, `DELETE FROM alert_events WHERE seq <= ?`, seq)
 				return dbErr(err)
-			}
-			events = append(events, e)
-		}
-		rows.Close()
-		if len(events) == 0 {
-			return dbErr(rows.Err())
-		}
-		rules, err := enabledAlertRules(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if _, err := store.ProcessAlertEvents(ctx, alertTx{tx}, rules, events, now, &s.ids); err != nil {
-			return err
-		}
-		n = len(events)
-		_, err = tx.ExecContext(ctx, `DELETE FROM alert_events WHERE seq <= ?`, events[len(events)-1].Seq)
-		return dbErr(err)
+			},
+		})
+		return err
 	})
 	return n, err
 }
@@ -199,12 +182,10 @@ func (s *Store) AlertCheck(ctx context.Context, now time.Time) (int, error) {
 		return 0, nil
 	}
 	var n int
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		rules, err := enabledAlertRules(ctx, tx)
-		if err != nil || len(rules) == 0 {
-			return err
-		}
-		n, err = store.CheckAlerts(ctx, alertTx{tx}, rules, now, &s.ids)
+	err := s.write(ctx, func(tx *sqlx.Tx) (err error) {
+		n, err = store.RunAlertCheck(ctx, alertTx{tx}, now, &s.ids, func() ([]*connecthub.AlertRule, error) {
+			return enabledAlertRules(ctx, tx)
+		})
 		return err
 	})
 	return n, err
