@@ -89,6 +89,26 @@ func endRun(t *testing.T, s store.Store, j *connecthub.Job, status connecthub.Ru
 }
 
 func exerciseAlerts(t *testing.T, newStore NewStoreFunc) {
+	t.Run("ProcessAndCheckArguments", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		now := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+		for _, limit := range []int{0, -1} {
+			_, err := s.AlertProcess(t.Context(), now, limit)
+			requireKind(t, err, connecthub.KindInvalid)
+		}
+		_, err := s.AlertProcess(t.Context(), time.Time{}, 10)
+		requireKind(t, err, connecthub.KindInvalid)
+		_, err = s.AlertCheck(t.Context(), time.Time{})
+		requireKind(t, err, connecthub.KindInvalid)
+		// Nothing recorded and no rule: nothing to do, and no error.
+		if n, err := s.AlertProcess(t.Context(), now, 10); n != 0 || err != nil {
+			t.Errorf("AlertProcess on an empty store = %d, %v", n, err)
+		}
+		if n, err := s.AlertCheck(t.Context(), now); n != 0 || err != nil {
+			t.Errorf("AlertCheck on an empty store = %d, %v", n, err)
+		}
+	})
 	t.Run("ChannelsAndRules", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
