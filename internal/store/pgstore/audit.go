@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,48 +70,16 @@ func (s *Store) AuditList(ctx context.Context, f connecthub.AuditFilter) ([]*con
 			return []*connecthub.AuditEntry{}, "", nil // nothing stored can match
 		}
 	}
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, strings.ReplaceAll(cond, "$?", "$"+itoa(len(args))))
-	}
-	if below > 0 {
-		add("id < $?", below)
-	}
-	if f.Actor != "" {
-		add("actor = $?", f.Actor)
-	}
-	if f.Target != "" {
-		add("target = $?", f.Target)
-	}
-	if v, prefix := store.AuditActionPrefix(f.Action); prefix {
-		add("starts_with(action, $?)", v)
-	} else if v != "" {
-		add("action = $?", v)
-	}
-	if !f.Since.IsZero() {
-		add("at >= $?", utc(f.Since))
-	}
-	if !f.Until.IsZero() {
-		add("at < $?", utc(f.Until))
-	}
-	q := `SELECT ` + auditColumns + ` FROM audit`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	args = append(args, limit+1)
+	w := store.NewWhere(dialect)
+	store.AuditWhere(w, f, below)
 	db, err := s.db()
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := db.Query(ctx, q+` ORDER BY id DESC LIMIT $`+itoa(len(args)), args...)
+	list, err := queryList(ctx, db, scanAudit, `SELECT `+auditColumns+` FROM audit`+w.SQL()+
+		` ORDER BY id DESC LIMIT `+w.Arg(limit+1), w.Args...)
 	if err != nil {
-		return nil, "", dbErr(err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*connecthub.AuditEntry, error) { return scanAudit(row) })
-	if err != nil {
-		return nil, "", dbErr(err)
+		return nil, "", err
 	}
 	page, next := store.Page(list, limit, store.AuditCursor)
 	if page == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,6 +41,14 @@ func cleanText(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// dialect is how the list filters of package store write PostgreSQL.
+var dialect = store.Dialect{
+	Mark:   func(n int) string { return "$" + strconv.Itoa(n) },
+	Text:   cleanText,
+	Time:   func(t time.Time) any { return utc(t) },
+	Prefix: func(col, v string) (string, []any) { return "starts_with(" + col + ", ?)", []any{v} },
 }
 
 // Jobs.

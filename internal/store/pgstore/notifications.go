@@ -3,8 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -127,28 +125,14 @@ func (s *Store) NotificationList(ctx context.Context, f connecthub.NotificationF
 	if err != nil {
 		return nil, "", err
 	}
-	var (
-		where []string
-		args  []any
-	)
-	for _, c := range []struct{ col, op, v string }{{"channel", "=", f.Channel}, {"event", "=", f.Event},
-		{"status", "=", f.Status}, {"job_id", "=", f.JobID}, {"id", "<", f.Cursor}} {
-		if c.v == "" {
-			continue
-		}
-		args = append(args, cleanText(c.v))
-		where = append(where, c.col+" "+c.op+" $"+strconv.Itoa(len(args)))
-	}
-	q := `SELECT ` + notificationColumns + ` FROM notifications`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	args = append(args, limit+1)
+	w := store.NewWhere(dialect)
+	store.NotificationWhere(w, f)
 	db, err := s.db()
 	if err != nil {
 		return nil, "", err
 	}
-	items, err := queryList(ctx, db, scanNotification, q+` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	items, err := queryList(ctx, db, scanNotification, `SELECT `+notificationColumns+` FROM notifications`+w.SQL()+
+		` ORDER BY id DESC LIMIT `+w.Arg(limit+1), w.Args...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -49,36 +48,10 @@ func (s *Store) AuditList(ctx context.Context, f connecthub.AuditFilter) ([]*con
 	if err != nil {
 		return nil, "", err
 	}
-	var where []string
-	var args []any
-	add := func(cond string, arg any) { where = append(where, cond); args = append(args, arg) }
-	if below > 0 {
-		add("id < ?", below)
-	}
-	if f.Actor != "" {
-		add("actor = ?", f.Actor)
-	}
-	if f.Target != "" {
-		add("target = ?", f.Target)
-	}
-	if v, prefix := store.AuditActionPrefix(f.Action); prefix {
-		where = append(where, "substr(action, 1, ?) = ?")
-		args = append(args, len(v), v)
-	} else if v != "" {
-		add("action = ?", v)
-	}
-	if !f.Since.IsZero() {
-		add("at >= ?", micros(f.Since))
-	}
-	if !f.Until.IsZero() {
-		add("at < ?", micros(f.Until))
-	}
-	q := `SELECT ` + auditColumns + ` FROM audit`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	args = append(args, limit+1)
-	list, err := queryAll(ctx, s.r, scanAudit, q+` ORDER BY id DESC LIMIT ?`, args...)
+	w := store.NewWhere(dialect)
+	store.AuditWhere(w, f, below)
+	list, err := queryAll(ctx, s.r, scanAudit, `SELECT `+auditColumns+` FROM audit`+w.SQL()+
+		` ORDER BY id DESC LIMIT `+w.Arg(limit+1), w.Args...)
 	if err != nil {
 		return nil, "", err
 	}

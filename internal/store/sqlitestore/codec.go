@@ -52,6 +52,15 @@ func placeholders(n int) string {
 	return strings.Repeat("?, ", n-1) + "?"
 }
 
+// dialect is how the list filters of package store write SQLite.
+var dialect = store.Dialect{
+	Mark: func(int) string { return "?" },
+	Time: func(t time.Time) any { return micros(t) },
+	Prefix: func(col, v string) (string, []any) {
+		return "substr(" + col + ", 1, ?) = ?", []any{len(v), v}
+	},
+}
+
 // Jobs.
 
 const jobColumns = `id, description, enabled, cron_expr, timezone, handler, public_cfg,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -124,26 +123,10 @@ func (s *Store) NotificationList(ctx context.Context, f connecthub.NotificationF
 	if err != nil {
 		return nil, "", err
 	}
-	var (
-		where []string
-		args  []any
-	)
-	for _, c := range []struct{ col, v string }{{"channel", f.Channel}, {"event", f.Event}, {"status", f.Status}, {"job_id", f.JobID}, {"id <", f.Cursor}} {
-		if c.v == "" {
-			continue
-		}
-		op := " = ?"
-		if strings.HasSuffix(c.col, "<") {
-			op = " ?"
-		}
-		where = append(where, c.col+op)
-		args = append(args, c.v)
-	}
-	q := `SELECT ` + notificationColumns + ` FROM notifications`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	items, err := queryAll(ctx, s.r, scanNotification, q+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
+	w := store.NewWhere(dialect)
+	store.NotificationWhere(w, f)
+	items, err := queryAll(ctx, s.r, scanNotification, `SELECT `+notificationColumns+` FROM notifications`+w.SQL()+
+		` ORDER BY id DESC LIMIT `+w.Arg(limit+1), w.Args...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"strings"
+	"time"
+
+	"github.com/connecthub/connecthub"
+)
+
+// Dialect is how a driver writes what the list filters put in a query: a
+// parameter's mark, a text value, a time, and a "starts with" condition.
+type Dialect struct {
+	// Mark writes the n-th parameter (from 1): "$n" or "?".
+	Mark func(n int) string
+	// Text makes a text value storable; nil keeps it as it is.
+	Text func(string) string
+	// Time is a time as the dialect stores it.
+	Time func(time.Time) any
+	// Prefix is the condition that col starts with v, with its arguments
+	// ("?" marks them).
+	Prefix func(col, v string) (cond string, args []any)
+}
+
+// Where collects the conditions and arguments of a list query. The rules
+// that map a filter to conditions (NotificationWhere, AuditWhere) write
+// them once; the driver keeps the SELECT and its ORDER BY.
+type Where struct {
+	d     Dialect
+	conds []string
+	Args  []any
+}
+
+// NewWhere starts an empty set of conditions in dialect d.
+func NewWhere(d Dialect) *Where { return &Where{d: d} }
+
+// Add appends a condition in which each "?" stands for the next of args.
+func (w *Where) Add(cond string, args ...any) {
+	var b strings.Builder
+	for _, c := range cond {
+		if c == '?' && len(args) > 0 {
+			b.WriteString(w.Arg(args[0]))
+			args = args[1:]
+			continue
+		}
+		b.WriteRune(c)
+	}
+	w.conds = append(w.conds, b.String())
+}
+
+// Arg adds one parameter and returns its mark (for a LIMIT, say).
+func (w *Where) Arg(v any) string {
+	w.Args = append(w.Args, v)
+	return w.d.Mark(len(w.Args))
+}
+
+// text is a text value as the dialect stores it.
+func (w *Where) text(s string) string {
+	if w.d.Text == nil {
+		return s
+	}
+	return w.d.Text(s)
+}
+
+// SQL is " WHERE c1 AND c2 ...", or "" without conditions.
+func (w *Where) SQL() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// NotificationWhere adds NotificationList's conditions: each of channel,
+// event, status and job id that the filter sets must match, and the
+// cursor keeps the ids below it.
+func NotificationWhere(w *Where, f connecthub.NotificationFilter) {
+	for _, c := range []struct{ cond, v string }{{"channel = ?", f.Channel}, {"event = ?", f.Event},
+		{"status = ?", f.Status}, {"job_id = ?", f.JobID}, {"id < ?", f.Cursor}} {
+		if c.v != "" {
+			w.Add(c.cond, w.text(c.v))
+		}
+	}
+}
+
+// AuditWhere adds AuditList's conditions: ids below the cursor's (below,
+// from CheckAuditFilter), the actor and target when set, the action as a
+// prefix when it selects one (AuditActionPrefix) or else as it is, and the
+// time range [Since, Until).
+func AuditWhere(w *Where, f connecthub.AuditFilter, below int64) {
+	if below > 0 {
+		w.Add("id < ?", below)
+	}
+	if f.Actor != "" {
+		w.Add("actor = ?", f.Actor)
+	}
+	if f.Target != "" {
+		w.Add("target = ?", f.Target)
+	}
+	if v, prefix := AuditActionPrefix(f.Action); prefix {
+		cond, args := w.d.Prefix("action", v)
+		w.Add(cond, args...)
+	} else if v != "" {
+		w.Add("action = ?", v)
+	}
+	if !f.Since.IsZero() {
+		w.Add("at >= ?", w.d.Time(f.Since))
+	}
+	if !f.Until.IsZero() {
+		w.Add("at < ?", w.d.Time(f.Until))
+	}
+}
