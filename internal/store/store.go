@@ -20,11 +20,25 @@
 // concurrency policy records; DecideRescue: what a rescue does to a run;
 // DecideCompletion: what an outcome writes), the row codecs of the JSON
 // columns (EncodeSnapshot, DecodeSnapshot, EncodeAttempts, JobPublicCfg,
-// EncodeNodeDocs), run ids (IDGen), paging (PageLimit, Page), the secret
-// walk (SecretColumns, WalkPages, RewriteToken), migrations (Migrate) and
-// the errors for database failures. A driver supplies the SQL: it reads
-// what a rule needs in bulk, calls the rule, and writes what it decides,
-// in as few statements as its database allows.
+// EncodeNodeDocs, DecodeNodeDocs) and the row scanners whose columns both
+// drivers share (ScanNode, ScanRevision, over the dialect's time type),
+// run ids (IDGen), paging (PageLimit, Page, ListDeletedJobs) and the list
+// filters (AuditWhere, NotificationWhere, on a driver's Dialect), the
+// secret walks (WalkSecretTokens, RewriteSecrets), migrations (Migrate)
+// and the errors for database failures.
+//
+// Where a method reads, decides and writes in one transaction, the
+// sequence is a rule too and is written here, on small primitives the
+// driver supplies (closures or a small interface of one-statement
+// methods): the read-modify-write of every Update method (Modify, with
+// UpdateJob, UpdateUser, UpdateChannel, UpdateAlertRule), RunInsert
+// (InsertRuns), JobsFire's frame (Fire), NodeMarkDead (MarkDead),
+// CalendarEnsureBuiltin (EnsureBuiltin), the OIDC sign-in and link mark
+// (SignInOIDC, AllowOIDCLink on OIDCTx), BatchWrite (WriteBatch on
+// BatchTx), revisions (WriteRevision), AlertProcess and AlertCheck
+// (ProcessAlerts, RunAlertCheck). A driver supplies the SQL: it reads what
+// a rule needs in bulk, calls the rule, and writes what it decides, in as
+// few statements as its database allows.
 //
 // # Rules every driver keeps
 //
