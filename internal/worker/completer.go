@@ -87,6 +87,15 @@ type pendingOutcome struct {
 	placed bool // holds a place (false once the bound was lifted)
 }
 
+// completerLimit is how many outcomes a worker with concurrency slots
+// lets wait to be recorded: twice its slots, a double buffer. With short
+// runs on a durable database a write takes a commit's flush, and all the
+// slots may finish during it; with room for only one batch, the outcomes
+// of the next one waited for room with their slots taken, so the slots
+// (and the claims) followed the writes one batch behind, in batches cut
+// short. With two, a full batch fills while the previous one is written.
+func completerLimit(concurrency int) int { return 2 * concurrency }
+
 // newCompleter returns a completer that holds at most limit outcomes
 // (limit ≥ 1) until lift is called. pipe counts the worker's tasks that are
 // about to hand over an outcome (see Worker.pipe).

@@ -64,7 +64,10 @@ type Config struct {
 	// RunLogMaxBytes caps each run's stored log. Default 200 KiB.
 	RunLogMaxBytes int
 	// ClaimBatch is the most runs one Claim call asks for. Default
-	// Concurrency, capped at MaxBatch.
+	// 2 × Concurrency, capped at MaxBatch: a claim asks for no more than
+	// the free slots (at most Concurrency) and, with runs shorter than a
+	// claim, the runs it claims ahead for the slots that free meanwhile
+	// (at most Concurrency, see ahead.go).
 	ClaimBatch int
 	// Logger receives the worker's own log lines (not the runs' logs).
 	// Default slog.Default().
@@ -105,7 +108,7 @@ func (c Config) WithDefaults() Config {
 		c.RunLogMaxBytes = DefaultRunLogMaxBytes
 	}
 	if c.ClaimBatch == 0 && c.Concurrency > 0 {
-		c.ClaimBatch = min(c.Concurrency, MaxBatch)
+		c.ClaimBatch = min(2*c.Concurrency, MaxBatch)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -25,7 +25,7 @@ func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
 	c := Config{}.WithDefaults()
 	if c.Concurrency != 20 || c.Heartbeat != 5*time.Second || c.PollInterval != time.Second ||
-		c.ShutdownTimeout != 25*time.Second || c.RunLogMaxBytes != 204800 || c.ClaimBatch != 20 ||
+		c.ShutdownTimeout != 25*time.Second || c.RunLogMaxBytes != 204800 || c.ClaimBatch != 40 ||
 		c.HandlerGrace != DefaultHandlerGrace || c.Logger == nil || c.Clock == nil || c.Rand == nil {
 		t.Errorf("defaults = %+v", c)
 	}

@@ -57,17 +57,21 @@
 //     claim until the run's goroutine has returned and its outcome has been
 //     handed to the completer; an abandoned handler (see below) keeps its
 //     slot until it returns.
-//   - At most Concurrency outcomes wait to be recorded (queued or being
-//     written). A run that finishes while the completer holds that many
-//     waits for room with its slot still taken, so a slow database slows
-//     claiming down instead of piling up outcomes in memory.
+//   - At most 2 × Concurrency outcomes wait to be recorded (queued or
+//     being written): a batch of up to Concurrency being written while the
+//     next one fills, so that the outcomes that finish during a write never
+//     wait for room (see completerLimit). A run that finishes while the
+//     completer holds that many waits for room with its slot still taken,
+//     so a slow database slows claiming down instead of piling up outcomes
+//     in memory.
 //   - At most Concurrency runs claimed ahead wait for a slot (see
 //     ahead.go), and only while runs are shorter than a claim's round trip.
 //   - The runs this node holds RUNNING in the database (Running) are the
 //     runs in slots, the outcomes waiting to be recorded and the runs
-//     claimed ahead: never more than 3 × Concurrency, by the three bounds
-//     above. Without runs claimed ahead (longer runs), they exceed
-//     Concurrency only by the outcomes waiting to be recorded.
+//     claimed ahead: never more than 4 × Concurrency, by the three bounds
+//     above, and that only with runs shorter than a commit. Without runs
+//     claimed ahead (longer runs), they exceed Concurrency only by the
+//     outcomes waiting to be recorded.
 //   - A run claimed ahead waits about one claim round trip for its slot.
 //     Its lease is heartbeated meanwhile, a cancel request ends it
 //     CANCELED when it starts, its timeout counts from its start, and a

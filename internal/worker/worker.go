@@ -130,7 +130,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w.OneShot = true
 	w.pause.init(cfg.Source)
-	w.comp = newCompleter(cfg.Source, w.log, cfg.Concurrency, &w.pipe, w.committed)
+	w.comp = newCompleter(cfg.Source, w.log, completerLimit(cfg.Concurrency), &w.pipe, w.committed)
 	w.comp.claimDue = w.claimDue
 	return w, nil
 }
@@ -245,8 +245,9 @@ func (w *Worker) drain(ctx context.Context) error {
 
 // Running returns how many runs the worker holds: executing, or finished
 // and waiting for their outcome to be recorded, or abandoned and not yet
-// returned. It may exceed Concurrency by the outcomes waiting to be
-// recorded (at most Concurrency more; see the package doc).
+// returned, or claimed ahead and waiting for a slot. It may exceed
+// Concurrency by the outcomes waiting to be recorded and the runs claimed
+// ahead (see the package doc's bounds).
 func (w *Worker) Running() int { return int(w.held.Load()) }
 
 // claimLoop claims runs for the free slots, as long as the worker runs.

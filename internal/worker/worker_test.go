@@ -615,8 +615,8 @@ func TestConcurrencyLimit(t *testing.T) {
 	// room with their slots taken, and claiming stops.
 	close(gate)
 	held := waitBlocked(t, w)
-	if held <= limit || held > 2*limit {
-		t.Errorf("the worker holds %d runs with the outcomes held back, want more than Concurrency = %d and at most twice that", held, limit)
+	if max := limit + completerLimit(limit); held <= limit || held > max {
+		t.Errorf("the worker holds %d runs with the outcomes held back, want more than Concurrency = %d and at most its slots and the completer's limit, %d", held, limit, max)
 	}
 	if n := countRunning(t, h); n != held {
 		t.Errorf("%d runs RUNNING in the store, want the %d the worker holds", n, held)
