@@ -110,3 +110,17 @@ type Token struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
 }
+
+// FillEmpty makes the node's lists and maps non-nil, so that JSON answers
+// [] and {} rather than null.
+func (n *Node) FillEmpty() {
+	if n.Queues == nil {
+		n.Queues = []string{}
+	}
+	if n.Handlers == nil {
+		n.Handlers = []NodeHandler{}
+	}
+	if n.Labels == nil {
+		n.Labels = map[string]string{}
+	}
+}

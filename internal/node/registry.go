@@ -297,15 +297,7 @@ func clone(in *connecthub.Node) *connecthub.Node {
 // normalize makes a node's lists and maps non-nil, so the API always
 // answers [] and {} rather than null, and times UTC.
 func normalize(n *connecthub.Node) *connecthub.Node {
-	if n.Queues == nil {
-		n.Queues = []string{}
-	}
-	if n.Handlers == nil {
-		n.Handlers = []connecthub.NodeHandler{}
-	}
-	if n.Labels == nil {
-		n.Labels = map[string]string{}
-	}
+	n.FillEmpty()
 	n.RegisteredAt = n.RegisteredAt.UTC()
 	n.LastHeartbeat = n.LastHeartbeat.UTC()
 	return n

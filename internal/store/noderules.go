@@ -22,15 +22,7 @@ func DecodeNodeDocs[T string | []byte](n *connecthub.Node, queues, handlers, lab
 	if err := json.Unmarshal([]byte(labels), &n.Labels); err != nil {
 		return fmt.Errorf("node %s: decode labels: %w", n.Name, err)
 	}
-	if n.Queues == nil {
-		n.Queues = []string{}
-	}
-	if n.Handlers == nil {
-		n.Handlers = []connecthub.NodeHandler{}
-	}
-	if n.Labels == nil {
-		n.Labels = map[string]string{}
-	}
+	n.FillEmpty()
 	return nil
 }
 
