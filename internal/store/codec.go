@@ -145,3 +145,18 @@ func JobPublicCfg(j *connecthub.Job) (string, error) {
 // HasJSON reports whether raw holds a value to store rather than NULL: an
 // absent or blank result is stored as NULL.
 func HasJSON(raw json.RawMessage) bool { return len(bytes.TrimSpace(raw)) > 0 }
+
+// RunColumns lists the columns of runs that the drivers' run scanners read,
+// in their order (one table, one list for both). The secret token is read
+// only where it is wanted (the claim, RunSecret); elsewhere an empty string
+// stands in, so that a run read for a page never carries it.
+func RunColumns(withSecret bool) string {
+	secret := `''`
+	if withSecret {
+		secret = `snapshot_secret`
+	}
+	return `id, job_id, status, "trigger", scheduled_for, queue, priority, snapshot, ` + secret + `,
+	attempt, max_attempts, attempts, available_at, node, lease_expires_at, heartbeat_at,
+	cancel_requested, started_at, finished_at, message, error, traceback, result, log_size,
+	created_at, updated_at, meta`
+}

@@ -23,7 +23,7 @@ type alertTx struct{ tx pgx.Tx }
 var _ store.AlertTx = alertTx{}
 
 func (a alertTx) Run(ctx context.Context, id string) (*connecthub.Run, error) {
-	r, err := scanRun(a.tx.QueryRow(ctx, `SELECT `+runColumns(false)+` FROM runs WHERE id = $1`, id))
+	r, err := scanRun(a.tx.QueryRow(ctx, `SELECT `+store.RunColumns(false)+` FROM runs WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -108,7 +108,7 @@ func (a alertTx) MissedSlots(ctx context.Context, before time.Time, limit int) (
 }
 
 func (a alertTx) LongRuns(ctx context.Context, startedBefore time.Time, limit int) ([]*connecthub.Run, error) {
-	return queryList(ctx, a.tx, scanRun, `SELECT `+runColumns(false)+` FROM runs
+	return queryList(ctx, a.tx, scanRun, `SELECT `+store.RunColumns(false)+` FROM runs
 		WHERE status = 'RUNNING' AND started_at <= $1 ORDER BY started_at LIMIT $2`, utc(startedBefore), limit)
 }
 

@@ -147,7 +147,7 @@ func (s *Store) RunChainChildren(ctx context.Context, parentID string) ([]*conne
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, `SELECT `+runColumns(false)+` FROM runs
+	rows, err := db.Query(ctx, `SELECT `+store.RunColumns(false)+` FROM runs
 		WHERE meta->>'parent_run' = $1 AND "trigger" = 'chain' ORDER BY id`, cleanText(parentID))
 	if err != nil {
 		return nil, dbErr(err)

@@ -150,19 +150,6 @@ func scanJob(row pgx.Row) (*connecthub.Job, error) {
 
 // Runs.
 
-// runColumns lists the columns scanRun reads. The secret token is read only
-// where it is wanted (claim, RunSecret); elsewhere its slot is empty.
-func runColumns(withSecret bool) string {
-	secret := `''`
-	if withSecret {
-		secret = `snapshot_secret`
-	}
-	return `id, job_id, status, "trigger", scheduled_for, queue, priority, snapshot, ` + secret + `,
-	attempt, max_attempts, attempts, available_at, node, lease_expires_at, heartbeat_at,
-	cancel_requested, started_at, finished_at, message, error, traceback, result, log_size,
-	created_at, updated_at, meta`
-}
-
 func scanRun(row pgx.Row) (*connecthub.Run, error) {
 	r := new(connecthub.Run)
 	// The scan targets that are not fields of the run live in one struct,

@@ -61,7 +61,7 @@ func buildClaimSQL(handlerFilter string) string {
 		) AS c
 		ORDER BY c.priority DESC, c.id
 		LIMIT $5))
-	RETURNING ` + runColumns(true)
+	RETURNING ` + store.RunColumns(true)
 }
 
 // RunClaim implements store.RunStore in one statement (see claimSQL),
@@ -330,14 +330,14 @@ func (s *Store) rescueRuns(ctx context.Context, tx pgx.Tx, found []rescueCandida
 		}
 		if !d.Requeue {
 			b.Queue(`UPDATE runs SET status = $1, finished_at = $2, error = $3, lease_expires_at = NULL,
-				updated_at = $2 WHERE id = $4 RETURNING `+runColumns(false),
+				updated_at = $2 WHERE id = $4 RETURNING `+store.RunColumns(false),
 				string(d.Status), nowUTC, d.Error, e.id)
 			continue
 		}
 		b.Queue(`UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = $1, available_at = $2,
 			node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
 			error = $3, traceback = '', result = NULL, updated_at = $2
-			WHERE id = $4 RETURNING `+runColumns(false),
+			WHERE id = $4 RETURNING `+store.RunColumns(false),
 			d.History, nowUTC, d.Error, e.id)
 		requeued = true
 	}

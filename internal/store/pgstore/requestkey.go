@@ -20,7 +20,7 @@ func (s *Store) RunByRequestKey(ctx context.Context, jobID, key string) (*connec
 	if err != nil {
 		return nil, err
 	}
-	r, err := scanRun(db.QueryRow(ctx, `SELECT `+runColumns(false)+` FROM runs
+	r, err := scanRun(db.QueryRow(ctx, `SELECT `+store.RunColumns(false)+` FROM runs
 		WHERE job_id = $1 AND meta->>'request_key' = $2`, cleanText(jobID), key))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.RequestKeyMissing(jobID)

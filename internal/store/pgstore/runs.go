@@ -132,7 +132,7 @@ func (s *Store) RunGet(ctx context.Context, id string) (*connecthub.Run, error) 
 	if err != nil {
 		return nil, err
 	}
-	r, err := scanRun(db.QueryRow(ctx, `SELECT `+runColumns(false)+` FROM runs WHERE id = $1`, id))
+	r, err := scanRun(db.QueryRow(ctx, `SELECT `+store.RunColumns(false)+` FROM runs WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound(err, "run", id)
 	}
@@ -185,7 +185,7 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecth
 	if p.Cursor != "" {
 		where = append(where, "id < "+arg(p.Cursor))
 	}
-	query := `SELECT ` + runColumns(false) + ` FROM runs`
+	query := `SELECT ` + store.RunColumns(false) + ` FROM runs`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
@@ -345,11 +345,11 @@ func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*conne
 		switch connecthub.RunStatus(status) {
 		case connecthub.StatusQueued:
 			run, err = scanRun(tx.QueryRow(ctx, `UPDATE runs SET status = 'CANCELED', finished_at = $1, error = $2, updated_at = $1
-				WHERE id = $3 RETURNING `+runColumns(false), utc(now), connecthub.ReasonCanceled, id))
+				WHERE id = $3 RETURNING `+store.RunColumns(false), utc(now), connecthub.ReasonCanceled, id))
 		case connecthub.StatusRunning:
 			requested = true
 			run, err = scanRun(tx.QueryRow(ctx, `UPDATE runs SET cancel_requested = true, updated_at = $1
-				WHERE id = $2 RETURNING `+runColumns(false), utc(now), id))
+				WHERE id = $2 RETURNING `+store.RunColumns(false), utc(now), id))
 			if err == nil {
 				err = s.notify(ctx, tx, store.TopicCancel)
 			}

@@ -18,7 +18,7 @@ type alertTx struct{ tx *sqlx.Tx }
 var _ store.AlertTx = alertTx{}
 
 func (a alertTx) Run(ctx context.Context, id string) (*connecthub.Run, error) {
-	r, err := scanRun(a.tx.QueryRowxContext(ctx, `SELECT `+runColumns(false)+` FROM runs WHERE id = ?`, id))
+	r, err := scanRun(a.tx.QueryRowxContext(ctx, `SELECT `+store.RunColumns(false)+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -121,7 +121,7 @@ func (a alertTx) MissedSlots(ctx context.Context, before time.Time, limit int) (
 
 func (a alertTx) LongRuns(ctx context.Context, startedBefore time.Time, limit int) ([]*connecthub.Run, error) {
 	return queryAll(ctx, a.tx, scanRun,
-		`SELECT `+runColumns(false)+` FROM runs WHERE status = 'RUNNING' AND started_at <= ? ORDER BY started_at LIMIT ?`,
+		`SELECT `+store.RunColumns(false)+` FROM runs WHERE status = 'RUNNING' AND started_at <= ? ORDER BY started_at LIMIT ?`,
 		micros(startedBefore), limit)
 }
 

@@ -132,7 +132,7 @@ func (s *Store) JobUpstream(ctx context.Context, id string) ([]string, error) {
 // runs_chain_parent index.
 func (s *Store) RunChainChildren(ctx context.Context, parentID string) ([]*connecthub.Run, error) {
 	return queryAll(ctx, s.r, func(sc scanner) (*connecthub.Run, error) { return scanRun(sc) },
-		`SELECT `+runColumns(false)+` FROM runs
+		`SELECT `+store.RunColumns(false)+` FROM runs
 		WHERE json_extract(meta, '$.parent_run') = ? AND "trigger" = 'chain' ORDER BY id`, parentID)
 }
 

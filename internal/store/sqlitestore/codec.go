@@ -144,19 +144,6 @@ func scanJob(sc scanner) (*connecthub.Job, error) {
 
 // Runs.
 
-// runColumns lists the columns scanRun reads. The secret token is read only
-// where it is wanted (the claim); elsewhere an empty string stands in.
-func runColumns(withSecret bool) string {
-	secret := `''`
-	if withSecret {
-		secret = `snapshot_secret`
-	}
-	return `id, job_id, status, "trigger", scheduled_for, queue, priority, snapshot, ` + secret + `,
-	attempt, max_attempts, attempts, available_at, node, lease_expires_at, heartbeat_at,
-	cancel_requested, started_at, finished_at, message, error, traceback, result, log_size,
-	created_at, updated_at, meta`
-}
-
 const runInsertColumns = `id, job_id, status, "trigger", scheduled_for, queue, priority, handler,
 	snapshot, snapshot_secret, attempt, max_attempts, attempts, available_at, node,
 	lease_expires_at, heartbeat_at, cancel_requested, started_at, finished_at, message,
@@ -190,7 +177,7 @@ func scanRun(sc scanner) (*connecthub.Run, error) {
 	return x.run()
 }
 
-// claimedColumns are the columns a claim returns: runColumns(true) less
+// claimedColumns are the columns a claim returns: store.RunColumns(true) less
 // those the claim has just set to values its caller knows (status, node,
 // lease, heartbeat, start and update times). RETURNING copies every
 // column of every claimed row into a buffer before the first row comes

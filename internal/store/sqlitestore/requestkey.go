@@ -15,7 +15,7 @@ func (s *Store) RunByRequestKey(ctx context.Context, jobID, key string) (*connec
 	if err := store.CheckRequestKeyLookup(jobID, key); err != nil {
 		return nil, err
 	}
-	r, err := scanRun(s.r.QueryRowxContext(ctx, `SELECT `+runColumns(false)+` FROM runs
+	r, err := scanRun(s.r.QueryRowxContext(ctx, `SELECT `+store.RunColumns(false)+` FROM runs
 		WHERE job_id = ? AND json_extract(meta, '$.request_key') = ?`, jobID, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.RequestKeyMissing(jobID)

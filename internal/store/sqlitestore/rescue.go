@@ -93,12 +93,12 @@ func (s *Store) rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandi
 			q = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = ?1, available_at = ?2,
 				node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
 				error = ?3, traceback = '', result = NULL, updated_at = ?2
-				WHERE id = ?4 RETURNING ` + runColumns(false)
+				WHERE id = ?4 RETURNING ` + store.RunColumns(false)
 			args = []any{d.History, nowUS, d.Error, e.ID}
 			requeued = true
 		} else {
 			q = `UPDATE runs SET status = ?1, finished_at = ?2, error = ?3, lease_expires_at = NULL,
-				updated_at = ?2 WHERE id = ?4 RETURNING ` + runColumns(false)
+				updated_at = ?2 WHERE id = ?4 RETURNING ` + store.RunColumns(false)
 			args = []any{string(d.Status), nowUS, d.Error, e.ID}
 		}
 		r, err := scanRun(tx.QueryRowxContext(ctx, q, args...))

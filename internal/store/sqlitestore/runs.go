@@ -135,7 +135,7 @@ func (s *Store) RunInsert(ctx context.Context, runs []*connecthub.Run) error {
 
 // RunGet implements store.RunStore.
 func (s *Store) RunGet(ctx context.Context, id string) (*connecthub.Run, error) {
-	r, err := scanRun(s.r.QueryRowxContext(ctx, `SELECT `+runColumns(false)+` FROM runs WHERE id = ?`, id))
+	r, err := scanRun(s.r.QueryRowxContext(ctx, `SELECT `+store.RunColumns(false)+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, connecthub.NotFound("run", id)
 	}
@@ -202,7 +202,7 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecth
 		where = append(where, "id < ?")
 		args = append(args, p.Cursor)
 	}
-	query := `SELECT ` + runColumns(false) + ` FROM runs`
+	query := `SELECT ` + store.RunColumns(false) + ` FROM runs`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
@@ -334,12 +334,12 @@ func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*conne
 		switch connecthub.RunStatus(status) {
 		case connecthub.StatusQueued:
 			q = `UPDATE runs SET status = 'CANCELED', finished_at = ?1, error = ?2, updated_at = ?1
-				WHERE id = ?3 RETURNING ` + runColumns(false)
+				WHERE id = ?3 RETURNING ` + store.RunColumns(false)
 			args = []any{micros(now), connecthub.ReasonCanceled, id}
 		case connecthub.StatusRunning:
 			requested = true
 			q = `UPDATE runs SET cancel_requested = 1, updated_at = ?1
-				WHERE id = ?2 RETURNING ` + runColumns(false)
+				WHERE id = ?2 RETURNING ` + store.RunColumns(false)
 			args = []any{micros(now), id}
 		default:
 			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_finished",
