@@ -17,6 +17,10 @@ type OIDCLinkStore interface {
 	// allowing a user already linked to an account is KindConflict
 	// (oidc_linked), since a user is linked to one account at most.
 	OIDCAllowLink(ctx context.Context, username string, allow bool, now time.Time) (changed bool, err error)
+	// OIDCLinkMarks returns the usernames that carry the link mark, in
+	// one read: the list of users shows the mark of each without a
+	// lookup per user.
+	OIDCLinkMarks(ctx context.Context) (map[string]bool, error)
 }
 
 // OIDCLinkIssuer is the issuer of the mark OIDCAllowLink stores: a row of
@@ -73,4 +77,14 @@ func DecideOIDCAllowLink(username, issuer string, found, allow bool) (OIDCLinkWr
 func ErrOIDCAlreadyLinked(username string) error {
 	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "oidc_linked", Field: "allow_oidc_link", Args: []string{username},
 		Message: "user " + username + " is linked to an account at the issuer already; it signs in through it"}
+}
+
+// LinkMarks is OIDCLinkMarks's answer for the usernames read: a set, never
+// nil.
+func LinkMarks(usernames []string) map[string]bool {
+	marks := make(map[string]bool, len(usernames))
+	for _, u := range usernames {
+		marks[u] = true
+	}
+	return marks
 }

@@ -132,3 +132,21 @@ func (s *Store) OIDCAllowLink(ctx context.Context, username string, allow bool, 
 	})
 	return changed, err
 }
+
+// OIDCLinkMarks implements store.OIDCLinkStore through the identities'
+// primary key (issuer first).
+func (s *Store) OIDCLinkMarks(ctx context.Context) (map[string]bool, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, `SELECT username FROM oidc_identities WHERE issuer = $1`, store.OIDCLinkIssuer)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return store.LinkMarks(names), nil
+}

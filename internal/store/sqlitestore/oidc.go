@@ -115,3 +115,13 @@ func (s *Store) OIDCAllowLink(ctx context.Context, username string, allow bool, 
 	})
 	return changed, err
 }
+
+// OIDCLinkMarks implements store.OIDCLinkStore through the identities'
+// primary key (issuer first).
+func (s *Store) OIDCLinkMarks(ctx context.Context) (map[string]bool, error) {
+	var names []string
+	if err := s.r.SelectContext(ctx, &names, `SELECT username FROM oidc_identities WHERE issuer = ?`, store.OIDCLinkIssuer); err != nil {
+		return nil, dbErr(err)
+	}
+	return store.LinkMarks(names), nil
+}

@@ -94,6 +94,10 @@ func exerciseOIDC(t *testing.T, newStore NewStoreFunc) {
 			if linked, allowed := store.OIDCLinkAllowed(ids); err != nil || !allowed || len(linked) != 0 {
 				t.Fatalf("identities of a marked user = %+v, %v", ids, err)
 			}
+			createUser(t, s, testUser("han.mei", t0))
+			if marks, err := s.OIDCLinkMarks(t.Context()); err != nil || len(marks) != 1 || !marks["li.lei"] {
+				t.Errorf("OIDCLinkMarks = %v, %v; want li.lei alone", marks, err)
+			}
 			// The issuer cannot pose as the mark.
 			_, err = s.OIDCSignIn(t.Context(), store.OIDCSignIn{Issuer: store.OIDCLinkIssuer, Subject: "li.lei", Username: "li.lei", Role: connecthub.RoleAdmin}, t0, nil)
 			requireKind(t, err, connecthub.KindInvalid)
@@ -114,6 +118,9 @@ func exerciseOIDC(t *testing.T, newStore NewStoreFunc) {
 			ids, _ = s.OIDCIdentities(t.Context(), "li.lei")
 			if linked, allowed := store.OIDCLinkAllowed(ids); allowed || len(linked) != 1 || linked[0].Subject != "sub-9" {
 				t.Fatalf("identities after the link = %+v, want sub-9 and no mark", ids)
+			}
+			if marks, err := s.OIDCLinkMarks(t.Context()); err != nil || marks == nil || len(marks) != 0 {
+				t.Errorf("OIDCLinkMarks after the link = %v, %v; want an empty set", marks, err)
 			}
 			// Once: another account of the name is refused, and the user
 			// cannot be marked while it is linked.
