@@ -12,16 +12,23 @@ import (
 // the run's snapshot, which every claim reads.
 const MaxRunParamsBytes = 64 << 10
 
+// HasRunParams reports whether a run-now carries params: empty and null
+// are none.
+func HasRunParams(params json.RawMessage) bool {
+	p := bytes.TrimSpace(params)
+	return len(p) > 0 && !bytes.Equal(p, []byte("null"))
+}
+
 // ApplyRunParams merges a run-now's params over a job's public_cfg as a
 // JSON merge patch (RFC 7396): an object merges key by key, recursively; a
 // null removes the key; any other value replaces it. params must be a JSON
 // object (or empty, which changes nothing); the error names the params
 // field. The result is compact JSON.
 func ApplyRunParams(publicCfg, params json.RawMessage) (json.RawMessage, error) {
-	params = bytes.TrimSpace(params)
-	if len(params) == 0 || bytes.Equal(params, []byte("null")) {
+	if !HasRunParams(params) {
 		return publicCfg, nil
 	}
+	params = bytes.TrimSpace(params)
 	if len(params) > MaxRunParamsBytes {
 		return nil, FieldError("params", "", "params must be at most %d bytes", MaxRunParamsBytes)
 	}

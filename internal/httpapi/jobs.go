@@ -75,10 +75,10 @@ func (a *API) jobDelete(w http.ResponseWriter, r *http.Request) error {
 }
 
 // jobRun enqueues a run now. The body is optional: {"params": {...}} runs
-// with those parameters merged over the job's public_cfg (see
-// service.RunNowWith); any other field is a 400. An Idempotency-Key header
-// makes the request safe to send again (see service.RunNowKeyed): a repeat
-// gets the first request's run, marked by the Idempotent-Replayed header.
+// with those parameters merged over the job's public_cfg; any other field
+// is a 400. An Idempotency-Key header makes the request safe to send again:
+// a repeat gets the first request's run, marked by the Idempotent-Replayed
+// header (see service.RunNowKeyed).
 func (a *API) jobRun(w http.ResponseWriter, r *http.Request) error {
 	body, err := readBody(r)
 	if err != nil {

@@ -287,28 +287,26 @@ func (s *Service) JobDelete(ctx context.Context, id string) error {
 // RunNow enqueues a run from the job's current definition; it works on
 // disabled jobs too.
 func (s *Service) RunNow(ctx context.Context, jobID, requestedBy string) (*connecthub.Run, error) {
-	return s.RunNowWith(ctx, jobID, requestedBy, nil)
-}
-
-// RunNowWith is RunNow with parameters: params (a JSON object, or empty)
-// is merged over the job's public_cfg as a JSON merge patch for this run
-// only, the result is checked against the handler's schema like a save
-// is (a 400 on the params field), and both are recorded in the snapshot.
-func (s *Service) RunNowWith(ctx context.Context, jobID, requestedBy string, params json.RawMessage) (*connecthub.Run, error) {
-	r, _, err := s.RunNowKeyed(ctx, jobID, requestedBy, params, "")
+	r, _, err := s.RunNowKeyed(ctx, jobID, requestedBy, nil, "")
 	return r, err
 }
 
-// RunNowKeyed is RunNowWith for a request that carries an Idempotency-Key
-// (key; empty for none): the first request with a key makes the run and
-// records the key with it; a later request for the same job with the same
-// key makes nothing and gets that run back (replayed true), whatever
-// happened to the run since, so a client may send a request again when it
-// does not know whether the first one arrived. A later request with the
-// same key but other params is refused (422, idempotency_key_reused): it
-// is not the same request. Two requests with one key racing each other
-// still make one run (the store refuses the second insert, which then
-// answers as a replay).
+// RunNowKeyed is RunNow with parameters and an Idempotency-Key.
+//
+// params (a JSON object, or empty) is merged over the job's public_cfg as
+// a JSON merge patch for this run only, the result is checked against the
+// handler's schema like a save is (a 400 on the params field), and both
+// are recorded in the snapshot.
+//
+// key (empty for none) makes the request safe to send again: the first
+// request with a key makes the run and records the key with it; a later
+// request for the same job with the same key makes nothing and gets that
+// run back (replayed true), whatever happened to the run since, so a
+// client may send a request again when it does not know whether the first
+// one arrived. A later request with the same key but other params is
+// refused (422, idempotency_key_reused): it is not the same request. Two
+// requests with one key racing each other still make one run (the store
+// refuses the second insert, which then answers as a replay).
 func (s *Service) RunNowKeyed(ctx context.Context, jobID, requestedBy string, params json.RawMessage, key string) (*connecthub.Run, bool, error) {
 	if err := connecthub.CheckRequestKey(key); err != nil {
 		return nil, false, err
@@ -324,7 +322,7 @@ func (s *Service) RunNowKeyed(ctx context.Context, jobID, requestedBy string, pa
 	}
 	now := s.now()
 	r := connecthub.NewRun(j, connecthub.TriggerManual, now, now, requestedBy)
-	if hasParams(params) {
+	if connecthub.HasRunParams(params) {
 		if err := s.applyParams(ctx, j, r, params); err != nil {
 			return nil, false, err
 		}
@@ -365,17 +363,11 @@ func (s *Service) replay(ctx context.Context, jobID, key string, params json.Raw
 	return r, nil
 }
 
-// hasParams reports whether a run-now request carries params.
-func hasParams(params json.RawMessage) bool {
-	p := bytes.TrimSpace(params)
-	return len(p) > 0 && !bytes.Equal(p, []byte("null"))
-}
-
 // sameParams reports whether a run's recorded params and a request's are
 // the same JSON value (none and null are the same: no params).
 func sameParams(recorded, requested json.RawMessage) bool {
-	if !hasParams(recorded) || !hasParams(requested) {
-		return hasParams(recorded) == hasParams(requested)
+	if !connecthub.HasRunParams(recorded) || !connecthub.HasRunParams(requested) {
+		return connecthub.HasRunParams(recorded) == connecthub.HasRunParams(requested)
 	}
 	var a, b any
 	if json.Unmarshal(recorded, &a) != nil || json.Unmarshal(requested, &b) != nil {

@@ -25,7 +25,7 @@ type RequestKeyStore interface {
 // CheckRequestKeyLookup checks the arguments of RunByRequestKey.
 func CheckRequestKeyLookup(jobID, key string) error {
 	if key == "" {
-		return connecthub.FieldError(connecthub.RequestKeyField, "invalid_idempotency_key", "%s must not be empty", connecthub.RequestKeyField)
+		return connecthub.FieldError(connecthub.RequestKeyField, connecthub.RequestKeyInvalid, "%s must not be empty", connecthub.RequestKeyField)
 	}
 	return connecthub.CheckRequestKey(key)
 }

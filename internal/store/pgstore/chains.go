@@ -143,25 +143,8 @@ func (s *Store) JobUpstream(ctx context.Context, id string) ([]string, error) {
 // RunChainChildren implements store.ChainStore through the
 // runs_chain_parent index.
 func (s *Store) RunChainChildren(ctx context.Context, parentID string) ([]*connecthub.Run, error) {
-	db, err := s.db()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := db.Query(ctx, `SELECT `+store.RunColumns(false)+` FROM runs
+	return s.queryRuns(ctx, `SELECT `+store.RunColumns(false)+` FROM runs
 		WHERE meta->>'parent_run' = $1 AND "trigger" = 'chain' ORDER BY id`, cleanText(parentID))
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	var runs []*connecthub.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		runs = append(runs, r)
-	}
-	return runs, dbErr(rows.Err())
 }
 
 // chainTx is store.ChainTx in a transaction.

@@ -66,7 +66,7 @@ func (s *Store) RunCompleteAndClaim(ctx context.Context, outcomes []store.RunOut
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		runs, err = readClaimed(br)
+		runs, err = collectRuns(br.Query())
 		return err
 	})
 	if err != nil {

@@ -84,7 +84,7 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connec
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		runs, err = readClaimed(br)
+		runs, err = collectRuns(br.Query())
 		return err
 	})
 	if err != nil {
@@ -121,24 +121,6 @@ const claimPlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan',
 // more often (docs/benchmarks-write-path.md).
 const claimSettingsSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
 	set_config('synchronous_commit', 'off', true)`
-
-// readClaimed reads the runs of the claim statement's result in br.
-func readClaimed(br pgx.BatchResults) ([]*connecthub.Run, error) {
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var runs []*connecthub.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, r)
-	}
-	return runs, rows.Err()
-}
 
 // claimArgs checks p and returns the claim statement (claimSQL, or
 // claimPrefixSQL for a claim with handler prefixes) and its parameters.

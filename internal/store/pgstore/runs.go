@@ -216,29 +216,33 @@ func statusLiterals(statuses []connecthub.RunStatus) string {
 	return "status IN (" + strings.Join(lits, ", ") + ")"
 }
 
-// queryRuns runs a query that returns runColumns.
+// queryRuns runs a query that returns store.RunColumns.
 func (s *Store) queryRuns(ctx context.Context, query string, args ...any) ([]*connecthub.Run, error) {
 	db, err := s.db()
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, query, args...)
+	runs, err := collectRuns(db.Query(ctx, query, args...))
+	return runs, dbErr(err)
+}
+
+// collectRuns reads the runs (store.RunColumns) of a query's answer and
+// closes its rows; it takes the query's error too, so that a caller can
+// hand it the query's two results.
+func collectRuns(rows pgx.Rows, err error) ([]*connecthub.Run, error) {
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, err
 	}
 	defer rows.Close()
 	var runs []*connecthub.Run
 	for rows.Next() {
 		r, err := scanRun(rows)
 		if err != nil {
-			return nil, dbErr(err)
+			return nil, err
 		}
 		runs = append(runs, r)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr(err)
-	}
-	return runs, nil
+	return runs, rows.Err()
 }
 
 // RunLogAppend implements store.RunStore. The chunk is stored as a new row
