@@ -46,8 +46,8 @@ type task struct {
 	handBack bool // return the run without executing (claimed during Stop)
 
 	ctx       context.Context
-	cancel    context.CancelCauseFunc
-	stopTimer context.CancelFunc // releases the timeout context, if any
+	cancelCtx context.CancelCauseFunc // only through cancel, which arms the force timer
+	stopTimer context.CancelFunc      // releases the timeout context, if any
 
 	capture *runlog.Capture  // set before the handler starts, nil if it never does
 	span    *tracing.RunSpan // the attempt's span; nil when tracing is off
@@ -73,7 +73,11 @@ type task struct {
 	// up on, or dropped. The run stops counting at zero.
 	holdRefs atomic.Int32
 
+	// forceMu guards the force timer's state: inHandler is set when the
+	// handler is called, returned when it returns, and forceTimer once
+	// the context was cancelled in between.
 	forceMu    sync.Mutex
+	inHandler  bool
 	returned   bool
 	forceTimer *time.Timer
 }
@@ -82,8 +86,18 @@ func (w *Worker) newTask(c *Claimed, handBack bool) *task {
 	t := &task{w: w, run: c.Run, claimed: c, handBack: handBack}
 	t.slotRefs.Store(2)
 	t.holdRefs.Store(2)
-	t.ctx, t.cancel = context.WithCancelCause(w.runBase)
+	t.ctx, t.cancelCtx = context.WithCancelCause(w.runBase)
 	return t
+}
+
+// cancel cancels the task's context with cause and, if its handler is
+// running, arms the force timer (see armForce). Every cancellation but a
+// timeout's comes through here, so a run without a timeout needs no
+// context.AfterFunc to learn of it: that would cost every run a
+// registration with its context, tens of thousands a second.
+func (t *task) cancel(cause error) {
+	t.cancelCtx(cause)
+	t.armForce()
 }
 
 // startTimeout starts the run's timeout, if it has one, when the task
@@ -201,7 +215,13 @@ func (w *Worker) execute(t *task) {
 	// that report, wherever it runs, sees entered set.
 	t.entered.Store(true)
 	w.pipeLeave()
-	stopAfter := context.AfterFunc(t.ctx, t.armForce)
+	t.enterHandler()
+	stopAfter := func() bool { return false }
+	if t.stopTimer != nil {
+		// The run's timeout cancels its context without going through
+		// cancel: only such a run needs to watch its context.
+		stopAfter = context.AfterFunc(t.ctx, t.armForce)
+	}
 	started := time.Now()
 	r := call(hctx, spec.Func, ht)
 	elapsed := time.Since(started)
@@ -232,13 +252,26 @@ func call(ctx context.Context, f handler.Func, ht *handler.Task) (r callResult) 
 	return callResult{res: res, err: err}
 }
 
-// armForce runs when the task's context is done while the handler runs: it
-// gives the handler HandlerGrace to return before the run is ended without
-// it.
+// enterHandler records that the handler is about to be called, and arms
+// the force timer at once if the context is already done (it was
+// cancelled before, when there was no handler to force).
+func (t *task) enterHandler() {
+	t.forceMu.Lock()
+	t.inHandler = true
+	t.forceMu.Unlock()
+	if t.ctx.Err() != nil {
+		t.armForce()
+	}
+}
+
+// armForce runs when the task's context is done: if the handler runs, it
+// gives it HandlerGrace to return before the run is ended without it. It
+// may be called more than once for one cancellation (cancel, and a
+// timeout's watch); only the first arms the timer.
 func (t *task) armForce() {
 	t.forceMu.Lock()
 	defer t.forceMu.Unlock()
-	if !t.returned {
+	if t.inHandler && !t.returned && t.forceTimer == nil {
 		t.forceTimer = time.AfterFunc(t.w.cfg.HandlerGrace, t.force)
 	}
 }

@@ -150,25 +150,66 @@ func scanJob(row pgx.Row) (*connecthub.Job, error) {
 
 // Runs.
 
-func scanRun(row pgx.Row) (*connecthub.Run, error) {
-	r := new(connecthub.Run)
-	// The scan targets that are not fields of the run live in one struct,
-	// so that they cost one allocation rather than one each (Scan takes
-	// their addresses as interfaces, which moves them to the heap), and
-	// nullable times are scanned as values, which pgx does not allocate.
-	var c struct {
-		status, trigger                     string
-		snap, attempts, result, meta        []byte
-		priority, attempt, maxAttempts      int32
-		lease, heartbeat, started, finished pgtype.Timestamptz
+// scanRun scans one row of store.RunColumns into a run.
+func scanRun(row pgx.Row) (*connecthub.Run, error) { return newRunScanner(false).scan(row) }
+
+// runScanner scans rows of store.RunColumns into runs. It keeps its scan
+// targets, and the list of their addresses that Scan takes, from one row
+// to the next: a claim scans a thousand rows in one call, and building that
+// list per row (Scan's variadic arguments move to the heap) and the targets
+// that are not fields of the run cost as much garbage as the run itself.
+type runScanner struct {
+	r      connecthub.Run
+	c      runScanCols
+	dest   []any
+	borrow bool
+}
+
+// runScanCols are the scan targets that are not fields of the run: nullable
+// times are scanned as values, which pgx does not allocate. The snapshot
+// and attempts are decoded into the run (copied) right after the scan, so
+// a scanner of pgx.Rows borrows them from the driver's buffer (snapRef,
+// attemptsRef) rather than copying them first; a pgx.Row closes its rows
+// before Scan returns, so a scanner of one copies (snap, attempts).
+type runScanCols struct {
+	status, trigger                     string
+	snap, attempts, result, meta        []byte
+	snapRef, attemptsRef                pgtype.DriverBytes
+	priority, attempt, maxAttempts      int32
+	lease, heartbeat, started, finished pgtype.Timestamptz
+}
+
+// newRunScanner returns a scanner; borrow says that it scans pgx.Rows (see
+// runScanCols).
+func newRunScanner(borrow bool) *runScanner {
+	sc := &runScanner{borrow: borrow}
+	r, c := &sc.r, &sc.c
+	var snap, attempts any = &c.snap, &c.attempts
+	if borrow {
+		snap, attempts = &c.snapRef, &c.attemptsRef
 	}
-	err := row.Scan(&r.ID, &r.JobID, &c.status, &c.trigger, &r.ScheduledFor, &r.Queue, &c.priority, &c.snap, &r.Snapshot.SecretCfg,
-		&c.attempt, &c.maxAttempts, &c.attempts, &r.AvailableAt, &r.Node, &c.lease, &c.heartbeat,
+	sc.dest = []any{&r.ID, &r.JobID, &c.status, &c.trigger, &r.ScheduledFor, &r.Queue, &c.priority, snap, &r.Snapshot.SecretCfg,
+		&c.attempt, &c.maxAttempts, attempts, &r.AvailableAt, &r.Node, &c.lease, &c.heartbeat,
 		&r.CancelRequested, &c.started, &c.finished, &r.Message, &r.Error, &r.Traceback, &c.result, &r.LogSize,
-		&r.CreatedAt, &r.UpdatedAt, &c.meta)
-	if err != nil {
+		&r.CreatedAt, &r.UpdatedAt, &c.meta}
+	return sc
+}
+
+// scan scans row into a new run. pgx copies every byte slice it scans into
+// a new one, except the borrowed ones, which are decoded (copied) before
+// scan returns: so the run shares nothing with the next row's.
+func (sc *runScanner) scan(row pgx.Row) (*connecthub.Run, error) {
+	sc.r, sc.c = connecthub.Run{}, runScanCols{}
+	if err := row.Scan(sc.dest...); err != nil {
 		return nil, err
 	}
+	r := new(connecthub.Run)
+	*r = sc.r
+	c := &sc.c
+	if sc.borrow {
+		c.snap, c.attempts = c.snapRef, c.attemptsRef
+	}
+	var err error
 	if c.meta != nil {
 		r.Meta = json.RawMessage(c.meta)
 	}

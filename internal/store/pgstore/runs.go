@@ -235,8 +235,9 @@ func collectRuns(rows pgx.Rows, err error) ([]*connecthub.Run, error) {
 	}
 	defer rows.Close()
 	var runs []*connecthub.Run
+	sc := newRunScanner(true)
 	for rows.Next() {
-		r, err := scanRun(rows)
+		r, err := sc.scan(rows)
 		if err != nil {
 			return nil, err
 		}
