@@ -160,8 +160,8 @@ type callResult struct {
 	traceback string
 }
 
-// execute runs the task's handler and records its outcome. It runs in the
-// task's own goroutine.
+// execute runs the task's handler and records its outcome. It runs in a
+// runner (see Worker.runner), which runs nothing else until it returns.
 func (w *Worker) execute(t *task) {
 	defer t.unrefSlot()
 	defer func() {

@@ -66,6 +66,10 @@ type Worker struct {
 	// claimWake (buffer 1) wakes the claim loop when a slot was freed or a
 	// task left the pipe.
 	claimWake chan struct{}
+	// runq (unbuffered) hands a started task to an idle runner, a
+	// goroutine that executed a run and waits a moment for the next one
+	// (see runner).
+	runq chan *task
 
 	leaseMu sync.Mutex
 	leased  map[string]*task // runs this node holds, by id, for heartbeats
@@ -119,6 +123,7 @@ func New(cfg Config) (*Worker, error) {
 		log:       cfg.Logger.With("component", "worker", "node", cfg.Node),
 		metrics:   m,
 		claimWake: make(chan struct{}, 1),
+		runq:      make(chan *task),
 		parked:    make(chan struct{}, 1),
 		leased:    make(map[string]*task),
 		stopClaim: make(chan struct{}),
@@ -460,7 +465,7 @@ func (w *Worker) claimBackoff(n int) time.Duration {
 	return min(d, maxWait)
 }
 
-// launch takes a slot for a claimed run and starts its goroutine; with
+// launch takes a slot for a claimed run and starts it in a runner; with
 // handBack the run is returned to the queue without executing.
 func (w *Worker) launch(c *Claimed, handBack bool) {
 	if t := w.hold(c, handBack); t != nil {
@@ -482,13 +487,47 @@ func (w *Worker) hold(c *Claimed, handBack bool) *task {
 	return t
 }
 
-// start takes a slot for a held task and starts its goroutine. The run's
-// timeout counts from here, not from the claim.
+// start takes a slot for a held task and hands it to an idle runner, or
+// to a new one when none waits. The run's timeout counts from here, not
+// from the claim.
 func (w *Worker) start(t *task) {
 	t.startTimeout()
 	w.used.Add(1)
 	w.pipe.Add(1)
-	go w.execute(t)
+	select {
+	case w.runq <- t:
+	default:
+		go w.runner(t)
+	}
+}
+
+// runnerIdle is how long a runner waits for its next run before it exits.
+const runnerIdle = 5 * time.Second
+
+// runner executes t, then the runs handed to it while it waits, until it
+// has waited runnerIdle for one or the worker has stopped. Reusing the
+// goroutine matters when runs are short: a new goroutine per run starts
+// with a small stack and grows it (copying it) on the way into the
+// handler, for every run. At most Concurrency runners execute at once, so
+// there are at most that many, plus the abandoned handlers' (see force).
+func (w *Worker) runner(t *task) {
+	var idle *time.Timer
+	for {
+		w.execute(t)
+		if idle == nil {
+			idle = time.NewTimer(runnerIdle)
+		} else {
+			idle.Reset(runnerIdle)
+		}
+		select {
+		case t = <-w.runq:
+		case <-idle.C:
+			return
+		case <-w.bg.Done(): // the end of Stop
+			idle.Stop()
+			return
+		}
+	}
 }
 
 // track registers t for heartbeats. A run id that is already tracked means
