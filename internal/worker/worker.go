@@ -514,6 +514,7 @@ func (w *Worker) runner(t *task) {
 	var idle *time.Timer
 	for {
 		w.execute(t)
+		t = nil // keep nothing of the run alive while waiting
 		if idle == nil {
 			idle = time.NewTimer(runnerIdle)
 		} else {
