@@ -253,14 +253,10 @@ func newBatchesCmd(env *Env) *cobra.Command {
 		RunE: apiCmd(env, &cf, func(a apiCall) (*client.BatchList, error) { return a.c.Batches.List(a.ctx, page) },
 			func(_ apiCall, page *client.BatchList) error {
 				loc := batchZone(env)
-				err := table(env, page.Batches, "No batches yet: connecthub apply and import record them.", "ID\tCREATED\tACTOR\tACTION\tCHANGES\tSOURCE",
+				return tablePage(env, page.Batches, page.NextCursor, "No batches yet: connecthub apply and import record them.", "ID\tCREATED\tACTOR\tACTION\tCHANGES\tSOURCE",
 					func(b connecthub.Batch) []any {
 						return []any{b.ID, timefmt.Human(b.CreatedAt, loc), dash(b.Actor), batchAction(&b), batchCounts(&b), truncate(batchSource(&b), 60)}
 					})
-				if err != nil || len(page.Batches) == 0 {
-					return err
-				}
-				return more(env, "more: --cursor %s", page.NextCursor)
 			})}
 	list.Flags().IntVar(&page.Limit, "limit", 0, "batches per page (default 50)")
 	list.Flags().StringVar(&page.Cursor, "cursor", "", "the next page's cursor, as the previous page printed")
