@@ -95,6 +95,17 @@ func TestCLITextOutputGolden(t *testing.T) {
 		{args: []string{"batches", "list"}},
 		{args: []string{"export", "--job", "g.*"}},
 		{args: []string{"run", "get", "FIRSTRUN"}},
+		{args: []string{"run", "logs", "FIRSTRUN"}},
+		{args: []string{"user", "disable", "lei"}},
+		{args: []string{"user", "disable", "lei", "--undo"}},
+		{args: []string{"user", "update", "lei", "--allow-oidc-link"}},
+		{args: []string{"user", "passwd", "lei"}, stdin: "pw-9876543210\n"},
+		{args: []string{"token", "revoke", "w1"}},
+		{args: []string{"nodes", "clean", "--older-than", "1h"}},
+		{args: []string{"notify", "channels", "delete", "ops"}},
+		{args: []string{"queue", "list", "--json"}},
+		{args: []string{"stats", "rebuild", "--data-dir", "DATADIR"}},
+		{args: []string{"migrate", "--data-dir", "DATADIR"}},
 		{args: []string{"cron", "next", "0 9 * * 1-5", "--tz", "Europe/London", "--after", "2030-01-01T00:00:00Z", "-n", "3"}},
 		{args: []string{"version"}},
 		{args: []string{"job", "get", "missing"}},
@@ -109,8 +120,11 @@ func TestCLITextOutputGolden(t *testing.T) {
 		}
 		args := append([]string(nil), st.args...)
 		for i, a := range args {
-			if a == "FIRSTRUN" {
+			switch a {
+			case "FIRSTRUN":
 				args[i] = firstRun(t, s)
+			case "DATADIR":
+				args[i] = s.dataDir
 			}
 			if (st.file != "" && a == st.file) || (i > 0 && args[i-1] == "-f" && strings.HasSuffix(a, ".yaml")) {
 				args[i] = filepath.Join(dir, a)
@@ -152,14 +166,15 @@ func TestCLITextOutputGolden(t *testing.T) {
 }
 
 var (
-	goldenULID   = regexp.MustCompile(`\b[0-9A-HJKMNP-TV-Z]{26}\b`)
-	goldenTime   = regexp.MustCompile(`\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?( ?[+-]\d\d:\d\d|Z)?`)
-	goldenDur    = regexp.MustCompile(`\b\d+(\.\d+)?(µs|ms|s)\b`)
-	goldenPort   = regexp.MustCompile(`127\.0\.0\.1:\d+`)
-	goldenSecret = regexp.MustCompile(`(?m)^chw_\S+$|^[A-Za-z0-9_-]{32,}$`)
-	goldenToken  = regexp.MustCompile(`\btok_[a-z0-9]+\b`)
-	goldenHash   = regexp.MustCompile(`(?m)\((s|sh|sha|sha2|sha25|sha256)[0-9a-f:]*…?\)?$`)
-	goldenSpaces = regexp.MustCompile(`  +`)
+	goldenULID    = regexp.MustCompile(`\b[0-9A-HJKMNP-TV-Z]{26}\b`)
+	goldenTime    = regexp.MustCompile(`\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?( ?[+-]\d\d:\d\d|Z)?`)
+	goldenDur     = regexp.MustCompile(`\b\d+(\.\d+)?(µs|ms|s)\b`)
+	goldenPort    = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+	goldenSecret  = regexp.MustCompile(`(?m)^chw_\S+$|^[A-Za-z0-9_-]{32,}$`)
+	goldenDataDir = regexp.MustCompile(`/tmp/TestCLITextOutputGolden\d+/\d+`)
+	goldenToken   = regexp.MustCompile(`\btok_[a-z0-9]+\b`)
+	goldenHash    = regexp.MustCompile(`(?m)\((s|sh|sha|sha2|sha25|sha256)[0-9a-f:]*…?\)?$`)
+	goldenSpaces  = regexp.MustCompile(`  +`)
 )
 
 // maskGolden replaces what differs from run to run: ids (numbered in the
@@ -172,6 +187,7 @@ func maskGolden(s, dir string) string { return goldenSpaces.ReplaceAllString(mas
 // mask is maskGolden without folding the padding.
 func mask(s, dir string) string {
 	s = strings.ReplaceAll(s, dir, "<DIR>")
+	s = goldenDataDir.ReplaceAllString(s, "<DATADIR>")
 	if h, err := os.Hostname(); err == nil && h != "" {
 		s = regexp.MustCompile(regexp.QuoteMeta(h)+`-\d+(-\d+)?`).ReplaceAllString(s, "<HOST>-<PID>")
 	}
