@@ -67,7 +67,7 @@ func newCronCmd(env *Env) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if calName != "" || calMode != "" {
-				from, err := afterFlag(after)
+				from, err := timeFlag("after", after)
 				if err != nil {
 					return err
 				}
@@ -86,14 +86,11 @@ func newCronCmd(env *Env) *cobra.Command {
 			if n < 1 || n > 1000 {
 				return usageError("-n must be between 1 and 1000")
 			}
-			from, err := afterFlag(after)
+			from, err := timeFlag("after", after)
 			if err != nil {
 				return err
 			}
-			if from.IsZero() {
-				from = time.Now()
-			}
-			times := sched.NextN(from, loc, n)
+			times := sched.NextN(cmp.Or(from, time.Now()), loc, n)
 			if len(times) == 0 {
 				return fmt.Errorf("%q never fires", args[0])
 			}
@@ -115,14 +112,13 @@ func newCronCmd(env *Env) *cobra.Command {
 	return cmd
 }
 
-// afterFlag reads --after, an RFC 3339 time; the zero time when it is "".
-func afterFlag(after string) (time.Time, error) {
-	if after == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, after)
-	if err != nil {
-		return t, usageError("--after %q: must be an RFC 3339 time like 2026-01-02T15:04:05+08:00", after)
+// timeFlag reads a time flag, an RFC 3339 time; the zero time when it
+// is "".
+func timeFlag(flag, v string) (t time.Time, err error) {
+	if v != "" {
+		if t, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return t, usageError("--%s %q: must be an RFC 3339 time like 2026-01-02T15:04:05+08:00", flag, v)
+		}
 	}
 	return t, nil
 }

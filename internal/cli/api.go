@@ -148,6 +148,13 @@ func listCmd[T any](env *Env, cf *clientFlags, short, key string, list func(*cli
 		}, func(_ apiCall, l keyed[T]) error { return table(env, l.items, empty, header, row) })}
 }
 
+// oneCmd is a command on one named thing: call acts on it, and its answer
+// prints as text says (as JSON with --json).
+func oneCmd[T any](env *Env, cf *clientFlags, use, short string, call func(*client.Client, context.Context, string) (T, error), text func(apiCall, T) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
+		RunE: apiCmd(env, cf, func(a apiCall) (T, error) { return call(a.c, a.ctx, a.args[0]) }, text)}
+}
+
 // actCmd is a command on one named thing whose call answers nothing: it
 // prints done with the name (the same with --json, for scripts read the
 // exit code).
@@ -198,12 +205,14 @@ func table[T any](env *Env, items []T, empty, header string, row func(T) []any) 
 	return tw.Flush()
 }
 
-// more tells how to ask for the next page of a paged list, if any.
-func more(env *Env, format, cursor string) error {
-	if cursor != "" {
-		fmt.Fprintf(env.Stdout, format+"\n", cursor)
+// tablePage prints a page of a paged list as table does, then how to ask
+// for the next page, if any.
+func tablePage[T any](env *Env, items []T, next, empty, header string, row func(T) []any) error {
+	err := table(env, items, empty, header, row)
+	if err == nil && next != "" {
+		fmt.Fprintf(env.Stdout, "(more: --cursor %s)\n", next)
 	}
-	return nil
+	return err
 }
 
 // say prints one line and ends a command's text output.

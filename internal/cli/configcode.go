@@ -16,7 +16,6 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/client"
 	"github.com/connecthub/connecthub/internal/jobfile"
-	"github.com/connecthub/connecthub/internal/timefmt"
 )
 
 // Configuration as code: export jobs to YAML, apply YAML files as one
@@ -239,12 +238,6 @@ func newDiffCmd(env *Env) *cobra.Command {
 	return cmd
 }
 
-// batchZone is where batch times are shown: CONNECTHUB_TIMEZONE, the
-// server's default zone, else the machine's.
-func batchZone(env *Env) *time.Location {
-	return timefmt.Location(env.Getenv("CONNECTHUB_TIMEZONE"), time.Local)
-}
-
 func newBatchesCmd(env *Env) *cobra.Command {
 	var cf clientFlags
 	cmd := cf.group("batches", "List and show batches: applies, imports and rollbacks of job definitions")
@@ -252,15 +245,10 @@ func newBatchesCmd(env *Env) *cobra.Command {
 	list := &cobra.Command{Use: "list", Short: "List batches, newest first", Args: cobra.NoArgs,
 		RunE: apiCmd(env, &cf, func(a apiCall) (*client.BatchList, error) { return a.c.Batches.List(a.ctx, page) },
 			func(_ apiCall, page *client.BatchList) error {
-				loc := batchZone(env)
-				err := table(env, page.Batches, "No batches yet: connecthub apply and import record them.", "ID\tCREATED\tACTOR\tACTION\tCHANGES\tSOURCE",
+				return tablePage(env, page.Batches, page.NextCursor, "No batches yet: connecthub apply and import record them.", "ID\tCREATED\tACTOR\tACTION\tCHANGES\tSOURCE",
 					func(b connecthub.Batch) []any {
-						return []any{b.ID, timefmt.Human(b.CreatedAt, loc), dash(b.Actor), batchAction(&b), batchCounts(&b), truncate(batchSource(&b), 60)}
+						return []any{b.ID, fmtTime(env, &b.CreatedAt, ""), dash(b.Actor), batchAction(&b), batchCounts(&b), truncate(batchSource(&b), 60)}
 					})
-				if err != nil || len(page.Batches) == 0 {
-					return err
-				}
-				return more(env, "more: --cursor %s", page.NextCursor)
 			})}
 	list.Flags().IntVar(&page.Limit, "limit", 0, "batches per page (default 50)")
 	list.Flags().StringVar(&page.Cursor, "cursor", "", "the next page's cursor, as the previous page printed")
@@ -271,7 +259,7 @@ func newBatchesCmd(env *Env) *cobra.Command {
 		RunE: checked(batchArg, apiCmd(env, &cf, func(a apiCall) (*client.Batch, error) { return a.c.GetBatch(a.ctx, batchID(a.args[0])) },
 			func(_ apiCall, b *client.Batch) error {
 				fmt.Fprintf(env.Stdout, "batch %d: %s by %s at %s, %s\n", b.ID, batchAction(&b.Batch), dash(b.Actor),
-					timefmt.Human(b.CreatedAt, batchZone(env)), batchCounts(&b.Batch))
+					fmtTime(env, &b.CreatedAt, ""), batchCounts(&b.Batch))
 				if src := batchSource(&b.Batch); src != "" {
 					fmt.Fprintf(env.Stdout, "source: %s\n", src)
 				}

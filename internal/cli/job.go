@@ -4,6 +4,7 @@ package cli
 // their revisions.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,8 +30,7 @@ func newJobCmd(env *Env) *cobra.Command {
 	list.Flags().StringVar(&jf.Enabled, "enabled", "", "true or false")
 	list.Flags().IntVar(&jf.Limit, "limit", 50, "page size (max 500)")
 
-	get := &cobra.Command{Use: "get ID", Short: "Show a job", Args: cobra.ExactArgs(1),
-		RunE: apiCmd(env, &cf, func(a apiCall) (*connecthub.Job, error) { return a.c.GetJob(a.ctx, a.args[0]) }, env.printJob)}
+	get := oneCmd(env, &cf, "get ID", "Show a job", (*client.Client).GetJob, env.printJob)
 
 	// save is create or update: the body from --file or the field flags
 	// (a mistake in them is told before the server is asked), then call.
@@ -75,8 +75,10 @@ func newJobCmd(env *Env) *cobra.Command {
 	run.Flags().StringVar(&paramsFile, "params-file", "", "parameters for this run only from a JSON object file (- for stdin)")
 
 	toggle := func(use string, on bool) *cobra.Command {
-		return &cobra.Command{Use: use + " ID", Short: strings.ToUpper(use[:1]) + use[1:] + " a job", Args: cobra.ExactArgs(1),
-			RunE: apiCmd(env, &cf, func(a apiCall) (*connecthub.Job, error) { return a.c.SetJobEnabled(a.ctx, a.args[0], on) }, env.printJob)}
+		return oneCmd(env, &cf, use+" ID", strings.ToUpper(use[:1])+use[1:]+" a job",
+			func(c *client.Client, ctx context.Context, id string) (*connecthub.Job, error) {
+				return c.SetJobEnabled(ctx, id, on)
+			}, env.printJob)
 	}
 	var yes bool
 	del := &cobra.Command{Use: "delete ID", Short: "Delete a job and all its runs", Args: cobra.ExactArgs(1),
@@ -247,13 +249,9 @@ func addRevisionCmds(job *cobra.Command, cf *clientFlags, env *Env) {
 		Use: "revisions ID", Short: "List a job's revisions, newest first (a deleted job's too)", Args: cobra.ExactArgs(1),
 		RunE: apiCmd(env, cf, func(a apiCall) (*client.RevisionList, error) { return a.c.Revisions.List(a.ctx, a.args[0], page) },
 			func(_ apiCall, page *client.RevisionList) error {
-				err := table(env, page.Revisions, "", "REV\tACTION\tACTOR\tAT\tSOURCE\tSECRET KEYS", func(r connecthub.Revision) []any {
+				return tablePage(env, page.Revisions, page.NextCursor, "", "REV\tACTION\tACTOR\tAT\tSOURCE\tSECRET KEYS", func(r connecthub.Revision) []any {
 					return []any{r.Revision, r.Action, r.Actor, fmtTime(env, &r.At, ""), dash(r.Source), dash(strings.Join(r.SecretKeys, ","))}
 				})
-				if err != nil {
-					return err
-				}
-				return more(env, "(more: --cursor %s)", page.NextCursor)
 			}),
 	}
 	pageFlags(revisions, &page)
@@ -290,13 +288,9 @@ func addRevisionCmds(job *cobra.Command, cf *clientFlags, env *Env) {
 		Use: "deleted", Short: "List deleted jobs that can be restored from their revisions", Args: cobra.NoArgs,
 		RunE: apiCmd(env, cf, func(a apiCall) (*client.DeletedJobList, error) { return a.c.Revisions.Deleted(a.ctx, delPage) },
 			func(_ apiCall, page *client.DeletedJobList) error {
-				err := table(env, page.Jobs, "no deleted jobs with revisions", "ID\tLAST REV\tACTION\tBY\tAT", func(d connecthub.DeletedJob) []any {
+				return tablePage(env, page.Jobs, page.NextCursor, "no deleted jobs with revisions", "ID\tLAST REV\tACTION\tBY\tAT", func(d connecthub.DeletedJob) []any {
 					return []any{d.JobID, d.Last.Revision, d.Last.Action, d.Last.Actor, fmtTime(env, &d.Last.At, "")}
 				})
-				if err != nil || len(page.Jobs) == 0 {
-					return err
-				}
-				return more(env, "(more: --cursor %s)", page.NextCursor)
 			}),
 	}
 	pageFlags(deleted, &delPage)

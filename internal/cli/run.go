@@ -31,13 +31,9 @@ func newRunCmd(env *Env) *cobra.Command {
 	list.Flags().StringVar(&rf.Trigger, "trigger", "", "cron, manual, retry or api")
 	list.Flags().IntVar(&rf.Limit, "limit", 50, "page size (max 500)")
 
-	action := func(use, short string, do func(*client.Client, context.Context, string) (*connecthub.Run, error)) *cobra.Command {
-		return &cobra.Command{Use: use + " ID", Short: short, Args: cobra.ExactArgs(1),
-			RunE: apiCmd(env, &cf, func(a apiCall) (*connecthub.Run, error) { return do(a.c, a.ctx, a.args[0]) }, env.printRun)}
-	}
-	get := action("get", "Show a run", (*client.Client).GetRun)
-	retry := action("retry", "Retry a finished run from its snapshot", (*client.Client).RetryRun)
-	cancel := action("cancel", "Cancel a queued or running run", (*client.Client).CancelRun)
+	get := oneCmd(env, &cf, "get ID", "Show a run", (*client.Client).GetRun, env.printRun)
+	retry := oneCmd(env, &cf, "retry ID", "Retry a finished run from its snapshot", (*client.Client).RetryRun, env.printRun)
+	cancel := oneCmd(env, &cf, "cancel ID", "Cancel a queued or running run", (*client.Client).CancelRun, env.printRun)
 	var follow bool
 	logs := &cobra.Command{
 		Use: "logs ID", Short: "Print a run's log; -f follows it until the run ends", Args: cobra.ExactArgs(1),
@@ -104,14 +100,11 @@ func newRunsActionCmd(env *Env, cf *clientFlags, action, short string) *cobra.Co
 				flag, v string
 				dst     **time.Time
 			}{{"since", since, &f.Since}, {"until", until, &f.Until}} {
-				if t.v == "" {
-					continue
+				if v, err := timeFlag(t.flag, t.v); err != nil {
+					return err
+				} else if !v.IsZero() {
+					*t.dst = &v
 				}
-				v, err := time.Parse(time.RFC3339, t.v)
-				if err != nil {
-					return usageError("--%s must be an RFC 3339 time like 2026-01-02T15:04:05+08:00", t.flag)
-				}
-				*t.dst = &v
 			}
 			if f.Empty() && len(ids) == 0 {
 				return usageError("select runs with --job, --status, --trigger, --since, --until or --id")

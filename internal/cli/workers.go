@@ -43,11 +43,9 @@ func newNodesCmd(env *Env) *cobra.Command {
 	clean.Flags().DurationVar(&olderThan, "older-than", olderThan, "minimum silence of the inactive nodes to delete")
 
 	setState := func(use, short string, do func(*client.Client, context.Context, string) (*connecthub.Node, error)) *cobra.Command {
-		return &cobra.Command{Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1),
-			RunE: apiCmd(env, &cf, func(a apiCall) (*connecthub.Node, error) { return do(a.c, a.ctx, a.args[0]) },
-				func(_ apiCall, n *connecthub.Node) error {
-					return say(env, "node %s: setting state %s (the node applies it at its next keepalive)", n.Name, n.SettingState)
-				})}
+		return oneCmd(env, &cf, use+" NAME", short, do, func(_ apiCall, n *connecthub.Node) error {
+			return say(env, "node %s: setting state %s (the node applies it at its next keepalive)", n.Name, n.SettingState)
+		})
 	}
 	list := listCmd(env, &cf, "List registered nodes", "nodes", (*client.Client).ListNodes,
 		"no nodes: start `connecthub serve` (which runs workers unless CONNECTHUB_WORKERS=0) or `connecthub worker`",
