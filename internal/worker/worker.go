@@ -508,8 +508,11 @@ const runnerIdle = 5 * time.Second
 // has waited runnerIdle for one or the worker has stopped. Reusing the
 // goroutine matters when runs are short: a new goroutine per run starts
 // with a small stack and grows it (copying it) on the way into the
-// handler, for every run. At most Concurrency runners execute at once, so
-// there are at most that many, plus the abandoned handlers' (see force).
+// handler, for every run. At most Concurrency runners execute at once
+// (plus abandoned handlers', see force); a runner that finished just as a
+// run started may not be waiting yet, so another starts, and the runners
+// left over exit after runnerIdle. The idle wait is resource keeping, not
+// a decision about a run, so it reads the real clock.
 func (w *Worker) runner(t *task) {
 	var idle *time.Timer
 	for {
