@@ -161,7 +161,9 @@ type Store interface {
 
 // JobStore keeps job definitions.
 type JobStore interface {
-	// JobCreate inserts a job; KindConflict if the id exists.
+	// JobCreate inserts a job and its create revision in one transaction
+	// (CreateJob); KindConflict (job_exists) if the id exists. A refused
+	// create writes neither the job nor a revision.
 	JobCreate(ctx context.Context, job *connecthub.Job) error
 	// JobGet returns a job; KindNotFound if there is none.
 	JobGet(ctx context.Context, id string) (*connecthub.Job, error)
@@ -172,7 +174,10 @@ type JobStore interface {
 	// in one write transaction, so concurrent updates never lose each other's
 	// changes. An error from update aborts without writing.
 	JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error)
-	// JobDelete deletes the job and all its runs; KindNotFound if there is none.
+	// JobDelete deletes the job and all its runs and records its delete
+	// revision in one transaction (DeleteJob); KindNotFound if there is
+	// none, KindConflict (job_chained) while others chain to it, and then
+	// nothing is written.
 	JobDelete(ctx context.Context, id string) error
 	// JobListDue returns enabled jobs with a next_run_at at or before `before`,
 	// oldest slot first, at most limit.

@@ -13,41 +13,64 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// JobCreate implements store.JobStore.
+// JobCreate implements store.JobStore with store.CreateJob. A
+// transaction rather than a batch: the revision's number is read back
+// before the revision is written. checkChainWrite takes the chain lock
+// only for a job that chains.
 func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
-	if err := store.CheckNewJob(job); err != nil {
+	if err := store.CreateJob(s.inTx(ctx), job, s.jobSteps(ctx)); err != nil {
 		return err
-	}
-	if err := checkJobText(job); err != nil {
-		return err
-	}
-	args, err := jobArgs(job)
-	if err != nil {
-		return err
-	}
-	// A transaction rather than a batch: the revision's number is read
-	// back before the revision is written. checkChainWrite takes the
-	// chain lock only for a job that chains.
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if err := checkChainWrite(ctx, tx, job); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(1, len(args))+`)`, args...); err != nil {
-			return err
-		}
-		if err := recordJobRevision(ctx, tx, connecthub.RevisionCreate, nil, job); err != nil {
-			return err
-		}
-		return s.notify(ctx, tx, store.TopicJobs)
-	})
-	if isCode(err, codeUniqueViolation) {
-		return store.JobExists(job.ID, err)
-	}
-	if err != nil {
-		return dbErr(err)
 	}
 	s.Publish(store.TopicJobs)
 	return nil
+}
+
+// jobSteps are the primitives of store.CreateJob, UpdateJob and DeleteJob
+// in PostgreSQL's SQL. Every job change also notifies the other replicas
+// in its transaction.
+func (s *Store) jobSteps(ctx context.Context) store.JobSteps[pgx.Tx] {
+	return store.JobSteps[pgx.Tx]{
+		Read: func(tx pgx.Tx, id string) (*connecthub.Job, error) {
+			j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, id))
+			return j, notFound(err, "job", id)
+		},
+		Check: func(tx pgx.Tx, j *connecthub.Job) error {
+			if err := checkJobText(j); err != nil {
+				return err
+			}
+			return checkChainWrite(ctx, tx, j)
+		},
+		Insert: func(tx pgx.Tx, j *connecthub.Job) error {
+			args, err := jobArgs(j)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(1, len(args))+`)`, args...)
+			if isCode(err, codeUniqueViolation) {
+				return store.JobExists(j.ID, err)
+			}
+			return err
+		},
+		Write: func(tx pgx.Tx, j *connecthub.Job) (*connecthub.Job, error) {
+			args, err := jobArgs(j)
+			if err != nil {
+				return nil, err
+			}
+			return scanJob(tx.QueryRow(ctx, `UPDATE jobs SET `+jobUpdateSet+` WHERE id = $1 RETURNING `+jobColumns, args...))
+		},
+		CheckDelete: func(tx pgx.Tx, id string) error { return checkChainDelete(ctx, tx, id) },
+		Delete: func(tx pgx.Tx, id string) (*connecthub.Job, error) {
+			// RETURNING gives the job as it was, which its delete revision keeps.
+			j, err := scanJob(tx.QueryRow(ctx, `DELETE FROM jobs WHERE id = $1 RETURNING `+jobColumns, id))
+			return j, notFound(err, "job", id)
+		},
+		Record: func(tx pgx.Tx, op string, before, after *connecthub.Job) error {
+			if err := recordJobRevision(ctx, tx, op, before, after); err != nil {
+				return err
+			}
+			return s.notify(ctx, tx, store.TopicJobs)
+		},
+	}
 }
 
 // JobGet implements store.JobStore.
@@ -123,57 +146,20 @@ func (s *Store) queryJobs(ctx context.Context, query string, args ...any) ([]*co
 // locks, cannot change. The update function runs while the lock and a pool
 // connection are held: it must be quick and must not call the store.
 func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
-	job, err := store.UpdateJob(s.inTx(ctx), id, update, store.JobUpdateSteps[pgx.Tx]{
-		Read: func(tx pgx.Tx) (*connecthub.Job, error) {
-			j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, id))
-			return j, notFound(err, "job", id)
-		},
-		Check: func(tx pgx.Tx, j *connecthub.Job) error {
-			if err := checkJobText(j); err != nil {
-				return err
-			}
-			return checkChainWrite(ctx, tx, j)
-		},
-		Write: func(tx pgx.Tx, j *connecthub.Job) (*connecthub.Job, error) {
-			args, err := jobArgs(j)
-			if err != nil {
-				return nil, err
-			}
-			return scanJob(tx.QueryRow(ctx, `UPDATE jobs SET `+jobUpdateSet+` WHERE id = $1 RETURNING `+jobColumns, args...))
-		},
-		Record: func(tx pgx.Tx, before, after *connecthub.Job) error {
-			if err := recordJobRevision(ctx, tx, connecthub.RevisionUpdate, before, after); err != nil {
-				return err
-			}
-			return s.notify(ctx, tx, store.TopicJobs)
-		},
-	})
+	job, err := store.UpdateJob(s.inTx(ctx), id, update, s.jobSteps(ctx))
 	if err == nil {
 		s.Publish(store.TopicJobs)
 	}
 	return job, err
 }
 
-// JobDelete implements store.JobStore. The runs (and their logs) go with
-// the job through ON DELETE CASCADE. A job that others chain to is refused
-// (checkChainDelete), in the transaction that deletes.
+// JobDelete implements store.JobStore with store.DeleteJob. The runs (and
+// their logs) go with the job through ON DELETE CASCADE. checkChainDelete
+// locks the job's row and the chain lock before it reads who chains to
+// the job.
 func (s *Store) JobDelete(ctx context.Context, id string) error {
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if err := checkChainDelete(ctx, tx, id); err != nil {
-			return err
-		}
-		// RETURNING gives the job as it was, which its delete revision keeps.
-		j, err := scanJob(tx.QueryRow(ctx, `DELETE FROM jobs WHERE id = $1 RETURNING `+jobColumns, id))
-		if err != nil {
-			return notFound(err, "job", id)
-		}
-		if err := recordJobRevision(ctx, tx, connecthub.RevisionDelete, j, nil); err != nil {
-			return err
-		}
-		return s.notify(ctx, tx, store.TopicJobs)
-	})
-	if err != nil {
-		return dbErr(err)
+	if err := store.DeleteJob(s.inTx(ctx), id, s.jobSteps(ctx)); err != nil {
+		return err
 	}
 	s.Publish(store.TopicJobs)
 	return nil

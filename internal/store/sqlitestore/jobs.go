@@ -13,32 +13,57 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// JobCreate implements store.JobStore.
+// JobCreate implements store.JobStore with store.CreateJob.
 func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
-	if err := store.CheckNewJob(job); err != nil {
+	if err := store.CreateJob(s.inTx(ctx), job, s.jobSteps(ctx)); err != nil {
 		return err
-	}
-	args, err := jobArgs(job)
-	if err != nil {
-		return err
-	}
-	err = s.write(ctx, func(tx *sqlx.Tx) error {
-		if err := checkChainWrite(ctx, tx, job); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(len(args))+`)`, args...); err != nil {
-			return err
-		}
-		return recordJobRevision(ctx, tx, connecthub.RevisionCreate, nil, job)
-	})
-	if isUniqueViolation(err) {
-		return store.JobExists(job.ID, err)
-	}
-	if err != nil {
-		return dbErr(err)
 	}
 	s.Publish(store.TopicJobs)
 	return nil
+}
+
+// jobSteps are the primitives of store.CreateJob, UpdateJob and DeleteJob
+// in SQLite's SQL. The write transaction holds the only writer
+// connection, so the rows it reads need no lock.
+func (s *Store) jobSteps(ctx context.Context) store.JobSteps[*sqlx.Tx] {
+	return store.JobSteps[*sqlx.Tx]{
+		Read: func(tx *sqlx.Tx, id string) (*connecthub.Job, error) {
+			j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+			return j, notFound(err, "job", id)
+		},
+		Check: func(tx *sqlx.Tx, j *connecthub.Job) error { return checkChainWrite(ctx, tx, j) },
+		Insert: func(tx *sqlx.Tx, j *connecthub.Job) error {
+			args, err := jobArgs(j)
+			if err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(len(args))+`)`, args...)
+			if isUniqueViolation(err) {
+				return store.JobExists(j.ID, err)
+			}
+			return err
+		},
+		Write: func(tx *sqlx.Tx, j *connecthub.Job) (*connecthub.Job, error) {
+			args, err := jobArgs(j)
+			if err != nil {
+				return nil, err
+			}
+			// args[0] is the id; jobUpdateSQL sets every other column.
+			if _, err := tx.ExecContext(ctx, jobUpdateSQL, append(args[1:], j.ID)...); err != nil {
+				return nil, dbErr(err)
+			}
+			return scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, j.ID))
+		},
+		CheckDelete: func(tx *sqlx.Tx, id string) error { return checkChainDelete(ctx, tx, id) },
+		Delete: func(tx *sqlx.Tx, id string) (*connecthub.Job, error) {
+			// RETURNING gives the job as it was, which its delete revision keeps.
+			j, err := scanJob(tx.QueryRowxContext(ctx, `DELETE FROM jobs WHERE id = ? RETURNING `+jobColumns, id))
+			return j, notFound(err, "job", id)
+		},
+		Record: func(tx *sqlx.Tx, op string, before, after *connecthub.Job) error {
+			return recordJobRevision(ctx, tx, op, before, after)
+		},
+	}
 }
 
 // JobGet implements store.JobStore.
@@ -111,51 +136,17 @@ var jobUpdateSQL = func() string {
 // function runs inside the write transaction, which holds the store's only
 // writer connection: it must be quick and must not call the store.
 func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
-	job, err := store.UpdateJob(s.inTx(ctx), id, update, store.JobUpdateSteps[*sqlx.Tx]{
-		Read: func(tx *sqlx.Tx) (*connecthub.Job, error) {
-			j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
-			return j, notFound(err, "job", id)
-		},
-		Check: func(tx *sqlx.Tx, j *connecthub.Job) error { return checkChainWrite(ctx, tx, j) },
-		Write: func(tx *sqlx.Tx, j *connecthub.Job) (*connecthub.Job, error) {
-			args, err := jobArgs(j)
-			if err != nil {
-				return nil, err
-			}
-			// args[0] is the id; jobUpdateSQL sets every other column.
-			if _, err := tx.ExecContext(ctx, jobUpdateSQL, append(args[1:], id)...); err != nil {
-				return nil, dbErr(err)
-			}
-			return scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
-		},
-		Record: func(tx *sqlx.Tx, before, after *connecthub.Job) error {
-			return recordJobRevision(ctx, tx, connecthub.RevisionUpdate, before, after)
-		},
-	})
+	job, err := store.UpdateJob(s.inTx(ctx), id, update, s.jobSteps(ctx))
 	if err == nil {
 		s.Publish(store.TopicJobs)
 	}
 	return job, err
 }
 
-// JobDelete implements store.JobStore. The runs (and their logs) go with
-// the job through ON DELETE CASCADE.
+// JobDelete implements store.JobStore with store.DeleteJob. The runs (and
+// their logs) go with the job through ON DELETE CASCADE.
 func (s *Store) JobDelete(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		if err := checkChainDelete(ctx, tx, id); err != nil {
-			return err
-		}
-		// RETURNING gives the job as it was, which its delete revision keeps.
-		j, err := scanJob(tx.QueryRowxContext(ctx, `DELETE FROM jobs WHERE id = ? RETURNING `+jobColumns, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return connecthub.NotFound("job", id)
-		}
-		if err != nil {
-			return dbErr(err)
-		}
-		return recordJobRevision(ctx, tx, connecthub.RevisionDelete, j, nil)
-	})
-	if err != nil {
+	if err := store.DeleteJob(s.inTx(ctx), id, s.jobSteps(ctx)); err != nil {
 		return err
 	}
 	s.Publish(store.TopicJobs)

@@ -48,6 +48,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		run  func(t *testing.T, newStore NewStoreFunc)
 	}{
 		{"Jobs", exerciseJobs},
+		{"JobWrites", exerciseJobWrites},
 		{"JobsFire", exerciseJobsFire},
 		{"Runs", exerciseRuns},
 		{"Logs", exerciseLogs},
