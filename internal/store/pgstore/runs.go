@@ -291,11 +291,7 @@ func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.
 		return store.RunLogChunk{}, dbErr(err)
 	}
 	defer rows.Close()
-	chunk := store.RunLogChunk{Next: offset}
-	var (
-		b     strings.Builder
-		found bool
-	)
+	var chunk *store.LogChunkBuilder
 	for rows.Next() {
 		var (
 			status  string
@@ -306,30 +302,20 @@ func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.
 		if err := rows.Scan(&status, &logSize, &off, &data); err != nil {
 			return store.RunLogChunk{}, dbErr(err)
 		}
-		if !found {
-			found = true
-			chunk.Status = connecthub.RunStatus(status)
-			if logSize > offset {
-				b.Grow(int(logSize - offset))
-			}
+		if chunk == nil {
+			chunk = store.NewLogChunk(connecthub.RunStatus(status), logSize, offset)
 		}
-		if off == nil {
-			continue // no log at or after offset
+		if off != nil { // nil: no log at or after offset
+			chunk.Add(*off, data)
 		}
-		if *off < offset {
-			data = data[offset-*off:]
-		}
-		b.Write(data)
 	}
 	if err := rows.Err(); err != nil {
 		return store.RunLogChunk{}, dbErr(err)
 	}
-	if !found {
+	if chunk == nil {
 		return store.RunLogChunk{}, connecthub.NotFound("run", id)
 	}
-	chunk.Data = b.String()
-	chunk.Next = offset + int64(len(chunk.Data))
-	return chunk, nil
+	return chunk.Chunk(), nil
 }
 
 // RunCancel implements store.RunStore.

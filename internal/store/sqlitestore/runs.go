@@ -258,7 +258,7 @@ func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.
 	if err := store.CheckLogOffset(offset); err != nil {
 		return store.RunLogChunk{}, err
 	}
-	var chunk store.RunLogChunk
+	var chunk *store.LogChunkBuilder
 	err := s.read(ctx, func(tx *sqlx.Tx) error {
 		var st struct {
 			Status  string `db:"status"`
@@ -271,9 +271,8 @@ func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.
 		if err != nil {
 			return dbErr(err)
 		}
-		chunk.Status = connecthub.RunStatus(st.Status)
-		chunk.Next = offset
-		if offset >= st.LogSize {
+		chunk = store.NewLogChunk(connecthub.RunStatus(st.Status), st.LogSize, offset)
+		if !chunk.Wants() {
 			return nil
 		}
 		// From the chunk that contains offset to the end.
@@ -284,29 +283,22 @@ func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.
 			return dbErr(err)
 		}
 		defer rows.Close()
-		var b strings.Builder
-		b.Grow(int(st.LogSize - offset))
 		for rows.Next() {
 			var (
 				off  int64
-				data string
+				data []byte
 			)
 			if err := rows.Scan(&off, &data); err != nil {
 				return dbErr(err)
 			}
-			if off < offset {
-				data = data[offset-off:]
-			}
-			b.WriteString(data)
+			chunk.Add(off, data)
 		}
-		if err := rows.Err(); err != nil {
-			return dbErr(err)
-		}
-		chunk.Data = b.String()
-		chunk.Next = offset + int64(len(chunk.Data))
-		return nil
+		return dbErr(rows.Err())
 	})
-	return chunk, err
+	if err != nil {
+		return store.RunLogChunk{}, err
+	}
+	return chunk.Chunk(), nil
 }
 
 // RunCancel implements store.RunStore.
