@@ -79,11 +79,24 @@ func TestOIDCLinkLocalUser(t *testing.T) {
 		t.Errorf("a second account changed the linked user: %+v", u)
 	}
 	n.adminJSON(http.MethodPatch, "/api/v1/users/li.lei", `{"allow_oidc_link":true}`, http.StatusConflict, nil)
+	n.adminJSON(http.MethodPatch, "/api/v1/users/li.lei", `{"allow_oidc_link":true,"display_name":"Li Lei"}`, http.StatusConflict, nil)
+	if u := userOf(); u.DisplayName != "" || u.OIDCLinkAllowed {
+		t.Errorf("a patch refused for its mark changed the user: %+v", u)
+	}
 	signIn("127.0.3.4", liLei, http.StatusSeeOther)
 
 	// Withdrawing a mark before it is used keeps the refusal.
 	n.adminJSON(http.MethodPost, "/api/v1/users", `{"username":"han.meimei","role":"viewer","password":"han meimei's password"}`, 201, nil)
-	n.adminJSON(http.MethodPatch, "/api/v1/users/han.meimei", `{"allow_oidc_link":true}`, 200, nil)
+	// A mark and a field in one patch: one transaction, one audit entry.
+	n.adminJSON(http.MethodPatch, "/api/v1/users/han.meimei", `{"allow_oidc_link":true,"role":"operator"}`, 200, &u)
+	if !u.OIDCLinkAllowed || u.Role != connecthub.RoleOperator {
+		t.Fatalf("after a patch of the role and the mark: %+v", u)
+	}
+	if e := n.lastAudit("user.update"); e.Target != "user:han.meimei" || len(e.Changes) != 2 ||
+		e.Changes[0] != (connecthub.AuditChange{Field: "role", Before: "viewer", After: "operator"}) ||
+		e.Changes[1] != (connecthub.AuditChange{Field: "oidc_link", Before: "not allowed", After: "allowed"}) {
+		t.Errorf("user.update entry of the role and the mark: %+v", e)
+	}
 	n.adminJSON(http.MethodPatch, "/api/v1/users/han.meimei", `{"allow_oidc_link":false}`, 200, &u)
 	if u.OIDCLinkAllowed {
 		t.Errorf("withdrawing the link left it allowed: %+v", u)

@@ -56,11 +56,7 @@ func (s *Service) OIDCAllowLink(ctx context.Context, username string, allow bool
 		return nil // nothing to change, and so nothing to audit
 	}
 	actx, audit := s.audited(ctx, "user.oidc_link", "user:"+username)
-	before, after := "not allowed", "allowed"
-	if !allow {
-		before, after = after, before
-	}
-	audit.Changes = []connecthub.AuditChange{{Field: "oidc_link", Before: before, After: after}}
+	audit.Changes = []connecthub.AuditChange{store.OIDCLinkAuditChange(allow)}
 	_, err = s.st.OIDCAllowLink(actx, username, allow, s.now())
 	return err
 }

@@ -122,40 +122,33 @@ func (s *Service) UserGet(ctx context.Context, username string) (*connecthub.Use
 // its role holds from its next request, because every request reads the
 // role from the database.
 //
-// The link mark (AllowOIDCLink) is written by a transaction of its own.
-// When a patch also changes the user's fields, the mark's condition (the
-// user exists and is linked to no account yet, when it is allowed) is
-// checked before anything is written, then the fields are written (the
-// write that most refusals come from: an unknown role, the last admin),
-// then the mark: so a refused patch changes nothing. Only a sign-in that
-// links the user between the check and the mark's write can still refuse
-// the mark after the fields were written.
+// A patch that changes the link mark (AllowOIDCLink) and the user's fields
+// writes both in that one transaction (UserUpdateLink), with one audit
+// entry naming every change: any refusal (an unknown role, the last admin,
+// a user already linked) changes nothing. A patch of the mark alone is
+// OIDCAllowLink, which audits only a change.
 func (s *Service) UserUpdate(ctx context.Context, username string, p UserPatch) (*connecthub.User, error) {
 	link := p.AllowOIDCLink
 	p.AllowOIDCLink = nil
-	if link != nil {
-		if p != (UserPatch{}) {
-			if _, err := s.oidcLinkState(ctx, username, *link); err != nil {
-				return nil, err
-			}
-			if _, err := s.userUpdate(ctx, username, p); err != nil {
-				return nil, err
-			}
-		}
+	switch {
+	case link != nil && p == (UserPatch{}):
 		if err := s.OIDCAllowLink(ctx, username, *link); err != nil {
 			return nil, err
 		}
 		return s.UserGet(ctx, username)
+	case link != nil:
+		return s.userUpdate(ctx, username, p, link)
 	}
-	u, err := s.userUpdate(ctx, username, p)
+	u, err := s.userUpdate(ctx, username, p, nil)
 	if err != nil {
 		return nil, err
 	}
 	return u, s.withLinkMark(ctx, u)
 }
 
-// userUpdate is UserUpdate of the user's own fields.
-func (s *Service) userUpdate(ctx context.Context, username string, p UserPatch) (*connecthub.User, error) {
+// userUpdate is UserUpdate of the user's own fields and, when link is not
+// nil, its link mark.
+func (s *Service) userUpdate(ctx context.Context, username string, p UserPatch, link *bool) (*connecthub.User, error) {
 	var role connecthub.Role
 	if p.Role != nil {
 		r, err := connecthub.ParseRole(*p.Role)
@@ -178,7 +171,11 @@ func (s *Service) userUpdate(ctx context.Context, username string, p UserPatch) 
 		hash = h
 	}
 	actx, audit := s.audited(ctx, "user.update", "user:"+username)
-	return s.st.UserUpdate(actx, username, s.now(), func(u *connecthub.User) error {
+	update := s.st.UserUpdate
+	if link != nil {
+		update = s.st.UserUpdateLink
+	}
+	return update(actx, username, s.now(), func(u *connecthub.User) error {
 		before := *u
 		defer func() {
 			audit.Changes = store.UserAuditChanges(&before, u)
@@ -196,13 +193,16 @@ func (s *Service) userUpdate(ctx context.Context, username string, p UserPatch) 
 		if p.Disabled != nil {
 			u.Disabled = *p.Disabled
 		}
+		if link != nil {
+			u.OIDCLinkAllowed = *link
+		}
 		return nil
 	})
 }
 
 // userAction names a user update by what it changed: user.set_role,
-// user.disable, user.enable and user.password for one change, user.update
-// for several (or none).
+// user.disable, user.enable, user.password and user.oidc_link for one
+// change, user.update for several (or none).
 func userAction(changes []connecthub.AuditChange) string {
 	if len(changes) != 1 {
 		return "user.update"
@@ -216,6 +216,8 @@ func userAction(changes []connecthub.AuditChange) string {
 		return "user.enable"
 	case c.Field == "password":
 		return "user.password"
+	case c.Field == "oidc_link":
+		return "user.oidc_link"
 	}
 	return "user.update"
 }

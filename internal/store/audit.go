@@ -180,7 +180,19 @@ func UserAuditChanges(before, after *connecthub.User) []connecthub.AuditChange {
 	if before.PasswordHash != after.PasswordHash {
 		out = append(out, connecthub.AuditChange{Field: "password", After: "changed"})
 	}
+	if before.OIDCLinkAllowed != after.OIDCLinkAllowed {
+		out = append(out, OIDCLinkAuditChange(after.OIDCLinkAllowed))
+	}
 	return out
+}
+
+// OIDCLinkAuditChange is the audit change of setting (allow) or clearing
+// a user's link mark.
+func OIDCLinkAuditChange(allow bool) connecthub.AuditChange {
+	if allow {
+		return connecthub.AuditChange{Field: "oidc_link", Before: "not allowed", After: "allowed"}
+	}
+	return connecthub.AuditChange{Field: "oidc_link", Before: "allowed", After: "not allowed"}
 }
 
 // CheckAuditFilter checks AuditList's filter and returns the page limit

@@ -17,6 +17,14 @@ type OIDCLinkStore interface {
 	// allowing a user already linked to an account is KindConflict
 	// (oidc_linked), since a user is linked to one account at most.
 	OIDCAllowLink(ctx context.Context, username string, allow bool, now time.Time) (changed bool, err error)
+	// UserUpdateLink is UserUpdate and OIDCAllowLink as one write
+	// transaction (UpdateUser with the mark): the user fn is given carries
+	// its link mark in OIDCLinkAllowed, and a mark fn sets or clears is
+	// written as OIDCAllowLink writes it, with the user's fields and the
+	// context's audit entry. Any refusal (fn's error, a field UserUpdate
+	// refuses, allowing a user already linked) writes nothing. The user
+	// returned carries its mark.
+	UserUpdateLink(ctx context.Context, username string, now time.Time, fn func(u *connecthub.User) error) (*connecthub.User, error)
 	// OIDCLinkMarks returns the usernames that carry the link mark, in
 	// one read: the list of users shows the mark of each without a
 	// lookup per user.

@@ -111,16 +111,27 @@ func AllowOIDCLink(tx OIDCTx, username string, allow bool, now time.Time) (bool,
 		return false, err
 	}
 	op, err := DecideOIDCAllowLink(username, issuer, issuer != "", allow)
-	switch {
-	case err != nil || op == OIDCLinkKeep:
+	if err != nil || op == OIDCLinkKeep {
 		return false, err
-	case op == OIDCLinkInsert:
-		err = tx.InsertIdentity(OIDCLinkIssuer, username, username, now.UTC().Truncate(time.Microsecond))
-		if connecthub.IsKind(err, connecthub.KindConflict) {
-			return false, ErrOIDCAlreadyLinked(username)
-		}
-	default:
-		_, err = tx.DeleteIdentity(OIDCLinkIssuer, username)
 	}
-	return err == nil, err
+	if err := writeOIDCLink(tx, username, op, now); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// writeOIDCLink inserts or deletes username's link mark as op says.
+func writeOIDCLink(tx OIDCTx, username string, op OIDCLinkWrite, now time.Time) error {
+	switch op {
+	case OIDCLinkInsert:
+		err := tx.InsertIdentity(OIDCLinkIssuer, username, username, now.UTC().Truncate(time.Microsecond))
+		if connecthub.IsKind(err, connecthub.KindConflict) {
+			return ErrOIDCAlreadyLinked(username)
+		}
+		return err
+	case OIDCLinkDelete:
+		_, err := tx.DeleteIdentity(OIDCLinkIssuer, username)
+		return err
+	}
+	return nil
 }

@@ -28,6 +28,8 @@ type UserStore interface {
 	// user revokes (revoked_at = now) its sessions and personal tokens in
 	// the same transaction, so that they are refused on every replica
 	// from the next request on. KindNotFound if there is no such user.
+	// The link mark is neither read nor written (UserUpdateLink writes
+	// it with the fields).
 	UserUpdate(ctx context.Context, username string, now time.Time, fn func(u *connecthub.User) error) (*connecthub.User, error)
 	// UserLoggedIn records a sign-in: last_login_at = now. An unknown
 	// user is KindNotFound.
@@ -88,17 +90,34 @@ func ErrUserExists(username string, err error) error {
 		Message: "a user named " + username + " already exists", Err: err}
 }
 
-// UpdateUser is UserUpdate's rule, on Modify: fn changes a copy of the user
-// as read, DecideUserUpdate checks the change and decides what goes with
-// it, and write stores the user and carries out the decision, all in one
-// transaction. fn's own error reaches the caller unchanged.
+// UpdateUser is the rule of UserUpdate and UserUpdateLink, on Modify: fn
+// changes a copy of the user as read, DecideUserUpdate checks the change
+// and decides what goes with it, and write stores the user and carries out
+// the decision, all in one transaction. fn's own error reaches the caller
+// unchanged.
+//
+// With link (UserUpdateLink), the user as read carries its link mark in
+// OIDCLinkAllowed, and a mark fn sets or clears is written in the same
+// transaction as OIDCAllowLink writes it; DecideOIDCAllowLink refuses it
+// (a user already linked) before the user is written. Without link
+// (UserUpdate), the mark is neither read nor written.
 func UpdateUser[Tx any](inTx InTx[Tx], now time.Time, fn func(*connecthub.User) error,
-	read func(Tx) (*connecthub.User, error), write func(tx Tx, after *connecthub.User, d UserDecision) error) (*connecthub.User, error) {
-	var before *connecthub.User
+	read func(Tx) (*connecthub.User, error), write func(tx Tx, after *connecthub.User, d UserDecision) error,
+	link func(Tx) OIDCTx) (*connecthub.User, error) {
+	var (
+		before *connecthub.User
+		issuer string
+	)
 	return Modify(inTx, func(tx Tx) (*connecthub.User, error) {
 		u, err := read(tx)
 		if err != nil {
 			return nil, err
+		}
+		if link != nil {
+			if issuer, err = link(tx).UserIssuer(u.Username); err != nil {
+				return nil, err
+			}
+			u.OIDCLinkAllowed = issuer == OIDCLinkIssuer
 		}
 		before = u
 		after := *u
@@ -108,6 +127,22 @@ func UpdateUser[Tx any](inTx InTx[Tx], now time.Time, fn func(*connecthub.User) 
 		if err != nil {
 			return nil, err
 		}
-		return after, write(tx, after, d)
+		mark := OIDCLinkKeep
+		if link == nil {
+			after.OIDCLinkAllowed = before.OIDCLinkAllowed
+		} else if after.OIDCLinkAllowed != before.OIDCLinkAllowed {
+			if mark, err = DecideOIDCAllowLink(after.Username, issuer, issuer != "", after.OIDCLinkAllowed); err != nil {
+				return nil, err
+			}
+		}
+		if err := write(tx, after, d); err != nil {
+			return nil, err
+		}
+		if mark != OIDCLinkKeep {
+			if err := writeOIDCLink(link(tx), after.Username, mark, now); err != nil {
+				return nil, err
+			}
+		}
+		return after, nil
 	})
 }

@@ -77,6 +77,18 @@ func (s *Store) UserList(ctx context.Context) ([]*connecthub.User, error) {
 // UserUpdate implements store.UserStore with store.UpdateUser, in one
 // transaction that holds the user's row locked from the read to the write.
 func (s *Store) UserUpdate(ctx context.Context, username string, now time.Time, fn func(*connecthub.User) error) (*connecthub.User, error) {
+	return s.userUpdate(ctx, username, now, fn, nil)
+}
+
+// UserUpdateLink implements store.OIDCLinkStore with store.UpdateUser and
+// the identities of the link mark, in UserUpdate's transaction.
+func (s *Store) UserUpdateLink(ctx context.Context, username string, now time.Time, fn func(*connecthub.User) error) (*connecthub.User, error) {
+	return s.userUpdate(ctx, username, now, fn, func(tx pgx.Tx) store.OIDCTx { return oidcTx{ctx, tx} })
+}
+
+// userUpdate is UserUpdate, and with link UserUpdateLink.
+func (s *Store) userUpdate(ctx context.Context, username string, now time.Time, fn func(*connecthub.User) error,
+	link func(pgx.Tx) store.OIDCTx) (*connecthub.User, error) {
 	if !storable(username) {
 		return nil, connecthub.NotFound("user", username)
 	}
@@ -103,7 +115,7 @@ func (s *Store) UserUpdate(ctx context.Context, username string, now time.Time, 
 		_, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1)
 			WHERE owner = $2 AND scope = 'user'`, utc(now), username)
 		return dbErr(err)
-	})
+	}, link)
 }
 
 // UserLoggedIn implements store.UserStore.

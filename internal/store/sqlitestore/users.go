@@ -49,6 +49,18 @@ func (s *Store) UserList(ctx context.Context) ([]*connecthub.User, error) {
 // UserUpdate implements store.UserStore with store.UpdateUser, in one
 // write transaction.
 func (s *Store) UserUpdate(ctx context.Context, username string, now time.Time, fn func(*connecthub.User) error) (*connecthub.User, error) {
+	return s.userUpdate(ctx, username, now, fn, nil)
+}
+
+// UserUpdateLink implements store.OIDCLinkStore with store.UpdateUser and
+// the identities of the link mark, in UserUpdate's transaction.
+func (s *Store) UserUpdateLink(ctx context.Context, username string, now time.Time, fn func(*connecthub.User) error) (*connecthub.User, error) {
+	return s.userUpdate(ctx, username, now, fn, func(tx *sqlx.Tx) store.OIDCTx { return oidcTx{ctx, tx} })
+}
+
+// userUpdate is UserUpdate, and with link UserUpdateLink.
+func (s *Store) userUpdate(ctx context.Context, username string, now time.Time, fn func(*connecthub.User) error,
+	link func(*sqlx.Tx) store.OIDCTx) (*connecthub.User, error) {
 	return store.UpdateUser(s.inTx(ctx), now, fn, func(tx *sqlx.Tx) (*connecthub.User, error) {
 		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
 		return u, notFound(err, "user", username)
@@ -62,7 +74,7 @@ func (s *Store) UserUpdate(ctx context.Context, username string, now time.Time, 
 			return revokeUserCredentials(ctx, tx, username, now)
 		}
 		return nil
-	})
+	}, link)
 }
 
 // revokeUserCredentials ends a user's sessions (not the break-glass ones,

@@ -69,6 +69,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Calendars", exerciseCalendars},
 		{"Users", exerciseUsers},
 		{"OIDC", exerciseOIDC},
+		{"UserUpdateLink", exerciseUserUpdateLink},
 		{"Audit", exerciseAudit},
 		{"Queues", exerciseQueues},
 		{"Secrets", exerciseSecrets},
