@@ -1,23 +1,28 @@
 package store
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/connecthub/connecthub"
 )
 
-// JobSteps are the SQL primitives of JobCreate, JobUpdate and JobDelete
-// that a driver supplies; CreateJob, UpdateJob and DeleteJob decide when
-// each runs, so that the three write a job, its revision and whatever else
-// commits with a job change in one transaction, the same way in every
-// driver. A method needs only the steps its rule names.
+// JobSteps are the SQL primitives of JobCreate, JobUpdate, JobDelete and
+// BatchWrite that a driver supplies; CreateJob, UpdateJob, DeleteJob and
+// WriteBatch decide when each runs, so that every job change writes the
+// job, its revision and whatever else commits with it in one transaction,
+// the same way in every driver.
 type JobSteps[Tx any] struct {
+	// CheckText refuses text the dialect cannot store (KindInvalid naming
+	// the field), before any transaction; nil when it stores all.
+	CheckText func(j *connecthub.Job) error
 	// Read reads the job, locked for the transaction where the dialect
 	// can; KindNotFound when there is none.
 	Read func(tx Tx, id string) (*connecthub.Job, error)
-	// Check refuses what the database cannot take (the chain checks, text
-	// the dialect cannot store), before anything is written.
-	Check func(tx Tx, j *connecthub.Job) error
+	// CheckChains refuses a job whose chains name itself or a job that
+	// does not exist, or would close a cycle (the chain rules of a write),
+	// holding what it read until the transaction ends.
+	CheckChains func(tx Tx, j *connecthub.Job) error
 	// Insert stores a new job; JobExists when its id is taken.
 	Insert func(tx Tx, j *connecthub.Job) error
 	// Write stores every column of the job but its id and returns the job
@@ -29,36 +34,71 @@ type JobSteps[Tx any] struct {
 	// Delete deletes the job and returns it as it was; KindNotFound when
 	// there is none. Its runs and their logs go with it.
 	Delete func(tx Tx, id string) (*connecthub.Job, error)
-	// Record writes the change's revision (RecordJobRevision, op one of
-	// connecthub.RevisionCreate, RevisionUpdate, RevisionDelete) and
-	// whatever else commits with a job change in this dialect.
-	Record func(tx Tx, op string, before, after *connecthub.Job) error
+	// Record writes a change's revision with RecordJobRevision (op one of
+	// connecthub.RevisionCreate, RevisionUpdate, RevisionDelete, or a
+	// batch's, BatchRevisionOp); ctx carries who made it and why.
+	Record func(ctx context.Context, tx Tx, op string, before, after *connecthub.Job) error
+	// Notify, when not nil, tells the other replicas that jobs changed,
+	// once a transaction commits; the rules call it once per transaction.
+	Notify func(tx Tx) error
+	// Publish tells this process's subscribers (Hub.Publish); the rules
+	// publish TopicJobs once a change has committed.
+	Publish func(Topic)
 }
 
-// CreateJob is JobCreate's rule: the job is checked (CheckNewJob) before
-// any transaction starts; then, in one transaction, the dialect's checks
-// run, the job is inserted and its create revision recorded. A taken id
-// is JobExists, and nothing is written.
-func CreateJob[Tx any](inTx InTx[Tx], job *connecthub.Job, st JobSteps[Tx]) error {
+// notify runs Notify where the driver has one.
+func (st JobSteps[Tx]) notify(tx Tx) error {
+	if st.Notify == nil {
+		return nil
+	}
+	return st.Notify(tx)
+}
+
+// checkText runs CheckText where the driver has one.
+func (st JobSteps[Tx]) checkText(j *connecthub.Job) error {
+	if st.CheckText == nil {
+		return nil
+	}
+	return st.CheckText(j)
+}
+
+// CreateJob is JobCreate's rule: the job is checked (CheckNewJob and the
+// dialect's text) before any transaction starts; then, in one
+// transaction, the chain rules are applied, the job is inserted and its
+// create revision recorded; TopicJobs is published once it has committed.
+// A taken id is JobExists, and nothing is written.
+func CreateJob[Tx any](ctx context.Context, inTx InTx[Tx], job *connecthub.Job, st JobSteps[Tx]) error {
 	if err := CheckNewJob(job); err != nil {
 		return err
 	}
-	return inTx(func(tx Tx) error {
-		if err := st.Check(tx, job); err != nil {
+	if err := st.checkText(job); err != nil {
+		return err
+	}
+	err := inTx(func(tx Tx) error {
+		if err := st.CheckChains(tx, job); err != nil {
 			return err
 		}
 		if err := st.Insert(tx, job); err != nil {
 			return err
 		}
-		return st.Record(tx, connecthub.RevisionCreate, nil, job)
+		if err := st.Record(ctx, tx, connecthub.RevisionCreate, nil, job); err != nil {
+			return err
+		}
+		return st.notify(tx)
 	})
+	if err != nil {
+		return err
+	}
+	st.Publish(TopicJobs)
+	return nil
 }
 
 // DeleteJob is JobDelete's rule: in one transaction, a job that others
 // chain to is refused, the job is deleted and its delete revision keeps it
-// as it was. A job that does not exist is KindNotFound and records nothing.
-func DeleteJob[Tx any](inTx InTx[Tx], id string, st JobSteps[Tx]) error {
-	return inTx(func(tx Tx) error {
+// as it was; TopicJobs is published once it has committed. A job that does
+// not exist is KindNotFound and records nothing.
+func DeleteJob[Tx any](ctx context.Context, inTx InTx[Tx], id string, st JobSteps[Tx]) error {
+	err := inTx(func(tx Tx) error {
 		if err := st.CheckDelete(tx, id); err != nil {
 			return err
 		}
@@ -66,17 +106,25 @@ func DeleteJob[Tx any](inTx InTx[Tx], id string, st JobSteps[Tx]) error {
 		if err != nil {
 			return err
 		}
-		return st.Record(tx, connecthub.RevisionDelete, j, nil)
+		if err := st.Record(ctx, tx, connecthub.RevisionDelete, j, nil); err != nil {
+			return err
+		}
+		return st.notify(tx)
 	})
+	if err != nil {
+		return err
+	}
+	st.Publish(TopicJobs)
+	return nil
 }
 
 // UpdateJob is JobUpdate's rule, on store.Modify: the update function is
 // required; it runs on the job as read, in the write transaction; it may
 // change everything but the id (KindInvalid, nothing written); the job is
 // checked, written and its revision recorded with the job as it was
-// before, all in that transaction. The function's own error reaches the
-// caller unchanged.
-func UpdateJob[Tx any](inTx InTx[Tx], id string, update func(*connecthub.Job) error, st JobSteps[Tx]) (*connecthub.Job, error) {
+// before, all in that transaction; TopicJobs is published once it has
+// committed. The function's own error reaches the caller unchanged.
+func UpdateJob[Tx any](ctx context.Context, inTx InTx[Tx], id string, update func(*connecthub.Job) error, st JobSteps[Tx]) (*connecthub.Job, error) {
 	if err := CheckJobUpdate(update); err != nil {
 		return nil, err
 	}
@@ -89,19 +137,30 @@ func UpdateJob[Tx any](inTx InTx[Tx], id string, update func(*connecthub.Job) er
 		before = CloneJob(j)
 		return j, nil
 	}
-	return Modify(inTx, read, update, func(tx Tx, j *connecthub.Job) (*connecthub.Job, error) {
+	job, err := Modify(inTx, read, update, func(tx Tx, j *connecthub.Job) (*connecthub.Job, error) {
 		if j.ID != id {
 			return nil, JobUpdateChangedID()
 		}
-		if err := st.Check(tx, j); err != nil {
+		if err := st.checkText(j); err != nil {
+			return nil, err
+		}
+		if err := st.CheckChains(tx, j); err != nil {
 			return nil, err
 		}
 		after, err := st.Write(tx, j)
 		if err != nil {
 			return nil, err
 		}
-		return after, st.Record(tx, connecthub.RevisionUpdate, before, after)
+		if err := st.Record(ctx, tx, connecthub.RevisionUpdate, before, after); err != nil {
+			return nil, err
+		}
+		return after, st.notify(tx)
 	})
+	if err != nil {
+		return nil, err
+	}
+	st.Publish(TopicJobs)
+	return job, nil
 }
 
 // JobExists is JobCreate's error when the id is taken; err is the

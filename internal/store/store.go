@@ -31,12 +31,13 @@
 // sequence is a rule too and is written here, on small primitives the
 // driver supplies (closures or a small interface of one-statement
 // methods): the read-modify-write of every Update method (Modify, with
-// UpdateJob, UpdateUser, UpdateChannel, UpdateAlertRule), RunInsert
-// (InsertRuns), JobsFire's frame (Fire), NodeMarkDead (MarkDead),
-// CalendarEnsureBuiltin (EnsureBuiltin), the OIDC sign-in and link mark
-// (SignInOIDC, AllowOIDCLink on OIDCTx), BatchWrite (WriteBatch on
-// BatchTx), revisions (WriteRevision), AlertProcess and AlertCheck
-// (ProcessAlerts, RunAlertCheck). A driver supplies the SQL: it reads what
+// UpdateJob, UpdateUser, UpdateChannel, UpdateAlertRule), every job change
+// (CreateJob, UpdateJob, DeleteJob and WriteBatch on one set of JobSteps),
+// RunInsert (InsertRuns), JobsFire's frame (Fire), NodeMarkDead
+// (MarkDead), CalendarEnsureBuiltin (EnsureBuiltin), the OIDC sign-in and
+// link mark (SignInOIDC, AllowOIDCLink on OIDCTx, UpdateUser with the
+// mark), revisions (WriteRevision), RunLogRead's chunk (LogChunkBuilder),
+// AlertProcess and AlertCheck (ProcessAlerts, RunAlertCheck). A driver supplies the SQL: it reads what
 // a rule needs in bulk, calls the rule, and writes what it decides, in as
 // few statements as its database allows.
 //

@@ -18,28 +18,20 @@ import (
 // before the revision is written. checkChainWrite takes the chain lock
 // only for a job that chains.
 func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
-	if err := store.CreateJob(s.inTx(ctx), job, s.jobSteps(ctx)); err != nil {
-		return err
-	}
-	s.Publish(store.TopicJobs)
-	return nil
+	return store.CreateJob(ctx, s.inTx(ctx), job, s.jobSteps(ctx))
 }
 
-// jobSteps are the primitives of store.CreateJob, UpdateJob and DeleteJob
-// in PostgreSQL's SQL. Every job change also notifies the other replicas
-// in its transaction.
+// jobSteps are the primitives of store.CreateJob, UpdateJob, DeleteJob
+// and WriteBatch in PostgreSQL's SQL. Every job change also notifies the
+// other replicas in its transaction.
 func (s *Store) jobSteps(ctx context.Context) store.JobSteps[pgx.Tx] {
 	return store.JobSteps[pgx.Tx]{
 		Read: func(tx pgx.Tx, id string) (*connecthub.Job, error) {
 			j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, id))
 			return j, notFound(err, "job", id)
 		},
-		Check: func(tx pgx.Tx, j *connecthub.Job) error {
-			if err := checkJobText(j); err != nil {
-				return err
-			}
-			return checkChainWrite(ctx, tx, j)
-		},
+		CheckText:   checkJobText,
+		CheckChains: func(tx pgx.Tx, j *connecthub.Job) error { return checkChainWrite(ctx, tx, j) },
 		Insert: func(tx pgx.Tx, j *connecthub.Job) error {
 			args, err := jobArgs(j)
 			if err != nil {
@@ -64,12 +56,9 @@ func (s *Store) jobSteps(ctx context.Context) store.JobSteps[pgx.Tx] {
 			j, err := scanJob(tx.QueryRow(ctx, `DELETE FROM jobs WHERE id = $1 RETURNING `+jobColumns, id))
 			return j, notFound(err, "job", id)
 		},
-		Record: func(tx pgx.Tx, op string, before, after *connecthub.Job) error {
-			if err := recordJobRevision(ctx, tx, op, before, after); err != nil {
-				return err
-			}
-			return s.notify(ctx, tx, store.TopicJobs)
-		},
+		Record:  recordJobRevision,
+		Notify:  func(tx pgx.Tx) error { return s.notify(ctx, tx, store.TopicJobs) },
+		Publish: s.Publish,
 	}
 }
 
@@ -146,11 +135,7 @@ func (s *Store) queryJobs(ctx context.Context, query string, args ...any) ([]*co
 // locks, cannot change. The update function runs while the lock and a pool
 // connection are held: it must be quick and must not call the store.
 func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
-	job, err := store.UpdateJob(s.inTx(ctx), id, update, s.jobSteps(ctx))
-	if err == nil {
-		s.Publish(store.TopicJobs)
-	}
-	return job, err
+	return store.UpdateJob(ctx, s.inTx(ctx), id, update, s.jobSteps(ctx))
 }
 
 // JobDelete implements store.JobStore with store.DeleteJob. The runs (and
@@ -158,11 +143,7 @@ func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthu
 // locks the job's row and the chain lock before it reads who chains to
 // the job.
 func (s *Store) JobDelete(ctx context.Context, id string) error {
-	if err := store.DeleteJob(s.inTx(ctx), id, s.jobSteps(ctx)); err != nil {
-		return err
-	}
-	s.Publish(store.TopicJobs)
-	return nil
+	return store.DeleteJob(ctx, s.inTx(ctx), id, s.jobSteps(ctx))
 }
 
 // JobListDue implements store.JobStore.

@@ -14,97 +14,41 @@ import (
 
 const batchColumns = `id, created_at, actor, action, source_files, source_hash, rollback_of, created, updated, deleted`
 
-// BatchWrite implements store.BatchStore: every job of the batch is read,
-// compared and written, and the batch recorded, in one write transaction.
+// BatchWrite implements store.BatchStore with store.WriteBatch: every job
+// of the batch is read, compared and written, and the batch recorded, in
+// one write transaction.
 func (s *Store) BatchWrite(ctx context.Context, b *connecthub.Batch) error {
-	if err := store.CheckBatch(b); err != nil {
-		return err
-	}
-	err := s.write(ctx, func(tx *sqlx.Tx) error { return store.WriteBatch(ctx, batchTx{ctx, tx}, b) })
-	if err != nil {
-		return err
-	}
-	s.Publish(store.TopicJobs)
-	return nil
-}
-
-// batchTx is store.BatchTx on the write transaction.
-type batchTx struct {
-	ctx context.Context
-	tx  *sqlx.Tx
-}
-
-func (t batchTx) Jobs(ids []string) (map[string]*connecthub.Job, error) {
-	byID := make(map[string]*connecthub.Job, len(ids))
-	for _, id := range ids {
-		j, err := scanJob(t.tx.QueryRowxContext(t.ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return nil, dbErr(err)
-		default:
-			byID[id] = j
-		}
-	}
-	return byID, nil
-}
-
-func (t batchTx) InsertBatch(b *connecthub.Batch) (int64, error) {
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO batches (created_at, actor, action, source_files, source_hash, rollback_of, created, updated, deleted)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, micros(b.CreatedAt), b.Actor, b.Action, store.EncodeBatchFiles(b.Source.Files),
-		b.Source.Hash, b.RollbackOf, b.Created, b.Updated, b.Deleted)
-	if err != nil {
-		return 0, dbErr(err)
-	}
-	id, err := res.LastInsertId()
-	return id, dbErr(err)
-}
-
-func (t batchTx) WriteJob(ctx context.Context, it *connecthub.BatchItem) error {
-	return writeBatchJob(ctx, t.tx, it)
-}
-
-func (t batchTx) InsertItem(batchID int64, seq int, it *connecthub.BatchItem, before, beforeSecret, after, afterSecret string) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO batch_items (batch_id, seq, job_id, op, before_state, before_secret, after_state, after_secret)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, batchID, seq, it.JobID, it.Op, before, beforeSecret, after, afterSecret)
-	return dbErr(err)
-}
-
-func (t batchTx) CheckChainWrite(j *connecthub.Job) error { return checkChainWrite(t.ctx, t.tx, j) }
-func (t batchTx) CheckChainDelete(id string) error        { return checkChainDelete(t.ctx, t.tx, id) }
-
-// writeBatchJob writes one item's after-state in the batch's transaction:
-// it creates, replaces or deletes the job's row. It is the one place a
-// batch changes a job, so whatever every job write must also do (such as
-// storing a revision) belongs here too.
-func writeBatchJob(ctx context.Context, tx *sqlx.Tx, it *connecthub.BatchItem) error {
-	if err := writeBatchRow(ctx, tx, it); err != nil {
-		return err
-	}
-	return recordJobRevision(ctx, tx, store.BatchRevisionOp(it.Op), it.Before, it.After)
-}
-
-// writeBatchRow creates, replaces or deletes the job's row.
-func writeBatchRow(ctx context.Context, tx *sqlx.Tx, it *connecthub.BatchItem) error {
-	switch it.Op {
-	case connecthub.BatchDelete:
-		_, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, it.JobID)
-		return dbErr(err)
-	case connecthub.BatchCreate:
-		args, err := jobArgs(it.After)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(len(args))+`)`, args...)
-		return dbErr(err)
-	default:
-		args, err := jobArgs(it.After)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, jobUpdateSQL, append(args[1:], it.JobID)...)
-		return dbErr(err)
-	}
+	return store.WriteBatch(ctx, s.inTx(ctx), b, s.jobSteps(ctx), store.BatchSteps[*sqlx.Tx]{
+		Jobs: func(tx *sqlx.Tx, ids []string) (map[string]*connecthub.Job, error) {
+			byID := make(map[string]*connecthub.Job, len(ids))
+			for _, id := range ids {
+				j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+				switch {
+				case errors.Is(err, sql.ErrNoRows):
+				case err != nil:
+					return nil, dbErr(err)
+				default:
+					byID[id] = j
+				}
+			}
+			return byID, nil
+		},
+		InsertBatch: func(tx *sqlx.Tx, b *connecthub.Batch) (int64, error) {
+			res, err := tx.ExecContext(ctx, `INSERT INTO batches (created_at, actor, action, source_files, source_hash, rollback_of, created, updated, deleted)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, micros(b.CreatedAt), b.Actor, b.Action, store.EncodeBatchFiles(b.Source.Files),
+				b.Source.Hash, b.RollbackOf, b.Created, b.Updated, b.Deleted)
+			if err != nil {
+				return 0, dbErr(err)
+			}
+			id, err := res.LastInsertId()
+			return id, dbErr(err)
+		},
+		InsertItem: func(tx *sqlx.Tx, batchID int64, seq int, it *connecthub.BatchItem, before, beforeSecret, after, afterSecret string) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO batch_items (batch_id, seq, job_id, op, before_state, before_secret, after_state, after_secret)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, batchID, seq, it.JobID, it.Op, before, beforeSecret, after, afterSecret)
+			return dbErr(err)
+		},
+	})
 }
 
 // BatchGet implements store.BatchStore, in one read transaction.

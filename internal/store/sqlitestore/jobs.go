@@ -15,15 +15,11 @@ import (
 
 // JobCreate implements store.JobStore with store.CreateJob.
 func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
-	if err := store.CreateJob(s.inTx(ctx), job, s.jobSteps(ctx)); err != nil {
-		return err
-	}
-	s.Publish(store.TopicJobs)
-	return nil
+	return store.CreateJob(ctx, s.inTx(ctx), job, s.jobSteps(ctx))
 }
 
-// jobSteps are the primitives of store.CreateJob, UpdateJob and DeleteJob
-// in SQLite's SQL. The write transaction holds the only writer
+// jobSteps are the primitives of store.CreateJob, UpdateJob, DeleteJob
+// and WriteBatch in SQLite's SQL. The write transaction holds the only writer
 // connection, so the rows it reads need no lock.
 func (s *Store) jobSteps(ctx context.Context) store.JobSteps[*sqlx.Tx] {
 	return store.JobSteps[*sqlx.Tx]{
@@ -31,7 +27,7 @@ func (s *Store) jobSteps(ctx context.Context) store.JobSteps[*sqlx.Tx] {
 			j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
 			return j, notFound(err, "job", id)
 		},
-		Check: func(tx *sqlx.Tx, j *connecthub.Job) error { return checkChainWrite(ctx, tx, j) },
+		CheckChains: func(tx *sqlx.Tx, j *connecthub.Job) error { return checkChainWrite(ctx, tx, j) },
 		Insert: func(tx *sqlx.Tx, j *connecthub.Job) error {
 			args, err := jobArgs(j)
 			if err != nil {
@@ -60,9 +56,8 @@ func (s *Store) jobSteps(ctx context.Context) store.JobSteps[*sqlx.Tx] {
 			j, err := scanJob(tx.QueryRowxContext(ctx, `DELETE FROM jobs WHERE id = ? RETURNING `+jobColumns, id))
 			return j, notFound(err, "job", id)
 		},
-		Record: func(tx *sqlx.Tx, op string, before, after *connecthub.Job) error {
-			return recordJobRevision(ctx, tx, op, before, after)
-		},
+		Record:  recordJobRevision,
+		Publish: s.Publish,
 	}
 }
 
@@ -136,21 +131,13 @@ var jobUpdateSQL = func() string {
 // function runs inside the write transaction, which holds the store's only
 // writer connection: it must be quick and must not call the store.
 func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
-	job, err := store.UpdateJob(s.inTx(ctx), id, update, s.jobSteps(ctx))
-	if err == nil {
-		s.Publish(store.TopicJobs)
-	}
-	return job, err
+	return store.UpdateJob(ctx, s.inTx(ctx), id, update, s.jobSteps(ctx))
 }
 
 // JobDelete implements store.JobStore with store.DeleteJob. The runs (and
 // their logs) go with the job through ON DELETE CASCADE.
 func (s *Store) JobDelete(ctx context.Context, id string) error {
-	if err := store.DeleteJob(s.inTx(ctx), id, s.jobSteps(ctx)); err != nil {
-		return err
-	}
-	s.Publish(store.TopicJobs)
-	return nil
+	return store.DeleteJob(ctx, s.inTx(ctx), id, s.jobSteps(ctx))
 }
 
 // JobListDue implements store.JobStore.

@@ -226,13 +226,21 @@ func exerciseBatches(t *testing.T, newStore NewStoreFunc) {
 			Items: []connecthub.BatchItem{{JobID: "up", After: up}, {JobID: "down", After: testJob("down")}}}); err != nil {
 			t.Fatalf("a batch creating a chain: %v", err)
 		}
-		// Deleting a job another chains to is refused, nothing written.
+		// Deleting a job another chains to is refused, nothing written:
+		// neither the job's delete, nor its revision, nor the batch.
+		revs := len(revisionsOf(t, s, "down"))
 		err := s.BatchWrite(t.Context(), &connecthub.Batch{CreatedAt: t0, Action: connecthub.BatchApply,
 			Items: []connecthub.BatchItem{{JobID: "down", Before: getJob(t, s, "down")}}})
 		if err == nil {
 			t.Fatal("a batch deleted a job another chains to")
 		}
 		getJob(t, s, "down")
+		if got := len(revisionsOf(t, s, "down")); got != revs {
+			t.Errorf("a refused batch left %d revisions of down, want %d", got, revs)
+		}
+		if list, _, err := s.BatchList(t.Context(), connecthub.BatchFilter{}); err != nil || len(list) != 1 {
+			t.Errorf("BatchList after a refused batch = %d, %v; want the first batch alone", len(list), err)
+		}
 		// Deleting both in one batch is fine.
 		if err := s.BatchWrite(t.Context(), &connecthub.Batch{CreatedAt: t0, Action: connecthub.BatchApply,
 			Items: []connecthub.BatchItem{{JobID: "down", Before: getJob(t, s, "down")}, {JobID: "up", Before: getJob(t, s, "up")}}}); err != nil {
