@@ -54,22 +54,33 @@ func ScanNode[T any](sc Scanner, toTime func(T) time.Time) (*connecthub.Node, er
 	return &n, nil
 }
 
-// MarkDead is NodeMarkDead's rule, run by the driver in one write
-// transaction: mark sets the silent nodes inactive and returns them; when
-// there are any, rescue rescues the RUNNING runs of the nodes it is given
-// by name, through RunRescue's rules, and returns the runs it rescued. The
-// dead nodes come back in NodeList's order (by name), whatever order the
-// statement returned them in.
-func MarkDead(mark func() ([]*connecthub.Node, error), rescue func(names []string) ([]*connecthub.Run, error)) ([]*connecthub.Node, []*connecthub.Run, error) {
-	dead, err := mark()
-	if err != nil || len(dead) == 0 {
-		return dead, nil, err
+// MarkDead is NodeMarkDead's rule: the times are checked
+// (CheckMarkDead); then, in one write transaction, mark sets the silent
+// nodes inactive and returns them, and when there are any, rescue rescues
+// the RUNNING runs of the nodes it is given by name, through RunRescue's
+// rules, and returns the runs it rescued. The dead nodes come back in
+// NodeList's order (by name), whatever order the statement returned them
+// in.
+func MarkDead[Tx any](inTx InTx[Tx], deadBefore, now time.Time, mark func(Tx) ([]*connecthub.Node, error),
+	rescue func(tx Tx, names []string) ([]*connecthub.Run, error)) ([]*connecthub.Node, []*connecthub.Run, error) {
+	if err := CheckMarkDead(deadBefore, now); err != nil {
+		return nil, nil, err
 	}
-	names := make([]string, len(dead))
-	for i, n := range dead {
-		names[i] = n.Name
-	}
-	rescued, err := rescue(names)
+	var (
+		dead    []*connecthub.Node
+		rescued []*connecthub.Run
+	)
+	err := inTx(func(tx Tx) (err error) {
+		if dead, err = mark(tx); err != nil || len(dead) == 0 {
+			return err
+		}
+		names := make([]string, len(dead))
+		for i, n := range dead {
+			names[i] = n.Name
+		}
+		rescued, err = rescue(tx, names)
+		return err
+	})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -131,41 +131,28 @@ func (s *Store) NodeDelete(ctx context.Context, name string) error {
 // by the work in flight, so the runs table needs no index on node, which
 // every claim would have to maintain.
 func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]*connecthub.Node, []*connecthub.Run, error) {
-	if err := store.CheckMarkDead(deadBefore, now); err != nil {
-		return nil, nil, err
-	}
-	var (
-		dead     []*connecthub.Node
-		rescued  []*connecthub.Run
-		requeued bool
-	)
-	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
-		dead, rescued, err = store.MarkDead(func() ([]*connecthub.Node, error) {
-			return queryList(ctx, tx, scanNode, `UPDATE nodes SET present_state = 'inactive'
-				WHERE name IN (
-					SELECT name FROM nodes WHERE present_state <> 'inactive' AND last_heartbeat < $1
-					ORDER BY name FOR UPDATE SKIP LOCKED)
-				AND present_state <> 'inactive' AND last_heartbeat < $1
-				RETURNING `+nodeColumns, utc(deadBefore))
-		}, func(names []string) (r []*connecthub.Run, err error) {
-			found, err := lockRescueCandidates(ctx, tx, `SELECT `+rescueCandidateColumns+`
-				FROM runs WHERE status = 'RUNNING' AND node = ANY($1)
-				ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`, names)
-			if err != nil {
-				return nil, err
-			}
-			r, requeued, err = s.rescueRuns(ctx, tx, found, now)
-			return r, err
-		})
-		return err
+	var requeued bool
+	dead, rescued, err := store.MarkDead(s.inTx(ctx), deadBefore, now, func(tx pgx.Tx) ([]*connecthub.Node, error) {
+		return queryList(ctx, tx, scanNode, `UPDATE nodes SET present_state = 'inactive'
+			WHERE name IN (
+				SELECT name FROM nodes WHERE present_state <> 'inactive' AND last_heartbeat < $1
+				ORDER BY name FOR UPDATE SKIP LOCKED)
+			AND present_state <> 'inactive' AND last_heartbeat < $1
+			RETURNING `+nodeColumns, utc(deadBefore))
+	}, func(tx pgx.Tx, names []string) (r []*connecthub.Run, err error) {
+		found, err := lockRescueCandidates(ctx, tx, `SELECT `+rescueCandidateColumns+`
+			FROM runs WHERE status = 'RUNNING' AND node = ANY($1)
+			ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`, names)
+		if err != nil {
+			return nil, err
+		}
+		r, requeued, err = s.rescueRuns(ctx, tx, found, now)
+		return r, err
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	if requeued {
+	if requeued && err == nil {
 		s.Publish(store.TopicRuns)
 	}
-	return dead, rescued, nil
+	return dead, rescued, err
 }
 
 // NodeClean implements store.NodeStore.

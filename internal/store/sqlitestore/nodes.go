@@ -117,32 +117,24 @@ func (s *Store) NodeDelete(ctx context.Context, name string) error {
 // The single writer means no heartbeat or completion can be half-way
 // through a run here, so every run of a dead node is rescued.
 func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]*connecthub.Node, []*connecthub.Run, error) {
-	if err := store.CheckMarkDead(deadBefore, now); err != nil {
-		return nil, nil, err
-	}
 	var (
-		dead     []*connecthub.Node
-		rescued  []*connecthub.Run
 		requeued bool
 		chained  store.ChainStarted
 	)
-	err := s.write(ctx, func(tx *sqlx.Tx) (err error) {
-		dead, rescued, err = store.MarkDead(func() ([]*connecthub.Node, error) {
-			return queryAll(ctx, tx, scanNode, `UPDATE nodes SET present_state = 'inactive'
-				WHERE present_state <> 'inactive' AND last_heartbeat < ? RETURNING `+nodeColumns, micros(deadBefore))
-		}, func(names []string) (r []*connecthub.Run, err error) {
-			args := make([]any, len(names))
-			for i, n := range names {
-				args[i] = n
-			}
-			var found []rescueCandidate
-			if err := tx.SelectContext(ctx, &found, nodeRunsSQL(len(names)), args...); err != nil {
-				return nil, dbErr(err)
-			}
-			r, requeued, chained, err = s.rescueRuns(ctx, tx, found, now)
-			return r, err
-		})
-		return err
+	dead, rescued, err := store.MarkDead(s.inTx(ctx), deadBefore, now, func(tx *sqlx.Tx) ([]*connecthub.Node, error) {
+		return queryAll(ctx, tx, scanNode, `UPDATE nodes SET present_state = 'inactive'
+			WHERE present_state <> 'inactive' AND last_heartbeat < ? RETURNING `+nodeColumns, micros(deadBefore))
+	}, func(tx *sqlx.Tx, names []string) (r []*connecthub.Run, err error) {
+		args := make([]any, len(names))
+		for i, n := range names {
+			args[i] = n
+		}
+		var found []rescueCandidate
+		if err := tx.SelectContext(ctx, &found, nodeRunsSQL(len(names)), args...); err != nil {
+			return nil, dbErr(err)
+		}
+		r, requeued, chained, err = s.rescueRuns(ctx, tx, found, now)
+		return r, err
 	})
 	if err != nil {
 		return nil, nil, err
