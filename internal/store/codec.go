@@ -160,3 +160,26 @@ func RunColumns(withSecret bool) string {
 	cancel_requested, started_at, finished_at, message, error, traceback, result, log_size,
 	created_at, updated_at, meta`
 }
+
+// JobInts are the integer columns of a jobs row as a driver scans them
+// (timeout, max_attempts, retry_backoff, misfire_window, priority,
+// keep_runs, keep_for); Set turns them into the job's fields, the same way
+// in both drivers.
+type JobInts struct {
+	Timeout, MaxAttempts, RetryBackoff, MisfireWindow, Priority, KeepRuns, KeepFor int64
+}
+
+// Set sets j's integer fields from n, and makes a missing list of secret
+// keys an empty one, as every job read carries.
+func (n *JobInts) Set(j *connecthub.Job) {
+	j.Timeout = connecthub.Duration(n.Timeout)
+	j.MaxAttempts = int(n.MaxAttempts)
+	j.RetryBackoff = connecthub.Duration(n.RetryBackoff)
+	j.MisfireWindow = connecthub.Duration(n.MisfireWindow)
+	j.Priority = int(n.Priority)
+	j.KeepRuns = int(n.KeepRuns)
+	j.KeepFor = connecthub.Duration(n.KeepFor)
+	if j.SecretKeys == nil {
+		j.SecretKeys = []string{}
+	}
+}

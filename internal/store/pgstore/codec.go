@@ -113,34 +113,22 @@ func checkJobText(j *connecthub.Job) error {
 
 func scanJob(row pgx.Row) (*connecthub.Job, error) {
 	var (
-		j                                    connecthub.Job
-		public                               []byte
-		timeout, retryBackoff, misfireWindow int64
-		maxAttempts, priority                int32
-		lastRun, nextRun                     *time.Time
-		keepRuns                             int32
-		keepFor                              int64
+		j                connecthub.Job
+		n                store.JobInts
+		public           []byte
+		lastRun, nextRun *time.Time
 	)
 	err := row.Scan(&j.ID, &j.Description, &j.Enabled, &j.CronExpr, &j.Timezone, &j.Handler, &public,
-		&j.SecretCfg, &j.SecretKeys, &j.HasSecret, &timeout, &maxAttempts, &retryBackoff,
-		&j.Concurrency, &j.Misfire, &misfireWindow, &j.Queue, &priority, &lastRun, &nextRun,
+		&j.SecretCfg, &j.SecretKeys, &j.HasSecret, &n.Timeout, &n.MaxAttempts, &n.RetryBackoff,
+		&j.Concurrency, &j.Misfire, &n.MisfireWindow, &j.Queue, &n.Priority, &lastRun, &nextRun,
 		&j.CreatedAt, &j.UpdatedAt, &j.Calendar, &j.CalendarMode, &j.OnSuccess, &j.OnFailure,
-		&keepRuns, &keepFor)
+		&n.KeepRuns, &n.KeepFor)
 	if err != nil {
 		return nil, err
 	}
+	n.Set(&j)
 	j.PublicCfg = json.RawMessage(public)
-	if j.SecretKeys == nil {
-		j.SecretKeys = []string{}
-	}
 	j.OnSuccess, j.OnFailure = chainList(j.OnSuccess), chainList(j.OnFailure)
-	j.Timeout = connecthub.Duration(timeout)
-	j.MaxAttempts = int(maxAttempts)
-	j.RetryBackoff = connecthub.Duration(retryBackoff)
-	j.MisfireWindow = connecthub.Duration(misfireWindow)
-	j.Priority = int(priority)
-	j.KeepRuns = int(keepRuns)
-	j.KeepFor = connecthub.Duration(keepFor)
 	j.LastRunAt = utcPtr(lastRun)
 	j.NextRunAt = utcPtr(nextRun)
 	j.CreatedAt = utc(j.CreatedAt)

@@ -95,40 +95,29 @@ func jobArgs(j *connecthub.Job) ([]any, error) {
 
 func scanJob(sc scanner) (*connecthub.Job, error) {
 	var (
-		j                                            connecthub.Job
-		enabled, hasSecret                           int64
-		public, secretKeys                           string
-		timeout, retryBackoff, misfireWindow, maxAtt int64
-		priority                                     int64
-		lastRun, nextRun                             sql.NullInt64
-		created, updated                             int64
-		onSuccess, onFailure                         string
-		keepRuns, keepFor                            int64
+		j                    connecthub.Job
+		n                    store.JobInts
+		enabled, hasSecret   int64
+		public, secretKeys   string
+		lastRun, nextRun     sql.NullInt64
+		created, updated     int64
+		onSuccess, onFailure string
 	)
 	err := sc.Scan(&j.ID, &j.Description, &enabled, &j.CronExpr, &j.Timezone, &j.Handler, &public,
-		&j.SecretCfg, &secretKeys, &hasSecret, &timeout, &maxAtt, &retryBackoff,
-		&j.Concurrency, &j.Misfire, &misfireWindow, &j.Queue, &priority, &lastRun, &nextRun,
+		&j.SecretCfg, &secretKeys, &hasSecret, &n.Timeout, &n.MaxAttempts, &n.RetryBackoff,
+		&j.Concurrency, &j.Misfire, &n.MisfireWindow, &j.Queue, &n.Priority, &lastRun, &nextRun,
 		&created, &updated, &j.Calendar, &j.CalendarMode, &onSuccess, &onFailure,
-		&keepRuns, &keepFor)
+		&n.KeepRuns, &n.KeepFor)
 	if err != nil {
 		return nil, err
 	}
-	j.Enabled = enabled != 0
-	j.HasSecret = hasSecret != 0
-	j.PublicCfg = json.RawMessage(public)
 	if err := json.Unmarshal([]byte(secretKeys), &j.SecretKeys); err != nil {
 		return nil, fmt.Errorf("job %s: decode secret_keys: %w", j.ID, err)
 	}
-	if j.SecretKeys == nil {
-		j.SecretKeys = []string{}
-	}
-	j.Timeout = connecthub.Duration(timeout)
-	j.MaxAttempts = int(maxAtt)
-	j.RetryBackoff = connecthub.Duration(retryBackoff)
-	j.MisfireWindow = connecthub.Duration(misfireWindow)
-	j.Priority = int(priority)
-	j.KeepRuns = int(keepRuns)
-	j.KeepFor = connecthub.Duration(keepFor)
+	n.Set(&j)
+	j.Enabled = enabled != 0
+	j.HasSecret = hasSecret != 0
+	j.PublicCfg = json.RawMessage(public)
 	j.LastRunAt = timePtr(lastRun)
 	j.NextRunAt = timePtr(nextRun)
 	j.CreatedAt = fromMicros(created)
