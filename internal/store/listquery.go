@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,4 +108,64 @@ func AuditWhere(w *Where, f connecthub.AuditFilter, below int64) {
 	if !f.Until.IsZero() {
 		w.Add("at < ?", w.d.Time(f.Until))
 	}
+}
+
+// ListQuery runs a list's query: the driver's SELECT ... FROM, followed by
+// tail (its conditions, order and limit), with args.
+type ListQuery[T any] func(tail string, args []any) ([]T, error)
+
+// newestFirst is the paging rule of the lists that show the newest first
+// (by id, descending): one row more than limit is read, which tells
+// whether there is a next page, whose cursor is the key of the page's
+// last item. An empty page is an empty list, not nil.
+func newestFirst[T any](w *Where, limit int, key func(T) string, query ListQuery[T]) ([]T, string, error) {
+	items, err := query(w.SQL()+" ORDER BY id DESC LIMIT "+w.Arg(limit+1), w.Args)
+	if err != nil {
+		return nil, "", err
+	}
+	page, next := Page(items, limit, key)
+	if page == nil {
+		page = []T{}
+	}
+	return page, next, nil
+}
+
+// ListNotifications is NotificationList's rule: the filter is checked
+// (NotificationLimit), its conditions are NotificationWhere's, and the
+// page is the newest first.
+func ListNotifications(d Dialect, f connecthub.NotificationFilter, query ListQuery[*connecthub.Notification]) ([]*connecthub.Notification, string, error) {
+	limit, err := NotificationLimit(f)
+	if err != nil {
+		return nil, "", err
+	}
+	w := NewWhere(d)
+	NotificationWhere(w, f)
+	return newestFirst(w, limit, func(n *connecthub.Notification) string { return n.ID }, query)
+}
+
+// ListAudit is AuditList's rule: the filter is checked (CheckAuditFilter),
+// its conditions are AuditWhere's, and the page is the newest first.
+func ListAudit(d Dialect, f connecthub.AuditFilter, query ListQuery[*connecthub.AuditEntry]) ([]*connecthub.AuditEntry, string, error) {
+	limit, below, err := CheckAuditFilter(f)
+	if err != nil {
+		return nil, "", err
+	}
+	w := NewWhere(d)
+	AuditWhere(w, f, below)
+	return newestFirst(w, limit, AuditCursor, query)
+}
+
+// ListBatches is BatchList's rule: the filter is checked
+// (CheckBatchFilter), the cursor keeps the ids below it, and the page is
+// the newest first.
+func ListBatches(d Dialect, f connecthub.BatchFilter, query ListQuery[*connecthub.Batch]) ([]*connecthub.Batch, string, error) {
+	limit, below, err := CheckBatchFilter(f)
+	if err != nil {
+		return nil, "", err
+	}
+	w := NewWhere(d)
+	if below > 0 {
+		w.Add("id < ?", below)
+	}
+	return newestFirst(w, limit, func(b *connecthub.Batch) string { return strconv.FormatInt(b.ID, 10) }, query)
 }

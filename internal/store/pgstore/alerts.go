@@ -32,6 +32,15 @@ func queryList[T any](ctx context.Context, q listQuerier, scan func(pgx.Row) (T,
 	return list, dbErr(err)
 }
 
+// poolList is queryList on the store's pool.
+func poolList[T any](ctx context.Context, s *Store, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	return queryList(ctx, db, scan, query, args...)
+}
+
 // checkAlertText refuses rule text PostgreSQL cannot store, naming the
 // field.
 func checkAlertText(r *connecthub.AlertRule) error {

@@ -61,31 +61,17 @@ func (s *Store) AuditAppend(ctx context.Context, e *connecthub.AuditEntry) error
 
 // AuditList implements store.AuditStore.
 func (s *Store) AuditList(ctx context.Context, f connecthub.AuditFilter) ([]*connecthub.AuditEntry, string, error) {
-	limit, below, err := store.CheckAuditFilter(f)
-	if err != nil {
-		return nil, "", err
-	}
 	for _, v := range []string{f.Actor, f.Target, f.Action} {
 		if !storable(v) {
+			if _, _, err := store.CheckAuditFilter(f); err != nil {
+				return nil, "", err
+			}
 			return []*connecthub.AuditEntry{}, "", nil // nothing stored can match
 		}
 	}
-	w := store.NewWhere(dialect)
-	store.AuditWhere(w, f, below)
-	db, err := s.db()
-	if err != nil {
-		return nil, "", err
-	}
-	list, err := queryList(ctx, db, scanAudit, `SELECT `+auditColumns+` FROM audit`+w.SQL()+
-		` ORDER BY id DESC LIMIT `+w.Arg(limit+1), w.Args...)
-	if err != nil {
-		return nil, "", err
-	}
-	page, next := store.Page(list, limit, store.AuditCursor)
-	if page == nil {
-		page = []*connecthub.AuditEntry{}
-	}
-	return page, next, nil
+	return store.ListAudit(dialect, f, func(tail string, args []any) ([]*connecthub.AuditEntry, error) {
+		return poolList(ctx, s, scanAudit, `SELECT `+auditColumns+` FROM audit`+tail, args...)
+	})
 }
 
 // AuditPurge implements store.AuditStore.

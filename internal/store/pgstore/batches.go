@@ -83,33 +83,9 @@ func (s *Store) BatchGet(ctx context.Context, id int64) (*connecthub.Batch, erro
 
 // BatchList implements store.BatchStore.
 func (s *Store) BatchList(ctx context.Context, f connecthub.BatchFilter) ([]*connecthub.Batch, string, error) {
-	limit, below, err := store.CheckBatchFilter(f)
-	if err != nil {
-		return nil, "", err
-	}
-	q, args := `SELECT `+batchColumns+` FROM batches`, []any{}
-	if below > 0 {
-		q += ` WHERE id < $1`
-		args = append(args, below)
-	}
-	args = append(args, limit+1)
-	db, err := s.db()
-	if err != nil {
-		return nil, "", err
-	}
-	rows, err := db.Query(ctx, q+` ORDER BY id DESC LIMIT $`+itoa(len(args)), args...)
-	if err != nil {
-		return nil, "", dbErr(err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*connecthub.Batch, error) { return scanBatch(row) })
-	if err != nil {
-		return nil, "", dbErr(err)
-	}
-	page, next := store.Page(list, limit, func(b *connecthub.Batch) string { return fmt.Sprint(b.ID) })
-	if page == nil {
-		page = []*connecthub.Batch{}
-	}
-	return page, next, nil
+	return store.ListBatches(dialect, f, func(tail string, args []any) ([]*connecthub.Batch, error) {
+		return poolList(ctx, s, scanBatch, `SELECT `+batchColumns+` FROM batches`+tail, args...)
+	})
 }
 
 func scanBatch(row pgx.Row) (*connecthub.Batch, error) {

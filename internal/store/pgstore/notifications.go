@@ -121,23 +121,9 @@ func (s *Store) NotificationGet(ctx context.Context, id string) (*connecthub.Not
 
 // NotificationList implements store.AlertStore.
 func (s *Store) NotificationList(ctx context.Context, f connecthub.NotificationFilter) ([]*connecthub.Notification, string, error) {
-	limit, err := store.NotificationLimit(f)
-	if err != nil {
-		return nil, "", err
-	}
-	w := store.NewWhere(dialect)
-	store.NotificationWhere(w, f)
-	db, err := s.db()
-	if err != nil {
-		return nil, "", err
-	}
-	items, err := queryList(ctx, db, scanNotification, `SELECT `+notificationColumns+` FROM notifications`+w.SQL()+
-		` ORDER BY id DESC LIMIT `+w.Arg(limit+1), w.Args...)
-	if err != nil {
-		return nil, "", err
-	}
-	page, next := store.Page(items, limit, func(n *connecthub.Notification) string { return n.ID })
-	return page, next, nil
+	return store.ListNotifications(dialect, f, func(tail string, args []any) ([]*connecthub.Notification, error) {
+		return poolList(ctx, s, scanNotification, `SELECT `+notificationColumns+` FROM notifications`+tail, args...)
+	})
 }
 
 func scanNotification(row pgx.Row) (*connecthub.Notification, error) {

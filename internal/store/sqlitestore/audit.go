@@ -44,19 +44,9 @@ func (s *Store) AuditAppend(ctx context.Context, e *connecthub.AuditEntry) error
 // AuditList implements store.AuditStore: one query on the reader pool,
 // newest first by id, through the index of the filter's column.
 func (s *Store) AuditList(ctx context.Context, f connecthub.AuditFilter) ([]*connecthub.AuditEntry, string, error) {
-	limit, below, err := store.CheckAuditFilter(f)
-	if err != nil {
-		return nil, "", err
-	}
-	w := store.NewWhere(dialect)
-	store.AuditWhere(w, f, below)
-	list, err := queryAll(ctx, s.r, scanAudit, `SELECT `+auditColumns+` FROM audit`+w.SQL()+
-		` ORDER BY id DESC LIMIT `+w.Arg(limit+1), w.Args...)
-	if err != nil {
-		return nil, "", err
-	}
-	page, next := store.Page(list, limit, store.AuditCursor)
-	return page, next, nil
+	return store.ListAudit(dialect, f, func(tail string, args []any) ([]*connecthub.AuditEntry, error) {
+		return queryAll(ctx, s.r, scanAudit, `SELECT `+auditColumns+` FROM audit`+tail, args...)
+	})
 }
 
 // AuditPurge implements store.AuditStore.

@@ -91,22 +91,9 @@ func (s *Store) BatchGet(ctx context.Context, id int64) (*connecthub.Batch, erro
 
 // BatchList implements store.BatchStore.
 func (s *Store) BatchList(ctx context.Context, f connecthub.BatchFilter) ([]*connecthub.Batch, string, error) {
-	limit, below, err := store.CheckBatchFilter(f)
-	if err != nil {
-		return nil, "", err
-	}
-	q, args := `SELECT `+batchColumns+` FROM batches`, []any{}
-	if below > 0 {
-		q += ` WHERE id < ?`
-		args = append(args, below)
-	}
-	args = append(args, limit+1)
-	list, err := queryAll(ctx, s.r, scanBatch, q+` ORDER BY id DESC LIMIT ?`, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	page, next := store.Page(list, limit, func(b *connecthub.Batch) string { return fmt.Sprint(b.ID) })
-	return page, next, nil
+	return store.ListBatches(dialect, f, func(tail string, args []any) ([]*connecthub.Batch, error) {
+		return queryAll(ctx, s.r, scanBatch, `SELECT `+batchColumns+` FROM batches`+tail, args...)
+	})
 }
 
 func scanBatch(sc scanner) (*connecthub.Batch, error) {

@@ -71,6 +71,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OIDC", exerciseOIDC},
 		{"UserUpdateLink", exerciseUserUpdateLink},
 		{"Audit", exerciseAudit},
+		{"Lists", exerciseLists},
 		{"Queues", exerciseQueues},
 		{"Secrets", exerciseSecrets},
 		{"KeyCheck", exerciseKeyCheck},
