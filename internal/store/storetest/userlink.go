@@ -87,7 +87,9 @@ func exerciseUserUpdateLink(t *testing.T, newStore NewStoreFunc) {
 				{"AlreadyLinked", "han.meimei", func(u *connecthub.User) error {
 					u.Role, u.OIDCLinkAllowed = connecthub.RoleAdmin, true
 					return nil
-				}, func(t *testing.T, err error) { requireCode(t, err, connecthub.KindConflict, "oidc_linked", "han.meimei") }},
+				}, func(t *testing.T, err error) {
+					requireCode(t, err, connecthub.KindConflict, "oidc_linked", "han.meimei")
+				}},
 				{"NoSuchUser", "nobody", func(u *connecthub.User) error {
 					u.OIDCLinkAllowed = true
 					return nil
