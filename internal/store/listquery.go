@@ -20,6 +20,16 @@ type Dialect struct {
 	// Prefix is the condition that col starts with v, with its arguments
 	// ("?" marks them).
 	Prefix func(col, v string) (cond string, args []any)
+	// Contains is the condition that col, folded to lower case, contains
+	// one "?" argument folded the same way, as plain characters (no
+	// pattern: the user's % and _ match themselves).
+	Contains func(col string) string
+	// Bool is a boolean as the dialect stores it; nil keeps it as it is.
+	Bool func(bool) any
+	// Statuses is the condition that a run's status is one of statuses
+	// (valid, at least one), written so that the dialect's partial
+	// indexes apply, with its arguments.
+	Statuses func(statuses []connecthub.RunStatus) (cond string, args []any)
 }
 
 // Where collects the conditions and arguments of a list query. The rules
@@ -168,4 +178,86 @@ func ListBatches(d Dialect, f connecthub.BatchFilter, query ListQuery[*connecthu
 		w.Add("id < ?", below)
 	}
 	return newestFirst(w, limit, func(b *connecthub.Batch) string { return strconv.FormatInt(b.ID, 10) }, query)
+}
+
+// JobWhere adds JobList's conditions: ids after the cursor, the query
+// contained in the id or the description (Dialect.Contains, surrounding
+// spaces ignored), and the enabled state and handler when set.
+func JobWhere(w *Where, p JobListParams) {
+	if p.Cursor != "" {
+		w.Add("id > ?", p.Cursor)
+	}
+	if q := strings.TrimSpace(p.Query); q != "" {
+		q = w.text(q)
+		w.Add("("+w.d.Contains("id")+" OR "+w.d.Contains("description")+")", q, q)
+	}
+	if p.Enabled != nil {
+		var v any = *p.Enabled
+		if w.d.Bool != nil {
+			v = w.d.Bool(*p.Enabled)
+		}
+		w.Add("enabled = ?", v)
+	}
+	if p.Handler != "" {
+		w.Add("handler = ?", w.text(p.Handler))
+	}
+}
+
+// ListJobs is JobList's rule: the limit is checked (PageLimit), the
+// conditions are JobWhere's, and the page is in id order, one row more
+// than limit read to tell whether there is a next page.
+func ListJobs(d Dialect, p JobListParams, query ListQuery[*connecthub.Job]) ([]*connecthub.Job, string, error) {
+	limit, err := PageLimit(p.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	w := NewWhere(d)
+	JobWhere(w, p)
+	jobs, err := query(w.SQL()+" ORDER BY id LIMIT "+w.Arg(limit+1), w.Args)
+	if err != nil {
+		return nil, "", err
+	}
+	page, next := Page(jobs, limit, func(j *connecthub.Job) string { return j.ID })
+	if page == nil {
+		page = []*connecthub.Job{}
+	}
+	return page, next, nil
+}
+
+// RunWhere adds RunList's conditions: the job, the statuses
+// (Dialect.Statuses), the trigger, the creation time range [Since, Until)
+// and ids below the cursor, each when set.
+func RunWhere(w *Where, p RunListParams) {
+	if p.JobID != "" {
+		w.Add("job_id = ?", p.JobID)
+	}
+	if len(p.Status) > 0 {
+		cond, args := w.d.Statuses(p.Status)
+		w.Add(cond, args...)
+	}
+	if p.Trigger != "" {
+		w.Add(`"trigger" = ?`, string(p.Trigger))
+	}
+	if p.Since != nil {
+		w.Add("created_at >= ?", w.d.Time(*p.Since))
+	}
+	if p.Until != nil {
+		w.Add("created_at < ?", w.d.Time(*p.Until))
+	}
+	if p.Cursor != "" {
+		w.Add("id < ?", p.Cursor)
+	}
+}
+
+// ListRuns is RunList's rule: the filter is checked (CheckRunList), the
+// conditions are RunWhere's, and the page is the newest first (id order:
+// ids are ULIDs made from the creation time).
+func ListRuns(d Dialect, p RunListParams, query ListQuery[*connecthub.Run]) ([]*connecthub.Run, string, error) {
+	limit, err := CheckRunList(p)
+	if err != nil {
+		return nil, "", err
+	}
+	w := NewWhere(d)
+	RunWhere(w, p)
+	return newestFirst(w, limit, func(r *connecthub.Run) string { return r.ID }, query)
 }

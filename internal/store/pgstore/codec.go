@@ -49,6 +49,14 @@ var dialect = store.Dialect{
 	Text:   cleanText,
 	Time:   func(t time.Time) any { return utc(t) },
 	Prefix: func(col, v string) (string, []any) { return "starts_with(" + col + ", ?)", []any{v} },
+	// strpos rather than LIKE: the user's % and _ are plain characters.
+	// lower() folds case by the column's collation: ASCII for the id
+	// (collation "C", like SQLite), the database's rules for the
+	// description.
+	Contains: func(col string) string { return "strpos(lower(" + col + "), lower(?)) > 0" },
+	// The statuses are written as literals, so that the planner sees which
+	// partial index (runs_finished, runs_job_finished) applies.
+	Statuses: func(statuses []connecthub.RunStatus) (string, []any) { return statusLiterals(statuses), nil },
 }
 
 // Jobs.

@@ -77,47 +77,9 @@ func (s *Store) JobGet(ctx context.Context, id string) (*connecthub.Job, error) 
 
 // JobList implements store.JobStore.
 func (s *Store) JobList(ctx context.Context, p store.JobListParams) ([]*connecthub.Job, string, error) {
-	limit, err := store.PageLimit(p.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if p.Cursor != "" {
-		where = append(where, "id > "+arg(p.Cursor))
-	}
-	if q := strings.TrimSpace(p.Query); q != "" {
-		// strpos rather than LIKE: the user's % and _ are plain characters.
-		// lower() folds case by the column's collation: ASCII for the id
-		// (collation "C", like SQLite), the database's rules for the
-		// description.
-		ph := arg(cleanText(q))
-		where = append(where, "(strpos(lower(id), lower("+ph+")) > 0 OR strpos(lower(description), lower("+ph+")) > 0)")
-	}
-	if p.Enabled != nil {
-		where = append(where, "enabled = "+arg(*p.Enabled))
-	}
-	if p.Handler != "" {
-		where = append(where, "handler = "+arg(cleanText(p.Handler)))
-	}
-	query := `SELECT ` + jobColumns + ` FROM jobs`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY id LIMIT ` + arg(limit+1) // one more tells whether there is a next page
-
-	jobs, err := s.queryJobs(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	jobs, next := store.Page(jobs, limit, func(x *connecthub.Job) string { return x.ID })
-	return jobs, next, nil
+	return store.ListJobs(dialect, p, func(tail string, args []any) ([]*connecthub.Job, error) {
+		return s.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs`+tail, args...)
+	})
 }
 
 func (s *Store) queryJobs(ctx context.Context, query string, args ...any) ([]*connecthub.Job, error) {

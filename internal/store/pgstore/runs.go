@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -155,48 +154,9 @@ func (s *Store) RunSecret(ctx context.Context, id string) (string, error) {
 // RunList implements store.RunStore. Newest first is id order: ids are
 // ULIDs made from the creation time.
 func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecthub.Run, string, error) {
-	limit, err := store.CheckRunList(p)
-	if err != nil {
-		return nil, "", err
-	}
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if p.JobID != "" {
-		where = append(where, "job_id = "+arg(p.JobID))
-	}
-	if len(p.Status) > 0 {
-		where = append(where, statusLiterals(p.Status))
-	}
-	if p.Trigger != "" {
-		where = append(where, `"trigger" = `+arg(string(p.Trigger)))
-	}
-	if p.Since != nil {
-		where = append(where, "created_at >= "+arg(utc(*p.Since)))
-	}
-	if p.Until != nil {
-		where = append(where, "created_at < "+arg(utc(*p.Until)))
-	}
-	if p.Cursor != "" {
-		where = append(where, "id < "+arg(p.Cursor))
-	}
-	query := `SELECT ` + store.RunColumns(false) + ` FROM runs`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY id DESC LIMIT ` + arg(limit+1)
-
-	runs, err := s.queryRuns(ctx, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	runs, next := store.Page(runs, limit, func(x *connecthub.Run) string { return x.ID })
-	return runs, next, nil
+	return store.ListRuns(dialect, p, func(tail string, args []any) ([]*connecthub.Run, error) {
+		return s.queryRuns(ctx, `SELECT `+store.RunColumns(false)+` FROM runs`+tail, args...)
+	})
 }
 
 // statusLiterals is the condition "status is one of statuses", with the

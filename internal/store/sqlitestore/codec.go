@@ -59,6 +59,12 @@ var dialect = store.Dialect{
 	Prefix: func(col, v string) (string, []any) {
 		return "substr(" + col + ", 1, ?) = ?", []any{len(v), v}
 	},
+	// instr rather than LIKE: the user's % and _ are plain characters.
+	// lower() folds ASCII only, which is what ids and most descriptions
+	// need; PostgreSQL's lower() folds more.
+	Contains: func(col string) string { return "instr(lower(" + col + "), lower(?)) > 0" },
+	Bool:     func(b bool) any { return boolInt(b) },
+	Statuses: statusCondition,
 }
 
 // Jobs.

@@ -75,46 +75,9 @@ func (s *Store) JobGet(ctx context.Context, id string) (*connecthub.Job, error) 
 
 // JobList implements store.JobStore.
 func (s *Store) JobList(ctx context.Context, p store.JobListParams) ([]*connecthub.Job, string, error) {
-	limit, err := store.PageLimit(p.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	var (
-		where []string
-		args  []any
-	)
-	if p.Cursor != "" {
-		where = append(where, "id > ?")
-		args = append(args, p.Cursor)
-	}
-	if q := strings.TrimSpace(p.Query); q != "" {
-		// instr rather than LIKE: the user's % and _ are plain characters.
-		// lower() folds ASCII only, which is what ids and most
-		// descriptions need; PostgreSQL's lower() folds more.
-		where = append(where, "(instr(lower(id), lower(?)) > 0 OR instr(lower(description), lower(?)) > 0)")
-		args = append(args, q, q)
-	}
-	if p.Enabled != nil {
-		where = append(where, "enabled = ?")
-		args = append(args, boolInt(*p.Enabled))
-	}
-	if p.Handler != "" {
-		where = append(where, "handler = ?")
-		args = append(args, p.Handler)
-	}
-	query := `SELECT ` + jobColumns + ` FROM jobs`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY id LIMIT ?`
-	args = append(args, limit+1) // one more tells whether there is a next page
-
-	jobs, err := queryAll(ctx, s.r, scanJob, query, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	jobs, next := store.Page(jobs, limit, func(x *connecthub.Job) string { return x.ID })
-	return jobs, next, nil
+	return store.ListJobs(dialect, p, func(tail string, args []any) ([]*connecthub.Job, error) {
+		return queryAll(ctx, s.r, scanJob, `SELECT `+jobColumns+` FROM jobs`+tail, args...)
+	})
 }
 
 // jobUpdateSQL writes every column of a job but its id, in jobColumns order.

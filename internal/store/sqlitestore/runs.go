@@ -161,72 +161,22 @@ func (s *Store) RunSecret(ctx context.Context, id string) (string, error) {
 // RunList implements store.RunStore. Newest first is id order: ids are
 // ULIDs made from the creation time.
 func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*connecthub.Run, string, error) {
-	limit, err := store.CheckRunList(p)
-	if err != nil {
-		return nil, "", err
-	}
-	var (
-		where []string
-		args  []any
-	)
-	if p.JobID != "" {
-		where = append(where, "job_id = ?")
-		args = append(args, p.JobID)
-	}
-	if len(p.Status) > 0 {
-		for _, st := range p.Status {
-			args = append(args, string(st))
-		}
-		where = append(where, "status IN ("+placeholders(len(p.Status))+")")
-		if len(p.Status) == 1 && p.Status[0].Terminal() {
-			// Repeating the partial index's condition lets SQLite see that
-			// runs_finished (or, for one job, runs_job_finished) applies:
-			// it walks that status newest first instead of scanning every
-			// run (or every run of the job).
-			where = append(where, finishedCondition)
-		}
-	}
-	if p.Trigger != "" {
-		where = append(where, `"trigger" = ?`)
-		args = append(args, string(p.Trigger))
-	}
-	if p.Since != nil {
-		where = append(where, "created_at >= ?")
-		args = append(args, micros(*p.Since))
-	}
-	if p.Until != nil {
-		where = append(where, "created_at < ?")
-		args = append(args, micros(*p.Until))
-	}
-	if p.Cursor != "" {
-		where = append(where, "id < ?")
-		args = append(args, p.Cursor)
-	}
-	query := `SELECT ` + store.RunColumns(false) + ` FROM runs`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
-
-	rows, err := s.r.QueryxContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", dbErr(err)
-	}
-	defer rows.Close()
-	runs := make([]*connecthub.Run, 0, min(limit, 64))
-	for rows.Next() {
-		r, err := scanRun(rows)
+	return store.ListRuns(dialect, p, func(tail string, args []any) ([]*connecthub.Run, error) {
+		rows, err := s.r.QueryxContext(ctx, `SELECT `+store.RunColumns(false)+` FROM runs`+tail, args...)
 		if err != nil {
-			return nil, "", dbErr(err)
+			return nil, dbErr(err)
 		}
-		runs = append(runs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", dbErr(err)
-	}
-	runs, next := store.Page(runs, limit, func(x *connecthub.Run) string { return x.ID })
-	return runs, next, nil
+		defer rows.Close()
+		runs := make([]*connecthub.Run, 0, 64)
+		for rows.Next() {
+			r, err := scanRun(rows)
+			if err != nil {
+				return nil, dbErr(err)
+			}
+			runs = append(runs, r)
+		}
+		return runs, dbErr(rows.Err())
+	})
 }
 
 // RunLogAppend implements store.RunStore. The chunk is stored as a new row
@@ -360,6 +310,23 @@ func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*conne
 // ephemeral table that SQLite builds per row for a longer IN list (see
 // migration 21).
 const finishedCondition = `status NOT IN ('QUEUED', 'RUNNING')`
+
+// statusCondition is RunList's status filter. For one final status it
+// repeats the partial index's condition, which lets SQLite see that
+// runs_finished (or, for one job, runs_job_finished) applies: it walks
+// that status newest first instead of scanning every run (or every run of
+// the job).
+func statusCondition(statuses []connecthub.RunStatus) (string, []any) {
+	args := make([]any, len(statuses))
+	for i, st := range statuses {
+		args[i] = string(st)
+	}
+	cond := "status IN (" + placeholders(len(statuses)) + ")"
+	if len(statuses) == 1 && statuses[0].Terminal() {
+		cond += " AND " + finishedCondition
+	}
+	return cond, args
+}
 
 // RunDeleteFinished implements store.RunStore.
 func (s *Store) RunDeleteFinished(ctx context.Context, jobID string) (int64, error) {
