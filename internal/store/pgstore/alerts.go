@@ -10,8 +10,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const channelColumns = `id, type, language, url, smtp, secret, created_at, updated_at`
-
 // listQuerier is what a pool and a transaction both offer for a list.
 type listQuerier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -65,7 +63,7 @@ func (s *Store) ChannelCreate(ctx context.Context, c *connecthub.Channel) error 
 	// One transaction, so that the audit entry of an audited change
 	// commits with it.
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO notify_channels (`+channelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		_, err := tx.Exec(ctx, `INSERT INTO notify_channels (`+store.ChannelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			c.Name, c.Type, c.Language, c.URL, smtp, c.SecretToken, utc(c.CreatedAt), utc(c.UpdatedAt))
 		if isCode(err, codeUniqueViolation) {
 			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "channel_exists", Args: []string{c.Name},
@@ -84,7 +82,7 @@ func (s *Store) ChannelGet(ctx context.Context, name string) (*connecthub.Channe
 	if err != nil {
 		return nil, err
 	}
-	c, err := scanChannel(db.QueryRow(ctx, `SELECT `+channelColumns+` FROM notify_channels WHERE id = $1`, name))
+	c, err := scanChannel(db.QueryRow(ctx, `SELECT `+store.ChannelColumns+` FROM notify_channels WHERE id = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, connecthub.NotFound("channel", name)
 	}
@@ -97,7 +95,7 @@ func (s *Store) ChannelList(ctx context.Context) ([]*connecthub.Channel, error) 
 	if err != nil {
 		return nil, err
 	}
-	return queryList(ctx, db, scanChannel, `SELECT `+channelColumns+` FROM notify_channels ORDER BY id`)
+	return queryList(ctx, db, scanChannel, `SELECT `+store.ChannelColumns+` FROM notify_channels ORDER BY id`)
 }
 
 // ChannelUpdate implements store.AlertStore with store.UpdateChannel; the
@@ -107,7 +105,7 @@ func (s *Store) ChannelUpdate(ctx context.Context, name string, update func(*con
 		return nil, connecthub.NotFound("channel", name)
 	}
 	return store.UpdateChannel(s.inTx(ctx), name, update, func(tx pgx.Tx) (*connecthub.Channel, error) {
-		c, err := scanChannel(tx.QueryRow(ctx, `SELECT `+channelColumns+` FROM notify_channels WHERE id = $1 FOR UPDATE`, name))
+		c, err := scanChannel(tx.QueryRow(ctx, `SELECT `+store.ChannelColumns+` FROM notify_channels WHERE id = $1 FOR UPDATE`, name))
 		return c, notFound(err, "channel", name)
 	}, func(tx pgx.Tx, c *connecthub.Channel, smtp *string) error {
 		if !storable(c.URL) || !storable(c.SecretToken) {

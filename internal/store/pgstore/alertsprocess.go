@@ -31,7 +31,7 @@ func (a alertTx) Run(ctx context.Context, id string) (*connecthub.Run, error) {
 }
 
 func (a alertTx) Node(ctx context.Context, name string) (*connecthub.Node, error) {
-	n, err := scanNode(a.tx.QueryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = $1`, name))
+	n, err := scanNode(a.tx.QueryRow(ctx, `SELECT `+store.NodeColumns+` FROM nodes WHERE name = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -12,8 +12,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const auditColumns = `id, at, actor, actor_kind, break_glass, action, target, client, changes, detail`
-
 // execer is what a statement runs on: the pool, or a transaction.
 type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -70,7 +68,7 @@ func (s *Store) AuditList(ctx context.Context, f connecthub.AuditFilter) ([]*con
 		}
 	}
 	return store.ListAudit(dialect, f, func(tail string, args []any) ([]*connecthub.AuditEntry, error) {
-		return poolList(ctx, s, scanAudit, `SELECT `+auditColumns+` FROM audit`+tail, args...)
+		return poolList(ctx, s, scanAudit, `SELECT `+store.AuditColumns+` FROM audit`+tail, args...)
 	})
 }
 

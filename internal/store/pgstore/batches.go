@@ -11,15 +11,13 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const batchColumns = `id, created_at, actor, action, source_files, source_hash, rollback_of, created, updated, deleted`
-
 // BatchWrite implements store.BatchStore with store.WriteBatch: the
 // batch's jobs are locked and read in one query, compared, written and the
 // batch recorded, in one transaction.
 func (s *Store) BatchWrite(ctx context.Context, b *connecthub.Batch) error {
 	return store.WriteBatch(ctx, s.inTx(ctx), b, s.jobSteps(ctx), store.BatchSteps[pgx.Tx]{
 		Jobs: func(tx pgx.Tx, ids []string) (map[string]*connecthub.Job, error) {
-			found, err := queryList(ctx, tx, scanJob, `SELECT `+jobColumns+` FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+			found, err := queryList(ctx, tx, scanJob, `SELECT `+store.JobColumns+` FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
 			if err != nil {
 				return nil, err
 			}
@@ -48,7 +46,7 @@ func (s *Store) BatchGet(ctx context.Context, id int64) (*connecthub.Batch, erro
 	var b *connecthub.Batch
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		b, err = scanBatch(tx.QueryRow(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = $1`, id))
+		b, err = scanBatch(tx.QueryRow(ctx, `SELECT `+store.BatchColumns+` FROM batches WHERE id = $1`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return connecthub.NotFound("batch", fmt.Sprint(id))
 		}
@@ -84,7 +82,7 @@ func (s *Store) BatchGet(ctx context.Context, id int64) (*connecthub.Batch, erro
 // BatchList implements store.BatchStore.
 func (s *Store) BatchList(ctx context.Context, f connecthub.BatchFilter) ([]*connecthub.Batch, string, error) {
 	return store.ListBatches(dialect, f, func(tail string, args []any) ([]*connecthub.Batch, error) {
-		return poolList(ctx, s, scanBatch, `SELECT `+batchColumns+` FROM batches`+tail, args...)
+		return poolList(ctx, s, scanBatch, `SELECT `+store.BatchColumns+` FROM batches`+tail, args...)
 	})
 }
 

@@ -12,14 +12,12 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const calendarColumns = `name, description, data, builtin, created_at, updated_at`
-
 // calendarUpsert keeps an existing calendar's created_at and builtin mark.
-const calendarUpsert = `INSERT INTO calendars (` + calendarColumns + `)
+const calendarUpsert = `INSERT INTO calendars (` + store.CalendarColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $5)
 	ON CONFLICT (name) DO UPDATE SET description = excluded.description, data = excluded.data,
 		updated_at = excluded.updated_at
-	RETURNING ` + calendarColumns
+	RETURNING ` + store.CalendarColumns
 
 // CalendarPut implements store.CalendarStore with one upsert.
 func (s *Store) CalendarPut(ctx context.Context, c *connecthub.Calendar, now time.Time) (*connecthub.Calendar, error) {
@@ -72,7 +70,7 @@ func (s *Store) CalendarGet(ctx context.Context, name string) (*connecthub.Calen
 	if err != nil {
 		return nil, err
 	}
-	c, err := scanCalendar(db.QueryRow(ctx, `SELECT `+calendarColumns+` FROM calendars WHERE name = $1`, name))
+	c, err := scanCalendar(db.QueryRow(ctx, `SELECT `+store.CalendarColumns+` FROM calendars WHERE name = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNoCalendar(name)
 	}
@@ -85,7 +83,7 @@ func (s *Store) CalendarList(ctx context.Context) ([]*connecthub.Calendar, error
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, `SELECT `+calendarColumns+` FROM calendars ORDER BY name`)
+	rows, err := db.Query(ctx, `SELECT `+store.CalendarColumns+` FROM calendars ORDER BY name`)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -162,7 +160,7 @@ func (s *Store) CalendarEnsureBuiltin(ctx context.Context, builtin []*calendar.C
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
 		changed, err = store.EnsureBuiltin(builtin, now, func(name string) (*connecthub.Calendar, error) {
-			c, err := scanCalendar(tx.QueryRow(ctx, `SELECT `+calendarColumns+` FROM calendars WHERE name = $1 FOR UPDATE`, name))
+			c, err := scanCalendar(tx.QueryRow(ctx, `SELECT `+store.CalendarColumns+` FROM calendars WHERE name = $1 FOR UPDATE`, name))
 			return c, notFound(err, "calendar", name)
 		}, func(c *connecthub.Calendar) error {
 			_, err := putCalendar(ctx, tx, c, now)

@@ -36,7 +36,7 @@ const (
 	// starting the same job take turns (each sees the runs the previous
 	// one inserted), as does a cron fire of it (its compare-and-set
 	// updates the row).
-	chainJobsSQL = `SELECT ` + jobColumns + ` FROM jobs WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
+	chainJobsSQL = `SELECT ` + store.JobColumns + ` FROM jobs WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
 	// chainActiveSQL reports whether a job has a QUEUED or RUNNING run, one
 	// partial index per status (runs_queued_job, runs_running).
 	chainActiveSQL = `SELECT EXISTS (SELECT 1 FROM runs WHERE job_id = $1 AND status = 'QUEUED')

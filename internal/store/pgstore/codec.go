@@ -61,16 +61,10 @@ var dialect = store.Dialect{
 
 // Jobs.
 
-const jobColumns = `id, description, enabled, cron_expr, timezone, handler, public_cfg,
-	secret_cfg, secret_keys, has_secret, timeout_ns, max_attempts, retry_backoff_ns,
-	concurrency, misfire, misfire_window_ns, queue, priority, last_run_at, next_run_at,
-	created_at, updated_at, calendar, calendar_mode, on_success, on_failure,
-	keep_runs, keep_for_ns`
-
-// jobUpdateSet assigns every column but the id from $2.. in jobColumns'
+// jobUpdateSet assigns every column but the id from $2.. in store.JobColumns'
 // order; $1 is the id.
 var jobUpdateSet = func() string {
-	cols := strings.Split(jobColumns, ",")[1:]
+	cols := strings.Split(store.JobColumns, ",")[1:]
 	set := make([]string, len(cols))
 	for i, c := range cols {
 		set[i] = fmt.Sprintf("%s = $%d", strings.TrimSpace(c), i+2)
@@ -78,7 +72,7 @@ var jobUpdateSet = func() string {
 	return strings.Join(set, ", ")
 }()
 
-// jobArgs returns the values of jobColumns for j, in order.
+// jobArgs returns the values of store.JobColumns for j, in order.
 func jobArgs(j *connecthub.Job) ([]any, error) {
 	public, err := store.JobPublicCfg(j)
 	if err != nil {

@@ -10,6 +10,6 @@ import (
 // JobsByIDs implements store.JobLookupStore with one statement.
 func (s *Store) JobsByIDs(ctx context.Context, ids []string) (map[string]*connecthub.Job, error) {
 	return store.LookupJobs(ids, func(ids []string) ([]*connecthub.Job, error) {
-		return s.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ANY($1)`, ids)
+		return s.queryJobs(ctx, `SELECT `+store.JobColumns+` FROM jobs WHERE id = ANY($1)`, ids)
 	})
 }

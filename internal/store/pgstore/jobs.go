@@ -27,7 +27,7 @@ func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
 func (s *Store) jobSteps(ctx context.Context) store.JobSteps[pgx.Tx] {
 	return store.JobSteps[pgx.Tx]{
 		Read: func(tx pgx.Tx, id string) (*connecthub.Job, error) {
-			j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, id))
+			j, err := scanJob(tx.QueryRow(ctx, `SELECT `+store.JobColumns+` FROM jobs WHERE id = $1 FOR NO KEY UPDATE`, id))
 			return j, notFound(err, "job", id)
 		},
 		CheckText:   checkJobText,
@@ -37,7 +37,7 @@ func (s *Store) jobSteps(ctx context.Context) store.JobSteps[pgx.Tx] {
 			if err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(1, len(args))+`)`, args...)
+			_, err = tx.Exec(ctx, `INSERT INTO jobs (`+store.JobColumns+`) VALUES (`+placeholders(1, len(args))+`)`, args...)
 			if isCode(err, codeUniqueViolation) {
 				return store.JobExists(j.ID, err)
 			}
@@ -48,12 +48,12 @@ func (s *Store) jobSteps(ctx context.Context) store.JobSteps[pgx.Tx] {
 			if err != nil {
 				return nil, err
 			}
-			return scanJob(tx.QueryRow(ctx, `UPDATE jobs SET `+jobUpdateSet+` WHERE id = $1 RETURNING `+jobColumns, args...))
+			return scanJob(tx.QueryRow(ctx, `UPDATE jobs SET `+jobUpdateSet+` WHERE id = $1 RETURNING `+store.JobColumns, args...))
 		},
 		CheckDelete: func(tx pgx.Tx, id string) error { return checkChainDelete(ctx, tx, id) },
 		Delete: func(tx pgx.Tx, id string) (*connecthub.Job, error) {
 			// RETURNING gives the job as it was, which its delete revision keeps.
-			j, err := scanJob(tx.QueryRow(ctx, `DELETE FROM jobs WHERE id = $1 RETURNING `+jobColumns, id))
+			j, err := scanJob(tx.QueryRow(ctx, `DELETE FROM jobs WHERE id = $1 RETURNING `+store.JobColumns, id))
 			return j, notFound(err, "job", id)
 		},
 		Record:  recordJobRevision,
@@ -68,7 +68,7 @@ func (s *Store) JobGet(ctx context.Context, id string) (*connecthub.Job, error) 
 	if err != nil {
 		return nil, err
 	}
-	j, err := scanJob(db.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+	j, err := scanJob(db.QueryRow(ctx, `SELECT `+store.JobColumns+` FROM jobs WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound(err, "job", id)
 	}
@@ -78,7 +78,7 @@ func (s *Store) JobGet(ctx context.Context, id string) (*connecthub.Job, error) 
 // JobList implements store.JobStore.
 func (s *Store) JobList(ctx context.Context, p store.JobListParams) ([]*connecthub.Job, string, error) {
 	return store.ListJobs(dialect, p, func(tail string, args []any) ([]*connecthub.Job, error) {
-		return s.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs`+tail, args...)
+		return s.queryJobs(ctx, `SELECT `+store.JobColumns+` FROM jobs`+tail, args...)
 	})
 }
 
@@ -113,7 +113,7 @@ func (s *Store) JobListDue(ctx context.Context, before time.Time, limit int) ([]
 	if err := store.CheckLimit(limit); err != nil {
 		return nil, err
 	}
-	return s.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs
+	return s.queryJobs(ctx, `SELECT `+store.JobColumns+` FROM jobs
 		WHERE enabled AND next_run_at IS NOT NULL AND next_run_at <= $1
 		ORDER BY next_run_at, id LIMIT $2`, utc(before), limit)
 }

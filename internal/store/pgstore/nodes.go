@@ -10,14 +10,11 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const nodeColumns = `name, kind, version, endpoint, queues, handlers, max_concurrency, metrics_port,
-	labels, setting_state, present_state, registered_at, last_heartbeat, running, owner_token`
-
 // nodeUpsertSQL inserts a node or refreshes the one of the same name. The
 // update leaves registered_at and setting_state alone: the first
 // registration time is history, and an operator's stop must outlive a
 // restart of the node.
-const nodeUpsertSQL = `INSERT INTO nodes (` + nodeColumns + `)
+const nodeUpsertSQL = `INSERT INTO nodes (` + store.NodeColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 	ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, version = EXCLUDED.version,
 		endpoint = EXCLUDED.endpoint, queues = EXCLUDED.queues, handlers = EXCLUDED.handlers,
@@ -55,7 +52,7 @@ func (s *Store) NodeKeepalive(ctx context.Context, p store.NodeKeepaliveParams) 
 	}
 	n, err := scanNode(db.QueryRow(ctx, `UPDATE nodes SET last_heartbeat = $1, running = $2,
 		present_state = CASE WHEN $3::text <> '' THEN $3::text WHEN present_state = 'inactive' THEN 'active' ELSE present_state END
-		WHERE name = $4 RETURNING `+nodeColumns,
+		WHERE name = $4 RETURNING `+store.NodeColumns,
 		utc(p.Now), int32(p.Running), p.PresentState, p.Name))
 	return n, notFound(err, "node", p.Name)
 }
@@ -69,7 +66,7 @@ func (s *Store) NodeGet(ctx context.Context, name string) (*connecthub.Node, err
 	if err != nil {
 		return nil, err
 	}
-	n, err := scanNode(db.QueryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = $1`, name))
+	n, err := scanNode(db.QueryRow(ctx, `SELECT `+store.NodeColumns+` FROM nodes WHERE name = $1`, name))
 	return n, notFound(err, "node", name)
 }
 
@@ -80,7 +77,7 @@ func (s *Store) NodeList(ctx context.Context) ([]*connecthub.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return queryList(ctx, db, scanNode, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`)
+	return queryList(ctx, db, scanNode, `SELECT `+store.NodeColumns+` FROM nodes ORDER BY name`)
 }
 
 // NodeSetState implements store.NodeStore.
@@ -95,7 +92,7 @@ func (s *Store) NodeSetState(ctx context.Context, name, settingState string) (*c
 	if err != nil {
 		return nil, err
 	}
-	n, err := scanNode(db.QueryRow(ctx, `UPDATE nodes SET setting_state = $1 WHERE name = $2 RETURNING `+nodeColumns,
+	n, err := scanNode(db.QueryRow(ctx, `UPDATE nodes SET setting_state = $1 WHERE name = $2 RETURNING `+store.NodeColumns,
 		settingState, name))
 	return n, notFound(err, "node", name)
 }
@@ -138,7 +135,7 @@ func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]
 				SELECT name FROM nodes WHERE present_state <> 'inactive' AND last_heartbeat < $1
 				ORDER BY name FOR UPDATE SKIP LOCKED)
 			AND present_state <> 'inactive' AND last_heartbeat < $1
-			RETURNING `+nodeColumns, utc(deadBefore))
+			RETURNING `+store.NodeColumns, utc(deadBefore))
 	}, func(tx pgx.Tx, names []string) (r []*connecthub.Run, err error) {
 		found, err := lockRescueCandidates(ctx, tx, `SELECT `+rescueCandidateColumns+`
 			FROM runs WHERE status = 'RUNNING' AND node = ANY($1)
@@ -176,7 +173,7 @@ func (s *Store) NodeClean(ctx context.Context, olderThan time.Time) (int64, erro
 // server's "invalid byte sequence" error.
 func storable(s string) bool { return cleanText(s) == s }
 
-// nodeArgs checks a registration and returns the values of nodeColumns.
+// nodeArgs checks a registration and returns the values of store.NodeColumns.
 func nodeArgs(n *connecthub.Node) ([]any, error) {
 	row, err := store.PrepareNode(n)
 	if err != nil {

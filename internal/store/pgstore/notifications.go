@@ -11,16 +11,13 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const notificationColumns = `id, rule_id, channel, event, job_id, run_id, alert, status, attempts, history,
-	next_attempt_at, created_at, sent_at`
-
 func insertNotifications(ctx context.Context, tx pgx.Tx, ns []*connecthub.Notification) error {
 	for _, n := range ns {
 		alert, history, err := store.EncodeNotification(n)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO notifications (`+notificationColumns+`)
+		if _, err := tx.Exec(ctx, `INSERT INTO notifications (`+store.NotificationColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, $10, NULL)`,
 			n.ID, n.RuleID, cleanText(n.Channel), n.Event, cleanText(n.JobID), n.RunID, cleanText(alert), history,
 			utc(n.NextAttemptAt), utc(n.CreatedAt)); err != nil {
@@ -65,7 +62,7 @@ func (s *Store) NotificationClaim(ctx context.Context, p store.NotificationClaim
 		WHERE id IN (SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= $3
 			AND (lease_expires_at IS NULL OR lease_expires_at <= $3) ORDER BY next_attempt_at, id LIMIT $4
 			FOR UPDATE SKIP LOCKED)
-		RETURNING `+notificationColumns, p.Owner, utc(p.Now.Add(p.LeaseTTL)), utc(p.Now), p.Max)
+		RETURNING `+store.NotificationColumns, p.Owner, utc(p.Now.Add(p.LeaseTTL)), utc(p.Now), p.Max)
 	store.SortNotifications(out)
 	return out, err
 }
@@ -112,7 +109,7 @@ func (s *Store) NotificationGet(ctx context.Context, id string) (*connecthub.Not
 	if err != nil {
 		return nil, err
 	}
-	n, err := scanNotification(db.QueryRow(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE id = $1`, id))
+	n, err := scanNotification(db.QueryRow(ctx, `SELECT `+store.NotificationColumns+` FROM notifications WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, connecthub.NotFound("notification", id)
 	}
@@ -122,7 +119,7 @@ func (s *Store) NotificationGet(ctx context.Context, id string) (*connecthub.Not
 // NotificationList implements store.AlertStore.
 func (s *Store) NotificationList(ctx context.Context, f connecthub.NotificationFilter) ([]*connecthub.Notification, string, error) {
 	return store.ListNotifications(dialect, f, func(tail string, args []any) ([]*connecthub.Notification, error) {
-		return poolList(ctx, s, scanNotification, `SELECT `+notificationColumns+` FROM notifications`+tail, args...)
+		return poolList(ctx, s, scanNotification, `SELECT `+store.NotificationColumns+` FROM notifications`+tail, args...)
 	})
 }
 

@@ -43,12 +43,12 @@ func (o oidcTx) User(username string) (*connecthub.User, error) {
 	if !storable(username) {
 		return nil, connecthub.NotFound("user", username)
 	}
-	u, err := scanUser(o.tx.QueryRow(o.ctx, `SELECT `+userColumns+` FROM users WHERE username = $1 FOR UPDATE`, username))
+	u, err := scanUser(o.tx.QueryRow(o.ctx, `SELECT `+store.UserColumns+` FROM users WHERE username = $1 FOR UPDATE`, username))
 	return u, notFound(err, "user", username)
 }
 
 func (o oidcTx) CreateUser(u *connecthub.User) error {
-	_, err := o.tx.Exec(o.ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := o.tx.Exec(o.ctx, `INSERT INTO users (`+store.UserColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		u.Username, u.DisplayName, string(u.Role), u.Disabled, u.PasswordHash,
 		utc(u.CreatedAt), utc(u.UpdatedAt), utcPtr(u.LastLoginAt))
 	if isCode(err, codeUniqueViolation) {

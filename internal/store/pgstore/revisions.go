@@ -10,8 +10,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const revisionColumns = `job_id, revision, action, actor, actor_kind, source, at, definition, secret_keys, secret_fingerprint`
-
 // recordJobRevision records, in tx, the revision of a change of a job (op
 // is RevisionCreate with before nil, RevisionUpdate, or RevisionDelete
 // with after nil), as store.JobRevision decides it: nothing for an update
@@ -37,14 +35,14 @@ func insertRevision(ctx context.Context, tx pgx.Tx, rev *connecthub.Revision) er
 			ON CONFLICT (job_id) DO UPDATE SET last_revision = h.last_revision + 1 RETURNING last_revision`, jobID).Scan(&n)
 		return n, dbErr(err)
 	}, func(rev *connecthub.Revision, row store.RevisionRow) error {
-		_, err := tx.Exec(ctx, `INSERT INTO job_revisions (id, `+revisionColumns+`, secret_cfg)
+		_, err := tx.Exec(ctx, `INSERT INTO job_revisions (id, `+store.RevisionColumns+`, secret_cfg)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, row.Key, rev.JobID, rev.Revision, rev.Action,
 			rev.Actor, rev.ActorKind, rev.Source, rev.At, string(rev.Definition), row.Keys, row.Print, rev.SecretCfg)
 		return dbErr(err)
 	})
 }
 
-// scanRevision reads the revisionColumns of a row, and secret_cfg after
+// scanRevision reads the store.RevisionColumns of a row, and secret_cfg after
 // them when withSecret.
 func scanRevision(row pgx.Row, withSecret bool) (*connecthub.Revision, error) {
 	return store.ScanRevision(row, withSecret, utc)
@@ -56,7 +54,7 @@ func (s *Store) RevisionList(ctx context.Context, f connecthub.RevisionFilter) (
 	if err != nil {
 		return nil, "", err
 	}
-	revs, err := s.queryRevisions(ctx, `SELECT `+revisionColumns+` FROM job_revisions
+	revs, err := s.queryRevisions(ctx, `SELECT `+store.RevisionColumns+` FROM job_revisions
 		WHERE job_id = $1 AND ($2 = 0 OR revision < $2) ORDER BY revision DESC LIMIT $3`, cleanText(f.JobID), below, limit+1)
 	if err != nil {
 		return nil, "", err
@@ -82,7 +80,7 @@ func (s *Store) RevisionGet(ctx context.Context, jobID string, revision int) (*c
 	if err != nil {
 		return nil, err
 	}
-	r, err := scanRevision(db.QueryRow(ctx, `SELECT `+revisionColumns+`, secret_cfg FROM job_revisions
+	r, err := scanRevision(db.QueryRow(ctx, `SELECT `+store.RevisionColumns+`, secret_cfg FROM job_revisions
 		WHERE job_id = $1 AND revision = $2`, cleanText(jobID), revision), true)
 	if err != nil {
 		return nil, notFound(err, "revision", store.RevisionKey(jobID, revision))

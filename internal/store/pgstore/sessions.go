@@ -11,8 +11,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const sessionColumns = `id, user_name, hash, created_at, last_seen_at, expires_at, revoked_at, client, user_agent, break_glass`
-
 // SessionCreate implements store.SessionStore in one statement: the
 // expired sessions are deleted in a CTE of the insert.
 func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error {
@@ -29,7 +27,7 @@ func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error
 	// than refused.
 	return s.conn(ctx, func(db execer) error {
 		_, err := db.Exec(ctx, `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4)
-			INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			INSERT INTO sessions (`+store.SessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			se.ID, se.User, se.Hash, utc(se.CreatedAt), utc(se.LastSeenAt), utc(se.ExpiresAt), utcPtr(se.RevokedAt),
 			cleanText(se.Client), cleanText(se.UserAgent), se.BreakGlass)
 		if isCode(err, codeUniqueViolation) {
@@ -49,7 +47,7 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (*connecthub.Ses
 	if err != nil {
 		return nil, err
 	}
-	se, err := scanSession(db.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE hash = $1`, hash))
+	se, err := scanSession(db.QueryRow(ctx, `SELECT `+store.SessionColumns+` FROM sessions WHERE hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNoSessionHash()
 	}
@@ -65,7 +63,7 @@ func (s *Store) SessionList(ctx context.Context, now time.Time) ([]*connecthub.S
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
+	rows, err := db.Query(ctx, `SELECT `+store.SessionColumns+` FROM sessions
 		WHERE revoked_at IS NULL AND expires_at > $1 ORDER BY created_at DESC, id DESC`, utc(now))
 	if err != nil {
 		return nil, dbErr(err)

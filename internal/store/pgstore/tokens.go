@@ -11,8 +11,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at, node_prefix, queues, owner`
-
 // tokenTouchEvery is how stale last_used_at must be before TokenTouch
 // writes it again.
 const tokenTouchEvery = time.Minute
@@ -24,7 +22,7 @@ func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 		return err
 	}
 	return s.conn(ctx, func(db execer) error {
-		_, err := db.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		_, err := db.Exec(ctx, `INSERT INTO tokens (`+store.TokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			t.ID, t.Name, t.Scope, t.Hash, utc(t.CreatedAt), utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt),
 			row.NodePrefix, row.Queues, t.Owner)
 		if isCode(err, codeUniqueViolation) {
@@ -45,7 +43,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*connecthub.Token
 	if err != nil {
 		return nil, err
 	}
-	t, err := scanToken(db.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash))
+	t, err := scanToken(db.QueryRow(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errNoTokenHash()
 	}
@@ -64,7 +62,7 @@ func (s *Store) TokenList(ctx context.Context) ([]*connecthub.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at DESC, id DESC`)
+	rows, err := db.Query(ctx, `SELECT `+store.TokenColumns+` FROM tokens ORDER BY created_at DESC, id DESC`)
 	if err != nil {
 		return nil, dbErr(err)
 	}

@@ -10,8 +10,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const userColumns = `username, display_name, role, disabled, password_hash, created_at, updated_at, last_login_at`
-
 // checkUserText refuses what PostgreSQL's text cannot hold; the username
 // pattern already keeps it to ASCII.
 func checkUserText(u *connecthub.User) error {
@@ -30,7 +28,7 @@ func (s *Store) UserCreate(ctx context.Context, u *connecthub.User) error {
 		return err
 	}
 	return s.conn(ctx, func(db execer) error {
-		_, err := db.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		_, err := db.Exec(ctx, `INSERT INTO users (`+store.UserColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			u.Username, u.DisplayName, string(u.Role), u.Disabled, u.PasswordHash, utc(u.CreatedAt), utc(u.UpdatedAt), utcPtr(u.LastLoginAt))
 		if isCode(err, codeUniqueViolation) {
 			return store.ErrUserExists(u.Username, err)
@@ -50,7 +48,7 @@ func (s *Store) UserGet(ctx context.Context, username string) (*connecthub.User,
 	if err != nil {
 		return nil, err
 	}
-	u, err := scanUser(db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username))
+	u, err := scanUser(db.QueryRow(ctx, `SELECT `+store.UserColumns+` FROM users WHERE username = $1`, username))
 	if err != nil {
 		return nil, notFound(err, "user", username)
 	}
@@ -63,7 +61,7 @@ func (s *Store) UserList(ctx context.Context) ([]*connecthub.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	rows, err := db.Query(ctx, `SELECT `+store.UserColumns+` FROM users ORDER BY username`)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -93,7 +91,7 @@ func (s *Store) userUpdate(ctx context.Context, username string, now time.Time, 
 		return nil, connecthub.NotFound("user", username)
 	}
 	return store.UpdateUser(s.inTx(ctx), now, fn, func(tx pgx.Tx) (*connecthub.User, error) {
-		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1 FOR UPDATE`, username))
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+store.UserColumns+` FROM users WHERE username = $1 FOR UPDATE`, username))
 		return u, notFound(err, "user", username)
 	}, func(tx pgx.Tx, after *connecthub.User, d store.UserDecision) error {
 		if err := checkUserText(after); err != nil {

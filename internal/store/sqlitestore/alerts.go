@@ -11,8 +11,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const channelColumns = `id, type, language, url, smtp, secret, created_at, updated_at`
-
 // ChannelCreate implements store.AlertStore.
 func (s *Store) ChannelCreate(ctx context.Context, c *connecthub.Channel) error {
 	smtp, err := store.PrepareChannel(c)
@@ -20,7 +18,7 @@ func (s *Store) ChannelCreate(ctx context.Context, c *connecthub.Channel) error 
 		return err
 	}
 	return s.write(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO notify_channels (`+channelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO notify_channels (`+store.ChannelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Name, c.Type, c.Language, c.URL, smtp, c.SecretToken, micros(c.CreatedAt), micros(c.UpdatedAt))
 		if isUniqueViolation(err) {
 			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "channel_exists", Args: []string{c.Name},
@@ -32,7 +30,7 @@ func (s *Store) ChannelCreate(ctx context.Context, c *connecthub.Channel) error 
 
 // ChannelGet implements store.AlertStore.
 func (s *Store) ChannelGet(ctx context.Context, name string) (*connecthub.Channel, error) {
-	c, err := scanChannel(s.r.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM notify_channels WHERE id = ?`, name))
+	c, err := scanChannel(s.r.QueryRowContext(ctx, `SELECT `+store.ChannelColumns+` FROM notify_channels WHERE id = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, connecthub.NotFound("channel", name)
 	}
@@ -41,13 +39,13 @@ func (s *Store) ChannelGet(ctx context.Context, name string) (*connecthub.Channe
 
 // ChannelList implements store.AlertStore.
 func (s *Store) ChannelList(ctx context.Context) ([]*connecthub.Channel, error) {
-	return queryAll(ctx, s.r, scanChannel, `SELECT `+channelColumns+` FROM notify_channels ORDER BY id`)
+	return queryAll(ctx, s.r, scanChannel, `SELECT `+store.ChannelColumns+` FROM notify_channels ORDER BY id`)
 }
 
 // ChannelUpdate implements store.AlertStore with store.UpdateChannel.
 func (s *Store) ChannelUpdate(ctx context.Context, name string, update func(*connecthub.Channel) error) (*connecthub.Channel, error) {
 	return store.UpdateChannel(s.inTx(ctx), name, update, func(tx *sqlx.Tx) (*connecthub.Channel, error) {
-		c, err := scanChannel(tx.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM notify_channels WHERE id = ?`, name))
+		c, err := scanChannel(tx.QueryRowContext(ctx, `SELECT `+store.ChannelColumns+` FROM notify_channels WHERE id = ?`, name))
 		return c, notFound(err, "channel", name)
 	}, func(tx *sqlx.Tx, c *connecthub.Channel, smtp *string) error {
 		_, err := tx.ExecContext(ctx, `UPDATE notify_channels SET type = ?, language = ?, url = ?, smtp = ?, secret = ?, updated_at = ?

@@ -26,7 +26,7 @@ func (a alertTx) Run(ctx context.Context, id string) (*connecthub.Run, error) {
 }
 
 func (a alertTx) Node(ctx context.Context, name string) (*connecthub.Node, error) {
-	n, err := scanNode(a.tx.QueryRowxContext(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = ?`, name))
+	n, err := scanNode(a.tx.QueryRowxContext(ctx, `SELECT `+store.NodeColumns+` FROM nodes WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -10,8 +10,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const auditColumns = `id, at, actor, actor_kind, break_glass, action, target, client, changes, detail`
-
 // insertAudit writes an entry in tx, the transaction of the change it
 // records, and sets its id.
 func insertAudit(ctx context.Context, tx *sqlx.Tx, e *connecthub.AuditEntry) error {
@@ -45,7 +43,7 @@ func (s *Store) AuditAppend(ctx context.Context, e *connecthub.AuditEntry) error
 // newest first by id, through the index of the filter's column.
 func (s *Store) AuditList(ctx context.Context, f connecthub.AuditFilter) ([]*connecthub.AuditEntry, string, error) {
 	return store.ListAudit(dialect, f, func(tail string, args []any) ([]*connecthub.AuditEntry, error) {
-		return queryAll(ctx, s.r, scanAudit, `SELECT `+auditColumns+` FROM audit`+tail, args...)
+		return queryAll(ctx, s.r, scanAudit, `SELECT `+store.AuditColumns+` FROM audit`+tail, args...)
 	})
 }
 

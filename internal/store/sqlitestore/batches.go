@@ -12,8 +12,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const batchColumns = `id, created_at, actor, action, source_files, source_hash, rollback_of, created, updated, deleted`
-
 // BatchWrite implements store.BatchStore with store.WriteBatch: every job
 // of the batch is read, compared and written, and the batch recorded, in
 // one write transaction.
@@ -22,7 +20,7 @@ func (s *Store) BatchWrite(ctx context.Context, b *connecthub.Batch) error {
 		Jobs: func(tx *sqlx.Tx, ids []string) (map[string]*connecthub.Job, error) {
 			byID := make(map[string]*connecthub.Job, len(ids))
 			for _, id := range ids {
-				j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+				j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+store.JobColumns+` FROM jobs WHERE id = ?`, id))
 				switch {
 				case errors.Is(err, sql.ErrNoRows):
 				case err != nil:
@@ -56,7 +54,7 @@ func (s *Store) BatchGet(ctx context.Context, id int64) (*connecthub.Batch, erro
 	var b *connecthub.Batch
 	err := s.read(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		b, err = scanBatch(tx.QueryRowxContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
+		b, err = scanBatch(tx.QueryRowxContext(ctx, `SELECT `+store.BatchColumns+` FROM batches WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return connecthub.NotFound("batch", fmt.Sprint(id))
 		}
@@ -92,7 +90,7 @@ func (s *Store) BatchGet(ctx context.Context, id int64) (*connecthub.Batch, erro
 // BatchList implements store.BatchStore.
 func (s *Store) BatchList(ctx context.Context, f connecthub.BatchFilter) ([]*connecthub.Batch, string, error) {
 	return store.ListBatches(dialect, f, func(tail string, args []any) ([]*connecthub.Batch, error) {
-		return queryAll(ctx, s.r, scanBatch, `SELECT `+batchColumns+` FROM batches`+tail, args...)
+		return queryAll(ctx, s.r, scanBatch, `SELECT `+store.BatchColumns+` FROM batches`+tail, args...)
 	})
 }
 

@@ -13,8 +13,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const calendarColumns = `name, description, data, builtin, created_at, updated_at`
-
 // CalendarPut implements store.CalendarStore with one upsert that keeps an
 // existing calendar's created_at and builtin mark.
 func (s *Store) CalendarPut(ctx context.Context, c *connecthub.Calendar, now time.Time) (*connecthub.Calendar, error) {
@@ -38,18 +36,18 @@ func putCalendar(ctx context.Context, tx *sqlx.Tx, c *connecthub.Calendar, now t
 	if err != nil {
 		return nil, err
 	}
-	out, err := scanCalendar(tx.QueryRowContext(ctx, `INSERT INTO calendars (`+calendarColumns+`)
+	out, err := scanCalendar(tx.QueryRowContext(ctx, `INSERT INTO calendars (`+store.CalendarColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET description = excluded.description, data = excluded.data,
 			updated_at = excluded.updated_at
-		RETURNING `+calendarColumns,
+		RETURNING `+store.CalendarColumns,
 		c.Name, c.Description, data, boolInt(c.Builtin), micros(now), micros(now)))
 	return out, dbErr(err)
 }
 
 // CalendarGet implements store.CalendarStore.
 func (s *Store) CalendarGet(ctx context.Context, name string) (*connecthub.Calendar, error) {
-	c, err := scanCalendar(s.r.QueryRowContext(ctx, `SELECT `+calendarColumns+` FROM calendars WHERE name = ?`, name))
+	c, err := scanCalendar(s.r.QueryRowContext(ctx, `SELECT `+store.CalendarColumns+` FROM calendars WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNoCalendar(name)
 	}
@@ -58,7 +56,7 @@ func (s *Store) CalendarGet(ctx context.Context, name string) (*connecthub.Calen
 
 // CalendarList implements store.CalendarStore.
 func (s *Store) CalendarList(ctx context.Context) ([]*connecthub.Calendar, error) {
-	return queryAll(ctx, s.r, scanCalendar, `SELECT `+calendarColumns+` FROM calendars ORDER BY name`)
+	return queryAll(ctx, s.r, scanCalendar, `SELECT `+store.CalendarColumns+` FROM calendars ORDER BY name`)
 }
 
 // CalendarDelete implements store.CalendarStore: the check for jobs that
@@ -106,7 +104,7 @@ func (s *Store) CalendarEnsureBuiltin(ctx context.Context, builtin []*calendar.C
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		changed, err = store.EnsureBuiltin(builtin, now, func(name string) (*connecthub.Calendar, error) {
-			c, err := scanCalendar(tx.QueryRowContext(ctx, `SELECT `+calendarColumns+` FROM calendars WHERE name = ?`, name))
+			c, err := scanCalendar(tx.QueryRowContext(ctx, `SELECT `+store.CalendarColumns+` FROM calendars WHERE name = ?`, name))
 			return c, notFound(err, "calendar", name)
 		}, func(c *connecthub.Calendar) error {
 			_, err := putCalendar(ctx, tx, c, now)

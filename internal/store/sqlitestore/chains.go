@@ -155,7 +155,7 @@ func (c *chainTx) ChainEdges(ctx context.Context, jobIDs []string) (store.ChainG
 
 // ChainJobs implements store.ChainTx.
 func (c *chainTx) ChainJobs(ctx context.Context, ids []string) (map[string]*connecthub.Job, error) {
-	jobs, err := queryAll(ctx, c.tx, scanJob, `SELECT `+jobColumns+` FROM jobs
+	jobs, err := queryAll(ctx, c.tx, scanJob, `SELECT `+store.JobColumns+` FROM jobs
 		WHERE id IN (SELECT value FROM json_each(?))`, chainListJSON(ids))
 	if err != nil {
 		return nil, dbErr(err)

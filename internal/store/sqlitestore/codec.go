@@ -69,13 +69,7 @@ var dialect = store.Dialect{
 
 // Jobs.
 
-const jobColumns = `id, description, enabled, cron_expr, timezone, handler, public_cfg,
-	secret_cfg, secret_keys, has_secret, timeout_ns, max_attempts, retry_backoff_ns,
-	concurrency, misfire, misfire_window_ns, queue, priority, last_run_at, next_run_at,
-	created_at, updated_at, calendar, calendar_mode, on_success, on_failure,
-	keep_runs, keep_for_ns`
-
-// jobArgs returns the values of jobColumns for j, in order.
+// jobArgs returns the values of store.JobColumns for j, in order.
 func jobArgs(j *connecthub.Job) ([]any, error) {
 	public, err := store.JobPublicCfg(j)
 	if err != nil {

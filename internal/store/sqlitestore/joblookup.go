@@ -14,6 +14,6 @@ func (s *Store) JobsByIDs(ctx context.Context, ids []string) (map[string]*connec
 		for i, id := range ids {
 			args[i] = id
 		}
-		return queryAll(ctx, s.r, scanJob, `SELECT `+jobColumns+` FROM jobs WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+		return queryAll(ctx, s.r, scanJob, `SELECT `+store.JobColumns+` FROM jobs WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 	})
 }

@@ -24,7 +24,7 @@ func (s *Store) JobCreate(ctx context.Context, job *connecthub.Job) error {
 func (s *Store) jobSteps(ctx context.Context) store.JobSteps[*sqlx.Tx] {
 	return store.JobSteps[*sqlx.Tx]{
 		Read: func(tx *sqlx.Tx, id string) (*connecthub.Job, error) {
-			j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+			j, err := scanJob(tx.QueryRowxContext(ctx, `SELECT `+store.JobColumns+` FROM jobs WHERE id = ?`, id))
 			return j, notFound(err, "job", id)
 		},
 		CheckChains: func(tx *sqlx.Tx, j *connecthub.Job) error { return checkChainWrite(ctx, tx, j) },
@@ -33,7 +33,7 @@ func (s *Store) jobSteps(ctx context.Context) store.JobSteps[*sqlx.Tx] {
 			if err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (`+placeholders(len(args))+`)`, args...)
+			_, err = tx.ExecContext(ctx, `INSERT INTO jobs (`+store.JobColumns+`) VALUES (`+placeholders(len(args))+`)`, args...)
 			if isUniqueViolation(err) {
 				return store.JobExists(j.ID, err)
 			}
@@ -48,12 +48,12 @@ func (s *Store) jobSteps(ctx context.Context) store.JobSteps[*sqlx.Tx] {
 			if _, err := tx.ExecContext(ctx, jobUpdateSQL, append(args[1:], j.ID)...); err != nil {
 				return nil, dbErr(err)
 			}
-			return scanJob(tx.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, j.ID))
+			return scanJob(tx.QueryRowxContext(ctx, `SELECT `+store.JobColumns+` FROM jobs WHERE id = ?`, j.ID))
 		},
 		CheckDelete: func(tx *sqlx.Tx, id string) error { return checkChainDelete(ctx, tx, id) },
 		Delete: func(tx *sqlx.Tx, id string) (*connecthub.Job, error) {
 			// RETURNING gives the job as it was, which its delete revision keeps.
-			j, err := scanJob(tx.QueryRowxContext(ctx, `DELETE FROM jobs WHERE id = ? RETURNING `+jobColumns, id))
+			j, err := scanJob(tx.QueryRowxContext(ctx, `DELETE FROM jobs WHERE id = ? RETURNING `+store.JobColumns, id))
 			return j, notFound(err, "job", id)
 		},
 		Record:  recordJobRevision,
@@ -63,7 +63,7 @@ func (s *Store) jobSteps(ctx context.Context) store.JobSteps[*sqlx.Tx] {
 
 // JobGet implements store.JobStore.
 func (s *Store) JobGet(ctx context.Context, id string) (*connecthub.Job, error) {
-	j, err := scanJob(s.r.QueryRowxContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+	j, err := scanJob(s.r.QueryRowxContext(ctx, `SELECT `+store.JobColumns+` FROM jobs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, connecthub.NotFound("job", id)
 	}
@@ -76,13 +76,13 @@ func (s *Store) JobGet(ctx context.Context, id string) (*connecthub.Job, error) 
 // JobList implements store.JobStore.
 func (s *Store) JobList(ctx context.Context, p store.JobListParams) ([]*connecthub.Job, string, error) {
 	return store.ListJobs(dialect, p, func(tail string, args []any) ([]*connecthub.Job, error) {
-		return queryAll(ctx, s.r, scanJob, `SELECT `+jobColumns+` FROM jobs`+tail, args...)
+		return queryAll(ctx, s.r, scanJob, `SELECT `+store.JobColumns+` FROM jobs`+tail, args...)
 	})
 }
 
-// jobUpdateSQL writes every column of a job but its id, in jobColumns order.
+// jobUpdateSQL writes every column of a job but its id, in store.JobColumns order.
 var jobUpdateSQL = func() string {
-	cols := strings.Split(jobColumns, ",")[1:]
+	cols := strings.Split(store.JobColumns, ",")[1:]
 	set := make([]string, len(cols))
 	for i, c := range cols {
 		set[i] = strings.TrimSpace(c) + " = ?"
@@ -108,7 +108,7 @@ func (s *Store) JobListDue(ctx context.Context, before time.Time, limit int) ([]
 	if err := store.CheckLimit(limit); err != nil {
 		return nil, err
 	}
-	return queryAll(ctx, s.r, scanJob, `SELECT `+jobColumns+` FROM jobs
+	return queryAll(ctx, s.r, scanJob, `SELECT `+store.JobColumns+` FROM jobs
 		WHERE enabled = 1 AND next_run_at IS NOT NULL AND next_run_at <= ?
 		ORDER BY next_run_at, id LIMIT ?`, micros(before), limit)
 }

@@ -12,14 +12,11 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const nodeColumns = `name, kind, version, endpoint, queues, handlers, max_concurrency, metrics_port,
-	labels, setting_state, present_state, registered_at, last_heartbeat, running, owner_token`
-
 // nodeUpsertSQL inserts a node or refreshes the one of the same name. The
 // update leaves registered_at and setting_state alone: the first
 // registration time is history, and an operator's stop must outlive a
 // restart of the node.
-const nodeUpsertSQL = `INSERT INTO nodes (` + nodeColumns + `)
+const nodeUpsertSQL = `INSERT INTO nodes (` + store.NodeColumns + `)
 	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
 	ON CONFLICT (name) DO UPDATE SET kind = ?2, version = ?3, endpoint = ?4, queues = ?5,
 		handlers = ?6, max_concurrency = ?7, metrics_port = ?8, labels = ?9,
@@ -48,7 +45,7 @@ func (s *Store) NodeKeepalive(ctx context.Context, p store.NodeKeepaliveParams) 
 		var err error
 		n, err = scanNode(tx.QueryRowxContext(ctx, `UPDATE nodes SET last_heartbeat = ?1, running = ?2,
 			present_state = CASE WHEN ?3 <> '' THEN ?3 WHEN present_state = 'inactive' THEN 'active' ELSE present_state END
-			WHERE name = ?4 RETURNING `+nodeColumns,
+			WHERE name = ?4 RETURNING `+store.NodeColumns,
 			micros(p.Now), int64(p.Running), p.PresentState, p.Name))
 		return nodeErr(err, p.Name)
 	})
@@ -60,7 +57,7 @@ func (s *Store) NodeGet(ctx context.Context, name string) (*connecthub.Node, err
 	var n *connecthub.Node
 	err := s.read(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		n, err = scanNode(tx.QueryRowxContext(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE name = ?`, name))
+		n, err = scanNode(tx.QueryRowxContext(ctx, `SELECT `+store.NodeColumns+` FROM nodes WHERE name = ?`, name))
 		return nodeErr(err, name)
 	})
 	return n, err
@@ -72,7 +69,7 @@ func (s *Store) NodeList(ctx context.Context) ([]*connecthub.Node, error) {
 	var nodes []*connecthub.Node
 	err := s.read(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		nodes, err = queryAll(ctx, tx, scanNode, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`)
+		nodes, err = queryAll(ctx, tx, scanNode, `SELECT `+store.NodeColumns+` FROM nodes ORDER BY name`)
 		return err
 	})
 	return nodes, err
@@ -86,7 +83,7 @@ func (s *Store) NodeSetState(ctx context.Context, name, settingState string) (*c
 	var n *connecthub.Node
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		n, err = scanNode(tx.QueryRowxContext(ctx, `UPDATE nodes SET setting_state = ? WHERE name = ? RETURNING `+nodeColumns,
+		n, err = scanNode(tx.QueryRowxContext(ctx, `UPDATE nodes SET setting_state = ? WHERE name = ? RETURNING `+store.NodeColumns,
 			settingState, name))
 		return nodeErr(err, name)
 	})
@@ -123,7 +120,7 @@ func (s *Store) NodeMarkDead(ctx context.Context, deadBefore, now time.Time) ([]
 	)
 	dead, rescued, err := store.MarkDead(s.inTx(ctx), deadBefore, now, func(tx *sqlx.Tx) ([]*connecthub.Node, error) {
 		return queryAll(ctx, tx, scanNode, `UPDATE nodes SET present_state = 'inactive'
-			WHERE present_state <> 'inactive' AND last_heartbeat < ? RETURNING `+nodeColumns, micros(deadBefore))
+			WHERE present_state <> 'inactive' AND last_heartbeat < ? RETURNING `+store.NodeColumns, micros(deadBefore))
 	}, func(tx *sqlx.Tx, names []string) (r []*connecthub.Run, err error) {
 		args := make([]any, len(names))
 		for i, n := range names {
@@ -181,7 +178,7 @@ func nodeErr(err error, name string) error {
 	return dbErr(err)
 }
 
-// nodeArgs checks a registration and returns the values of nodeColumns.
+// nodeArgs checks a registration and returns the values of store.NodeColumns.
 func nodeArgs(n *connecthub.Node) ([]any, error) {
 	row, err := store.PrepareNode(n)
 	if err != nil {

@@ -12,16 +12,13 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const notificationColumns = `id, rule_id, channel, event, job_id, run_id, alert, status, attempts, history,
-	next_attempt_at, created_at, sent_at`
-
 func insertNotifications(ctx context.Context, tx *sqlx.Tx, ns []*connecthub.Notification) error {
 	for _, n := range ns {
 		alert, history, err := store.EncodeNotification(n)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (`+notificationColumns+`)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (`+store.NotificationColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, NULL)`,
 			n.ID, n.RuleID, n.Channel, n.Event, n.JobID, n.RunID, alert, history,
 			micros(n.NextAttemptAt), micros(n.CreatedAt)); err != nil {
@@ -72,7 +69,7 @@ func (s *Store) NotificationClaim(ctx context.Context, p store.NotificationClaim
 		out, err = queryAll(ctx, tx, scanNotification, `UPDATE notifications SET lease_owner = ?1, lease_expires_at = ?2
 			WHERE id IN (SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?3
 				AND (lease_expires_at IS NULL OR lease_expires_at <= ?3) ORDER BY next_attempt_at, id LIMIT ?4)
-			RETURNING `+notificationColumns, p.Owner, micros(p.Now.Add(p.LeaseTTL)), micros(p.Now), p.Max)
+			RETURNING `+store.NotificationColumns, p.Owner, micros(p.Now.Add(p.LeaseTTL)), micros(p.Now), p.Max)
 		return err
 	})
 	sortNotifications(out)
@@ -110,7 +107,7 @@ func (s *Store) NotificationRecord(ctx context.Context, r store.NotificationResu
 
 // NotificationGet implements store.AlertStore.
 func (s *Store) NotificationGet(ctx context.Context, id string) (*connecthub.Notification, error) {
-	n, err := scanNotification(s.r.QueryRowContext(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE id = ?`, id))
+	n, err := scanNotification(s.r.QueryRowContext(ctx, `SELECT `+store.NotificationColumns+` FROM notifications WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, connecthub.NotFound("notification", id)
 	}
@@ -120,7 +117,7 @@ func (s *Store) NotificationGet(ctx context.Context, id string) (*connecthub.Not
 // NotificationList implements store.AlertStore.
 func (s *Store) NotificationList(ctx context.Context, f connecthub.NotificationFilter) ([]*connecthub.Notification, string, error) {
 	return store.ListNotifications(dialect, f, func(tail string, args []any) ([]*connecthub.Notification, error) {
-		return queryAll(ctx, s.r, scanNotification, `SELECT `+notificationColumns+` FROM notifications`+tail, args...)
+		return queryAll(ctx, s.r, scanNotification, `SELECT `+store.NotificationColumns+` FROM notifications`+tail, args...)
 	})
 }
 

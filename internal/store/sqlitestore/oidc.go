@@ -39,12 +39,12 @@ func (o oidcTx) UserIssuer(username string) (string, error) {
 }
 
 func (o oidcTx) User(username string) (*connecthub.User, error) {
-	u, err := scanUser(o.tx.QueryRowContext(o.ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	u, err := scanUser(o.tx.QueryRowContext(o.ctx, `SELECT `+store.UserColumns+` FROM users WHERE username = ?`, username))
 	return u, notFound(err, "user", username)
 }
 
 func (o oidcTx) CreateUser(u *connecthub.User) error {
-	_, err := o.tx.ExecContext(o.ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := o.tx.ExecContext(o.ctx, `INSERT INTO users (`+store.UserColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.Username, u.DisplayName, string(u.Role), boolInt(u.Disabled), u.PasswordHash,
 		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt))
 	if isUniqueViolation(err) {

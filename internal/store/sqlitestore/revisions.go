@@ -11,8 +11,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const revisionColumns = `job_id, revision, action, actor, actor_kind, source, at, definition, secret_keys, secret_fingerprint`
-
 // recordJobRevision records, in tx, the revision of a change of a job (op
 // is RevisionCreate with before nil, RevisionUpdate, or RevisionDelete
 // with after nil), as store.JobRevision decides it: nothing for an update
@@ -37,14 +35,14 @@ func insertRevision(ctx context.Context, tx *sqlx.Tx, rev *connecthub.Revision) 
 			ON CONFLICT (job_id) DO UPDATE SET last_revision = last_revision + 1 RETURNING last_revision`, jobID)
 		return n, dbErr(err)
 	}, func(rev *connecthub.Revision, row store.RevisionRow) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO job_revisions (id, `+revisionColumns+`, secret_cfg)
+		_, err := tx.ExecContext(ctx, `INSERT INTO job_revisions (id, `+store.RevisionColumns+`, secret_cfg)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.Key, rev.JobID, rev.Revision, rev.Action,
 			rev.Actor, rev.ActorKind, rev.Source, micros(rev.At), string(rev.Definition), row.Keys, row.Print, rev.SecretCfg)
 		return dbErr(err)
 	})
 }
 
-// scanRevision reads the revisionColumns of a row, and secret_cfg after
+// scanRevision reads the store.RevisionColumns of a row, and secret_cfg after
 // them when withSecret.
 func scanRevision(sc scanner, withSecret bool) (*connecthub.Revision, error) {
 	return store.ScanRevision(sc, withSecret, fromMicros)
@@ -56,7 +54,7 @@ func (s *Store) RevisionList(ctx context.Context, f connecthub.RevisionFilter) (
 	if err != nil {
 		return nil, "", err
 	}
-	q := `SELECT ` + revisionColumns + ` FROM job_revisions WHERE job_id = ?`
+	q := `SELECT ` + store.RevisionColumns + ` FROM job_revisions WHERE job_id = ?`
 	args := []any{f.JobID}
 	if below > 0 {
 		q += ` AND revision < ?`
@@ -80,7 +78,7 @@ func scanListedRevision(sc scanner) (*connecthub.Revision, error) { return scanR
 
 // RevisionGet implements store.RevisionStore.
 func (s *Store) RevisionGet(ctx context.Context, jobID string, revision int) (*connecthub.Revision, error) {
-	r, err := scanRevision(s.r.QueryRowxContext(ctx, `SELECT `+revisionColumns+`, secret_cfg FROM job_revisions
+	r, err := scanRevision(s.r.QueryRowxContext(ctx, `SELECT `+store.RevisionColumns+`, secret_cfg FROM job_revisions
 		WHERE job_id = ? AND revision = ?`, jobID, revision), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, connecthub.NotFound("revision", store.RevisionKey(jobID, revision))

@@ -12,8 +12,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const sessionColumns = `id, user_name, hash, created_at, last_seen_at, expires_at, revoked_at, client, user_agent, break_glass`
-
 // SessionCreate implements store.SessionStore: the expired sessions are
 // deleted and the new one inserted in one write transaction.
 func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error {
@@ -24,7 +22,7 @@ func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, micros(se.CreatedAt)); err != nil {
 			return dbErr(err)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+store.SessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			se.ID, se.User, se.Hash, micros(se.CreatedAt), micros(se.LastSeenAt), micros(se.ExpiresAt),
 			nullMicros(se.RevokedAt), se.Client, se.UserAgent, boolInt(se.BreakGlass))
 		if isUniqueViolation(err) {
@@ -37,7 +35,7 @@ func (s *Store) SessionCreate(ctx context.Context, se *connecthub.Session) error
 // SessionByHash implements store.SessionStore with one lookup in the
 // hash's unique index, on the reader pool.
 func (s *Store) SessionByHash(ctx context.Context, hash string) (*connecthub.Session, error) {
-	se, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE hash = ?`, hash))
+	se, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+store.SessionColumns+` FROM sessions WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNoSessionHash()
 	}
@@ -49,7 +47,7 @@ func (s *Store) SessionList(ctx context.Context, now time.Time) ([]*connecthub.S
 	if err := store.CheckTime("now", now); err != nil {
 		return nil, err
 	}
-	return queryAll(ctx, s.r, scanSession, `SELECT `+sessionColumns+` FROM sessions
+	return queryAll(ctx, s.r, scanSession, `SELECT `+store.SessionColumns+` FROM sessions
 		WHERE revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id DESC`, micros(now))
 }
 

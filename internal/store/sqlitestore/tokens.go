@@ -12,8 +12,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const tokenColumns = `id, name, scope, hash, created_at, last_used_at, revoked_at, node_prefix, queues, owner`
-
 // tokenTouchEvery is how stale last_used_at must be before TokenTouch
 // writes it again.
 const tokenTouchEvery = time.Minute
@@ -25,7 +23,7 @@ func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 		return err
 	}
 	return s.write(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (`+store.TokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.ID, t.Name, t.Scope, t.Hash, micros(t.CreatedAt), nullMicros(t.LastUsedAt), nullMicros(t.RevokedAt),
 			row.NodePrefix, row.Queues, t.Owner)
 		if isUniqueViolation(err) {
@@ -39,7 +37,7 @@ func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 // TokenByHash implements store.TokenStore with one lookup in the hash's
 // unique index, on the reader pool.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*connecthub.Token, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
+	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		// The hash is a credential's fingerprint: it is not named in the error.
 		return nil, connecthub.Errorf(connecthub.KindNotFound, "no token has this secret")
@@ -49,7 +47,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*connecthub.Token
 
 // TokenList implements store.TokenStore.
 func (s *Store) TokenList(ctx context.Context) ([]*connecthub.Token, error) {
-	return queryAll(ctx, s.r, scanToken, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at DESC, id DESC`)
+	return queryAll(ctx, s.r, scanToken, `SELECT `+store.TokenColumns+` FROM tokens ORDER BY created_at DESC, id DESC`)
 }
 
 // TokenRevoke implements store.TokenStore in one statement: the id is

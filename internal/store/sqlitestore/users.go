@@ -12,15 +12,13 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-const userColumns = `username, display_name, role, disabled, password_hash, created_at, updated_at, last_login_at`
-
 // UserCreate implements store.UserStore.
 func (s *Store) UserCreate(ctx context.Context, u *connecthub.User) error {
 	if err := store.CheckUser(u); err != nil {
 		return err
 	}
 	return s.write(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+store.UserColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.Username, u.DisplayName, string(u.Role), boolInt(u.Disabled), u.PasswordHash,
 			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt))
 		if isUniqueViolation(err) {
@@ -34,7 +32,7 @@ func (s *Store) UserCreate(ctx context.Context, u *connecthub.User) error {
 // reader pool: it runs on every request a session or a personal token
 // makes, so that a role change or a disable holds at once.
 func (s *Store) UserGet(ctx context.Context, username string) (*connecthub.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+store.UserColumns+` FROM users WHERE username = ?`, username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, connecthub.NotFound("user", username)
 	}
@@ -43,7 +41,7 @@ func (s *Store) UserGet(ctx context.Context, username string) (*connecthub.User,
 
 // UserList implements store.UserStore.
 func (s *Store) UserList(ctx context.Context) ([]*connecthub.User, error) {
-	return queryAll(ctx, s.r, scanUser, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	return queryAll(ctx, s.r, scanUser, `SELECT `+store.UserColumns+` FROM users ORDER BY username`)
 }
 
 // UserUpdate implements store.UserStore with store.UpdateUser, in one
@@ -62,7 +60,7 @@ func (s *Store) UserUpdateLink(ctx context.Context, username string, now time.Ti
 func (s *Store) userUpdate(ctx context.Context, username string, now time.Time, fn func(*connecthub.User) error,
 	link func(*sqlx.Tx) store.OIDCTx) (*connecthub.User, error) {
 	return store.UpdateUser(s.inTx(ctx), now, fn, func(tx *sqlx.Tx) (*connecthub.User, error) {
-		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+store.UserColumns+` FROM users WHERE username = ?`, username))
 		return u, notFound(err, "user", username)
 	}, func(tx *sqlx.Tx, after *connecthub.User, d store.UserDecision) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET display_name = ?, role = ?, disabled = ?, password_hash = ?,
