@@ -320,6 +320,29 @@ func PrepareNotification(n *connecthub.Notification) error {
 	return CheckTime("next_attempt_at", n.NextAttemptAt)
 }
 
+// InsertNotifications is NotificationInsert's rule: every notification is
+// checked (PrepareNotification) before anything is written; then, in one
+// transaction, each gets a new id from its creation time, status pending
+// and no attempts, and insert writes them all.
+func InsertNotifications[Tx any](inTx InTx[Tx], ids *IDGen, ns []*connecthub.Notification,
+	insert func(tx Tx, ns []*connecthub.Notification) error) error {
+	for _, n := range ns {
+		if err := PrepareNotification(n); err != nil {
+			return err
+		}
+	}
+	return inTx(func(tx Tx) error {
+		for _, n := range ns {
+			id, err := ids.Next(n.CreatedAt)
+			if err != nil {
+				return err
+			}
+			n.ID, n.Status, n.Attempts = id, connecthub.DeliveryPending, 0
+		}
+		return insert(tx, ns)
+	})
+}
+
 // SortNotifications orders claimed notifications as the claim took them:
 // by due time, then id.
 func SortNotifications(ns []*connecthub.Notification) {

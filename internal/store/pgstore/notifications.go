@@ -27,21 +27,11 @@ func insertNotifications(ctx context.Context, tx pgx.Tx, ns []*connecthub.Notifi
 	return nil
 }
 
-// NotificationInsert implements store.AlertStore.
+// NotificationInsert implements store.AlertStore with store.InsertNotifications.
 func (s *Store) NotificationInsert(ctx context.Context, ns []*connecthub.Notification) error {
-	for _, n := range ns {
-		if err := store.PrepareNotification(n); err != nil {
-			return err
-		}
-	}
-	for _, n := range ns {
-		id, err := s.ids.Next(n.CreatedAt)
-		if err != nil {
-			return err
-		}
-		n.ID, n.Status, n.Attempts = id, connecthub.DeliveryPending, 0
-	}
-	return s.tx(ctx, func(tx pgx.Tx) error { return insertNotifications(ctx, tx, ns) })
+	return store.InsertNotifications(s.inTx(ctx), &s.ids, ns, func(tx pgx.Tx, ns []*connecthub.Notification) error {
+		return insertNotifications(ctx, tx, ns)
+	})
 }
 
 // NotificationClaim implements store.AlertStore in one statement: SKIP

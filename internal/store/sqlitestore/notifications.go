@@ -28,21 +28,9 @@ func insertNotifications(ctx context.Context, tx *sqlx.Tx, ns []*connecthub.Noti
 	return nil
 }
 
-// NotificationInsert implements store.AlertStore.
+// NotificationInsert implements store.AlertStore with store.InsertNotifications.
 func (s *Store) NotificationInsert(ctx context.Context, ns []*connecthub.Notification) error {
-	for _, n := range ns {
-		if err := store.PrepareNotification(n); err != nil {
-			return err
-		}
-	}
-	return s.write(ctx, func(tx *sqlx.Tx) error {
-		for _, n := range ns {
-			id, err := s.ids.Next(n.CreatedAt)
-			if err != nil {
-				return err
-			}
-			n.ID, n.Status, n.Attempts = id, connecthub.DeliveryPending, 0
-		}
+	return store.InsertNotifications(s.inTx(ctx), &s.ids, ns, func(tx *sqlx.Tx, ns []*connecthub.Notification) error {
 		return insertNotifications(ctx, tx, ns)
 	})
 }
