@@ -36,10 +36,13 @@
 // RunInsert (InsertRuns), JobsFire's frame (Fire), NodeMarkDead
 // (MarkDead), CalendarEnsureBuiltin (EnsureBuiltin), the OIDC sign-in and
 // link mark (SignInOIDC, AllowOIDCLink on OIDCTx, UpdateUser with the
-// mark), revisions (WriteRevision), RunLogRead's chunk (LogChunkBuilder),
-// AlertProcess and AlertCheck (ProcessAlerts, RunAlertCheck). A driver supplies the SQL: it reads what
-// a rule needs in bulk, calls the rule, and writes what it decides, in as
-// few statements as its database allows.
+// mark), RunCancel (CancelRun), NotificationInsert (InsertNotifications),
+// revisions (WriteRevision), RunLogRead's chunk (LogChunkBuilder),
+// AlertProcess and AlertCheck (ProcessAlerts, RunAlertCheck), and the
+// lists' filters and paging (ListJobs, ListRuns, ListNotifications,
+// ListAudit, ListBatches). A driver supplies the SQL: it reads what a rule
+// needs in bulk, calls the rule, and writes what it decides, in as few
+// statements as its database allows.
 //
 // # Rules every driver keeps
 //
@@ -265,9 +268,11 @@ type RunStore interface {
 	// if the run is still RUNNING on that node (and in that attempt, when the
 	// outcome's Attempt is not 0); the result says which applied.
 	RunComplete(ctx context.Context, outcomes []RunOutcome) ([]bool, error)
-	// RunCancel cancels a run: a QUEUED run becomes CANCELED at once; a RUNNING
-	// run gets cancel_requested (its worker ends it CANCELED). KindConflict
-	// for a terminal run. It returns the run after the change.
+	// RunCancel cancels a run in one transaction (CancelRun): a QUEUED run
+	// becomes CANCELED at once; a RUNNING run gets cancel_requested (its
+	// worker ends it CANCELED) and TopicCancel is published. KindConflict
+	// (run_finished) for a terminal run. It returns the run after the
+	// change.
 	RunCancel(ctx context.Context, id string, now time.Time) (*connecthub.Run, error)
 	// RunRescue finds RUNNING runs whose lease expired before Now: a run with
 	// attempts left is re-queued with attempt+1 (available at once), else it

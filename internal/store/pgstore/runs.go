@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -280,43 +279,27 @@ func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.
 
 // RunCancel implements store.RunStore.
 func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*connecthub.Run, error) {
-	if err := store.CheckTime("now", now); err != nil {
-		return nil, err
-	}
-	var (
-		run       *connecthub.Run
-		requested bool
-	)
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var status string
-		if err := tx.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&status); err != nil {
-			return notFound(err, "run", id)
-		}
-		var err error
-		switch connecthub.RunStatus(status) {
-		case connecthub.StatusQueued:
-			run, err = scanRun(tx.QueryRow(ctx, `UPDATE runs SET status = 'CANCELED', finished_at = $1, error = $2, updated_at = $1
+	return store.CancelRun(s.inTx(ctx), id, now, store.CancelSteps[pgx.Tx]{
+		Status: func(tx pgx.Tx) (connecthub.RunStatus, error) {
+			var status string
+			err := tx.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&status)
+			return connecthub.RunStatus(status), notFound(err, "run", id)
+		},
+		EndQueued: func(tx pgx.Tx) (*connecthub.Run, error) {
+			run, err := scanRun(tx.QueryRow(ctx, `UPDATE runs SET status = 'CANCELED', finished_at = $1, error = $2, updated_at = $1
 				WHERE id = $3 RETURNING `+store.RunColumns(false), utc(now), connecthub.ReasonCanceled, id))
-		case connecthub.StatusRunning:
-			requested = true
-			run, err = scanRun(tx.QueryRow(ctx, `UPDATE runs SET cancel_requested = true, updated_at = $1
+			return run, dbErr(err)
+		},
+		RequestCancel: func(tx pgx.Tx) (*connecthub.Run, error) {
+			run, err := scanRun(tx.QueryRow(ctx, `UPDATE runs SET cancel_requested = true, updated_at = $1
 				WHERE id = $2 RETURNING `+store.RunColumns(false), utc(now), id))
-			if err == nil {
-				err = s.notify(ctx, tx, store.TopicCancel)
+			if err != nil {
+				return nil, dbErr(err)
 			}
-		default:
-			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_finished",
-				Message: fmt.Sprintf("run %s already ended %s; it cannot be canceled", id, status)}
-		}
-		return dbErr(err)
+			return run, s.notify(ctx, tx, store.TopicCancel)
+		},
+		Publish: s.Publish,
 	})
-	if err != nil {
-		return nil, err
-	}
-	if requested {
-		s.Publish(store.TopicCancel)
-	}
-	return run, nil
 }
 
 // RunDeleteFinished implements store.RunStore, in one statement.

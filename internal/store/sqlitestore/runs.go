@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"math/bits"
 	"strings"
 	"time"
@@ -253,54 +252,31 @@ func (s *Store) RunLogRead(ctx context.Context, id string, offset int64) (store.
 
 // RunCancel implements store.RunStore.
 func (s *Store) RunCancel(ctx context.Context, id string, now time.Time) (*connecthub.Run, error) {
-	if err := store.CheckTime("now", now); err != nil {
-		return nil, err
-	}
-	var (
-		run       *connecthub.Run
-		requested bool
-	)
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		var status string
-		err := tx.GetContext(ctx, &status, `SELECT status FROM runs WHERE id = ?`, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return connecthub.NotFound("run", id)
-		}
+	// write runs the cancel's UPDATE and counts the run if it ended.
+	write := func(tx *sqlx.Tx, q string, args ...any) (*connecthub.Run, error) {
+		run, err := scanRun(tx.QueryRowxContext(ctx, q+` RETURNING `+store.RunColumns(false), args...))
 		if err != nil {
-			return dbErr(err)
-		}
-		var (
-			q    string
-			args []any
-		)
-		switch connecthub.RunStatus(status) {
-		case connecthub.StatusQueued:
-			q = `UPDATE runs SET status = 'CANCELED', finished_at = ?1, error = ?2, updated_at = ?1
-				WHERE id = ?3 RETURNING ` + store.RunColumns(false)
-			args = []any{micros(now), connecthub.ReasonCanceled, id}
-		case connecthub.StatusRunning:
-			requested = true
-			q = `UPDATE runs SET cancel_requested = 1, updated_at = ?1
-				WHERE id = ?2 RETURNING ` + store.RunColumns(false)
-			args = []any{micros(now), id}
-		default:
-			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "run_finished",
-				Message: fmt.Sprintf("run %s already ended %s; it cannot be canceled", id, status)}
-		}
-		if run, err = scanRun(tx.QueryRowxContext(ctx, q, args...)); err != nil {
-			return dbErr(err)
+			return nil, dbErr(err)
 		}
 		var counts finishCounts // a QUEUED run ends CANCELED here
 		counts.addRun(run)
-		return counts.flush(ctx, tx, &s.stmts)
+		return run, counts.flush(ctx, tx, &s.stmts)
+	}
+	return store.CancelRun(s.inTx(ctx), id, now, store.CancelSteps[*sqlx.Tx]{
+		Status: func(tx *sqlx.Tx) (connecthub.RunStatus, error) {
+			var status string
+			err := tx.GetContext(ctx, &status, `SELECT status FROM runs WHERE id = ?`, id)
+			return connecthub.RunStatus(status), notFound(err, "run", id)
+		},
+		EndQueued: func(tx *sqlx.Tx) (*connecthub.Run, error) {
+			return write(tx, `UPDATE runs SET status = 'CANCELED', finished_at = ?1, error = ?2, updated_at = ?1 WHERE id = ?3`,
+				micros(now), connecthub.ReasonCanceled, id)
+		},
+		RequestCancel: func(tx *sqlx.Tx) (*connecthub.Run, error) {
+			return write(tx, `UPDATE runs SET cancel_requested = 1, updated_at = ?1 WHERE id = ?2`, micros(now), id)
+		},
+		Publish: s.Publish,
 	})
-	if err != nil {
-		return nil, err
-	}
-	if requested {
-		s.Publish(store.TopicCancel)
-	}
-	return run, nil
 }
 
 // finishedCondition is the WHERE of the partial indexes runs_finished and

@@ -59,8 +59,11 @@ func exerciseCancel(t *testing.T, newStore NewStoreFunc) {
 			r := runningRun(t, s, j, node1, t0)
 			complete(t, s, store.RunOutcome{ID: r.ID, Node: node1, Status: connecthub.StatusFailure, Now: t0})
 			_, err := s.RunCancel(t.Context(), r.ID, t0)
-			requireKind(t, err, connecthub.KindConflict)
+			requireCode(t, err, connecthub.KindConflict, "run_finished", r.ID, string(connecthub.StatusFailure))
 			checkStatus(t, s, r.ID, connecthub.StatusFailure)
+			// A cancel without a time is refused before anything is read.
+			_, err = s.RunCancel(t.Context(), r.ID, time.Time{})
+			requireKind(t, err, connecthub.KindInvalid)
 			q := queuedRun(t, s, j, t0)
 			if _, err := s.RunCancel(t.Context(), q.ID, t0); err != nil {
 				t.Fatal(err)
