@@ -5,9 +5,27 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/connecthub/connecthub"
 )
+
+// TokenTouchEvery is how stale last_used_at must be before TokenTouch
+// writes it again: at most one write a minute per token, however busy.
+const TokenTouchEvery = time.Minute
+
+// ErrTokenExists is TokenCreate's conflict: the id, name or hash is taken;
+// err is the database's unique violation, kept for logs.
+func ErrTokenExists(err error) error {
+	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
+		Message: "a token with this id, name or secret already exists", Err: err}
+}
+
+// ErrNoTokenHash is TokenByHash's not-found error. The hash is a
+// credential's fingerprint, so it is not named.
+func ErrNoTokenHash() error {
+	return connecthub.Errorf(connecthub.KindNotFound, "no token has this secret")
+}
 
 // MaxTokenQueues caps the queues a worker token is bound to: as many as a
 // claim may name, since the token's node claims from them.

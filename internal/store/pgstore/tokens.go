@@ -11,10 +11,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// tokenTouchEvery is how stale last_used_at must be before TokenTouch
-// writes it again.
-const tokenTouchEvery = time.Minute
-
 // TokenCreate implements store.TokenStore.
 func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 	row, err := checkToken(t)
@@ -26,8 +22,7 @@ func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 			t.ID, t.Name, t.Scope, t.Hash, utc(t.CreatedAt), utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt),
 			row.NodePrefix, row.Queues, t.Owner)
 		if isCode(err, codeUniqueViolation) {
-			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
-				Message: "a token with this id, name or secret already exists", Err: err}
+			return store.ErrTokenExists(err)
 		}
 		return dbErr(err)
 	})
@@ -37,7 +32,7 @@ func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 // unique index.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*connecthub.Token, error) {
 	if !storable(hash) {
-		return nil, errNoTokenHash()
+		return nil, store.ErrNoTokenHash()
 	}
 	db, err := s.db()
 	if err != nil {
@@ -45,15 +40,9 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*connecthub.Token
 	}
 	t, err := scanToken(db.QueryRow(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errNoTokenHash()
+		return nil, store.ErrNoTokenHash()
 	}
 	return t, dbErr(err)
-}
-
-// errNoTokenHash is TokenByHash's not-found error. The hash is a
-// credential's fingerprint, so it is not named.
-func errNoTokenHash() error {
-	return connecthub.Errorf(connecthub.KindNotFound, "no token has this secret")
 }
 
 // TokenList implements store.TokenStore.
@@ -103,7 +92,7 @@ func (s *Store) TokenTouch(ctx context.Context, id string, now time.Time) error 
 	if err := store.CheckTime("now", now); err != nil {
 		return err
 	}
-	return s.touchIfStale(ctx, "tokens", "last_used_at", id, now, tokenTouchEvery)
+	return s.touchIfStale(ctx, "tokens", "last_used_at", id, now, store.TokenTouchEvery)
 }
 
 // checkToken rejects a token the store must not keep: the contract's

@@ -12,10 +12,6 @@ import (
 	"github.com/connecthub/connecthub/internal/store"
 )
 
-// tokenTouchEvery is how stale last_used_at must be before TokenTouch
-// writes it again.
-const tokenTouchEvery = time.Minute
-
 // TokenCreate implements store.TokenStore.
 func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 	row, err := store.PrepareToken(t)
@@ -27,8 +23,7 @@ func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 			t.ID, t.Name, t.Scope, t.Hash, micros(t.CreatedAt), nullMicros(t.LastUsedAt), nullMicros(t.RevokedAt),
 			row.NodePrefix, row.Queues, t.Owner)
 		if isUniqueViolation(err) {
-			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "token_exists",
-				Message: "a token with this id, name or secret already exists", Err: err}
+			return store.ErrTokenExists(err)
 		}
 		return dbErr(err)
 	})
@@ -39,8 +34,7 @@ func (s *Store) TokenCreate(ctx context.Context, t *connecthub.Token) error {
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*connecthub.Token, error) {
 	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+store.TokenColumns+` FROM tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
-		// The hash is a credential's fingerprint: it is not named in the error.
-		return nil, connecthub.Errorf(connecthub.KindNotFound, "no token has this secret")
+		return nil, store.ErrNoTokenHash()
 	}
 	return t, dbErr(err)
 }
@@ -74,7 +68,7 @@ func (s *Store) TokenTouch(ctx context.Context, id string, now time.Time) error 
 	if err := store.CheckTime("now", now); err != nil {
 		return err
 	}
-	return s.touchIfStale(ctx, "tokens", "last_used_at", id, now, tokenTouchEvery)
+	return s.touchIfStale(ctx, "tokens", "last_used_at", id, now, store.TokenTouchEvery)
 }
 
 func scanToken(sc scanner) (*connecthub.Token, error) {

@@ -37,6 +37,12 @@ func childJobs(runs []*connecthub.Run) []string {
 
 // requireCode fails unless err is a *connecthub.Error of kind with code,
 // whose text contains each of parts.
+// isCode reports whether err is a *connecthub.Error of kind and code.
+func isCode(err error, kind connecthub.Kind, code string) bool {
+	var e *connecthub.Error
+	return errors.As(err, &e) && e.Kind == kind && e.Code == code
+}
+
 func requireCode(t *testing.T, err error, kind connecthub.Kind, code string, parts ...string) {
 	t.Helper()
 	var e *connecthub.Error

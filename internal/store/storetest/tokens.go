@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,9 @@ func exerciseTokens(t *testing.T, newStore NewStoreFunc) {
 			checkToken(t, admin, tokenByHash(t, s, admin.Hash))
 			_, err := s.TokenByHash(t.Context(), "sha256-of-nothing")
 			requireKind(t, err, connecthub.KindNotFound)
+			if strings.Contains(err.Error(), "sha256-of-nothing") {
+				t.Errorf("TokenByHash's error %q names the hash, a credential's fingerprint", err)
+			}
 		},
 		"Binding": func(t *testing.T, s store.Store) {
 			// A worker token without a binding gets its name as the
@@ -138,8 +142,8 @@ func exerciseTokens(t *testing.T, newStore NewStoreFunc) {
 				"same name": {ID: "tok_2", Name: "one", Scope: connecthub.ScopeWorker, Hash: "h-2", CreatedAt: t0},
 				"same hash": {ID: "tok_3", Name: "three", Scope: connecthub.ScopeWorker, Hash: "sha256-of-tok_1", CreatedAt: t0},
 			} {
-				if err := s.TokenCreate(t.Context(), tok); !connecthub.IsKind(err, connecthub.KindConflict) {
-					t.Errorf("%s: TokenCreate = %v, want a conflict", name, err)
+				if err := s.TokenCreate(t.Context(), tok); !isCode(err, connecthub.KindConflict, "token_exists") {
+					t.Errorf("%s: TokenCreate = %v, want a token_exists conflict", name, err)
 				}
 			}
 			// A revoked token keeps its name.
