@@ -183,6 +183,13 @@ func ChannelRenamed() error {
 	return connecthub.FieldError("name", "", "a channel cannot be renamed; create a new one")
 }
 
+// ChannelExists is ChannelCreate's conflict when the name is taken; err is
+// the database's unique violation, kept for logs.
+func ChannelExists(name string, err error) error {
+	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "channel_exists", Args: []string{name},
+		Message: "a channel named " + name + " already exists", Err: err}
+}
+
 // ChannelInUse is ChannelDelete's error while rules name the channel.
 func ChannelInUse(name string) error {
 	return &connecthub.Error{Kind: connecthub.KindConflict, Code: "channel_in_use", Args: []string{name},

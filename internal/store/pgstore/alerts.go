@@ -66,8 +66,7 @@ func (s *Store) ChannelCreate(ctx context.Context, c *connecthub.Channel) error 
 		_, err := tx.Exec(ctx, `INSERT INTO notify_channels (`+store.ChannelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			c.Name, c.Type, c.Language, c.URL, smtp, c.SecretToken, utc(c.CreatedAt), utc(c.UpdatedAt))
 		if isCode(err, codeUniqueViolation) {
-			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "channel_exists", Args: []string{c.Name},
-				Message: "a channel named " + c.Name + " already exists", Err: err}
+			return store.ChannelExists(c.Name, err)
 		}
 		return dbErr(err)
 	})

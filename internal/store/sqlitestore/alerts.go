@@ -21,8 +21,7 @@ func (s *Store) ChannelCreate(ctx context.Context, c *connecthub.Channel) error 
 		_, err := tx.ExecContext(ctx, `INSERT INTO notify_channels (`+store.ChannelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Name, c.Type, c.Language, c.URL, smtp, c.SecretToken, micros(c.CreatedAt), micros(c.UpdatedAt))
 		if isUniqueViolation(err) {
-			return &connecthub.Error{Kind: connecthub.KindConflict, Code: "channel_exists", Args: []string{c.Name},
-				Message: "a channel named " + c.Name + " already exists", Err: err}
+			return store.ChannelExists(c.Name, err)
 		}
 		return dbErr(err)
 	})

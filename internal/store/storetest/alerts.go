@@ -114,7 +114,7 @@ func exerciseAlerts(t *testing.T, newStore NewStoreFunc) {
 		s := newStore(t)
 		ctx := t.Context()
 		c := createChannel(t, s, "ops")
-		requireKind(t, s.ChannelCreate(ctx, testChannel("ops")), connecthub.KindConflict)
+		requireCode(t, s.ChannelCreate(ctx, testChannel("ops")), connecthub.KindConflict, "channel_exists", "ops")
 		got, err := s.ChannelGet(ctx, "ops")
 		if err != nil || got.SecretToken != c.SecretToken || !got.HasSecret || got.URL != c.URL || got.Language != "zh-CN" {
 			t.Fatalf("ChannelGet = %+v, %v", got, err)
