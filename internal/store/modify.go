@@ -10,6 +10,21 @@ import (
 // that Modify hands back the caller's own error as it was.
 type InTx[Tx any] func(fn func(tx Tx) error) error
 
+// TxValue runs fn in one transaction of inTx and returns what fn returned
+// once it has committed; the zero value and the error otherwise. It is the
+// frame of the driver methods whose rule returns a value.
+func TxValue[Tx, T any](inTx InTx[Tx], fn func(tx Tx) (T, error)) (T, error) {
+	var out, zero T
+	err := inTx(func(tx Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		return zero, err
+	}
+	return out, nil
+}
+
 // Modify is the read-modify-write rule every Update method of the contract
 // follows (JobUpdate, UserUpdate, ChannelUpdate, AlertRuleUpdate), written
 // once so that the drivers cannot drift: in one transaction it reads the

@@ -138,12 +138,11 @@ func (s *Store) AlertProcess(ctx context.Context, now time.Time, limit int) (int
 	if err := store.CheckAlertProcess(now, limit); err != nil {
 		return 0, err
 	}
-	var n int
-	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
+	return store.TxValue(s.inTx(ctx), func(tx pgx.Tx) (int, error) {
 		if _, err := tx.Exec(ctx, alertLockSQL); err != nil {
-			return dbErr(err)
+			return 0, dbErr(err)
 		}
-		n, err = store.ProcessAlerts(ctx, alertTx{tx}, now, limit, &s.ids, store.AlertProcessSteps{
+		return store.ProcessAlerts(ctx, alertTx{tx}, now, limit, &s.ids, store.AlertProcessSteps{
 			Events: func(limit int) ([]store.AlertEvent, error) {
 				rows, err := tx.Query(ctx, `SELECT seq, kind, subject FROM alert_events ORDER BY seq LIMIT $1`, limit)
 				if err != nil {
@@ -158,9 +157,7 @@ func (s *Store) AlertProcess(ctx context.Context, now time.Time, limit int) (int
 				return dbErr(err)
 			},
 		})
-		return err
 	})
-	return n, err
 }
 
 // AlertCheck implements store.AlertStore in one transaction, under the
@@ -169,17 +166,14 @@ func (s *Store) AlertCheck(ctx context.Context, now time.Time) (int, error) {
 	if err := store.CheckTime("now", now); err != nil {
 		return 0, err
 	}
-	var n int
-	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
+	return store.TxValue(s.inTx(ctx), func(tx pgx.Tx) (int, error) {
 		if _, err := tx.Exec(ctx, alertLockSQL); err != nil {
-			return dbErr(err)
+			return 0, dbErr(err)
 		}
-		n, err = store.RunAlertCheck(ctx, alertTx{tx}, now, &s.ids, func() ([]*connecthub.AlertRule, error) {
+		return store.RunAlertCheck(ctx, alertTx{tx}, now, &s.ids, func() ([]*connecthub.AlertRule, error) {
 			return enabledAlertRules(ctx, tx)
 		})
-		return err
 	})
-	return n, err
 }
 
 // AlertPending implements store.AlertStore.

@@ -156,19 +156,15 @@ func (s *Store) CalendarEnsureBuiltin(ctx context.Context, builtin []*calendar.C
 	if err := store.CheckTime("now", now); err != nil {
 		return nil, err
 	}
-	var changed []string
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		changed, err = store.EnsureBuiltin(builtin, now, func(name string) (*connecthub.Calendar, error) {
+	return store.TxValue(s.inTx(ctx), func(tx pgx.Tx) ([]string, error) {
+		return store.EnsureBuiltin(builtin, now, func(name string) (*connecthub.Calendar, error) {
 			c, err := scanCalendar(tx.QueryRow(ctx, `SELECT `+store.CalendarColumns+` FROM calendars WHERE name = $1 FOR UPDATE`, name))
 			return c, notFound(err, "calendar", name)
 		}, func(c *connecthub.Calendar) error {
 			_, err := putCalendar(ctx, tx, c, now)
 			return err
 		})
-		return err
 	})
-	return changed, err
 }
 
 func scanCalendar(row pgx.Row) (*connecthub.Calendar, error) {

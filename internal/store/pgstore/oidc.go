@@ -84,15 +84,9 @@ func (s *Store) OIDCSignIn(ctx context.Context, in store.OIDCSignIn, now time.Ti
 	if !storable(in.Issuer) || !storable(in.Subject) || !storable(in.DisplayName) {
 		return nil, connecthub.FieldError("subject", "", "issuer, subject and name must be UTF-8 text without NUL characters")
 	}
-	var out *connecthub.User
-	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
-		out, err = store.SignInOIDC(oidcTx{ctx, tx}, in, now, fn)
-		return err
+	return store.TxValue(s.inTx(ctx), func(tx pgx.Tx) (*connecthub.User, error) {
+		return store.SignInOIDC(oidcTx{ctx, tx}, in, now, fn)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // OIDCIdentities implements store.OIDCStore.
@@ -125,12 +119,9 @@ func (s *Store) OIDCIdentities(ctx context.Context, username string) ([]*connect
 // holding the user's row locked so that a sign-in cannot link between the
 // read and the write.
 func (s *Store) OIDCAllowLink(ctx context.Context, username string, allow bool, now time.Time) (bool, error) {
-	var changed bool
-	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
-		changed, err = store.AllowOIDCLink(oidcTx{ctx, tx}, username, allow, now)
-		return err
+	return store.TxValue(s.inTx(ctx), func(tx pgx.Tx) (bool, error) {
+		return store.AllowOIDCLink(oidcTx{ctx, tx}, username, allow, now)
 	})
-	return changed, err
 }
 
 // OIDCLinkMarks implements store.OIDCLinkStore through the identities'

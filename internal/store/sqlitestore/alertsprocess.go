@@ -147,9 +147,8 @@ func (s *Store) AlertProcess(ctx context.Context, now time.Time, limit int) (int
 	if err := store.CheckAlertProcess(now, limit); err != nil {
 		return 0, err
 	}
-	var n int
-	err := s.write(ctx, func(tx *sqlx.Tx) (err error) {
-		n, err = store.ProcessAlerts(ctx, alertTx{tx}, now, limit, &s.ids, store.AlertProcessSteps{
+	return store.TxValue(s.inTx(ctx), func(tx *sqlx.Tx) (int, error) {
+		return store.ProcessAlerts(ctx, alertTx{tx}, now, limit, &s.ids, store.AlertProcessSteps{
 			Events: func(limit int) ([]store.AlertEvent, error) {
 				return queryAll(ctx, tx, func(sc scanner) (e store.AlertEvent, err error) {
 					return e, sc.Scan(&e.Seq, &e.Kind, &e.Subject)
@@ -161,9 +160,7 @@ func (s *Store) AlertProcess(ctx context.Context, now time.Time, limit int) (int
 				return dbErr(err)
 			},
 		})
-		return err
 	})
-	return n, err
 }
 
 // AlertCheck implements store.AlertStore in one write transaction.
@@ -181,14 +178,11 @@ func (s *Store) AlertCheck(ctx context.Context, now time.Time) (int, error) {
 	if checked == 0 {
 		return 0, nil
 	}
-	var n int
-	err := s.write(ctx, func(tx *sqlx.Tx) (err error) {
-		n, err = store.RunAlertCheck(ctx, alertTx{tx}, now, &s.ids, func() ([]*connecthub.AlertRule, error) {
+	return store.TxValue(s.inTx(ctx), func(tx *sqlx.Tx) (int, error) {
+		return store.RunAlertCheck(ctx, alertTx{tx}, now, &s.ids, func() ([]*connecthub.AlertRule, error) {
 			return enabledAlertRules(ctx, tx)
 		})
-		return err
 	})
-	return n, err
 }
 
 // AlertPending implements store.AlertStore on a reader.

@@ -80,15 +80,9 @@ func (s *Store) OIDCSignIn(ctx context.Context, in store.OIDCSignIn, now time.Ti
 	if err := store.CheckOIDCSignIn(in); err != nil {
 		return nil, err
 	}
-	var out *connecthub.User
-	err := s.write(ctx, func(tx *sqlx.Tx) (err error) {
-		out, err = store.SignInOIDC(oidcTx{ctx, tx}, in, now, fn)
-		return err
+	return store.TxValue(s.inTx(ctx), func(tx *sqlx.Tx) (*connecthub.User, error) {
+		return store.SignInOIDC(oidcTx{ctx, tx}, in, now, fn)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // OIDCIdentities implements store.OIDCStore.
@@ -108,12 +102,9 @@ func (s *Store) OIDCIdentities(ctx context.Context, username string) ([]*connect
 
 // OIDCAllowLink implements store.OIDCLinkStore with store.AllowOIDCLink.
 func (s *Store) OIDCAllowLink(ctx context.Context, username string, allow bool, now time.Time) (bool, error) {
-	var changed bool
-	err := s.write(ctx, func(tx *sqlx.Tx) (err error) {
-		changed, err = store.AllowOIDCLink(oidcTx{ctx, tx}, username, allow, now)
-		return err
+	return store.TxValue(s.inTx(ctx), func(tx *sqlx.Tx) (bool, error) {
+		return store.AllowOIDCLink(oidcTx{ctx, tx}, username, allow, now)
 	})
-	return changed, err
 }
 
 // OIDCLinkMarks implements store.OIDCLinkStore through the identities'
