@@ -18,14 +18,11 @@ func (s *Store) QueuePause(ctx context.Context, name, by string, now time.Time) 
 	}
 	// One transaction, so that the audit entry of an audited pause
 	// commits with it.
-	var changed bool
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	return store.TxValue(s.inTx(ctx), func(tx pgx.Tx) (bool, error) {
 		tag, err := tx.Exec(ctx, `INSERT INTO paused_queues (name, paused_at, paused_by) VALUES ($1, $2, $3)
 			ON CONFLICT (name) DO NOTHING`, name, utc(now), cleanText(by))
-		changed = err == nil && tag.RowsAffected() > 0
-		return dbErr(err)
+		return tag.RowsAffected() > 0, err
 	})
-	return changed, err
 }
 
 // QueueResume implements store.QueueStore.
@@ -33,13 +30,10 @@ func (s *Store) QueueResume(ctx context.Context, name string) (bool, error) {
 	if !storable(name) {
 		return false, nil
 	}
-	var changed bool
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	return store.TxValue(s.inTx(ctx), func(tx pgx.Tx) (bool, error) {
 		tag, err := tx.Exec(ctx, `DELETE FROM paused_queues WHERE name = $1`, name)
-		changed = err == nil && tag.RowsAffected() > 0
-		return dbErr(err)
+		return tag.RowsAffected() > 0, err
 	})
-	return changed, err
 }
 
 // QueuePausedList implements store.QueueStore.

@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -16,33 +17,26 @@ func (s *Store) QueuePause(ctx context.Context, name, by string, now time.Time) 
 	if err := store.CheckQueuePause(name, by, now); err != nil {
 		return false, err
 	}
-	var changed bool
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO paused_queues (name, paused_at, paused_by) VALUES (?, ?, ?)
-			ON CONFLICT (name) DO NOTHING`, name, micros(now), by)
-		if err != nil {
-			return dbErr(err)
-		}
-		n, err := res.RowsAffected()
-		changed = n > 0
-		return dbErr(err)
+	return store.TxValue(s.inTx(ctx), func(tx *sqlx.Tx) (bool, error) {
+		return changedRows(tx.ExecContext(ctx, `INSERT INTO paused_queues (name, paused_at, paused_by) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO NOTHING`, name, micros(now), by))
 	})
-	return changed, err
 }
 
 // QueueResume implements store.QueueStore.
 func (s *Store) QueueResume(ctx context.Context, name string) (bool, error) {
-	var changed bool
-	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM paused_queues WHERE name = ?`, name)
-		if err != nil {
-			return dbErr(err)
-		}
-		n, err := res.RowsAffected()
-		changed = n > 0
-		return dbErr(err)
+	return store.TxValue(s.inTx(ctx), func(tx *sqlx.Tx) (bool, error) {
+		return changedRows(tx.ExecContext(ctx, `DELETE FROM paused_queues WHERE name = ?`, name))
 	})
-	return changed, err
+}
+
+// changedRows reports whether a statement changed any row.
+func changedRows(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // QueuePausedList implements store.QueueStore.
