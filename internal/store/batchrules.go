@@ -41,11 +41,7 @@ func WriteBatch[Tx any](ctx context.Context, inTx InTx[Tx], b *connecthub.Batch,
 			}
 		}
 	}
-	if err := inTx(func(tx Tx) error { return writeBatch(ctx, tx, b, jobs, st) }); err != nil {
-		return err
-	}
-	jobs.Publish(TopicJobs)
-	return nil
+	return jobs.change(inTx, func(tx Tx) error { return writeBatch(ctx, tx, b, jobs, st) })
 }
 
 // writeBatch is WriteBatch's transaction.
@@ -100,7 +96,7 @@ func writeBatch[Tx any](ctx context.Context, tx Tx, b *connecthub.Batch, jobs Jo
 			return err
 		}
 	}
-	return jobs.notify(tx)
+	return nil
 }
 
 // writeBatchJob creates, replaces or deletes the item's job as it.Op says

@@ -54,6 +54,23 @@ func (st JobSteps[Tx]) notify(tx Tx) error {
 	return st.Notify(tx)
 }
 
+// change runs fn, then Notify, in one transaction of inTx, and publishes
+// TopicJobs once it has committed: the frame of every job change but
+// UpdateJob's (which is Modify's).
+func (st JobSteps[Tx]) change(inTx InTx[Tx], fn func(tx Tx) error) error {
+	err := inTx(func(tx Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return st.notify(tx)
+	})
+	if err != nil {
+		return err
+	}
+	st.Publish(TopicJobs)
+	return nil
+}
+
 // checkText runs CheckText where the driver has one.
 func (st JobSteps[Tx]) checkText(j *connecthub.Job) error {
 	if st.CheckText == nil {
@@ -74,23 +91,15 @@ func CreateJob[Tx any](ctx context.Context, inTx InTx[Tx], job *connecthub.Job, 
 	if err := st.checkText(job); err != nil {
 		return err
 	}
-	err := inTx(func(tx Tx) error {
+	return st.change(inTx, func(tx Tx) error {
 		if err := st.CheckChains(tx, job); err != nil {
 			return err
 		}
 		if err := st.Insert(tx, job); err != nil {
 			return err
 		}
-		if err := st.Record(ctx, tx, connecthub.RevisionCreate, nil, job); err != nil {
-			return err
-		}
-		return st.notify(tx)
+		return st.Record(ctx, tx, connecthub.RevisionCreate, nil, job)
 	})
-	if err != nil {
-		return err
-	}
-	st.Publish(TopicJobs)
-	return nil
 }
 
 // DeleteJob is JobDelete's rule: in one transaction, a job that others
@@ -98,7 +107,7 @@ func CreateJob[Tx any](ctx context.Context, inTx InTx[Tx], job *connecthub.Job, 
 // as it was; TopicJobs is published once it has committed. A job that does
 // not exist is KindNotFound and records nothing.
 func DeleteJob[Tx any](ctx context.Context, inTx InTx[Tx], id string, st JobSteps[Tx]) error {
-	err := inTx(func(tx Tx) error {
+	return st.change(inTx, func(tx Tx) error {
 		if err := st.CheckDelete(tx, id); err != nil {
 			return err
 		}
@@ -106,16 +115,8 @@ func DeleteJob[Tx any](ctx context.Context, inTx InTx[Tx], id string, st JobStep
 		if err != nil {
 			return err
 		}
-		if err := st.Record(ctx, tx, connecthub.RevisionDelete, j, nil); err != nil {
-			return err
-		}
-		return st.notify(tx)
+		return st.Record(ctx, tx, connecthub.RevisionDelete, j, nil)
 	})
-	if err != nil {
-		return err
-	}
-	st.Publish(TopicJobs)
-	return nil
 }
 
 // UpdateJob is JobUpdate's rule, on store.Modify: the update function is
