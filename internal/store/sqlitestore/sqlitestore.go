@@ -119,7 +119,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s := &Store{w: w, r: r, path: path, opts: opts}
 	s.stmts.init(w)
-	for _, q := range []string{countUpsertSQL, hourlyUpsertSQL} {
+	for _, q := range []string{countUpsertSQL, hourlyUpsertSQL, alertWantsSQL, alertEventsInsertSQL} {
 		if _, _, err := s.stmts.prepare(ctx, q); err != nil {
 			s.Close()
 			return nil, err
