@@ -14,11 +14,12 @@ import (
 // AlertStore keeps notification channels, alert rules, the outbox of
 // notifications and their delivery log.
 //
-// How events reach the outbox without ever being lost: the migration puts
-// triggers on runs and nodes that record, in the very transaction that
-// ends a run (SUCCESS or FAILURE), loses its worker (error "worker lost")
-// or declares a node dead, one row in the alert_events table, but only
-// while some enabled rule could care. AlertProcess consumes those rows in
+// How events reach the outbox without ever being lost: the driver records
+// (by a trigger, or in its own statements where a trigger would cost a
+// call per row), in the very transaction that ends a run (SUCCESS or
+// FAILURE), loses its worker (error "worker lost") or declares a node
+// dead, one row in the alert_events table, but only while some enabled
+// rule could care. AlertProcess consumes those rows in
 // a transaction of its own that evaluates the rules and writes the
 // notifications; a crash between the two leaves the rows for the next
 // call. AlertCheck finds what no transaction marks (missed slots, long

@@ -20,7 +20,7 @@ const (
 		traceback = ?5, result = ?6, lease_expires_at = NULL, updated_at = ?2
 		WHERE id = ?7 AND status = 'RUNNING' AND node = ?8 AND (?9 = 0 OR attempt = ?9)
 		RETURNING job_id`
-	completeLookupSQL = `SELECT attempt, max_attempts, attempts, started_at, cancel_requested
+	completeLookupSQL = `SELECT attempt, max_attempts, attempts, started_at, cancel_requested, error
 		FROM runs WHERE id = ?1 AND status = 'RUNNING' AND node = ?2 AND (?3 = 0 OR attempt = ?3)`
 	completeRetrySQL = `UPDATE runs SET status = 'QUEUED', attempt = attempt + 1, attempts = ?1,
 		available_at = ?2, node = '', lease_expires_at = NULL, heartbeat_at = NULL, started_at = NULL,
@@ -139,6 +139,7 @@ type preparedCompletion struct {
 	stmts    map[string]*sqlx.Stmt
 	releases []func()
 	counts   finishCounts // the runs exec finished, for the maintained counts
+	events   runEvents    // the alert events of the runs exec changed
 	ends     []store.ChainEnd
 
 	applied  []bool
@@ -219,7 +220,7 @@ func (c *preparedCompletion) release() {
 func (c *preparedCompletion) exec(ctx context.Context, tx *sqlx.Tx) error {
 	stmt := func(q string) *sqlx.Stmt { return tx.StmtxContext(ctx, c.stmts[q]) }
 	if c.batched {
-		if err := completeBatch(ctx, tx, stmt, c.outcomes, c.terminal, c.applied, &c.counts, &c.ends); err != nil {
+		if err := completeBatch(ctx, tx, stmt, c.outcomes, c.terminal, c.applied, &c.counts, &c.events, &c.ends); err != nil {
 			return err
 		}
 	}
@@ -232,10 +233,10 @@ func (c *preparedCompletion) exec(ctx context.Context, tx *sqlx.Tx) error {
 			err error
 		)
 		if o.Status == connecthub.StatusQueued {
-			ok, err = c.s.requeue(ctx, stmt, o, &c.counts, &c.ends)
+			ok, err = c.s.requeue(ctx, stmt, o, &c.counts, &c.events, &c.ends)
 			c.requeued = c.requeued || ok
 		} else {
-			ok, err = finishOne(ctx, stmt, &c.counts, &c.ends, o, o.Status, o.Error)
+			ok, err = finishOne(ctx, stmt, &c.counts, &c.events, &c.ends, o, o.Status, o.Error)
 		}
 		if err != nil {
 			return err
@@ -247,13 +248,16 @@ func (c *preparedCompletion) exec(ctx context.Context, tx *sqlx.Tx) error {
 	if c.chained, err = c.s.startChains(ctx, tx, c.stmts[chainEdgesSQL], &c.counts, c.ends); err != nil {
 		return err
 	}
+	if err := c.events.flush(ctx, tx, &c.s.stmts); err != nil {
+		return err
+	}
 	return c.counts.flush(ctx, tx, &c.s.stmts)
 }
 
 // finishOne ends the run of o with status and errText if it is still
-// RUNNING on o's node (in o's attempt), counts it in counts, adds it to
-// ends, and reports whether it did.
-func finishOne(ctx context.Context, stmt func(string) *sqlx.Stmt, counts *finishCounts, ends *[]store.ChainEnd, o store.RunOutcome, status connecthub.RunStatus, errText string) (bool, error) {
+// RUNNING on o's node (in o's attempt), counts it in counts, adds its
+// alert events to events and it to ends, and reports whether it did.
+func finishOne(ctx context.Context, stmt func(string) *sqlx.Stmt, counts *finishCounts, events *runEvents, ends *[]store.ChainEnd, o store.RunOutcome, status connecthub.RunStatus, errText string) (bool, error) {
 	var job string
 	err := stmt(completeTerminalSQL).QueryRowxContext(ctx, string(status), micros(o.Now), o.Message, errText, o.Traceback,
 		nullJSON(o.Result), o.ID, o.Node, int64(o.Attempt)).Scan(&job)
@@ -264,13 +268,15 @@ func finishOne(ctx context.Context, stmt func(string) *sqlx.Stmt, counts *finish
 		return false, dbErr(err)
 	}
 	counts.add(job, status, micros(o.Now), 1)
+	events.left(o.ID, status, errText, micros(o.Now))
 	*ends = append(*ends, store.ChainEnd{RunID: o.ID, JobID: job, Status: status, Result: o.Result, Error: errText, At: o.Now})
 	return true, nil
 }
 
 // completeBatch applies the terminal outcomes (whose ids are distinct) in
-// multi-row statements and marks which applied.
-func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stmt, outcomes []store.RunOutcome, terminal []int, applied []bool, counts *finishCounts, ends *[]store.ChainEnd) error {
+// multi-row statements and marks which applied. The alert events go to
+// events in the order the statement changed the runs (RETURNING's order).
+func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stmt, outcomes []store.RunOutcome, terminal []int, applied []bool, counts *finishCounts, events *runEvents, ends *[]store.ChainEnd) error {
 	index := make(map[string]int, len(terminal))
 	chunkRows, sizes := completeChunks(len(terminal))
 	args := make([]any, 0, 9*sizes[0])
@@ -299,6 +305,7 @@ func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stm
 			applied[index[id]] = true
 			o := &outcomes[index[id]]
 			counts.add(job, o.Status, micros(o.Now), 1)
+			events.left(id, o.Status, o.Error, micros(o.Now))
 			*ends = append(*ends, store.ChainEnd{RunID: id, JobID: job, Status: o.Status, Result: o.Result, Error: o.Error, At: o.Now})
 		}
 		rows.Close()
@@ -312,13 +319,14 @@ func completeBatch(ctx context.Context, tx *sqlx.Tx, stmt func(string) *sqlx.Stm
 // requeue applies one QUEUED outcome: a retry (ConsumeAttempt) or a
 // hand-back. It reports whether the run was still held by the node (in the
 // outcome's attempt).
-func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o store.RunOutcome, counts *finishCounts, ends *[]store.ChainEnd) (bool, error) {
+func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o store.RunOutcome, counts *finishCounts, events *runEvents, ends *[]store.ChainEnd) (bool, error) {
 	var cur struct {
 		Attempt     int           `db:"attempt"`
 		MaxAttempts int           `db:"max_attempts"`
 		Attempts    []byte        `db:"attempts"`
 		StartedAt   sql.NullInt64 `db:"started_at"`
 		Cancel      bool          `db:"cancel_requested"`
+		Error       string        `db:"error"`
 	}
 	if err := stmt(completeLookupSQL).GetContext(ctx, &cur, o.ID, o.Node, int64(o.Attempt)); errors.Is(err, sql.ErrNoRows) {
 		return false, nil // not held by that node (in that attempt)
@@ -333,14 +341,21 @@ func (s *Store) requeue(ctx context.Context, stmt func(string) *sqlx.Stmt, o sto
 	if err != nil {
 		return false, err
 	}
+	var ok bool
 	switch {
 	case d.Status != connecthub.StatusQueued:
-		return finishOne(ctx, stmt, counts, ends, o, d.Status, d.Error)
+		return finishOne(ctx, stmt, counts, events, ends, o, d.Status, d.Error)
 	case d.Retry:
-		return execOne(ctx, stmt(completeRetrySQL), d.History, micros(d.AvailableAt), o.Message, d.Error, o.Traceback, now, o.ID)
+		ok, err = execOne(ctx, stmt(completeRetrySQL), d.History, micros(d.AvailableAt), o.Message, d.Error, o.Traceback, now, o.ID)
+		cur.Error = d.Error
 	default:
-		return execOne(ctx, stmt(completeHandBackSQL), now, o.ID)
+		// A hand-back keeps the run's error.
+		ok, err = execOne(ctx, stmt(completeHandBackSQL), now, o.ID)
 	}
+	if ok {
+		events.left(o.ID, connecthub.StatusQueued, cur.Error, now)
+	}
+	return ok, err
 }
 
 // execOne runs a statement that changes at most one row and reports

@@ -75,6 +75,7 @@ func (s *Store) rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandi
 	nowUS := micros(now)
 	var (
 		counts finishCounts // the runs that end rather than re-queue
+		events runEvents
 		ends   []store.ChainEnd
 	)
 	for _, e := range found {
@@ -105,6 +106,7 @@ func (s *Store) rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandi
 		if err != nil {
 			return nil, false, store.ChainStarted{}, dbErr(err)
 		}
+		events.left(r.ID, r.Status, r.Error, nowUS)
 		if !d.Requeue {
 			counts.addRun(r)
 			ends = append(ends, store.ChainEnd{RunID: r.ID, JobID: r.JobID, Status: r.Status, Result: r.Result, Error: r.Error, At: now})
@@ -113,6 +115,9 @@ func (s *Store) rescueRuns(ctx context.Context, tx *sqlx.Tx, found []rescueCandi
 	}
 	chained, err := s.startChains(ctx, tx, nil, &counts, ends)
 	if err != nil {
+		return nil, false, chained, err
+	}
+	if err := events.flush(ctx, tx, &s.stmts); err != nil {
 		return nil, false, chained, err
 	}
 	if err := counts.flush(ctx, tx, &s.stmts); err != nil {

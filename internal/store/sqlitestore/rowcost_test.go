@@ -2,10 +2,8 @@ package sqlitestore
 
 import (
 	"database/sql"
-	"fmt"
 	"io/fs"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -22,8 +20,8 @@ import (
 // left is built once per statement: the claim's picked rows (the
 // subquery's and the update's list), the completion's VALUES, and
 // RETURNING's buffer.
-// A row trigger's program runs for every row too: a claim calls none, a
-// completion one (the alert trigger).
+// A row trigger's program runs for every row too: neither calls one
+// (since migration 25 the completion records alert events itself).
 func TestWritesBuildNoTablePerRow(t *testing.T) {
 	t.Parallel()
 	s, _ := openTest(t)
@@ -34,7 +32,7 @@ func TestWritesBuildNoTablePerRow(t *testing.T) {
 	}{
 		{"insert", insertRunsSQL(1), 0, 0},
 		{"claim", claimSQL(1, 0, 0), 3, 0},
-		{"complete batch", completeBatchSQL(4), 2, 1},
+		{"complete batch", completeBatchSQL(4), 2, 0},
 	}
 	for _, tt := range tests {
 		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN "+tt.query, make([]any, 64)...)
@@ -152,89 +150,6 @@ func TestMigration21KeepsRowsAndIndexes(t *testing.T) {
 		t.Fatalf("migration 21 up again: %v", err)
 	}
 	check("after migration 21 again")
-}
-
-// TestAlertTriggerPaths runs each of the driver's statements that change a
-// run's status on a run in the state it applies to, with every alert
-// enabled, and checks the events the alert trigger records: the trigger
-// is called only by statements that set finished_at, available_at or
-// error (so that claims do not call it), and this keeps every other path
-// recording what the status triggers before migration 21 recorded.
-func TestAlertTriggerPaths(t *testing.T) {
-	t.Parallel()
-	s, _ := openTest(t)
-	ctx := t.Context()
-	job := testJob("j")
-	if err := s.JobCreate(ctx, job); err != nil {
-		t.Fatal(err)
-	}
-	for i, ev := range []string{"failure", "worker_lost"} {
-		if _, err := s.w.ExecContext(ctx, `INSERT INTO alert_rules (id, name, event, created_at, updated_at) VALUES (?, ?, ?, 0, 0)`,
-			fmt.Sprintf("rule%d", i), ev, ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	now := micros(t0)
-	tests := []struct {
-		name   string
-		status connecthub.RunStatus // the run's status before
-		errBy  string               // the run's error before
-		query  string
-		args   func(id string) []any
-		want   []string
-	}{
-		{"claim", connecthub.StatusQueued, "", claimSQL(1, 0, 0),
-			func(string) []any { return []any{"n", now + 60e6, now, 1, connecthub.DefaultQueue} }, nil},
-		{"claim of a run once lost", connecthub.StatusQueued, "worker lost", claimSQL(1, 0, 0),
-			func(string) []any { return []any{"n", now + 60e6, now, 1, connecthub.DefaultQueue} }, nil},
-		{"success", connecthub.StatusRunning, "", completeTerminalSQL,
-			func(id string) []any { return []any{"SUCCESS", now, "", "", "", nil, id, "n", 0} }, []string{"run_end"}},
-		{"batched failure", connecthub.StatusRunning, "", completeBatchSQL(1),
-			func(id string) []any { return []any{id, "FAILURE", now, "", "boom", "", nil, "n", 0} }, []string{"run_end"}},
-		{"failure, worker lost", connecthub.StatusRunning, "", completeTerminalSQL,
-			func(id string) []any { return []any{"FAILURE", now, "", "worker lost", "", nil, id, "n", 0} }, []string{"worker_lost", "run_end"}},
-		{"retry, worker lost", connecthub.StatusRunning, "", completeRetrySQL,
-			func(id string) []any { return []any{"[]", now, "", "worker lost", "", now, id} }, []string{"worker_lost"}},
-		{"retry", connecthub.StatusRunning, "", completeRetrySQL,
-			func(id string) []any { return []any{"[]", now, "", "boom", "", now, id} }, nil},
-		{"hand-back", connecthub.StatusRunning, "", completeHandBackSQL,
-			func(id string) []any { return []any{now, id} }, nil},
-		{"hand-back of a run once lost", connecthub.StatusRunning, "worker lost", completeHandBackSQL,
-			func(id string) []any { return []any{now, id} }, []string{"worker_lost"}},
-		{"cancel of queued runs", connecthub.StatusQueued, "", fireCancelQueuedSQL,
-			func(string) []any { return []any{now, "replaced", "j", ""} }, nil},
-	}
-	for _, tt := range tests {
-		if _, err := s.w.ExecContext(ctx, `UPDATE runs SET status = 'CANCELED', finished_at = 0 WHERE status IN ('QUEUED', 'RUNNING')`); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.w.ExecContext(ctx, `DELETE FROM alert_events`); err != nil {
-			t.Fatal(err)
-		}
-		r := connecthub.NewRun(job, connecthub.TriggerAPI, t0, t0, "")
-		r.Status, r.Error = tt.status, tt.errBy
-		if tt.status == connecthub.StatusRunning {
-			start, lease := t0, t0.Add(60e9)
-			r.Node, r.StartedAt, r.LeaseExpiresAt = "n", &start, &lease
-		}
-		if err := s.RunInsert(ctx, []*connecthub.Run{r}); err != nil {
-			t.Fatal(err)
-		}
-		res, err := s.w.ExecContext(ctx, tt.query, tt.args(r.ID)...)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			t.Fatalf("%s changed %d runs, want 1", tt.name, n)
-		}
-		var got []string
-		if err := s.w.SelectContext(ctx, &got, `SELECT kind FROM alert_events WHERE subject = ? ORDER BY seq`, r.ID); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("%s recorded %q, want %q", tt.name, got, tt.want)
-		}
-	}
 }
 
 // migrationProvider opens the database file at path without migrating it

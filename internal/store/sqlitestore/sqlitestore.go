@@ -119,7 +119,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s := &Store{w: w, r: r, path: path, opts: opts}
 	s.stmts.init(w)
-	for _, q := range []string{countUpsertSQL, hourlyUpsertSQL} {
+	for _, q := range []string{countUpsertSQL, hourlyUpsertSQL, alertWantsSQL, alertEventsInsertSQL} {
 		if _, _, err := s.stmts.prepare(ctx, q); err != nil {
 			s.Close()
 			return nil, err
@@ -192,6 +192,9 @@ const (
 	roleBackup             // a one-off connection for VACUUM INTO
 )
 
+// writerCacheSize is the writer's cache_size (KiB when negative); see dsn.
+const writerCacheSize = "-4096"
+
 // dsn builds the modernc DSN. Pragmas go in _pragma parameters so that every
 // connection the pool opens (including after a reconnect) gets them.
 func dsn(path string, opts Options, r role) string {
@@ -199,19 +202,32 @@ func dsn(path string, opts Options, r role) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	// 16 MiB of page cache per connection: the hot part of the queue
-	// (the claim index and recent rows) stays in memory.
-	q.Add("_pragma", "cache_size(-16384)")
 	q.Add("_pragma", "temp_store(MEMORY)")
 	switch r {
 	case roleWriter:
+		// 4 MiB of page cache on the writer: the hot part of the queue
+		// (the claim index, the recent rows, the indexes' right edges)
+		// stays in memory. A larger cache costs the writer CPU at every
+		// commit: when a B-tree split reorders its new pages, SQLite
+		// renumbers one page through a temporary number past the pending
+		// byte (page 262,145), which the page cache keeps as its highest
+		// key, so the commit that follows walks the cache's whole hash
+		// table (one slot per cached page) to drop pages past the end of
+		// the file. Nearly every commit of the queue splits an index page:
+		// with 16 MiB the walk was 4,096 slots a commit, 7% of a node's CPU
+		// with 50 workers (docs/benchmarks-sqlite.md).
+		q.Add("_pragma", "cache_size("+writerCacheSize+")")
 		// journal_mode is persistent in the file; the writer sets it so the
 		// readers, which may not write, never have to.
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
 	case roleReader:
+		// 16 MiB per reader: the history reads (lists, stats) walk more
+		// pages than the queue's writes, and a reader never commits.
+		q.Add("_pragma", "cache_size(-16384)")
 		q.Add("_pragma", "query_only(1)")
 	case roleBackup:
+		q.Add("_pragma", "cache_size(-16384)")
 		// VACUUM INTO writes the destination file, which query_only
 		// forbids; it only reads this database.
 	}

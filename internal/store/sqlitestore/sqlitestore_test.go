@@ -189,10 +189,12 @@ func TestPragmas(t *testing.T) {
 		{"writer", "foreign_keys", "1"},
 		{"writer", "synchronous", "1"}, // NORMAL
 		{"writer", "busy_timeout", "10000"},
+		{"writer", "cache_size", "-4096"},
 		{"reader", "journal_mode", "wal"},
 		{"reader", "foreign_keys", "1"},
 		{"reader", "query_only", "1"},
 		{"reader", "busy_timeout", "10000"},
+		{"reader", "cache_size", "-16384"},
 	} {
 		db := s.w
 		if tt.db == "reader" {

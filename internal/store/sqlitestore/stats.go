@@ -349,7 +349,7 @@ func (s *Store) LoadHistory(ctx context.Context, h store.History) error {
 	if _, err := s.w.ExecContext(ctx, "PRAGMA synchronous=OFF; PRAGMA cache_size=-524288"); err != nil {
 		return dbErr(err)
 	}
-	defer s.w.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384; DROP TABLE IF EXISTS temp.history_jobs")
+	defer s.w.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=NORMAL; PRAGMA cache_size="+writerCacheSize+"; DROP TABLE IF EXISTS temp.history_jobs")
 	for lo := h.Offset; lo < end; lo += store.HistoryChunk {
 		hi := min(lo+store.HistoryChunk, end)
 		var counts finishCounts
