@@ -30,6 +30,12 @@ type Dialect struct {
 	// (valid, at least one), written so that the dialect's partial
 	// indexes apply, with its arguments.
 	Statuses func(statuses []connecthub.RunStatus) (cond string, args []any)
+	// JobRunsByStatus says that the dialect has no index of a job's runs
+	// in id order, only indexes of a job's runs of one status (or some) in
+	// id order, and numbers its parameters (a mark may appear twice):
+	// ListRuns then lists one job's runs through a walk per status
+	// (JobRunsWhere).
+	JobRunsByStatus bool
 }
 
 // Where collects the conditions and arguments of a list query. The rules
@@ -258,6 +264,41 @@ func ListRuns(d Dialect, p RunListParams, query ListQuery[*connecthub.Run]) ([]*
 		return nil, "", err
 	}
 	w := NewWhere(d)
-	RunWhere(w, p)
+	if p.JobID != "" && d.JobRunsByStatus {
+		JobRunsWhere(w, p, limit)
+	} else {
+		RunWhere(w, p)
+	}
 	return newestFirst(w, limit, func(r *connecthub.Run) string { return r.ID }, query)
+}
+
+// JobRunsWhere adds RunList's conditions for one job's runs in a dialect
+// whose indexes hold a job's runs by status (Dialect.JobRunsByStatus):
+// the page's ids are the newest limit+1 among the newest limit+1 of each
+// status asked for (every status without a status filter), each status
+// read by its own walk newest first, with RunWhere's conditions. The ids are computed
+// first (an array), so the page is found through the primary key and
+// never by a walk of every run that filters for the job.
+func JobRunsWhere(w *Where, p RunListParams, limit int) {
+	statuses := p.Status
+	if len(statuses) == 0 {
+		statuses = connecthub.AllStatuses
+	}
+	lim := w.Arg(limit + 1)
+	var arms []string
+	seen := map[connecthub.RunStatus]bool{}
+	for _, st := range statuses {
+		if seen[st] {
+			continue
+		}
+		seen[st] = true
+		one := p
+		one.Status = []connecthub.RunStatus{st}
+		arm := &Where{d: w.d, Args: w.Args}
+		RunWhere(arm, one)
+		w.Args = arm.Args
+		arms = append(arms, "(SELECT id FROM runs"+arm.SQL()+" ORDER BY id DESC LIMIT "+lim+")")
+	}
+	w.Add("id = ANY(ARRAY(SELECT id FROM (" + strings.Join(arms, " UNION ALL ") +
+		") AS newest ORDER BY id DESC LIMIT " + lim + "))")
 }

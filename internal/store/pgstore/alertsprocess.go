@@ -38,14 +38,17 @@ func (a alertTx) Node(ctx context.Context, name string) (*connecthub.Node, error
 	return n, dbErr(err)
 }
 
-// TrailingFailures walks the job's runs newest first through runs_job.
+// TrailingFailures counts the job's FAILURE runs up to runID that came
+// after its newest SUCCESS up to runID, at most max: the streak of
+// failures among its ends that count (CANCELED and SKIPPED do not break
+// it). Both walks are newest first through runs_job_finished.
 func (a alertTx) TrailingFailures(ctx context.Context, jobID, runID string, max int) (int, error) {
 	var n int
 	err := a.tx.QueryRow(ctx, `SELECT count(*) FROM (
-			SELECT status, bool_and(status = 'FAILURE') OVER (ORDER BY id DESC) AS streak FROM (
-				SELECT id, status FROM runs WHERE job_id = $1 AND id <= $2 AND status IN ('SUCCESS', 'FAILURE')
-				ORDER BY id DESC LIMIT $3) last) w
-		WHERE streak`, jobID, runID, max).Scan(&n)
+			SELECT 1 FROM runs WHERE job_id = $1 AND status = 'FAILURE' AND id <= $2
+				AND id > COALESCE((SELECT id FROM runs WHERE job_id = $1 AND status = 'SUCCESS' AND id <= $2
+					ORDER BY id DESC LIMIT 1), '')
+			ORDER BY id DESC LIMIT $3) streak`, jobID, runID, max).Scan(&n)
 	return n, dbErr(err)
 }
 
@@ -112,7 +115,8 @@ func (a alertTx) LongRuns(ctx context.Context, startedBefore time.Time, limit in
 		WHERE status = 'RUNNING' AND started_at <= $1 ORDER BY started_at LIMIT $2`, utc(startedBefore), limit)
 }
 
-// RecentDurations reads the job's latest successful runs through runs_job.
+// RecentDurations reads the job's latest successful runs through
+// runs_job_finished.
 func (a alertTx) RecentDurations(ctx context.Context, jobID string) ([]time.Duration, error) {
 	rows, err := a.tx.Query(ctx, `SELECT (extract(epoch FROM finished_at - started_at) * 1000000)::bigint FROM runs
 		WHERE job_id = $1 AND status = 'SUCCESS' AND started_at IS NOT NULL AND finished_at IS NOT NULL

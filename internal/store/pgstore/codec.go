@@ -57,6 +57,8 @@ var dialect = store.Dialect{
 	// The statuses are written as literals, so that the planner sees which
 	// partial index (runs_finished, runs_job_finished) applies.
 	Statuses: func(statuses []connecthub.RunStatus) (string, []any) { return statusLiterals(statuses), nil },
+	// No index holds all of a job's runs (schema version 26).
+	JobRunsByStatus: true,
 }
 
 // Jobs.

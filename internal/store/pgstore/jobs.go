@@ -52,6 +52,14 @@ func (s *Store) jobSteps(ctx context.Context) store.JobSteps[pgx.Tx] {
 		},
 		CheckDelete: func(tx pgx.Tx, id string) error { return checkChainDelete(ctx, tx, id) },
 		Delete: func(tx pgx.Tx, id string) (*connecthub.Job, error) {
+			// The job's row is locked first, so that the runs the next
+			// statement deletes are all there will be (runJobsLocked).
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE`, id); err != nil {
+				return nil, dbErr(err)
+			}
+			if _, err := tx.Exec(ctx, deleteJobRunsSQL, id); err != nil {
+				return nil, dbErr(err)
+			}
 			// RETURNING gives the job as it was, which its delete revision keeps.
 			j, err := scanJob(tx.QueryRow(ctx, `DELETE FROM jobs WHERE id = $1 RETURNING `+store.JobColumns, id))
 			return j, notFound(err, "job", id)
@@ -61,6 +69,14 @@ func (s *Store) jobSteps(ctx context.Context) store.JobSteps[pgx.Tx] {
 		Publish: s.Publish,
 	}
 }
+
+// deleteJobRunsSQL deletes a job's runs (their logs go with them through
+// run_logs' foreign key), one arm per partial index that holds a job's
+// runs of some statuses (runs_queued_job, runs_running, runs_job_finished),
+// which PostgreSQL reads as a BitmapOr: no index holds all of a job's runs
+// (schema version 26).
+const deleteJobRunsSQL = `DELETE FROM runs WHERE job_id = $1
+	AND (status = 'QUEUED' OR status = 'RUNNING' OR status IN ('SUCCESS', 'FAILURE', 'CANCELED', 'SKIPPED'))`
 
 // JobGet implements store.JobStore.
 func (s *Store) JobGet(ctx context.Context, id string) (*connecthub.Job, error) {
@@ -93,15 +109,15 @@ func (s *Store) queryJobs(ctx context.Context, query string, args ...any) ([]*co
 // JobUpdate implements store.JobStore with store.UpdateJob. The job's row
 // is locked (SELECT ... FOR NO KEY UPDATE) from the read to the write, so
 // concurrent updates of one job take turns and none is lost; runs can still
-// be inserted for the job meanwhile, as the id, which their foreign key
-// locks, cannot change. The update function runs while the lock and a pool
+// be inserted for the job meanwhile, as the id, which their insert locks
+// FOR KEY SHARE (runJobsLocked), cannot change. The update function runs while the lock and a pool
 // connection are held: it must be quick and must not call the store.
 func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
 	return store.UpdateJob(ctx, s.inTx(ctx), id, update, s.jobSteps(ctx))
 }
 
 // JobDelete implements store.JobStore with store.DeleteJob. The runs (and
-// their logs) go with the job through ON DELETE CASCADE. checkChainDelete
+// their logs) go with the job (deleteJobRunsSQL). checkChainDelete
 // locks the job's row and the chain lock before it reads who chains to
 // the job.
 func (s *Store) JobDelete(ctx context.Context, id string) error {

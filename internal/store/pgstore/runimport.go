@@ -22,14 +22,14 @@ const (
 		WHERE EXISTS (SELECT 1 FROM runs r WHERE r.job_id = c.job_id AND r.scheduled_for = c.at AND r."trigger" = 'cron')`
 	// importRunsSQL inserts the runs of a runRows with their import keys
 	// and log sizes. A key another import inserted meanwhile is skipped.
-	importRunsSQL = `INSERT INTO runs (id, job_id, status, "trigger", scheduled_for, queue, priority, handler,
+	importRunsSQL = runJobsLocked + `INSERT INTO runs (id, job_id, status, "trigger", scheduled_for, queue, priority, handler,
 	snapshot, snapshot_secret, attempt, max_attempts, attempts, available_at, node,
 	lease_expires_at, heartbeat_at, cancel_requested, started_at, finished_at, message,
 	error, traceback, result, created_at, updated_at, meta, import_key, log_size)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::int[], $8::text[],
+	SELECT u.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::int[], $8::text[],
 		$9::json[], $10::text[], $11::int[], $12::int[], $13::json[], $14::timestamptz[], $15::text[],
 		$16::timestamptz[], $17::timestamptz[], $18::boolean[], $19::timestamptz[], $20::timestamptz[], $21::text[],
-		$22::text[], $23::text[], $24::json[], $25::timestamptz[], $26::timestamptz[], $27::json[], $28::text[], $29::bigint[])
+		$22::text[], $23::text[], $24::json[], $25::timestamptz[], $26::timestamptz[], $27::json[], $28::text[], $29::bigint[])` + runJobsChecked + `
 	ON CONFLICT (job_id, import_key) WHERE import_key IS NOT NULL DO NOTHING
 	RETURNING id`
 	// importLogsSQL stores each inserted run's log as one chunk.

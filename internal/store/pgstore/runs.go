@@ -83,15 +83,31 @@ func (rr *runRows) args() []any {
 	}
 }
 
-// insertRunsSQL inserts the rows of a runRows.
-const insertRunsSQL = `INSERT INTO runs (id, job_id, status, "trigger", scheduled_for, queue, priority, handler,
+// insertRunsSQL inserts the rows of a runRows, with their jobs checked
+// and locked as runJobsLocked says.
+const insertRunsSQL = runJobsLocked + `INSERT INTO runs (id, job_id, status, "trigger", scheduled_for, queue, priority, handler,
 	snapshot, snapshot_secret, attempt, max_attempts, attempts, available_at, node,
 	lease_expires_at, heartbeat_at, cancel_requested, started_at, finished_at, message,
 	error, traceback, result, created_at, updated_at, meta)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::int[], $8::text[],
+	SELECT u.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::int[], $8::text[],
 		$9::json[], $10::text[], $11::int[], $12::int[], $13::json[], $14::timestamptz[], $15::text[],
 		$16::timestamptz[], $17::timestamptz[], $18::boolean[], $19::timestamptz[], $20::timestamptz[], $21::text[],
-		$22::text[], $23::text[], $24::json[], $25::timestamptz[], $26::timestamptz[], $27::json[])`
+		$22::text[], $23::text[], $24::json[], $25::timestamptz[], $26::timestamptz[], $27::json[])` + runJobsChecked
+
+// runJobsLocked and runJobsChecked wrap a run insert whose rows are
+// unnest(...) AS u, with the job ids in $2: they keep the rule a foreign
+// key from runs to jobs kept before schema version 26. The jobs' rows are
+// locked FOR KEY SHARE until the transaction ends (as the key's check
+// locked them), so a job deletion, which locks its row FOR UPDATE before
+// it deletes the job's runs, waits for the insert or the insert for it; a
+// run whose job does not exist (or was deleted meanwhile) fails the
+// statement with a foreign_key_violation (connecthub_job_missing), which
+// dbErr maps as it mapped the key's.
+const (
+	runJobsLocked  = `WITH j AS (SELECT id FROM jobs WHERE id = ANY($2::text[]) FOR KEY SHARE) `
+	runJobsChecked = ` AS u (id, job_id) LEFT JOIN j ON j.id = u.job_id
+	WHERE CASE WHEN j.id IS NULL THEN connecthub_job_missing(u.job_id) ELSE true END`
+)
 
 // RunInsert implements store.RunStore. The batch is one statement, whatever
 // its size: all or nothing.

@@ -279,6 +279,37 @@ func exerciseAlerts(t *testing.T, newStore NewStoreFunc) {
 		}
 	})
 
+	// The streak a failure rule's threshold counts is the job's FAILUREs
+	// since its newest SUCCESS, up to the run whose event is processed (and
+	// at most the threshold): a success ends it, a cancel does not.
+	t.Run("FailureStreakAcrossEnds", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		createChannel(t, s, "ops")
+		createRule(t, s, connecthub.EventFailure, "3", 0)
+		j := newJob(t, s, "streaky")
+		endRun(t, s, j, connecthub.StatusFailure, t0)
+		endRun(t, s, j, connecthub.StatusFailure, t0.Add(time.Minute))
+		endRun(t, s, j, connecthub.StatusSuccess, t0.Add(2*time.Minute))
+		endRun(t, s, j, connecthub.StatusFailure, t0.Add(3*time.Minute))
+		canceled := queuedRun(t, s, j, t0.Add(4*time.Minute))
+		if _, err := s.RunCancel(t.Context(), canceled.ID, t0.Add(4*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		endRun(t, s, j, connecthub.StatusFailure, t0.Add(5*time.Minute))
+		process(t, s, t0.Add(5*time.Minute))
+		if got := outbox(t, s, connecthub.EventFailure); len(got) != 0 {
+			t.Fatalf("two failures since the last success alerted under threshold 3: %+v", got[0].Alert)
+		}
+		third := endRun(t, s, j, connecthub.StatusFailure, t0.Add(6*time.Minute))
+		endRun(t, s, j, connecthub.StatusFailure, t0.Add(7*time.Minute))
+		process(t, s, t0.Add(7*time.Minute))
+		got := outbox(t, s, connecthub.EventFailure)
+		if len(got) != 2 || got[0].RunID != third.ID || got[0].Alert.Failures != 3 || got[1].Alert.Failures != 3 {
+			t.Fatalf("the third and fourth failures in a row should each alert, counting 3, got %d: %s %d, %s %d (third %s)", len(got), got[0].RunID, got[0].Alert.Failures, got[1].RunID, got[1].Alert.Failures, third.ID)
+		}
+	})
+
 	t.Run("WorkerLostAndNodeDown", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)

@@ -51,6 +51,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"JobWrites", exerciseJobWrites},
 		{"JobsFire", exerciseJobsFire},
 		{"Runs", exerciseRuns},
+		{"JobRuns", exerciseJobRuns},
 		{"Logs", exerciseLogs},
 		{"HeldLog", exerciseHeldLog},
 		{"Claim", exerciseClaim},
