@@ -29,9 +29,9 @@ PREPARE durations (text, int) AS SELECT started_at, finished_at FROM runs WHERE 
 PREPARE runs_all (int) AS SELECT id, job_id, status FROM runs ORDER BY id DESC LIMIT \$1;
 PREPARE runs_failure (int) AS SELECT id, job_id, status FROM runs WHERE status IN ('FAILURE') ORDER BY id DESC LIMIT \$1;
 PREPARE runs_canceled (int) AS SELECT id, job_id, status FROM runs WHERE status IN ('CANCELED') ORDER BY id DESC LIMIT \$1;
-PREPARE runs_job_failure (text, int) AS SELECT id, job_id, status FROM runs WHERE job_id = \$1 AND status IN ('FAILURE') ORDER BY id DESC LIMIT \$2;
-PREPARE runs_job_canceled (text, int) AS SELECT id, job_id, status FROM runs WHERE job_id = \$1 AND status IN ('CANCELED') ORDER BY id DESC LIMIT \$2;
-PREPARE runs_job (text, int) AS SELECT id, job_id, status FROM runs WHERE job_id = \$1 ORDER BY id DESC LIMIT \$2;
+PREPARE runs_job_failure (text, int) AS SELECT id, job_id, status FROM runs WHERE id = ANY(ARRAY(SELECT id FROM ((SELECT id FROM runs WHERE job_id = \$1 AND status = 'FAILURE' ORDER BY id DESC LIMIT \$2)) AS newest ORDER BY id DESC LIMIT \$2)) ORDER BY id DESC LIMIT \$2;
+PREPARE runs_job_canceled (text, int) AS SELECT id, job_id, status FROM runs WHERE id = ANY(ARRAY(SELECT id FROM ((SELECT id FROM runs WHERE job_id = \$1 AND status = 'CANCELED' ORDER BY id DESC LIMIT \$2)) AS newest ORDER BY id DESC LIMIT \$2)) ORDER BY id DESC LIMIT \$2;
+PREPARE runs_job (text, int) AS SELECT id, job_id, status FROM runs WHERE id = ANY(ARRAY(SELECT id FROM ((SELECT id FROM runs WHERE job_id = \$1 AND status = 'QUEUED' ORDER BY id DESC LIMIT \$2) UNION ALL (SELECT id FROM runs WHERE job_id = \$1 AND status = 'RUNNING' ORDER BY id DESC LIMIT \$2) UNION ALL (SELECT id FROM runs WHERE job_id = \$1 AND status = 'SUCCESS' ORDER BY id DESC LIMIT \$2) UNION ALL (SELECT id FROM runs WHERE job_id = \$1 AND status = 'FAILURE' ORDER BY id DESC LIMIT \$2) UNION ALL (SELECT id FROM runs WHERE job_id = \$1 AND status = 'CANCELED' ORDER BY id DESC LIMIT \$2) UNION ALL (SELECT id FROM runs WHERE job_id = \$1 AND status = 'SKIPPED' ORDER BY id DESC LIMIT \$2)) AS newest ORDER BY id DESC LIMIT \$2)) ORDER BY id DESC LIMIT \$2;
 PREPARE run_get (text) AS SELECT id, job_id, status, snapshot FROM runs WHERE id = \$1;
 PREPARE run_log (text, bigint) AS SELECT r.status, r.log_size, l.off, l.data FROM runs r LEFT JOIN LATERAL ( SELECT off, data FROM run_logs WHERE run_id = r.id AND off + length(data) > \$2 ORDER BY off) l ON true WHERE r.id = \$1;
 PREPARE jobs_ids (text[]) AS SELECT id, timezone FROM jobs WHERE id = ANY(\$1);
