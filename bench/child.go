@@ -235,6 +235,7 @@ func (m *measurement) work(ctx context.Context, res *Result) error {
 	if err := n.start(ctx); err != nil {
 		return err
 	}
+	ready := time.Since(start)
 	err = waitDone(ctx, n, m.a.N)
 	elapsed := time.Since(start)
 	if err := m.endMeasured(ctx, n); err != nil {
@@ -243,6 +244,11 @@ func (m *measurement) work(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
+	// Where the time before the first run went: the node's start, then
+	// its first claim.
+	m.note("ready_ms", round(ready.Seconds()*1000, 1))
+	m.note("first_claim_ms", round(float64(n.src.firstClaim.Load()-start.UnixNano())/1e6, 1))
+	m.note("first_claimed_ms", round(float64(n.src.firstClaimed.Load()-start.UnixNano())/1e6, 1))
 	res.WorkJPS = ptr(round(float64(m.a.N)/elapsed.Seconds(), 0))
 	return verifyRuns(ctx, m.e.st, m.a.N, n.name, nil)
 }

@@ -30,6 +30,9 @@ type countingSource struct {
 	claims, claimed, completes, completed, completeClaims, heartbeats, logAppends atomic.Int64
 	// Time spent in Claim, Complete and CompleteAndClaim calls.
 	claimNanos, completeNanos, ccNanos atomic.Int64
+	// When the first Claim call started and the first claimed runs came
+	// back (Unix nanoseconds), to tell the node's start from its work.
+	firstClaim, firstClaimed atomic.Int64
 }
 
 // completeClaimer is the worker's optional combined call (see
@@ -69,8 +72,12 @@ func newCountingSource(src worker.Source, want int) *countingSource {
 func (s *countingSource) Claim(ctx context.Context, max int) ([]*worker.Claimed, error) {
 	s.claims.Add(1)
 	t0 := time.Now()
+	s.firstClaim.CompareAndSwap(0, t0.UnixNano())
 	runs, err := s.Source.Claim(ctx, max)
 	s.claimNanos.Add(int64(time.Since(t0)))
+	if len(runs) > 0 {
+		s.firstClaimed.CompareAndSwap(0, time.Now().UnixNano())
+	}
 	s.claimed.Add(int64(len(runs)))
 	return runs, err
 }
