@@ -23,8 +23,9 @@ func (s *server) jobRunCount(jobID string) int {
 }
 
 // TestRetentionEndToEnd: a job with keep_runs=3 run six times keeps its
-// three newest runs after the cleaner's pass (the one every serve makes as
-// it starts), the metric counts the three deleted, and a pass logs a line.
+// three newest runs after the cleaner's pass (the one every serve makes
+// CONNECTHUB_CLEAN_DELAY after it starts, here 200ms), the metric counts the
+// three deleted, and a pass logs a line.
 // Bad retention fields are 400s naming the field.
 func TestRetentionEndToEnd(t *testing.T) {
 	t.Parallel()
@@ -57,7 +58,7 @@ func TestRetentionEndToEnd(t *testing.T) {
 	if code := s.stop(); code != 0 {
 		t.Fatalf("serve exited %d", code)
 	}
-	s = startServer(t, dir, nil)
+	s = startServer(t, dir, map[string]string{"CONNECTHUB_CLEAN_DELAY": "200ms"})
 	waitFor(t, "the cleaner's pass to keep 3 runs", 30*time.Second, func() bool { return s.jobRunCount(j.ID) == 3 })
 	page, err := s.client.ListRuns(context.Background(), url.Values{"job_id": {j.ID}})
 	if err != nil {

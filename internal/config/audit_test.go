@@ -76,3 +76,35 @@ func TestRunRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestCleanDelay reads CONNECTHUB_CLEAN_DELAY: 1m by default, 0 (clean at
+// once) allowed, a negative or unreadable value refused by name.
+func TestCleanDelay(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		value string
+		want  time.Duration
+		err   string
+	}{
+		{"", time.Minute, ""},
+		{"0", 0, ""},
+		{"30s", 30 * time.Second, ""},
+		{"-1m", 0, "CONNECTHUB_CLEAN_DELAY: must not be negative"},
+		{"soon", 0, "CONNECTHUB_CLEAN_DELAY: not a duration"},
+	} {
+		c2, err := Load(func(k string) string {
+			if k == "CONNECTHUB_CLEAN_DELAY" {
+				return c.value
+			}
+			return ""
+		}, "")
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.value, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: error %v, want %q", c.value, err, c.err)
+		case c.err == "" && c2.CleanDelay != c.want:
+			t.Errorf("%q: %s, want %s", c.value, c2.CleanDelay, c.want)
+		}
+	}
+}

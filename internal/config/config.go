@@ -66,6 +66,12 @@ type Config struct {
 	// apply). Default 90d. WithDefaults leaves it alone, because 0 is a
 	// meaningful setting.
 	RunRetention time.Duration `env:"CONNECTHUB_RUN_RETENTION"`
+	// CleanDelay is how long after start the retention and audit cleaners
+	// make their first pass (then every 10 minutes and every hour): a
+	// starting server serves its queue first, and replicas restarted
+	// together do not clean together. 0 cleans at once. Default 1m.
+	// WithDefaults leaves it alone, because 0 is a meaningful setting.
+	CleanDelay time.Duration `env:"CONNECTHUB_CLEAN_DELAY"`
 	// Timezone is the default IANA timezone of jobs' cron expressions.
 	// Default "Asia/Shanghai".
 	Timezone string `env:"CONNECTHUB_TIMEZONE"`
@@ -193,6 +199,7 @@ const (
 	DefaultSessionTTL      = 12 * time.Hour
 	DefaultAuditRetention  = 365 * 24 * time.Hour
 	DefaultRunRetention    = 90 * 24 * time.Hour
+	DefaultCleanDelay      = time.Minute
 	DefaultTimezone        = "Asia/Shanghai"
 	DefaultWorkers         = 20
 	DefaultQueue           = "default"
@@ -222,6 +229,7 @@ func base() *Config {
 		SessionTTL:      DefaultSessionTTL,
 		AuditRetention:  DefaultAuditRetention,
 		RunRetention:    DefaultRunRetention,
+		CleanDelay:      DefaultCleanDelay,
 		Timezone:        DefaultTimezone,
 		Workers:         DefaultWorkers,
 		Queues:          []string{DefaultQueue},

@@ -77,6 +77,9 @@ func (c *Config) Validate() error {
 	if c.RunRetention < 0 || (c.RunRetention > 0 && c.RunRetention < time.Hour) {
 		bad("CONNECTHUB_RUN_RETENTION", "must be at least 1h, or 0 to turn the default off, got %s", formatDuration(c.RunRetention))
 	}
+	if c.CleanDelay < 0 {
+		bad("CONNECTHUB_CLEAN_DELAY", "must not be negative, got %s", formatDuration(c.CleanDelay))
+	}
 	if c.SessionTTL <= 0 {
 		bad("CONNECTHUB_SESSION_TTL", "must be > 0, got %s", formatDuration(c.SessionTTL))
 	}

@@ -23,12 +23,16 @@ type AuditCleanerConfig struct {
 	Purge func(ctx context.Context) (int64, error)
 	// Interval between passes. Default DefaultAuditCleanInterval.
 	Interval time.Duration
-	Clock    clock.Clock
-	Logger   *slog.Logger
+	// StartDelay is how long after Start the first pass runs; 0 runs it
+	// at once; serve waits CONNECTHUB_CLEAN_DELAY (config.Config.CleanDelay).
+	StartDelay time.Duration
+	Clock      clock.Clock
+	Logger     *slog.Logger
 }
 
 // AuditCleaner keeps the audit log to its retention
-// (CONNECTHUB_AUDIT_RETENTION): once at start, then every Interval. Like
+// (CONNECTHUB_AUDIT_RETENTION): once StartDelay after start, then every
+// Interval. Like
 // the Rescuer and the NodeReaper, every `serve` replica runs one and needs
 // no leader: a purge deletes the oldest entries past the limit in
 // batches, so replicas that purge at once only find less to delete.
@@ -54,13 +58,15 @@ func NewAuditCleaner(cfg AuditCleanerConfig) *AuditCleaner {
 	return c
 }
 
-// Start starts cleaning: once at once, then every Interval.
+// Start starts cleaning: once after StartDelay, then every Interval.
 func (c *AuditCleaner) Start(ctx context.Context) error {
 	switch {
 	case c.cfg.Purge == nil:
 		return errors.New("audit cleaner: Purge is required")
 	case c.cfg.Interval < 0:
 		return fmt.Errorf("audit cleaner: Interval must be positive, got %s", c.cfg.Interval)
+	case c.cfg.StartDelay < 0:
+		return fmt.Errorf("audit cleaner: StartDelay must not be negative, got %s", c.cfg.StartDelay)
 	}
 	runCtx, started, stopped, err := c.StartInit(ctx)
 	if err != nil {
@@ -69,7 +75,7 @@ func (c *AuditCleaner) Start(ctx context.Context) error {
 	go func() {
 		started()
 		defer stopped(nil)
-		every(runCtx, c.cfg.Clock, c.cfg.Interval, true, func() {
+		every(runCtx, c.cfg.Clock, c.cfg.StartDelay, c.cfg.Interval, func() {
 			n, err := c.cfg.Purge(runCtx)
 			switch {
 			case err != nil && runCtx.Err() == nil:

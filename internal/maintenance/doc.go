@@ -7,7 +7,9 @@
 //
 // Each service is built on internal/startstop, reads the time from an
 // injected clock.Clock, and does its work in idempotent store calls, so
-// that any number of replicas may run it at once. A pass runs at Start and
+// that any number of replicas may run it at once. A pass runs at Start
+// (the cleaners: after a StartDelay, so that a starting server serves its
+// queue first and replicas restarted together do not clean together) and
 // then every Interval; between passes the service waits on a clock timer,
 // so with a fake clock a pending timer means "idle", which tests wait for
 // instead of sleeping.

@@ -129,7 +129,7 @@ func (r *NodeReaper) Start(ctx context.Context) error {
 		started()
 		defer stopped(nil)
 		failing := false
-		every(runCtx, r.cfg.Clock, r.cfg.Interval, false, func() {
+		every(runCtx, r.cfg.Clock, r.cfg.Interval, r.cfg.Interval, func() {
 			// A pass must not outlive the period by much, or passes would
 			// pile up behind a slow database.
 			passCtx, cancel := context.WithTimeout(runCtx, max(r.cfg.Interval, 5*time.Second))

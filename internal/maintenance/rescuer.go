@@ -113,7 +113,7 @@ func (r *Rescuer) Start(ctx context.Context) error {
 	go func() {
 		started()
 		defer stopped(nil)
-		every(runCtx, r.cfg.Clock, r.cfg.Interval, true, func() {
+		every(runCtx, r.cfg.Clock, 0, r.cfg.Interval, func() {
 			if _, err := r.RescueOnce(runCtx); err != nil && runCtx.Err() == nil {
 				r.log.Error("rescuing expired leases failed; will retry", "err", err)
 			}

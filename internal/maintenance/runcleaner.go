@@ -33,14 +33,18 @@ type RunCleanerConfig struct {
 	Clean func(ctx context.Context, deleted func(n int64)) (RunCleanReport, error)
 	// Interval between passes. Default DefaultRunCleanInterval.
 	Interval time.Duration
-	Clock    clock.Clock
-	Logger   *slog.Logger
+	// StartDelay is how long after Start the first pass runs; 0 runs it
+	// at once; serve waits CONNECTHUB_CLEAN_DELAY (config.Config.CleanDelay).
+	StartDelay time.Duration
+	Clock      clock.Clock
+	Logger     *slog.Logger
 	// Metrics receives connecthub_runs_deleted_total. nil: not exported.
 	Metrics prometheus.Registerer
 }
 
 // RunCleaner keeps runs to their jobs' retention (keep_runs, keep_for and
-// CONNECTHUB_RUN_RETENTION): once at start, then every Interval. Every
+// CONNECTHUB_RUN_RETENTION): once StartDelay after start, then every
+// Interval. Every
 // `serve` replica runs one; the store lets one replica's batches run at a
 // time (PostgreSQL: an advisory lock; SQLite has one writer), and a pass
 // that finds another replica's running stops, so replicas never fight over
@@ -69,6 +73,9 @@ func NewRunCleaner(cfg RunCleanerConfig) (*RunCleaner, error) {
 	}
 	if cfg.Interval < 0 {
 		errs = append(errs, fmt.Errorf("Interval must be > 0, got %s", cfg.Interval))
+	}
+	if cfg.StartDelay < 0 {
+		errs = append(errs, fmt.Errorf("StartDelay must not be negative, got %s", cfg.StartDelay))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("run cleaner: %w", err)
@@ -104,7 +111,8 @@ func (c *RunCleaner) CleanOnce(ctx context.Context) (RunCleanReport, error) {
 	return rep, err
 }
 
-// Start cleans at once, then every Interval, until Stop or ctx ends.
+// Start cleans after StartDelay, then every Interval, until Stop or ctx
+// ends.
 func (c *RunCleaner) Start(ctx context.Context) error {
 	runCtx, started, stopped, err := c.StartInit(ctx)
 	if err != nil {
@@ -113,7 +121,7 @@ func (c *RunCleaner) Start(ctx context.Context) error {
 	go func() {
 		started()
 		defer stopped(nil)
-		every(runCtx, c.cfg.Clock, c.cfg.Interval, true, func() { _, _ = c.CleanOnce(runCtx) })
+		every(runCtx, c.cfg.Clock, c.cfg.StartDelay, c.cfg.Interval, func() { _, _ = c.CleanOnce(runCtx) })
 	}()
 	return nil
 }

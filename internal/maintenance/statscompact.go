@@ -88,7 +88,7 @@ func (c *StatsCompactor) Start(ctx context.Context) error {
 		started()
 		defer stopped(nil)
 		failing := false
-		every(runCtx, c.cfg.Clock, c.cfg.Interval, false, func() {
+		every(runCtx, c.cfg.Clock, c.cfg.Interval, c.cfg.Interval, func() {
 			passCtx, cancel := context.WithTimeout(runCtx, max(c.cfg.Interval, 5*time.Second))
 			err := c.CompactOnce(passCtx)
 			cancel()

@@ -275,7 +275,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if s.compact, err = maintenance.NewStatsCompactor(maintenance.StatsCompactorConfig{Store: st, Logger: log}); err != nil {
 		return nil, err
 	}
-	s.auditor = maintenance.NewAuditCleaner(maintenance.AuditCleanerConfig{Logger: log,
+	s.auditor = maintenance.NewAuditCleaner(maintenance.AuditCleanerConfig{Logger: log, StartDelay: cfg.CleanDelay,
 		Purge: func(ctx context.Context) (int64, error) { return s.svc.AuditPurge(ctx, cfg.AuditRetention) }})
 	if s.cleaner, err = newRunCleaner(s.svc, cfg, log, promReg); err != nil {
 		return nil, err
