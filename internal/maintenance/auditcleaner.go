@@ -32,10 +32,10 @@ type AuditCleanerConfig struct {
 
 // AuditCleaner keeps the audit log to its retention
 // (CONNECTHUB_AUDIT_RETENTION): once StartDelay after start, then every
-// Interval. Like
-// the Rescuer and the NodeReaper, every `serve` replica runs one and needs
-// no leader: a purge deletes the oldest entries past the limit in
-// batches, so replicas that purge at once only find less to delete.
+// Interval. Like the Rescuer and the NodeReaper, every `serve` replica
+// runs one and needs no leader: a purge deletes the oldest entries past
+// the limit in batches, so replicas that purge at once only find less to
+// delete.
 type AuditCleaner struct {
 	startstop.Base
 	cfg AuditCleanerConfig

@@ -44,11 +44,10 @@ type RunCleanerConfig struct {
 
 // RunCleaner keeps runs to their jobs' retention (keep_runs, keep_for and
 // CONNECTHUB_RUN_RETENTION): once StartDelay after start, then every
-// Interval. Every
-// `serve` replica runs one; the store lets one replica's batches run at a
-// time (PostgreSQL: an advisory lock; SQLite has one writer), and a pass
-// that finds another replica's running stops, so replicas never fight over
-// the same rows. Each pass logs one line.
+// Interval. Every `serve` replica runs one; the store lets one replica's
+// batches run at a time (PostgreSQL: an advisory lock; SQLite has one
+// writer), and a pass that finds another replica's running stops, so
+// replicas never fight over the same rows. Each pass logs one line.
 type RunCleaner struct {
 	startstop.Base
 	cfg     RunCleanerConfig

@@ -276,9 +276,9 @@ func ListRuns(d Dialect, p RunListParams, query ListQuery[*connecthub.Run]) ([]*
 // whose indexes hold a job's runs by status (Dialect.JobRunsByStatus):
 // the page's ids are the newest limit+1 among the newest limit+1 of each
 // status asked for (every status without a status filter), each status
-// read by its own walk newest first, with RunWhere's conditions. The ids are computed
-// first (an array), so the page is found through the primary key and
-// never by a walk of every run that filters for the job.
+// read by its own walk newest first, with RunWhere's conditions. The ids
+// are computed first (an array), so the page is found through the primary
+// key and never by a walk of every run that filters for the job.
 func JobRunsWhere(w *Where, p RunListParams, limit int) {
 	statuses := p.Status
 	if len(statuses) == 0 {

@@ -110,8 +110,9 @@ func (s *Store) queryJobs(ctx context.Context, query string, args ...any) ([]*co
 // is locked (SELECT ... FOR NO KEY UPDATE) from the read to the write, so
 // concurrent updates of one job take turns and none is lost; runs can still
 // be inserted for the job meanwhile, as the id, which their insert locks
-// FOR KEY SHARE (runJobsLocked), cannot change. The update function runs while the lock and a pool
-// connection are held: it must be quick and must not call the store.
+// FOR KEY SHARE (runJobsLocked), cannot change. The update function runs
+// while the lock and a pool connection are held: it must be quick and must
+// not call the store.
 func (s *Store) JobUpdate(ctx context.Context, id string, update func(*connecthub.Job) error) (*connecthub.Job, error) {
 	return store.UpdateJob(ctx, s.inTx(ctx), id, update, s.jobSteps(ctx))
 }
