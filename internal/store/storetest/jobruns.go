@@ -155,7 +155,7 @@ func exerciseJobRuns(t *testing.T, newStore NewStoreFunc) {
 			)
 			for w := range writers {
 				wg.Go(func() {
-					for n := 0; n < 10000; n++ {
+					for range 10000 {
 						batch := []*connecthub.Run{manualRun(j, t0), manualRun(j, t0)}
 						if err := s.RunInsert(t.Context(), batch); err != nil {
 							lastErr[w] = err
