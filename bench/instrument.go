@@ -31,8 +31,9 @@ type countingSource struct {
 	// Time spent in Claim, Complete and CompleteAndClaim calls.
 	claimNanos, completeNanos, ccNanos atomic.Int64
 	// When the first Claim call started and the first claimed runs came
-	// back (Unix nanoseconds), to tell the node's start from its work.
-	firstClaim, firstClaimed atomic.Int64
+	// back, and when the want-th outcome was committed (Unix nanoseconds),
+	// to tell the node's start from its work.
+	firstClaim, firstClaimed, doneAt atomic.Int64
 }
 
 // completeClaimer is the worker's optional combined call (see
@@ -68,6 +69,15 @@ func newCountingSource(src worker.Source, want int) *countingSource {
 	return &countingSource{Source: src, want: int64(want), done: make(chan struct{})}
 }
 
+// finish records the moment the want-th outcome was committed and closes
+// done, once.
+func (s *countingSource) finish() {
+	s.once.Do(func() {
+		s.doneAt.Store(time.Now().UnixNano())
+		close(s.done)
+	})
+}
+
 // Claim counts every call, including the empty ones of an idle worker.
 func (s *countingSource) Claim(ctx context.Context, max int) ([]*worker.Claimed, error) {
 	s.claims.Add(1)
@@ -89,7 +99,7 @@ func (s *countingSource) Complete(ctx context.Context, outcomes []store.RunOutco
 	err := s.Source.Complete(ctx, outcomes)
 	s.completeNanos.Add(int64(time.Since(t0)))
 	if err == nil && s.completed.Add(int64(len(outcomes))) >= s.want {
-		s.once.Do(func() { close(s.done) })
+		s.finish()
 	}
 	return err
 }
@@ -114,7 +124,7 @@ func (s *countingSource) CompleteAndClaim(ctx context.Context, outcomes []store.
 	}
 	s.claimed.Add(int64(len(runs)))
 	if s.completed.Add(int64(len(outcomes))) >= s.want {
-		s.once.Do(func() { close(s.done) })
+		s.finish()
 	}
 	return runs, nil
 }
