@@ -821,6 +821,8 @@ func TestOpenErrors(t *testing.T) {
 		{"empty URL", "", Options{}, connecthub.KindInvalid},
 		{"bad URL", "postgres://user:hunter2@127.0.0.1:notaport/db", Options{}, connecthub.KindInvalid},
 		{"negative pool", "postgres://127.0.0.1/db", Options{MaxConns: -1}, connecthub.KindInvalid},
+		{"negative min pool", "postgres://127.0.0.1/db", Options{MinConns: -1}, connecthub.KindInvalid},
+		{"min pool over max", "postgres://127.0.0.1/db", Options{MaxConns: 2, MinConns: 3}, connecthub.KindInvalid},
 		{"bad schema", "postgres://127.0.0.1/db", Options{Schema: "drop table; --"}, connecthub.KindInvalid},
 		{"long schema", "postgres://127.0.0.1/db", Options{Schema: strings.Repeat("s", 64)}, connecthub.KindInvalid},
 		{"nobody listening", "postgres://user:hunter2@127.0.0.1:1/db?sslmode=disable&connect_timeout=5", Options{}, connecthub.KindUnavailable},

@@ -68,6 +68,10 @@ type Options struct {
 	// batched, and the API and scheduler need a few more. It overrides the
 	// URL's pool_max_conns.
 	MaxConns int32
+	// MinConns is how many connections the pool opens at once, in the
+	// background, and keeps open, each readied for the run path by
+	// warmConn. 0 means 4 (defaultMinConns), at most MaxConns.
+	MinConns int32
 	// Schema is the schema that holds ConnectHub's tables. It is created if
 	// it does not exist, and every connection's search_path is set to it.
 	// Empty means the URL's own search_path (by default "public").
@@ -90,6 +94,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxConns == 0 {
 		o.MaxConns = defaultMaxConns
 	}
+	if o.MinConns == 0 {
+		o.MinConns = min(defaultMinConns, max(o.MaxConns, 1))
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -102,6 +109,9 @@ func (o Options) withDefaults() Options {
 func (o Options) validate() error {
 	if o.MaxConns < 0 {
 		return connecthub.FieldError("max_conns", "", "max connections must not be negative")
+	}
+	if o.MinConns < 0 || o.MinConns > o.MaxConns {
+		return connecthub.FieldError("min_conns", "", "min connections must be between 0 and max connections (%d), got %d", o.MaxConns, o.MinConns)
 	}
 	if o.Schema != "" && !schemaPattern.MatchString(o.Schema) {
 		return connecthub.FieldError("schema", "", "schema %q must be 1-63 letters, digits or underscores, not starting with a digit", o.Schema)
@@ -153,7 +163,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 
 	poolCfg.MaxConns = opts.MaxConns
-	poolCfg.MinConns = 0
+	poolCfg.MinConns = opts.MinConns
+	poolCfg.AfterConnect = warmConn
 	// Recycle connections now and then, so a pool behind a load balancer
 	// or failover proxy spreads out again; idle ones go sooner.
 	poolCfg.MaxConnLifetime = time.Hour
