@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +15,10 @@ import (
 // first run comes.
 const defaultMinConns = 4
 
+// warmLockTimeout bounds the warm-up's wait for a lock on the runs table
+// (see warmConn).
+const warmLockTimeout = "100ms"
+
 // warmConn readies a new connection for the run path before the pool hands
 // it out (the pool's AfterConnect). A PostgreSQL backend's first use of a
 // statement costs several milliseconds more than the next ones: it loads
@@ -24,26 +29,42 @@ const defaultMinConns = 4
 // latency (4-10 ms measured, where a warm claim takes 0.3 ms). The claim,
 // the run insert, the batched completion and the heartbeat are run once
 // each with no rows (empty arrays: they find, lock and change nothing), in
-// one pipelined batch: one round trip per new connection.
+// a transaction that is rolled back: the prepared statements, the plan and
+// the caches stay with the session, no setting does.
 //
+// The warm-up waits for no lock longer than warmLockTimeout (the
+// statements take their locks when they are prepared, so the timeout is
+// set before them): while another replica's migration holds the runs
+// table, a new connection still serves the reads that do not need it (the
+// readiness check, the job list) and is warmed by its first claim instead.
 // A failure is not the connection's: the statements fail the same way
-// later, where their caller sees the error, so only a connection that the
-// failure closed is refused.
+// later, where their caller sees the error. Only a connection the failure
+// left unusable is refused.
 func warmConn(ctx context.Context, conn *pgx.Conn) error {
 	now := time.Now().UTC()
 	var none runRows
+	if _, err := conn.PgConn().Exec(ctx, `BEGIN; SET LOCAL lock_timeout = '`+warmLockTimeout+`'`).ReadAll(); err != nil {
+		return rollback(ctx, conn)
+	}
 	b := &pgx.Batch{}
 	b.Queue(insertRunsSQL, none.args()...)
 	cargs, _ := completeBatchArgs(nil, nil)
 	b.Queue(completeBatchSQL, cargs...)
 	b.Queue(heartbeatSQL, now, now, "", []string{}, []int32{})
-	// Last: the plan setting holds until the batch's implicit transaction
-	// ends, and only the claim runs on its generic plan.
+	// Last: the plan setting holds until the transaction ends, and only the
+	// claim runs on its generic plan.
 	b.Queue(claimSettingsSQL)
 	b.Queue(claimSQL, "", now, now, []string{}, 0, []string{})
-	err := conn.SendBatch(ctx, b).Close()
-	if err != nil && conn.IsClosed() {
-		return err
+	_ = conn.SendBatch(ctx, b).Close()
+	return rollback(ctx, conn)
+}
+
+// rollback ends warmConn's transaction. Its error is the connection's:
+// one still in a transaction cannot be handed out.
+func rollback(ctx context.Context, conn *pgx.Conn) error {
+	if conn.IsClosed() {
+		return errors.New("the connection closed while it was readied")
 	}
-	return nil
+	_, err := conn.PgConn().Exec(ctx, `ROLLBACK`).ReadAll()
+	return err
 }

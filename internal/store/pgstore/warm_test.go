@@ -1,8 +1,11 @@
 package pgstore
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // TestWarmConnections checks that the pool opens its MinConns connections
@@ -57,5 +60,64 @@ func TestWarmConnections(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWarmConnectionWhileRunsLocked checks that a connection opened while
+// another session holds the runs table (a replica's migration) is handed
+// out after warmLockTimeout, unwarmed, and serves a read that does not
+// need the table, rather than waiting for the lock; and that it is left
+// with the session's own lock timeout, outside any transaction.
+func TestWarmConnectionWhileRunsLocked(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{MinConns: 1, MaxConns: 5})
+	// Hold every connection the pool has, once it has stopped opening
+	// them, so that the next Acquire opens one.
+	deadline := time.Now().Add(30 * time.Second)
+	var held []*pgxpool.Conn
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for {
+		st := s.pool.Stat()
+		if st.TotalConns() >= 1 && st.TotalConns() == st.IdleConns() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool never settled: %d connections, %d idle", st.TotalConns(), st.IdleConns())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	held = s.pool.AcquireAllIdle(t.Context())
+	if len(held) == 0 {
+		t.Fatal("no idle connection to hold")
+	}
+	tx, err := held[0].Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE runs IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("a connection opened while runs is locked: %v", err)
+	}
+	defer conn.Release()
+	if st := conn.Conn().PgConn().TxStatus(); st != 'I' {
+		t.Errorf("the new connection's transaction status is %q, want idle", st)
+	}
+	var jobs int
+	var lockTimeout string
+	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM jobs), current_setting('lock_timeout')`).Scan(&jobs, &lockTimeout); err != nil {
+		t.Fatalf("a read on the new connection: %v", err)
+	}
+	if lockTimeout != "0" {
+		t.Errorf("the new connection's lock_timeout is %q, want the session default 0", lockTimeout)
 	}
 }
