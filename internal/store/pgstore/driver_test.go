@@ -33,6 +33,7 @@ const waitTimeout = 10 * time.Second
 // openURL opens a store on url, closed when the test ends.
 func openURL(t testing.TB, url string, opts Options) *Store {
 	t.Helper()
+	opts = testOptions(opts)
 	s, err := Open(t.Context(), url, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/connecthub/connecthub/internal/testpg"
 )
 
 // TestWarmConnections checks that the pool opens its MinConns connections
@@ -27,7 +29,11 @@ func TestWarmConnections(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := openTest(t, tt.opts)
+			s, err := Open(t.Context(), testpg.URL(t), tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
 			deadline := time.Now().Add(30 * time.Second)
 			for s.pool.Stat().TotalConns() < tt.want {
 				if time.Now().After(deadline) {
