@@ -15,6 +15,10 @@ import (
 // first run comes.
 const defaultMinConns = 4
 
+// warmTime is the time the warm-up's statements are given: with no rows to
+// read or write, any time does, and none is read from a clock.
+var warmTime = time.Unix(0, 0).UTC()
+
 // warmLockTimeout bounds the warm-up's wait for a lock on the runs table
 // (see warmConn).
 const warmLockTimeout = "100ms"
@@ -41,7 +45,7 @@ const warmLockTimeout = "100ms"
 // later, where their caller sees the error. Only a connection the failure
 // left unusable is refused.
 func warmConn(ctx context.Context, conn *pgx.Conn) error {
-	now := time.Now().UTC()
+	now := warmTime
 	var none runRows
 	if _, err := conn.PgConn().Exec(ctx, `BEGIN; SET LOCAL lock_timeout = '`+warmLockTimeout+`'`).ReadAll(); err != nil {
 		return rollback(ctx, conn)
