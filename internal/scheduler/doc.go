@@ -28,8 +28,9 @@
 // For a job whose pending slot prev (its next_run_at) is at or before now:
 //
 //   - skip fires the slots in [prev, now] that are on time, now−s ≤ grace.
-//   - once fires one run, for the latest slot at or before now, if it is
-//     within the job's misfire window.
+//   - once fires, when prev is on time (now−prev ≤ grace), every slot in
+//     [prev, now], all of them on time; otherwise one run, for the latest
+//     slot at or before now, if it is within the job's misfire window.
 //   - all fires every slot in [prev, now] within the misfire window, at most
 //     Config.MaxSlotsPerPass per job and pass; the rest follow in the next
 //     pass, which starts at once.

@@ -36,6 +36,14 @@ func slots(next func(time.Time) time.Time, prev, now time.Time, p policy) (fire 
 		}
 		return enumerate(next, from, now, p.max)
 	default: // connecthub.MisfireOnce, the default: catch up once, not in a burst
+		if now.Sub(prev) <= p.grace {
+			// The pending slot is on time, so every slot after it is: the
+			// pass is late (a loaded machine, a replica restarting), no
+			// slot was missed, and each fires, as under skip. Firing only
+			// the latest would drop the others of a dense schedule (an
+			// every-second job whose pass came 1.2 s late lost a slot).
+			return enumerate(next, prev, now, p.max)
+		}
 		latest := latestSlot(next, prev, now)
 		after = next(now)
 		if p.window == 0 || now.Sub(latest) <= max(p.window, p.grace) {

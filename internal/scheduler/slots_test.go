@@ -79,6 +79,14 @@ func TestSlots(t *testing.T) {
 		{name: "once latest at window edge", expr: hourly, misfire: connecthub.MisfireOnce, window: 30 * time.Minute, prev: "09:00:00", now: "12:30:00", fire: []string{"12:00:00"}, next: "13:00:00"},
 		{name: "once unbounded window", expr: hourly, misfire: connecthub.MisfireOnce, prev: "2025-05-01T00:00:00Z", now: "12:30:00", fire: []string{"12:00:00"}, next: "13:00:00"},
 		{name: "once only prev due", expr: hourly, misfire: connecthub.MisfireOnce, window: time.Hour, prev: "12:00:00", now: "12:59:59", fire: []string{"12:00:00"}, next: "13:00:00"},
+		// A late pass of a dense schedule: the pending slot is on time, so
+		// every slot since it is, and fires under once too.
+		{name: "once late pass fires every on-time slot", expr: everySecond, misfire: connecthub.MisfireOnce, window: time.Hour, prev: "12:00:00", now: "12:00:02",
+			fire: []string{"12:00:00", "12:00:01", "12:00:02"}, next: "12:00:03"},
+		{name: "once late pass at the grace's edge", expr: everySecond, misfire: connecthub.MisfireOnce, window: time.Hour, prev: "12:00:00", now: "12:00:30",
+			fire: secondsFrom("12:00:00", 31), next: "12:00:31"},
+		{name: "once pending slot missed fires latest", expr: everySecond, misfire: connecthub.MisfireOnce, window: time.Hour, prev: "12:00:00", now: "12:00:31",
+			fire: []string{"12:00:31"}, next: "12:00:32"},
 		{name: "all unbounded window", expr: hourly, misfire: connecthub.MisfireAll, prev: "09:00:00", now: "12:30:00", fire: []string{"09:00:00", "10:00:00", "11:00:00", "12:00:00"}, next: "13:00:00"},
 		{name: "all bounded window", expr: hourly, misfire: connecthub.MisfireAll, window: 2 * time.Hour, prev: "09:00:00", now: "12:30:00", fire: []string{"11:00:00", "12:00:00"}, next: "13:00:00"},
 		{name: "all window edge inclusive", expr: hourly, misfire: connecthub.MisfireAll, window: 90 * time.Minute, prev: "09:00:00", now: "12:30:00", fire: []string{"11:00:00", "12:00:00"}, next: "13:00:00"},
