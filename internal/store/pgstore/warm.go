@@ -45,7 +45,6 @@ const warmLockTimeout = "100ms"
 // later, where their caller sees the error. Only a connection the failure
 // left unusable is refused.
 func warmConn(ctx context.Context, conn *pgx.Conn) error {
-	now := warmTime
 	var none runRows
 	if _, err := conn.PgConn().Exec(ctx, `BEGIN; SET LOCAL lock_timeout = '`+warmLockTimeout+`'`).ReadAll(); err != nil {
 		return rollback(ctx, conn)
@@ -54,11 +53,11 @@ func warmConn(ctx context.Context, conn *pgx.Conn) error {
 	b.Queue(insertRunsSQL, none.args()...)
 	cargs, _ := completeBatchArgs(nil, nil)
 	b.Queue(completeBatchSQL, cargs...)
-	b.Queue(heartbeatSQL, now, now, "", []string{}, []int32{})
+	b.Queue(heartbeatSQL, warmTime, warmTime, "", []string{}, []int32{})
 	// Last: the plan setting holds until the transaction ends, and only the
 	// claim runs on its generic plan.
 	b.Queue(claimSettingsSQL)
-	b.Queue(claimSQL, "", now, now, []string{}, 0, []string{})
+	b.Queue(claimSQL, "", warmTime, warmTime, []string{}, 0, []string{})
 	_ = conn.SendBatch(ctx, b).Close()
 	return rollback(ctx, conn)
 }

@@ -2,10 +2,9 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/connecthub/connecthub/internal/testpg"
 )
@@ -34,13 +33,9 @@ func TestWarmConnections(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			deadline := time.Now().Add(30 * time.Second)
-			for s.pool.Stat().TotalConns() < tt.want {
-				if time.Now().After(deadline) {
-					t.Fatalf("the pool holds %d connections after 30s, want %d", s.pool.Stat().TotalConns(), tt.want)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			eventually(t, fmt.Sprintf("the pool's %d connections", tt.want), func() bool {
+				return s.pool.Stat().TotalConns() >= tt.want
+			})
 			conn, err := s.pool.Acquire(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -79,24 +74,16 @@ func TestWarmConnectionWhileRunsLocked(t *testing.T) {
 	s := openTest(t, Options{MinConns: 1, MaxConns: 5})
 	// Hold every connection the pool has, once it has stopped opening
 	// them, so that the next Acquire opens one.
-	deadline := time.Now().Add(30 * time.Second)
-	var held []*pgxpool.Conn
+	eventually(t, "the pool to settle", func() bool {
+		st := s.pool.Stat()
+		return st.TotalConns() >= 1 && st.TotalConns() == st.IdleConns()
+	})
+	held := s.pool.AcquireAllIdle(t.Context())
 	defer func() {
 		for _, c := range held {
 			c.Release()
 		}
 	}()
-	for {
-		st := s.pool.Stat()
-		if st.TotalConns() >= 1 && st.TotalConns() == st.IdleConns() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the pool never settled: %d connections, %d idle", st.TotalConns(), st.IdleConns())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	held = s.pool.AcquireAllIdle(t.Context())
 	if len(held) == 0 {
 		t.Fatal("no idle connection to hold")
 	}
