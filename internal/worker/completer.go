@@ -62,23 +62,36 @@ type completer struct {
 	waitq   []chan bool // add calls waiting for a place, oldest first; true = granted one
 	lifted  bool
 
-	// The batch being written and its outcomes, reused from one write to
-	// the next; only the completer's goroutine touches recs.
-	batch []pendingOutcome
-	recs  []store.RunOutcome
+	// Each writer's batch and its outcomes, reused from one write to the
+	// next; only that writer's goroutine touches them.
+	main, spare writeBuf
 
-	kick     chan struct{} // buffer 1: something changed that a waiting write may want
-	stopping chan struct{} // closed by stop: flush everything, then return
-	done     chan struct{}
+	// quiet is set while claiming has gone quiet (see spare.go); writing
+	// counts the writes in flight, under mu.
+	quiet   atomic.Bool
+	writing int
+
+	kick      chan struct{} // buffer 1: something changed that a waiting write may want
+	spareKick chan struct{} // buffer 1: the same, for the spare writer
+	stopping  chan struct{} // closed by stop: flush everything, then return
+	done      chan struct{}
+	spareDone chan struct{}
 
 	// ctx carries the Complete calls; stop replaces its deadline with the
 	// final flush deadline by cancelling it when that passes.
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// Outcomes given up on at the final deadline, and the last error.
+	// Outcomes given up on at the final deadline, and the last error,
+	// under mu.
 	lost    int
 	lastErr error
+}
+
+// writeBuf is one writer's batch and the outcomes it sends.
+type writeBuf struct {
+	batch []pendingOutcome
+	recs  []store.RunOutcome
 }
 
 type pendingOutcome struct {
@@ -112,20 +125,28 @@ func newCompleter(src Source, log *slog.Logger, limit int, pipe *atomic.Int64, c
 		pipe:      pipe,
 		limit:     limit,
 		kick:      make(chan struct{}, 1),
+		spareKick: make(chan struct{}, 1),
 		stopping:  make(chan struct{}),
 		done:      make(chan struct{}),
+		spareDone: make(chan struct{}),
 	}
 }
 
 func (c *completer) start(ctx context.Context) {
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	go c.loop()
+	go c.spareLoop()
 }
 
-// nudge wakes the completer if it waits for the worker's pipe.
+// nudge wakes the completer's writers if they wait for the worker's pipe
+// or for outcomes.
 func (c *completer) nudge() {
 	select {
 	case c.kick <- struct{}{}:
+	default:
+	}
+	select {
+	case c.spareKick <- struct{}{}:
 	default:
 	}
 }
@@ -171,6 +192,7 @@ func (c *completer) lift() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lifted = true
+	c.quiet.Store(true) // no claim is coming: the spare writer may help
 	for _, granted := range c.waitq {
 		granted <- false
 	}
@@ -220,7 +242,10 @@ func (c *completer) stop(ctx context.Context) (int, error) {
 	defer stopCancel()
 	close(c.stopping)
 	<-c.done
+	<-c.spareDone
 	c.cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.lost, c.lastErr
 }
 
@@ -240,48 +265,60 @@ func (c *completer) loop() {
 // flush writes batches until nothing is pending; final means Stop is
 // flushing, and nothing is waited for.
 func (c *completer) flush(final bool) {
-	for {
-		batch := c.next(final)
-		if len(batch) == 0 {
-			return
-		}
-		c.recs = c.recs[:0]
-		for _, p := range batch {
-			c.recs = append(c.recs, p.rec)
-		}
-		c.write(c.recs)
-		// The runs are settled before their places are handed on, so that
-		// the runs held never exceed what the bound promises.
-		for _, p := range batch {
-			c.committed(p.t)
-		}
-		c.mu.Lock()
-		for _, p := range batch {
-			c.releaseLocked(p)
-		}
-		clear(batch) // do not keep the tasks alive until the next write
-		c.mu.Unlock()
-		clear(c.recs)
+	for c.next(final, &c.main) {
+		c.writeBatch(&c.main)
 	}
 }
 
-// next takes the next batch to write (nil when nothing is pending). Unless
-// final, it first waits for the tasks in the worker's pipe that are not
-// waiting for a place, as long as less than a full batch is queued.
-func (c *completer) next(final bool) []pendingOutcome {
+// writeBatch writes buf's batch, settles its runs and hands their places
+// on.
+func (c *completer) writeBatch(buf *writeBuf) {
+	buf.recs = buf.recs[:0]
+	for _, p := range buf.batch {
+		buf.recs = append(buf.recs, p.rec)
+	}
+	c.write(buf.recs)
+	// The runs are settled before their places are handed on, so that
+	// the runs held never exceed what the bound promises.
+	for _, p := range buf.batch {
+		c.committed(p.t)
+	}
+	c.mu.Lock()
+	for _, p := range buf.batch {
+		c.releaseLocked(p)
+	}
+	c.writing--
+	clear(buf.batch) // do not keep the tasks alive until the next write
+	c.mu.Unlock()
+	clear(buf.recs)
+	c.nudge() // the spare writer may be waiting for this write to end
+}
+
+// takeLocked moves the oldest pending outcomes, at most MaxBatch, into
+// buf's batch and counts the write about to start. c.mu must be held.
+func (c *completer) takeLocked(buf *writeBuf) {
+	n := min(len(c.pending), MaxBatch)
+	buf.batch = append(buf.batch[:0], c.pending[:n]...)
+	c.pending = append(c.pending[:0], c.pending[n:]...)
+	c.writing++
+}
+
+// next takes the next batch to write into buf, and reports false when
+// nothing is pending. Unless final, it first waits for the tasks in the
+// worker's pipe that are not waiting for a place, as long as less than a
+// full batch is queued.
+func (c *completer) next(final bool, buf *writeBuf) bool {
 	full := min(c.limit, MaxBatch)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
 		n := len(c.pending)
 		if n == 0 {
-			return nil
+			return false
 		}
 		if final || c.ready(n >= full) {
-			n = min(n, MaxBatch)
-			c.batch = append(c.batch[:0], c.pending[:n]...)
-			c.pending = append(c.pending[:0], c.pending[n:]...)
-			return c.batch
+			c.takeLocked(buf)
+			return true
 		}
 		c.mu.Unlock()
 		select {
@@ -305,8 +342,10 @@ func (c *completer) write(recs []store.RunOutcome) {
 			return
 		}
 		if c.ctx.Err() != nil {
+			c.mu.Lock()
 			c.lost += len(recs)
 			c.lastErr = err
+			c.mu.Unlock()
 			c.log.Error("giving up recording run outcomes; their leases will expire and the rescuer will take the runs over",
 				"outcomes", len(recs), "err", err)
 			return

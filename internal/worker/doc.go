@@ -25,7 +25,11 @@
 //     outcomes of the last ones instead of alternating with it;
 //   - the completer commits outcomes in groups: whatever accumulated while
 //     the previous commit ran is written by the next (at most 1000 per
-//     call), so throughput is not bounded by one commit per run;
+//     call), so throughput is not bounded by one commit per run; one write
+//     is in flight at a time, except once claiming has gone quiet (the
+//     queue is drained): then a spare writer writes the next full batch
+//     alongside, so the outcomes of the last claims do not wait for one
+//     another (see spare.go);
 //   - both wait for the runs that are about to free their slot or hand over
 //     their outcome (tasks between claim and handler, or between log flush
 //     and handover: never a handler, which may run for hours), so that runs

@@ -350,6 +350,7 @@ func (w *Worker) claimLoop(wake <-chan struct{}) {
 			}
 		}
 		w.startAhead()
+		w.comp.claimsQuiet(len(claimed) < n)
 		if len(claimed) >= n {
 			continue // a full batch: more may be waiting
 		}
