@@ -142,6 +142,15 @@ func JobPublicCfg(j *connecthub.Job) (string, error) {
 	return string(public), nil
 }
 
+// JobSecretKeys returns the stored form of a job's secret_keys: never nil,
+// so that both drivers store an empty list rather than NULL or "null".
+func JobSecretKeys(j *connecthub.Job) []string {
+	if j.SecretKeys == nil {
+		return []string{}
+	}
+	return j.SecretKeys
+}
+
 // HasJSON reports whether raw holds a value to store rather than NULL: an
 // absent or blank result is stored as NULL.
 func HasJSON(raw json.RawMessage) bool { return len(bytes.TrimSpace(raw)) > 0 }

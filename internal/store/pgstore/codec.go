@@ -80,13 +80,9 @@ func jobArgs(j *connecthub.Job) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := j.SecretKeys
-	if keys == nil {
-		keys = []string{}
-	}
 	return []any{
 		j.ID, j.Description, j.Enabled, j.CronExpr, j.Timezone, j.Handler, public,
-		j.SecretCfg, keys, j.HasSecret, int64(j.Timeout), int64(j.MaxAttempts), int64(j.RetryBackoff),
+		j.SecretCfg, store.JobSecretKeys(j), j.HasSecret, int64(j.Timeout), int64(j.MaxAttempts), int64(j.RetryBackoff),
 		j.Concurrency, j.Misfire, int64(j.MisfireWindow), j.Queue, int64(j.Priority), utcPtr(j.LastRunAt), utcPtr(j.NextRunAt),
 		utc(j.CreatedAt), utc(j.UpdatedAt), j.Calendar, j.CalendarMode,
 		chainList(j.OnSuccess), chainList(j.OnFailure),

@@ -75,11 +75,7 @@ func jobArgs(j *connecthub.Job) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := j.SecretKeys
-	if keys == nil {
-		keys = []string{}
-	}
-	secretKeys, err := json.Marshal(keys)
+	secretKeys, err := json.Marshal(store.JobSecretKeys(j))
 	if err != nil {
 		return nil, fmt.Errorf("encode secret_keys: %w", err)
 	}
