@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -85,6 +86,99 @@ func exerciseComplete(t *testing.T, newStore NewStoreFunc) {
 					if !want && got.Status != connecthub.StatusRunning {
 						t.Fatalf("run %d held by another node is %s", i, got.Status)
 					}
+				}
+			}
+		},
+		// Writers at once: the worker's spare writer completes a batch
+		// while another is in flight, with heartbeats of the same runs
+		// running meanwhile, and an outcome may be sent twice (a retry
+		// after an error that hid the commit). No call may fail (a
+		// deadlock would), and each run ends once, with the outcome of
+		// exactly one of the calls that named it.
+		"ConcurrentBatchesAndHeartbeats": func(t *testing.T, s store.Store) {
+			j := newJob(t, s, "j")
+			const n, writers = 240, 3
+			batch := make([]*connecthub.Run, n)
+			for i := range batch {
+				batch[i] = manualRun(j, t0)
+			}
+			insertRuns(t, s, batch...)
+			claimed := claim(t, s, store.RunClaimParams{Max: n, Now: t0})
+			if len(claimed) != n {
+				t.Fatalf("claimed %d runs, want %d", len(claimed), n)
+			}
+			all := ids(claimed)
+			slices.Sort(all)
+			// Writer w completes every run whose index i has i%writers == w
+			// and, as a repeat, every run with i%writers == (w+1)%writers,
+			// in batches of 40 in id order, as the completer sends them.
+			applied := make([][]string, writers)
+			errs := make(chan error, writers+1)
+			stop := make(chan struct{})
+			heartbeats := make(chan struct{})
+			go func() {
+				defer close(heartbeats)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := s.RunHeartbeat(t.Context(), store.RunHeartbeatParams{Node: node1, IDs: all, LeaseTTL: time.Minute, Now: t0}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+			done := make(chan int, writers)
+			for w := range writers {
+				go func() {
+					defer func() { done <- w }()
+					var mine []store.RunOutcome
+					for i, id := range all {
+						if i%writers == w || i%writers == (w+1)%writers {
+							mine = append(mine, store.RunOutcome{ID: id, Node: node1, Status: connecthub.StatusSuccess, Message: fmt.Sprint("writer ", w), Now: t0})
+						}
+					}
+					for chunk := range slices.Chunk(mine, 40) {
+						got, err := s.RunComplete(t.Context(), chunk)
+						if err != nil {
+							errs <- err
+							return
+						}
+						for i, ok := range got {
+							if ok {
+								applied[w] = append(applied[w], chunk[i].ID)
+							}
+						}
+					}
+				}()
+			}
+			for range writers {
+				<-done
+			}
+			close(stop)
+			<-heartbeats
+			close(errs)
+			for err := range errs {
+				t.Fatalf("a concurrent call failed: %v", err)
+			}
+			ended := map[string]int{}
+			for w, list := range applied {
+				for _, id := range list {
+					if prev, twice := ended[id]; twice {
+						t.Fatalf("run %s applied by writers %d and %d", id, prev, w)
+					}
+					ended[id] = w
+				}
+			}
+			for _, id := range all {
+				w, ok := ended[id]
+				if !ok {
+					t.Fatalf("run %s was applied by no writer", id)
+				}
+				if got := checkStatus(t, s, id, connecthub.StatusSuccess); got.Message != fmt.Sprint("writer ", w) {
+					t.Errorf("run %s: message %q, want the applying writer's (%d)", id, got.Message, w)
 				}
 			}
 		},
