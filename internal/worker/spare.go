@@ -9,18 +9,18 @@ package worker
 // (the last claim found fewer runs than it asked for: the queue is
 // drained for now), the claim's connection and its share of the database
 // are idle, while the outcomes of the last claims may still fill several
-// batches. That tail was a sixth of a 2,000-worker measurement, written
-// one batch after the other by one backend on one core.
+// batches. That tail took up to a sixth of a 2,000-worker measurement,
+// written one batch after the other by one backend on one core.
 //
 // So while claiming is quiet, a second writer, the spare, writes the next
 // batch while the first is in flight. It writes only a batch of at least a
 // full claim's outcomes (anything less is left for the main writer's next
-// write, rather than split into two commits), never while claims are busy, and never for a Source that
-// records outcomes with its claims (the combined call, on SQLite, where
-// writes are serial anyway). The two writes hold disjoint outcomes, and
-// the store takes each one's runs in id order, so they cannot deadlock
-// with each other or with heartbeats. At Stop, once no claim can come
-// (lift), the spare helps the final flush.
+// write, rather than split into two commits), never while claims come
+// back full, and never for a Source that records outcomes with its claims
+// (the combined call, on SQLite, where writes are serial anyway). The two
+// writes hold disjoint outcomes, and the store takes each one's runs in id
+// order, so they cannot deadlock with each other or with heartbeats. At
+// Stop, once no claim can come (lift), the spare helps the final flush.
 
 // claimsQuiet records whether the claim loop's last claim came back short
 // (fewer runs than it asked for), and wakes the spare writer when it did.

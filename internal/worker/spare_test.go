@@ -48,8 +48,8 @@ func (s *gatedCompletes) Complete(ctx context.Context, outcomes []store.RunOutco
 
 // TestSpareWriter: while one write of outcomes is in flight, a second
 // starts only when claiming has gone quiet and a full claim's outcomes are
-// pending; at Stop, the spare helps the final flush with whatever is left.
-// No outcome is written twice or left behind.
+// pending. Through Stop's final flush (where the spare may help), no
+// outcome is written twice or left behind, and each is settled once.
 func TestSpareWriter(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
