@@ -145,10 +145,7 @@ func (c *completer) nudge() {
 	case c.kick <- struct{}{}:
 	default:
 	}
-	select {
-	case c.spareKick <- struct{}{}:
-	default:
-	}
+	c.kickSpare()
 }
 
 // add queues an outcome. While the completer holds its limit of outcomes,
@@ -291,7 +288,6 @@ func (c *completer) writeBatch(buf *writeBuf) {
 	clear(buf.batch) // do not keep the tasks alive until the next write
 	c.mu.Unlock()
 	clear(buf.recs)
-	c.nudge() // the spare writer may be waiting for this write to end
 }
 
 // takeLocked moves the oldest pending outcomes, at most MaxBatch, into
@@ -318,6 +314,7 @@ func (c *completer) next(final bool, buf *writeBuf) bool {
 		}
 		if final || c.ready(n >= full) {
 			c.takeLocked(buf)
+			c.kickSpare() // a write is in flight now: the spare may join it
 			return true
 		}
 		c.mu.Unlock()

@@ -30,6 +30,19 @@ func (c *completer) claimsQuiet(quiet bool) {
 	}
 }
 
+// kickSpare wakes the spare writer if it may write: only while claiming
+// is quiet, so that the outcomes' hot path (every add nudges) pays one
+// atomic load and nothing more the rest of the time.
+func (c *completer) kickSpare() {
+	if !c.quiet.Load() {
+		return
+	}
+	select {
+	case c.spareKick <- struct{}{}:
+	default:
+	}
+}
+
 // spareLoop runs the spare writer until Stop's final flush is done.
 func (c *completer) spareLoop() {
 	defer close(c.spareDone)
