@@ -40,12 +40,19 @@ import (
 //     slots taken, and claiming slows down as it does without claims
 //     ahead; no run is claimed to wait behind them.
 //   - A Source that records outcomes together with its claim (the combined
-//     call, on SQLite) does not claim ahead: there a claim and a completion
-//     share one writer, so claiming sooner only splits what the combined
-//     call would have written in one transaction. Nor does a Source whose
-//     claims are long polls (the remote worker's, see BlockingClaimer): the
-//     runs claimed ahead start only when the claim loop is back, and a
-//     long poll may hold it for seconds while slots are free.
+//     call, on SQLite) claims ahead too. There the claim and the completion
+//     share one writer, and without claims ahead the two took turns with
+//     the runs: a call recorded a batch's outcomes and claimed the next
+//     batch, the node waited for it, ran the batch, and the writer waited
+//     for the outcomes. Claimed ahead, the next batch runs while the call
+//     is in flight, and the call after it carries that batch's outcomes
+//     (the claim loop stays armed, see Worker.claim), so a call still
+//     records a full batch and claims one, and the node's work and the
+//     store's overlap on two cores (docs/benchmarks-sqlite.md).
+//   - A Source whose claims are long polls (the remote worker's, see
+//     BlockingClaimer) does not claim ahead: the runs claimed ahead start
+//     only when the claim loop is back, and a long poll may hold it for
+//     seconds while slots are free.
 //   - A pause or a Stop hands the runs claimed ahead back (QUEUED, same
 //     attempt) without running them, as it does the runs of a claim that
 //     arrives after it.
@@ -105,7 +112,7 @@ func (e *aheadEstimator) allowance(limit int) int {
 // recorded).
 func (w *Worker) claimSize(free int) int {
 	allow := 0
-	if w.comp.cc == nil && !w.pause.interruptible {
+	if !w.pause.interruptible {
 		allow = min(w.estimate.allowance(w.cfg.Concurrency), w.comp.room())
 	}
 	if allow > len(w.ahead) {

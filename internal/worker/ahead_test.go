@@ -10,6 +10,7 @@ import (
 	"github.com/connecthub/connecthub"
 	"github.com/connecthub/connecthub/handler"
 	"github.com/connecthub/connecthub/internal/clock"
+	"github.com/connecthub/connecthub/internal/store"
 )
 
 func TestAheadAllowance(t *testing.T) {
@@ -86,26 +87,51 @@ type slowClaims struct {
 }
 
 func (s *slowClaims) Claim(ctx context.Context, n int) ([]*Claimed, error) {
-	if w := s.w.Load(); w != nil {
-		// Claim is called by the claim loop, which alone touches w.ahead.
-		held, free := int(w.held.Load()), w.cfg.Concurrency-int(w.used.Load())
-		waiting := len(w.ahead) + n - free
-		s.mu.Lock()
-		s.calls++
-		if n > free {
-			s.ahead++
-		}
-		if held+n > 3*w.cfg.Concurrency {
-			s.overrun = append(s.overrun, held+n)
-		}
-		if waiting > w.cfg.Concurrency {
-			s.waiting = append(s.waiting, waiting)
-		}
-		s.mu.Unlock()
-	}
+	s.check(n)
 	s.clk.Advance(s.latency)
 	return s.Source.Claim(ctx, n)
 }
+
+// check records a claim of n runs and what it would leave the worker
+// holding. Only the claim loop claims, and it alone touches w.ahead.
+func (s *slowClaims) check(n int) {
+	w := s.w.Load()
+	if w == nil {
+		return
+	}
+	held, free := int(w.held.Load()), w.cfg.Concurrency-int(w.used.Load())
+	waiting := len(w.ahead) + n - free
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if n > free {
+		s.ahead++
+	}
+	if held+n > 3*w.cfg.Concurrency {
+		s.overrun = append(s.overrun, held+n)
+	}
+	if waiting > w.cfg.Concurrency {
+		s.waiting = append(s.waiting, waiting)
+	}
+}
+
+// slowCombined is slowClaims for a Source that records outcomes with its
+// claims (SQLite's combined call), and counts the outcomes its calls
+// carry.
+type slowCombined struct {
+	*slowClaims
+	local    *LocalSource
+	outcomes atomic.Int64
+}
+
+func (s *slowCombined) CompleteAndClaim(ctx context.Context, outcomes []store.RunOutcome, n int) ([]*Claimed, error) {
+	s.check(n)
+	s.outcomes.Add(int64(len(outcomes)))
+	s.clk.Advance(s.latency)
+	return s.local.CompleteAndClaim(ctx, outcomes, n)
+}
+
+func (s *slowCombined) CompleteAndClaimPays() bool { return true }
 
 func (s *slowClaims) stats() (calls, ahead int, overrun, waiting []int) {
 	s.mu.Lock()
@@ -116,33 +142,53 @@ func (s *slowClaims) stats() (calls, ahead int, overrun, waiting []int) {
 // TestClaimAhead: with runs that take no time and claims that take a
 // while, the worker claims ahead of its free slots, never lets more than
 // Concurrency runs wait for a slot nor holds more than 3 × Concurrency
-// runs, and runs every run once.
+// runs, and runs every run once; with a Source that records outcomes with
+// its claims too, where the outcomes of the runs claimed ahead ride with
+// the claims that follow.
 func TestClaimAhead(t *testing.T) {
 	t.Parallel()
-	const limit, runs = 4, 200
-	h := newHarness(t)
-	var calls atomic.Int32
-	h.handle(t, "fast", func(ctx context.Context, task *handler.Task) (*handler.Result, error) {
-		calls.Add(1)
-		return nil, nil
-	})
-	ids := h.enqueue(t, h.job(t, "fast-job", "fast", nil), runs)
-	src, _ := h.startSlowClaims(t, limit)
-	for _, id := range ids {
-		h.waitStatus(t, id, connecthub.StatusSuccess)
-	}
-	if n := calls.Load(); n != runs {
-		t.Errorf("%d handler calls, want %d", n, runs)
-	}
-	n, ahead, overrun, waiting := src.stats()
-	if ahead == 0 {
-		t.Errorf("none of %d claims asked for more runs than the free slots: no claim ahead", n)
-	}
-	if len(overrun) > 0 {
-		t.Errorf("claims would have held %v runs, more than 3 × Concurrency = %d", overrun, 3*limit)
-	}
-	if len(waiting) > 0 {
-		t.Errorf("claims would have left %v runs waiting for a slot, more than Concurrency = %d", waiting, limit)
+	for _, combined := range []bool{false, true} {
+		name := map[bool]string{false: "claims", true: "claims with outcomes"}[combined]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			const limit, runs = 4, 200
+			h := newHarness(t)
+			var calls atomic.Int32
+			h.handle(t, "fast", func(ctx context.Context, task *handler.Task) (*handler.Result, error) {
+				calls.Add(1)
+				return nil, nil
+			})
+			ids := h.enqueue(t, h.job(t, "fast-job", "fast", nil), runs)
+			var (
+				src *slowClaims
+				cs  *slowCombined
+			)
+			if combined {
+				cs, _ = h.startSlowCombined(t, limit)
+				src = cs.slowClaims
+			} else {
+				src, _ = h.startSlowClaims(t, limit)
+			}
+			for _, id := range ids {
+				h.waitStatus(t, id, connecthub.StatusSuccess)
+			}
+			if n := calls.Load(); n != runs {
+				t.Errorf("%d handler calls, want %d", n, runs)
+			}
+			n, ahead, overrun, waiting := src.stats()
+			if ahead == 0 {
+				t.Errorf("none of %d claims asked for more runs than the free slots: no claim ahead", n)
+			}
+			if len(overrun) > 0 {
+				t.Errorf("claims would have held %v runs, more than 3 × Concurrency = %d", overrun, 3*limit)
+			}
+			if len(waiting) > 0 {
+				t.Errorf("claims would have left %v runs waiting for a slot, more than Concurrency = %d", waiting, limit)
+			}
+			if cs != nil && cs.outcomes.Load() == 0 {
+				t.Errorf("no outcome of %d runs was recorded with a claim", runs)
+			}
+		})
 	}
 }
 
@@ -182,6 +228,21 @@ func (h *harness) startSlowClaims(t *testing.T, limit int) (*slowClaims, *Worker
 	t.Helper()
 	clk := clock.NewFake(time.Now())
 	src := &slowClaims{Source: h.source(t, "node-a"), clk: clk, latency: 3 * time.Millisecond}
+	w := h.start(t, "node-a", src, func(c *Config) {
+		c.Concurrency = limit
+		c.Clock = clk
+	})
+	src.w.Store(w)
+	return src, w
+}
+
+// startSlowCombined is startSlowClaims with a Source that records
+// outcomes with its claims.
+func (h *harness) startSlowCombined(t *testing.T, limit int) (*slowCombined, *Worker) {
+	t.Helper()
+	clk := clock.NewFake(time.Now())
+	local := h.source(t, "node-a")
+	src := &slowCombined{slowClaims: &slowClaims{Source: local, clk: clk, latency: 3 * time.Millisecond}, local: local}
 	w := h.start(t, "node-a", src, func(c *Config) {
 		c.Concurrency = limit
 		c.Clock = clk
