@@ -40,7 +40,9 @@ func login(t *testing.T, ctx context.Context, srv *serveProc) {
 
 // loginAt opens path (an admin page, with a query or without), signs the
 // tab in on the login form it is sent to, and waits until it is back on
-// path, query included.
+// path, query included, with the page loaded: the location changes as
+// soon as the page's navigation commits, before its document is parsed,
+// and a step that looks for one of its elements then found none.
 func loginAt(t *testing.T, ctx context.Context, srv *serveProc, path string) {
 	t.Helper()
 	page, query, _ := strings.Cut(path, "?")
@@ -53,7 +55,8 @@ func loginAt(t *testing.T, ctx context.Context, srv *serveProc, path string) {
 		chromedp.SendKeys(`input[name=username]`, "admin", chromedp.ByQuery),
 		chromedp.SendKeys(`input[name=password]`, testPassword, chromedp.ByQuery),
 		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		waitJS(`location.pathname === `+strconv.Quote(page)+` && location.search === `+strconv.Quote(query)),
+		waitJS(`location.pathname === `+strconv.Quote(page)+` && location.search === `+strconv.Quote(query)+
+			` && document.readyState === "complete"`),
 	)
 }
 
