@@ -282,8 +282,9 @@ func (m *measurement) latency(ctx context.Context, res *Result, starts *handlerS
 		n.stop()
 		return err
 	}
-	enqueued := make(map[string]time.Time, m.a.N)
-	inserted := make(map[string]time.Time, m.a.N)
+	// When each run's insert was called, and when it returned.
+	type enqueue struct{ called, returned time.Time }
+	enqueued := make(map[string]enqueue, m.a.N)
 	tick := time.NewTicker(time.Second / time.Duration(m.a.Rate))
 	var insertErr error
 	for range m.a.N {
@@ -300,7 +301,7 @@ func (m *measurement) latency(ctx context.Context, res *Result, starts *handlerS
 		if insertErr = m.e.st.RunInsert(ctx, []*connecthub.Run{r}); insertErr != nil {
 			break
 		}
-		enqueued[r.ID], inserted[r.ID] = now, time.Now()
+		enqueued[r.ID] = enqueue{now, time.Now()}
 	}
 	tick.Stop()
 	if insertErr == nil {
@@ -323,10 +324,10 @@ func (m *measurement) latency(ctx context.Context, res *Result, starts *handlerS
 		if !ok {
 			return fmt.Errorf("run %s: its handler was never entered", r.ID)
 		}
-		toHandler = append(toHandler, ms(began.Sub(enq)))
-		toClaim = append(toClaim, ms(r.StartedAt.Sub(enq)))
-		toInserted = append(toInserted, ms(inserted[r.ID].Sub(enq)))
-		toWake = append(toWake, ms(r.StartedAt.Sub(inserted[r.ID])))
+		toHandler = append(toHandler, ms(began.Sub(enq.called)))
+		toClaim = append(toClaim, ms(r.StartedAt.Sub(enq.called)))
+		toInserted = append(toInserted, ms(enq.returned.Sub(enq.called)))
+		toWake = append(toWake, ms(r.StartedAt.Sub(enq.returned)))
 		return nil
 	})
 	if err != nil {

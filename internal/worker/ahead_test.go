@@ -147,9 +147,16 @@ func (s *slowClaims) stats() (calls, ahead int, overrun, waiting []int) {
 // the claims that follow.
 func TestClaimAhead(t *testing.T) {
 	t.Parallel()
-	for _, combined := range []bool{false, true} {
-		name := map[bool]string{false: "claims", true: "claims with outcomes"}[combined]
-		t.Run(name, func(t *testing.T) {
+	tests := []struct {
+		name     string
+		combined bool // the Source records outcomes with its claims
+	}{
+		{"claims", false},
+		{"claims with outcomes", true},
+	}
+	for _, tc := range tests {
+		combined := tc.combined
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			const limit, runs = 4, 200
 			h := newHarness(t)

@@ -135,7 +135,11 @@ func newCompleter(src Source, log *slog.Logger, limit int, pipe *atomic.Int64, c
 func (c *completer) start(ctx context.Context) {
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	go c.loop()
-	go c.spareLoop()
+	if c.cc == nil {
+		go c.spareLoop()
+	} else {
+		close(c.spareDone) // no spare writer beside the combined call (see spare.go)
+	}
 }
 
 // nudge wakes the completer's writers if they wait for the worker's pipe

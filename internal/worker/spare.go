@@ -43,22 +43,20 @@ func (c *completer) kickSpare() {
 	}
 }
 
-// spareLoop runs the spare writer until Stop's final flush is done.
+// spareLoop runs the spare writer until Stop's final flush is done: at
+// Stop the main writer flushes everything, and the spare helps while it
+// does, then returns. It is not started for a Source that records
+// outcomes with its claims.
 func (c *completer) spareLoop() {
 	defer close(c.spareDone)
-	for {
-		for c.nextSpare(&c.spare) {
-			c.writeBatch(&c.spare)
-		}
+	for stopping := false; !stopping; {
 		select {
 		case <-c.spareKick:
 		case <-c.stopping:
-			// The main writer flushes everything now; help while it
-			// does, then stop.
-			for c.nextSpare(&c.spare) {
-				c.writeBatch(&c.spare)
-			}
-			return
+			stopping = true
+		}
+		for c.nextSpare(&c.spare) {
+			c.writeBatch(&c.spare)
 		}
 	}
 }
@@ -72,7 +70,7 @@ func (c *completer) spareBatch() int { return max(1, min(c.limit/2, MaxBatch)) }
 // write one now: claiming is quiet, the main writer is writing, and at
 // least spareBatch outcomes are pending (at the final flush, any).
 func (c *completer) nextSpare(buf *writeBuf) bool {
-	if c.cc != nil || !c.quiet.Load() {
+	if !c.quiet.Load() {
 		return false
 	}
 	final := false

@@ -92,8 +92,15 @@ func TestSpareWriter(t *testing.T) {
 					t.Errorf("second write carries %d outcomes, want %d", len(second), tc.second)
 				}
 			} else {
-				// The spare decides under mu on every nudge; ask it
-				// once more, synchronously, after the nudges above.
+				// No writer took them: the main writer waits for the
+				// pipe, and the spare decides under mu on every nudge.
+				// Ask it once more, synchronously, after those nudges.
+				c.mu.Lock()
+				pending := len(c.pending)
+				c.mu.Unlock()
+				if pending != tc.second {
+					t.Fatalf("%d outcomes pending, want the %d added: a writer took some", pending, tc.second)
+				}
 				if c.nextSpare(&writeBuf{}) {
 					t.Fatal("the spare writer took a batch")
 				}
