@@ -21,16 +21,37 @@ import (
 // runs in about 405 calls). It reports the process's CPU time per run
 // (user and system, which other work on a shared machine disturbs far
 // less than the wall time) and runs per second.
+//
+// The without= cases measure the same calls on a schema with indexes
+// dropped that the history reads need, to show what the queue's writes
+// cost without them: the floor that no tuning of the statements can go
+// below while a run is a row with these indexes
+// (docs/benchmarks-sqlite.md, "The floor").
 func BenchmarkCompleteAndClaim(b *testing.B) {
 	for _, batch := range []int{40, 49} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchCompleteAndClaim(b, batch) })
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchCompleteAndClaim(b, batch, nil) })
+	}
+	for _, c := range []struct {
+		name string
+		drop []string
+	}{
+		{"history", []string{"runs_finished", "runs_job_finished"}},
+		{"all-but-queue", []string{"runs_finished", "runs_job_finished", "runs_active", "runs_cron_slot",
+			"runs_import", "runs_chain_parent", "runs_secret", "runs_request_key"}},
+	} {
+		b.Run("batch=49/without="+c.name, func(b *testing.B) { benchCompleteAndClaim(b, 49, c.drop) })
 	}
 }
 
-func benchCompleteAndClaim(b *testing.B, batch int) {
+func benchCompleteAndClaim(b *testing.B, batch int, drop []string) {
 	const total = 20_000
 	s, _ := openTest(b)
 	ctx := b.Context()
+	for _, index := range drop {
+		if _, err := s.w.ExecContext(ctx, "DROP INDEX "+index); err != nil {
+			b.Fatal(err)
+		}
+	}
 	job := testJob("bench")
 	if err := s.JobCreate(ctx, job); err != nil {
 		b.Fatal(err)
