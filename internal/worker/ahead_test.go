@@ -233,27 +233,34 @@ func TestNoClaimAheadWithLongRuns(t *testing.T) {
 // on its (fake) clock.
 func (h *harness) startSlowClaims(t *testing.T, limit int) (*slowClaims, *Worker) {
 	t.Helper()
-	clk := clock.NewFake(time.Now())
-	src := &slowClaims{Source: h.source(t, "node-a"), clk: clk, latency: 3 * time.Millisecond}
-	w := h.start(t, "node-a", src, func(c *Config) {
-		c.Concurrency = limit
-		c.Clock = clk
-	})
-	src.w.Store(w)
-	return src, w
+	src := h.slowClaims(t)
+	return src, h.startSlow(t, limit, src, src)
 }
 
 // startSlowCombined is startSlowClaims with a Source that records
 // outcomes with its claims.
 func (h *harness) startSlowCombined(t *testing.T, limit int) (*slowCombined, *Worker) {
 	t.Helper()
-	clk := clock.NewFake(time.Now())
-	local := h.source(t, "node-a")
-	src := &slowCombined{slowClaims: &slowClaims{Source: local, clk: clk, latency: 3 * time.Millisecond}, local: local}
+	slow := h.slowClaims(t)
+	src := &slowCombined{slowClaims: slow, local: slow.Source.(*LocalSource)}
+	return src, h.startSlow(t, limit, slow, src)
+}
+
+// slowClaims is a Source over the harness's store whose claims take 3 ms
+// on a fake clock of its own.
+func (h *harness) slowClaims(t *testing.T) *slowClaims {
+	t.Helper()
+	return &slowClaims{Source: h.source(t, "node-a"), clk: clock.NewFake(time.Now()), latency: 3 * time.Millisecond}
+}
+
+// startSlow starts a worker with limit slots on src, which claims through
+// slow, on slow's clock, and lets slow see the worker.
+func (h *harness) startSlow(t *testing.T, limit int, slow *slowClaims, src Source) *Worker {
+	t.Helper()
 	w := h.start(t, "node-a", src, func(c *Config) {
 		c.Concurrency = limit
-		c.Clock = clk
+		c.Clock = slow.clk
 	})
-	src.w.Store(w)
-	return src, w
+	slow.w.Store(w)
+	return w
 }

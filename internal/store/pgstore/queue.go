@@ -115,10 +115,10 @@ func (s *Store) RunClaim(ctx context.Context, p store.RunClaimParams) ([]*connec
 // until autovacuum's first ANALYZE of runs made the plans be rebuilt.
 // Without sequential scans the plan walks runs_claim and updates by TID
 // whatever the statistics say; TestQueuePlans checks it on a populated
-// table and on an empty one, analyzed and not. Nothing else in the
-// claim's transaction needs a sequential scan: its statement triggers read
-// their transition tables and alert_rules, a handful of rows that its
-// primary key serves as well.
+// table, TestClaimPlanOnEmptyTable on an empty one, analyzed and not.
+// Nothing else in the claim's transaction needs a sequential scan: its
+// statement triggers read their transition tables and alert_rules, a
+// handful of rows that its primary key serves as well.
 const claimPlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
 	set_config('enable_seqscan', 'off', true)`
 
